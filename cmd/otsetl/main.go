@@ -1,0 +1,86 @@
+// Command otsetl is the otsetl function and its local tools in one binary.
+//
+//	otsetl serve                 the function under FC's custom runtime (HTTP on $FC_CUSTOM_LISTEN_PORT)
+//	otsetl replay PATH...        replay trigger event files through the function, locally or against an instance
+//	otsetl otslocal              a local, wire-compatible Tablestore server
+//
+// Started by FC's go1 runtime (FC_RUNTIME_API set), it serves invocations through the
+// runtime API whatever its arguments. Configuration comes from the environment; see README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/otsetl/otsetl/handler"
+)
+
+// envRuntimeAPI is set by FC's go1 runtime (fc-runtime-go-sdk fc/entry.go).
+const envRuntimeAPI = "FC_RUNTIME_API"
+
+func main() {
+	if os.Getenv(envRuntimeAPI) != "" {
+		logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+		fn, err := newFunction(os.Getenv)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "otsetl:", err)
+			os.Exit(2)
+		}
+		handler.StartRuntimeAPI(fn, logger)
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// usageError marks errors in how the command was called (exit code 2).
+type usageError struct{ error }
+
+// run executes the command line args and returns the process exit code: 0 on success,
+// 1 when the work failed, 2 on a usage or configuration error.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	root := &cobra.Command{
+		Use:           "otsetl",
+		Short:         "Change-driven ETL for Tablestore: a Function Compute function fed by a Tablestore trigger",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs(args)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(serveCommand(getenv), replayCommand(getenv), otslocalCommand())
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "otsetl:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+// newFunction reads and validates the function's configuration; the error is one line.
+func newFunction(getenv func(string) string) (*handler.Function, error) {
+	cfg, err := handler.ConfigFromEnv(getenv)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	fn, err := handler.New(cfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return fn, nil
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/otsetl/otsetl/handler"
+)
+
+// fc3SchemaPath is the fc3 component's JSON Schema for a resource's props (devsapp/fc3
+// src/schema.json), kept beside the repository; OTSETL_FC3_SCHEMA overrides the path.
+func fc3SchemaPath() string {
+	if p := os.Getenv("OTSETL_FC3_SCHEMA"); p != "" {
+		return p
+	}
+	return filepath.Join("..", "..", "..", "shared", "schemas", "fc3-props.schema.json")
+}
+
+// renderSYAML resolves the Serverless Devs variables s.yaml uses (${vars.x}, ${env('X')}) the
+// way `s` does before the fc3 component sees the props.
+func renderSYAML(t *testing.T, raw string, env map[string]string) map[string]any {
+	t.Helper()
+	envRef := regexp.MustCompile(`\$\{env\('([A-Z_]+)'\)\}`)
+	raw = envRef.ReplaceAllStringFunc(raw, func(m string) string {
+		name := envRef.FindStringSubmatch(m)[1]
+		v, ok := env[name]
+		require.Truef(t, ok, "s.yaml reads env %s, which the test does not set", name)
+		return v
+	})
+	var doc struct {
+		Vars map[string]string `yaml:"vars"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(raw), &doc))
+	varRef := regexp.MustCompile(`\$\{vars\.([A-Za-z0-9_]+)\}`)
+	raw = varRef.ReplaceAllStringFunc(raw, func(m string) string {
+		name := varRef.FindStringSubmatch(m)[1]
+		v, ok := doc.Vars[name]
+		require.Truef(t, ok, "s.yaml uses undefined ${vars.%s}", name)
+		return v
+	})
+	require.NotContains(t, raw, "${", "unresolved Serverless Devs variable")
+	var out map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(raw), &out))
+	return out
+}
+
+func TestSYAMLDeploysTheFunctionWithItsTablestoreTrigger(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "s.yaml"))
+	require.NoError(t, err)
+	doc := renderSYAML(t, string(raw), map[string]string{
+		"ALIBABA_CLOUD_ACCOUNT_ID": "1234567890123456",
+		"TABLESTORE_INSTANCE":      "myinstance",
+	})
+
+	assert.Equal(t, "3.0.0", doc["edition"])
+	resources, ok := doc["resources"].(map[string]any)
+	require.True(t, ok, "resources must be a map")
+	require.Len(t, resources, 1)
+	res, ok := resources["otsetl"].(map[string]any)
+	require.True(t, ok, "resource otsetl")
+	assert.Equal(t, "fc3", res["component"])
+
+	// The pre-deploy action builds the binary the code package holds.
+	actions, ok := res["actions"].(map[string]any)
+	require.True(t, ok)
+	pre, ok := actions["pre-deploy"].([]any)
+	require.True(t, ok)
+	require.Len(t, pre, 1)
+	assert.Equal(t, "make build", pre[0].(map[string]any)["run"])
+
+	props, ok := res["props"].(map[string]any)
+	require.True(t, ok)
+	assert.Equal(t, "custom.debian10", props["runtime"])
+	assert.Equal(t, "./dist", props["code"])
+	assert.Equal(t, 60, props["timeout"], "the Tablestore trigger's execution limit is 1 minute")
+	assert.Equal(t, "acs:ram::1234567890123456:role/otsetl-function", props["role"])
+	assert.Regexp(t, `^acs:ram::\d+:role/.+$`, props["role"])
+	crc, ok := props["customRuntimeConfig"].(map[string]any)
+	require.True(t, ok)
+	assert.Equal(t, []any{"/code/otsetl"}, crc["command"])
+	assert.Equal(t, []any{"serve"}, crc["args"])
+	assert.Equal(t, 9000, crc["port"])
+
+	// Environment values are strings, and they are a configuration the function accepts.
+	envVars, ok := props["environmentVariables"].(map[string]any)
+	require.True(t, ok)
+	env := map[string]string{}
+	for k, v := range envVars {
+		s, isString := v.(string)
+		require.Truef(t, isString, "environment variable %s must be a string, got %T", k, v)
+		assert.Falsef(t, strings.HasPrefix(k, "FC_"), "FC reserves the FC_ prefix: %s", k)
+		env[k] = s
+	}
+	env[handler.EnvRegion] = props["region"].(string)
+	cfg, err := handler.ConfigFromEnv(func(k string) string { return env[k] })
+	require.NoError(t, err)
+	_, err = handler.New(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "https://myinstance.cn-hangzhou.vpc.tablestore.aliyuncs.com", cfg.Endpoint)
+
+	triggers, ok := props["triggers"].([]any)
+	require.True(t, ok)
+	require.Len(t, triggers, 1)
+	trig := triggers[0].(map[string]any)
+	assert.Equal(t, "tablestore", trig["triggerType"])
+	assert.Equal(t, "LATEST", trig["qualifier"])
+	assert.Equal(t, map[string]any{}, trig["triggerConfig"], "a tablestore trigger takes an empty triggerConfig")
+	assert.Equal(t, "acs:ram::1234567890123456:role/aliyuntablestorestreamnotificationrole", trig["invocationRole"])
+	arn := regexp.MustCompile(`^acs:ots:([a-z0-9-]+):(\d+):instance/([^/]+)/table/([^/]+)$`).FindStringSubmatch(trig["sourceArn"].(string))
+	require.NotNil(t, arn, "sourceArn %q", trig["sourceArn"])
+	assert.Equal(t, props["region"], arn[1], "the table and the function must be in one region")
+	assert.Equal(t, cfg.Instance, arn[3])
+	assert.Equal(t, cfg.SourceTable, arn[4], "the trigger's table is the function's SOURCE_TABLE")
+
+	// The fc3 component's own schema accepts the props.
+	schemaBytes, err := os.ReadFile(fc3SchemaPath())
+	if os.IsNotExist(err) {
+		t.Skipf("fc3 schema not found at %s (set OTSETL_FC3_SCHEMA)", fc3SchemaPath())
+	}
+	require.NoError(t, err)
+	schemaDoc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(schemaBytes)))
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource("fc3-props.schema.json", schemaDoc))
+	schema, err := c.Compile("fc3-props.schema.json")
+	require.NoError(t, err)
+	propsJSON, err := json.Marshal(props)
+	require.NoError(t, err)
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(string(propsJSON)))
+	require.NoError(t, err)
+	require.NoError(t, schema.Validate(inst))
+
+	// The schema is not a check that cannot fail: a string timeout is rejected.
+	props["timeout"] = "60"
+	badJSON, err := json.Marshal(props)
+	require.NoError(t, err)
+	bad, err := jsonschema.UnmarshalJSON(strings.NewReader(string(badJSON)))
+	require.NoError(t, err)
+	assert.Error(t, schema.Validate(bad))
+}

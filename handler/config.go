@@ -1,0 +1,118 @@
+package handler
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/otsetl/otsetl/transform"
+)
+
+// The environment variables the function reads (DESIGN §3). FC reserves the FC_ prefix for
+// its own system variables, so none of ours use it.
+const (
+	EnvInstance        = "TABLESTORE_INSTANCE"
+	EnvEndpoint        = "TABLESTORE_ENDPOINT"
+	EnvSourceTable     = "SOURCE_TABLE"
+	EnvResultTable     = "RESULT_TABLE"
+	EnvFilter          = "FILTER"
+	EnvColumns         = "COLUMNS"
+	EnvDeadLetterTable = "DEAD_LETTER_TABLE"
+	// EnvRegion is the FC system variable holding the instance's region (e.g. "cn-hangzhou"),
+	// used to derive the VPC endpoint when TABLESTORE_ENDPOINT is unset
+	// (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
+	EnvRegion = "FC_REGION"
+)
+
+// Defaults of the configuration (DESIGN §3).
+const (
+	DefaultSourceTable = "source_data"
+	DefaultResultTable = "result"
+	DefaultFilter      = "level > 1"
+)
+
+// tableName is Tablestore's table naming rule: 1–255 bytes of [a-zA-Z0-9_], not starting
+// with a digit (https://www.alibabacloud.com/help/en/tablestore/limits-on-widecolumn-model).
+var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
+
+// Config is the function's configuration, read once at start-up.
+type Config struct {
+	// Instance is the Tablestore instance name (TABLESTORE_INSTANCE, required).
+	Instance string
+	// Endpoint is the Tablestore endpoint URL (TABLESTORE_ENDPOINT), or, when unset, the VPC
+	// endpoint https://{instance}.{region}.vpc.tablestore.aliyuncs.com of the region in FC_REGION,
+	// the one the Tablestore trigger documentation prescribes.
+	Endpoint string
+	// SourceTable is the triggering table (SOURCE_TABLE, default "source_data"). The function
+	// only reads it, for UpdateRow decisions.
+	SourceTable string
+	// ResultTable is the cleaned table (RESULT_TABLE, default "result").
+	ResultTable string
+	// DeadLetterTable receives the records the rule cannot evaluate (DEAD_LETTER_TABLE);
+	// empty means such records fail the invocation.
+	DeadLetterTable string
+	// Rule is the cleaning rule: FILTER (default "level > 1") and COLUMNS (comma-separated
+	// projection, default all attribute columns).
+	Rule transform.Config
+}
+
+// ConfigFromEnv reads the configuration through getenv (os.Getenv in production) and
+// validates it: the instance is required, table names must be valid and distinct (the
+// result or dead-letter table being the source table would make the trigger loop), the
+// endpoint must be an http(s) URL or derivable from FC_REGION, and COLUMNS must not hold
+// empty names. The filter expression itself is checked by [New], which compiles it.
+// The error is one line naming the variable.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		Instance:        strings.TrimSpace(getenv(EnvInstance)),
+		Endpoint:        strings.TrimSpace(getenv(EnvEndpoint)),
+		SourceTable:     orDefault(getenv(EnvSourceTable), DefaultSourceTable),
+		ResultTable:     orDefault(getenv(EnvResultTable), DefaultResultTable),
+		DeadLetterTable: strings.TrimSpace(getenv(EnvDeadLetterTable)),
+		Rule:            transform.Config{Filter: orDefault(getenv(EnvFilter), DefaultFilter)},
+	}
+	if cfg.Instance == "" {
+		return Config{}, fmt.Errorf("%s is required: the Tablestore instance that holds %s and %s", EnvInstance, cfg.SourceTable, cfg.ResultTable)
+	}
+	if cfg.Endpoint == "" {
+		region := strings.TrimSpace(getenv(EnvRegion))
+		if region == "" {
+			return Config{}, fmt.Errorf("%s is unset and %s is empty: set %s to the instance's endpoint", EnvEndpoint, EnvRegion, EnvEndpoint)
+		}
+		cfg.Endpoint = fmt.Sprintf("https://%s.%s.vpc.tablestore.aliyuncs.com", cfg.Instance, region)
+	}
+	if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Config{}, fmt.Errorf("%s=%q is not an http(s) URL such as https://myinstance.cn-hangzhou.ots.aliyuncs.com", EnvEndpoint, cfg.Endpoint)
+	}
+	for _, t := range []struct{ env, name string }{
+		{EnvSourceTable, cfg.SourceTable}, {EnvResultTable, cfg.ResultTable}, {EnvDeadLetterTable, cfg.DeadLetterTable},
+	} {
+		if t.name != "" && !tableName.MatchString(t.name) {
+			return Config{}, fmt.Errorf("%s=%q is not a valid Tablestore table name (1-255 characters of [A-Za-z0-9_], not starting with a digit)", t.env, t.name)
+		}
+	}
+	if cfg.ResultTable == cfg.SourceTable {
+		return Config{}, fmt.Errorf("%s and %s are both %q: writing into the triggering table would trigger the function again, forever", EnvResultTable, EnvSourceTable, cfg.ResultTable)
+	}
+	if cfg.DeadLetterTable != "" && (cfg.DeadLetterTable == cfg.SourceTable || cfg.DeadLetterTable == cfg.ResultTable) {
+		return Config{}, fmt.Errorf("%s=%q must differ from %s and %s", EnvDeadLetterTable, cfg.DeadLetterTable, EnvSourceTable, EnvResultTable)
+	}
+	if cols := strings.TrimSpace(getenv(EnvColumns)); cols != "" {
+		for _, c := range strings.Split(cols, ",") {
+			c = strings.TrimSpace(c)
+			if c == "" {
+				return Config{}, fmt.Errorf("%s=%q holds an empty column name", EnvColumns, cols)
+			}
+			cfg.Rule.Columns = append(cfg.Rule.Columns, c)
+		}
+	}
+	return cfg, nil
+}
+
+func orDefault(v, def string) string {
+	if v = strings.TrimSpace(v); v != "" {
+		return v
+	}
+	return def
+}

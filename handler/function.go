@@ -1,0 +1,269 @@
+// Package handler is the otsetl function: it turns one Tablestore trigger invocation into
+// result-table writes, and adapts that to Function Compute's runtimes.
+//
+// [Function.Process] is the whole job for one payload: decode the event (package events),
+// plan one mutation per primary key (package transform), read the source rows the plan
+// cannot decide alone, and write the result table and dead letters (package tablestore).
+// It holds no rules of its own. [NewHTTPHandler] serves it under the custom-runtime HTTP
+// protocol (POST /invoke, POST /initialize) and [StartRuntimeAPI] under the go1 runtime.
+package handler
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/transform"
+)
+
+// The errorType values of a failed invocation's {"errorMessage","errorType"} body.
+const (
+	// ErrorTypeInvalidEvent: the payload is not a well-formed trigger event.
+	ErrorTypeInvalidEvent = "InvalidEvent"
+	// ErrorTypeInvalidRecord: the rule cannot evaluate some records and no DEAD_LETTER_TABLE is set.
+	ErrorTypeInvalidRecord = "InvalidRecord"
+	// ErrorTypeInvalidCredentials: the invocation carried no usable credentials.
+	ErrorTypeInvalidCredentials = "InvalidCredentials"
+	// ErrorTypeTablestore: a Tablestore read or write failed (the message names code and key).
+	ErrorTypeTablestore = "TablestoreError"
+	// ErrorTypeInternal: the function itself failed (a recovered panic); a bug to report.
+	ErrorTypeInternal = "InternalError"
+)
+
+// Error is a failed invocation: Type is one of the ErrorType constants, Err the cause.
+// The trigger retries a failed invocation with the same batch until the Stream data expires.
+type Error struct {
+	Type string
+	Err  error
+}
+
+// Error returns the cause's message.
+func (e *Error) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorType returns the errorType of err: the Type of an [*Error] in its chain, else
+// ErrorTypeInternal.
+func ErrorType(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Type
+	}
+	return ErrorTypeInternal
+}
+
+// Summary is what one successful invocation did. It is the JSON body of the invocation's
+// response and the fields of its log line.
+type Summary struct {
+	// Records is the number of change records in the event.
+	Records int `json:"records"`
+	// Keys is the number of distinct primary keys among them.
+	Keys int `json:"keys"`
+	// Puts, Updates and Deletes count the result-table rows written of each kind;
+	// Updates includes NotInView.
+	Puts    int `json:"puts"`
+	Updates int `json:"updates"`
+	Deletes int `json:"deletes"`
+	// NotInView counts conditional updates whose row was not in the result table
+	// (OTSConditionCheckFail on EXPECT_EXIST), which is the correct outcome, not a failure.
+	NotInView int `json:"notInView"`
+	// Reads is the number of source rows read to decide UpdateRows.
+	Reads int `json:"reads"`
+	// DeadLettered is the number of records written to DEAD_LETTER_TABLE.
+	DeadLettered int `json:"deadLettered"`
+	// WriteRequests and ReadRequests count BatchWriteRow and BatchGetRow requests sent,
+	// retries included.
+	WriteRequests int `json:"writeRequests"`
+	ReadRequests  int `json:"readRequests"`
+	// Retries counts requests re-sent because of retryable Tablestore errors.
+	Retries int `json:"retries"`
+}
+
+// Function is the configured otsetl function. It is safe for concurrent invocations.
+type Function struct {
+	cfg  Config
+	rule *transform.Rule
+	now  func() time.Time
+}
+
+// New compiles cfg's rule once. The error (a bad FILTER or COLUMNS) is one line fit for
+// failing start-up.
+func New(cfg Config) (*Function, error) {
+	rule, err := transform.Compile(cfg.Rule)
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", EnvFilter, EnvColumns, err)
+	}
+	return &Function{cfg: cfg, rule: rule, now: time.Now}, nil
+}
+
+// Config returns the configuration the function was built with.
+func (f *Function) Config() Config { return f.cfg }
+
+// Process handles one invocation's payload (a CBOR or JSON trigger event) with the
+// invocation's STS credentials, used for this invocation only. It returns an [*Error] when
+// the invocation must fail so that the trigger redelivers the batch; processing the same
+// batch again gives the same result table. ctx's deadline bounds every retry.
+func (f *Function) Process(ctx context.Context, creds tablestore.Credentials, payload []byte) (Summary, error) {
+	ev, err := events.Decode(payload)
+	if err != nil {
+		return Summary{}, &Error{Type: ErrorTypeInvalidEvent, Err: err}
+	}
+	if creds.AccessKeyID == "" || creds.AccessKeySecret == "" {
+		return Summary{}, &Error{Type: ErrorTypeInvalidCredentials, Err: errors.New("the invocation carries no access key: expected the x-fc-access-key-id and x-fc-access-key-secret headers (configure the function's role)")}
+	}
+	plan := f.rule.Plan(ev)
+	sum := Summary{Records: len(ev.Records), Keys: plan.Keys}
+	if len(plan.Mutations) == 0 && len(plan.Invalid) == 0 {
+		return sum, nil
+	}
+	client, err := tablestore.NewClient(tablestore.Config{Endpoint: f.cfg.Endpoint, Instance: f.cfg.Instance}, creds)
+	if err != nil {
+		return sum, &Error{Type: ErrorTypeTablestore, Err: err}
+	}
+	muts, invalid, err := f.resolve(ctx, client, plan, &sum)
+	if err != nil {
+		return sum, &Error{Type: ErrorTypeTablestore, Err: err}
+	}
+	if len(invalid) > 0 {
+		if f.cfg.DeadLetterTable == "" {
+			return sum, &Error{Type: ErrorTypeInvalidRecord, Err: invalidRecordsError(invalid)}
+		}
+		letters, err := f.deadLetters(ev, invalid)
+		if err != nil {
+			return sum, &Error{Type: ErrorTypeInternal, Err: err}
+		}
+		stats, err := client.Write(ctx, f.cfg.DeadLetterTable, letters)
+		sum.WriteRequests += stats.Requests
+		sum.Retries += stats.Retries
+		if err != nil {
+			return sum, &Error{Type: ErrorTypeTablestore, Err: fmt.Errorf("writing dead letters: %w", err)}
+		}
+		sum.DeadLettered = len(letters)
+	}
+	stats, err := client.Write(ctx, f.cfg.ResultTable, muts)
+	sum.Puts, sum.Updates, sum.Deletes, sum.NotInView = stats.Puts, stats.Updates, stats.Deletes, stats.NotInView
+	sum.WriteRequests += stats.Requests
+	sum.Retries += stats.Retries
+	if err != nil {
+		return sum, &Error{Type: ErrorTypeTablestore, Err: err}
+	}
+	return sum, nil
+}
+
+// resolve reads the source rows of the plan's MutationReadSource entries and turns them into
+// puts and deletes. It returns the mutations to write and every invalid record (the plan's
+// and those found on the source rows), sorted by record index.
+func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan transform.Plan, sum *Summary) ([]transform.Mutation, []transform.InvalidRecord, error) {
+	muts := make([]transform.Mutation, 0, len(plan.Mutations))
+	invalid := append([]transform.InvalidRecord(nil), plan.Invalid...)
+	var reads []int // indexes into muts
+	var keys [][]events.PrimaryKeyColumn
+	for _, m := range plan.Mutations {
+		if m.Kind == transform.MutationReadSource {
+			reads = append(reads, len(muts))
+			keys = append(keys, m.PrimaryKey)
+		}
+		muts = append(muts, m)
+	}
+	if len(keys) == 0 {
+		return muts, invalid, nil
+	}
+	rows, stats, err := client.Read(ctx, f.cfg.SourceTable, keys, f.rule.ReadColumns())
+	sum.Reads += len(keys)
+	sum.ReadRequests += stats.Requests
+	sum.Retries += stats.Retries
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading source rows: %w", err)
+	}
+	for i, at := range reads {
+		m, err := f.rule.Resolve(muts[at], rows[i].Columns, rows[i].Found)
+		if err != nil {
+			for _, idx := range muts[at].Records {
+				invalid = append(invalid, transform.InvalidRecord{Index: idx, Err: err})
+			}
+		}
+		muts[at] = m
+	}
+	slices.SortStableFunc(invalid, func(a, b transform.InvalidRecord) int { return cmp.Compare(a.Index, b.Index) })
+	return muts, invalid, nil
+}
+
+// Dead-letter table layout: primary key `id` STRING, the hex SHA-256 of the record's raw
+// bytes, so that a redelivered batch overwrites its own dead letters instead of adding more.
+const (
+	DeadLetterPrimaryKey = "id"
+	// DeadLetterRecord (BINARY) holds the record exactly as it arrived (CBOR or JSON).
+	DeadLetterRecord = "record"
+	// DeadLetterDecoded (STRING) holds the record as JSON, for people.
+	DeadLetterDecoded = "decoded"
+	// DeadLetterError (STRING) says why the rule could not evaluate the record.
+	DeadLetterError = "error"
+	// DeadLetterTime (INTEGER) is when the record was dead-lettered, in ms since the Unix epoch.
+	DeadLetterTime = "time"
+	// DeadLetterSourceTable (STRING) is the table the record came from.
+	DeadLetterSourceTable = "source_table"
+)
+
+func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidRecord) ([]transform.Mutation, error) {
+	now := f.now().UnixMilli()
+	letters := make([]transform.Mutation, 0, len(invalid))
+	seen := make(map[string]bool, len(invalid))
+	for _, inv := range invalid {
+		rec := &ev.Records[inv.Index]
+		decoded, err := events.MarshalRecordJSON(rec)
+		if err != nil {
+			return nil, fmt.Errorf("record %d: rendering the dead letter: %w", inv.Index, err)
+		}
+		raw := rec.Raw
+		if raw == nil {
+			raw = decoded
+		}
+		sum := sha256.Sum256(raw)
+		id := hex.EncodeToString(sum[:])
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		letters = append(letters, transform.Mutation{
+			Kind:       transform.MutationPut,
+			PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: events.String(id)}},
+			Columns: []transform.Cell{
+				{Name: DeadLetterDecoded, Value: events.String(string(decoded))},
+				{Name: DeadLetterError, Value: events.String(fmt.Sprintf("record %d: %v", inv.Index, inv.Err))},
+				{Name: DeadLetterRecord, Value: events.Binary(raw)},
+				{Name: DeadLetterSourceTable, Value: events.String(f.cfg.SourceTable)},
+				{Name: DeadLetterTime, Value: events.Integer(now)},
+			},
+			Records: []int{inv.Index},
+		})
+	}
+	return letters, nil
+}
+
+// invalidRecordsError names up to five invalid records and how many there are in all.
+func invalidRecordsError(invalid []transform.InvalidRecord) error {
+	const shown = 5
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d record(s) cannot be evaluated by the rule and %s is unset: ", len(invalid), EnvDeadLetterTable)
+	for i, inv := range invalid {
+		if i == shown {
+			fmt.Fprintf(&b, "; and %d more", len(invalid)-shown)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "record %d: %v", inv.Index, inv.Err)
+	}
+	return errors.New(b.String())
+}
+

@@ -1,0 +1,253 @@
+package otslocal
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
+	"github.com/golang/protobuf/proto"
+)
+
+// createTable validates the table as the service does (Tablestore error codes,
+// CreateTable section) and creates it empty. Features this server does not implement
+// (Stream, encryption, secondary indexes, local transactions, allow_update=false,
+// update_full_row) are refused rather than ignored.
+func (st *store) createTable(req *otsprotocol.CreateTableRequest) (proto.Message, error) {
+	t, err := newTable(req)
+	if err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, exists := st.tables[t.name]; exists {
+		return nil, errTableAlreadyExist
+	}
+	if len(st.tables) >= maxTables {
+		return nil, errTableQuotaExhausted
+	}
+	t.createdAt = st.now()
+	st.tables[t.name] = t
+	return &otsprotocol.CreateTableResponse{}, nil
+}
+
+func newTable(req *otsprotocol.CreateTableRequest) (*table, error) {
+	meta := req.GetTableMeta()
+	if err := checkName("table", meta.GetTableName()); err != nil {
+		return nil, err
+	}
+	if err := checkUnsupportedTableFeatures(req); err != nil {
+		return nil, err
+	}
+	schema, err := primaryKeySchemaOf(meta)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDefinedColumns(meta.GetDefinedColumn(), schema); err != nil {
+		return nil, err
+	}
+	t := &table{
+		name:           meta.GetTableName(),
+		schema:         schema,
+		definedColumns: meta.GetDefinedColumn(),
+		reservedRead:   req.GetReservedThroughput().GetCapacityUnit().GetRead(),
+		reservedWrite:  req.GetReservedThroughput().GetCapacityUnit().GetWrite(),
+	}
+	if t.reservedRead < 0 || t.reservedWrite < 0 {
+		return nil, parameterInvalid("Reserved throughput must not be negative.")
+	}
+	return t, t.setOptions(req.GetTableOptions())
+}
+
+func checkUnsupportedTableFeatures(req *otsprotocol.CreateTableRequest) error {
+	options := req.GetTableOptions()
+	switch {
+	case req.GetStreamSpec().GetEnableStream():
+		return unsupported("stream_spec")
+	case req.GetSseSpec().GetEnable():
+		return unsupported("sse_spec")
+	case len(req.GetIndexMetas()) > 0 || len(req.GetTableMeta().GetIndexMeta()) > 0:
+		return unsupported("index_metas")
+	case req.GetEnableLocalTxn():
+		return unsupported("enable_local_txn")
+	case options != nil && options.AllowUpdate != nil && !options.GetAllowUpdate():
+		return unsupported("allow_update=false")
+	case options.GetUpdateFullRow():
+		return unsupported("update_full_row")
+	}
+	return nil
+}
+
+// primaryKeySchemaOf checks the primary key schema: 1–4 uniquely named columns of type
+// INTEGER, STRING or BINARY, and at most one AUTO_INCREMENT INTEGER column that is not
+// the first.
+func primaryKeySchemaOf(meta *otsprotocol.TableMeta) ([]primaryKeySchema, error) {
+	columns := meta.GetPrimaryKey()
+	if len(columns) < minPrimaryKeyColumns || len(columns) > maxPrimaryKeyColumns {
+		return nil, parameterInvalid("The number of primary key columns must be in range: [%d, %d].",
+			minPrimaryKeyColumns, maxPrimaryKeyColumns)
+	}
+	schema := make([]primaryKeySchema, 0, len(columns))
+	autoIncrements := 0
+	for i, column := range columns {
+		name := column.GetName()
+		if err := checkName("column", name); err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(schema, func(c primaryKeySchema) bool { return c.name == name }) {
+			return nil, parameterInvalid("Duplicated primary key name: '%s'.", name)
+		}
+		switch column.GetType() {
+		case otsprotocol.PrimaryKeyType_INTEGER, otsprotocol.PrimaryKeyType_STRING, otsprotocol.PrimaryKeyType_BINARY:
+		default:
+			return nil, parameterInvalid("Invalid column type, only STRING,INTEGER,BINARY is allowed.")
+		}
+		c := primaryKeySchema{name: name, typ: column.GetType()}
+		if column.Option != nil {
+			if column.GetOption() != otsprotocol.PrimaryKeyOption_AUTO_INCREMENT {
+				return nil, parameterInvalid("Invalid primary key option: %d.", column.GetOption())
+			}
+			switch {
+			case c.typ != otsprotocol.PrimaryKeyType_INTEGER:
+				return nil, parameterInvalid("AUTO_INCREMENT primary key must be integer.")
+			case i == 0:
+				return nil, parameterInvalid("First primary key can't be auto increment, table: %s.", meta.GetTableName())
+			}
+			autoIncrements++
+			if autoIncrements > 1 {
+				return nil, parameterInvalid("AUTO_INCREMENT primary key count must <= 1.")
+			}
+			c.autoIncrement = true
+		}
+		schema = append(schema, c)
+	}
+	return schema, nil
+}
+
+// checkDefinedColumns checks predefined attribute columns: at most 32, valid names, not
+// a primary key name, no repeats.
+func checkDefinedColumns(columns []*otsprotocol.DefinedColumnSchema, schema []primaryKeySchema) error {
+	if len(columns) > maxDefinedColumns {
+		return parameterInvalid("The number of defined columns exceeds the limit, limit count:%d, column count: %d.",
+			maxDefinedColumns, len(columns))
+	}
+	seen := map[string]bool{}
+	for _, column := range columns {
+		name := column.GetName()
+		if err := checkName("column", name); err != nil {
+			return err
+		}
+		if slices.ContainsFunc(schema, func(c primaryKeySchema) bool { return c.name == name }) {
+			return parameterInvalid("Duplicated attribute column name with primary key column: %s.", name)
+		}
+		if seen[name] {
+			return parameterInvalid("Duplicated defined column name: '%s'.", name)
+		}
+		seen[name] = true
+		if _, known := otsprotocol.DefinedColumnType_name[int32(column.GetType())]; !known {
+			return parameterInvalid("Invalid defined column type: %d.", column.GetType())
+		}
+	}
+	return nil
+}
+
+// setOptions takes time_to_live (s, -1 = forever) and max_versions, both required, and
+// deviation_cell_version_in_sec (default 86400).
+func (t *table) setOptions(options *otsprotocol.TableOptions) error {
+	switch {
+	case options == nil || options.TimeToLive == nil:
+		return parameterInvalid("Time-to-live is missing while creating table.")
+	case options.MaxVersions == nil:
+		return parameterInvalid("MaxVersions is missing while creating table.")
+	case options.GetTimeToLive() == 0 || options.GetTimeToLive() < -1:
+		return parameterInvalid("TimeToLive cannot be 0 or less than -1.")
+	case options.GetMaxVersions() <= 0:
+		return parameterInvalid("The maximum versions cannot be less than or equal to 0.")
+	case options.DeviationCellVersionInSec != nil && options.GetDeviationCellVersionInSec() <= 0:
+		return parameterInvalid("DeviationCellVersionInSec must be greater than 0.")
+	}
+	t.timeToLive, t.maxVersions = options.GetTimeToLive(), options.GetMaxVersions()
+	t.deviationSec = defaultDeviationSeconds
+	if options.DeviationCellVersionInSec != nil {
+		t.deviationSec = options.GetDeviationCellVersionInSec()
+	}
+	return nil
+}
+
+// checkName checks a table or primary key column name: 1–255 bytes of [A-Za-z0-9_], not
+// starting with a digit.
+func checkName(kind, name string) error {
+	valid := len(name) > 0 && len(name) <= maxNameBytes && (name[0] < '0' || name[0] > '9') &&
+		strings.IndexFunc(name, func(r rune) bool {
+			return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+		}) < 0
+	if !valid {
+		return parameterInvalid("Invalid %s name: '%s'.", kind, name)
+	}
+	return nil
+}
+
+// deleteTable drops the table and its rows. The response is nil (an empty body): the Go
+// SDK decodes a DeleteTable response into a nil message, which only an empty body survives.
+func (st *store) deleteTable(req *otsprotocol.DeleteTableRequest) (proto.Message, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, err := st.table(req.GetTableName()); err != nil {
+		return nil, err
+	}
+	delete(st.tables, req.GetTableName())
+	return nil, nil
+}
+
+// listTable lists the table names in ascending order.
+func (st *store) listTable(*otsprotocol.ListTableRequest) (proto.Message, error) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	names := make([]string, 0, len(st.tables))
+	for name := range st.tables {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return &otsprotocol.ListTableResponse{TableNames: names}, nil
+}
+
+// describeTable returns the schema, options, reserved throughput and status, with every
+// field the Go SDK dereferences set (tablestore/api.go, DescribeTable). stream_details
+// says the Stream is off; sse_details is left out, which the SDK reads as "disabled".
+func (st *store) describeTable(req *otsprotocol.DescribeTableRequest) (proto.Message, error) {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	t, err := st.table(req.GetTableName())
+	if err != nil {
+		return nil, err
+	}
+	return &otsprotocol.DescribeTableResponse{
+		TableMeta: t.meta(),
+		ReservedThroughputDetails: &otsprotocol.ReservedThroughputDetails{
+			CapacityUnit:     &otsprotocol.CapacityUnit{Read: proto.Int32(t.reservedRead), Write: proto.Int32(t.reservedWrite)},
+			LastIncreaseTime: proto.Int64(t.createdAt.Unix()),
+		},
+		TableOptions: &otsprotocol.TableOptions{
+			TimeToLive:                proto.Int32(t.timeToLive),
+			MaxVersions:               proto.Int32(t.maxVersions),
+			DeviationCellVersionInSec: proto.Int64(t.deviationSec),
+			AllowUpdate:               proto.Bool(true),
+			UpdateFullRow:             proto.Bool(false),
+		},
+		TableStatus:   otsprotocol.TableStatus_ACTIVE.Enum(),
+		StreamDetails: &otsprotocol.StreamDetails{EnableStream: proto.Bool(false)},
+	}, nil
+}
+
+// meta is the table's TableMeta: primary key columns in schema order, with the
+// AUTO_INCREMENT option where set, and the predefined columns.
+func (t *table) meta() *otsprotocol.TableMeta {
+	meta := &otsprotocol.TableMeta{TableName: proto.String(t.name), DefinedColumn: t.definedColumns}
+	for _, column := range t.schema {
+		pk := &otsprotocol.PrimaryKeySchema{Name: proto.String(column.name), Type: column.typ.Enum()}
+		if column.autoIncrement {
+			pk.Option = otsprotocol.PrimaryKeyOption_AUTO_INCREMENT.Enum()
+		}
+		meta.PrimaryKey = append(meta.PrimaryKey, pk)
+	}
+	return meta
+}

@@ -1,0 +1,269 @@
+package tablestore
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/transform"
+)
+
+// key returns the primary key `id=<id>`.
+func key(id int64) []events.PrimaryKeyColumn {
+	return []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(id)}}
+}
+
+// put returns a MutationPut of row id with cells.
+func put(id int64, cells ...transform.Cell) transform.Mutation {
+	return transform.Mutation{Kind: transform.MutationPut, PrimaryKey: key(id), Columns: cells}
+}
+
+// cell returns an attribute cell.
+func cell(name string, v events.Value) transform.Cell { return transform.Cell{Name: name, Value: v} }
+
+func TestFormatPrimaryKey(t *testing.T) {
+	pk := []events.PrimaryKeyColumn{
+		{ColumnName: "id", Value: events.Integer(5)},
+		{ColumnName: "sub", Value: events.String("a")},
+		{ColumnName: "bin", Value: events.Binary([]byte{0x0a, 0x0b})},
+	}
+	assert.Equal(t, `id=5, sub="a", bin=0x0a0b`, FormatPrimaryKey(pk))
+	assert.Equal(t, `"a=1, b"="x"`, FormatPrimaryKey([]events.PrimaryKeyColumn{{ColumnName: "a=1, b", Value: events.String("x")}}),
+		"a name that is not an identifier is quoted, so keys cannot format alike")
+	assert.Equal(t, `id="5"`, FormatPrimaryKey([]events.PrimaryKeyColumn{{ColumnName: "id", Value: events.String("5")}}))
+}
+
+func TestEstimateRowSizeNeverUnderestimatesTheSDKEncoding(t *testing.T) {
+	muts := []transform.Mutation{
+		put(1),
+		put(-1<<63, cell("level", events.Integer(3)), cell("message", events.String("hello")),
+			cell("ratio", events.Double(0.5)), cell("ok", events.Boolean(true)), cell("blob", events.Binary(make([]byte, 1000)))),
+		{Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "g", Value: events.String(strings.Repeat("k", 1024))}}},
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(7), Columns: []transform.Cell{cell("gone", events.Value{}), cell("message", events.String("x"))}},
+	}
+	for i, m := range muts {
+		row, err := buildRowWrite("result", m)
+		require.NoError(t, err)
+		encoded := len(row.change.Serialize())
+		assert.GreaterOrEqual(t, estimateRowSize(m), encoded+20, "mutation %d: PlainBuffer plus protobuf framing", i)
+	}
+}
+
+// sizedRows returns rows with the given estimated sizes.
+func sizedRows(sizes ...int) []*rowWrite {
+	rows := make([]*rowWrite, len(sizes))
+	for i, size := range sizes {
+		rows[i] = &rowWrite{kind: transform.MutationPut, size: size}
+	}
+	return rows
+}
+
+// chunkLengths returns the number of rows of each chunk.
+func chunkLengths(chunks [][]*rowWrite) []int {
+	lengths := make([]int, len(chunks))
+	for i, c := range chunks {
+		lengths[i] = len(c)
+	}
+	return lengths
+}
+
+func TestChunkRowWritesByCount(t *testing.T) {
+	sizes := make([]int, 450)
+	for i := range sizes {
+		sizes[i] = 100
+	}
+	assert.Equal(t, []int{200, 200, 50}, chunkLengths(chunkRowWrites(sizedRows(sizes...))))
+	assert.Equal(t, []int{200}, chunkLengths(chunkRowWrites(sizedRows(sizes[:200]...))))
+	assert.Empty(t, chunkRowWrites(nil))
+}
+
+func TestChunkRowWritesBySizeBoundary(t *testing.T) {
+	half := maxBatchWriteBytes / 2
+	assert.Equal(t, []int{2, 2}, chunkLengths(chunkRowWrites(sizedRows(half, half, half, half))),
+		"rows adding up to exactly 4 MB share a request")
+	assert.Equal(t, []int{1, 2, 1}, chunkLengths(chunkRowWrites(sizedRows(half+1, half, half, 1))),
+		"one byte more starts a new request")
+	assert.Equal(t, []int{1, 1, 1}, chunkLengths(chunkRowWrites(sizedRows(10, maxBatchWriteBytes+1, 10))),
+		"an oversized row goes alone")
+}
+
+func TestChunkingUsesTheRowEstimate(t *testing.T) {
+	// Two rows whose estimates add up to exactly the limit, then a third byte-for-byte
+	// equal one: the boundary falls where the estimate says.
+	base := estimateRowSize(put(1, cell("payload", events.String(""))))
+	payload := strings.Repeat("x", maxBatchWriteBytes/2-base)
+	muts := []transform.Mutation{
+		put(1, cell("payload", events.String(payload))),
+		put(2, cell("payload", events.String(payload))),
+		put(3, cell("payload", events.String(payload))),
+	}
+	require.Equal(t, maxBatchWriteBytes/2, estimateRowSize(muts[0]))
+	rows, err := buildRowWrites("result", muts)
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 1}, chunkLengths(chunkRowWrites(rows)))
+
+	muts[0].Columns[0].Value = events.String(payload + "x")
+	rows, err = buildRowWrites("result", muts)
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 2}, chunkLengths(chunkRowWrites(rows)))
+}
+
+func TestBuildRowWriteMapsMutationsToRowChanges(t *testing.T) {
+	row, err := buildRowWrite("result", put(1, cell("a", events.Integer(1)), cell("b", events.String("x"))))
+	require.NoError(t, err)
+	p, ok := row.change.(*ots.PutRowChange)
+	require.True(t, ok)
+	assert.Equal(t, ots.RowExistenceExpectation_IGNORE, p.Condition.RowExistenceExpectation)
+	assert.Equal(t, []ots.AttributeColumn{{ColumnName: "a", Value: int64(1)}, {ColumnName: "b", Value: "x"}}, p.Columns,
+		"no timestamps: the server stamps the cells")
+	assert.Equal(t, "PutRow", row.operation())
+
+	row, err = buildRowWrite("result", transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: key(1)})
+	require.NoError(t, err)
+	d, ok := row.change.(*ots.DeleteRowChange)
+	require.True(t, ok)
+	assert.Equal(t, ots.RowExistenceExpectation_IGNORE, d.Condition.RowExistenceExpectation)
+	assert.Equal(t, "DeleteRow", row.operation())
+
+	row, err = buildRowWrite("result", transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1),
+		Columns: []transform.Cell{cell("a", events.Double(2.5)), cell("b", events.Value{})}})
+	require.NoError(t, err)
+	u, ok := row.change.(*ots.UpdateRowChange)
+	require.True(t, ok)
+	assert.Equal(t, ots.RowExistenceExpectation_EXPECT_EXIST, u.Condition.RowExistenceExpectation)
+	require.Len(t, u.Columns, 2)
+	assert.Equal(t, ots.ColumnToUpdate{ColumnName: "a", Value: 2.5}, u.Columns[0])
+	assert.Equal(t, "b", u.Columns[1].ColumnName)
+	assert.True(t, u.Columns[1].HasType && u.Columns[1].IgnoreValue && u.Columns[1].Type == ots.DELETE_ALL_VERSION,
+		"a cell without a value deletes all versions")
+	assert.Equal(t, "UpdateRow", row.operation())
+
+	row, err = buildRowWrite("result", transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1)})
+	require.NoError(t, err)
+	assert.Nil(t, row, "an update without columns is skipped")
+}
+
+func TestBuildRowWritesRejectsBadMutations(t *testing.T) {
+	cases := map[string]struct {
+		muts []transform.Mutation
+		want string
+	}{
+		"double primary key": {
+			[]transform.Mutation{{Kind: transform.MutationPut, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Double(1.5)}}}},
+			`mutation 0 (put) of row (id=1.5) for table "result": primary key column "id" holds DOUBLE`,
+		},
+		"boolean primary key": {
+			[]transform.Mutation{{Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Boolean(true)}}}},
+			`primary key column "id" holds BOOLEAN`,
+		},
+		"missing primary key value": {
+			[]transform.Mutation{{Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id"}}}},
+			`primary key column "id" holds NONE`,
+		},
+		"empty primary key": {
+			[]transform.Mutation{{Kind: transform.MutationDelete}},
+			"empty primary key",
+		},
+		"put cell without value": {
+			[]transform.Mutation{put(1, cell("a", events.Value{}))},
+			`column "a" has no value`,
+		},
+		"read-source": {
+			[]transform.Mutation{{Kind: transform.MutationReadSource, PrimaryKey: key(1)}},
+			"unsupported mutation kind read-source",
+		},
+		"zero kind": {
+			[]transform.Mutation{{PrimaryKey: key(1)}},
+			"unsupported mutation kind MutationKind(0)",
+		},
+		"duplicate key": {
+			[]transform.Mutation{put(1), put(2), {Kind: transform.MutationDelete, PrimaryKey: key(1)}},
+			`mutations 0 and 2 both write row (id=1) of table "result"`,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			rows, err := buildRowWrites("result", tc.muts)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Nil(t, rows)
+		})
+	}
+}
+
+func TestRunBoundedHonoursTheLimit(t *testing.T) {
+	const limit, tasks = 3, 40
+	var inFlight, peak atomic.Int32
+	var mu sync.Mutex
+	done := make([]bool, tasks)
+	// Each task waits until the limit is reached or every remaining task is running, so
+	// the peak is exactly the limit if (and only if) tasks run concurrently up to it.
+	full := make(chan struct{})
+	var fullOnce sync.Once
+	err := runBounded(t.Context(), tasks, limit, func(ctx context.Context, task int) error {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		if n == limit {
+			fullOnce.Do(func() { close(full) })
+		}
+		<-full
+		mu.Lock()
+		done[task] = true
+		mu.Unlock()
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, int32(limit), peak.Load())
+	for task, ok := range done {
+		assert.True(t, ok, "task %d", task)
+	}
+}
+
+func TestRunBoundedStopsAtTheFirstError(t *testing.T) {
+	failure := errors.New("OTSInvalidPK")
+	var started atomic.Int32
+	err := runBounded(t.Context(), 100, 1, func(ctx context.Context, task int) error {
+		started.Add(1)
+		if task == 2 {
+			return failure
+		}
+		return nil
+	})
+	assert.Same(t, failure, err)
+	assert.Equal(t, int32(3), started.Load(), "with one slot, no task starts after the failure")
+}
+
+func TestRunBoundedCancelsTheOthers(t *testing.T) {
+	failure := errors.New("boom")
+	err := runBounded(t.Context(), 2, 2, func(ctx context.Context, task int) error {
+		if task == 0 {
+			return failure
+		}
+		<-ctx.Done()
+		assert.ErrorIs(t, context.Cause(ctx), failure)
+		return ctx.Err()
+	})
+	assert.Same(t, failure, err)
+}
+
+func TestRunBoundedReportsAnEndedContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	called := false
+	err := runBounded(ctx, 3, 1, func(context.Context, int) error {
+		called = true
+		return nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.False(t, called)
+}

@@ -1,0 +1,188 @@
+// Package tablestore is otsetl's Tablestore client: it writes the result table with
+// BatchWriteRow and reads source rows with BatchGetRow through the official Tablestore Go SDK
+// (github.com/aliyun/aliyun-tablestore-go-sdk/tablestore).
+//
+// A [Client] is built per invocation from that invocation's STS [Credentials]. [Client.Write]
+// applies planned [transform.Mutation]s in requests of at most 200 rows and 4 MB, several at a
+// time; [Client.Read] fetches rows by primary key, 100 keys a request. Both retry what
+// Tablestore reports as transient — for a whole request or for single rows — with
+// exponential backoff and full jitter until the context's deadline, less a safety margin,
+// leaves no time for another attempt. Every request is bound to the call's context, so
+// cancelling it aborts requests in flight. [Client.EnsureTable] and [Client.Scan] create and
+// dump tables for local replay.
+package tablestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+)
+
+// DefaultMaxConcurrentRequests is the number of BatchWriteRow or BatchGetRow requests one
+// Write or Read keeps in flight when [Config.MaxConcurrentRequests] is 0.
+const DefaultMaxConcurrentRequests = 4
+
+// SDK settings, chosen so that a call fits in the Tablestore trigger's 1-minute limit on a
+// function execution (Function Compute "Tablestore triggers" documentation). The SDK's
+// defaults (tablestore/model.go NewDefaultTableStoreConfig: 30 s request, 15 s connection,
+// 10 retries within 5 s) would let one stuck request eat half the minute.
+const (
+	// requestTimeout bounds one HTTP request, response body included. A 4 MB BatchWriteRow
+	// inside the region takes well under a second; 10 s leaves room for several attempts
+	// within the minute.
+	requestTimeout = 10 * time.Second
+	// connectionTimeout bounds the TCP connect and the TLS handshake: milliseconds inside
+	// a VPC, so 3 s only fails an unreachable endpoint fast.
+	connectionTimeout = 3 * time.Second
+	// idleConnTimeout is the SDK's default: how long an unused connection stays pooled.
+	idleConnTimeout = 25 * time.Second
+	// maxIdleConnsPerHost keeps enough pooled connections for a few concurrent calls.
+	maxIdleConnsPerHost = 16
+)
+
+// sharedTransport pools connections to Tablestore endpoints across clients, so that an
+// invocation reuses the connections (and TLS sessions) of earlier ones. It holds no
+// credentials: every request is signed on its own by the SDK.
+var sharedTransport = &http.Transport{
+	DialContext:         (&net.Dialer{Timeout: connectionTimeout}).DialContext,
+	TLSHandshakeTimeout: connectionTimeout,
+	MaxIdleConnsPerHost: maxIdleConnsPerHost,
+	IdleConnTimeout:     idleConnTimeout,
+}
+
+// Config says which Tablestore instance to use and how hard to drive it.
+type Config struct {
+	// Endpoint is the instance's URL, http or https, without a path: e.g.
+	// "https://myinstance.cn-hangzhou.vpc.tablestore.aliyuncs.com" or "http://127.0.0.1:8800".
+	Endpoint string
+	// Instance is the instance name, sent in the x-ots-instancename header.
+	Instance string
+	// MaxConcurrentRequests bounds the BatchWriteRow or BatchGetRow requests that one Write
+	// or Read has in flight. 0 means DefaultMaxConcurrentRequests; negative is an error.
+	MaxConcurrentRequests int
+}
+
+// Client writes and reads one Tablestore instance with one invocation's credentials. It is
+// safe for concurrent use. Formatting a Client (String, GoString) never shows the secret.
+type Client struct {
+	endpoint      string
+	instance      string
+	creds         Credentials
+	maxConcurrent int
+}
+
+// NewClient builds a client for one invocation from its credentials; build a new one for
+// each invocation, since STS credentials expire. It returns an error when the endpoint is
+// not an http(s) URL without a path, the instance is empty, or MaxConcurrentRequests is
+// negative. It sends nothing.
+//
+// The SDK is configured with a 10 s request timeout, a 3 s connection timeout and no
+// retries of its own (RetryTimes 0, which also turns off its re-sending of failed batch
+// rows, tablestore/api.go doBatchRequestWithRetry): this package retries, bounded by each
+// call's context.
+func NewClient(cfg Config, creds Credentials) (*Client, error) {
+	endpoint, err := parseEndpoint(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Instance == "" {
+		return nil, errors.New("tablestore: empty instance name")
+	}
+	maxConcurrent := cfg.MaxConcurrentRequests
+	switch {
+	case maxConcurrent < 0:
+		return nil, fmt.Errorf("tablestore: MaxConcurrentRequests is %d; it must be 0 (default) or positive", maxConcurrent)
+	case maxConcurrent == 0:
+		maxConcurrent = DefaultMaxConcurrentRequests
+	}
+	return &Client{endpoint: endpoint, instance: cfg.Instance, creds: creds, maxConcurrent: maxConcurrent}, nil
+}
+
+// parseEndpoint checks that endpoint is an http or https URL with a host and no path, query
+// or fragment, and returns it without a trailing slash (the SDK appends "/<Action>").
+func parseEndpoint(endpoint string) (string, error) {
+	if endpoint == "" {
+		return "", errors.New("tablestore: empty endpoint")
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("tablestore: endpoint %q: %w", endpoint, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("tablestore: endpoint %q must be an http:// or https:// URL with a host", endpoint)
+	}
+	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("tablestore: endpoint %q must have no path, query, fragment or user", endpoint)
+	}
+	return strings.TrimSuffix(endpoint, "/"), nil
+}
+
+// String describes the client without its secrets.
+func (c *Client) String() string {
+	return fmt.Sprintf("tablestore.Client{Endpoint:%s Instance:%s Credentials:%v}", c.endpoint, c.instance, c.creds)
+}
+
+// GoString describes the client without its secrets (the %#v form).
+func (c *Client) GoString() string { return c.String() }
+
+// sdk returns an SDK client whose every request is bound to ctx. The SDK builds its HTTP
+// requests without a context (tablestore/api.go doRequest), so the binding is done by the
+// transport; the SDK client is cheap, its connections are those of sharedTransport.
+func (c *Client) sdk(ctx context.Context) *ots.TableStoreClient {
+	cfg := &ots.TableStoreConfig{
+		RetryTimes: 0,
+		HTTPTimeout: ots.HTTPTimeout{
+			ConnectionTimeout: connectionTimeout,
+			RequestTimeout:    requestTimeout,
+		},
+		MaxIdleConnections: maxIdleConnsPerHost,
+		IdleConnTimeout:    idleConnTimeout,
+		Transport:          contextTransport{ctx: ctx, base: sharedTransport},
+	}
+	return ots.NewClientWithConfig(c.endpoint, c.instance, c.creds.AccessKeyID, c.creds.AccessKeySecret, c.creds.SecurityToken, cfg)
+}
+
+// contextTransport sends each request under ctx as well as under the request's own context
+// (which carries the http.Client's timeout): whichever ends first aborts the request.
+type contextTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t contextTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(t.ctx)
+	stop := context.AfterFunc(req.Context(), func() { cancel(context.Cause(req.Context())) })
+	release := func() {
+		stop()
+		cancel(nil)
+	}
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+	return resp, nil
+}
+
+// releasingBody releases the request's context once the SDK has closed the response body.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+}
+
+// Close closes the body, then releases the context.
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
+}

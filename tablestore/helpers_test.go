@@ -1,0 +1,167 @@
+package tablestore
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
+	"github.com/golang/protobuf/proto"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/transform"
+)
+
+const testInstance = "otsetl"
+
+// idSchema is the primary key (id INTEGER).
+var idSchema = []PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+
+// startServer starts an otslocal server on 127.0.0.1 that the test closes.
+func startServer(t *testing.T) *otslocal.Server {
+	t.Helper()
+	srv, err := otslocal.NewServer("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newTestClient returns a Client for endpoint with the test credentials.
+func newTestClient(t *testing.T, endpoint string, maxConcurrent int) *Client {
+	t.Helper()
+	c, err := NewClient(Config{Endpoint: endpoint, Instance: testInstance, MaxConcurrentRequests: maxConcurrent}, testCreds)
+	require.NoError(t, err)
+	return c
+}
+
+// newTable starts a server, creates table with the (id INTEGER) primary key through
+// EnsureTable, and returns the server and a client of it.
+func newTable(t *testing.T, table string) (*otslocal.Server, *Client) {
+	t.Helper()
+	srv := startServer(t)
+	c := newTestClient(t, srv.Endpoint, 0)
+	require.NoError(t, c.EnsureTable(t.Context(), table, idSchema))
+	return srv, c
+}
+
+// sdkClient returns a plain SDK client of endpoint, to check results independently of the
+// code under test.
+func sdkClient(endpoint string) *ots.TableStoreClient {
+	return ots.NewClientWithConfig(endpoint, testInstance, testAccessKeyID, testAccessKeySecret, testSecurityToken, nil)
+}
+
+// getRow reads row pk of table with the SDK's GetRow (latest versions) and returns its
+// attribute columns by name, or nil when there is no row.
+func getRow(t *testing.T, endpoint, table string, pk []events.PrimaryKeyColumn) map[string]any {
+	t.Helper()
+	sdkPK, err := toSDKPrimaryKey(pk)
+	require.NoError(t, err)
+	resp, err := sdkClient(endpoint).GetRow(&ots.GetRowRequest{SingleRowQueryCriteria: &ots.SingleRowQueryCriteria{
+		TableName: table, PrimaryKey: sdkPK, MaxVersion: 1,
+	}})
+	require.NoError(t, err)
+	if len(resp.PrimaryKey.PrimaryKeys) == 0 {
+		return nil
+	}
+	cols := make(map[string]any, len(resp.Columns))
+	for _, c := range resp.Columns {
+		cols[c.ColumnName] = c.Value
+	}
+	return cols
+}
+
+// countRows counts the rows of a table with an (id INTEGER) primary key with the SDK's
+// GetRange, following next_start_primary_key.
+func countRows(t *testing.T, endpoint, table string) int {
+	t.Helper()
+	start := new(ots.PrimaryKey)
+	start.AddPrimaryKeyColumnWithMinValue("id")
+	end := new(ots.PrimaryKey)
+	end.AddPrimaryKeyColumnWithMaxValue("id")
+	n := 0
+	for start != nil {
+		resp, err := sdkClient(endpoint).GetRange(&ots.GetRangeRequest{RangeRowQueryCriteria: &ots.RangeRowQueryCriteria{
+			TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: ots.FORWARD,
+		}})
+		require.NoError(t, err)
+		n += len(resp.Rows)
+		start = resp.NextStartPrimaryKey
+	}
+	return n
+}
+
+// seed writes rows with the code under test and checks that it wrote them all.
+func seed(t *testing.T, c *Client, table string, muts ...transform.Mutation) {
+	t.Helper()
+	stats, err := c.Write(t.Context(), table, muts)
+	require.NoError(t, err)
+	require.Equal(t, len(muts), stats.Puts+stats.Deletes+stats.Updates)
+}
+
+// newReverseProxy returns a reverse proxy to backend, for a test to tamper with traffic.
+func newReverseProxy(t *testing.T, backend string) *httputil.ReverseProxy {
+	t.Helper()
+	target, err := url.Parse(backend)
+	require.NoError(t, err)
+	return &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}
+}
+
+// serve serves h on 127.0.0.1 until the test ends and returns its URL.
+func serve(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// actionOf returns the Tablestore action a request is for, e.g. "BatchWriteRow".
+func actionOf(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/") }
+
+// replaceResponseBody sets resp's status and body.
+func replaceResponseBody(resp *http.Response, status int, body []byte) {
+	resp.Body.Close()
+	resp.StatusCode = status
+	resp.Status = strconv.Itoa(status) + " " + http.StatusText(status)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+}
+
+// replaceRequestBody sets req's body, with the SDK's x-ots-contentmd5 header to match.
+func replaceRequestBody(req *http.Request, body []byte) {
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	sum := md5.Sum(body)
+	req.Header.Set("x-ots-contentmd5", base64.StdEncoding.EncodeToString(sum[:]))
+}
+
+// serverBusy turns resp into the service's 503 OTSServerBusy answer.
+func serverBusy(resp *http.Response) error {
+	body, err := proto.Marshal(&otsprotocol.Error{Code: proto.String("OTSServerBusy"), Message: proto.String("Server is busy.")})
+	if err != nil {
+		return err
+	}
+	replaceResponseBody(resp, http.StatusServiceUnavailable, body)
+	return nil
+}
+
+// withTimeout returns t.Context() bounded by a timeout, cancelled when the test ends.
+func withTimeout(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,159 @@
+package tablestore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/transform"
+)
+
+func TestReadPresentAndAbsentRows(t *testing.T) {
+	_, c := newTable(t, "source_data")
+	seed(t, c, "source_data",
+		put(1, cell("message", events.String("one")), cell("level", events.Integer(3)), cell("blob", events.Binary([]byte{9}))),
+		put(2, cell("level", events.Integer(0)), cell("ratio", events.Double(0.25)), cell("ok", events.Boolean(true))),
+	)
+	rows, stats, err := c.Read(t.Context(), "source_data", [][]events.PrimaryKeyColumn{key(2), key(99), key(1), key(2)}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, ReadStats{Requests: 1}, stats)
+	row2 := Row{Found: true, Columns: []transform.Cell{
+		cell("level", events.Integer(0)), cell("ok", events.Boolean(true)), cell("ratio", events.Double(0.25)),
+	}}
+	assert.Equal(t, []Row{
+		row2,
+		{},
+		{Found: true, Columns: []transform.Cell{
+			cell("blob", events.Binary([]byte{9})), cell("level", events.Integer(3)), cell("message", events.String("one")),
+		}},
+		row2,
+	}, rows, "index-aligned with the keys, columns sorted by name")
+}
+
+func TestReadReturnsTheLatestVersion(t *testing.T) {
+	_, c := newTable(t, "source_data")
+	seed(t, c, "source_data", put(1, cell("level", events.Integer(1))))
+	for level := int64(2); level <= 4; level++ {
+		seed(t, c, "source_data", transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1),
+			Columns: []transform.Cell{cell("level", events.Integer(level))}})
+	}
+	rows, _, err := c.Read(t.Context(), "source_data", [][]events.PrimaryKeyColumn{key(1)}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []Row{{Found: true, Columns: []transform.Cell{cell("level", events.Integer(4))}}}, rows)
+}
+
+func TestReadSelectsColumns(t *testing.T) {
+	_, c := newTable(t, "source_data")
+	seed(t, c, "source_data",
+		put(1, cell("message", events.String("one")), cell("level", events.Integer(3)), cell("other", events.Integer(7))),
+		put(2, cell("other", events.Integer(8))),
+	)
+	keys := [][]events.PrimaryKeyColumn{key(1), key(2), key(3)}
+	rows, _, err := c.Read(t.Context(), "source_data", keys, []string{"level", "message"})
+	require.NoError(t, err)
+	assert.Equal(t, []Row{
+		{Found: true, Columns: []transform.Cell{cell("level", events.Integer(3)), cell("message", events.String("one"))}},
+		{},
+		{},
+	}, rows, "a row with none of the requested columns is not returned")
+
+	all, _, err := c.Read(t.Context(), "source_data", keys, []string{})
+	require.NoError(t, err)
+	assert.Len(t, all[0].Columns, 3, "an empty selection reads every column")
+	assert.True(t, all[1].Found)
+}
+
+func TestReadChunksManyKeys(t *testing.T) {
+	_, c := newTable(t, "source_data")
+	var muts []transform.Mutation
+	for id := int64(0); id < 250; id += 2 {
+		muts = append(muts, put(id, cell("n", events.Integer(id*10))))
+	}
+	seed(t, c, "source_data", muts...)
+
+	keys := make([][]events.PrimaryKeyColumn, 250)
+	for i := range keys {
+		keys[i] = key(int64(249 - i)) // descending, so alignment cannot come from key order
+	}
+	rows, stats, err := c.Read(t.Context(), "source_data", keys, nil)
+	require.NoError(t, err)
+	assert.Equal(t, ReadStats{Requests: 3}, stats)
+	require.Len(t, rows, 250)
+	for i, row := range rows {
+		id := int64(249 - i)
+		if id%2 == 1 {
+			assert.Equal(t, Row{}, row, "key %d", id)
+			continue
+		}
+		assert.Equal(t, Row{Found: true, Columns: []transform.Cell{cell("n", events.Integer(id*10))}}, row, "key %d", id)
+	}
+}
+
+func TestReadNothing(t *testing.T) {
+	_, c := newTable(t, "source_data")
+	rows, stats, err := c.Read(t.Context(), "source_data", nil, nil)
+	require.NoError(t, err)
+	assert.Empty(t, rows)
+	assert.Zero(t, stats)
+}
+
+func TestReadInvalidPrimaryKeyNamesTheKey(t *testing.T) {
+	_, c := newTable(t, "source_data")
+	rows, stats, err := c.Read(t.Context(), "source_data", [][]events.PrimaryKeyColumn{
+		key(1),
+		{{ColumnName: "id", Value: events.Binary([]byte{0xab})}},
+	}, nil)
+	var rowErr *RowError
+	require.ErrorAs(t, err, &rowErr)
+	assert.Equal(t, "GetRow", rowErr.Operation)
+	assert.Equal(t, "id=0xab", rowErr.PrimaryKey)
+	assert.Equal(t, CodeInvalidPK, rowErr.Code)
+	assert.Contains(t, err.Error(), `GetRow on table "source_data", row (id=0xab): OTSInvalidPK`)
+	assert.Nil(t, rows)
+	assert.Equal(t, ReadStats{Requests: 1}, stats)
+}
+
+func TestReadRejectsUnsupportedKeysBeforeSending(t *testing.T) {
+	srv := startServer(t)
+	endpoint, requests := busyProxy(t, srv.Endpoint, "BatchGetRow", 0)
+	c := newTestClient(t, endpoint, 0)
+	for name, k := range map[string][]events.PrimaryKeyColumn{
+		"boolean": {{ColumnName: "id", Value: events.Boolean(false)}},
+		"double":  {{ColumnName: "id", Value: events.Double(1)}},
+		"none":    {{ColumnName: "id"}},
+		"empty":   nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := c.Read(t.Context(), "source_data", [][]events.PrimaryKeyColumn{key(1), k}, nil)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `key 1 (`)
+		})
+	}
+	assert.Zero(t, requests())
+}
+
+func TestReadRetriesABusyServer(t *testing.T) {
+	srv, c := newTable(t, "source_data")
+	seed(t, c, "source_data", put(1, cell("level", events.Integer(5))))
+	endpoint, requests := busyProxy(t, srv.Endpoint, "BatchGetRow", 2)
+	busy := newTestClient(t, endpoint, 0)
+	rows, stats, err := busy.Read(withTimeout(t, time.Minute), "source_data", [][]events.PrimaryKeyColumn{key(1), key(2)}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, ReadStats{Requests: 3, Retries: 2}, stats)
+	assert.Equal(t, 3, requests())
+	assert.Equal(t, []Row{{Found: true, Columns: []transform.Cell{cell("level", events.Integer(5))}}, {}}, rows)
+}
+
+func TestReadGivesUpBeforeTheDeadline(t *testing.T) {
+	srv, _ := newTable(t, "source_data")
+	endpoint, _ := busyProxy(t, srv.Endpoint, "BatchGetRow", -1)
+	c := newTestClient(t, endpoint, 0)
+	rows, stats, err := c.Read(withTimeout(t, 2*time.Second), "source_data", [][]events.PrimaryKeyColumn{key(1)}, nil)
+	require.ErrorIs(t, err, ErrDeadline)
+	assert.Contains(t, err.Error(), "OTSServerBusy")
+	assert.Nil(t, rows)
+	assert.Positive(t, stats.Retries)
+}

@@ -1,0 +1,173 @@
+package tablestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/transform"
+)
+
+// PrimaryKeySchema is one primary key column of a table, in the table's primary key order.
+type PrimaryKeySchema struct {
+	// Name is the column name.
+	Name string
+	// Type is events.KindInteger, events.KindString or events.KindBinary.
+	Type events.Kind
+}
+
+// String returns "name TYPE", e.g. "id INTEGER".
+func (s PrimaryKeySchema) String() string { return s.Name + " " + s.Type.String() }
+
+// EnsureTable creates table name with the primary key pk (1 to 4 columns), one version per
+// column (max versions 1), data that never expires (time to live -1) and no reserved
+// throughput, as local replay needs. A table that exists already (OTSObjectAlreadyExist) is
+// success if its primary key is pk, and an error naming both schemas otherwise. Retryable
+// failures are retried as in [Client.Write].
+func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySchema) error {
+	if name == "" {
+		return errors.New("tablestore: EnsureTable: empty table name")
+	}
+	if len(pk) == 0 {
+		return fmt.Errorf("tablestore: EnsureTable %q: no primary key columns", name)
+	}
+	meta := &ots.TableMeta{TableName: name}
+	for _, col := range pk {
+		t, err := toSDKPrimaryKeyType(col.Type)
+		if err != nil {
+			return fmt.Errorf("tablestore: EnsureTable %q: column %q: %w", name, col.Name, err)
+		}
+		meta.AddPrimaryKeyColumn(col.Name, t)
+	}
+	req := &ots.CreateTableRequest{
+		TableMeta:          meta,
+		TableOption:        &ots.TableOption{TimeToAlive: -1, MaxVersion: 1},
+		ReservedThroughput: &ots.ReservedThroughput{},
+	}
+	sdk := c.sdk(ctx)
+	r := newRetrier(ctx)
+	err := r.run(ctx, func() (retry, err error) {
+		_, err = sdk.CreateTable(req)
+		return classify("CreateTable", name, err)
+	})
+	var otsErr *ots.OtsError
+	if !errors.As(err, &otsErr) || otsErr.Code != CodeObjectAlreadyExist {
+		return err
+	}
+	existing, err := describePrimaryKey(ctx, sdk, r, name)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(existing, pk) {
+		return fmt.Errorf("tablestore: table %q exists with primary key (%s), not (%s)", name, joinSchema(existing), joinSchema(pk))
+	}
+	return nil
+}
+
+// joinSchema formats a primary key schema as "id INTEGER, sub STRING".
+func joinSchema(pk []PrimaryKeySchema) string {
+	parts := make([]string, len(pk))
+	for i, col := range pk {
+		parts[i] = col.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// describePrimaryKey returns table's primary key schema from DescribeTable.
+func describePrimaryKey(ctx context.Context, sdk *ots.TableStoreClient, r *retrier, table string) ([]PrimaryKeySchema, error) {
+	var resp *ots.DescribeTableResponse
+	err := r.run(ctx, func() (retry, err error) {
+		resp, err = sdk.DescribeTable(&ots.DescribeTableRequest{TableName: table})
+		return classify("DescribeTable", table, err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if resp.TableMeta == nil {
+		return nil, fmt.Errorf("tablestore: DescribeTable on table %q: the response has no table meta", table)
+	}
+	pk := make([]PrimaryKeySchema, 0, len(resp.TableMeta.SchemaEntry))
+	for _, entry := range resp.TableMeta.SchemaEntry {
+		if entry == nil || entry.Name == nil || entry.Type == nil {
+			return nil, fmt.Errorf("tablestore: DescribeTable on table %q: incomplete primary key schema entry", table)
+		}
+		kind, err := fromSDKPrimaryKeyType(*entry.Type)
+		if err != nil {
+			return nil, fmt.Errorf("tablestore: DescribeTable on table %q: column %q: %w", table, *entry.Name, err)
+		}
+		pk = append(pk, PrimaryKeySchema{Name: *entry.Name, Type: kind})
+	}
+	return pk, nil
+}
+
+// ScannedRow is one row of a table scan.
+type ScannedRow struct {
+	// PrimaryKey is the row's primary key in the table's primary key order.
+	PrimaryKey []events.PrimaryKeyColumn
+	// Columns are the row's attribute columns, latest version only, sorted by name.
+	Columns []transform.Cell
+}
+
+// Scan returns every row of table in primary key order (INTEGER as signed int64, STRING and
+// BINARY byte-wise), latest versions only: GetRange from INF_MIN to INF_MAX, following
+// next_start_primary_key page by page. It reads the primary key schema with DescribeTable
+// first. Meant for printing small tables in local replay; it holds the whole table in
+// memory. Retryable failures are retried as in [Client.Write].
+func (c *Client) Scan(ctx context.Context, table string) ([]ScannedRow, error) {
+	sdk := c.sdk(ctx)
+	r := newRetrier(ctx)
+	schema, err := describePrimaryKey(ctx, sdk, r, table)
+	if err != nil {
+		return nil, err
+	}
+	start, end := new(ots.PrimaryKey), new(ots.PrimaryKey)
+	for _, col := range schema {
+		start.AddPrimaryKeyColumnWithMinValue(col.Name)
+		end.AddPrimaryKeyColumnWithMaxValue(col.Name)
+	}
+	var out []ScannedRow
+	for start != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("tablestore: GetRange on table %q: %w", table, err)
+		}
+		criteria := &ots.RangeRowQueryCriteria{TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: ots.FORWARD}
+		var resp *ots.GetRangeResponse
+		err := r.run(ctx, func() (retry, err error) {
+			resp, err = sdk.GetRange(&ots.GetRangeRequest{RangeRowQueryCriteria: criteria})
+			return classify("GetRange", table, err)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, row := range resp.Rows {
+			scanned, err := scannedRow(row)
+			if err != nil {
+				return nil, fmt.Errorf("tablestore: GetRange on table %q: %w", table, err)
+			}
+			out = append(out, scanned)
+		}
+		start = resp.NextStartPrimaryKey
+	}
+	return out, nil
+}
+
+// scannedRow converts one row of a GetRange response.
+func scannedRow(row *ots.Row) (ScannedRow, error) {
+	if row.PrimaryKey == nil {
+		return ScannedRow{}, errors.New("a row without a primary key")
+	}
+	pk, err := fromSDKPrimaryKey(row.PrimaryKey)
+	if err != nil {
+		return ScannedRow{}, err
+	}
+	cells, err := fromSDKColumns(row.Columns)
+	if err != nil {
+		return ScannedRow{}, fmt.Errorf("row (%s): %w", FormatPrimaryKey(pk), err)
+	}
+	return ScannedRow{PrimaryKey: pk, Columns: cells}, nil
+}

@@ -1,0 +1,438 @@
+package tablestore
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
+	"github.com/golang/protobuf/proto"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/transform"
+)
+
+func TestWriteAppliesPutsDeletesAndConditionalUpdates(t *testing.T) {
+	srv, c := newTable(t, "result")
+	seed(t, c, "result",
+		put(1, cell("stale", events.String("old"))),
+		put(2, cell("level", events.Integer(2)), cell("message", events.String("before")), cell("keep", events.Boolean(true))),
+		put(4, cell("level", events.Integer(9))),
+	)
+
+	stats, err := c.Write(t.Context(), "result", []transform.Mutation{
+		put(1, cell("blob", events.Binary([]byte{0, 1, 2})), cell("level", events.Integer(5)),
+			cell("message", events.String("hello")), cell("ok", events.Boolean(false)), cell("ratio", events.Double(1.5))),
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []transform.Cell{
+			cell("message", events.String("after")), cell("level", events.Value{}),
+		}},
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []transform.Cell{cell("message", events.String("ghost"))}},
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(5)},
+		{Kind: transform.MutationDelete, PrimaryKey: key(4)},
+		{Kind: transform.MutationDelete, PrimaryKey: key(6)},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, WriteStats{Requests: 1, Puts: 1, Updates: 2, Deletes: 2, NotInView: 1}, stats,
+		"the update without columns counts nothing; the update of the absent row 3 is not in the view")
+
+	assert.Equal(t, map[string]any{"blob": []byte{0, 1, 2}, "level": int64(5), "message": "hello", "ok": false, "ratio": 1.5},
+		getRow(t, srv.Endpoint, "result", key(1)), "a put replaces the whole row")
+	assert.Equal(t, map[string]any{"message": "after", "keep": true},
+		getRow(t, srv.Endpoint, "result", key(2)), "an update puts and deletes cells and keeps the rest")
+	assert.Nil(t, getRow(t, srv.Endpoint, "result", key(3)), "an update never creates a row")
+	assert.Nil(t, getRow(t, srv.Endpoint, "result", key(4)))
+	assert.Nil(t, getRow(t, srv.Endpoint, "result", key(5)))
+	assert.Nil(t, getRow(t, srv.Endpoint, "result", key(6)))
+}
+
+func TestWriteIsIdempotent(t *testing.T) {
+	srv, c := newTable(t, "result")
+	muts := []transform.Mutation{
+		put(1, cell("message", events.String("a"))),
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1), Columns: []transform.Cell{cell("x", events.Integer(1))}},
+		{Kind: transform.MutationDelete, PrimaryKey: key(2)},
+	}
+	for range 2 {
+		_, err := c.Write(t.Context(), "result", muts[:1])
+		require.NoError(t, err)
+		_, err = c.Write(t.Context(), "result", muts[1:])
+		require.NoError(t, err)
+	}
+	assert.Equal(t, map[string]any{"message": "a", "x": int64(1)}, getRow(t, srv.Endpoint, "result", key(1)))
+	assert.Equal(t, 1, countRows(t, srv.Endpoint, "result"))
+}
+
+func TestWriteNothing(t *testing.T) {
+	_, c := newTable(t, "result")
+	stats, err := c.Write(t.Context(), "result", nil)
+	require.NoError(t, err)
+	assert.Zero(t, stats)
+	stats, err = c.Write(t.Context(), "result", []transform.Mutation{{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1)}})
+	require.NoError(t, err)
+	assert.Zero(t, stats, "skipped mutations send nothing")
+}
+
+func TestWriteChunksByRowCount(t *testing.T) {
+	srv, c := newTable(t, "result")
+	muts := make([]transform.Mutation, 450)
+	for i := range muts {
+		muts[i] = put(int64(i), cell("level", events.Integer(int64(i))))
+	}
+	stats, err := c.Write(t.Context(), "result", muts)
+	require.NoError(t, err)
+	assert.Equal(t, WriteStats{Requests: 3, Puts: 450}, stats)
+	assert.Equal(t, 450, countRows(t, srv.Endpoint, "result"))
+	assert.Equal(t, map[string]any{"level": int64(449)}, getRow(t, srv.Endpoint, "result", key(449)))
+}
+
+func TestWriteChunksBySize(t *testing.T) {
+	srv, c := newTable(t, "result")
+	// Three rows of 1.5 MB: two fit in 4 MB, three do not.
+	big := strings.Repeat("x", 1536<<10)
+	muts := []transform.Mutation{
+		put(1, cell("payload", events.String(big))),
+		put(2, cell("payload", events.String(big))),
+		put(3, cell("payload", events.String(big))),
+	}
+	stats, err := c.Write(t.Context(), "result", muts)
+	require.NoError(t, err)
+	assert.Equal(t, WriteStats{Requests: 2, Puts: 3}, stats)
+	for id := int64(1); id <= 3; id++ {
+		row := getRow(t, srv.Endpoint, "result", key(id))
+		require.NotNil(t, row)
+		assert.Len(t, row["payload"], len(big))
+	}
+}
+
+func TestWriteHonoursTheConcurrencyBound(t *testing.T) {
+	const bound = 2
+	srv := startServer(t)
+	setup := newTestClient(t, srv.Endpoint, 0)
+	require.NoError(t, setup.EnsureTable(t.Context(), "result", idSchema))
+
+	// Requests wait until `bound` of them are in flight, then all pass: the peak shows both
+	// that requests overlap and that no more than `bound` do.
+	var (
+		mu       sync.Mutex
+		inFlight int
+		peak     int
+	)
+	full := make(chan struct{})
+	var fullOnce sync.Once
+	gate := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			inFlight++
+			peak = max(peak, inFlight)
+			if inFlight == bound {
+				fullOnce.Do(func() { close(full) })
+			}
+			mu.Unlock()
+			select {
+			case <-full:
+			case <-r.Context().Done():
+			}
+			next.ServeHTTP(w, r)
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		})
+	}
+	gated := serve(t, gate(newReverseProxy(t, srv.Endpoint)))
+
+	c := newTestClient(t, gated, bound)
+	muts := make([]transform.Mutation, 1000)
+	for i := range muts {
+		muts[i] = put(int64(i), cell("n", events.Integer(int64(i))))
+	}
+	stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
+	require.NoError(t, err)
+	assert.Equal(t, WriteStats{Requests: 5, Puts: 1000}, stats)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, bound, peak)
+	assert.Equal(t, 1000, countRows(t, srv.Endpoint, "result"))
+}
+
+func TestWriteInvalidPrimaryKeyNamesTheRow(t *testing.T) {
+	srv, c := newTable(t, "result")
+	wrongType := []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.String("five")}}
+	stats, err := c.Write(t.Context(), "result", []transform.Mutation{
+		put(1, cell("a", events.Integer(1))),
+		{Kind: transform.MutationPut, PrimaryKey: wrongType, Columns: []transform.Cell{cell("a", events.Integer(2))}},
+	})
+	require.Error(t, err)
+	var rowErr *RowError
+	require.ErrorAs(t, err, &rowErr)
+	assert.Equal(t, "result", rowErr.Table)
+	assert.Equal(t, "PutRow", rowErr.Operation)
+	assert.Equal(t, `id="five"`, rowErr.PrimaryKey)
+	assert.Equal(t, CodeInvalidPK, rowErr.Code)
+	assert.NotEmpty(t, rowErr.Message)
+	assert.Contains(t, err.Error(), `PutRow on table "result", row (id="five"): OTSInvalidPK`)
+	assertNoSecrets(t, err.Error())
+	assert.Equal(t, 1, stats.Requests)
+	assert.Equal(t, 1, stats.Puts, "the valid row of the same request was written")
+	assert.NotNil(t, getRow(t, srv.Endpoint, "result", key(1)))
+}
+
+func TestWriteRejectsUnwritableMutationsBeforeSending(t *testing.T) {
+	srv, c := newTable(t, "result")
+	for name, m := range map[string]transform.Mutation{
+		"double key":     {Kind: transform.MutationPut, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Double(1)}}},
+		"cell w/o value": put(1, cell("a", events.Value{})),
+		"read-source":    {Kind: transform.MutationReadSource, PrimaryKey: key(1)},
+		"unknown kind":   {Kind: 99, PrimaryKey: key(1)},
+		"empty key":      {Kind: transform.MutationDelete},
+		"no key value":   {Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id"}}},
+		"boolean key":    {Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Boolean(true)}}},
+		"duplicate key":  put(7),
+	} {
+		t.Run(name, func(t *testing.T) {
+			stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(7, cell("a", events.Integer(1))), m})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `table "result"`)
+			assert.Zero(t, stats)
+		})
+	}
+	assert.Zero(t, countRows(t, srv.Endpoint, "result"), "nothing was sent")
+	_, err := c.Write(t.Context(), "", []transform.Mutation{put(1)})
+	assert.Error(t, err)
+}
+
+func TestWriteToMissingTableFails(t *testing.T) {
+	srv := startServer(t)
+	c := newTestClient(t, srv.Endpoint, 0)
+	stats, err := c.Write(t.Context(), "nope", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `BatchWriteRow on table "nope"`)
+	assert.Contains(t, err.Error(), "OTSObjectNotExist")
+	assert.Equal(t, WriteStats{Requests: 1}, stats, "a permanent error is not retried")
+}
+
+// busyProxy starts a proxy that turns the first n responses to action into 503
+// OTSServerBusy (every one for n < 0) and counts the requests for action.
+func busyProxy(t *testing.T, backend, action string, n int) (endpoint string, requests func() int) {
+	var mu sync.Mutex
+	seen := 0
+	rp := newReverseProxy(t, backend)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if actionOf(resp.Request) != action {
+			return nil
+		}
+		mu.Lock()
+		seen++
+		fail := n < 0 || seen <= n
+		mu.Unlock()
+		if fail {
+			return serverBusy(resp)
+		}
+		return nil
+	}
+	endpoint = serve(t, rp)
+	return endpoint, func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen
+	}
+}
+
+func TestWriteRetriesABusyServer(t *testing.T) {
+	srv, _ := newTable(t, "result")
+	endpoint, requests := busyProxy(t, srv.Endpoint, "BatchWriteRow", 3)
+	c := newTestClient(t, endpoint, 0)
+	stats, err := c.Write(withTimeout(t, time.Minute), "result", []transform.Mutation{
+		put(1, cell("a", events.Integer(1))),
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []transform.Cell{cell("a", events.Integer(2))}},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, WriteStats{Requests: 4, Retries: 3, Puts: 1, Updates: 1, NotInView: 1}, stats)
+	assert.Equal(t, 4, requests())
+	assert.Equal(t, map[string]any{"a": int64(1)}, getRow(t, srv.Endpoint, "result", key(1)))
+}
+
+func TestWriteGivesUpBeforeTheDeadline(t *testing.T) {
+	srv, _ := newTable(t, "result")
+	endpoint, requests := busyProxy(t, srv.Endpoint, "BatchWriteRow", -1)
+	c := newTestClient(t, endpoint, 0)
+	stats, err := c.Write(withTimeout(t, 2*time.Second), "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrDeadline)
+	assert.Contains(t, err.Error(), "OTSServerBusy")
+	assert.Contains(t, err.Error(), `BatchWriteRow on table "result"`)
+	assertNoSecrets(t, err.Error())
+	assert.Positive(t, stats.Retries)
+	assert.Equal(t, stats.Retries+1, stats.Requests)
+	assert.Equal(t, stats.Requests, requests())
+}
+
+func TestWriteStopsWhenCancelled(t *testing.T) {
+	srv, _ := newTable(t, "result")
+	endpoint, _ := busyProxy(t, srv.Endpoint, "BatchWriteRow", -1)
+	c := newTestClient(t, endpoint, 0)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, err.Error(), "OTSServerBusy")
+}
+
+// withheldRows is the context key under which the row-fault proxy passes the indexes of the
+// rows it withheld from a request to the response handler.
+type withheldRows struct{}
+
+// rowFaultProxy starts a proxy that, on the first BatchWriteRow request, withholds the rows
+// at the given indexes from the server and reports them failed with code; later requests
+// pass untouched. It records the number of rows of every BatchWriteRow request.
+func rowFaultProxy(t *testing.T, backend, code string, withhold ...int) (endpoint string, rowsPerRequest func() []int) {
+	var mu sync.Mutex
+	var counts []int
+	rp := newReverseProxy(t, backend)
+	forward := rp.Rewrite
+	rp.Rewrite = func(pr *httputil.ProxyRequest) {
+		forward(pr)
+		if actionOf(pr.In) != "BatchWriteRow" {
+			return
+		}
+		req := new(otsprotocol.BatchWriteRowRequest)
+		body, err := io.ReadAll(pr.Out.Body)
+		if !assert.NoError(t, err) || !assert.NoError(t, proto.Unmarshal(body, req)) || !assert.Len(t, req.Tables, 1) {
+			return
+		}
+		mu.Lock()
+		first := len(counts) == 0
+		counts = append(counts, len(req.Tables[0].Rows))
+		mu.Unlock()
+		if first {
+			var kept []*otsprotocol.RowInBatchWriteRowRequest
+			for i, row := range req.Tables[0].Rows {
+				if !slices.Contains(withhold, i) {
+					kept = append(kept, row)
+				}
+			}
+			req.Tables[0].Rows = kept
+			body, err = proto.Marshal(req)
+			assert.NoError(t, err)
+			pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), withheldRows{}, withhold))
+		}
+		replaceRequestBody(pr.Out, body)
+	}
+	rp.ModifyResponse = func(resp *http.Response) error {
+		withheld, ok := resp.Request.Context().Value(withheldRows{}).([]int)
+		if !ok || resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		out := new(otsprotocol.BatchWriteRowResponse)
+		if err := proto.Unmarshal(body, out); err != nil {
+			return err
+		}
+		served := out.Tables[0].Rows
+		var rows []*otsprotocol.RowInBatchWriteRowResponse
+		total := len(served) + len(withheld)
+		for i := range total {
+			if slices.Contains(withheld, i) {
+				rows = append(rows, &otsprotocol.RowInBatchWriteRowResponse{
+					IsOk:  proto.Bool(false),
+					Error: &otsprotocol.Error{Code: proto.String(code), Message: proto.String("injected by the test proxy")},
+				})
+				continue
+			}
+			rows, served = append(rows, served[0]), served[1:]
+		}
+		out.Tables[0].Rows = rows
+		if body, err = proto.Marshal(out); err != nil {
+			return err
+		}
+		replaceResponseBody(resp, http.StatusOK, body)
+		return nil
+	}
+	return serve(t, rp), func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(counts)
+	}
+}
+
+func TestWriteResendsOnlyTheFailedRows(t *testing.T) {
+	srv, _ := newTable(t, "result")
+	endpoint, rowsPerRequest := rowFaultProxy(t, srv.Endpoint, "OTSRowOperationConflict", 1, 3)
+	c := newTestClient(t, endpoint, 0)
+	muts := make([]transform.Mutation, 5)
+	for i := range muts {
+		muts[i] = put(int64(i), cell("n", events.Integer(int64(i))))
+	}
+	stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
+	require.NoError(t, err)
+	assert.Equal(t, WriteStats{Requests: 2, Retries: 1, Puts: 5}, stats)
+	assert.Equal(t, []int{5, 2}, rowsPerRequest(), "only the two failed rows are re-sent")
+	for i := range muts {
+		// The withheld rows reach the table only if the re-send carried exactly them.
+		assert.Equal(t, map[string]any{"n": int64(i)}, getRow(t, srv.Endpoint, "result", key(int64(i))), "row %d", i)
+	}
+}
+
+func TestWriteMapsRowFailuresByIndex(t *testing.T) {
+	srv, _ := newTable(t, "result")
+	endpoint, rowsPerRequest := rowFaultProxy(t, srv.Endpoint, "OTSParameterInvalid", 2)
+	c := newTestClient(t, endpoint, 0)
+	muts := []transform.Mutation{
+		put(10, cell("n", events.Integer(1))),
+		{Kind: transform.MutationDelete, PrimaryKey: key(11)},
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(12), Columns: []transform.Cell{cell("n", events.Integer(3))}},
+		put(13, cell("n", events.Integer(4))),
+	}
+	_, err := c.Write(t.Context(), "result", muts)
+	var rowErr *RowError
+	require.ErrorAs(t, err, &rowErr)
+	assert.Equal(t, RowError{Table: "result", Operation: "UpdateRow", PrimaryKey: "id=12", Code: "OTSParameterInvalid", Message: "injected by the test proxy"}, *rowErr)
+	assert.Equal(t, []int{4}, rowsPerRequest(), "a permanent row failure is not retried")
+}
+
+func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
+	srv, _ := newTable(t, "result")
+	endpoint, _ := rowFaultProxy(t, srv.Endpoint, CodeConditionCheckFail, 1, 2)
+	c := newTestClient(t, endpoint, 0)
+	_, err := c.Write(t.Context(), "result", []transform.Mutation{
+		put(1, cell("n", events.Integer(1))),
+		{Kind: transform.MutationDelete, PrimaryKey: key(2)},
+		put(3, cell("n", events.Integer(3))),
+	})
+	var rowErr *RowError
+	require.ErrorAs(t, err, &rowErr)
+	assert.Equal(t, CodeConditionCheckFail, rowErr.Code)
+	assert.Equal(t, "DeleteRow", rowErr.Operation, "only a conditional update may fail its condition")
+	assert.Equal(t, "id=2", rowErr.PrimaryKey)
+}
+
+func TestWriteAbortsARequestInFlightWhenCancelled(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done() // never answers; ends when the client goes away
+	})
+	c := newTestClient(t, serve(t, hang), 0)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	stats, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	require.ErrorIs(t, err, context.Canceled)
+	var urlErr *url.Error
+	require.ErrorAs(t, err, &urlErr)
+	assert.ErrorIs(t, urlErr.Err, context.Canceled, "the request was aborted by the cancellation, not by the SDK's request timeout")
+	assert.Equal(t, WriteStats{Requests: 1}, stats)
+}

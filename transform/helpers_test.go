@@ -1,0 +1,79 @@
+package transform
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+)
+
+// Builders for events and mutations of the source table `source_data` (primary key `id`).
+
+func pk(id int64) []events.PrimaryKeyColumn {
+	return []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(id)}}
+}
+
+func record(t events.RecordType, id int64, cells ...events.Column) events.Record {
+	return events.Record{Type: t, Info: events.RecordInfo{Timestamp: 1506416585740836}, PrimaryKey: pk(id), Columns: cells}
+}
+
+func putRow(id int64, cells ...events.Column) events.Record {
+	return record(events.PutRow, id, cells...)
+}
+
+func updateRow(id int64, cells ...events.Column) events.Record {
+	return record(events.UpdateRow, id, cells...)
+}
+
+func deleteRow(id int64) events.Record {
+	return record(events.DeleteRow, id)
+}
+
+// put is a Put cell without a timestamp (the server stamps it: the newest version).
+func put(name string, v events.Value) events.Column {
+	return events.Column{Type: events.Put, ColumnName: name, Value: v}
+}
+
+// putAt is a Put cell of the version at timestampMs.
+func putAt(name string, v events.Value, timestampMs int64) events.Column {
+	return events.Column{Type: events.Put, ColumnName: name, Value: v, Timestamp: &timestampMs}
+}
+
+func deleteOne(name string, timestampMs int64) events.Column {
+	return events.Column{Type: events.DeleteOneVersion, ColumnName: name, Timestamp: &timestampMs}
+}
+
+func deleteAll(name string) events.Column {
+	return events.Column{Type: events.DeleteAllVersions, ColumnName: name}
+}
+
+func cell(name string, v events.Value) Cell {
+	return Cell{Name: name, Value: v}
+}
+
+func mutation(kind MutationKind, id int64, records []int, cells ...Cell) Mutation {
+	return Mutation{Kind: kind, PrimaryKey: pk(id), Columns: cells, Records: records}
+}
+
+func compile(t *testing.T, cfg Config) *Rule {
+	t.Helper()
+	rule, err := Compile(cfg)
+	require.NoError(t, err)
+	return rule
+}
+
+func plan(t *testing.T, cfg Config, records ...events.Record) Plan {
+	t.Helper()
+	return compile(t, cfg).Plan(&events.Event{Version: events.Version, Records: records})
+}
+
+// invalidTexts renders Plan.Invalid as "index: error" lines.
+func invalidTexts(invalid []InvalidRecord) []string {
+	var texts []string
+	for _, rec := range invalid {
+		texts = append(texts, fmt.Sprintf("%d: %v", rec.Index, rec.Err))
+	}
+	return texts
+}

@@ -1,0 +1,51 @@
+package transform
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/otsetl/otsetl/events"
+)
+
+// encodePrimaryKey encodes pk to a string that is equal for two primary keys exactly when
+// their column names, value kinds and values are equal, column by column.
+func encodePrimaryKey(pk []events.PrimaryKeyColumn) string {
+	var b []byte
+	for _, c := range pk {
+		b = appendLengthPrefixed(b, c.ColumnName)
+		b = appendValue(b, c.Value)
+	}
+	return string(b)
+}
+
+// appendValue appends v's kind and an unambiguous encoding of its value.
+func appendValue(b []byte, v events.Value) []byte {
+	b = append(b, byte(v.Kind()))
+	switch v.Kind() {
+	case events.KindInteger:
+		i, _ := v.Int()
+		b = binary.BigEndian.AppendUint64(b, uint64(i))
+	case events.KindDouble:
+		f, _ := v.Float()
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(f))
+	case events.KindBoolean:
+		if t, _ := v.Bool(); t {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	case events.KindString:
+		s, _ := v.Str()
+		b = appendLengthPrefixed(b, s)
+	case events.KindBinary:
+		bytes, _ := v.Bytes()
+		b = appendLengthPrefixed(b, string(bytes))
+	}
+	return b
+}
+
+// appendLengthPrefixed appends s preceded by its length as a uvarint.
+func appendLengthPrefixed(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}

@@ -1,0 +1,564 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+)
+
+var (
+	defaultRule     = Config{}
+	messageOnly     = Config{Columns: []string{"message"}}
+	levelOnly       = Config{Columns: []string{"level"}}
+	levelAndMessage = Config{Columns: []string{"level", "message"}}
+	twoColumns      = Config{Filter: `level > 1 && message != ""`}
+	trueOnEmpty     = Config{Filter: "level == nil"}
+)
+
+type planCase struct {
+	name        string
+	cfg         Config
+	records     []events.Record
+	want        []Mutation
+	wantInvalid []string
+}
+
+func runPlanCases(t *testing.T, cases []planCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := plan(t, tc.cfg, tc.records...)
+			assert.Equal(t, tc.want, got.Mutations)
+			assert.Equal(t, tc.wantInvalid, invalidTexts(got.Invalid))
+		})
+	}
+}
+
+// TestPlanDesignTable has one case per row of the per-key decision table.
+func TestPlanDesignTable(t *testing.T) {
+	runPlanCases(t, []planCase{
+		{
+			name:    "last record a DeleteRow deletes",
+			records: []events.Record{putRow(1, put("level", events.Integer(5))), updateRow(1, deleteOne("level", 7)), deleteRow(1)},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1, 2})},
+		},
+		{
+			name:    "last record a DeleteRow deletes even when the filter passes on an empty row",
+			cfg:     trueOnEmpty,
+			records: []events.Record{deleteRow(1)},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
+		},
+		{
+			name: "full image passing the filter puts the projected image",
+			records: []events.Record{
+				putRow(1, put("level", events.Integer(0)), put("message", events.String("a"))),
+				updateRow(1, put("level", events.Integer(2)), deleteAll("message"), put("note", events.String("n"))),
+			},
+			want: []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(2)), cell("note", events.String("n")))},
+		},
+		{
+			name:    "full image failing the filter deletes",
+			records: []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, put("level", events.Integer(1)))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
+		},
+		{
+			name:    "UpdateRows off the filter columns update the row if it exists",
+			records: []events.Record{updateRow(1, put("message", events.String("new")))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", events.String("new")))},
+		},
+		{
+			name:    "UpdateRows touching no projected column need nothing",
+			cfg:     levelOnly,
+			records: []events.Record{updateRow(1, put("message", events.String("new")))},
+		},
+		{
+			name:    "an UpdateRow on a filter column without a full image reads the source",
+			records: []events.Record{updateRow(1, put("level", events.Integer(5)))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
+		},
+		{
+			name:    "a DeleteOneVersion on a filter column reads the source",
+			records: []events.Record{putRow(1, put("level", events.Integer(5))), updateRow(1, deleteOne("level", 7))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0, 1})},
+		},
+	})
+}
+
+func TestPlanPutRowLevels(t *testing.T) {
+	for level, want := range []MutationKind{MutationDelete, MutationDelete, MutationPut, MutationPut} {
+		got := plan(t, defaultRule, putRow(1, put("level", events.Integer(int64(level))), put("message", events.String("m"))))
+		var columns []Cell
+		if want == MutationPut {
+			columns = []Cell{cell("level", events.Integer(int64(level))), cell("message", events.String("m"))}
+		}
+		assert.Equal(t, []Mutation{mutation(want, 1, []int{0}, columns...)}, got.Mutations, "level %d", level)
+		assert.Empty(t, got.Invalid)
+		assert.Equal(t, 1, got.Keys)
+	}
+}
+
+func TestPlanUpdateRow(t *testing.T) {
+	runPlanCases(t, []planCase{
+		{
+			name:    "level raised above the threshold reads the source",
+			records: []events.Record{updateRow(1, put("level", events.Integer(5)))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
+		},
+		{
+			name:    "level lowered below the threshold reads the source",
+			records: []events.Record{updateRow(1, put("level", events.Integer(0)))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
+		},
+		{
+			name:    "message only, all columns projected",
+			records: []events.Record{updateRow(1, put("message", events.String("hi")))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", events.String("hi")))},
+		},
+		{
+			name:    "message only, message projected",
+			cfg:     messageOnly,
+			records: []events.Record{updateRow(1, put("message", events.String("hi")), put("note", events.String("n")))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", events.String("hi")))},
+		},
+		{
+			name:    "message only, message not projected",
+			cfg:     levelOnly,
+			records: []events.Record{updateRow(1, put("message", events.String("hi")))},
+		},
+		{
+			name: "changes fold per column in the order of each column's first change",
+			records: []events.Record{
+				updateRow(1, put("message", events.String("a")), put("note", events.String("n"))),
+				updateRow(1, deleteAll("note"), put("message", events.String("b"))),
+			},
+			want: []Mutation{mutation(MutationUpdateIfExists, 1, []int{0, 1},
+				cell("message", events.String("b")), cell("note", events.Value{}))},
+		},
+		{
+			name:    "DeleteAllVersions of level alone reads the source",
+			records: []events.Record{updateRow(1, deleteAll("level"))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
+		},
+		{
+			name:    "a filter true on an empty row reads the source for any UpdateRow",
+			cfg:     trueOnEmpty,
+			records: []events.Record{updateRow(1, put("message", events.String("hi")))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
+		},
+	})
+}
+
+func TestPlanFullImage(t *testing.T) {
+	runPlanCases(t, []planCase{
+		{
+			name: "Put then UpdateRow of level",
+			records: []events.Record{
+				putRow(1, put("level", events.Integer(0)), put("message", events.String("a"))),
+				updateRow(1, put("level", events.Integer(3))),
+			},
+			want: []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)), cell("message", events.String("a")))},
+		},
+		{
+			name:    "Delete then Put",
+			records: []events.Record{deleteRow(1), putRow(1, put("level", events.Integer(2)))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(2)))},
+		},
+		{
+			name:    "Put then Delete",
+			records: []events.Record{putRow(1, put("level", events.Integer(2))), deleteRow(1)},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
+		},
+		{
+			name:    "Delete then UpdateRow of level builds the row from empty",
+			records: []events.Record{deleteRow(1), updateRow(1, put("level", events.Integer(4)))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(4)))},
+		},
+		{
+			name:    "Delete then UpdateRow of message leaves a row without level",
+			records: []events.Record{deleteRow(1), updateRow(1, put("message", events.String("m")))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
+		},
+		{
+			name:    "a PutRow replaces the row: earlier unknowns do not matter",
+			records: []events.Record{updateRow(1, deleteOne("level", 3), put("level", events.Integer(9))), putRow(1, put("level", events.Integer(2)))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(2)))},
+		},
+		{
+			name:    "DeleteOneVersion on level after a PutRow reads the source",
+			records: []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, deleteOne("level", 10))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0, 1})},
+		},
+		{
+			name:    "DeleteOneVersion on message after a PutRow reads the source",
+			records: []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, deleteOne("message", 10))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0, 1})},
+		},
+		{
+			name:    "DeleteOneVersion on level after a DeleteRow: there is no row",
+			records: []events.Record{deleteRow(1), updateRow(1, deleteOne("level", 10))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
+		},
+		{
+			name:    "DeleteOneVersion on message alone reads the source",
+			records: []events.Record{updateRow(1, deleteOne("message", 10))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
+		},
+		{
+			name: "DeleteOneVersion on an unprojected column keeps the image",
+			cfg:  levelAndMessage,
+			records: []events.Record{
+				putRow(1, put("level", events.Integer(3)), put("message", events.String("a")), put("note", events.String("n"))),
+				updateRow(1, deleteOne("note", 10)),
+			},
+			want: []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)), cell("message", events.String("a")))},
+		},
+		{
+			name:    "DeleteOneVersion on an unprojected column alone needs nothing",
+			cfg:     levelAndMessage,
+			records: []events.Record{updateRow(1, deleteOne("note", 10))},
+		},
+		{
+			name:    "DeleteAllVersions on level after a PutRow deletes",
+			records: []events.Record{putRow(1, put("level", events.Integer(3)), put("message", events.String("a"))), updateRow(1, deleteAll("level"))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
+		},
+		{
+			name:    "a custom projection",
+			cfg:     messageOnly,
+			records: []events.Record{putRow(1, put("level", events.Integer(3)), put("message", events.String("a")), put("note", events.String("n")))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("message", events.String("a")))},
+		},
+		{
+			name:    "a custom projection of a column the row lacks",
+			cfg:     messageOnly,
+			records: []events.Record{putRow(1, put("level", events.Integer(3)))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0})},
+		},
+	})
+}
+
+func TestPlanVersions(t *testing.T) {
+	runPlanCases(t, []planCase{
+		{
+			name:    "a PutRow with two versions keeps the newest (listed last)",
+			records: []events.Record{putRow(1, putAt("level", events.Integer(5), 10), putAt("level", events.Integer(0), 20))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
+		},
+		{
+			name:    "a PutRow with two versions keeps the newest (listed first)",
+			records: []events.Record{putRow(1, putAt("level", events.Integer(5), 20), putAt("level", events.Integer(0), 10))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("level", events.Integer(5)))},
+		},
+		{
+			name:    "an older version written later stays hidden",
+			records: []events.Record{putRow(1, putAt("level", events.Integer(3), 20)), updateRow(1, putAt("level", events.Integer(0), 10))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)))},
+		},
+		{
+			name:    "the same version written again is overwritten",
+			records: []events.Record{putRow(1, putAt("level", events.Integer(0), 10)), updateRow(1, putAt("level", events.Integer(3), 10))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)))},
+		},
+		{
+			name:    "a Put without timestamp is newer than any timestamp",
+			records: []events.Record{putRow(1, putAt("level", events.Integer(3), 10)), updateRow(1, put("level", events.Integer(0)))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
+		},
+		{
+			name:    "a timestamped Put does not hide a Put without timestamp",
+			records: []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, putAt("level", events.Integer(0), 99))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)))},
+		},
+		{
+			name:    "after DeleteAllVersions any version is visible",
+			records: []events.Record{putRow(1, putAt("level", events.Integer(0), 20)), updateRow(1, deleteAll("level"), putAt("level", events.Integer(3), 5))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)))},
+		},
+		{
+			name:    "update changes keep the newest version per column",
+			records: []events.Record{updateRow(1, putAt("message", events.String("new"), 20)), updateRow(1, putAt("message", events.String("old"), 10))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0, 1}, cell("message", events.String("new")))},
+		},
+		{
+			name:    "update changes: a later DeleteAllVersions wins",
+			records: []events.Record{updateRow(1, putAt("message", events.String("a"), 20), deleteAll("message"))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", events.Value{}))},
+		},
+		{
+			name:    "update changes: a Put after DeleteAllVersions wins",
+			records: []events.Record{updateRow(1, deleteAll("message")), updateRow(1, putAt("message", events.String("b"), 1))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0, 1}, cell("message", events.String("b")))},
+		},
+	})
+}
+
+func TestPlanValueKinds(t *testing.T) {
+	got := plan(t, defaultRule, putRow(1,
+		put("string", events.String("s")),
+		put("level", events.Integer(7)),
+		put("double", events.Double(-1.5)),
+		put("boolean", events.Boolean(true)),
+		put("binary", events.Binary([]byte{0, 0xff})),
+	))
+	assert.Equal(t, []Mutation{mutation(MutationPut, 1, []int{0},
+		cell("binary", events.Binary([]byte{0, 0xff})),
+		cell("boolean", events.Boolean(true)),
+		cell("double", events.Double(-1.5)),
+		cell("level", events.Integer(7)),
+		cell("string", events.String("s")),
+	)}, got.Mutations)
+}
+
+func TestPlanFilters(t *testing.T) {
+	runPlanCases(t, []planCase{
+		{
+			name:    "two filter columns: empty message",
+			cfg:     twoColumns,
+			records: []events.Record{putRow(1, put("level", events.Integer(3)), put("message", events.String("")))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
+		},
+		{
+			name:    "two filter columns: both pass",
+			cfg:     twoColumns,
+			records: []events.Record{putRow(1, put("level", events.Integer(3)), put("message", events.String("x")))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("level", events.Integer(3)), cell("message", events.String("x")))},
+		},
+		{
+			name:    "two filter columns: a missing message is nil, and nil != \"\"",
+			cfg:     twoColumns,
+			records: []events.Record{putRow(1, put("level", events.Integer(3)))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("level", events.Integer(3)))},
+		},
+		{
+			name:    "two filter columns: an UpdateRow of message reads the source",
+			cfg:     twoColumns,
+			records: []events.Record{updateRow(1, put("message", events.String("x")))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
+		},
+		{
+			name:    "two filter columns: an UpdateRow of another column updates",
+			cfg:     twoColumns,
+			records: []events.Record{updateRow(1, put("note", events.String("n")))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("note", events.String("n")))},
+		},
+		{
+			name:    "level == nil: a row without level passes",
+			cfg:     trueOnEmpty,
+			records: []events.Record{putRow(1, put("message", events.String("a")))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("message", events.String("a")))},
+		},
+		{
+			name:    "level == nil: a row whose columns were all deleted passes",
+			cfg:     trueOnEmpty,
+			records: []events.Record{putRow(1, put("message", events.String("a"))), updateRow(1, deleteAll("message"))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1})},
+		},
+		{
+			name:    "level == nil: deletes alone do not create a deleted row",
+			cfg:     trueOnEmpty,
+			records: []events.Record{deleteRow(1), updateRow(1, deleteAll("message"), deleteOne("level", 4))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
+		},
+		{
+			name:    "level == nil: a Put after a DeleteRow creates the row",
+			cfg:     trueOnEmpty,
+			records: []events.Record{deleteRow(1), updateRow(1, put("message", events.String("a"))), updateRow(1, deleteAll("message"))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1, 2})},
+		},
+		{
+			name:    "level == nil: a row with level fails",
+			cfg:     trueOnEmpty,
+			records: []events.Record{putRow(1, put("level", events.Integer(3)))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
+		},
+	})
+}
+
+func TestPlanKeysInterleaved(t *testing.T) {
+	got := plan(t, defaultRule,
+		putRow(2, put("level", events.Integer(3))),
+		updateRow(1, put("message", events.String("x"))),
+		putRow(3, put("level", events.Integer(0))),
+		updateRow(2, put("message", events.String("y"))),
+		deleteRow(1),
+		updateRow(3, put("level", events.Integer(4))),
+		updateRow(4, put("note", events.String("n"))),
+	)
+	assert.Equal(t, []Mutation{
+		mutation(MutationPut, 2, []int{0, 3}, cell("level", events.Integer(3)), cell("message", events.String("y"))),
+		mutation(MutationDelete, 1, []int{1, 4}),
+		mutation(MutationPut, 3, []int{2, 5}, cell("level", events.Integer(4))),
+		mutation(MutationUpdateIfExists, 4, []int{6}, cell("note", events.String("n"))),
+	}, got.Mutations)
+	assert.Equal(t, 4, got.Keys)
+	assert.Empty(t, got.Invalid)
+}
+
+func TestPlanKeysWithoutMutationAreCounted(t *testing.T) {
+	got := plan(t, levelOnly,
+		updateRow(1, put("message", events.String("x"))),
+		updateRow(2, put("level", events.Integer(3))),
+	)
+	assert.Equal(t, []Mutation{mutation(MutationReadSource, 2, []int{1})}, got.Mutations)
+	assert.Equal(t, 2, got.Keys)
+}
+
+func TestPlanKeyIdentity(t *testing.T) {
+	key := func(columns ...events.PrimaryKeyColumn) []events.PrimaryKeyColumn { return columns }
+	rec := func(pk []events.PrimaryKeyColumn) events.Record {
+		return events.Record{Type: events.DeleteRow, PrimaryKey: pk}
+	}
+	intID := key(events.PrimaryKeyColumn{ColumnName: "id", Value: events.Integer(1)})
+	stringID := key(events.PrimaryKeyColumn{ColumnName: "id", Value: events.String("1")})
+	otherName := key(events.PrimaryKeyColumn{ColumnName: "pk", Value: events.Integer(1)})
+	compound := key(events.PrimaryKeyColumn{ColumnName: "a", Value: events.String("x")}, events.PrimaryKeyColumn{ColumnName: "b", Value: events.Binary([]byte("y"))})
+	// Same bytes split differently between columns must not collide.
+	shifted := key(events.PrimaryKeyColumn{ColumnName: "a", Value: events.String("xy")}, events.PrimaryKeyColumn{ColumnName: "b", Value: events.Binary(nil)})
+
+	got := compile(t, defaultRule).Plan(&events.Event{Records: []events.Record{
+		rec(intID), rec(stringID), rec(otherName), rec(compound), rec(shifted), rec(intID), rec(compound),
+	}})
+
+	assert.Equal(t, 5, got.Keys)
+	assert.Equal(t, []Mutation{
+		{Kind: MutationDelete, PrimaryKey: intID, Records: []int{0, 5}},
+		{Kind: MutationDelete, PrimaryKey: stringID, Records: []int{1}},
+		{Kind: MutationDelete, PrimaryKey: otherName, Records: []int{2}},
+		{Kind: MutationDelete, PrimaryKey: compound, Records: []int{3, 6}},
+		{Kind: MutationDelete, PrimaryKey: shifted, Records: []int{4}},
+	}, got.Mutations)
+}
+
+func TestPlanInvalidRecords(t *testing.T) {
+	runPlanCases(t, []planCase{
+		{
+			name: "level holds a STRING: delete, and every record of the key is invalid",
+			records: []events.Record{
+				putRow(1, put("level", events.Integer(0))),
+				putRow(2, put("level", events.Integer(5))),
+				updateRow(1, put("level", events.String("3"))),
+			},
+			want: []Mutation{
+				mutation(MutationDelete, 1, []int{0, 2}),
+				mutation(MutationPut, 2, []int{1}, cell("level", events.Integer(5))),
+			},
+			wantInvalid: []string{
+				`0: filter "level > 1": column "level" holds STRING "3": invalid operation: string > int (1:7)`,
+				`2: filter "level > 1": column "level" holds STRING "3": invalid operation: string > int (1:7)`,
+			},
+		},
+		{
+			name:        "level holds a BOOLEAN",
+			records:     []events.Record{putRow(1, put("level", events.Boolean(true)))},
+			want:        []Mutation{mutation(MutationDelete, 1, []int{0})},
+			wantInvalid: []string{`0: filter "level > 1": column "level" holds BOOLEAN true: invalid operation: bool > int (1:7)`},
+		},
+		{
+			name:    "every filter column is named",
+			cfg:     twoColumns,
+			records: []events.Record{putRow(1, put("level", events.String("3")), put("message", events.String("m")))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
+			wantInvalid: []string{
+				`0: filter "level > 1 && message != \"\"": column "level" holds STRING "3", column "message" holds STRING "m": invalid operation: string > int (1:7)`,
+			},
+		},
+		{
+			name:    "a failure with a filter column missing means the row does not pass",
+			cfg:     twoColumns,
+			records: []events.Record{putRow(1, put("level", events.String("3")))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
+		},
+		{
+			name:    "long values are cut in the message",
+			records: []events.Record{putRow(1, put("level", events.String(strings.Repeat("9", 100))))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
+			wantInvalid: []string{
+				`0: filter "level > 1": column "level" holds STRING "` + strings.Repeat("9", 63) + `…: invalid operation: string > int (1:7)`,
+			},
+		},
+		{
+			name:    "an UpdateRow without image is not evaluated",
+			records: []events.Record{updateRow(1, put("level", events.String("3")))},
+			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
+		},
+	})
+}
+
+func TestPlanMalformedRecords(t *testing.T) {
+	runPlanCases(t, []planCase{
+		{
+			name:        "unknown record type",
+			records:     []events.Record{record("Upsert", 1, put("level", events.Integer(3)))},
+			want:        []Mutation{mutation(MutationReadSource, 1, []int{0})},
+			wantInvalid: []string{`0: record type "Upsert" is not PutRow, UpdateRow or DeleteRow`},
+		},
+		{
+			name:        "unknown cell type",
+			records:     []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, events.Column{Type: "Increment", ColumnName: "level"})},
+			want:        []Mutation{mutation(MutationReadSource, 1, []int{0, 1})},
+			wantInvalid: []string{`1: column "level": cell type "Increment" is not Put, DeleteOneVersion or DeleteAllVersions`},
+		},
+		{
+			name:        "Put without a value",
+			records:     []events.Record{updateRow(1, events.Column{Type: events.Put, ColumnName: "message"})},
+			want:        []Mutation{mutation(MutationReadSource, 1, []int{0})},
+			wantInvalid: []string{`0: column "message": Put cell without a value`},
+		},
+		{
+			name:        "cell without a column name",
+			records:     []events.Record{updateRow(1, deleteAll(""))},
+			want:        []Mutation{mutation(MutationReadSource, 1, []int{0})},
+			wantInvalid: []string{`0: DeleteAllVersions cell without a column name`},
+		},
+		{
+			name:        "no primary key",
+			records:     []events.Record{{Type: events.DeleteRow}, putRow(1, put("level", events.Integer(2)))},
+			want:        []Mutation{mutation(MutationPut, 1, []int{1}, cell("level", events.Integer(2)))},
+			wantInvalid: []string{`0: record has no primary key`},
+		},
+		{
+			name:        "a later PutRow replaces an unknown row",
+			records:     []events.Record{record("Upsert", 1), putRow(1, put("level", events.Integer(2)))},
+			want:        []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(2)))},
+			wantInvalid: []string{`0: record type "Upsert" is not PutRow, UpdateRow or DeleteRow`},
+		},
+		{
+			name:    "a malformed record is reported once when its key's image is invalid too",
+			records: []events.Record{record("Upsert", 1), putRow(1, put("level", events.String("x")))},
+			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
+			wantInvalid: []string{
+				`0: record type "Upsert" is not PutRow, UpdateRow or DeleteRow`,
+				`1: filter "level > 1": column "level" holds STRING "x": invalid operation: string > int (1:7)`,
+			},
+		},
+	})
+}
+
+func TestPlanEmptyEvent(t *testing.T) {
+	got := compile(t, defaultRule).Plan(&events.Event{Version: events.Version})
+	assert.Equal(t, Plan{}, got)
+}
+
+func TestPlanNilEvent(t *testing.T) {
+	assert.Equal(t, Plan{}, compile(t, defaultRule).Plan(nil))
+}
+
+func TestEncodePrimaryKey(t *testing.T) {
+	values := []events.Value{
+		{}, events.Integer(0), events.Integer(1), events.Integer(-1), events.Double(0), events.Double(1),
+		events.Boolean(false), events.Boolean(true), events.String(""), events.String("1"),
+		events.Binary(nil), events.Binary([]byte("1")),
+	}
+	seen := map[string]events.Value{}
+	for _, v := range values {
+		key := encodePrimaryKey([]events.PrimaryKeyColumn{{ColumnName: "id", Value: v}})
+		other, ok := seen[key]
+		require.False(t, ok, "%s %v and %s %v encode alike", v.Kind(), v, other.Kind(), other)
+		seen[key] = v
+		assert.Equal(t, key, encodePrimaryKey([]events.PrimaryKeyColumn{{ColumnName: "id", Value: v}}))
+	}
+}

@@ -1,0 +1,264 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/otsetl/otsetl/events"
+)
+
+// DefaultFilter is the filter a [Config] with an empty Filter gets: rows whose `level`
+// attribute column is greater than 1.
+const DefaultFilter = "level > 1"
+
+// maxColumnNameBytes is Tablestore's limit on the length of a column name (Tablestore
+// "Limits": column names are 1 to 255 bytes).
+const maxColumnNameBytes = 255
+
+// maxValueInError is how many bytes of a formatted value an evaluation error quotes.
+const maxValueInError = 64
+
+// Config is the rule's configuration, as the FILTER and COLUMNS environment variables give it.
+type Config struct {
+	// Filter is an expr-lang/expr boolean expression over a row's attribute columns; a
+	// column the row lacks is nil. Empty means [DefaultFilter].
+	Filter string
+	// Columns is the projection: the attribute columns the result table keeps. Nil or empty
+	// keeps all attribute columns.
+	Columns []string
+}
+
+// Rule is a compiled [Config]. It is immutable and safe for concurrent use.
+//
+// The filter runs on a row's attribute columns as int64, float64, bool, string or []byte
+// ([events.Value.Any]); a column the row lacks is nil. When the evaluation fails (`nil > 1`
+// fails in expr) and at least one column the filter reads is missing, the row does not pass:
+// `level > 1` is false on a row without `level`. When it fails with every such column
+// present (`level` holds the STRING "3"), the row is invalid, and the error names each
+// filter column's kind and value and quotes expr's error.
+type Rule struct {
+	filter         string
+	program        *vm.Program
+	filterColumns  []string        // sorted
+	readsColumn    map[string]bool // filterColumns as a set
+	projection     map[string]bool // nil keeps every column
+	passesEmptyRow bool            // the filter is true on a row lacking every column it reads
+}
+
+// Compile checks and compiles cfg once, for use on every event.
+//
+// The filter is compiled with expr.AsBool and undefined variables allowed (they are columns
+// a row may lack), and its columns are taken from the compiled AST (see
+// [Rule.FilterColumns]). Errors, each naming the filter or the column: a syntax error, an
+// expression whose type is known not to be bool, a call of anything but a builtin function,
+// $env used other than as $env["column"], a filter that fails on a row lacking all its
+// columns while reading none, and a projection column that is empty, longer than 255 bytes
+// or listed twice.
+func Compile(cfg Config) (*Rule, error) {
+	source := cfg.Filter
+	if source == "" {
+		source = DefaultFilter
+	}
+	projection, err := compileProjection(cfg.Columns)
+	if err != nil {
+		return nil, err
+	}
+	program, err := expr.Compile(source, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool())
+	if err != nil {
+		return nil, fmt.Errorf("filter %q: %s", source, firstLine(err))
+	}
+	columns, err := columnsRead(program.Node())
+	if err != nil {
+		return nil, fmt.Errorf("filter %q: %w", source, err)
+	}
+	r := &Rule{
+		filter:        source,
+		program:       program,
+		filterColumns: columns,
+		readsColumn:   make(map[string]bool, len(columns)),
+		projection:    projection,
+	}
+	for _, name := range columns {
+		r.readsColumn[name] = true
+	}
+	if r.passesEmptyRow, err = r.evaluate(nil); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// compileProjection returns cfg.Columns as a set, or nil when it is empty (keep everything).
+func compileProjection(columns []string) (map[string]bool, error) {
+	if len(columns) == 0 {
+		return nil, nil
+	}
+	projection := make(map[string]bool, len(columns))
+	for _, name := range columns {
+		switch {
+		case name == "":
+			return nil, errors.New("projection: empty column name")
+		case len(name) > maxColumnNameBytes:
+			return nil, fmt.Errorf("projection: column %q is longer than %d bytes", name, maxColumnNameBytes)
+		case projection[name]:
+			return nil, fmt.Errorf("projection: column %q is listed twice", name)
+		}
+		projection[name] = true
+	}
+	return projection, nil
+}
+
+// FilterColumns returns the attribute columns the filter reads, sorted, as found in the
+// compiled expression's AST: identifiers that are not `let` variables, and the constant
+// names in $env["name"], $env.name and get($env, "name"). A new slice on every call.
+func (r *Rule) FilterColumns() []string {
+	return slices.Clone(r.filterColumns)
+}
+
+// Projects reports whether the result table keeps the attribute column named column.
+func (r *Rule) Projects(column string) bool {
+	return r.projection == nil || r.projection[column]
+}
+
+// ReadColumns returns the attribute columns a read of the source row must fetch for
+// [Rule.Resolve], sorted: the projection and the filter's columns. It returns nil, meaning
+// every column, when the projection keeps every column, and also when the filter is true on
+// a row lacking all its columns: a read limited to columns the row does not have returns
+// no row (Tablestore GetRow, columns_to_get), which would hide that the row exists.
+func (r *Rule) ReadColumns() []string {
+	if r.projection == nil || r.passesEmptyRow {
+		return nil
+	}
+	columns := slices.Collect(maps.Keys(r.projection))
+	for _, name := range r.filterColumns {
+		if !r.projection[name] {
+			columns = append(columns, name)
+		}
+	}
+	slices.Sort(columns)
+	return columns
+}
+
+// Resolve turns m, a [MutationReadSource], into a [MutationPut] or a [MutationDelete] from
+// the current source row: sourceRow holds its attribute columns (the latest version of
+// each; a column listed twice counts at its first cell, since Tablestore lists versions
+// newest first; cells without a value are absent) and found is false when the row does not
+// exist, which gives a delete. The result keeps m's PrimaryKey and Records.
+//
+// When the filter cannot be evaluated on the row (say `level` holds a STRING under
+// `level > 1`), Resolve returns a MutationDelete, since an unevaluable row is not in the
+// result table, together with an error naming the filter's columns, their kinds and values;
+// the caller reports m.Records as invalid records. Any other error (m is not a
+// MutationReadSource) comes with a zero Mutation.
+func (r *Rule) Resolve(m Mutation, sourceRow []Cell, found bool) (Mutation, error) {
+	if m.Kind != MutationReadSource {
+		return Mutation{}, fmt.Errorf("resolve: got a %s mutation, want read-source", m.Kind)
+	}
+	resolved := Mutation{Kind: MutationDelete, PrimaryKey: m.PrimaryKey, Records: m.Records}
+	if !found {
+		return resolved, nil
+	}
+	var err error
+	resolved.Kind, resolved.Columns, err = r.decide(rowOf(sourceRow))
+	return resolved, err
+}
+
+// row is a row image: attribute column name → visible value. It never holds a none value.
+type row map[string]events.Value
+
+// rowOf returns the row image of cells, where the first cell of a column is its visible value.
+func rowOf(cells []Cell) row {
+	image := make(row, len(cells))
+	for _, c := range cells {
+		if _, seen := image[c.Name]; !seen && !c.Value.IsNone() {
+			image[c.Name] = c.Value
+		}
+	}
+	return image
+}
+
+// decide is the outcome for a known row image: put its projection when the filter passes,
+// delete it otherwise. An evaluation error comes with MutationDelete.
+func (r *Rule) decide(image row) (MutationKind, []Cell, error) {
+	pass, err := r.evaluate(image)
+	if err != nil || !pass {
+		return MutationDelete, nil, err
+	}
+	return MutationPut, r.project(image), nil
+}
+
+// project returns the projected columns of image, sorted by name.
+func (r *Rule) project(image row) []Cell {
+	var cells []Cell
+	for name, value := range image {
+		if r.Projects(name) {
+			cells = append(cells, Cell{Name: name, Value: value})
+		}
+	}
+	slices.SortFunc(cells, func(a, b Cell) int { return strings.Compare(a.Name, b.Name) })
+	return cells
+}
+
+// evaluate runs the filter on image, under the failure rule of [Rule].
+func (r *Rule) evaluate(image row) (bool, error) {
+	env := make(map[string]any, len(r.filterColumns))
+	for _, name := range r.filterColumns {
+		if value, ok := image[name]; ok {
+			env[name] = value.Any()
+		}
+	}
+	out, err := expr.Run(r.program, env)
+	if err == nil {
+		if pass, ok := out.(bool); ok {
+			return pass, nil
+		}
+		err = fmt.Errorf("expected bool, but got %T", out)
+	}
+	if len(env) < len(r.filterColumns) {
+		return false, nil
+	}
+	return false, r.evaluationError(image, err)
+}
+
+// evaluationError describes why the filter failed on image, whose filter columns are all
+// present: `filter "level > 1": column "level" holds STRING "3": invalid operation: …`.
+func (r *Rule) evaluationError(image row, err error) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "filter %q: ", r.filter)
+	for i, name := range r.filterColumns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		value := image[name]
+		fmt.Fprintf(&b, "column %q holds %s %s", name, value.Kind(), truncate(value.String(), maxValueInError))
+	}
+	if len(r.filterColumns) > 0 {
+		b.WriteString(": ")
+	}
+	b.WriteString(firstLine(err))
+	return errors.New(b.String())
+}
+
+// firstLine returns the first line of err's text: expr errors append a source snippet on
+// further lines.
+func firstLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
+}
+
+// truncate shortens s to at most limit bytes, at a rune boundary, marking the cut with "…".
+func truncate(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	for limit > 0 && !utf8.RuneStart(s[limit]) {
+		limit--
+	}
+	return s[:limit] + "…"
+}

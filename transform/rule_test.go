@@ -1,0 +1,215 @@
+package transform
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+)
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"syntax", Config{Filter: "level >"}, `filter "level >": unexpected token EOF (1:7)`},
+		{"blank", Config{Filter: " "}, `filter " ": unexpected token EOF (1:1)`},
+		{"integer result", Config{Filter: "1"}, `filter "1": expected bool, but got int`},
+		{"string result", Config{Filter: `"abc"`}, `filter "\"abc\"": expected bool, but got string`},
+		{"type mismatch", Config{Filter: `"a" + 1 > 0`}, `filter "\"a\" + 1 > 0": invalid operation: + (mismatched types string and int) (1:5)`},
+		{"unknown function", Config{Filter: "foo(level)"}, `filter "foo(level)": foo is not a builtin function`},
+		{"method call", Config{Filter: "message.Trim() == level"}, `filter "message.Trim() == level": message.Trim is not a builtin function`},
+		{"whole $env", Config{Filter: `len($env) > 0`}, `filter "len($env) > 0": $env may only be indexed by a constant column name, as $env["level"]`},
+		{"computed $env index", Config{Filter: `$env[message] > 1`}, `filter "$env[message] > 1": $env may only be indexed by a constant column name, as $env["level"]`},
+		{"fails on every row", Config{Filter: `int("x") > 0`}, `filter "int(\"x\") > 0": invalid operation: int(x) (1:1)`},
+		{"empty column", Config{Columns: []string{"message", ""}}, `projection: empty column name`},
+		{"duplicate column", Config{Columns: []string{"message", "level", "message"}}, `projection: column "message" is listed twice`},
+		{"long column", Config{Columns: []string{strings.Repeat("c", 256)}}, `projection: column "` + strings.Repeat("c", 256) + `" is longer than 255 bytes`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rule, err := Compile(tc.cfg)
+			require.EqualError(t, err, tc.want)
+			assert.Nil(t, rule)
+		})
+	}
+}
+
+func TestFilterColumns(t *testing.T) {
+	tests := []struct {
+		filter string
+		want   []string
+	}{
+		{"", []string{"level"}},
+		{"true", []string{}},
+		{`level > 1 && message != ""`, []string{"level", "message"}},
+		{`message != "" && level > 1 || level == nil`, []string{"level", "message"}},
+		{`len(message) > 2 && upper(note) startsWith "A"`, []string{"message", "note"}},
+		{`all(tags, # > 1) && any(items, .price > 10)`, []string{"items", "tags"}},
+		{`let x = level; x > 1 && y`, []string{"level", "y"}},
+		{`let level = level * 2; level > 1`, []string{"level"}},
+		{`let x = a; let y = x + b; y > c && x < y`, []string{"a", "b", "c"}},
+		{`let x = 1; let x = 2; x > 0`, nil}, // expr refuses to redeclare a variable
+		{`$env["my-column"] == 1 && $env.level > 1 && $env?.other == nil && get($env, "a b") != ""`, []string{"a b", "level", "my-column", "other"}},
+		{`level ?? 0 > 1`, nil}, // expr refuses to mix ?? and >
+	}
+	for _, tc := range tests {
+		t.Run(tc.filter, func(t *testing.T) {
+			rule, err := Compile(Config{Filter: tc.filter})
+			if tc.want == nil {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, rule.FilterColumns())
+		})
+	}
+}
+
+func TestFilterColumnsReturnsACopy(t *testing.T) {
+	rule := compile(t, Config{Filter: `level > 1 && message != ""`})
+	rule.FilterColumns()[0] = "changed"
+	assert.Equal(t, []string{"level", "message"}, rule.FilterColumns())
+}
+
+func TestProjects(t *testing.T) {
+	all := compile(t, defaultRule)
+	assert.True(t, all.Projects("level"))
+	assert.True(t, all.Projects("anything"))
+
+	some := compile(t, Config{Columns: []string{"message", "note"}})
+	assert.True(t, some.Projects("message"))
+	assert.True(t, some.Projects("note"))
+	assert.False(t, some.Projects("level"))
+}
+
+func TestReadColumns(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"all columns projected", defaultRule, nil},
+		{"projection and filter", messageOnly, []string{"level", "message"}},
+		{"filter column projected", Config{Columns: []string{"message", "level"}}, []string{"level", "message"}},
+		{"several filter columns", Config{Filter: "c > 1 && a > 0", Columns: []string{"b", "a"}}, []string{"a", "b", "c"}},
+		{"filter true on an empty row", Config{Filter: "level == nil", Columns: []string{"message"}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, compile(t, tc.cfg).ReadColumns())
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	readSource := mutation(MutationReadSource, 7, []int{0, 2})
+	tests := []struct {
+		name    string
+		cfg     Config
+		row     []Cell
+		found   bool
+		want    Mutation
+		wantErr string
+	}{
+		{
+			name:  "row passes",
+			row:   []Cell{cell("message", events.String("m")), cell("level", events.Integer(3))},
+			found: true,
+			want:  mutation(MutationPut, 7, []int{0, 2}, cell("level", events.Integer(3)), cell("message", events.String("m"))),
+		},
+		{
+			name:  "row passes, projected",
+			cfg:   messageOnly,
+			row:   []Cell{cell("level", events.Integer(3)), cell("message", events.String("m"))},
+			found: true,
+			want:  mutation(MutationPut, 7, []int{0, 2}, cell("message", events.String("m"))),
+		},
+		{
+			name:  "row fails",
+			row:   []Cell{cell("level", events.Integer(1))},
+			found: true,
+			want:  mutation(MutationDelete, 7, []int{0, 2}),
+		},
+		{
+			name:  "row lacks the filter column",
+			row:   []Cell{cell("message", events.String("m"))},
+			found: true,
+			want:  mutation(MutationDelete, 7, []int{0, 2}),
+		},
+		{
+			name:  "a cell without a value is absent",
+			row:   []Cell{cell("level", events.Value{})},
+			found: true,
+			want:  mutation(MutationDelete, 7, []int{0, 2}),
+		},
+		{
+			name:  "the first cell of a column is its latest version",
+			row:   []Cell{cell("level", events.Integer(3)), cell("level", events.Integer(0))},
+			found: true,
+			want:  mutation(MutationPut, 7, []int{0, 2}, cell("level", events.Integer(3))),
+		},
+		{
+			name: "row not found",
+			want: mutation(MutationDelete, 7, []int{0, 2}),
+		},
+		{
+			name:  "row not found under a filter true on empty rows",
+			cfg:   trueOnEmpty,
+			found: false,
+			want:  mutation(MutationDelete, 7, []int{0, 2}),
+		},
+		{
+			name:  "empty row under a filter true on empty rows",
+			cfg:   trueOnEmpty,
+			found: true,
+			want:  mutation(MutationPut, 7, []int{0, 2}),
+		},
+		{
+			name:    "invalid row",
+			row:     []Cell{cell("level", events.String("3"))},
+			found:   true,
+			want:    mutation(MutationDelete, 7, []int{0, 2}),
+			wantErr: `filter "level > 1": column "level" holds STRING "3": invalid operation: string > int (1:7)`,
+		},
+		{
+			name:    "invalid row, DOUBLE against a STRING comparison",
+			cfg:     Config{Filter: `message > "m"`},
+			row:     []Cell{cell("message", events.Double(2.5))},
+			found:   true,
+			want:    mutation(MutationDelete, 7, []int{0, 2}),
+			wantErr: `filter "message > \"m\"": column "message" holds DOUBLE 2.5: invalid operation: float64 > string (1:9)`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := compile(t, tc.cfg).Resolve(readSource, tc.row, tc.found)
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+			} else {
+				require.EqualError(t, err, tc.wantErr)
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestResolveRefusesOtherKinds(t *testing.T) {
+	rule := compile(t, defaultRule)
+	for _, kind := range []MutationKind{MutationPut, MutationDelete, MutationUpdateIfExists, 0} {
+		got, err := rule.Resolve(mutation(kind, 1, []int{0}), []Cell{cell("level", events.Integer(3))}, true)
+		require.EqualError(t, err, "resolve: got a "+kind.String()+" mutation, want read-source")
+		assert.Equal(t, Mutation{}, got)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	assert.Equal(t, "abc", truncate("abc", 3))
+	assert.Equal(t, "ab…", truncate("abcd", 2))
+	assert.Equal(t, "a…", truncate("aé", 2), "never cuts a rune in two")
+	assert.Equal(t, "…", truncate("éé", 1))
+}
