@@ -266,4 +266,3 @@ func invalidRecordsError(invalid []transform.InvalidRecord) error {
 	}
 	return errors.New(b.String())
 }
-

@@ -8,6 +8,7 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -204,7 +205,8 @@ func PrintTable(w io.Writer, rows []tablestore.ScannedRow) error {
 		}
 	}
 	slices.Sort(attrs)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(append(header, attrs...), "\t"))
 	for _, r := range rows {
 		line := make([]string, 0, len(header)+len(attrs))
@@ -222,5 +224,13 @@ func PrintTable(w io.Writer, rows []tablestore.ScannedRow) error {
 		}
 		fmt.Fprintln(tw, strings.Join(line, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for line := range strings.Lines(buf.String()) {
+		if _, err := fmt.Fprintln(w, strings.TrimRight(line, " \n")); err != nil {
+			return err
+		}
+	}
+	return nil
 }

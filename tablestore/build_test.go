@@ -267,3 +267,21 @@ func TestRunBoundedReportsAnEndedContext(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.False(t, called)
 }
+
+func TestCheckResultIndexesRejectsMalformedResponses(t *testing.T) {
+	ok := []ots.RowResult{{Index: 1}, {Index: 0}}
+	require.NoError(t, checkResultIndexes("result", "BatchWriteRow", 2, ok))
+	for name, results := range map[string][]ots.RowResult{
+		"too few":  {{Index: 0}},
+		"too many": {{Index: 0}, {Index: 1}, {Index: 2}},
+		"repeated": {{Index: 0}, {Index: 0}},
+		"negative": {{Index: -1}, {Index: 0}},
+		"past end": {{Index: 0}, {Index: 2}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := checkResultIndexes("result", "BatchWriteRow", 2, results)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `BatchWriteRow on table "result"`)
+		})
+	}
+}

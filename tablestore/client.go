@@ -138,14 +138,14 @@ func (c *Client) GoString() string { return c.String() }
 // transport; the SDK client is cheap, its connections are those of sharedTransport.
 func (c *Client) sdk(ctx context.Context) *ots.TableStoreClient {
 	cfg := &ots.TableStoreConfig{
+		// No SDK retries: with RetryTimes 0 the SDK neither re-sends a failed request nor the
+		// failed rows of a batch (api.go getNextPause, getPartitionFailedNextPause); the
+		// retrier does both, knowing the deadline.
 		RetryTimes: 0,
-		HTTPTimeout: ots.HTTPTimeout{
-			ConnectionTimeout: connectionTimeout,
-			RequestTimeout:    requestTimeout,
-		},
-		MaxIdleConnections: maxIdleConnsPerHost,
-		IdleConnTimeout:    idleConnTimeout,
-		Transport:          contextTransport{ctx: ctx, base: sharedTransport},
+		// The SDK uses only RequestTimeout (the http.Client's timeout) when given a
+		// Transport; sharedTransport applies connectionTimeout and idleConnTimeout.
+		HTTPTimeout: ots.HTTPTimeout{RequestTimeout: requestTimeout},
+		Transport:   contextTransport{ctx: ctx, base: sharedTransport},
 	}
 	return ots.NewClientWithConfig(c.endpoint, c.instance, c.creds.AccessKeyID, c.creds.AccessKeySecret, c.creds.SecurityToken, cfg)
 }
@@ -185,4 +185,20 @@ func (b *releasingBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.release()
 	return err
+}
+
+// errMalformedResponse marks a response the SDK could not decode without panicking.
+var errMalformedResponse = errors.New("malformed response")
+
+// sdkCall runs one SDK call and turns a panic into an error wrapping errMalformedResponse.
+// The SDK dereferences optional response fields without nil checks (tablestore/api.go
+// BatchWriteRow and BatchGetRow: a failed row's error message, an OK row's consumed
+// capacity), so a malformed response would otherwise crash the process.
+func sdkCall[T any](call func() (T, error)) (resp T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errMalformedResponse, r)
+		}
+	}()
+	return call()
 }

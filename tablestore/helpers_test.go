@@ -53,7 +53,7 @@ func newTable(t *testing.T, table string) (*otslocal.Server, *Client) {
 	t.Helper()
 	srv := startServer(t)
 	c := newTestClient(t, srv.Endpoint, 0)
-	require.NoError(t, c.EnsureTable(t.Context(), table, idSchema))
+	require.NoError(t, c.EnsureTable(t.Context(), table, idSchema, TableOptions{}))
 	return srv, c
 }
 

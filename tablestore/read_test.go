@@ -1,9 +1,15 @@
 package tablestore
 
 import (
+	"io"
+	"net/http"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
+	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -156,4 +162,64 @@ func TestReadGivesUpBeforeTheDeadline(t *testing.T) {
 	assert.Contains(t, err.Error(), "OTSServerBusy")
 	assert.Nil(t, rows)
 	assert.Positive(t, stats.Retries)
+}
+
+// readRowFaultProxy starts a proxy that, in the first BatchGetRow response, replaces the
+// results at the given indexes with failures of code, and records the number of keys of
+// every BatchGetRow request.
+func readRowFaultProxy(t *testing.T, backend, code string, fail ...int) (endpoint string, keysPerRequest func() []int) {
+	var mu sync.Mutex
+	var counts []int
+	rp := newReverseProxy(t, backend)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if actionOf(resp.Request) != "BatchGetRow" {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		out := new(otsprotocol.BatchGetRowResponse)
+		if err := proto.Unmarshal(body, out); err != nil {
+			return err
+		}
+		mu.Lock()
+		first := len(counts) == 0
+		counts = append(counts, len(out.Tables[0].Rows))
+		mu.Unlock()
+		if first {
+			for _, i := range fail {
+				out.Tables[0].Rows[i] = &otsprotocol.RowInBatchGetRowResponse{
+					IsOk:  proto.Bool(false),
+					Error: &otsprotocol.Error{Code: proto.String(code), Message: proto.String("injected by the test proxy")},
+				}
+			}
+		}
+		if body, err = proto.Marshal(out); err != nil {
+			return err
+		}
+		replaceResponseBody(resp, http.StatusOK, body)
+		return nil
+	}
+	return serve(t, rp), func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(counts)
+	}
+}
+
+func TestReadRerequestsOnlyTheFailedKeys(t *testing.T) {
+	srv, c := newTable(t, "source_data")
+	seed(t, c, "source_data", put(1, cell("n", events.Integer(1))), put(3, cell("n", events.Integer(3))))
+	endpoint, keysPerRequest := readRowFaultProxy(t, srv.Endpoint, "OTSPartitionUnavailable", 0, 2)
+	faulty := newTestClient(t, endpoint, 0)
+	rows, stats, err := faulty.Read(withTimeout(t, time.Minute), "source_data", [][]events.PrimaryKeyColumn{key(1), key(2), key(3)}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, ReadStats{Requests: 2, Retries: 1}, stats)
+	assert.Equal(t, []int{3, 2}, keysPerRequest())
+	assert.Equal(t, []Row{
+		{Found: true, Columns: []transform.Cell{cell("n", events.Integer(1))}},
+		{},
+		{Found: true, Columns: []transform.Cell{cell("n", events.Integer(3))}},
+	}, rows, "results of the second request land at the keys' original positions")
 }

@@ -24,12 +24,21 @@ type PrimaryKeySchema struct {
 // String returns "name TYPE", e.g. "id INTEGER".
 func (s PrimaryKeySchema) String() string { return s.Name + " " + s.Type.String() }
 
-// EnsureTable creates table name with the primary key pk (1 to 4 columns), one version per
-// column (max versions 1), data that never expires (time to live -1) and no reserved
-// throughput, as local replay needs. A table that exists already (OTSObjectAlreadyExist) is
-// success if its primary key is pk, and an error naming both schemas otherwise. Retryable
-// failures are retried as in [Client.Write].
-func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySchema) error {
+// TableOptions are the options of a table [Client.EnsureTable] creates.
+type TableOptions struct {
+	// MaxVersions is how many versions of each column the table keeps; 0 means 1.
+	MaxVersions int
+	// DeviationCellVersionInSec is how far, in seconds, an explicit cell version (timestamp)
+	// may lie from the server's clock; 0 means Tablestore's default, 86400 (one day).
+	DeviationCellVersionInSec int64
+}
+
+// EnsureTable creates table name with the primary key pk (1 to 4 columns), the options opts,
+// data that never expires (time to live -1) and no reserved throughput, as local replay
+// needs. A table that exists already (OTSObjectAlreadyExist) is success if its primary key
+// is pk, and an error naming both schemas otherwise; its options are left as they are.
+// Retryable failures are retried as in [Client.Write].
+func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySchema, opts TableOptions) error {
 	if name == "" {
 		return errors.New("tablestore: EnsureTable: empty table name")
 	}
@@ -46,13 +55,13 @@ func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySc
 	}
 	req := &ots.CreateTableRequest{
 		TableMeta:          meta,
-		TableOption:        &ots.TableOption{TimeToAlive: -1, MaxVersion: 1},
+		TableOption:        &ots.TableOption{TimeToAlive: -1, MaxVersion: max(opts.MaxVersions, 1), DeviationCellVersionInSec: opts.DeviationCellVersionInSec},
 		ReservedThroughput: &ots.ReservedThroughput{},
 	}
 	sdk := c.sdk(ctx)
 	r := newRetrier(ctx)
 	err := r.run(ctx, func() (retry, err error) {
-		_, err = sdk.CreateTable(req)
+		_, err = sdkCall(func() (*ots.CreateTableResponse, error) { return sdk.CreateTable(req) })
 		return classify("CreateTable", name, err)
 	})
 	var otsErr *ots.OtsError
@@ -82,7 +91,9 @@ func joinSchema(pk []PrimaryKeySchema) string {
 func describePrimaryKey(ctx context.Context, sdk *ots.TableStoreClient, r *retrier, table string) ([]PrimaryKeySchema, error) {
 	var resp *ots.DescribeTableResponse
 	err := r.run(ctx, func() (retry, err error) {
-		resp, err = sdk.DescribeTable(&ots.DescribeTableRequest{TableName: table})
+		resp, err = sdkCall(func() (*ots.DescribeTableResponse, error) {
+			return sdk.DescribeTable(&ots.DescribeTableRequest{TableName: table})
+		})
 		return classify("DescribeTable", table, err)
 	})
 	if err != nil {
@@ -138,7 +149,9 @@ func (c *Client) Scan(ctx context.Context, table string) ([]ScannedRow, error) {
 		criteria := &ots.RangeRowQueryCriteria{TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: ots.FORWARD}
 		var resp *ots.GetRangeResponse
 		err := r.run(ctx, func() (retry, err error) {
-			resp, err = sdk.GetRange(&ots.GetRangeRequest{RangeRowQueryCriteria: criteria})
+			resp, err = sdkCall(func() (*ots.GetRangeResponse, error) {
+				return sdk.GetRange(&ots.GetRangeRequest{RangeRowQueryCriteria: criteria})
+			})
 			return classify("GetRange", table, err)
 		})
 		if err != nil {

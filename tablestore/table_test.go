@@ -41,8 +41,8 @@ func TestEnsureTableCreatesOnceAndChecksTheSchema(t *testing.T) {
 	srv := startServer(t)
 	c := newTestClient(t, srv.Endpoint, 0)
 	schema := []PrimaryKeySchema{{Name: "g", Type: events.KindString}, {Name: "n", Type: events.KindInteger}, {Name: "b", Type: events.KindBinary}}
-	require.NoError(t, c.EnsureTable(t.Context(), "t", schema))
-	require.NoError(t, c.EnsureTable(t.Context(), "t", schema), "an existing table with the same primary key is fine")
+	require.NoError(t, c.EnsureTable(t.Context(), "t", schema, TableOptions{}))
+	require.NoError(t, c.EnsureTable(t.Context(), "t", schema, TableOptions{}), "an existing table with the same primary key is fine")
 
 	resp, err := sdkClient(srv.Endpoint).DescribeTable(&ots.DescribeTableRequest{TableName: "t"})
 	require.NoError(t, err)
@@ -52,7 +52,7 @@ func TestEnsureTableCreatesOnceAndChecksTheSchema(t *testing.T) {
 	assert.Equal(t, "g", *resp.TableMeta.SchemaEntry[0].Name)
 	assert.Equal(t, ots.PrimaryKeyType_STRING, *resp.TableMeta.SchemaEntry[0].Type)
 
-	err = c.EnsureTable(t.Context(), "t", idSchema)
+	err = c.EnsureTable(t.Context(), "t", idSchema, TableOptions{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `table "t" exists with primary key (g STRING, n INTEGER, b BINARY), not (id INTEGER)`)
 }
@@ -60,11 +60,11 @@ func TestEnsureTableCreatesOnceAndChecksTheSchema(t *testing.T) {
 func TestEnsureTableRejectsBadSchemas(t *testing.T) {
 	srv := startServer(t)
 	c := newTestClient(t, srv.Endpoint, 0)
-	assert.ErrorContains(t, c.EnsureTable(t.Context(), "t", nil), "no primary key columns")
-	assert.ErrorContains(t, c.EnsureTable(t.Context(), "t", []PrimaryKeySchema{{Name: "d", Type: events.KindDouble}}), "primary key type DOUBLE")
-	assert.ErrorContains(t, c.EnsureTable(t.Context(), "", idSchema), "empty table name")
+	assert.ErrorContains(t, c.EnsureTable(t.Context(), "t", nil, TableOptions{}), "no primary key columns")
+	assert.ErrorContains(t, c.EnsureTable(t.Context(), "t", []PrimaryKeySchema{{Name: "d", Type: events.KindDouble}}, TableOptions{}), "primary key type DOUBLE")
+	assert.ErrorContains(t, c.EnsureTable(t.Context(), "", idSchema, TableOptions{}), "empty table name")
 	err := c.EnsureTable(t.Context(), "t", []PrimaryKeySchema{{Name: "a", Type: events.KindInteger}, {Name: "b", Type: events.KindInteger},
-		{Name: "c", Type: events.KindInteger}, {Name: "d", Type: events.KindInteger}, {Name: "e", Type: events.KindInteger}})
+		{Name: "c", Type: events.KindInteger}, {Name: "d", Type: events.KindInteger}, {Name: "e", Type: events.KindInteger}}, TableOptions{})
 	require.Error(t, err, "Tablestore allows 1 to 4 primary key columns")
 	assert.Contains(t, err.Error(), `CreateTable on table "t"`)
 }
@@ -73,7 +73,7 @@ func TestScanReturnsRowsInPrimaryKeyOrder(t *testing.T) {
 	srv := startServer(t)
 	c := newTestClient(t, srv.Endpoint, 0)
 	schema := []PrimaryKeySchema{{Name: "g", Type: events.KindString}, {Name: "n", Type: events.KindInteger}}
-	require.NoError(t, c.EnsureTable(t.Context(), "t", schema))
+	require.NoError(t, c.EnsureTable(t.Context(), "t", schema, TableOptions{}))
 
 	pk := func(g string, n int64) []events.PrimaryKeyColumn {
 		return []events.PrimaryKeyColumn{{ColumnName: "g", Value: events.String(g)}, {ColumnName: "n", Value: events.Integer(n)}}

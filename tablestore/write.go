@@ -98,15 +98,17 @@ func (w *rowWrite) operation() string {
 // OTSTableNotReady, OTSPartitionUnavailable, OTSServerBusy, OTSStorageServerBusy,
 // OTSTimeout, OTSInternalServerError, OTSServerUnavailable, OTSQuotaExhausted "Too frequent
 // table operations.") are re-sent alone; a whole request failing with one of those codes or
-// without reaching Tablestore is re-sent whole. Retries back off exponentially with full
-// jitter (20 ms doubling up to 1 s) and stop with an error wrapping [ErrDeadline] when the
-// next attempt could not end 500 ms before ctx's deadline (or within a minute if ctx has
-// none). Any other row failure fails the call with a [*RowError] naming the table, the
-// operation, the primary key, the code and the message; any other request failure fails it
-// with the SDK's error (an *ots.OtsError for Tablestore's). A mutation of another kind,
-// a primary key value that is not INTEGER, STRING or BINARY, or a put cell without a value
-// is an error before anything is sent. On failure some rows may have been written; the
-// returned stats count them.
+// with a network error is re-sent whole. Retries back off exponentially with full jitter
+// (20 ms doubling up to 1 s). They stop with an error wrapping [ErrDeadline] when the next
+// attempt could not end 500 ms before ctx's deadline (or within a minute if ctx has none),
+// and with ctx's error when ctx ends; both errors wrap the last failure too.
+//
+// Any other row failure fails the call with a [*RowError] naming the table, the operation,
+// the primary key, the code and the message; any other request failure fails it with the
+// SDK's error (an *ots.OtsError for Tablestore's). A mutation of another kind, a primary
+// key value that is not INTEGER, STRING or BINARY, a put cell without a value, or a primary
+// key given twice is an error before anything is sent. On failure some rows may have been
+// written; the returned stats count them.
 func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutation) (WriteStats, error) {
 	if table == "" {
 		return WriteStats{}, errors.New("tablestore: Write: empty table name")
@@ -257,7 +259,7 @@ func (c *Client) writeChunk(ctx context.Context, table string, rows []*rowWrite,
 			req.AddRowChange(row.change)
 		}
 		stats.Requests++
-		resp, err := sdk.BatchWriteRow(req)
+		resp, err := sdkCall(func() (*ots.BatchWriteRowResponse, error) { return sdk.BatchWriteRow(req) })
 		if err != nil {
 			return classify("BatchWriteRow", table, err)
 		}

@@ -117,7 +117,7 @@ func TestWriteHonoursTheConcurrencyBound(t *testing.T) {
 	const bound = 2
 	srv := startServer(t)
 	setup := newTestClient(t, srv.Endpoint, 0)
-	require.NoError(t, setup.EnsureTable(t.Context(), "result", idSchema))
+	require.NoError(t, setup.EnsureTable(t.Context(), "result", idSchema, TableOptions{}))
 
 	// Requests wait until `bound` of them are in flight, then all pass: the peak shows both
 	// that requests overlap and that no more than `bound` do.
@@ -282,8 +282,7 @@ func TestWriteStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
-	require.ErrorIs(t, err, context.Canceled)
-	assert.Contains(t, err.Error(), "OTSServerBusy")
+	require.ErrorIs(t, err, context.Canceled, "retries end with the context")
 }
 
 // withheldRows is the context key under which the row-fault proxy passes the indexes of the
@@ -420,8 +419,9 @@ func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
 func TestWriteAbortsARequestInFlightWhenCancelled(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // lets the server notice the client going away
 		arrived <- struct{}{}
-		<-r.Context().Done() // never answers; ends when the client goes away
+		<-r.Context().Done() // never answers
 	})
 	c := newTestClient(t, serve(t, hang), 0)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -435,4 +435,28 @@ func TestWriteAbortsARequestInFlightWhenCancelled(t *testing.T) {
 	require.ErrorAs(t, err, &urlErr)
 	assert.ErrorIs(t, urlErr.Err, context.Canceled, "the request was aborted by the cancellation, not by the SDK's request timeout")
 	assert.Equal(t, WriteStats{Requests: 1}, stats)
+}
+
+func TestWriteSurvivesAMalformedResponse(t *testing.T) {
+	srv, _ := newTable(t, "result")
+	rp := newReverseProxy(t, srv.Endpoint)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		// A failed row without the error message the SDK dereferences unchecked.
+		body, err := proto.Marshal(&otsprotocol.BatchWriteRowResponse{Tables: []*otsprotocol.TableInBatchWriteRowResponse{{
+			TableName: proto.String("result"),
+			Rows: []*otsprotocol.RowInBatchWriteRowResponse{{
+				IsOk: proto.Bool(false), Error: &otsprotocol.Error{Code: proto.String("OTSServerBusy")},
+			}},
+		}}})
+		if err != nil {
+			return err
+		}
+		replaceResponseBody(resp, http.StatusOK, body)
+		return nil
+	}
+	c := newTestClient(t, serve(t, rp), 0)
+	stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	require.ErrorIs(t, err, errMalformedResponse)
+	assert.Contains(t, err.Error(), `BatchWriteRow on table "result": malformed response`)
+	assert.Equal(t, WriteStats{Requests: 1}, stats, "a malformed response is not retried")
 }

@@ -59,6 +59,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			cmd.SetOut(stderr)
+			_ = cmd.Help()
+			return usageError{errors.New("a command is required")}
+		}
+		return usageError{fmt.Errorf("unknown command %q; see otsetl --help", args[0])}
+	}
 	root.AddCommand(serveCommand(getenv), replayCommand(getenv), otslocalCommand())
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -70,6 +79,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return 2
 	}
 	return 1
+}
+
+// usageArgs makes an argument check's error a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
 }
 
 // newFunction reads and validates the function's configuration; the error is one line.

@@ -17,7 +17,7 @@ func otslocalCommand() *cobra.Command {
 
 Any access key and any instance name are accepted. It prints the endpoint, then serves
 until SIGTERM or Ctrl-C; its data is lost when it stops.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			srv, err := otslocal.NewServer(listen)
 			if err != nil {

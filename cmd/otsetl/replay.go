@@ -48,7 +48,7 @@ ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_S
 --apply-to-source re-enacts the events on its source table as well.
 
 Replay stops at the first failed invocation, as the trigger would block the shard, and exits 1.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			if (endpoint == "") != (instance == "") {
 				return usageError{errors.New("--endpoint and --instance go together")}

@@ -28,7 +28,7 @@ func serveCommand(getenv func(string) string) *cobra.Command {
 It listens on 0.0.0.0:$FC_CUSTOM_LISTEN_PORT, else 0.0.0.0:$FC_SERVER_PORT, else 0.0.0.0:9000,
 and stops gracefully on SIGTERM or Ctrl-C. The configuration is read from the environment
 and validated before it listens.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fn, err := newFunction(getenv)
 			if err != nil {

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/tablestore"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/scenario-cbor and the expected result table from testdata/scenario")
+
+const (
+	scenarioDir     = "../../testdata/scenario"
+	scenarioCBORDir = "../../testdata/scenario-cbor"
+	expectedResult  = "../../testdata/scenario/expected-result.txt"
+)
+
+// noEnv is an environment with nothing set: the defaults apply.
+func noEnv(string) string { return "" }
+
+func runCLI(t *testing.T, getenv func(string) string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(t.Context(), args, &out, &errb, getenv)
+	return code, out.String(), errb.String()
+}
+
+// resultTable returns what replay printed from the `result table` line on.
+func resultTable(t *testing.T, stdout string) string {
+	t.Helper()
+	i := strings.Index(stdout, "result table ")
+	require.GreaterOrEqual(t, i, 0, "no result table in:\n%s", stdout)
+	return stdout[i:]
+}
+
+func TestReplayScenarioPrintsTheExpectedResultTable(t *testing.T) {
+	code, stdout, stderr := runCLI(t, noEnv, "replay", scenarioDir)
+	require.Equal(t, 0, code, stderr)
+	if *update {
+		require.NoError(t, os.WriteFile(expectedResult, []byte(resultTable(t, stdout)), 0o644))
+	}
+	want, err := os.ReadFile(expectedResult)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), resultTable(t, stdout))
+	assert.Contains(t, stdout, "replayed 4 of 4 files: 26 records, 22 keys: 10 puts, 5 updates (1 not in view), 7 deletes, 7 source reads, 0 dead-lettered; 4 write requests, 3 read requests, 0 retries")
+	assert.Contains(t, stdout, "0002-updates.json: 6 records, 6 keys: 1 puts, 3 updates (1 not in view), 2 deletes, 3 source reads")
+}
+
+// TestReplayScenarioAsCBOR replays the CBOR encodings of the scenario's events, as the
+// trigger delivers them, and expects the same table.
+func TestReplayScenarioAsCBOR(t *testing.T) {
+	jsonFiles, err := filepath.Glob(filepath.Join(scenarioDir, "*.json"))
+	require.NoError(t, err)
+	require.Len(t, jsonFiles, 4)
+	for _, jf := range jsonFiles {
+		payload, err := os.ReadFile(jf)
+		require.NoError(t, err)
+		ev, err := events.Decode(payload)
+		require.NoError(t, err)
+		cborFile := filepath.Join(scenarioCBORDir, strings.TrimSuffix(filepath.Base(jf), ".json")+".cbor")
+		if *update {
+			encoded, err := events.EncodeCBOR(ev)
+			require.NoError(t, err)
+			require.NoError(t, os.MkdirAll(scenarioCBORDir, 0o755))
+			require.NoError(t, os.WriteFile(cborFile, encoded, 0o644))
+		}
+		cbor, err := os.ReadFile(cborFile)
+		require.NoError(t, err)
+		fromCBOR, err := events.Decode(cbor)
+		require.NoError(t, err)
+		require.Len(t, fromCBOR.Records, len(ev.Records))
+		for i := range ev.Records {
+			ev.Records[i].Raw, fromCBOR.Records[i].Raw = nil, nil
+		}
+		assert.Equal(t, ev, fromCBOR, "%s is the CBOR encoding of %s", cborFile, jf)
+	}
+	code, stdout, stderr := runCLI(t, noEnv, "replay", scenarioCBORDir)
+	require.Equal(t, 0, code, stderr)
+	want, err := os.ReadFile(expectedResult)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), resultTable(t, stdout))
+}
+
+// TestReplayOfficialSample replays the trigger documentation's sample event: its row has no
+// `level` column, so it does not pass `level > 1` and the result stays empty.
+func TestReplayOfficialSample(t *testing.T) {
+	for _, file := range []string{"../../testdata/official/sample.json", "../../testdata/official/sample.cbor"} {
+		code, stdout, stderr := runCLI(t, noEnv, "replay", file)
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, "1 records, 1 keys: 0 puts, 0 updates (0 not in view), 1 deletes")
+		assert.Contains(t, stdout, "result table \"result\" (0 rows):\n(no rows)\n")
+	}
+	// With a filter the sample passes, its row lands in the result table.
+	env := map[string]string{handler.EnvFilter: `attr_0 == "hello_table_store"`}
+	code, stdout, stderr := runCLI(t, func(k string) string { return env[k] }, "replay", "../../testdata/official/sample.cbor")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, `1506416585881590900  "2017-09-26 17:03:05.8815909 +0800 CST"  1506416585741000  "hello_table_store"  1506416585881590900`)
+}
+
+func TestReplayStopsAtTheFirstFailedInvocation(t *testing.T) {
+	dir := t.TempDir()
+	first, err := os.ReadFile(filepath.Join(scenarioDir, "0001-puts.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "0001.json"), first, 0o644))
+	bad := `{"Version":"Sync-v1","Records":[{"Type":"PutRow","PrimaryKey":[{"ColumnName":"id","Value":1}],"Columns":[{"Type":"Put","ColumnName":"level","Value":"high"}]}]}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "0002.json"), []byte(bad), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "0003.json"), first, 0o644))
+
+	code, stdout, stderr := runCLI(t, noEnv, "replay", dir)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, "replayed 1 of 3 files")
+	assert.Contains(t, stderr, "0002.json: InvalidRecord: 1 record(s) cannot be evaluated")
+	assert.Contains(t, stderr, `column "level" holds STRING "high"`)
+}
+
+func TestUsageAndConfigurationErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"replay without paths", nil, []string{"replay"}, "requires at least 1 arg"},
+		{"endpoint without instance", nil, []string{"replay", "--endpoint", "http://127.0.0.1:1", scenarioDir}, "--endpoint and --instance go together"},
+		{"endpoint without credentials", nil, []string{"replay", "--endpoint", "http://127.0.0.1:1", "--instance", "i", scenarioDir}, "ALIBABA_CLOUD_ACCESS_KEY_ID"},
+		{"missing path", nil, []string{"replay", "no-such-dir"}, "no-such-dir"},
+		{"bad filter", map[string]string{handler.EnvFilter: "level >"}, []string{"replay", scenarioDir}, `FILTER/COLUMNS: filter "level >"`},
+		{"missing instance", nil, []string{"serve"}, "TABLESTORE_INSTANCE is required"},
+		{"result table is the source table", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", handler.EnvResultTable: "source_data"}, []string{"serve"}, "would trigger the function again"},
+		{"unknown flag", nil, []string{"serve", "--no-such-flag"}, "unknown flag"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, func(k string) string { return tc.env[k] }, tc.args...)
+			assert.Equal(t, 2, code)
+			assert.Contains(t, stderr, tc.want)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+		})
+	}
+}
+
+// buildBinary builds the otsetl command once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "otsetl")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// TestServeProcess runs the real `otsetl serve` binary under the custom-runtime protocol
+// against otslocal: it answers invocations, survives bad input, keeps credentials out of its
+// logs, and stops cleanly on SIGTERM.
+func TestServeProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	srv, err := otslocal.NewServer("127.0.0.1:0")
+	require.NoError(t, err)
+	defer srv.Close()
+	creds := tablestore.Credentials{AccessKeyID: "STS.process-test", AccessKeySecret: "secret-must-not-leak", SecurityToken: "token-must-not-leak"}
+	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, creds)
+	require.NoError(t, err)
+	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{}))
+	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
+
+	addr := freePort(t)
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE=inst", "TABLESTORE_ENDPOINT="+srv.Endpoint, "FC_CUSTOM_LISTEN_PORT="+port)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	})
+
+	invoker := &handler.Invoker{URL: "http://" + addr}
+	inv := handler.Invocation{RequestID: "process-1", Credentials: creds, Timeout: 60 * time.Second}
+	payload, err := os.ReadFile(filepath.Join(scenarioDir, "0001-puts.json"))
+	require.NoError(t, err)
+	var sum handler.Summary
+	require.Eventually(t, func() bool {
+		sum, err = invoker.Invoke(t.Context(), inv, payload)
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "serve answers: %v", err)
+	assert.Equal(t, handler.Summary{Records: 6, Keys: 6, Puts: 4, Deletes: 2, WriteRequests: 1}, sum)
+
+	for _, bad := range [][]byte{[]byte("garbage"), payload[:len(payload)/2], []byte(`{"Version":"Sync-v1","Records":[{"Type":"PutRow","PrimaryKey":[{"ColumnName":"id","Value":"x"}],"Columns":[{"Type":"Put","ColumnName":"level","Value":3}]}]}`)} {
+		_, err := invoker.Invoke(t.Context(), inv, bad)
+		var ie *handler.InvocationError
+		require.ErrorAs(t, err, &ie)
+		assert.NotEmpty(t, ie.ErrorMessage)
+	}
+	sum, err = invoker.Invoke(t.Context(), inv, payload)
+	require.NoError(t, err, "still serving after bad input")
+	assert.Equal(t, 4, sum.Puts)
+	rows, err := client.Scan(t.Context(), "result")
+	require.NoError(t, err)
+	assert.Len(t, rows, 4)
+
+	resp, err := http.Post(invoker.URL+"/initialize", "application/octet-stream", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, "200", resp.Header.Get(handler.HeaderStatus))
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "exit status after SIGTERM; stderr: %s", stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+	logs := stdout.String()
+	assert.Contains(t, logs, `"msg":"FC Invoke Start RequestId: process-1"`)
+	assert.Contains(t, logs, `"msg":"FC Invoke End RequestId: process-1"`)
+	assert.Contains(t, logs, `"errorType":"InvalidEvent"`)
+	assert.Contains(t, logs, `"errorType":"TablestoreError"`)
+	for _, secret := range []string{creds.AccessKeySecret, creds.SecurityToken} {
+		assert.NotContains(t, logs+stderr.String(), secret)
+	}
+	assert.Empty(t, stderr.String())
+}
+
+// TestGo1Runtime runs the binary under FC's go1 runtime protocol: with FC_RUNTIME_API set it
+// takes invocations from the runtime API (here a fake of it, fc-runtime-go-sdk
+// fc/runtime_api_client.go), whatever its arguments, and posts a summary to /response or an
+// error to /error.
+func TestGo1Runtime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	srv, err := otslocal.NewServer("127.0.0.1:0")
+	require.NoError(t, err)
+	defer srv.Close()
+	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"})
+	require.NoError(t, err)
+	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{}))
+	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
+
+	good, err := os.ReadFile(filepath.Join(scenarioDir, "0001-puts.json"))
+	require.NoError(t, err)
+	invocations := []struct{ id, payload string }{{"go1-ok", string(good)}, {"go1-bad", "garbage"}}
+	type reply struct{ path, body string }
+	replies := make(chan reply, len(invocations))
+	next := make(chan int, len(invocations))
+	for i := range invocations {
+		next <- i
+	}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const prefix = "/2020-11-11/runtime/invocation/"
+		if r.Method == http.MethodGet && r.URL.Path == prefix+"next" {
+			select {
+			case i := <-next:
+				h := w.Header()
+				h.Set("x-fc-request-id", invocations[i].id)
+				h.Set("x-fc-function-deadline", strconv.FormatInt(time.Now().Add(time.Minute).UnixMilli(), 10))
+				h.Set("x-fc-function-timeout", "60")
+				h.Set("x-fc-access-key-id", "STS.go1")
+				h.Set("x-fc-access-key-secret", "go1-secret")
+				h.Set("x-fc-security-token", "go1-token")
+				_, _ = io.WriteString(w, invocations[i].payload)
+			case <-r.Context().Done():
+			}
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		replies <- reply{strings.TrimPrefix(r.URL.Path, prefix), string(body)}
+	}))
+	defer api.Close()
+
+	cmd := exec.Command(bin, "replay", "--no-such-flag")
+	cmd.Env = append(os.Environ(), "FC_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"), "TABLESTORE_INSTANCE=inst", "TABLESTORE_ENDPOINT="+srv.Endpoint)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	got := map[string]string{}
+	for range invocations {
+		select {
+		case r := <-replies:
+			got[r.path] = r.body
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no reply from the go1 runtime; output:\n%s", out.String())
+		}
+	}
+	var sum handler.Summary
+	require.NoError(t, json.Unmarshal([]byte(got["go1-ok/response"]), &sum), "replies: %v", got)
+	assert.Equal(t, handler.Summary{Records: 6, Keys: 6, Puts: 4, Deletes: 2, WriteRequests: 1}, sum)
+	var failure handler.ErrorBody
+	require.NoError(t, json.Unmarshal([]byte(got["go1-bad/error"]), &failure), "replies: %v", got)
+	assert.Contains(t, failure.ErrorMessage, "neither a CBOR map nor a JSON object")
+	rows, err := client.Scan(t.Context(), "result")
+	require.NoError(t, err)
+	assert.Len(t, rows, 4)
+	assert.NotContains(t, out.String(), "go1-secret")
+}

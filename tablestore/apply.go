@@ -1,0 +1,94 @@
+package tablestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+
+	"github.com/otsetl/otsetl/events"
+)
+
+// Apply re-enacts Stream change records on table, one row operation per record in order,
+// as the writes that produced them would have done: PutRow puts every cell, UpdateRow puts,
+// deletes one version of or deletes all versions of the cells it lists, DeleteRow deletes the
+// row; all with RowExistenceExpectation IGNORE. Cells keep their versions (Timestamp, ms):
+// the table's deviation setting must admit them (see [TableOptions]); a Put cell without a
+// timestamp gets the server's time. It is how local replay gives the source table the state
+// production had; the function itself never writes the source table. Retryable failures are
+// retried as in [Client.Write]; any other failure stops Apply with an error naming the record.
+func (c *Client) Apply(ctx context.Context, table string, records []events.Record) error {
+	if table == "" {
+		return errors.New("tablestore: Apply: empty table name")
+	}
+	sdk := c.sdk(ctx)
+	r := newRetrier(ctx)
+	for i := range records {
+		rec := &records[i]
+		op, call, err := recordCall(sdk, table, rec)
+		if err != nil {
+			return fmt.Errorf("tablestore: record %d (%s): %w", i, FormatPrimaryKey(rec.PrimaryKey), err)
+		}
+		err = r.run(ctx, func() (retry, err error) {
+			_, err = sdkCall(func() (struct{}, error) { return struct{}{}, call() })
+			return classify(op, table, err)
+		})
+		if err != nil {
+			return fmt.Errorf("tablestore: record %d (%s): %w", i, FormatPrimaryKey(rec.PrimaryKey), err)
+		}
+	}
+	return nil
+}
+
+// recordCall builds the single-row SDK call that re-enacts rec and names its operation.
+func recordCall(sdk *ots.TableStoreClient, table string, rec *events.Record) (string, func() error, error) {
+	pk, err := toSDKPrimaryKey(rec.PrimaryKey)
+	if err != nil {
+		return "", nil, err
+	}
+	switch rec.Type {
+	case events.PutRow:
+		put := &ots.PutRowChange{TableName: table, PrimaryKey: pk}
+		put.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		for _, col := range rec.Columns {
+			if col.Type != events.Put || col.Value.IsNone() {
+				return "", nil, fmt.Errorf("PutRow cell %q is %s; a PutRow holds Put cells with values", col.ColumnName, col.Type)
+			}
+			if col.Timestamp != nil {
+				put.AddColumnWithTimestamp(col.ColumnName, col.Value.Any(), *col.Timestamp)
+			} else {
+				put.AddColumn(col.ColumnName, col.Value.Any())
+			}
+		}
+		return "PutRow", func() error { _, err := sdk.PutRow(&ots.PutRowRequest{PutRowChange: put}); return err }, nil
+	case events.UpdateRow:
+		update := &ots.UpdateRowChange{TableName: table, PrimaryKey: pk}
+		update.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		for _, col := range rec.Columns {
+			switch {
+			case col.Type == events.Put && col.Value.IsNone():
+				return "", nil, fmt.Errorf("UpdateRow cell %q is a Put without a value", col.ColumnName)
+			case col.Type == events.Put && col.Timestamp != nil:
+				update.PutColumnWithTimestamp(col.ColumnName, col.Value.Any(), *col.Timestamp)
+			case col.Type == events.Put:
+				update.PutColumn(col.ColumnName, col.Value.Any())
+			case col.Type == events.DeleteOneVersion && col.Timestamp != nil:
+				update.DeleteColumnWithTimestamp(col.ColumnName, *col.Timestamp)
+			case col.Type == events.DeleteAllVersions:
+				update.DeleteColumn(col.ColumnName)
+			default:
+				return "", nil, fmt.Errorf("UpdateRow cell %q of type %s cannot be re-enacted", col.ColumnName, col.Type)
+			}
+		}
+		if len(rec.Columns) == 0 {
+			return "UpdateRow", func() error { return nil }, nil
+		}
+		return "UpdateRow", func() error { _, err := sdk.UpdateRow(&ots.UpdateRowRequest{UpdateRowChange: update}); return err }, nil
+	case events.DeleteRow:
+		del := &ots.DeleteRowChange{TableName: table, PrimaryKey: pk}
+		del.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		return "DeleteRow", func() error { _, err := sdk.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: del}); return err }, nil
+	}
+	return "", nil, fmt.Errorf("unknown record type %q", rec.Type)
+}
