@@ -9,9 +9,11 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +45,7 @@ const (
 	jsonChance              = 0.2
 	sourceMaxVersions       = 3 // so that DeleteOneVersion uncovers older versions
 	resultMaxVersions       = 1
+	maxWorkers              = 4 // sequences run in parallel, up to GOMAXPROCS
 	testInstance            = "otsetl"
 	primaryKeyName          = "id"
 )
@@ -75,18 +78,39 @@ func TestInvariantUnderRandomOperationsAndRedelivery(t *testing.T) {
 	config := ots.NewDefaultTableStoreConfig()
 	config.RetryTimes = 0 // any error of the local server is a finding, not something to retry
 	run := &invariantRun{
-		t:        t,
 		seed:     seed,
 		endpoint: srv.Endpoint,
 		client:   ots.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
 		clock:    time.Now().UnixMilli(),
 	}
 
+	// Sequences are independent (own tables, own function server), so they run on parallel
+	// workers; a failure stops the other workers at their next sequence.
 	started := time.Now()
-	for n := range sequences {
-		run.sequence(n)
+	workers := min(runtime.GOMAXPROCS(0), maxWorkers)
+	stats := make([]runStats, workers)
+	t.Run("sequences", func(t *testing.T) {
+		for w := range workers {
+			t.Run(fmt.Sprintf("worker%d", w), func(t *testing.T) {
+				t.Parallel()
+				defer func() {
+					if t.Failed() {
+						run.failed.Store(true)
+					}
+				}()
+				for n := w; n < sequences && !run.failed.Load(); n += workers {
+					run.sequence(t, n, &stats[w])
+				}
+			})
+		}
+	})
+	if t.Failed() {
+		return
 	}
-	s := run.stats
+	var s runStats
+	for _, worker := range stats {
+		s.merge(worker)
+	}
 	t.Logf("seed %d: %d sequences, %d operations, %d events, %d invocations (%d redeliveries, %d JSON payloads) in %s",
 		seed, sequences, s.operations, s.events, s.invocations, s.redeliveries, s.jsonPayloads, time.Since(started).Round(time.Millisecond))
 	t.Logf("result writes: %d puts, %d conditional updates (%d not in the view), %d deletes; %d source rows read",
@@ -116,12 +140,11 @@ func invariantSeed(t *testing.T) uint64 {
 
 // invariantRun is the state shared by the sequences of one test run.
 type invariantRun struct {
-	t        *testing.T
 	seed     uint64
 	endpoint string                // otslocal's
 	client   *ots.TableStoreClient // "production": writes the source table, reads both tables
 	clock    int64                 // the first cell timestamp of every sequence, in ms
-	stats    runStats
+	failed   atomic.Bool           // a worker failed: the others stop
 }
 
 // runStats counts what a run did, for its log lines and coverage checks.
@@ -130,7 +153,9 @@ type runStats struct {
 	summary                                                     handler.Summary // summed over all invocations
 }
 
+// add counts one invocation's summary.
 func (s *runStats) add(sum handler.Summary) {
+	s.invocations++
 	s.summary.Puts += sum.Puts
 	s.summary.Updates += sum.Updates
 	s.summary.Deletes += sum.Deletes
@@ -138,15 +163,28 @@ func (s *runStats) add(sum handler.Summary) {
 	s.summary.Reads += sum.Reads
 }
 
+// merge adds another worker's counts.
+func (s *runStats) merge(o runStats) {
+	s.operations += o.operations
+	s.events += o.events
+	s.redeliveries += o.redeliveries
+	s.jsonPayloads += o.jsonPayloads
+	s.invocations += o.invocations
+	s.summary.Puts += o.summary.Puts
+	s.summary.Updates += o.summary.Updates
+	s.summary.Deletes += o.summary.Deletes
+	s.summary.NotInView += o.summary.NotInView
+	s.summary.Reads += o.summary.Reads
+}
+
 // sequence generates random sequence n, replays it against fresh source and result tables
 // and checks the invariant after every invocation.
-func (r *invariantRun) sequence(n int) {
-	t := r.t
+func (r *invariantRun) sequence(t *testing.T, n int, stats *runStats) {
 	seq := generateSequence(r.seed, n, r.clock)
 	source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
-	r.createTable(source, sourceMaxVersions)
-	r.createTable(result, resultMaxVersions)
-	defer r.deleteTables(source, result)
+	r.createTable(t, source, sourceMaxVersions)
+	r.createTable(t, result, resultMaxVersions)
+	defer r.deleteTables(t, source, result)
 
 	fn, err := handler.New(handler.Config{
 		Instance: testInstance, Endpoint: r.endpoint, SourceTable: source, ResultTable: result, Rule: seq.rule.config,
@@ -165,9 +203,9 @@ func (r *invariantRun) sequence(n int) {
 			seq.requireNoError(t, writeSource(r.client, source, seq.records[at]), fmt.Sprintf("applying record %d", at))
 			model.apply(seq.records[at])
 		}
-		r.stats.operations += ev.end - ev.start
-		r.stats.events++
-		seq.requireEqualRows(t, renderVersions(model.rows), renderVersions(r.scan(source)),
+		stats.operations += ev.end - ev.start
+		stats.events++
+		seq.requireEqualRows(t, renderVersions(model.rows), renderVersions(r.scan(t, source)),
 			fmt.Sprintf("the source table after the records of event %d differs from the model (expected: model, actual: table)", i))
 
 		payload := seq.payload(t, i)
@@ -175,10 +213,10 @@ func (r *invariantRun) sequence(n int) {
 		deliveries := 1
 		if ev.redeliver {
 			deliveries = 2
-			r.stats.redeliveries++
+			stats.redeliveries++
 		}
 		if ev.json {
-			r.stats.jsonPayloads += deliveries
+			stats.jsonPayloads += deliveries
 		}
 		for delivery := 1; delivery <= deliveries; delivery++ {
 			doing := fmt.Sprintf("event %d, delivery %d", i, delivery)
@@ -187,12 +225,11 @@ func (r *invariantRun) sequence(n int) {
 				Credentials: tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"},
 			}, payload)
 			seq.requireNoError(t, err, doing)
-			r.stats.invocations++
-			r.stats.add(sum)
+			stats.add(sum)
 			if sum.Records != ev.end-ev.start {
 				require.Equal(t, ev.end-ev.start, sum.Records, "%s", seq.report(doing+": the summary counts other records"))
 			}
-			seq.requireEqualRows(t, want, renderImages(latestImages(r.scan(result))),
+			seq.requireEqualRows(t, want, renderImages(latestImages(r.scan(t, result))),
 				doing+": the result table differs from filter(source) (expected: view of the model, actual: table)")
 		}
 	}
@@ -200,7 +237,7 @@ func (r *invariantRun) sequence(n int) {
 
 // createTable creates table with primary key `id` INTEGER, data that never expires and
 // explicit timestamps allowed up to a day from now.
-func (r *invariantRun) createTable(table string, maxVersions int) {
+func (r *invariantRun) createTable(t *testing.T, table string, maxVersions int) {
 	meta := &ots.TableMeta{TableName: table}
 	meta.AddPrimaryKeyColumn(primaryKeyName, ots.PrimaryKeyType_INTEGER)
 	_, err := r.client.CreateTable(&ots.CreateTableRequest{
@@ -208,21 +245,21 @@ func (r *invariantRun) createTable(table string, maxVersions int) {
 		TableOption:        &ots.TableOption{TimeToAlive: -1, MaxVersion: maxVersions, DeviationCellVersionInSec: 86400},
 		ReservedThroughput: &ots.ReservedThroughput{},
 	})
-	require.NoError(r.t, err, "creating table %s", table)
+	require.NoError(t, err, "creating table %s", table)
 }
 
 // deleteTables drops a sequence's tables: otslocal holds at most 64 tables per instance.
-func (r *invariantRun) deleteTables(tables ...string) {
+func (r *invariantRun) deleteTables(t *testing.T, tables ...string) {
 	for _, table := range tables {
 		_, err := r.client.DeleteTable(&ots.DeleteTableRequest{TableName: table})
-		require.NoError(r.t, err, "deleting table %s", table)
+		require.NoError(t, err, "deleting table %s", table)
 	}
 }
 
 // scan reads every row of table with all its versions.
-func (r *invariantRun) scan(table string) map[int64]modelRow {
+func (r *invariantRun) scan(t *testing.T, table string) map[int64]modelRow {
 	rows, err := scanTable(r.client, table)
-	require.NoError(r.t, err, "scanning table %s", table)
+	require.NoError(t, err, "scanning table %s", table)
 	return rows
 }
 

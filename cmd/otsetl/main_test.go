@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -311,7 +312,12 @@ func TestGo1Runtime(t *testing.T) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var once sync.Once
+	stop := func() string { // the output, once the process is gone
+		once.Do(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return out.String()
+	}
+	defer stop()
 
 	got := map[string]string{}
 	for range invocations {
@@ -319,7 +325,7 @@ func TestGo1Runtime(t *testing.T) {
 		case r := <-replies:
 			got[r.path] = r.body
 		case <-time.After(30 * time.Second):
-			t.Fatalf("no reply from the go1 runtime; output:\n%s", out.String())
+			t.Fatalf("no reply from the go1 runtime; output:\n%s", stop())
 		}
 	}
 	var sum handler.Summary
@@ -331,5 +337,5 @@ func TestGo1Runtime(t *testing.T) {
 	rows, err := client.Scan(t.Context(), "result")
 	require.NoError(t, err)
 	assert.Len(t, rows, 4)
-	assert.NotContains(t, out.String(), "go1-secret")
+	assert.NotContains(t, stop(), "go1-secret")
 }
