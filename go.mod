@@ -1,22 +1,25 @@
 module github.com/otsetl/otsetl
 
-go 1.26.8
+go 1.26
 
 require (
-	github.com/aliyun/aliyun-tablestore-go-sdk v1.7.17 // indirect
-	github.com/aliyun/fc-runtime-go-sdk v0.3.1 // indirect
-	github.com/expr-lang/expr v1.17.8 // indirect
-	github.com/fxamacker/cbor/v2 v2.9.6 // indirect
-	github.com/golang/protobuf v1.3.2 // indirect
+	github.com/aliyun/aliyun-tablestore-go-sdk v1.7.17
+	github.com/aliyun/fc-runtime-go-sdk v0.3.1
+	github.com/expr-lang/expr v1.17.8
+	github.com/fxamacker/cbor/v2 v2.9.6
+	github.com/golang/protobuf v1.3.2
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+	github.com/spf13/cobra v1.10.2
+	github.com/stretchr/testify v1.12.1
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
 	github.com/google/flatbuffers v23.5.26+incompatible // indirect
 	github.com/hashicorp/golang-lru v0.5.4 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/text v0.14.0 // indirect
-	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

@@ -45,7 +45,8 @@ const (
 	jsonChance              = 0.2
 	sourceMaxVersions       = 3 // so that DeleteOneVersion uncovers older versions
 	resultMaxVersions       = 1
-	maxWorkers              = 4 // sequences run in parallel, up to GOMAXPROCS
+	scanMaxVersions         = sourceMaxVersions + 1 // a version kept beyond max versions shows in a scan
+	maxWorkers              = 4                     // sequences run in parallel, up to GOMAXPROCS
 	testInstance            = "otsetl"
 	primaryKeyName          = "id"
 )
@@ -58,6 +59,10 @@ const (
 )
 
 var attributeColumns = []string{columnLevel, columnMessage, columnOther}
+
+// messages are the STRING values of message: "drop" for the custom rule, "" and non-ASCII
+// text for the encodings.
+var messages = []string{"a", "b", "drop", "", "héllo, 世界"}
 
 // TestInvariantUnderRandomOperationsAndRedelivery checks DESIGN §1's invariant end to end:
 // random PutRow, UpdateRow and DeleteRow operations are applied to a source table in otslocal
@@ -207,31 +212,37 @@ func (r *invariantRun) sequence(t *testing.T, n int, stats *runStats) {
 		stats.events++
 		seq.requireEqualRows(t, renderVersions(model.rows), renderVersions(r.scan(t, source)),
 			fmt.Sprintf("the source table after the records of event %d differs from the model (expected: model, actual: table)", i))
-
-		payload := seq.payload(t, i)
 		want := renderImages(model.view(seq.rule))
-		deliveries := 1
-		if ev.redeliver {
-			deliveries = 2
-			stats.redeliveries++
-		}
-		if ev.json {
-			stats.jsonPayloads += deliveries
-		}
-		for delivery := 1; delivery <= deliveries; delivery++ {
-			doing := fmt.Sprintf("event %d, delivery %d", i, delivery)
-			sum, err := invoker.Invoke(t.Context(), handler.Invocation{
-				RequestID:   fmt.Sprintf("seq%d-event%d-delivery%d", n, i, delivery),
-				Credentials: tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"},
-			}, payload)
-			seq.requireNoError(t, err, doing)
-			stats.add(sum)
-			if sum.Records != ev.end-ev.start {
-				require.Equal(t, ev.end-ev.start, sum.Records, "%s", seq.report(doing+": the summary counts other records"))
-			}
+		for delivery := 1; delivery <= ev.deliveries(); delivery++ {
+			r.deliver(t, seq, i, delivery, invoker, stats)
 			seq.requireEqualRows(t, want, renderImages(latestImages(r.scan(t, result))),
-				doing+": the result table differs from filter(source) (expected: view of the model, actual: table)")
+				fmt.Sprintf("event %d, delivery %d: the result table differs from filter(source) (expected: view of the model, actual: table)", i, delivery))
 		}
+	}
+	seq.requireEqualRows(t, renderVersions(model.rows), renderVersions(r.scan(t, source)),
+		"the source table after the last event differs from the model: the function must never write it")
+}
+
+// deliver invokes the function with event i of seq, as the trigger's delivery number
+// delivery, and requires success.
+func (r *invariantRun) deliver(t *testing.T, seq *testSequence, i, delivery int, invoker handler.Invoker, stats *runStats) {
+	t.Helper()
+	ev := seq.events[i]
+	doing := fmt.Sprintf("event %d, delivery %d", i, delivery)
+	sum, err := invoker.Invoke(t.Context(), handler.Invocation{
+		RequestID:   fmt.Sprintf("seq%d-event%d-delivery%d", seq.number, i, delivery),
+		Credentials: tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"},
+	}, seq.payload(t, i))
+	seq.requireNoError(t, err, doing)
+	if sum.Records != ev.end-ev.start {
+		require.Equal(t, ev.end-ev.start, sum.Records, "%s", seq.report(doing+": the summary counts other records"))
+	}
+	stats.add(sum)
+	if delivery > 1 {
+		stats.redeliveries++
+	}
+	if ev.json {
+		stats.jsonPayloads++
 	}
 }
 
@@ -249,14 +260,15 @@ func (r *invariantRun) createTable(t *testing.T, table string, maxVersions int) 
 }
 
 // deleteTables drops a sequence's tables: otslocal holds at most 64 tables per instance.
+// It runs deferred, possibly after a failure, so it does not stop the test itself.
 func (r *invariantRun) deleteTables(t *testing.T, tables ...string) {
 	for _, table := range tables {
 		_, err := r.client.DeleteTable(&ots.DeleteTableRequest{TableName: table})
-		require.NoError(t, err, "deleting table %s", table)
+		assert.NoError(t, err, "deleting table %s", table)
 	}
 }
 
-// scan reads every row of table with all its versions.
+// scan reads every row of table with its versions.
 func (r *invariantRun) scan(t *testing.T, table string) map[int64]modelRow {
 	rows, err := scanTable(r.client, table)
 	require.NoError(t, err, "scanning table %s", table)
@@ -278,6 +290,14 @@ type eventSpan struct {
 	start, end int
 	json       bool // delivered as JSON (a console test event) instead of CBOR
 	redeliver  bool // delivered twice in a row, as the trigger retries a batch
+}
+
+// deliveries is how often the trigger delivers the event.
+func (ev eventSpan) deliveries() int {
+	if ev.redeliver {
+		return 2
+	}
+	return 1
 }
 
 // payload encodes event i.
@@ -366,6 +386,7 @@ var customRule = ruleCase{
 	projects: func(column string) bool { return column == columnLevel || column == columnMessage },
 }
 
+// levelAboveOne is `level > 1` on an image: false when level is missing or not an INTEGER.
 func levelAboveOne(image rowImage) bool {
 	level, ok := image[columnLevel].Int()
 	return ok && level > 1
@@ -445,6 +466,8 @@ func (g *generator) updateRow(id int64) events.Record {
 	return newRecord(events.UpdateRow, id, g.tick(), cells)
 }
 
+// updateCell draws one UpdateRow cell of column: a DeleteOneVersion one time in four (when
+// the column was ever written), a DeleteAllVersions one time in four, a Put otherwise.
 func (g *generator) updateCell(id int64, column string) events.Column {
 	switch p := g.rng.IntN(4); {
 	case p == 0:
@@ -491,7 +514,6 @@ func (g *generator) value(column string) events.Value {
 	case columnLevel:
 		return events.Integer(g.rng.Int64N(4))
 	case columnMessage:
-		messages := []string{"a", "b", "drop", "", "héllo, 世界"}
 		return events.String(messages[g.rng.IntN(len(messages))])
 	}
 	switch g.rng.IntN(3) {
@@ -597,6 +619,8 @@ func (m *sourceModel) apply(rec events.Record) {
 	}
 }
 
+// put adds a version, replacing one at the same timestamp, and keeps the newest
+// sourceMaxVersions.
 func (r modelRow) put(column string, v cellVersion) {
 	versions := slices.DeleteFunc(r[column], func(old cellVersion) bool { return old.timestamp == v.timestamp })
 	versions = append(versions, v)
@@ -604,6 +628,7 @@ func (r modelRow) put(column string, v cellVersion) {
 	r[column] = versions[:min(len(versions), sourceMaxVersions)]
 }
 
+// deleteVersion removes the version at timestamp, if any; a column without versions is gone.
 func (r modelRow) deleteVersion(column string, timestamp int64) {
 	versions := slices.DeleteFunc(r[column], func(v cellVersion) bool { return v.timestamp == timestamp })
 	if len(versions) == 0 {
@@ -690,8 +715,8 @@ func writeSource(client *ots.TableStoreClient, table string, rec events.Record) 
 	return err
 }
 
-// scanTable reads every row of table, all versions of every column (newest first), with
-// GetRange from INF_MIN to INF_MAX, page by page.
+// scanTable reads every row of table with up to scanMaxVersions versions of every column
+// (newest first), with GetRange from INF_MIN to INF_MAX, page by page.
 func scanTable(client *ots.TableStoreClient, table string) (map[int64]modelRow, error) {
 	start, end := new(ots.PrimaryKey), new(ots.PrimaryKey)
 	start.AddPrimaryKeyColumnWithMinValue(primaryKeyName)
@@ -699,7 +724,7 @@ func scanTable(client *ots.TableStoreClient, table string) (map[int64]modelRow, 
 	rows := map[int64]modelRow{}
 	for start != nil {
 		resp, err := client.GetRange(&ots.GetRangeRequest{RangeRowQueryCriteria: &ots.RangeRowQueryCriteria{
-			TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: sourceMaxVersions, Direction: ots.FORWARD,
+			TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: scanMaxVersions, Direction: ots.FORWARD,
 		}})
 		if err != nil {
 			return nil, err

@@ -177,6 +177,21 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
+// startTablestore starts otslocal with the tables source_data and result (PK id INTEGER) of
+// instance "inst", and returns it with a client using creds. The server stops with the test.
+func startTablestore(t *testing.T, creds tablestore.Credentials) (*otslocal.Server, *tablestore.Client) {
+	t.Helper()
+	srv, err := otslocal.NewServer("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, creds)
+	require.NoError(t, err)
+	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{}))
+	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
+	return srv, client
+}
+
 // TestServeProcess runs the real `otsetl serve` binary under the custom-runtime protocol
 // against otslocal: it answers invocations, survives bad input, keeps credentials out of its
 // logs, and stops cleanly on SIGTERM.
@@ -185,15 +200,8 @@ func TestServeProcess(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	srv, err := otslocal.NewServer("127.0.0.1:0")
-	require.NoError(t, err)
-	defer srv.Close()
 	creds := tablestore.Credentials{AccessKeyID: "STS.process-test", AccessKeySecret: "secret-must-not-leak", SecurityToken: "token-must-not-leak"}
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, creds)
-	require.NoError(t, err)
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
-	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{}))
-	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
+	srv, client := startTablestore(t, creds)
 
 	addr := freePort(t)
 	_, port, err := net.SplitHostPort(addr)
@@ -267,14 +275,7 @@ func TestGo1Runtime(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	srv, err := otslocal.NewServer("127.0.0.1:0")
-	require.NoError(t, err)
-	defer srv.Close()
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"})
-	require.NoError(t, err)
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
-	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{}))
-	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
+	srv, client := startTablestore(t, tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"})
 
 	good, err := os.ReadFile(filepath.Join(scenarioDir, "0001-puts.json"))
 	require.NoError(t, err)
