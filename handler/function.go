@@ -41,8 +41,10 @@ const (
 // Error is a failed invocation: Type is one of the ErrorType constants, Err the cause.
 // The trigger retries a failed invocation with the same batch until the Stream data expires.
 type Error struct {
+	// Type is one of the ErrorType constants; it becomes the response's errorType.
 	Type string
-	Err  error
+	// Err is the cause; its message becomes the response's errorMessage.
+	Err error
 }
 
 // Error returns the cause's message.

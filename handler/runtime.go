@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aliyun/fc-runtime-go-sdk/fc"
+	"github.com/aliyun/fc-runtime-go-sdk/fc/messages"
 	"github.com/aliyun/fc-runtime-go-sdk/fccontext"
 
 	"github.com/otsetl/otsetl/events"
@@ -69,8 +70,10 @@ func CredentialsFromEnv(getenv func(string) string) tablestore.Credentials {
 // ErrorBody is the JSON body of a failed invocation, the shape the go1 runtime posts to
 // /error (fc-runtime-go-sdk fc/messages/messages.go, InvokeResponse_Error).
 type ErrorBody struct {
+	// ErrorMessage says what failed, naming the record, column, key or Tablestore error code.
 	ErrorMessage string `json:"errorMessage"`
-	ErrorType    string `json:"errorType"`
+	// ErrorType is one of the ErrorType constants.
+	ErrorType string `json:"errorType"`
 }
 
 // invoke runs one invocation with the deadline min(ctx's, start+timeout, start+60 s) minus
@@ -214,7 +217,7 @@ func newRequestID() string {
 
 // StartRuntimeAPI runs fn under FC's go1 runtime: it hands fc.Start (fc-runtime-go-sdk
 // fc/entry.go) a handler taking the raw []byte payload, with the invocation's credentials
-// from fccontext. It never returns; call it only when FC_RUNTIME_API is set (fc.Start exits
+// from fccontext. A failed invocation is posted to the runtime API's /error as an [ErrorBody]. It never returns; call it only when FC_RUNTIME_API is set (fc.Start exits
 // the process otherwise).
 func StartRuntimeAPI(fn *Function, logger *slog.Logger) {
 	fc.Start(func(ctx context.Context, payload []byte) (Summary, error) {
@@ -228,6 +231,12 @@ func StartRuntimeAPI(fn *Function, logger *slog.Logger) {
 			SecurityToken:   fctx.Credentials.SecurityToken,
 		}
 		timeout := time.Duration(fctx.Function.Timeout) * time.Second
-		return fn.invoke(ctx, logger.With(slog.String("requestId", fctx.RequestID)), creds, timeout, payload)
+		sum, err := fn.invoke(ctx, logger.With(slog.String("requestId", fctx.RequestID)), creds, timeout, payload)
+		if err != nil {
+			// Posted to /error as is; any other error type would be reported under its Go
+			// type name instead of its ErrorType (fc-runtime-go-sdk fc/errors.go).
+			return sum, messages.InvokeResponse_Error{Message: err.Error(), Type: ErrorType(err)}
+		}
+		return sum, nil
 	})
 }

@@ -83,7 +83,9 @@ type Config struct {
 
 // FileResult is the outcome of one replayed file.
 type FileResult struct {
-	Path    string
+	// Path is the event file, as given to Run.
+	Path string
+	// Summary is what the function reported for it.
 	Summary handler.Summary
 }
 

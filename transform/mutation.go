@@ -42,7 +42,9 @@ func (k MutationKind) String() string {
 // Cell is one attribute column of a row image or of a row change. A Value of kind
 // events.KindNone in a MutationUpdateIfExists means "delete all versions of Name".
 type Cell struct {
-	Name  string
+	// Name is the attribute column's name.
+	Name string
+	// Value is the column's value; none means "delete all versions" in an update.
 	Value events.Value
 }
 

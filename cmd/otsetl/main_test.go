@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"io"
@@ -335,8 +336,57 @@ func TestGo1Runtime(t *testing.T) {
 	var failure handler.ErrorBody
 	require.NoError(t, json.Unmarshal([]byte(got["go1-bad/error"]), &failure), "replies: %v", got)
 	assert.Contains(t, failure.ErrorMessage, "neither a CBOR map nor a JSON object")
+	assert.Equal(t, handler.ErrorTypeInvalidEvent, failure.ErrorType)
 	rows, err := client.Scan(t.Context(), "result")
 	require.NoError(t, err)
 	assert.Len(t, rows, 4)
 	assert.NotContains(t, stop(), "go1-secret")
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestOtslocalCommand runs `otsetl otslocal`: it prints its endpoint, serves the SDK there, and
+// stops when its context ends (SIGTERM or Ctrl-C in the binary).
+func TestOtslocalCommand(t *testing.T) {
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errb lockedBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"otslocal", "--listen", addr}, &out, &errb, noEnv) }()
+	endpoint := "http://" + addr
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), endpoint) }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (any instance name, any access key)\n", out.String())
+
+	client, err := tablestore.NewClient(tablestore.Config{Endpoint: endpoint, Instance: "any"}, tablestore.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
+	require.NoError(t, err)
+	require.NoError(t, client.EnsureTable(t.Context(), "t", []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindString}}, tablestore.TableOptions{}))
+	rows, err := client.Scan(t.Context(), "t")
+	require.NoError(t, err)
+	assert.Empty(t, rows)
+
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, errb.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("otslocal did not stop")
+	}
+	_, err = net.Dial("tcp", addr)
+	assert.Error(t, err, "nothing listens after it stopped")
 }
