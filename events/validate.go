@@ -35,6 +35,15 @@ func (e *Event) Validate() error {
 	return nil
 }
 
+// Validate checks one record against the rules of [Event.Validate]. The error is a
+// *DecodeError naming the field at fault, without a record index (Record is -1).
+func (r *Record) Validate() error {
+	if field, err := r.validate(); err != nil {
+		return &DecodeError{Record: -1, Field: field, Err: err}
+	}
+	return nil
+}
+
 // validate checks one record, returning the field at fault with the error.
 func (r *Record) validate() (field string, err error) {
 	if !r.Type.Valid() {

@@ -2,7 +2,6 @@ package transform
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/otsetl/otsetl/events"
@@ -52,10 +51,9 @@ type Plan struct {
 // column. A PutRow that carries several versions of a column keeps the newest.
 //
 // A key whose full image the filter cannot evaluate gets a MutationDelete and every record
-// of the key goes to Invalid. A malformed record (an unknown record or cell type, a Put
-// without a value, a cell without a column name, no primary key) goes to Invalid and leaves
-// its key's row unknown until a later PutRow or DeleteRow: MutationReadSource. A nil ev
-// is an empty event.
+// of the key goes to Invalid. A malformed record (one that fails events.Record.Validate, as
+// events.Decode never lets through) goes to Invalid and leaves its key's row unknown until
+// a later PutRow or DeleteRow: MutationReadSource. A nil ev is an empty event.
 func (r *Rule) Plan(ev *events.Event) Plan {
 	if ev == nil {
 		return Plan{}
@@ -89,7 +87,7 @@ func (p *planner) add(i int, rec *events.Record) {
 		p.order = append(p.order, fold)
 	}
 	fold.records = append(fold.records, i)
-	if err := checkRecord(rec); err != nil {
+	if err := rec.Validate(); err != nil {
 		p.invalid[i] = err
 		fold.forgetRow()
 		return
@@ -118,24 +116,6 @@ func (p *planner) plan() Plan {
 	}
 	slices.SortFunc(plan.Invalid, func(a, b InvalidRecord) int { return a.Index - b.Index })
 	return plan
-}
-
-// checkRecord reports what makes rec impossible to fold, or nil.
-func checkRecord(rec *events.Record) error {
-	if !rec.Type.Valid() {
-		return fmt.Errorf("record type %q is not PutRow, UpdateRow or DeleteRow", rec.Type)
-	}
-	for _, c := range rec.Columns {
-		switch {
-		case !c.Type.Valid():
-			return fmt.Errorf("column %q: cell type %q is not Put, DeleteOneVersion or DeleteAllVersions", c.ColumnName, c.Type)
-		case c.ColumnName == "":
-			return fmt.Errorf("%s cell without a column name", c.Type)
-		case c.Type == events.Put && c.Value.IsNone():
-			return fmt.Errorf("column %q: Put cell without a value", c.ColumnName)
-		}
-	}
-	return nil
 }
 
 // keyFold is the state of one primary key's records so far.

@@ -121,9 +121,10 @@ func randomSequence(rng *rand.Rand, noteIrrelevant bool) []events.Record {
 		events.Integer(-1), events.Integer(0), events.Integer(1), events.Integer(2), events.Integer(3),
 		events.Double(1.5), events.Double(0.5), events.String("3"),
 	}
-	randomCell := func() events.Column {
+	randomCell := func(putOnly bool) events.Column {
 		name := columns[rng.IntN(len(columns))]
 		switch n := rng.IntN(10); {
+		case putOnly:
 		case n == 0:
 			return deleteAll(name)
 		case n == 1 && noteIrrelevant:
@@ -140,26 +141,27 @@ func randomSequence(rng *rand.Rand, noteIrrelevant bool) []events.Record {
 		}
 		return putAt(name, value, rng.Int64N(4))
 	}
-	randomCells := func() []events.Column {
+	// randomCells returns 1 to 3 cells; a PutRow's (putOnly) are all Put cells.
+	randomCells := func(putOnly bool) []events.Column {
 		cells := make([]events.Column, 1+rng.IntN(3))
 		for i := range cells {
-			cells[i] = randomCell()
+			cells[i] = randomCell(putOnly)
 		}
 		return cells
 	}
 
 	records := []events.Record{deleteRow(1)}
 	if rng.IntN(3) > 0 {
-		records[0] = putRow(1, randomCells()...)
+		records[0] = putRow(1, randomCells(true)...)
 	}
 	for range rng.IntN(5) {
 		switch rng.IntN(6) {
 		case 0:
 			records = append(records, deleteRow(1))
 		case 1:
-			records = append(records, putRow(1, randomCells()...))
+			records = append(records, putRow(1, randomCells(true)...))
 		default:
-			records = append(records, updateRow(1, randomCells()...))
+			records = append(records, updateRow(1, randomCells(false)...))
 		}
 	}
 	return records
