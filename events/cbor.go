@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/big"
@@ -10,17 +11,23 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// CBOR major types (RFC 8949 §3.1), the top three bits of an item's first byte.
-const (
-	majorUnsigned   = 0
-	majorNegative   = 1
-	majorByteString = 2
-	majorTextString = 3
-	majorArray      = 4
-	majorMap        = 5
-	majorTag        = 6
-	majorSimple     = 7
-)
+// decodeCBOR decodes a CBOR event. fxamacker/cbor checks the whole payload for
+// well-formedness and the limits once; a plain event (see readPlainEvent) is then read in
+// place from one copy of the payload, and any other goes through the payload tree and the
+// builder, which report every error.
+func (d *decoder) decodeCBOR(payload []byte) (*Event, error) {
+	if err := d.cbor.Wellformed(payload); err != nil {
+		return nil, eventError(err)
+	}
+	if e, ok := readPlainEvent(bytes.Clone(payload)); ok {
+		return e, nil
+	}
+	top, err := d.cborDocument(payload)
+	if err != nil {
+		return nil, err
+	}
+	return builder{format: formatCBOR, record: -1}.event(top)
+}
 
 // cborDocument decodes a CBOR payload into the top-level map of a payload tree: Version as a
 // node and, when it is an array, Records as encodedRecord elements. The whole payload is
@@ -145,16 +152,6 @@ func (d *decoder) cborNegative(raw cbor.RawMessage) (any, error) {
 	}
 	return n.Int64(), nil
 }
-
-// Simple values and float widths of major type 7 (RFC 8949 §3.3), by additional information.
-const (
-	simpleFalse      = 20
-	simpleTrue       = 21
-	simpleNull       = 22
-	simpleUndefined  = 23
-	additionalHalf   = 25
-	additionalDouble = 27
-)
 
 // cborSimple decodes a major type 7 item: a float of any width, false, true, null,
 // undefined, or an unassigned simple value.

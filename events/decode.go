@@ -95,7 +95,8 @@ func Decode(payload []byte) (*Event, error) {
 //
 // Map keys match the documented names exactly; other keys are ignored. Info, its Timestamp,
 // Columns, a cell's Timestamp and Value may be absent or null. The decoded event then must
-// pass [Event.Validate]. Every record keeps its exact bytes in Record.Raw.
+// pass [Event.Validate]. Every record keeps its exact bytes in Record.Raw; the Raw and
+// BINARY values of a CBOR event may share one copy of the payload, never payload itself.
 //
 // Errors about the payload's content are *DecodeError naming the record and field; invalid
 // options give a plain error.
@@ -111,22 +112,15 @@ func (o DecodeOptions) Decode(payload []byte) (*Event, error) {
 	if len(payload) == 0 {
 		return nil, eventError(errors.New("payload is empty"))
 	}
-	var top map[string]any
-	var form format
+	var e *Event
 	switch first := payload[0]; {
 	case first >= 0xa0 && first <= 0xbf:
-		form = formatCBOR
-		top, err = d.cborDocument(payload)
+		e, err = d.decodeCBOR(payload)
 	case first == '{':
-		form = formatJSON
-		top, err = d.jsonDocument(payload)
+		e, err = d.decodeJSON(payload)
 	default:
 		return nil, eventError(fmt.Errorf("payload is neither a CBOR map nor a JSON object: first byte 0x%02x", first))
 	}
-	if err != nil {
-		return nil, err
-	}
-	e, err := builder{format: form, record: -1}.event(top)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,15 @@ import (
 	"unicode/utf8"
 )
 
+// decodeJSON decodes a JSON event: the payload tree first, then the Event built from it.
+func (d *decoder) decodeJSON(payload []byte) (*Event, error) {
+	top, err := d.jsonDocument(payload)
+	if err != nil {
+		return nil, err
+	}
+	return builder{format: formatJSON, record: -1}.event(top)
+}
+
 // jsonDocument decodes a JSON payload into the top-level map of a payload tree, with the
 // elements of a Records array as encodedRecord when they are objects.
 func (d *decoder) jsonDocument(payload []byte) (map[string]any, error) {

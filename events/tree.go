@@ -8,7 +8,9 @@ import (
 )
 
 // The CBOR and the JSON reader both turn a payload into a tree of plain Go values, so that
-// one builder turns either into an Event. A node is one of:
+// one builder turns either into an Event and reports every error the same way. (A CBOR event
+// in the plain form of the documented shape skips the tree: see readPlainEvent.) A node is
+// one of:
 //
 //	map[string]any  a CBOR map with text keys, a JSON object
 //	[]any           an array

@@ -73,44 +73,48 @@ func (r *Record) validate() (field string, err error) {
 
 // validate checks the i-th primary key column.
 func (pk PrimaryKeyColumn) validate(i int) (field string, err error) {
-	label := elementLabel("PrimaryKey", i, pk.ColumnName)
 	if pk.ColumnName == "" {
-		return label + ".ColumnName", errors.New("empty column name")
+		return pk.label(i) + ".ColumnName", errors.New("empty column name")
 	}
 	switch pk.Value.Kind() {
 	case KindInteger, KindString, KindBinary:
 		return "", nil
 	case KindNone:
-		return label, errors.New("missing Value")
+		return pk.label(i), errors.New("missing Value")
 	}
-	return label, fmt.Errorf("%s is not a primary key type (want INTEGER, STRING or BINARY)", pk.Value.Kind())
+	return pk.label(i), fmt.Errorf("%s is not a primary key type (want INTEGER, STRING or BINARY)", pk.Value.Kind())
 }
 
 // validate checks the i-th attribute column change of a record of type recordType.
 func (c Column) validate(i int, recordType RecordType) (field string, err error) {
-	label := elementLabel("Columns", i, c.ColumnName)
 	if c.ColumnName == "" {
-		return label + ".ColumnName", errors.New("empty column name")
+		return c.label(i) + ".ColumnName", errors.New("empty column name")
 	}
 	if !c.Type.Valid() {
-		return label + ".Type", fmt.Errorf("unknown column type %q (want %s, %s or %s)", c.Type, Put, DeleteOneVersion, DeleteAllVersions)
+		return c.label(i) + ".Type", fmt.Errorf("unknown column type %q (want %s, %s or %s)", c.Type, Put, DeleteOneVersion, DeleteAllVersions)
 	}
 	if recordType == PutRow && c.Type != Put {
-		return label, fmt.Errorf("a %s writes only %s cells, got %s", PutRow, Put, c.Type)
+		return c.label(i), fmt.Errorf("a %s writes only %s cells, got %s", PutRow, Put, c.Type)
 	}
 	if c.Timestamp != nil && *c.Timestamp < 0 {
-		return label + ".Timestamp", fmt.Errorf("negative timestamp %d", *c.Timestamp)
+		return c.label(i) + ".Timestamp", fmt.Errorf("negative timestamp %d", *c.Timestamp)
 	}
 	hasValue, hasTimestamp := !c.Value.IsNone(), c.Timestamp != nil
 	switch {
 	case c.Type == Put && !hasValue:
-		return label, errors.New("a Put needs a Value")
+		return c.label(i), errors.New("a Put needs a Value")
 	case c.Type == DeleteOneVersion && !hasTimestamp:
-		return label, errors.New("a DeleteOneVersion needs a Timestamp")
+		return c.label(i), errors.New("a DeleteOneVersion needs a Timestamp")
 	case c.Type != Put && hasValue:
-		return label, fmt.Errorf("a %s carries no Value", c.Type)
+		return c.label(i), fmt.Errorf("a %s carries no Value", c.Type)
 	case c.Type == DeleteAllVersions && hasTimestamp:
-		return label, fmt.Errorf("a %s carries no Timestamp", DeleteAllVersions)
+		return c.label(i), fmt.Errorf("a %s carries no Timestamp", DeleteAllVersions)
 	}
 	return "", nil
 }
+
+// label names the i-th primary key column in errors, e.g. `PrimaryKey[0] "id"`.
+func (pk PrimaryKeyColumn) label(i int) string { return elementLabel("PrimaryKey", i, pk.ColumnName) }
+
+// label names the i-th attribute column change in errors, e.g. `Columns[2] "level"`.
+func (c Column) label(i int) string { return elementLabel("Columns", i, c.ColumnName) }

@@ -1,0 +1,537 @@
+package events
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"unicode/utf8"
+)
+
+// readPlainEvent decodes a well-formed CBOR event in one pass over its bytes, without a
+// payload tree, when the event is plain, the form an encoder of the documented shape writes:
+//
+//   - every map's keys are distinct definite-length text strings of valid UTF-8 (at most
+//     maxOtherKeys of them besides the fields the decoder reads), and no value starts with a
+//     tag;
+//   - no tag appears anywhere but in members of the event that the decoder does not read;
+//   - the fields hold what the builder asks of them (Version a text string, Records an array
+//     of maps, Type and ColumnName text strings, PrimaryKey an array of maps, Info a map or
+//     null, Columns an array of maps or null, Timestamp an integer or null), values are
+//     integers within int64, floats of any width, booleans, null, undefined, text strings or
+//     byte strings, and every text string is valid UTF-8.
+//
+// Lengths may be definite or indefinite. For a plain event it returns what cborDocument and
+// builder.event give; for any other it reports false and leaves the event to them, and so to
+// their errors. Record.Raw and BINARY values are slices of payload.
+func readPlainEvent(payload []byte) (*Event, bool) {
+	r := plainReader{cursor: cursor{data: payload}}
+	return r.event()
+}
+
+// plainReader reads a plain event, and holds what the records of the event share.
+type plainReader struct {
+	cursor
+	primaryKeys chunks[PrimaryKeyColumn]
+	columns     chunks[Column]
+	timestamps  chunks[int64]
+	names       [maxNames]string // the first column names met
+	nameCount   int
+}
+
+// The fields the reader reads in each map, by index. For each map, a function finds the
+// index of a key, or -1 for a member the reader does not read; a switch on constant strings
+// compares them in place.
+const (
+	eventVersion, eventRecords                              = 0, 1
+	recordType, recordInfo, recordPrimaryKey, recordColumns = 0, 1, 2, 3
+	infoTimestamp                                           = 0
+	primaryKeyColumnName, primaryKeyValue                   = 0, 1
+	columnType, columnName, columnValue, columnTimestamp    = 0, 1, 2, 3
+)
+
+// eventField finds a field of the top-level map.
+func eventField(key []byte) int {
+	switch string(key) {
+	case "Version":
+		return eventVersion
+	case "Records":
+		return eventRecords
+	}
+	return -1
+}
+
+// recordField finds a field of a record.
+func recordField(key []byte) int {
+	switch string(key) {
+	case "Type":
+		return recordType
+	case "Info":
+		return recordInfo
+	case "PrimaryKey":
+		return recordPrimaryKey
+	case "Columns":
+		return recordColumns
+	}
+	return -1
+}
+
+// infoField finds a field of Info.
+func infoField(key []byte) int {
+	if string(key) == "Timestamp" {
+		return infoTimestamp
+	}
+	return -1
+}
+
+// primaryKeyColumnField finds a field of a primary key column.
+func primaryKeyColumnField(key []byte) int {
+	switch string(key) {
+	case "ColumnName":
+		return primaryKeyColumnName
+	case "Value":
+		return primaryKeyValue
+	}
+	return -1
+}
+
+// columnField finds a field of an attribute column change.
+func columnField(key []byte) int {
+	switch string(key) {
+	case "Type":
+		return columnType
+	case "ColumnName":
+		return columnName
+	case "Value":
+		return columnValue
+	case "Timestamp":
+		return columnTimestamp
+	}
+	return -1
+}
+
+// noFields finds no field: the reader reads none in the maps inside members it skips.
+func noFields([]byte) int { return -1 }
+
+// The strings that every event or record repeats, which cost no allocation.
+var (
+	versions    = []string{Version}
+	recordTypes = []string{string(PutRow), string(UpdateRow), string(DeleteRow)}
+	columnTypes = []string{string(Put), string(DeleteOneVersion), string(DeleteAllVersions)}
+)
+
+// The readers below read the next item and report whether it is plain; after false, where
+// the cursor stands is of no account.
+
+// event reads the top-level map.
+func (r *plainReader) event() (*Event, bool) {
+	e := &Event{}
+	m, ok := r.openMap(eventField)
+	for ok && r.nextMember(&m) {
+		switch m.field {
+		case eventVersion:
+			e.Version, ok = r.knownString(versions)
+		case eventRecords:
+			e.Records, ok = r.records()
+		default: // the tree path reads no other member of the event
+			r.skip()
+		}
+	}
+	return e, ok && m.plain && m.has(eventVersion) && m.has(eventRecords)
+}
+
+// records reads the Records array, keeping each record's bytes as its Raw.
+func (r *plainReader) records() ([]Record, bool) {
+	l, ok := r.openArray()
+	if !ok {
+		return nil, false
+	}
+	records := make([]Record, 0, max(l.left, 0))
+	for r.nextElement(&l) {
+		start := r.off
+		records = append(records, Record{})
+		record := &records[len(records)-1]
+		if !r.record(record) {
+			return nil, false
+		}
+		record.Raw = r.data[start:r.off:r.off]
+	}
+	return records, l.plain
+}
+
+// record reads an element of Records into record.
+func (r *plainReader) record(record *Record) bool {
+	m, ok := r.openMap(recordField)
+	for ok && r.nextMember(&m) {
+		switch m.field {
+		case recordType:
+			var name string
+			name, ok = r.knownString(recordTypes)
+			record.Type = RecordType(name)
+		case recordInfo:
+			record.Info, ok = r.info()
+		case recordPrimaryKey:
+			record.PrimaryKey, ok = r.primaryKey()
+		case recordColumns:
+			record.Columns, ok = r.columnList()
+		default:
+			ok = r.plainItem()
+		}
+	}
+	return ok && m.plain && m.has(recordType) && m.has(recordPrimaryKey)
+}
+
+// info reads Info; null and undefined give the zero RecordInfo.
+func (r *plainReader) info() (RecordInfo, bool) {
+	var info RecordInfo
+	if r.none() {
+		return info, true
+	}
+	m, ok := r.openMap(infoField)
+	for ok && r.nextMember(&m) {
+		if m.field == infoTimestamp {
+			info.Timestamp, _, ok = r.optionalInteger()
+		} else {
+			ok = r.plainItem()
+		}
+	}
+	return info, ok && m.plain
+}
+
+// primaryKey reads the PrimaryKey array.
+func (r *plainReader) primaryKey() ([]PrimaryKeyColumn, bool) {
+	l, ok := r.openArray()
+	if !ok {
+		return nil, false
+	}
+	pk := r.primaryKeys.take(r.count(l))
+	for i := 0; r.nextElement(&l); i++ {
+		if !r.primaryKeyColumn(&pk[i]) {
+			return nil, false
+		}
+	}
+	return pk, l.plain
+}
+
+// primaryKeyColumn reads an element of PrimaryKey into column.
+func (r *plainReader) primaryKeyColumn(column *PrimaryKeyColumn) bool {
+	m, ok := r.openMap(primaryKeyColumnField)
+	for ok && r.nextMember(&m) {
+		switch m.field {
+		case primaryKeyColumnName:
+			column.ColumnName, ok = r.columnName()
+		case primaryKeyValue:
+			column.Value, ok = r.value()
+		default:
+			ok = r.plainItem()
+		}
+	}
+	return ok && m.plain && m.has(primaryKeyColumnName)
+}
+
+// columnList reads Columns; null, undefined and an empty array give nil.
+func (r *plainReader) columnList() ([]Column, bool) {
+	if r.none() {
+		return nil, true
+	}
+	l, ok := r.openArray()
+	if !ok {
+		return nil, false
+	}
+	var columns []Column
+	if count := r.count(l); count > 0 {
+		columns = r.columns.take(count)
+	}
+	for i := 0; r.nextElement(&l); i++ {
+		if !r.column(&columns[i]) {
+			return nil, false
+		}
+	}
+	return columns, l.plain
+}
+
+// column reads an element of Columns into column.
+func (r *plainReader) column(column *Column) bool {
+	m, ok := r.openMap(columnField)
+	for ok && r.nextMember(&m) {
+		switch m.field {
+		case columnType:
+			var name string
+			name, ok = r.knownString(columnTypes)
+			column.Type = ColumnType(name)
+		case columnName:
+			column.ColumnName, ok = r.columnName()
+		case columnValue:
+			column.Value, ok = r.value()
+		case columnTimestamp:
+			var timestamp int64
+			var present bool
+			if timestamp, present, ok = r.optionalInteger(); present {
+				column.Timestamp = &r.timestamps.take(1)[0]
+				*column.Timestamp = timestamp
+			}
+		default:
+			ok = r.plainItem()
+		}
+	}
+	return ok && m.plain && m.has(columnType) && m.has(columnName)
+}
+
+// columnName reads a primary key or attribute column's name. The few names that the records
+// of an event repeat are allocated once each.
+func (r *plainReader) columnName() (string, bool) {
+	known := r.names[:r.nameCount]
+	name, ok := r.knownString(known)
+	if ok && r.nameCount < maxNames && !slices.Contains(known, name) {
+		r.names[r.nameCount] = name
+		r.nameCount++
+	}
+	return name, ok
+}
+
+// maxNames bounds the column names a plainReader keeps, which it compares one by one.
+const maxNames = 16
+
+// knownString reads a text string of valid UTF-8. One equal to a string of known is that
+// string, with neither a check nor an allocation.
+func (r *plainReader) knownString(known []string) (string, bool) {
+	if r.peek() != majorTextString {
+		return "", false
+	}
+	start := r.off
+	if h := r.head(); !h.indefinite() {
+		content := r.stringContent(h)
+		if i := slices.Index(known, string(content)); i >= 0 {
+			return known[i], true
+		}
+	}
+	r.off = start
+	content, ok := r.text()
+	return string(content), ok
+}
+
+// text reads a text string of valid UTF-8.
+func (r *plainReader) text() ([]byte, bool) {
+	if r.peek() != majorTextString {
+		return nil, false
+	}
+	return r.textContent(r.head())
+}
+
+// optionalInteger reads an integer within int64, or null or undefined, for which present is
+// false.
+func (r *plainReader) optionalInteger() (value int64, present, ok bool) {
+	if r.none() {
+		return 0, false, true
+	}
+	if major := r.peek(); major != majorUnsigned && major != majorNegative {
+		return 0, false, false
+	}
+	value, ok = integerOf(r.head())
+	return value, true, ok
+}
+
+// value reads a cell or primary key value; null and undefined give no value.
+func (r *plainReader) value() (Value, bool) {
+	h := r.head()
+	switch h.major {
+	case majorUnsigned, majorNegative:
+		i, ok := integerOf(h)
+		return Integer(i), ok
+	case majorByteString:
+		return Binary(r.stringContent(h)), true
+	case majorTextString:
+		content, valid := r.textContent(h)
+		if !valid {
+			return Value{}, false
+		}
+		return String(string(content)), true
+	case majorSimple:
+		switch h.additional {
+		case simpleFalse, simpleTrue:
+			return Boolean(h.additional == simpleTrue), true
+		case simpleNull, simpleUndefined:
+			return Value{}, true
+		case additionalHalf:
+			return Double(halfToFloat64(uint16(h.argument))), true
+		case additionalSingle:
+			return Double(float64(math.Float32frombits(uint32(h.argument)))), true
+		case additionalDouble:
+			return Double(math.Float64frombits(h.argument)), true
+		}
+	}
+	return Value{}, false
+}
+
+// plainItem reads a member the reader has no field for, and reports whether the tree path
+// decodes it without fault as far as the reader can tell: no tag, text strings of valid
+// UTF-8, maps of plain keys, all the way down.
+func (r *plainReader) plainItem() bool {
+	switch r.peek() {
+	case majorTextString:
+		_, valid := r.text()
+		return valid
+	case majorArray:
+		l, _ := r.openArray()
+		for r.nextElement(&l) {
+			if !r.plainItem() {
+				return false
+			}
+		}
+		return l.plain
+	case majorMap:
+		m, _ := r.openMap(noFields)
+		for r.nextMember(&m) {
+			if !r.plainItem() {
+				return false
+			}
+		}
+		return m.plain
+	case majorTag:
+		return false
+	}
+	r.skip()
+	return true
+}
+
+// none reads the next item if it is null or undefined, and reports whether it was.
+func (r *plainReader) none() bool {
+	if b := r.data[r.off]; b != majorSimple<<5|simpleNull && b != majorSimple<<5|simpleUndefined {
+		return false
+	}
+	r.off++
+	return true
+}
+
+// plainMembers walks the members of a map as long as its keys are plain: distinct
+// definite-length text strings of valid UTF-8, at most maxOtherKeys of them besides the
+// fields the reader knows in that map, with no tag in front of any value. fxamacker/cbor
+// decodes such a map into a map[string]cbor.RawMessage without fault, member by member as it
+// stands, so the tree path sees the same members.
+type plainMembers struct {
+	left    int              // pairs still to come, -1 for an indefinite length
+	fieldOf func([]byte) int // the index of a known field (at most 32), -1 for another key
+	seen    uint32           // bit i is set once the field of index i has been met
+	others  [][]byte         // the other keys met so far
+	plain   bool
+	field   int // index of the current member's field, -1 for another key
+}
+
+// maxOtherKeys bounds the keys besides the known fields of a plain map, which are compared
+// pairwise.
+const maxOtherKeys = 16
+
+// openMap reads the head of a map, whose known fields fieldOf finds, and reports false for
+// any other item.
+func (r *plainReader) openMap(fieldOf func([]byte) int) (plainMembers, bool) {
+	if r.peek() != majorMap {
+		return plainMembers{}, false
+	}
+	return plainMembers{left: r.head().left(), fieldOf: fieldOf, plain: true}, true
+}
+
+// nextMember reads the key of the next member of the map m, leaving the cursor at its value,
+// and reports false at the end of the map or at a member that is not plain.
+func (r *plainReader) nextMember(m *plainMembers) bool {
+	if !r.more(&m.left) {
+		return false
+	}
+	if initial := r.data[r.off]; initial>>5 != majorTextString || initial&0x1f == additionalIndefinite {
+		m.plain = false
+		return false
+	}
+	key := r.definiteContent(r.head())
+	m.field = m.fieldOf(key)
+	if !m.addKey(key) || r.peek() == majorTag {
+		m.plain = false
+		return false
+	}
+	return true
+}
+
+// addKey records the current key and reports whether the keys so far are plain. A known
+// field is valid UTF-8 and needs no more than a bit.
+func (m *plainMembers) addKey(key []byte) bool {
+	if m.field >= 0 {
+		bit := uint32(1) << m.field
+		if m.seen&bit != 0 {
+			return false
+		}
+		m.seen |= bit
+		return true
+	}
+	if len(m.others) == maxOtherKeys || !utf8.Valid(key) ||
+		slices.ContainsFunc(m.others, func(other []byte) bool { return bytes.Equal(other, key) }) {
+		return false
+	}
+	m.others = append(m.others, key)
+	return true
+}
+
+// has reports whether the field of index i has been met.
+func (m *plainMembers) has(i int) bool { return m.seen&(1<<i) != 0 }
+
+// plainElements walks the elements of an array as long as none starts with a tag.
+type plainElements struct {
+	left  int // elements still to come, -1 for an indefinite length
+	plain bool
+}
+
+// openArray reads the head of an array, and reports false for any other item.
+func (r *plainReader) openArray() (plainElements, bool) {
+	if r.peek() != majorArray {
+		return plainElements{}, false
+	}
+	return plainElements{left: r.head().left(), plain: true}, true
+}
+
+// nextElement moves to the next element of the array l, and reports false at the end of the
+// array or at an element that starts with a tag.
+func (r *plainReader) nextElement(l *plainElements) bool {
+	if !r.more(&l.left) {
+		return false
+	}
+	if r.peek() == majorTag {
+		l.plain = false
+		return false
+	}
+	return true
+}
+
+// count returns the number of elements of the array l, which the cursor stands in front of,
+// counting them ahead for an indefinite length.
+func (r *plainReader) count(l plainElements) int {
+	if l.left >= 0 {
+		return l.left
+	}
+	ahead := r.cursor
+	count := 0
+	for ; ahead.more(&l.left); count++ {
+		ahead.skip()
+	}
+	return count
+}
+
+// chunks hands out small slices carved from larger allocations, so that the primary keys,
+// columns and timestamps of an event's records cost a few allocations rather than one each.
+// Every slice's capacity is its length: appending to one never writes into another.
+type chunks[T any] struct {
+	free []T
+	size int // length of the last allocation
+}
+
+// Allocation lengths double from minChunk up to maxChunk, or take what one slice needs.
+const (
+	minChunk = 4
+	maxChunk = 1024
+)
+
+// take returns a slice of n zero elements.
+func (c *chunks[T]) take(n int) []T {
+	if n > len(c.free) {
+		c.size = min(max(2*c.size, minChunk), maxChunk)
+		c.free = make([]T, max(n, c.size))
+	}
+	s := c.free[:n:n]
+	c.free = c.free[n:]
+	return s
+}

@@ -1,0 +1,416 @@
+package events
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// treeDecode decodes a CBOR payload the way Decode does when readPlainEvent declines it:
+// through the payload tree and the builder, without Validate.
+func treeDecode(t testing.TB, payload []byte) (*Event, error) {
+	t.Helper()
+	d, err := DefaultDecodeOptions.decoder()
+	require.NoError(t, err)
+	top, err := d.cborDocument(payload)
+	if err != nil {
+		return nil, err
+	}
+	return builder{format: formatCBOR, record: -1}.event(top)
+}
+
+// requirePlainMatchesTree checks readPlainEvent against the tree path on one well-formed
+// payload: an event it reads is the event the tree path builds, Raw and nil Columns
+// included, and a payload the tree path rejects it declines. It reports whether the payload
+// was plain.
+func requirePlainMatchesTree(t testing.TB, payload []byte) bool {
+	t.Helper()
+	plain, ok := readPlainEvent(bytes.Clone(payload))
+	tree, err := treeDecode(t, payload)
+	if !ok {
+		return false
+	}
+	require.NoError(t, err, "readPlainEvent read an event the tree path rejects")
+	requireSameEvent(t, tree, plain)
+	for i := range tree.Records {
+		require.Equal(t, tree.Records[i].Raw, plain.Records[i].Raw, "record %d", i)
+		require.Equal(t, tree.Records[i].Columns == nil, plain.Records[i].Columns == nil, "record %d", i)
+	}
+	return true
+}
+
+func TestPlainReaderReadsDocumentedEncodings(t *testing.T) {
+	sample, err := os.ReadFile(filepath.Join(officialDir, "sample.cbor"))
+	require.NoError(t, err)
+	everyValue, err := EncodeCBOR(everyValueEvent())
+	require.NoError(t, err)
+	for name, payload := range map[string][]byte{
+		"official sample": sample, "UpdateRow fixture": updateRowFixture(t), "every value": everyValue,
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.True(t, requirePlainMatchesTree(t, payload), "the plain reader declined it")
+		})
+	}
+}
+
+func TestPlainReaderMatchesTree(t *testing.T) {
+	const payloads = 5000
+	plain := 0
+	for seed := range uint64(payloads) {
+		g := eventGenerator{rng: rand.New(rand.NewPCG(seed, 0))}
+		payload := g.payload()
+		require.NoError(t, cbor.Wellformed(payload), "seed %d", seed)
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			if requirePlainMatchesTree(t, payload) {
+				plain++
+			}
+		})
+	}
+	// Most generated events keep to the plain form; the others exercise the way back.
+	assert.Greater(t, plain, payloads/4)
+	assert.Less(t, plain, payloads*9/10)
+}
+
+func TestPlainReaderDeclines(t *testing.T) {
+	event := func(record any) []byte {
+		return cborOf(t, map[string]any{"Version": "Sync-v1", "Records": []any{record}})
+	}
+	record := func(edit func(r, pk, column map[string]any)) []byte {
+		pk := map[string]any{"ColumnName": "id", "Value": 1}
+		column := map[string]any{"Type": "Put", "ColumnName": "c", "Value": 2}
+		r := map[string]any{"Type": "PutRow", "PrimaryKey": []any{pk}, "Columns": []any{column}}
+		edit(r, pk, column)
+		return event(r)
+	}
+	require.True(t, requirePlainMatchesTree(t, record(func(_, _, _ map[string]any) {})))
+
+	for name, payload := range map[string][]byte{
+		"tagged value":       record(func(_, _, c map[string]any) { c["Value"] = cbor.Tag{Number: 55799, Content: 2} }),
+		"tag in a member":    record(func(r, _, _ map[string]any) { r["Extra"] = []any{cbor.Tag{Number: 1, Content: 0}} }),
+		"integer key":        cborMap(t, "Version", "Sync-v1", "Records", []any{}, 1, 2),
+		"repeated key":       cborMap(t, "Version", "Sync-v1", "Records", []any{}, "Records", []any{}),
+		"missing type":       record(func(r, _, _ map[string]any) { delete(r, "Type") }),
+		"missing name":       record(func(_, pk, _ map[string]any) { delete(pk, "ColumnName") }),
+		"type not a string":  record(func(_, _, c map[string]any) { c["Type"] = 1 }),
+		"value out of range": record(func(_, pk, _ map[string]any) { pk["Value"] = uint64(math.MaxUint64) }),
+		"value an array":     record(func(_, _, c map[string]any) { c["Value"] = []any{} }),
+		"simple value":       record(func(_, _, c map[string]any) { c["Value"] = cbor.SimpleValue(16) }),
+		"invalid UTF-8":      record(func(_, _, c map[string]any) { c["Value"] = cbor.RawMessage{0x61, 0xff} }),
+		"record not a map":   event(5),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, ok := readPlainEvent(payload)
+			assert.False(t, ok)
+		})
+	}
+}
+
+func TestDecodeCopiesThePayload(t *testing.T) {
+	payload, err := EncodeCBOR(everyValueEvent())
+	require.NoError(t, err)
+	e, err := Decode(payload)
+	require.NoError(t, err)
+	raw := bytes.Clone(e.Records[0].Raw)
+	bin, _ := e.Records[2].PrimaryKey[0].Value.Bytes()
+	clear(payload)
+	assert.Equal(t, raw, e.Records[0].Raw)
+	assert.Equal(t, []byte("k"), bin)
+
+	// Records share allocations; appending to one slice leaves the others as they are.
+	second := bytes.Clone(e.Records[1].Raw)
+	_ = append(e.Records[0].Raw, 0)
+	_ = append(e.Records[0].PrimaryKey, PrimaryKeyColumn{ColumnName: "x"})
+	_ = append(e.Records[0].Columns, Column{ColumnName: "x"})
+	assert.Equal(t, second, e.Records[1].Raw)
+	assert.Equal(t, "int", e.Records[1].PrimaryKey[0].ColumnName)
+	assert.Equal(t, "level", e.Records[1].Columns[0].ColumnName)
+}
+
+func TestHalfToFloat64MatchesFxamacker(t *testing.T) {
+	for bits := range 1 << 16 {
+		var want float64
+		require.NoError(t, cbor.Unmarshal([]byte{0xf9, byte(bits >> 8), byte(bits)}, &want))
+		require.Equal(t, math.Float64bits(want), math.Float64bits(halfToFloat64(uint16(bits))), "half 0x%04x", bits)
+	}
+}
+
+// FuzzPlainReaderMatchesTree holds readPlainEvent to the tree path on every well-formed
+// payload, starting from generated events.
+func FuzzPlainReaderMatchesTree(f *testing.F) {
+	f.Add(updateRowFixture(f))
+	for seed := range uint64(20) {
+		g := eventGenerator{rng: rand.New(rand.NewPCG(seed, 1))}
+		f.Add(g.payload())
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		d, err := DefaultDecodeOptions.decoder()
+		require.NoError(t, err)
+		if len(payload) == 0 || payload[0]>>5 != majorMap || d.cbor.Wellformed(payload) != nil {
+			return
+		}
+		requirePlainMatchesTree(t, payload)
+	})
+}
+
+// eventGenerator makes random CBOR events of the documented shape, mostly plain, with now and
+// then a field of the wrong kind or missing, an unknown member, a tag, a repeated or
+// non-text key, or an invalid string, and writes them with random encoding choices:
+// indefinite lengths, strings in chunks, wider heads than needed, floats of every width.
+type eventGenerator struct {
+	rng *rand.Rand
+	out []byte
+}
+
+// pairs is a map in the order its pairs are written; keys need not be distinct text.
+type pairs []pair
+
+type pair struct{ key, value any }
+
+// rawText is a text string item of any bytes, valid UTF-8 or not.
+type rawText []byte
+
+// undefined is CBOR's undefined.
+type undefined struct{}
+
+// payload returns the encoding of a random event.
+func (g *eventGenerator) payload() []byte {
+	g.out = nil
+	g.write(g.event())
+	return g.out
+}
+
+func (g *eventGenerator) chance(percent int) bool { return g.rng.IntN(100) < percent }
+
+func (g *eventGenerator) event() pairs {
+	records := make([]any, g.rng.IntN(4))
+	for i := range records {
+		records[i] = g.record()
+	}
+	return g.mapOf(pairs{{"Version", g.pick(Version, "Sync-v2", 1)}, {"Records", g.pick(records, pairs{}, nil)}})
+}
+
+func (g *eventGenerator) record() any {
+	pk := make([]any, 1+g.rng.IntN(2))
+	for i := range pk {
+		pk[i] = g.mapOf(pairs{{"ColumnName", g.name()}, {"Value", g.pick(g.rng.Int64(), g.text(), []byte("k"))}})
+	}
+	columns := make([]any, g.rng.IntN(4))
+	for i := range columns {
+		columns[i] = g.column()
+	}
+	info := g.mapOf(pairs{{"Timestamp", g.pick(g.rng.Int64N(1<<52), nil, -1)}})
+	return g.pick(g.mapOf(pairs{
+		{"Type", g.pick(string(PutRow), string(UpdateRow), string(DeleteRow), "Upsert", []byte("PutRow"))},
+		{"Info", g.pick(info, nil, undefined{}, "x")},
+		{"PrimaryKey", g.pick(pk, []any{}, "id")},
+		{"Columns", g.pick(columns, nil, []any{}, pairs{})},
+	}), "record")
+}
+
+func (g *eventGenerator) column() any {
+	return g.mapOf(pairs{
+		{"Type", g.pick(string(Put), string(DeleteOneVersion), string(DeleteAllVersions), 5)},
+		{"ColumnName", g.name()},
+		{"Value", g.value()},
+		{"Timestamp", g.pick(g.rng.Int64N(1<<42), nil, "1")},
+	})
+}
+
+// mapOf returns the pairs in random order, now and then without one, with a repeated one, or
+// with an unknown member.
+func (g *eventGenerator) mapOf(p pairs) pairs {
+	if g.chance(3) {
+		i := g.rng.IntN(len(p))
+		p = append(p[:i], p[i+1:]...)
+	}
+	if g.chance(1) && len(p) > 0 {
+		p = append(p, p[g.rng.IntN(len(p))])
+	}
+	if g.chance(4) {
+		p = append(p, pair{g.pick("Extra", "Type2", 7, nil, cbor.Tag{Number: 42, Content: "k"}), g.value()})
+	}
+	g.rng.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+	return p
+}
+
+// pick returns the first choice most of the time, another now and then.
+func (g *eventGenerator) pick(first any, others ...any) any {
+	if len(others) == 0 || g.chance(96) {
+		return first
+	}
+	return others[g.rng.IntN(len(others))]
+}
+
+func (g *eventGenerator) name() any {
+	if g.chance(20) {
+		return fmt.Sprintf("c%d", g.rng.IntN(40)) // more names than plainReader keeps
+	}
+	return g.pick([]string{"id", "level", "message", "é"}[g.rng.IntN(4)], "", 3, rawText{0xc3})
+}
+
+func (g *eventGenerator) text() any {
+	return g.pick([]string{"", "hello", "日本語", "a\u2028b"}[g.rng.IntN(4)], rawText{0xff, 'a'})
+}
+
+func (g *eventGenerator) value() any {
+	half := make([]byte, 2)
+	binary.BigEndian.PutUint16(half, uint16(g.rng.Uint32()))
+	single := binary.BigEndian.AppendUint32(nil, g.rng.Uint32())
+	double := binary.BigEndian.AppendUint64(nil, g.rng.Uint64())
+	choices := []any{
+		g.rng.Int64(), g.rng.Int64N(100), -g.rng.Int64N(100), int64(math.MinInt64), int64(math.MaxInt64),
+		cbor.RawMessage(append([]byte{0xf9}, half...)),
+		cbor.RawMessage(append([]byte{0xfa}, single...)),
+		cbor.RawMessage(append([]byte{0xfb}, double...)),
+		true, false, nil, undefined{}, g.text(), []byte{}, []byte{0, 1, 2},
+	}
+	if g.chance(5) {
+		choices = []any{
+			uint64(math.MaxUint64), cbor.RawMessage{0x3b, 0x80, 0, 0, 0, 0, 0, 0, 0}, // -2^63-1
+			[]any{1, "a"}, pairs{{"a", 1}}, cbor.Tag{Number: 42, Content: 1}, cbor.Tag{Number: 55799, Content: 1},
+			cbor.Tag{Number: 0, Content: 1}, cbor.RawMessage{0xf0}, cbor.RawMessage{0xf8, 0xff}, // simple values 16, 255
+		}
+	}
+	return choices[g.rng.IntN(len(choices))]
+}
+
+// write appends the encoding of v.
+func (g *eventGenerator) write(v any) {
+	switch v := v.(type) {
+	case nil:
+		g.out = append(g.out, 0xf6)
+	case undefined:
+		g.out = append(g.out, 0xf7)
+	case bool:
+		g.out = append(g.out, map[bool]byte{false: 0xf4, true: 0xf5}[v])
+	case int:
+		g.write(int64(v))
+	case int64:
+		if v < 0 {
+			g.head(majorNegative, uint64(-1-v))
+		} else {
+			g.head(majorUnsigned, uint64(v))
+		}
+	case uint64:
+		g.head(majorUnsigned, v)
+	case string:
+		g.writeString(majorTextString, []byte(v))
+	case rawText:
+		g.writeString(majorTextString, v)
+	case []byte:
+		g.writeString(majorByteString, v)
+	case cbor.RawMessage:
+		g.out = append(g.out, v...)
+	case cbor.Tag:
+		g.head(majorTag, v.Number)
+		g.write(v.Content)
+	case []any:
+		g.container(majorArray, len(v), func(i int) { g.write(v[i]) })
+	case pairs:
+		g.container(majorMap, len(v), func(i int) {
+			if key, ok := v[i].key.(string); ok && !g.chance(2) {
+				g.head(majorTextString, uint64(len(key))) // a key in chunks is not plain
+				g.out = append(g.out, key...)
+			} else {
+				g.write(v[i].key)
+			}
+			g.write(v[i].value)
+		})
+	default:
+		panic(fmt.Sprintf("eventGenerator: cannot write %T", v))
+	}
+}
+
+// head appends a head, now and then with a wider argument than it needs.
+func (g *eventGenerator) head(major byte, argument uint64) {
+	initial := major << 5
+	switch {
+	case argument < 24 && !g.chance(5):
+		g.out = append(g.out, initial|byte(argument))
+	case argument <= math.MaxUint8 && !g.chance(5):
+		g.out = append(g.out, initial|additionalOneByte, byte(argument))
+	case argument <= math.MaxUint16 && !g.chance(5):
+		g.out = binary.BigEndian.AppendUint16(append(g.out, initial|additionalHalf), uint16(argument))
+	case argument <= math.MaxUint32 && !g.chance(5):
+		g.out = binary.BigEndian.AppendUint32(append(g.out, initial|additionalSingle), uint32(argument))
+	default:
+		g.out = binary.BigEndian.AppendUint64(append(g.out, initial|additionalDouble), argument)
+	}
+}
+
+// writeString appends a byte or text string, now and then in chunks, which may split a
+// character.
+func (g *eventGenerator) writeString(major byte, content []byte) {
+	if !g.chance(10) {
+		g.head(major, uint64(len(content)))
+		g.out = append(g.out, content...)
+		return
+	}
+	g.out = append(g.out, major<<5|additionalIndefinite)
+	for len(content) > 0 {
+		n := 1 + g.rng.IntN(len(content))
+		g.head(major, uint64(n))
+		g.out = append(g.out, content[:n]...)
+		content = content[n:]
+	}
+	g.out = append(g.out, breakByte)
+}
+
+// container appends an array or map of n items, now and then of indefinite length.
+func (g *eventGenerator) container(major byte, n int, item func(int)) {
+	indefinite := g.chance(10)
+	if indefinite {
+		g.out = append(g.out, major<<5|additionalIndefinite)
+	} else {
+		g.head(major, uint64(n))
+	}
+	for i := range n {
+		item(i)
+	}
+	if indefinite {
+		g.out = append(g.out, breakByte)
+	}
+}
+
+// BenchmarkDecodeCBOR measures Decode alone on a CBOR event of 1,000 records of mixed PutRow,
+// UpdateRow and DeleteRow, per record (ns/record).
+func BenchmarkDecodeCBOR(b *testing.B) {
+	const n = 1000
+	records := make([]Record, n)
+	for i := range records {
+		pk := []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(int64(i))}}
+		switch i % 3 {
+		case 0:
+			records[i] = Record{Type: PutRow, Info: RecordInfo{Timestamp: 1790000000000000}, PrimaryKey: pk, Columns: []Column{
+				{Type: Put, ColumnName: "level", Value: Integer(int64(i % 4)), Timestamp: ptr(1790000000000)},
+				{Type: Put, ColumnName: "message", Value: String(fmt.Sprintf("message %d", i)), Timestamp: ptr(1790000000000)},
+			}}
+		case 1:
+			records[i] = Record{Type: UpdateRow, Info: RecordInfo{Timestamp: 1790000000000001}, PrimaryKey: pk, Columns: []Column{
+				{Type: Put, ColumnName: "message", Value: String("updated"), Timestamp: ptr(1790000000001)},
+				{Type: DeleteAllVersions, ColumnName: "level"},
+			}}
+		default:
+			records[i] = Record{Type: DeleteRow, Info: RecordInfo{Timestamp: 1790000000000002}, PrimaryKey: pk}
+		}
+	}
+	payload, err := EncodeCBOR(&Event{Version: Version, Records: records})
+	require.NoError(b, err)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+}
