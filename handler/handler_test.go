@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,21 +41,19 @@ type fixture struct {
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a server's logger.
 type syncBuffer struct {
-	mu  chan struct{}
+	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-
 func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
 func (b *syncBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
@@ -86,7 +85,7 @@ func newFixture(t *testing.T, env map[string]string) *fixture {
 		require.NoError(t, client.EnsureTable(ctx, cfg.DeadLetterTable, dl, tablestore.TableOptions{}))
 	}
 
-	logs := newSyncBuffer()
+	logs := new(syncBuffer)
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	ts := httptest.NewServer(handler.NewHTTPHandler(fn, handler.HTTPOptions{Logger: logger, Getenv: func(string) string { return "" }}))
 	t.Cleanup(ts.Close)
