@@ -62,7 +62,7 @@ func (b *syncBuffer) String() string {
 // defaults.
 func newFixture(t *testing.T, env map[string]string) *fixture {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0")
+	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	vars := map[string]string{handler.EnvInstance: "inst", handler.EnvEndpoint: srv.Endpoint}

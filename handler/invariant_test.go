@@ -77,7 +77,7 @@ func TestInvariantUnderRandomOperationsAndRedelivery(t *testing.T) {
 	if testing.Short() {
 		sequences = invariantShortSequences
 	}
-	srv, err := otslocal.NewServer("127.0.0.1:0")
+	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	config := ots.NewDefaultTableStoreConfig()

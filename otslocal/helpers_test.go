@@ -18,7 +18,7 @@ import (
 // startServer starts a server on a free local port and closes it when the test ends.
 func startServer(t *testing.T) *otslocal.Server {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0")
+	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	return srv

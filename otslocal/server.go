@@ -4,7 +4,7 @@
 // It is modelled on net/http/httptest and cloud.google.com/go/bigtable/bttest: NewServer
 // starts it, Endpoint is what an SDK client is given, Close stops it.
 //
-//	srv, err := otslocal.NewServer("127.0.0.1:0")
+//	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 //	...
 //	defer srv.Close()
 //	client := tablestore.NewClient(srv.Endpoint, "instance", "akid", "secret")
@@ -59,15 +59,31 @@ type Server struct {
 	closeOnce  sync.Once
 }
 
+// Options configures a Server. The zero value is a server that accepts any access key,
+// gives each table's Stream one shard and injects no faults.
+type Options struct {
+	// StreamShards is the number of shards of every table's Stream; rows are spread over
+	// them by partition key (the first primary key column), so records keep their order
+	// per row. 0 means 1.
+	StreamShards int
+	// AccessKeyID and AccessKeySecret, when both are set, switch on strict mode: every
+	// request must carry this access key and a valid signature (403 OTSAuthFailed
+	// otherwise), and responses are signed with this secret.
+	AccessKeyID     string
+	AccessKeySecret string
+	// Faults injects errors, latency and dropped connections; the zero value injects none.
+	Faults Faults
+}
+
 // NewServer starts a Tablestore server listening on addr, a TCP host:port
-// ("127.0.0.1:0" picks a free port). It serves until Close. The error is the
-// listener's, e.g. when the address is in use.
-func NewServer(addr string) (*Server, error) {
-	return newServer(addr, time.Now)
+// ("127.0.0.1:0" picks a free port), configured by opts. It serves until Close. The
+// error is the listener's, e.g. when the address is in use, or names an invalid option.
+func NewServer(addr string, opts Options) (*Server, error) {
+	return newServer(addr, opts, time.Now)
 }
 
 // newServer starts a server whose store reads the time from clock.
-func newServer(addr string, clock func() time.Time) (*Server, error) {
+func newServer(addr string, opts Options, clock func() time.Time) (*Server, error) {
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

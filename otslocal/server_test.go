@@ -132,7 +132,7 @@ func TestRequestBodyLimit(t *testing.T) {
 }
 
 func TestCloseStopsTheServerAndIsIdempotent(t *testing.T) {
-	srv, err := otslocal.NewServer("127.0.0.1:0")
+	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
 	client := tablestore.NewClientWithConfig(srv.Endpoint, "inst", "ak", "sk", "", &tablestore.TableStoreConfig{
 		RetryTimes: 1, MaxRetryTime: time.Millisecond, HTTPTimeout: tablestore.HTTPTimeout{ConnectionTimeout: time.Second, RequestTimeout: time.Second},
@@ -151,6 +151,6 @@ func TestCloseStopsTheServerAndIsIdempotent(t *testing.T) {
 
 func TestNewServerReportsAnAddressInUse(t *testing.T) {
 	srv := startServer(t)
-	_, err := otslocal.NewServer(srv.Addr)
+	_, err := otslocal.NewServer(srv.Addr, otslocal.Options{})
 	assert.Error(t, err)
 }

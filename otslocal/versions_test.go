@@ -29,7 +29,7 @@ func newClockedTable(t *testing.T, timeToLive, maxVersions int) (*tablestore.Tab
 	t.Helper()
 	clock := &testClock{}
 	clock.ms.Store(startMs)
-	srv, err := newServer("127.0.0.1:0", clock.now)
+	srv, err := newServer("127.0.0.1:0", Options{}, clock.now)
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	client := tablestore.NewClient(srv.Endpoint, "inst", "ak", "sk")

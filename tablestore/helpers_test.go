@@ -33,7 +33,7 @@ var idSchema = []PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
 // startServer starts an otslocal server on 127.0.0.1 that the test closes.
 func startServer(t *testing.T) *otslocal.Server {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0")
+	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	return srv

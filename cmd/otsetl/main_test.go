@@ -182,7 +182,7 @@ func freePort(t *testing.T) string {
 // instance "inst", and returns it with a client using creds. The server stops with the test.
 func startTablestore(t *testing.T, creds tablestore.Credentials) (*otslocal.Server, *tablestore.Client) {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0")
+	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, creds)

@@ -19,7 +19,7 @@ Any access key and any instance name are accepted. It prints the endpoint, then 
 until SIGTERM or Ctrl-C; its data is lost when it stops.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			srv, err := otslocal.NewServer(listen)
+			srv, err := otslocal.NewServer(listen, otslocal.Options{})
 			if err != nil {
 				return err
 			}

@@ -60,7 +60,7 @@ Replay stops at the first failed invocation, as the trigger would block the shar
 			creds := handler.CredentialsFromEnv(getenv)
 			embedded := endpoint == ""
 			if embedded {
-				srv, err := otslocal.NewServer("127.0.0.1:0")
+				srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 				if err != nil {
 					return err
 				}
