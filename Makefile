@@ -3,7 +3,7 @@ GO      ?= go
 DIST    := dist
 BINARY  := $(DIST)/otsetl
 
-.PHONY: build run test bench deploy clean
+.PHONY: build run test bench fuzz deploy clean
 
 ## build: the function binary for FC (linux/amd64, static) in dist/, the code package of s.yaml.
 build:
@@ -18,9 +18,15 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race ./...
 
-## bench: the Go benchmarks.
+## bench: the end-to-end benchmark against otslocal with 1 ms latency (a few minutes); writes
+## its table into README.md's Performance section. Smoke test: go run ./bench -events 2 -records 100 -runs 1 -rss=false
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./bench -readme README.md
+
+## fuzz: every fuzz target in turn, FUZZTIME each (make fuzz FUZZTIME=5m); failing inputs land in testdata/fuzz.
+FUZZTIME ?= 60s
+fuzz:
+	GO=$(GO) scripts/fuzz.sh $(FUZZTIME)
 
 ## deploy: build, then deploy the function and its trigger with Serverless Devs (s.yaml).
 deploy: build

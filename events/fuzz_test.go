@@ -13,10 +13,16 @@ import (
 // *DecodeError, and that every accepted event re-encodes as CBOR and as JSON and decodes
 // back to the same event.
 func FuzzDecode(f *testing.F) {
-	for _, name := range []string{"sample.json", "sample.cbor"} {
-		payload, err := os.ReadFile(filepath.Join(officialDir, name))
+	// The documentation's sample and the scenario's events, in JSON and in CBOR.
+	for _, pattern := range []string{"official/*", "scenario/*.json", "scenario-cbor/*.cbor"} {
+		paths, err := filepath.Glob(filepath.Join("..", "testdata", pattern))
 		require.NoError(f, err)
-		f.Add(payload)
+		require.NotEmpty(f, paths, pattern)
+		for _, path := range paths {
+			payload, err := os.ReadFile(path)
+			require.NoError(f, err)
+			f.Add(payload)
+		}
 	}
 	f.Add(updateRowFixture(f))
 	for _, encode := range []func(*Event) ([]byte, error){EncodeCBOR, EncodeJSON} {

@@ -33,6 +33,12 @@ type Invocation struct {
 	Credentials tablestore.Credentials
 	// Timeout, when positive, is sent as x-fc-function-timeout in whole seconds.
 	Timeout time.Duration
+	// FunctionName, when set, is sent as x-fc-function-name.
+	FunctionName string
+	// Region, when set, is sent as x-fc-region, e.g. "cn-hangzhou".
+	Region string
+	// AccountID, when set, is sent as x-fc-account-id.
+	AccountID string
 }
 
 // InvocationError is a failed invocation as the function reported it: HTTP 404 with
@@ -62,6 +68,11 @@ func (c *Invoker) Invoke(ctx context.Context, inv Invocation, payload []byte) (S
 	}
 	if inv.Timeout > 0 {
 		req.Header.Set(HeaderFunctionTimeout, strconv.Itoa(int(inv.Timeout/time.Second)))
+	}
+	for header, value := range map[string]string{HeaderFunctionName: inv.FunctionName, HeaderRegion: inv.Region, HeaderAccountID: inv.AccountID} {
+		if value != "" {
+			req.Header.Set(header, value)
+		}
 	}
 	hc := c.HTTPClient
 	if hc == nil {

@@ -63,8 +63,9 @@ func ErrorType(err error) string {
 	return ErrorTypeInternal
 }
 
-// Summary is what one successful invocation did. It is the JSON body of the invocation's
-// response and the fields of its log line.
+// Summary is what one invocation did. It is the JSON body of a successful invocation's
+// response, and the fields of every invocation's log line (a failed invocation's counts what
+// it did before it failed).
 type Summary struct {
 	// Records is the number of change records in the event.
 	Records int `json:"records"`
@@ -88,6 +89,11 @@ type Summary struct {
 	ReadRequests  int `json:"readRequests"`
 	// Retries counts requests re-sent because of retryable Tablestore errors.
 	Retries int `json:"retries"`
+	// LagMs is how far the result table is behind the source table when the invocation
+	// ends, in milliseconds: the end time minus the newest Info.Timestamp (µs) among the
+	// event's records. It is 0 for an event without records (or whose records carry no
+	// timestamp), and never negative: a clock behind Tablestore's counts as no lag.
+	LagMs int64 `json:"lagMs"`
 }
 
 // Function is the configured otsetl function. It is safe for concurrent invocations.
@@ -113,12 +119,33 @@ func (f *Function) Config() Config { return f.cfg }
 // Process handles one invocation's payload (a CBOR or JSON trigger event) with the
 // invocation's STS credentials, used for this invocation only. It returns an [*Error] when
 // the invocation must fail so that the trigger redelivers the batch; processing the same
-// batch again gives the same result table. ctx's deadline bounds every retry.
+// batch again gives the same result table. ctx's deadline bounds every retry. The Summary
+// counts what was done, also when it comes with an error.
 func (f *Function) Process(ctx context.Context, creds tablestore.Credentials, payload []byte) (Summary, error) {
 	ev, err := events.Decode(payload)
 	if err != nil {
 		return Summary{}, &Error{Type: ErrorTypeInvalidEvent, Err: err}
 	}
+	sum, err := f.process(ctx, creds, ev)
+	sum.LagMs = lagMs(ev, f.now())
+	return sum, err
+}
+
+// lagMs is the time from the newest Info.Timestamp (µs) of ev's records to now, in ms; 0
+// when no record carries a timestamp or the newest one is after now.
+func lagMs(ev *events.Event, now time.Time) int64 {
+	var newest int64
+	for i := range ev.Records {
+		newest = max(newest, ev.Records[i].Info.Timestamp)
+	}
+	if newest <= 0 {
+		return 0
+	}
+	return max(0, (now.UnixMicro()-newest)/1000)
+}
+
+// process is Process after decoding: plan, read, write.
+func (f *Function) process(ctx context.Context, creds tablestore.Credentials, ev *events.Event) (Summary, error) {
 	if creds.AccessKeyID == "" || creds.AccessKeySecret == "" {
 		return Summary{}, &Error{Type: ErrorTypeInvalidCredentials, Err: errors.New("the invocation carries no access key: expected the x-fc-access-key-id and x-fc-access-key-secret headers (configure the function's role)")}
 	}

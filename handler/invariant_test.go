@@ -246,17 +246,22 @@ func (r *invariantRun) deliver(t *testing.T, seq *testSequence, i, delivery int,
 	}
 }
 
-// createTable creates table with primary key `id` INTEGER, data that never expires and
-// explicit timestamps allowed up to a day from now.
+// createTable creates table as tableRequest describes it.
 func (r *invariantRun) createTable(t *testing.T, table string, maxVersions int) {
+	_, err := r.client.CreateTable(tableRequest(table, maxVersions))
+	require.NoError(t, err, "creating table %s", table)
+}
+
+// tableRequest is the CreateTable request of a table with primary key `id` INTEGER, data
+// that never expires, explicit timestamps allowed up to a day from now, and no Stream.
+func tableRequest(table string, maxVersions int) *ots.CreateTableRequest {
 	meta := &ots.TableMeta{TableName: table}
 	meta.AddPrimaryKeyColumn(primaryKeyName, ots.PrimaryKeyType_INTEGER)
-	_, err := r.client.CreateTable(&ots.CreateTableRequest{
+	return &ots.CreateTableRequest{
 		TableMeta:          meta,
 		TableOption:        &ots.TableOption{TimeToAlive: -1, MaxVersion: maxVersions, DeviationCellVersionInSec: 86400},
 		ReservedThroughput: &ots.ReservedThroughput{},
-	})
-	require.NoError(t, err, "creating table %s", table)
+	}
 }
 
 // deleteTables drops a sequence's tables: otslocal holds at most 64 tables per instance.

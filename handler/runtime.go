@@ -47,6 +47,12 @@ const (
 	// HeaderStatus is the response header by which a custom runtime reports success (200) or
 	// failure (404); FC counts a response without it as a success.
 	HeaderStatus = "x-fc-status"
+	// HeaderFunctionName is the invoked function's name.
+	HeaderFunctionName = "x-fc-function-name"
+	// HeaderRegion is the region the function runs in, e.g. "cn-hangzhou".
+	HeaderRegion = "x-fc-region"
+	// HeaderAccountID is the Alibaba Cloud account that owns the function.
+	HeaderAccountID = "x-fc-account-id"
 )
 
 // The environment variables the CLI and a local custom runtime take credentials from when an
@@ -78,6 +84,11 @@ type ErrorBody struct {
 
 // invoke runs one invocation with the deadline min(ctx's, start+timeout, start+60 s) minus
 // DeadlineMargin and logs its outcome as one line. A panic becomes an ErrorTypeInternal error.
+//
+// The line is "invocation succeeded" (INFO) or "invocation failed" (ERROR, with errorType
+// and error first), then payloadBytes, durationMs, and every [Summary] field under its JSON
+// name (lagMs, retries, deadLettered, …), each a top-level attribute so that a log query can
+// filter and chart it.
 func (f *Function) invoke(ctx context.Context, logger *slog.Logger, creds tablestore.Credentials, timeout time.Duration, payload []byte) (sum Summary, err error) {
 	start := f.now()
 	if timeout <= 0 || timeout > TriggerTimeLimit {
@@ -89,15 +100,36 @@ func (f *Function) invoke(ctx context.Context, logger *slog.Logger, creds tables
 		if p := recover(); p != nil {
 			err = &Error{Type: ErrorTypeInternal, Err: fmt.Errorf("panic: %v", p)}
 		}
-		elapsed := slog.Int64("durationMs", f.now().Sub(start).Milliseconds())
+		attrs := append([]slog.Attr{
+			slog.Int("payloadBytes", len(payload)),
+			slog.Int64("durationMs", f.now().Sub(start).Milliseconds()),
+		}, sum.logAttrs()...)
 		if err != nil {
-			logger.Error("invocation failed", slog.String("errorType", ErrorType(err)), slog.String("error", err.Error()),
-				slog.Int("payloadBytes", len(payload)), elapsed, slog.Any("summary", sum))
+			failure := []slog.Attr{slog.String("errorType", ErrorType(err)), slog.String("error", err.Error())}
+			logger.LogAttrs(ctx, slog.LevelError, "invocation failed", append(failure, attrs...)...)
 			return
 		}
-		logger.Info("invocation succeeded", slog.Int("payloadBytes", len(payload)), elapsed, slog.Any("summary", sum))
+		logger.LogAttrs(ctx, slog.LevelInfo, "invocation succeeded", attrs...)
 	}()
 	return f.Process(ctx, creds, payload)
+}
+
+// logAttrs returns the fields of s as log attributes named as in its JSON.
+func (s Summary) logAttrs() []slog.Attr {
+	return []slog.Attr{
+		slog.Int64("lagMs", s.LagMs),
+		slog.Int("records", s.Records),
+		slog.Int("keys", s.Keys),
+		slog.Int("puts", s.Puts),
+		slog.Int("updates", s.Updates),
+		slog.Int("deletes", s.Deletes),
+		slog.Int("notInView", s.NotInView),
+		slog.Int("reads", s.Reads),
+		slog.Int("deadLettered", s.DeadLettered),
+		slog.Int("writeRequests", s.WriteRequests),
+		slog.Int("readRequests", s.ReadRequests),
+		slog.Int("retries", s.Retries),
+	}
 }
 
 // HTTPOptions tunes [NewHTTPHandler].

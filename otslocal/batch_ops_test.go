@@ -156,28 +156,31 @@ func TestBatchWriteRowRefusesRepeatedRowsWithAnExpectation(t *testing.T) {
 	assert.Empty(t, getRow(t, client, "a", key("id", int64(9))).PrimaryKey.PrimaryKeys, "nothing is written")
 }
 
+// The rows of an atomic batch share one partition key ("region"), as the service
+// requires.
 func TestAtomicBatchWriteRowIsAllOrNothing(t *testing.T) {
-	client := newBatchTables(t)
-	putRow(t, client, "a", key("id", int64(2)), "v", "existing")
+	client, _ := newClient(t)
+	createTable(t, client, "a", 1, primaryKeyColumn{"region", tablestore.PrimaryKeyType_STRING}, primaryKeyColumn{"id", tablestore.PrimaryKeyType_INTEGER})
+	putRow(t, client, "a", key("region", "eu", "id", int64(2)), "v", "existing")
 
 	request := &tablestore.BatchWriteRowRequest{IsAtomic: true}
-	request.AddRowChange(putChange("a", key("id", int64(1)), ignore, "v", "one"))
-	request.AddRowChange(putChange("a", key("id", int64(2)), expectNotExist, "v", "two"))
-	request.AddRowChange(putChange("a", key("id", int64(3)), ignore, "v", "three"))
+	request.AddRowChange(putChange("a", key("region", "eu", "id", int64(1)), ignore, "v", "one"))
+	request.AddRowChange(putChange("a", key("region", "eu", "id", int64(2)), expectNotExist, "v", "two"))
+	request.AddRowChange(putChange("a", key("region", "eu", "id", int64(3)), ignore, "v", "three"))
 	resp, err := client.BatchWriteRow(request)
 	require.NoError(t, err)
 	assert.Equal(t, []rowOutcome{conditionFailed, conditionFailed, conditionFailed}, outcomes(resp.TableToRowsResult["a"]))
-	assert.Empty(t, getRow(t, client, "a", key("id", int64(1))).PrimaryKey.PrimaryKeys)
-	assert.Equal(t, map[string]any{"v": "existing"}, columnValues(getRow(t, client, "a", key("id", int64(2))).Columns))
-	assert.Empty(t, getRow(t, client, "a", key("id", int64(3))).PrimaryKey.PrimaryKeys)
+	assert.Empty(t, getRow(t, client, "a", key("region", "eu", "id", int64(1))).PrimaryKey.PrimaryKeys)
+	assert.Equal(t, map[string]any{"v": "existing"}, columnValues(getRow(t, client, "a", key("region", "eu", "id", int64(2))).Columns))
+	assert.Empty(t, getRow(t, client, "a", key("region", "eu", "id", int64(3))).PrimaryKey.PrimaryKeys)
 
 	request = &tablestore.BatchWriteRowRequest{IsAtomic: true}
-	request.AddRowChange(putChange("a", key("id", int64(1)), ignore, "v", "one"))
-	request.AddRowChange(putChange("a", key("id", int64(3)), ignore, "v", "three"))
+	request.AddRowChange(putChange("a", key("region", "eu", "id", int64(1)), ignore, "v", "one"))
+	request.AddRowChange(putChange("a", key("region", "eu", "id", int64(3)), ignore, "v", "three"))
 	resp, err = client.BatchWriteRow(request)
 	require.NoError(t, err)
 	assert.Equal(t, []rowOutcome{rowOK, rowOK}, outcomes(resp.TableToRowsResult["a"]))
-	assert.Equal(t, map[string]any{"v": "three"}, columnValues(getRow(t, client, "a", key("id", int64(3))).Columns))
+	assert.Equal(t, map[string]any{"v": "three"}, columnValues(getRow(t, client, "a", key("region", "eu", "id", int64(3))).Columns))
 }
 
 func TestBatchWriteRowRequestErrors(t *testing.T) {

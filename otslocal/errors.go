@@ -20,6 +20,7 @@ const (
 	codeMethodNotAllowed    = "OTSMethodNotAllowed"
 	codeRequestBodyTooLarge = "OTSRequestBodyTooLarge"
 	codeInternalServerError = "OTSInternalServerError"
+	codeAuthFailed          = "OTSAuthFailed"
 )
 
 // otsError is an error answered to the client: an HTTP status plus the protobuf
@@ -54,6 +55,11 @@ func parameterInvalid(format string, args ...any) *otsError {
 // invalidPK is a 400 OTSInvalidPK: a request primary key that does not match the table schema.
 func invalidPK(format string, args ...any) *otsError {
 	return &otsError{http.StatusBadRequest, codeInvalidPK, fmt.Sprintf(format, args...)}
+}
+
+// authFailed is a 403 OTSAuthFailed: a request that strict mode does not authenticate.
+func authFailed(format string, args ...any) *otsError {
+	return &otsError{http.StatusForbidden, codeAuthFailed, fmt.Sprintf(format, args...)}
 }
 
 // unsupported is the answer to a request, or a part of one, this server does not implement.

@@ -270,6 +270,11 @@ var (
 
 // decodeRows reads a header and at least one row, verifying every checksum. Any
 // malformed, truncated or corrupted input is a 400 OTSParameterInvalid.
+//
+// Zero bytes after the last row are ignored, as the service does: the Node.js SDK sizes
+// some buffers too large (a byte per INF_MIN, INF_MAX or AUTO_INCREMENT value, more for
+// update cells with a timestamp; tablestore lib/protocol/plain_buffer_builder.js) and
+// sends the zero padding along.
 func decodeRows(data []byte) ([]row, error) {
 	d := decoder{buf: data}
 	header, err := d.readUint32()
@@ -281,6 +286,9 @@ func decodeRows(data []byte) ([]row, error) {
 	}
 	var rows []row
 	for d.remaining() > 0 {
+		if len(rows) > 0 && onlyZeros(d.buf[d.off:]) {
+			break
+		}
 		r, err := d.readRow()
 		if err != nil {
 			return nil, err
@@ -291,6 +299,15 @@ func decodeRows(data []byte) ([]row, error) {
 		return nil, parameterInvalid("Invalid PlainBuffer: no row after the header.")
 	}
 	return rows, nil
+}
+
+func onlyZeros(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeRow reads a buffer that must hold exactly one row, as every request row field does.

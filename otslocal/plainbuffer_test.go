@@ -201,6 +201,16 @@ func TestPlainBufferRejectsMalformedInput(t *testing.T) {
 	}
 }
 
+func TestPlainBufferIgnoresZeroPaddingAfterTheRow(t *testing.T) {
+	for name, encoded := range sdkEncodings() {
+		want, err := decodeRow(encoded)
+		require.NoError(t, err, name)
+		padded, err := decodeRow(append(append([]byte(nil), encoded...), 0, 0, 0))
+		require.NoError(t, err, name)
+		assert.Equal(t, want, padded, name)
+	}
+}
+
 func TestPlainBufferRejectsEveryTruncation(t *testing.T) {
 	for name, encoded := range sdkEncodings() {
 		for n := range len(encoded) {

@@ -10,9 +10,14 @@ import (
 
 // getRange reads the rows between an inclusive start and an exclusive end primary key,
 // FORWARD (start < end) or BACKWARD (start > end); bounds may use INF_MIN and INF_MAX.
-// A response stops at limit rows, 5000 rows or 4 MB of rows, whichever comes first, and
-// then carries next_start_primary_key, the full key of the next row to read, which the
-// client sends as the next start (https://www.alibabacloud.com/help/en/tablestore/developer-reference/getrange).
+// A response stops at limit rows returned, 5000 rows scanned or 4 MB of rows returned,
+// whichever comes first, and then carries next_start_primary_key, the full key of the
+// next row to read, which the client sends as the next start
+// (https://www.alibabacloud.com/help/en/tablestore/developer-reference/getrange). Rows
+// the filter drops are scanned but not returned, so a response may hold no rows and
+// still a next start ("Configure a filter": "If no data matches the filter conditions
+// in the range of the scan, the returned rows are empty. However, NextStartPrimaryKey
+// may not be empty.").
 func (st *store) getRange(req *otsprotocol.GetRangeRequest) (proto.Message, error) {
 	opts, err := readOptionsOf(readRequest{
 		columnsToGet:  req.ColumnsToGet,
@@ -97,13 +102,14 @@ type rangeScan struct {
 	table     *table
 	opts      readOptions
 	limit     int
+	scanned   int // rows visited, returned or not
 	returned  int
 	rows      []byte // header then rows; the header alone when no row is returned
 	nextStart []byte // PlainBuffer primary key of the next row, nil when the range is done
 }
 
 // run walks the rows in the range in direction order. Rows the read options select
-// nothing from are skipped without counting.
+// nothing from, or the filter drops, count as scanned but not as returned.
 func (s *rangeScan) run(start, end primaryKey, forward bool, now time.Time) {
 	rows := s.table.rows
 	i, found := s.table.search(start)
@@ -120,10 +126,11 @@ func (s *rangeScan) run(start, end primaryKey, forward bool, now time.Time) {
 		if order := comparePrimaryKeys(r.primaryKey, end); forward && order >= 0 || !forward && order <= 0 {
 			break
 		}
-		if s.returned == s.limit {
+		if s.returned == s.limit || s.scanned == maxRangeRows {
 			s.nextStart = encodeRows(row{primaryKey: r.primaryKey.cells(s.table.schema)})
 			break
 		}
+		s.scanned++
 		result, ok := s.table.readRow(r, s.opts, now)
 		if !ok {
 			continue

@@ -28,6 +28,7 @@ type readOptions struct {
 	endTime          int64           // exclusive, ms
 	maxVersions      int             // 0: every version in the time range
 	entirePrimaryKey bool            // false with columns: only the primary key columns named in columns
+	filter           readFilter      // applied to the row the other options select
 }
 
 // readOptionsOf checks the read parameters (Tablestore GetRow API reference,
@@ -48,6 +49,11 @@ func readOptionsOf(req readRequest) (readOptions, error) {
 		}
 	}
 	opts.startColumn, opts.endColumn = req.startColumn, req.endColumn
+	filter, err := parseReadFilter(req.filter)
+	if err != nil {
+		return opts, err
+	}
+	opts.filter = filter
 	if req.maxVersions == nil && req.timeRange == nil {
 		return opts, parameterInvalid("No version condition is specified while querying row.")
 	}
@@ -67,8 +73,6 @@ func readOptionsOf(req readRequest) (readOptions, error) {
 // than answering as if they were absent.
 func checkUnsupportedRead(req readRequest) error {
 	switch {
-	case len(req.filter) > 0:
-		return unsupported("filter")
 	case len(req.token) > 0:
 		return unsupported("token")
 	case req.transactionID != nil:
@@ -134,9 +138,11 @@ func (opts readOptions) selectedVersions(live []version) []version {
 
 // readRow is what a read returns for a stored row: primary key cells, then attribute
 // cells by name ascending with versions newest first, every one with its timestamp. It
-// returns false when there is no row, or when columns_to_get names columns and none of
+// returns false when there is no row, when columns_to_get names columns and none of
 // them is in the result (GetRow API reference; Python SDK row_op_test.py
-// test_columns_to_get_semantics).
+// test_columns_to_get_semantics), or when the row fails the filter. The filter sees
+// only what the other options select, and a column page applies to that too
+// (readFilter).
 func (t *table) readRow(r *storedRow, opts readOptions, now time.Time) (row, bool) {
 	if r == nil {
 		return row{}, false
@@ -161,7 +167,7 @@ func (t *table) readRow(r *storedRow, opts readOptions, now time.Time) (row, boo
 	if opts.columns != nil && !namedPrimaryKey && len(result.cells) == 0 {
 		return row{}, false
 	}
-	return result, true
+	return opts.filter.apply(result)
 }
 
 // decodeKey decodes a read's or a range bound's primary key buffer: one row with primary

@@ -59,7 +59,8 @@ func (st *store) writeSingleRow(req singleRowWrite) ([]byte, error) {
 	if req.transactionID != nil {
 		return nil, unsupported("transaction_id")
 	}
-	if err := checkColumnCondition(req.condition); err != nil {
+	condition, err := parseColumnCondition(req.condition.GetColumnCondition())
+	if err != nil {
 		return nil, err
 	}
 	change, err := decodeRow(req.rowChange)
@@ -77,6 +78,7 @@ func (st *store) writeSingleRow(req singleRowWrite) ([]byte, error) {
 		operation:     req.operation,
 		change:        change,
 		expectation:   req.condition.GetRowExistence(),
+		condition:     condition,
 		returnContent: req.returnContent,
 	})
 	if err != nil {

@@ -358,22 +358,6 @@ func TestIncrementOfANonIntegerColumnFails(t *testing.T) {
 		"Column type mismatch, column name:name, increment needs VT_INTEGER but the value is VT_STRING.")
 }
 
-func TestColumnConditionsAndFiltersAreRefused(t *testing.T) {
-	client := newRowTable(t)
-	change := &tablestore.PutRowChange{TableName: "t", PrimaryKey: key("id", int64(1))}
-	change.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
-	change.SetColumnCondition(tablestore.NewSingleColumnCondition("level", tablestore.CT_GREATER_THAN, int64(1)))
-	change.AddColumn("level", int64(2))
-	_, err := client.PutRow(&tablestore.PutRowRequest{PutRowChange: change})
-	requireOTSError(t, err, http.StatusBadRequest, "OTSParameterInvalid", "Unsupported operation: column_condition.")
-	assert.Empty(t, getRow(t, client, "t", key("id", int64(1))).PrimaryKey.PrimaryKeys)
-
-	criteria := &tablestore.SingleRowQueryCriteria{TableName: "t", PrimaryKey: key("id", int64(1)), MaxVersion: 1}
-	criteria.SetFilter(tablestore.NewSingleColumnCondition("level", tablestore.CT_GREATER_THAN, int64(1)))
-	_, err = client.GetRow(&tablestore.GetRowRequest{SingleRowQueryCriteria: criteria})
-	requireOTSError(t, err, http.StatusBadRequest, "OTSParameterInvalid", "Unsupported operation: filter.")
-}
-
 // The Go SDK refuses a read without max versions or time range before sending it.
 func TestGetRowRequiresAVersionCondition(t *testing.T) {
 	client, srv := newClient(t)

@@ -14,30 +14,34 @@
 // checksums verified on every request row and written on every response row. Answers
 // use the service's HTTP statuses, error codes and messages.
 //
-// Implemented: CreateTable, DeleteTable, ListTable, DescribeTable, PutRow, GetRow,
-// UpdateRow, DeleteRow, BatchGetRow, BatchWriteRow and GetRange, with row existence
-// conditions, versions (max_versions, TTL, time ranges), auto-increment primary keys and
-// the service's limits. Anything else, including UpdateTable, the Stream API, column
-// conditions, read filters and transactions, is answered with 400 OTSParameterInvalid
-// "Unsupported operation: ...".
+// Implemented: CreateTable, UpdateTable, DeleteTable, ListTable, DescribeTable, PutRow,
+// GetRow, UpdateRow, DeleteRow, BatchGetRow, BatchWriteRow and GetRange, with row
+// existence conditions, column conditions on writes and filters on reads (single column,
+// composite and column pagination), atomic BatchWriteRow (is_atomic), versions
+// (max_versions, TTL, time ranges), auto-increment primary keys and the service's
+// limits; and the Stream API (ListStream, DescribeStream,
+// GetShardIterator, GetStreamRecord): every committed row change is recorded in its
+// table's Stream, spread over Options.StreamShards shards by partition key. Anything
+// else, including transactions and regular expression filters (value_trans_rule), is
+// answered with 400 OTSParameterInvalid "Unsupported operation: ...".
 //
-// Any access key and any instance name are accepted; all instances share one set of
-// tables. State lives in memory only and is lost on Close.
+// Any access key and any instance name are accepted unless Options sets an access key:
+// then every request must carry that key id and the Tablestore signature made with its
+// secret (the layouts of the Go and Node.js SDKs), a matching x-ots-contentmd5 and an
+// x-ots-date within 15 minutes, or it is refused with the service's 403 OTSAuthFailed;
+// and responses are signed with that secret as the Java and Python SDKs check. All
+// instances share one set of tables. State lives in memory only and is lost on Close.
 package otslocal
 
 import (
-	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
-	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
 	"path"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +58,8 @@ type Server struct {
 	Endpoint string
 
 	store      *store
+	faults     *faultInjector
+	auth       authenticator
 	httpServer *http.Server
 	served     chan struct{} // closed when the serving goroutine has returned
 	closeOnce  sync.Once
@@ -64,7 +70,7 @@ type Server struct {
 type Options struct {
 	// StreamShards is the number of shards of every table's Stream; rows are spread over
 	// them by partition key (the first primary key column), so records keep their order
-	// per row. 0 means 1.
+	// per row. 0 means 1; a negative number makes NewServer fail.
 	StreamShards int
 	// AccessKeyID and AccessKeySecret, when both are set, switch on strict mode: every
 	// request must carry this access key and a valid signature (403 OTSAuthFailed
@@ -84,6 +90,14 @@ func NewServer(addr string, opts Options) (*Server, error) {
 
 // newServer starts a server whose store reads the time from clock.
 func newServer(addr string, opts Options, clock func() time.Time) (*Server, error) {
+	faults, err := newFaultInjector(opts.Faults)
+	if err != nil {
+		return nil, err
+	}
+	streamShards, err := streamShardCount(opts.StreamShards)
+	if err != nil {
+		return nil, err
+	}
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -92,8 +106,12 @@ func newServer(addr string, opts Options, clock func() time.Time) (*Server, erro
 		Addr:     listener.Addr().String(),
 		Endpoint: "http://" + listener.Addr().String(),
 		store:    newStore(clock),
+		faults:   faults,
+		auth:     newAuthenticator(opts),
 		served:   make(chan struct{}),
 	}
+	s.store.faults = faults
+	s.store.streamShards = streamShards
 	s.httpServer = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		defer close(s.served)
@@ -134,6 +152,12 @@ var operations = map[string]operation{
 	"BatchGetRow":   protoOperation((*store).batchGetRow),
 	"BatchWriteRow": protoOperation((*store).batchWriteRow),
 	"GetRange":      protoOperation((*store).getRange),
+
+	"UpdateTable":      protoOperation((*store).updateTable),
+	"ListStream":       protoOperation((*store).listStream),
+	"DescribeStream":   protoOperation((*store).describeStream),
+	"GetShardIterator": protoOperation((*store).getShardIterator),
+	"GetStreamRecord":  protoOperation((*store).getStreamRecord),
 }
 
 // protoOperation decodes the body into the action's request message before running it.
@@ -156,14 +180,18 @@ func protoOperation[R any, PR interface {
 // with a trailing slash ("//PutRow") works too.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	action := path.Base(path.Clean("/" + r.URL.Path))
-	body, err := s.handle(action, r)
+	body, err := s.faults.inject(r.Context(), action, func() ([]byte, error) { return s.handle(action, r) })
+	if err == errDropConnection {
+		dropConnection(w)
+		return
+	}
 	if err != nil {
 		oe := asOTSError(err)
 		body, _ = proto.Marshal(&otsprotocol.Error{Code: proto.String(oe.code), Message: proto.String(oe.message)})
-		writeResponse(w, r, action, oe.httpStatus, body)
+		writeResponse(w, r, action, oe.httpStatus, body, s.auth.responseSecret())
 		return
 	}
-	writeResponse(w, r, action, http.StatusOK, body)
+	writeResponse(w, r, action, http.StatusOK, body, s.auth.responseSecret())
 }
 
 func (s *Server) handle(action string, r *http.Request) ([]byte, error) {
@@ -176,6 +204,9 @@ func (s *Server) handle(action string, r *http.Request) ([]byte, error) {
 	}
 	body, err := readBody(r)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.auth.verify(r, action, body, s.store.now()); err != nil {
 		return nil, err
 	}
 	resp, err := op(s.store, body)
@@ -200,37 +231,16 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// defaultAccessKeySecret signs responses: any access key is accepted, so none has a
-// secret of its own.
-const defaultAccessKeySecret = "otslocal"
-
 // writeResponse sends the body with the headers the service puts on every response,
-// errors included. The Java and Python SDKs check them; authorization is
-// "OTS <akid>:<signature>" over the sorted x-ots-* headers followed by "/<Action>"
-// (Python SDK tablestore/protocol.py, _make_response_signature).
-func writeResponse(w http.ResponseWriter, r *http.Request, action string, status int, body []byte) {
+// errors included, signed with secret (signResponse). The Java and Python SDKs check
+// them.
+func writeResponse(w http.ResponseWriter, r *http.Request, action string, status int, body []byte, secret string) {
 	sum := md5.Sum(body)
-	headers := map[string]string{
-		"x-ots-requestid":   newRequestID(),
-		"x-ots-contentmd5":  base64.StdEncoding.EncodeToString(sum[:]),
-		"x-ots-date":        time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"),
-		"x-ots-contenttype": "protocol buffer",
-	}
-	names := make([]string, 0, len(headers))
-	for name, value := range headers {
-		names = append(names, name)
-		w.Header().Set(name, value)
-	}
-	sort.Strings(names)
-	var stringToSign strings.Builder
-	for _, name := range names {
-		stringToSign.WriteString(name + ":" + headers[name] + "\n")
-	}
-	stringToSign.WriteString("/" + action)
-	mac := hmac.New(sha1.New, []byte(defaultAccessKeySecret))
-	mac.Write([]byte(stringToSign.String()))
-	signature := base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	w.Header().Set("authorization", "OTS "+r.Header.Get("x-ots-accesskeyid")+":"+signature)
+	w.Header().Set("x-ots-requestid", newRequestID())
+	w.Header().Set("x-ots-contentmd5", base64.StdEncoding.EncodeToString(sum[:]))
+	w.Header().Set("x-ots-date", time.Now().UTC().Format("2006-01-02T15:04:05.000000Z"))
+	w.Header().Set("x-ots-contenttype", "protocol buffer")
+	signResponse(w.Header(), action, r.Header.Get("x-ots-accesskeyid"), secret)
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // an error here means the client went away; nobody is left to tell
 }

@@ -17,10 +17,14 @@ type store struct {
 	mu     sync.RWMutex
 	tables map[string]*table
 	now    func() time.Time // the server clock: timestamps, TTL and the deviation check
+	faults *faultInjector   // per-row failures of batch requests; nil injects none
+
+	streams      map[string]*stream // every stream ever enabled, open or closed, by id
+	streamShards int                // shards of each new stream
 }
 
 func newStore(clock func() time.Time) *store {
-	return &store{tables: map[string]*table{}, now: clock}
+	return &store{tables: map[string]*table{}, now: clock, streams: map[string]*stream{}, streamShards: 1}
 }
 
 // table is one table: its schema and options, and its rows sorted by primary key.
@@ -34,6 +38,9 @@ type table struct {
 	reservedRead           int32
 	reservedWrite          int32
 	createdAt              time.Time
+	throughputRaisedAt     time.Time // the last UpdateTable that raised reserved throughput, else createdAt
+	throughputLoweredAt    time.Time // the last UpdateTable that lowered it; zero if none did
+	stream                 *stream   // the open stream; nil while the Stream is off
 	rows                   []*storedRow
 	lastAutoIncrementValue int64
 }

@@ -3,15 +3,16 @@ package otslocal
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 	"github.com/golang/protobuf/proto"
 )
 
 // createTable validates the table as the service does (Tablestore error codes,
-// CreateTable section) and creates it empty. Features this server does not implement
-// (Stream, encryption, secondary indexes, local transactions, allow_update=false,
-// update_full_row) are refused rather than ignored.
+// CreateTable section) and creates it empty, with its Stream on when stream_spec asks.
+// Features this server does not implement (encryption, secondary indexes, local
+// transactions, allow_update=false, update_full_row) are refused rather than ignored.
 func (st *store) createTable(req *otsprotocol.CreateTableRequest) (proto.Message, error) {
 	t, err := newTable(req)
 	if err != nil {
@@ -26,6 +27,8 @@ func (st *store) createTable(req *otsprotocol.CreateTableRequest) (proto.Message
 		return nil, errTableQuotaExhausted
 	}
 	t.createdAt = st.now()
+	t.throughputRaisedAt = t.createdAt
+	st.setStream(t, req.GetStreamSpec(), t.createdAt)
 	st.tables[t.name] = t
 	return &otsprotocol.CreateTableResponse{}, nil
 }
@@ -55,24 +58,20 @@ func newTable(req *otsprotocol.CreateTableRequest) (*table, error) {
 	if t.reservedRead < 0 || t.reservedWrite < 0 {
 		return nil, parameterInvalid("Reserved throughput must not be negative.")
 	}
-	return t, t.setOptions(req.GetTableOptions())
+	if err := t.setOptions(req.GetTableOptions()); err != nil {
+		return nil, err
+	}
+	return t, t.checkStreamSpec(req.GetStreamSpec())
 }
 
 func checkUnsupportedTableFeatures(req *otsprotocol.CreateTableRequest) error {
-	options := req.GetTableOptions()
 	switch {
-	case req.GetStreamSpec().GetEnableStream():
-		return unsupported("stream_spec")
 	case req.GetSseSpec().GetEnable():
 		return unsupported("sse_spec")
 	case len(req.GetIndexMetas()) > 0 || len(req.GetTableMeta().GetIndexMeta()) > 0:
 		return unsupported("index_metas")
 	case req.GetEnableLocalTxn():
 		return unsupported("enable_local_txn")
-	case options != nil && options.AllowUpdate != nil && !options.GetAllowUpdate():
-		return unsupported("allow_update=false")
-	case options.GetUpdateFullRow():
-		return unsupported("update_full_row")
 	}
 	return nil
 }
@@ -150,27 +149,55 @@ func checkDefinedColumns(columns []*otsprotocol.DefinedColumnSchema, schema []pr
 	return nil
 }
 
-// setOptions takes time_to_live (s, -1 = forever) and max_versions, both required, and
-// deviation_cell_version_in_sec (default 86400).
+// setOptions takes CreateTable's options: time_to_live and max_versions are required,
+// deviation_cell_version_in_sec defaults to 86400.
 func (t *table) setOptions(options *otsprotocol.TableOptions) error {
 	switch {
 	case options == nil || options.TimeToLive == nil:
 		return parameterInvalid("Time-to-live is missing while creating table.")
 	case options.MaxVersions == nil:
 		return parameterInvalid("MaxVersions is missing while creating table.")
-	case options.GetTimeToLive() == 0 || options.GetTimeToLive() < -1:
+	}
+	if err := checkTableOptions(options); err != nil {
+		return err
+	}
+	t.deviationSec = defaultDeviationSeconds
+	t.takeOptions(options)
+	return nil
+}
+
+// checkTableOptions checks the options that are set: time_to_live (s, -1 = forever),
+// max_versions and deviation_cell_version_in_sec (s). allow_update=false and
+// update_full_row are not implemented.
+func checkTableOptions(options *otsprotocol.TableOptions) error {
+	switch {
+	case options == nil:
+		return nil
+	case options.TimeToLive != nil && (options.GetTimeToLive() == 0 || options.GetTimeToLive() < -1):
 		return parameterInvalid("TimeToLive cannot be 0 or less than -1.")
-	case options.GetMaxVersions() <= 0:
+	case options.MaxVersions != nil && options.GetMaxVersions() <= 0:
 		return parameterInvalid("The maximum versions cannot be less than or equal to 0.")
 	case options.DeviationCellVersionInSec != nil && options.GetDeviationCellVersionInSec() <= 0:
 		return parameterInvalid("DeviationCellVersionInSec must be greater than 0.")
+	case options.AllowUpdate != nil && !options.GetAllowUpdate():
+		return unsupported("allow_update=false")
+	case options.GetUpdateFullRow():
+		return unsupported("update_full_row")
 	}
-	t.timeToLive, t.maxVersions = options.GetTimeToLive(), options.GetMaxVersions()
-	t.deviationSec = defaultDeviationSeconds
+	return nil
+}
+
+// takeOptions sets the checked options that are set and leaves the others as they are.
+func (t *table) takeOptions(options *otsprotocol.TableOptions) {
+	if options.TimeToLive != nil {
+		t.timeToLive = options.GetTimeToLive()
+	}
+	if options.MaxVersions != nil {
+		t.maxVersions = options.GetMaxVersions()
+	}
 	if options.DeviationCellVersionInSec != nil {
 		t.deviationSec = options.GetDeviationCellVersionInSec()
 	}
-	return nil
 }
 
 // checkName checks a table or primary key column name: 1–255 bytes of [A-Za-z0-9_], not
@@ -186,14 +213,17 @@ func checkName(kind, name string) error {
 	return nil
 }
 
-// deleteTable drops the table and its rows. The response is nil (an empty body): the Go
-// SDK decodes a DeleteTable response into a nil message, which only an empty body survives.
+// deleteTable drops the table and its rows and closes its stream. The response is nil
+// (an empty body): the Go SDK decodes a DeleteTable response into a nil message, which
+// only an empty body survives.
 func (st *store) deleteTable(req *otsprotocol.DeleteTableRequest) (proto.Message, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if _, err := st.table(req.GetTableName()); err != nil {
+	t, err := st.table(req.GetTableName())
+	if err != nil {
 		return nil, err
 	}
+	t.closeStream()
 	delete(st.tables, req.GetTableName())
 	return nil, nil
 }
@@ -210,9 +240,9 @@ func (st *store) listTable(*otsprotocol.ListTableRequest) (proto.Message, error)
 	return &otsprotocol.ListTableResponse{TableNames: names}, nil
 }
 
-// describeTable returns the schema, options, reserved throughput and status, with every
-// field the Go SDK dereferences set (tablestore/api.go, DescribeTable). stream_details
-// says the Stream is off; sse_details is left out, which the SDK reads as "disabled".
+// describeTable returns the schema, options, reserved throughput, status and Stream,
+// with every field the Go SDK dereferences set (tablestore/api.go, DescribeTable).
+// sse_details is left out, which the SDK reads as "disabled".
 func (st *store) describeTable(req *otsprotocol.DescribeTableRequest) (proto.Message, error) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
@@ -221,21 +251,115 @@ func (st *store) describeTable(req *otsprotocol.DescribeTableRequest) (proto.Mes
 		return nil, err
 	}
 	return &otsprotocol.DescribeTableResponse{
-		TableMeta: t.meta(),
-		ReservedThroughputDetails: &otsprotocol.ReservedThroughputDetails{
-			CapacityUnit:     &otsprotocol.CapacityUnit{Read: proto.Int32(t.reservedRead), Write: proto.Int32(t.reservedWrite)},
-			LastIncreaseTime: proto.Int64(t.createdAt.Unix()),
-		},
-		TableOptions: &otsprotocol.TableOptions{
-			TimeToLive:                proto.Int32(t.timeToLive),
-			MaxVersions:               proto.Int32(t.maxVersions),
-			DeviationCellVersionInSec: proto.Int64(t.deviationSec),
-			AllowUpdate:               proto.Bool(true),
-			UpdateFullRow:             proto.Bool(false),
-		},
-		TableStatus:   otsprotocol.TableStatus_ACTIVE.Enum(),
-		StreamDetails: &otsprotocol.StreamDetails{EnableStream: proto.Bool(false)},
+		TableMeta:                 t.meta(),
+		ReservedThroughputDetails: t.reservedThroughputDetails(),
+		TableOptions:              t.options(),
+		TableStatus:               otsprotocol.TableStatus_ACTIVE.Enum(),
+		StreamDetails:             t.streamDetails(),
 	}, nil
+}
+
+// updateTable changes what UpdateTable may change: reserved throughput, time_to_live,
+// max_versions, deviation_cell_version_in_sec, and the Stream (stream_spec enables it
+// with a new stream or disables it). Everything is checked before anything changes.
+// Lowering max_versions drops the versions beyond it; a lower time_to_live hides older
+// versions from then on. The response sets every field the Go SDK dereferences,
+// stream_details included (tablestore/api.go, UpdateTable;
+// https://www.alibabacloud.com/help/en/tablestore/developer-reference/updatetable).
+func (st *store) updateTable(req *otsprotocol.UpdateTableRequest) (proto.Message, error) {
+	capacity := req.GetReservedThroughput().GetCapacityUnit()
+	if capacity.GetRead() < 0 || capacity.GetWrite() < 0 {
+		return nil, parameterInvalid("Reserved throughput must not be negative.")
+	}
+	if err := checkTableOptions(req.GetTableOptions()); err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	t, err := st.table(req.GetTableName())
+	if err != nil {
+		return nil, err
+	}
+	if err := t.checkStreamSpec(req.GetStreamSpec()); err != nil {
+		return nil, err
+	}
+	now := st.now()
+	t.updateThroughput(capacity, now)
+	if options := req.GetTableOptions(); options != nil {
+		t.takeOptions(options)
+		t.dropVersionsBeyondMax()
+	}
+	st.setStream(t, req.GetStreamSpec(), now)
+	return &otsprotocol.UpdateTableResponse{
+		ReservedThroughputDetails: t.reservedThroughputDetails(),
+		TableOptions:              t.options(),
+		StreamDetails:             t.streamDetails(),
+	}, nil
+}
+
+// updateThroughput takes the read and write capacity units that are set, noting when
+// the reservation was last raised or lowered. A nil capacity changes nothing.
+func (t *table) updateThroughput(capacity *otsprotocol.CapacityUnit, now time.Time) {
+	if capacity == nil {
+		return
+	}
+	read, write := t.reservedRead, t.reservedWrite
+	if capacity.Read != nil {
+		read = capacity.GetRead()
+	}
+	if capacity.Write != nil {
+		write = capacity.GetWrite()
+	}
+	if read > t.reservedRead || write > t.reservedWrite {
+		t.throughputRaisedAt = now
+	}
+	if read < t.reservedRead || write < t.reservedWrite {
+		t.throughputLoweredAt = now
+	}
+	t.reservedRead, t.reservedWrite = read, write
+}
+
+// dropVersionsBeyondMax keeps at most max_versions of the newest versions of every
+// column. Stored rows are never changed: a row that loses versions is replaced by a copy.
+func (t *table) dropVersionsBeyondMax() {
+	for i, r := range t.rows {
+		var trimmed *storedRow
+		for name, versions := range r.columns {
+			if len(versions) > int(t.maxVersions) {
+				if trimmed == nil {
+					trimmed = r.clone()
+				}
+				trimmed.columns[name] = trimmed.columns[name][:t.maxVersions]
+			}
+		}
+		if trimmed != nil {
+			t.rows[i] = trimmed
+		}
+	}
+}
+
+// reservedThroughputDetails are the table's reserved capacity units and when they were
+// last raised and lowered (s since the Unix epoch).
+func (t *table) reservedThroughputDetails() *otsprotocol.ReservedThroughputDetails {
+	details := &otsprotocol.ReservedThroughputDetails{
+		CapacityUnit:     &otsprotocol.CapacityUnit{Read: proto.Int32(t.reservedRead), Write: proto.Int32(t.reservedWrite)},
+		LastIncreaseTime: proto.Int64(t.throughputRaisedAt.Unix()),
+	}
+	if !t.throughputLoweredAt.IsZero() {
+		details.LastDecreaseTime = proto.Int64(t.throughputLoweredAt.Unix())
+	}
+	return details
+}
+
+// options are the table's TableOptions, all set.
+func (t *table) options() *otsprotocol.TableOptions {
+	return &otsprotocol.TableOptions{
+		TimeToLive:                proto.Int32(t.timeToLive),
+		MaxVersions:               proto.Int32(t.maxVersions),
+		DeviationCellVersionInSec: proto.Int64(t.deviationSec),
+		AllowUpdate:               proto.Bool(true),
+		UpdateFullRow:             proto.Bool(false),
+	}
 }
 
 // meta is the table's TableMeta: primary key columns in schema order, with the

@@ -214,13 +214,14 @@ func TestCreateTableRefusesUnimplementedFeatures(t *testing.T) {
 	client, _ := newClient(t)
 	meta := &tablestore.TableMeta{TableName: "t"}
 	meta.AddPrimaryKeyColumn("id", tablestore.PrimaryKeyType_INTEGER)
+	keyType := tablestore.SSE_KMS_SERVICE
 	_, err := client.CreateTable(&tablestore.CreateTableRequest{
 		TableMeta:          meta,
 		TableOption:        &tablestore.TableOption{TimeToAlive: -1, MaxVersion: 1},
 		ReservedThroughput: &tablestore.ReservedThroughput{},
-		StreamSpec:         &tablestore.StreamSpecification{EnableStream: true, ExpirationTime: 24},
+		SSESpecification:   &tablestore.SSESpecification{Enable: true, KeyType: &keyType},
 	})
-	requireOTSError(t, err, 400, "OTSParameterInvalid", "Unsupported operation: stream_spec.")
+	requireOTSError(t, err, 400, "OTSParameterInvalid", "Unsupported operation: sse_spec.")
 }
 
 func TestTableQuota(t *testing.T) {

@@ -14,6 +14,7 @@ type rowWrite struct {
 	operation     otsprotocol.OperationType // PUT, UPDATE or DELETE
 	change        row                       // the decoded PlainBuffer row change
 	expectation   otsprotocol.RowExistenceExpectation
+	condition     valueCondition // the column condition; nil when there is none
 	returnContent *otsprotocol.ReturnContent
 }
 
@@ -21,8 +22,9 @@ type rowWrite struct {
 // staged state, and commit stores everything at once; dropping the txn discards it. The
 // caller holds the store's write lock from the first apply to commit.
 type writeTxn struct {
-	now    time.Time
-	staged map[*table]map[string]stagedRow
+	now     time.Time
+	staged  map[*table]map[string]stagedRow
+	records []*pendingRecord // Stream records of the applied changes in order, appended at commit
 }
 
 type stagedRow struct {
@@ -54,11 +56,13 @@ func (tx *writeTxn) commit() {
 			t.set(staged.primaryKey, staged.row)
 		}
 	}
+	appendRecords(tx.records, tx.now)
 }
 
 // apply checks one row change and stages its result. It returns the PlainBuffer row
 // the return content asks for, or nil. Checks run in the service's order: primary key,
-// cells and return content first, then the row existence condition on the current row.
+// cells and return content first, then the row existence condition and the column
+// condition on the current row.
 func (tx *writeTxn) apply(t *table, w rowWrite) ([]byte, error) {
 	pk, err := t.primaryKeyOf(w.change.primaryKey, keyUseOf(w.operation))
 	if err != nil {
@@ -74,17 +78,28 @@ func (tx *writeTxn) apply(t *table, w rowWrite) ([]byte, error) {
 		if w.expectation != otsprotocol.RowExistenceExpectation_IGNORE {
 			return nil, parameterInvalid("Invalid expect: %s when modify row with pk auto increment.", w.expectation)
 		}
+		if w.condition != nil {
+			return nil, parameterInvalid("Can't set condition when modify row with pk auto increment.")
+		}
 		pk = t.assignAutoIncrement(pk)
 	}
 	existing := tx.current(t, pk)
 	if err := checkRowExistence(w.expectation, existing != nil); err != nil {
 		return nil, err
 	}
+	if err := t.checkColumnCondition(w.condition, existing, tx.now); err != nil {
+		return nil, err
+	}
 	changed, err := t.changedRow(existing, pk, w, tx.now)
 	if err != nil {
 		return nil, err
 	}
+	record, err := t.recordOf(pk, existing, w, tx.now)
+	if err != nil {
+		return nil, err
+	}
 	tx.stage(t, pk, changed)
+	tx.records = append(tx.records, record)
 	return t.returnedRow(w, pk, changed, tx.now), nil
 }
 
@@ -130,13 +145,15 @@ func checkRowExistence(expectation otsprotocol.RowExistenceExpectation, exists b
 	return parameterInvalid("Invalid row-existence expectation: %d.", expectation)
 }
 
-// checkColumnCondition refuses a column condition: conditions on column values are not
-// implemented, and ignoring one would write rows the caller meant to protect.
-func checkColumnCondition(condition *otsprotocol.Condition) error {
-	if len(condition.GetColumnCondition()) > 0 {
-		return unsupported("column_condition")
+// checkColumnCondition tests a write's column condition on the current row, nil when
+// the row does not exist; a row that fails it is 403 OTSConditionCheckFail "Condition
+// check failed." (https://www.alibabacloud.com/help/en/tablestore/developer-reference/condition).
+// A nil condition always holds.
+func (t *table) checkColumnCondition(condition valueCondition, current *storedRow, now time.Time) error {
+	if condition == nil || condition.holds(t.storedColumnValues(current, now)) {
+		return nil
 	}
-	return nil
+	return errConditionCheckFail
 }
 
 // checkChange checks the row change's shape and cells for its operation.

@@ -136,8 +136,7 @@ func Run(ctx context.Context, cfg Config, files []string) ([]FileResult, error) 
 	return results, nil
 }
 
-// createTables creates the function's tables with the primary key the event carries. The
-// dead-letter table's primary key is handler.DeadLetterPrimaryKey (STRING).
+// createTables creates the function's tables with the primary key the event carries.
 func createTables(ctx context.Context, client *tablestore.Client, fn handler.Config, ev *events.Event) error {
 	if len(ev.Records) == 0 {
 		return fmt.Errorf("the first event has no records to take the primary key from; create %s and %s first", fn.SourceTable, fn.ResultTable)
@@ -146,7 +145,16 @@ func createTables(ctx context.Context, client *tablestore.Client, fn handler.Con
 	for _, col := range ev.Records[0].PrimaryKey {
 		pk = append(pk, tablestore.PrimaryKeySchema{Name: col.ColumnName, Type: col.Value.Kind()})
 	}
-	if err := client.EnsureTable(ctx, fn.SourceTable, pk, sourceTableOptions); err != nil {
+	return EnsureTables(ctx, client, fn, pk, sourceTableOptions)
+}
+
+// EnsureTables creates, when absent, the tables of the function configured by fn: the
+// source table with primary key pk and the options source, the result table with pk, and
+// the dead-letter table, if fn names one, with the primary key handler.DeadLetterPrimaryKey
+// (STRING). A table that exists must have the primary key asked for
+// ([tablestore.Client.EnsureTable]).
+func EnsureTables(ctx context.Context, client *tablestore.Client, fn handler.Config, pk []tablestore.PrimaryKeySchema, source tablestore.TableOptions) error {
+	if err := client.EnsureTable(ctx, fn.SourceTable, pk, source); err != nil {
 		return err
 	}
 	if err := client.EnsureTable(ctx, fn.ResultTable, pk, tablestore.TableOptions{}); err != nil {
@@ -159,7 +167,7 @@ func createTables(ctx context.Context, client *tablestore.Client, fn handler.Con
 	return nil
 }
 
-// Total adds up the summaries of results.
+// Total adds up the counts of results' summaries. LagMs, a time rather than a count, stays 0.
 func Total(results []FileResult) handler.Summary {
 	var t handler.Summary
 	for _, r := range results {

@@ -3,15 +3,16 @@ package tablestore
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -140,22 +141,105 @@ func replaceResponseBody(resp *http.Response, status int, body []byte) {
 	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
 }
 
-// replaceRequestBody sets req's body, with the SDK's x-ots-contentmd5 header to match.
-func replaceRequestBody(req *http.Request, body []byte) {
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	req.ContentLength = int64(len(body))
-	sum := md5.Sum(body)
-	req.Header.Set("x-ots-contentmd5", base64.StdEncoding.EncodeToString(sum[:]))
+// newFaultyTable is newTable with faults switched on once the table exists; the faults
+// apply to the given action only (e.g. "BatchWriteRow"), with Seed 1.
+func newFaultyTable(t *testing.T, table, action string, rates otslocal.FaultRates) (*otslocal.Server, *Client) {
+	t.Helper()
+	srv, c := newTable(t, table)
+	require.NoError(t, srv.SetFaults(otslocal.Faults{Seed: 1, PerOperation: map[string]otslocal.FaultRates{action: rates}}))
+	return srv, c
 }
 
-// serverBusy turns resp into the service's 503 OTSServerBusy answer.
-func serverBusy(resp *http.Response) error {
-	body, err := proto.Marshal(&otsprotocol.Error{Code: proto.String("OTSServerBusy"), Message: proto.String("Server is busy.")})
-	if err != nil {
-		return err
+// exchange is one answer to a BatchWriteRow or BatchGetRow request seen by
+// recordExchanges: its HTTP status and, when it is 200, how many rows it answered (as
+// many as the request carried) and how many of those failed.
+type exchange struct {
+	status       int
+	rows, failed int
+}
+
+// recordExchanges starts a proxy to backend that passes all traffic through unchanged and
+// records the answers to action, "BatchWriteRow" or "BatchGetRow", in arrival order; the
+// test sees what the client sent without changing it.
+func recordExchanges(t *testing.T, backend, action string) (endpoint string, exchanges func() []exchange) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []exchange
+	rp := newReverseProxy(t, backend)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if actionOf(resp.Request) != action {
+			return nil
+		}
+		e := exchange{status: resp.StatusCode}
+		if resp.StatusCode == http.StatusOK {
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return err
+			}
+			replaceResponseBody(resp, resp.StatusCode, body)
+			if e.rows, e.failed, err = countBatchRows(action, body); err != nil {
+				return err
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, e)
+		return nil
 	}
-	replaceResponseBody(resp, http.StatusServiceUnavailable, body)
-	return nil
+	return serve(t, rp), func() []exchange {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
+// countBatchRows counts the row results of a BatchWriteRow or BatchGetRow response and
+// the failed ones among them.
+func countBatchRows(action string, body []byte) (rows, failed int, err error) {
+	count := func(ok bool) {
+		rows++
+		if !ok {
+			failed++
+		}
+	}
+	switch action {
+	case "BatchWriteRow":
+		var resp otsprotocol.BatchWriteRowResponse
+		err = proto.Unmarshal(body, &resp)
+		for _, table := range resp.Tables {
+			for _, row := range table.Rows {
+				count(row.GetIsOk())
+			}
+		}
+	case "BatchGetRow":
+		var resp otsprotocol.BatchGetRowResponse
+		err = proto.Unmarshal(body, &resp)
+		for _, table := range resp.Tables {
+			for _, row := range table.Rows {
+				count(row.GetIsOk())
+			}
+		}
+	default:
+		err = fmt.Errorf("no batch action: %s", action)
+	}
+	return rows, failed, err
+}
+
+// requireResentFailedRows checks a sequence of 200 answers to one chunk: the first
+// carries all rows, every later request exactly the rows that failed in the one before,
+// and the last has no failures.
+func requireResentFailedRows(t *testing.T, exchanges []exchange, rows int) {
+	t.Helper()
+	require.NotEmpty(t, exchanges)
+	for i, e := range exchanges {
+		require.Equal(t, http.StatusOK, e.status, "answer %d", i)
+		want := rows
+		if i > 0 {
+			want = exchanges[i-1].failed
+		}
+		require.Equal(t, want, e.rows, "request %d carries the rows that failed before", i)
+	}
+	require.Zero(t, exchanges[len(exchanges)-1].failed)
 }
 
 // withTimeout returns t.Context() bounded by a timeout, cancelled when the test ends.

@@ -1,19 +1,15 @@
 package tablestore
 
 import (
-	"io"
 	"net/http"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
-	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -124,7 +120,7 @@ func TestReadInvalidPrimaryKeyNamesTheKey(t *testing.T) {
 
 func TestReadRejectsUnsupportedKeysBeforeSending(t *testing.T) {
 	srv := startServer(t)
-	endpoint, requests := busyProxy(t, srv.Endpoint, "BatchGetRow", 0)
+	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchGetRow")
 	c := newTestClient(t, endpoint, 0)
 	for name, k := range map[string][]events.PrimaryKeyColumn{
 		"boolean": {{ColumnName: "id", Value: events.Boolean(false)}},
@@ -138,88 +134,64 @@ func TestReadRejectsUnsupportedKeysBeforeSending(t *testing.T) {
 			assert.Contains(t, err.Error(), `key 1 (`)
 		})
 	}
-	assert.Zero(t, requests())
+	assert.Empty(t, exchanges())
 }
 
 func TestReadRetriesABusyServer(t *testing.T) {
-	srv, c := newTable(t, "source_data")
+	srv, c := newFaultyTable(t, "source_data", "BatchGetRow", otslocal.FaultRates{ServerBusy: 0.7})
 	seed(t, c, "source_data", put(1, cell("level", events.Integer(5))))
-	endpoint, requests := busyProxy(t, srv.Endpoint, "BatchGetRow", 2)
+	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchGetRow")
 	busy := newTestClient(t, endpoint, 0)
 	rows, stats, err := busy.Read(withTimeout(t, time.Minute), "source_data", [][]events.PrimaryKeyColumn{key(1), key(2)}, nil)
 	require.NoError(t, err)
-	assert.Equal(t, ReadStats{Requests: 3, Retries: 2}, stats)
-	assert.Equal(t, 3, requests())
+	assert.Positive(t, stats.Retries, "seed 1 makes the server busy at first")
+	assert.Equal(t, ReadStats{Requests: stats.Retries + 1, Retries: stats.Retries}, stats)
+	seen := exchanges()
+	require.Len(t, seen, stats.Requests)
+	for _, e := range seen[:stats.Retries] {
+		assert.Equal(t, http.StatusServiceUnavailable, e.status)
+	}
 	assert.Equal(t, []Row{{Found: true, Columns: []transform.Cell{cell("level", events.Integer(5))}}, {}}, rows)
 }
 
 func TestReadGivesUpBeforeTheDeadline(t *testing.T) {
-	srv, _ := newTable(t, "source_data")
-	endpoint, _ := busyProxy(t, srv.Endpoint, "BatchGetRow", -1)
-	c := newTestClient(t, endpoint, 0)
+	_, c := newFaultyTable(t, "source_data", "BatchGetRow", otslocal.FaultRates{ServerBusy: 1})
 	rows, stats, err := c.Read(withTimeout(t, 2*time.Second), "source_data", [][]events.PrimaryKeyColumn{key(1)}, nil)
 	require.ErrorIs(t, err, ErrDeadline)
 	assert.Contains(t, err.Error(), "OTSServerBusy")
 	assert.Nil(t, rows)
 	assert.Positive(t, stats.Retries)
-}
-
-// readRowFaultProxy starts a proxy that, in the first BatchGetRow response, replaces the
-// results at the given indexes with failures of code, and records the number of keys of
-// every BatchGetRow request.
-func readRowFaultProxy(t *testing.T, backend, code string, fail ...int) (endpoint string, keysPerRequest func() []int) {
-	var mu sync.Mutex
-	var counts []int
-	rp := newReverseProxy(t, backend)
-	rp.ModifyResponse = func(resp *http.Response) error {
-		if actionOf(resp.Request) != "BatchGetRow" {
-			return nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		out := new(otsprotocol.BatchGetRowResponse)
-		if err := proto.Unmarshal(body, out); err != nil {
-			return err
-		}
-		mu.Lock()
-		first := len(counts) == 0
-		counts = append(counts, len(out.Tables[0].Rows))
-		mu.Unlock()
-		if first {
-			for _, i := range fail {
-				out.Tables[0].Rows[i] = &otsprotocol.RowInBatchGetRowResponse{
-					IsOk:  proto.Bool(false),
-					Error: &otsprotocol.Error{Code: proto.String(code), Message: proto.String("injected by the test proxy")},
-				}
-			}
-		}
-		if body, err = proto.Marshal(out); err != nil {
-			return err
-		}
-		replaceResponseBody(resp, http.StatusOK, body)
-		return nil
-	}
-	return serve(t, rp), func() []int {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(counts)
-	}
+	assert.Equal(t, stats.Retries+1, stats.Requests)
 }
 
 func TestReadRerequestsOnlyTheFailedKeys(t *testing.T) {
-	srv, c := newTable(t, "source_data")
-	seed(t, c, "source_data", put(1, cell("n", events.Integer(1))), put(3, cell("n", events.Integer(3))))
-	endpoint, keysPerRequest := readRowFaultProxy(t, srv.Endpoint, "OTSPartitionUnavailable", 0, 2)
+	srv, c := newFaultyTable(t, "source_data", "BatchGetRow", otslocal.FaultRates{RowFailure: 0.4})
+	var muts []transform.Mutation
+	for id := int64(0); id < 20; id += 2 {
+		muts = append(muts, put(id, cell("n", events.Integer(id))))
+	}
+	seed(t, c, "source_data", muts...)
+	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchGetRow")
 	faulty := newTestClient(t, endpoint, 0)
-	rows, stats, err := faulty.Read(withTimeout(t, time.Minute), "source_data", [][]events.PrimaryKeyColumn{key(1), key(2), key(3)}, nil)
+	keys := make([][]events.PrimaryKeyColumn, 20)
+	for i := range keys {
+		keys[i] = key(int64(19 - i))
+	}
+	rows, stats, err := faulty.Read(withTimeout(t, time.Minute), "source_data", keys, nil)
 	require.NoError(t, err)
-	assert.Equal(t, ReadStats{Requests: 2, Retries: 1}, stats)
-	assert.Equal(t, []int{3, 2}, keysPerRequest())
-	assert.Equal(t, []Row{
-		{Found: true, Columns: []transform.Cell{cell("n", events.Integer(1))}},
-		{},
-		{Found: true, Columns: []transform.Cell{cell("n", events.Integer(3))}},
-	}, rows, "results of the second request land at the keys' original positions")
+
+	seen := exchanges()
+	requireResentFailedRows(t, seen, len(keys))
+	assert.Greater(t, len(seen), 1, "seed 1 fails some keys")
+	assert.Equal(t, ReadStats{Requests: len(seen), Retries: len(seen) - 1}, stats)
+	require.Len(t, rows, len(keys))
+	for i, row := range rows {
+		id := int64(19 - i)
+		if id%2 == 1 {
+			assert.Equal(t, Row{}, row, "key %d", id)
+			continue
+		}
+		assert.Equal(t, Row{Found: true, Columns: []transform.Cell{cell("n", events.Integer(id))}}, row,
+			"key %d: results of later requests land at the keys' original positions", id)
+	}
 }

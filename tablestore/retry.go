@@ -121,20 +121,24 @@ func classify(op, table string, err error) (retry, permanent error) {
 		return nil, nil
 	}
 	err = fmt.Errorf("tablestore: %s on table %q: %w", op, table, err)
-	var otsErr *ots.OtsError
-	if errors.As(err, &otsErr) {
-		if retryableCode(otsErr.Code, otsErr.Message) {
-			return err, nil
-		}
-		return nil, err
-	}
-	// A *url.Error is a request that did not complete (connection refused or reset, a
-	// timeout, a cancelled context); the SDK returns it as it got it from net/http.
-	var urlErr *url.Error
-	if errors.As(err, &urlErr) {
+	if Retryable(err) {
 		return err, nil
 	}
 	return nil, err
+}
+
+// Retryable reports whether err, the error of a Tablestore SDK call, is transient: an
+// [*ots.OtsError] whose code the service uses for conditions that pass (busy partitions,
+// throttling, timeouts; see retryableCode), or a *url.Error, a request that did not complete
+// (connection refused or reset, a timeout, a cancelled context), which the SDK returns as
+// net/http gave it.
+func Retryable(err error) bool {
+	var otsErr *ots.OtsError
+	if errors.As(err, &otsErr) {
+		return retryableCode(otsErr.Code, otsErr.Message)
+	}
+	var urlErr *url.Error
+	return errors.As(err, &urlErr)
 }
 
 // retryableCode reports whether a Tablestore error code, for a whole request or one row, is

@@ -31,6 +31,9 @@ type TableOptions struct {
 	// DeviationCellVersionInSec is how far, in seconds, an explicit cell version (timestamp)
 	// may lie from the server's clock; 0 means Tablestore's default, 86400 (one day).
 	DeviationCellVersionInSec int64
+	// StreamExpirationHours, when positive, enables the table's Stream, keeping its records
+	// this many hours (Tablestore allows 1 to 168); 0 creates the table without a Stream.
+	StreamExpirationHours int
 }
 
 // EnsureTable creates table name with the primary key pk (1 to 4 columns), the options opts,
@@ -57,6 +60,9 @@ func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySc
 		TableMeta:          meta,
 		TableOption:        &ots.TableOption{TimeToAlive: -1, MaxVersion: max(opts.MaxVersions, 1), DeviationCellVersionInSec: opts.DeviationCellVersionInSec},
 		ReservedThroughput: &ots.ReservedThroughput{},
+	}
+	if opts.StreamExpirationHours > 0 {
+		req.StreamSpec = &ots.StreamSpecification{EnableStream: true, ExpirationTime: int32(opts.StreamExpirationHours)}
 	}
 	sdk := c.sdk(ctx)
 	r := newRetrier(ctx)

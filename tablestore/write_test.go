@@ -2,22 +2,23 @@ package tablestore
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -219,50 +220,47 @@ func TestWriteToMissingTableFails(t *testing.T) {
 	assert.Equal(t, WriteStats{Requests: 1}, stats, "a permanent error is not retried")
 }
 
-// busyProxy starts a proxy that turns the first n responses to action into 503
-// OTSServerBusy (every one for n < 0) and counts the requests for action.
-func busyProxy(t *testing.T, backend, action string, n int) (endpoint string, requests func() int) {
-	var mu sync.Mutex
-	seen := 0
-	rp := newReverseProxy(t, backend)
-	rp.ModifyResponse = func(resp *http.Response) error {
-		if actionOf(resp.Request) != action {
-			return nil
-		}
-		mu.Lock()
-		seen++
-		fail := n < 0 || seen <= n
-		mu.Unlock()
-		if fail {
-			return serverBusy(resp)
-		}
-		return nil
-	}
-	endpoint = serve(t, rp)
-	return endpoint, func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return seen
-	}
-}
-
 func TestWriteRetriesABusyServer(t *testing.T) {
-	srv, _ := newTable(t, "result")
-	endpoint, requests := busyProxy(t, srv.Endpoint, "BatchWriteRow", 3)
+	srv, _ := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{ServerBusy: 0.7})
+	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
 	stats, err := c.Write(withTimeout(t, time.Minute), "result", []transform.Mutation{
 		put(1, cell("a", events.Integer(1))),
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []transform.Cell{cell("a", events.Integer(2))}},
 	})
 	require.NoError(t, err)
-	assert.Equal(t, WriteStats{Requests: 4, Retries: 3, Puts: 1, Updates: 1, NotInView: 1}, stats)
-	assert.Equal(t, 4, requests())
+	seen := exchanges()
+	require.Len(t, seen, stats.Requests)
+	assert.Equal(t, WriteStats{Requests: stats.Retries + 1, Retries: stats.Retries, Puts: 1, Updates: 1, NotInView: 1}, stats)
+	assert.Positive(t, stats.Retries, "seed 1 makes the server busy at first")
+	for _, e := range seen[:stats.Retries] {
+		assert.Equal(t, http.StatusServiceUnavailable, e.status)
+	}
+	assert.Equal(t, exchange{status: http.StatusOK, rows: 2, failed: 1}, seen[stats.Retries], "the update of the absent row 2 fails its condition")
 	assert.Equal(t, map[string]any{"a": int64(1)}, getRow(t, srv.Endpoint, "result", key(1)))
 }
 
+func TestWriteRetriesADroppedConnection(t *testing.T) {
+	srv, c := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{DropConnection: 0.5})
+	muts := make([]transform.Mutation, 10)
+	for i := range muts {
+		muts[i] = put(int64(i), cell("n", events.Integer(int64(i))))
+	}
+	for range 5 {
+		stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
+		require.NoError(t, err)
+		assert.Equal(t, 10, stats.Puts)
+		assert.Equal(t, stats.Retries+1, stats.Requests)
+	}
+	require.NoError(t, srv.SetFaults(otslocal.Faults{}))
+	for i := range muts {
+		assert.Equal(t, map[string]any{"n": int64(i)}, getRow(t, srv.Endpoint, "result", key(int64(i))), "row %d", i)
+	}
+}
+
 func TestWriteGivesUpBeforeTheDeadline(t *testing.T) {
-	srv, _ := newTable(t, "result")
-	endpoint, requests := busyProxy(t, srv.Endpoint, "BatchWriteRow", -1)
+	srv, _ := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{ServerBusy: 1})
+	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
 	stats, err := c.Write(withTimeout(t, 2*time.Second), "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
 	require.Error(t, err)
@@ -272,148 +270,81 @@ func TestWriteGivesUpBeforeTheDeadline(t *testing.T) {
 	assertNoSecrets(t, err.Error())
 	assert.Positive(t, stats.Retries)
 	assert.Equal(t, stats.Retries+1, stats.Requests)
-	assert.Equal(t, stats.Requests, requests())
+	assert.Len(t, exchanges(), stats.Requests)
+	assert.Nil(t, getRow(t, srv.Endpoint, "result", key(1)))
 }
 
 func TestWriteStopsWhenCancelled(t *testing.T) {
-	srv, _ := newTable(t, "result")
-	endpoint, _ := busyProxy(t, srv.Endpoint, "BatchWriteRow", -1)
-	c := newTestClient(t, endpoint, 0)
+	_, c := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{ServerBusy: 1})
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	_, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
 	require.ErrorIs(t, err, context.Canceled, "retries end with the context")
 }
 
-// withheldRows is the context key under which the row-fault proxy passes the indexes of the
-// rows it withheld from a request to the response handler.
-type withheldRows struct{}
-
-// rowFaultProxy starts a proxy that, on the first BatchWriteRow request, withholds the rows
-// at the given indexes from the server and reports them failed with code; later requests
-// pass untouched. It records the number of rows of every BatchWriteRow request.
-func rowFaultProxy(t *testing.T, backend, code string, withhold ...int) (endpoint string, rowsPerRequest func() []int) {
-	var mu sync.Mutex
-	var counts []int
-	rp := newReverseProxy(t, backend)
-	forward := rp.Rewrite
-	rp.Rewrite = func(pr *httputil.ProxyRequest) {
-		forward(pr)
-		if actionOf(pr.In) != "BatchWriteRow" {
-			return
-		}
-		req := new(otsprotocol.BatchWriteRowRequest)
-		body, err := io.ReadAll(pr.Out.Body)
-		if !assert.NoError(t, err) || !assert.NoError(t, proto.Unmarshal(body, req)) || !assert.Len(t, req.Tables, 1) {
-			return
-		}
-		mu.Lock()
-		first := len(counts) == 0
-		counts = append(counts, len(req.Tables[0].Rows))
-		mu.Unlock()
-		if first {
-			var kept []*otsprotocol.RowInBatchWriteRowRequest
-			for i, row := range req.Tables[0].Rows {
-				if !slices.Contains(withhold, i) {
-					kept = append(kept, row)
-				}
-			}
-			req.Tables[0].Rows = kept
-			body, err = proto.Marshal(req)
-			assert.NoError(t, err)
-			pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), withheldRows{}, withhold))
-		}
-		replaceRequestBody(pr.Out, body)
-	}
-	rp.ModifyResponse = func(resp *http.Response) error {
-		withheld, ok := resp.Request.Context().Value(withheldRows{}).([]int)
-		if !ok || resp.StatusCode != http.StatusOK {
-			return nil
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return err
-		}
-		out := new(otsprotocol.BatchWriteRowResponse)
-		if err := proto.Unmarshal(body, out); err != nil {
-			return err
-		}
-		served := out.Tables[0].Rows
-		var rows []*otsprotocol.RowInBatchWriteRowResponse
-		total := len(served) + len(withheld)
-		for i := range total {
-			if slices.Contains(withheld, i) {
-				rows = append(rows, &otsprotocol.RowInBatchWriteRowResponse{
-					IsOk:  proto.Bool(false),
-					Error: &otsprotocol.Error{Code: proto.String(code), Message: proto.String("injected by the test proxy")},
-				})
-				continue
-			}
-			rows, served = append(rows, served[0]), served[1:]
-		}
-		out.Tables[0].Rows = rows
-		if body, err = proto.Marshal(out); err != nil {
-			return err
-		}
-		replaceResponseBody(resp, http.StatusOK, body)
-		return nil
-	}
-	return serve(t, rp), func() []int {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(counts)
-	}
-}
-
 func TestWriteResendsOnlyTheFailedRows(t *testing.T) {
-	srv, _ := newTable(t, "result")
-	endpoint, rowsPerRequest := rowFaultProxy(t, srv.Endpoint, "OTSRowOperationConflict", 1, 3)
+	srv, _ := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{RowFailure: 0.4})
+	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
-	muts := make([]transform.Mutation, 5)
+	muts := make([]transform.Mutation, 20)
 	for i := range muts {
 		muts[i] = put(int64(i), cell("n", events.Integer(int64(i))))
 	}
 	stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
 	require.NoError(t, err)
-	assert.Equal(t, WriteStats{Requests: 2, Retries: 1, Puts: 5}, stats)
-	assert.Equal(t, []int{5, 2}, rowsPerRequest(), "only the two failed rows are re-sent")
+	seen := exchanges()
+	requireResentFailedRows(t, seen, len(muts))
+	assert.Greater(t, len(seen), 1, "seed 1 fails some rows")
+	assert.Equal(t, WriteStats{Requests: len(seen), Retries: len(seen) - 1, Puts: len(muts)}, stats)
 	for i := range muts {
-		// The withheld rows reach the table only if the re-send carried exactly them.
+		// A failed row reaches the table only if a re-send carried it.
 		assert.Equal(t, map[string]any{"n": int64(i)}, getRow(t, srv.Endpoint, "result", key(int64(i))), "row %d", i)
 	}
 }
 
 func TestWriteMapsRowFailuresByIndex(t *testing.T) {
 	srv, _ := newTable(t, "result")
-	endpoint, rowsPerRequest := rowFaultProxy(t, srv.Endpoint, "OTSParameterInvalid", 2)
+	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
 	muts := []transform.Mutation{
 		put(10, cell("n", events.Integer(1))),
 		{Kind: transform.MutationDelete, PrimaryKey: key(11)},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(12), Columns: []transform.Cell{cell("n", events.Integer(3))}},
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.String("twelve")}},
+			Columns: []transform.Cell{cell("n", events.Integer(3))}},
 		put(13, cell("n", events.Integer(4))),
 	}
-	_, err := c.Write(t.Context(), "result", muts)
+	stats, err := c.Write(t.Context(), "result", muts)
 	var rowErr *RowError
 	require.ErrorAs(t, err, &rowErr)
-	assert.Equal(t, RowError{Table: "result", Operation: "UpdateRow", PrimaryKey: "id=12", Code: "OTSParameterInvalid", Message: "injected by the test proxy"}, *rowErr)
-	assert.Equal(t, []int{4}, rowsPerRequest(), "a permanent row failure is not retried")
+	assert.Equal(t, "result", rowErr.Table)
+	assert.Equal(t, "UpdateRow", rowErr.Operation)
+	assert.Equal(t, `id="twelve"`, rowErr.PrimaryKey)
+	assert.Equal(t, CodeInvalidPK, rowErr.Code)
+	assert.Equal(t, []exchange{{status: http.StatusOK, rows: 4, failed: 1}}, exchanges(), "a permanent row failure is not retried")
+	assert.Equal(t, 1, stats.Requests)
+	assert.Zero(t, stats.Retries)
 }
 
 func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
-	srv, _ := newTable(t, "result")
-	endpoint, _ := rowFaultProxy(t, srv.Endpoint, CodeConditionCheckFail, 1, 2)
-	c := newTestClient(t, endpoint, 0)
-	_, err := c.Write(t.Context(), "result", []transform.Mutation{
+	rows, err := buildRowWrites("result", []transform.Mutation{
 		put(1, cell("n", events.Integer(1))),
 		{Kind: transform.MutationDelete, PrimaryKey: key(2)},
-		put(3, cell("n", events.Integer(3))),
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []transform.Cell{cell("n", events.Integer(3))}},
 	})
-	var rowErr *RowError
-	require.ErrorAs(t, err, &rowErr)
-	assert.Equal(t, CodeConditionCheckFail, rowErr.Code)
-	assert.Equal(t, "DeleteRow", rowErr.Operation, "only a conditional update may fail its condition")
-	assert.Equal(t, "id=2", rowErr.PrimaryKey)
+	require.NoError(t, err)
+	conditionFailed := ots.Error{Code: CodeConditionCheckFail, Message: "Condition check failed."}
+	for _, failing := range []int32{0, 1} {
+		// The conditional update of row 3 failing its condition is a correct outcome; the put
+		// or delete failing it is not.
+		results := []ots.RowResult{{Index: 0, IsSucceed: true}, {Index: 1, IsSucceed: true}, {Index: 2, Error: conditionFailed}}
+		results[failing] = ots.RowResult{Index: failing, Error: conditionFailed}
+		_, _, err := settleWrites("result", rows, results, &WriteStats{})
+		var rowErr *RowError
+		require.ErrorAs(t, err, &rowErr)
+		assert.Equal(t, CodeConditionCheckFail, rowErr.Code)
+		assert.Equal(t, rows[failing].operation(), rowErr.Operation, "only a conditional update may fail its condition")
+		assert.Equal(t, fmt.Sprintf("id=%d", failing+1), rowErr.PrimaryKey)
+	}
 }
 
 func TestWriteAbortsARequestInFlightWhenCancelled(t *testing.T) {

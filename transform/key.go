@@ -7,15 +7,14 @@ import (
 	"github.com/otsetl/otsetl/events"
 )
 
-// encodePrimaryKey encodes pk to a string that is equal for two primary keys exactly when
-// their column names, value kinds and values are equal, column by column.
-func encodePrimaryKey(pk []events.PrimaryKeyColumn) string {
-	var b []byte
+// appendPrimaryKey appends an encoding of pk to b. Two primary keys encode alike exactly
+// when their column names, value kinds and values are equal, column by column.
+func appendPrimaryKey(b []byte, pk []events.PrimaryKeyColumn) []byte {
 	for _, c := range pk {
 		b = appendLengthPrefixed(b, c.ColumnName)
 		b = appendValue(b, c.Value)
 	}
-	return string(b)
+	return b
 }
 
 // appendValue appends v's kind and an unambiguous encoding of its value.

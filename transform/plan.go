@@ -58,70 +58,114 @@ func (r *Rule) Plan(ev *events.Event) Plan {
 	if ev == nil {
 		return Plan{}
 	}
-	planner := planner{rule: r, folds: map[string]*keyFold{}, invalid: map[int]error{}}
+	n := len(ev.Records) // bounds the keys
+	p := planner{rule: r, order: make([]keyFold, 0, n), folds: make(map[string]int, n), nextRecord: make([]int, n)}
 	for i := range ev.Records {
-		planner.add(i, &ev.Records[i])
+		p.add(i, &ev.Records[i])
 	}
-	return planner.plan()
+	return p.plan()
 }
 
-// planner holds the per-key folds of one event while Plan walks its records.
+// planner holds the per-key folds of one event while Plan walks its records. It allocates
+// its tables once, sized by the records (which bound the keys), and then only per key, never
+// per record: a record's key is looked up through one reused buffer, the records of every
+// key are chained through one slice, and folds point at the event's cells.
 type planner struct {
-	rule    *Rule
-	order   []*keyFold          // in order of each key's first record
-	folds   map[string]*keyFold // by encodePrimaryKey
-	invalid map[int]error       // by record index
+	rule  *Rule
+	order []keyFold      // in order of each key's first record
+	folds map[string]int // index into order, by the primary key's encoding (appendPrimaryKey)
+	key   []byte         // the encoding of the current record's primary key
+	// nextRecord chains the records of a key: nextRecord[i] is the index of the key's
+	// record after record i, or -1 after its last.
+	nextRecord []int
+	folded     int     // records folded into a key
+	invalid    []error // by record index; nil until some record is invalid
 }
 
 // add folds the record at index i into its key's fold.
 func (p *planner) add(i int, rec *events.Record) {
 	if len(rec.PrimaryKey) == 0 {
-		p.invalid[i] = errors.New("record has no primary key")
+		p.setInvalid(i, errors.New("record has no primary key"))
 		return
 	}
-	key := encodePrimaryKey(rec.PrimaryKey)
-	fold, ok := p.folds[key]
-	if !ok {
-		fold = &keyFold{primaryKey: rec.PrimaryKey, cells: newCellFold()}
-		p.folds[key] = fold
-		p.order = append(p.order, fold)
-	}
-	fold.records = append(fold.records, i)
+	fold := p.fold(i, rec.PrimaryKey)
 	if err := rec.Validate(); err != nil {
-		p.invalid[i] = err
+		p.setInvalid(i, err)
 		fold.forgetRow()
 		return
 	}
 	fold.apply(p.rule, rec)
 }
 
+// fold returns the fold of primaryKey, the key of the record at index i, starting it when
+// this is the key's first record, and chains the record to the key's records.
+func (p *planner) fold(i int, primaryKey []events.PrimaryKeyColumn) *keyFold {
+	p.key = appendPrimaryKey(p.key[:0], primaryKey)
+	p.nextRecord[i] = -1
+	p.folded++
+	at, ok := p.folds[string(p.key)]
+	if !ok {
+		at = len(p.order)
+		p.folds[string(p.key)] = at
+		p.order = append(p.order, keyFold{primaryKey: primaryKey, firstRecord: i, lastRecord: i})
+		return &p.order[at]
+	}
+	fold := &p.order[at]
+	p.nextRecord[fold.lastRecord] = i
+	fold.lastRecord = i
+	return fold
+}
+
+// setInvalid records err as the reason record i is invalid, unless it has one already.
+func (p *planner) setInvalid(i int, err error) {
+	if p.invalid == nil {
+		p.invalid = make([]error, len(p.nextRecord))
+	}
+	if p.invalid[i] == nil {
+		p.invalid[i] = err
+	}
+}
+
 // plan decides every key and returns the Plan.
 func (p *planner) plan() Plan {
 	plan := Plan{Keys: len(p.order)}
-	for _, fold := range p.order {
+	indexes := make([]int, 0, p.folded) // the Records of every key, one after the other
+	for k := range p.order {
+		fold := &p.order[k]
+		start := len(indexes)
+		for i := fold.firstRecord; i >= 0; i = p.nextRecord[i] {
+			indexes = append(indexes, i)
+		}
+		records := indexes[start:len(indexes):len(indexes)]
 		m, ok, err := fold.decide(p.rule)
 		if err != nil {
-			for _, i := range fold.records {
-				if _, seen := p.invalid[i]; !seen {
-					p.invalid[i] = err
-				}
+			for _, i := range records {
+				p.setInvalid(i, err)
 			}
 		}
-		if ok {
-			plan.Mutations = append(plan.Mutations, m)
+		if !ok {
+			continue
 		}
+		if plan.Mutations == nil {
+			plan.Mutations = make([]Mutation, 0, len(p.order)-k)
+		}
+		m.Records = records
+		plan.Mutations = append(plan.Mutations, m)
 	}
 	for i, err := range p.invalid {
-		plan.Invalid = append(plan.Invalid, InvalidRecord{Index: i, Err: err})
+		if err != nil {
+			plan.Invalid = append(plan.Invalid, InvalidRecord{Index: i, Err: err})
+		}
 	}
-	slices.SortFunc(plan.Invalid, func(a, b InvalidRecord) int { return a.Index - b.Index })
 	return plan
 }
 
 // keyFold is the state of one primary key's records so far.
 type keyFold struct {
 	primaryKey []events.PrimaryKeyColumn // as the key's first record carried it
-	records    []int
+	// firstRecord and lastRecord are the indexes of the key's first and last record so far;
+	// planner.nextRecord links the others.
+	firstRecord, lastRecord int
 	// imageKnown is set by a PutRow or DeleteRow: cells then holds the full row image, and
 	// rowExists says whether the row exists.
 	imageKnown bool
@@ -130,7 +174,7 @@ type keyFold struct {
 	// or DeleteRow replaces the row.
 	unknown bool
 	// cells is the row image when imageKnown, else the UpdateRows' cell changes.
-	cells *cellFold
+	cells cellFold
 }
 
 // forgetRow records that the row is no longer known from the event at all, as after a
@@ -144,33 +188,33 @@ func (f *keyFold) forgetRow() {
 func (f *keyFold) apply(rule *Rule, rec *events.Record) {
 	switch rec.Type {
 	case events.DeleteRow:
-		f.replaceRow(false)
+		f.replaceRow(false, 0)
 		return // a DeleteRow carries no cells
 	case events.PutRow:
-		f.replaceRow(true)
+		f.replaceRow(true, len(rec.Columns))
 	}
-	for _, c := range rec.Columns {
-		f.applyCell(rule, c)
+	for i := range rec.Columns {
+		f.applyCell(rule, &rec.Columns[i])
 	}
 }
 
 // replaceRow starts a full, empty row image: the row after a DeleteRow (exists false), or
-// before a PutRow's cells (exists true).
-func (f *keyFold) replaceRow(exists bool) {
+// before a PutRow's cells (exists true), with room for columns cells.
+func (f *keyFold) replaceRow(exists bool, columns int) {
 	f.imageKnown = true
 	f.rowExists = exists
 	f.unknown = false
-	f.cells = newCellFold()
+	f.cells.reset(columns)
 }
 
-// applyCell folds one cell change.
-func (f *keyFold) applyCell(rule *Rule, c events.Column) {
+// applyCell folds one cell change, which stays referenced until the key is decided.
+func (f *keyFold) applyCell(rule *Rule, c *events.Column) {
 	switch c.Type {
 	case events.Put:
-		f.cells.put(c.ColumnName, c.Value, c.Timestamp)
+		f.cells.apply(c)
 		f.rowExists = true
 	case events.DeleteAllVersions:
-		f.cells.deleteAllVersions(c.ColumnName)
+		f.cells.apply(c)
 	case events.DeleteOneVersion:
 		// The version underneath is unknown; it only matters on a column the rule uses.
 		if rule.readsColumn[c.ColumnName] || rule.Projects(c.ColumnName) {
@@ -183,10 +227,11 @@ func (f *keyFold) applyCell(rule *Rule, c events.Column) {
 	}
 }
 
-// decide returns the key's Mutation and true, or false when the key needs none. A non-nil
-// error means the filter could not be evaluated on the key's full image.
+// decide returns the key's Mutation, without its Records, and true, or false when the key
+// needs none. A non-nil error means the filter could not be evaluated on the key's full
+// image.
 func (f *keyFold) decide(rule *Rule) (Mutation, bool, error) {
-	m := Mutation{PrimaryKey: f.primaryKey, Records: f.records}
+	m := Mutation{PrimaryKey: f.primaryKey}
 	var err error
 	switch {
 	case f.imageKnown && !f.rowExists:
@@ -204,30 +249,67 @@ func (f *keyFold) decide(rule *Rule) (Mutation, bool, error) {
 	return m, true, err
 }
 
-// cellFold folds cell changes per column into each column's visible value.
+// cellFold folds cell changes per column into each column's visible change.
 type cellFold struct {
-	cells map[string]visibleCell
-	order []string // columns in order of their first change
+	// cells holds one change per column, in order of the column's first change: the Put
+	// whose value is visible, or the DeleteAllVersions that removed the column. They are
+	// the event's own cells.
+	cells []*events.Column
+	// index finds a column's position in cells once the fold has held more than
+	// linearColumns columns; below that, a scan of cells is faster.
+	index map[string]int
 }
 
-// visibleCell is a column's visible value and its version: value is none after
-// DeleteAllVersions; timestamp is in ms, nil when the server assigns the time (newest).
-type visibleCell struct {
-	value     events.Value
-	timestamp *int64
+// linearColumns is how many columns a cellFold looks up by scanning.
+const linearColumns = 16
+
+// reset empties the fold, keeping its memory, with room for columns cells.
+func (f *cellFold) reset(columns int) {
+	f.cells = slices.Grow(f.cells[:0], columns)
+	clear(f.index)
 }
 
-func newCellFold() *cellFold {
-	return &cellFold{cells: map[string]visibleCell{}}
-}
-
-// put writes a version of column; it becomes visible unless the visible version is newer.
-func (f *cellFold) put(column string, value events.Value, timestamp *int64) {
-	current, ok := f.cells[column]
-	if ok && !current.value.IsNone() && newer(current.timestamp, timestamp) {
+// apply folds a Put or DeleteAllVersions cell. A Put becomes visible unless the visible
+// version is newer; DeleteAllVersions removes the column.
+func (f *cellFold) apply(c *events.Column) {
+	at, ok := f.find(c.ColumnName)
+	if !ok {
+		f.add(c)
 		return
 	}
-	f.set(column, visibleCell{value: value, timestamp: timestamp})
+	visible := f.cells[at]
+	if c.Type == events.Put && !visible.Value.IsNone() && newer(visible.Timestamp, c.Timestamp) {
+		return
+	}
+	f.cells[at] = c
+}
+
+// add appends the first change of a column.
+func (f *cellFold) add(c *events.Column) {
+	f.cells = append(f.cells, c)
+	switch at := len(f.cells) - 1; {
+	case f.index != nil:
+		f.index[c.ColumnName] = at
+	case at == linearColumns:
+		f.index = make(map[string]int, 2*linearColumns)
+		for i, c := range f.cells {
+			f.index[c.ColumnName] = i
+		}
+	}
+}
+
+// find returns the position of column's change.
+func (f *cellFold) find(column string) (int, bool) {
+	if f.index != nil {
+		at, ok := f.index[column]
+		return at, ok
+	}
+	for i, c := range f.cells {
+		if c.ColumnName == column {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // newer reports whether version a is strictly newer than version b, where nil is the newest.
@@ -241,26 +323,25 @@ func newer(a, b *int64) bool {
 	return *a > *b
 }
 
-// deleteAllVersions removes column.
-func (f *cellFold) deleteAllVersions(column string) {
-	f.set(column, visibleCell{})
-}
-
-func (f *cellFold) set(column string, cell visibleCell) {
-	if _, ok := f.cells[column]; !ok {
-		f.order = append(f.order, column)
-	}
-	f.cells[column] = cell
-}
-
-// image returns the folded cells as a row image, without removed columns.
+// image returns the folded cells as a row image, without removed columns; nil when none is
+// left.
 func (f *cellFold) image() row {
-	image := make(row, len(f.cells))
-	for name, cell := range f.cells {
-		if !cell.value.IsNone() {
-			image[name] = cell.value
+	present := 0
+	for _, c := range f.cells {
+		if !c.Value.IsNone() {
+			present++
 		}
 	}
+	if present == 0 {
+		return nil
+	}
+	image := make(row, 0, present)
+	for _, c := range f.cells {
+		if !c.Value.IsNone() {
+			image = append(image, Cell{Name: c.ColumnName, Value: c.Value})
+		}
+	}
+	slices.SortFunc(image, byName)
 	return image
 }
 
@@ -268,9 +349,9 @@ func (f *cellFold) image() row {
 // columns' first change; a removed column is a Cell without a value.
 func (f *cellFold) projectedChanges(rule *Rule) []Cell {
 	var changes []Cell
-	for _, name := range f.order {
-		if rule.Projects(name) {
-			changes = append(changes, Cell{Name: name, Value: f.cells[name].value})
+	for _, c := range f.cells {
+		if rule.Projects(c.ColumnName) {
+			changes = append(changes, Cell{Name: c.ColumnName, Value: c.Value})
 		}
 	}
 	return changes

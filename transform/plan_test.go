@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -398,6 +399,54 @@ func TestPlanKeysInterleaved(t *testing.T) {
 	assert.Empty(t, got.Invalid)
 }
 
+func TestPlanRecordsOfKeysShareNoCapacity(t *testing.T) {
+	got := plan(t, defaultRule,
+		putRow(1, put("level", events.Integer(3))),
+		putRow(2, put("level", events.Integer(3))),
+		updateRow(1, put("message", events.String("x"))),
+		deleteRow(2),
+	)
+	require.Len(t, got.Mutations, 2)
+	first := append(got.Mutations[0].Records, 99)
+	assert.Equal(t, []int{0, 2, 99}, first)
+	assert.Equal(t, []int{1, 3}, got.Mutations[1].Records, "appending to one key's Records leaves the next key's alone")
+}
+
+// TestPlanWideRows folds rows with more columns than a fold scans for, so that columns are
+// found through its index, across PutRows that replace the row.
+func TestPlanWideRows(t *testing.T) {
+	const columns = 3 * linearColumns
+	wide := func(version int64) []events.Column {
+		cells := []events.Column{putAt("level", events.Integer(2), version)}
+		for i := range columns {
+			cells = append(cells, putAt(fmt.Sprintf("c%02d", i), events.Integer(version+int64(i)), version))
+		}
+		return cells
+	}
+	updates := []events.Column{
+		putAt("c40", events.String("newer"), 20),
+		putAt("c41", events.String("older"), 5),
+		deleteAll("c42"),
+		putAt("extra", events.Boolean(true), 20),
+	}
+	got := plan(t, defaultRule, putRow(1, wide(1)...), putRow(1, wide(10)...), updateRow(1, updates...))
+
+	want := []Cell{}
+	for i := range columns {
+		value := events.Integer(10 + int64(i))
+		switch i {
+		case 40:
+			value = events.String("newer")
+		case 42:
+			continue
+		}
+		want = append(want, cell(fmt.Sprintf("c%02d", i), value))
+	}
+	want = append(want, cell("extra", events.Boolean(true)), cell("level", events.Integer(2)))
+	require.Len(t, got.Mutations, 1)
+	assert.Equal(t, mutation(MutationPut, 1, []int{0, 1, 2}, want...), got.Mutations[0])
+}
+
 func TestPlanKeysWithoutMutationAreCounted(t *testing.T) {
 	got := plan(t, levelOnly,
 		updateRow(1, put("message", events.String("x"))),
@@ -547,7 +596,7 @@ func TestPlanNilEvent(t *testing.T) {
 	assert.Equal(t, Plan{}, compile(t, defaultRule).Plan(nil))
 }
 
-func TestEncodePrimaryKey(t *testing.T) {
+func TestAppendPrimaryKey(t *testing.T) {
 	values := []events.Value{
 		{}, events.Integer(0), events.Integer(1), events.Integer(-1), events.Double(0), events.Double(1),
 		events.Boolean(false), events.Boolean(true), events.String(""), events.String("1"),
@@ -555,10 +604,10 @@ func TestEncodePrimaryKey(t *testing.T) {
 	}
 	seen := map[string]events.Value{}
 	for _, v := range values {
-		key := encodePrimaryKey([]events.PrimaryKeyColumn{{ColumnName: "id", Value: v}})
+		key := string(appendPrimaryKey(nil, []events.PrimaryKeyColumn{{ColumnName: "id", Value: v}}))
 		other, ok := seen[key]
 		require.False(t, ok, "%s %v and %s %v encode alike", v.Kind(), v, other.Kind(), other)
 		seen[key] = v
-		assert.Equal(t, key, encodePrimaryKey([]events.PrimaryKeyColumn{{ColumnName: "id", Value: v}}))
+		assert.Equal(t, key, string(appendPrimaryKey([]byte("prefix"), []events.PrimaryKeyColumn{{ColumnName: "id", Value: v}})[len("prefix"):]))
 	}
 }

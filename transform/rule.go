@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
@@ -50,6 +51,14 @@ type Rule struct {
 	readsColumn    map[string]bool // filterColumns as a set
 	projection     map[string]bool // nil keeps every column
 	passesEmptyRow bool            // the filter is true on a row lacking every column it reads
+	evaluators     sync.Pool       // of *evaluator, so that evaluations allocate no VM and no environment
+}
+
+// evaluator is what one run of the filter needs: expr's VM, which keeps its stack from one
+// run to the next, and the environment map.
+type evaluator struct {
+	vm  vm.VM
+	env map[string]any
 }
 
 // Compile checks and compiles cfg once, for use on every event.
@@ -88,6 +97,7 @@ func Compile(cfg Config) (*Rule, error) {
 	for _, name := range columns {
 		r.readsColumn[name] = true
 	}
+	r.evaluators.New = func() any { return &evaluator{env: make(map[string]any, len(columns))} }
 	if r.passesEmptyRow, err = r.evaluate(nil); err != nil {
 		return nil, err
 	}
@@ -169,22 +179,37 @@ func (r *Rule) Resolve(m Mutation, sourceRow []Cell, found bool) (Mutation, erro
 	return resolved, err
 }
 
-// row is a row image: attribute column name → visible value. It never holds a none value.
-type row map[string]events.Value
+// row is a row image: one Cell per attribute column, sorted by name. It never holds a Cell
+// without a value.
+type row []Cell
+
+// byName orders cells by column name.
+func byName(a, b Cell) int { return strings.Compare(a.Name, b.Name) }
 
 // rowOf returns the row image of cells, where the first cell of a column is its visible value.
 func rowOf(cells []Cell) row {
-	image := make(row, len(cells))
+	image := make(row, 0, len(cells))
 	for _, c := range cells {
-		if _, seen := image[c.Name]; !seen && !c.Value.IsNone() {
-			image[c.Name] = c.Value
+		if !c.Value.IsNone() {
+			image = append(image, c)
 		}
 	}
-	return image
+	slices.SortStableFunc(image, byName)
+	return slices.CompactFunc(image, func(a, b Cell) bool { return a.Name == b.Name })
+}
+
+// get returns the value of column and whether image has it.
+func (image row) get(column string) (events.Value, bool) {
+	at, found := slices.BinarySearchFunc(image, column, func(c Cell, name string) int { return strings.Compare(c.Name, name) })
+	if !found {
+		return events.Value{}, false
+	}
+	return image[at].Value, true
 }
 
 // decide is the outcome for a known row image: put its projection when the filter passes,
-// delete it otherwise. An evaluation error comes with MutationDelete.
+// delete it otherwise. An evaluation error comes with MutationDelete. The put's Columns may
+// share image's array.
 func (r *Rule) decide(image row) (MutationKind, []Cell, error) {
 	pass, err := r.evaluate(image)
 	if err != nil || !pass {
@@ -193,34 +218,38 @@ func (r *Rule) decide(image row) (MutationKind, []Cell, error) {
 	return MutationPut, r.project(image), nil
 }
 
-// project returns the projected columns of image, sorted by name.
+// project returns the projected columns of image, sorted by name, in image's own array; nil
+// when none is left.
 func (r *Rule) project(image row) []Cell {
-	var cells []Cell
-	for name, value := range image {
-		if r.Projects(name) {
-			cells = append(cells, Cell{Name: name, Value: value})
-		}
+	if r.projection != nil {
+		image = slices.DeleteFunc(image, func(c Cell) bool { return !r.projection[c.Name] })
 	}
-	slices.SortFunc(cells, func(a, b Cell) int { return strings.Compare(a.Name, b.Name) })
-	return cells
+	if len(image) == 0 {
+		return nil
+	}
+	return image
 }
 
 // evaluate runs the filter on image, under the failure rule of [Rule].
 func (r *Rule) evaluate(image row) (bool, error) {
-	env := make(map[string]any, len(r.filterColumns))
+	e := r.evaluators.Get().(*evaluator)
+	defer func() {
+		clear(e.env)
+		r.evaluators.Put(e)
+	}()
 	for _, name := range r.filterColumns {
-		if value, ok := image[name]; ok {
-			env[name] = value.Any()
+		if value, ok := image.get(name); ok {
+			e.env[name] = value.Any()
 		}
 	}
-	out, err := expr.Run(r.program, env)
+	out, err := e.vm.Run(r.program, e.env)
 	if err == nil {
 		if pass, ok := out.(bool); ok {
 			return pass, nil
 		}
 		err = fmt.Errorf("expected bool, but got %T", out)
 	}
-	if len(env) < len(r.filterColumns) {
+	if len(e.env) < len(r.filterColumns) {
 		return false, nil
 	}
 	return false, r.evaluationError(image, err)
@@ -235,7 +264,7 @@ func (r *Rule) evaluationError(image row, err error) error {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		value := image[name]
+		value, _ := image.get(name)
 		fmt.Fprintf(&b, "column %q holds %s %s", name, value.Kind(), truncate(value.String(), maxValueInError))
 	}
 	if len(r.filterColumns) > 0 {

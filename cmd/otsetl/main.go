@@ -3,6 +3,8 @@
 //	otsetl serve                 the function under FC's custom runtime (HTTP on $FC_CUSTOM_LISTEN_PORT)
 //	otsetl replay PATH...        replay trigger event files through the function, locally or against an instance
 //	otsetl otslocal              a local, wire-compatible Tablestore server
+//	otsetl local [-f s.yaml]     otslocal, the function and a local Tablestore trigger, from s.yaml
+//	otsetl capture ...           read a table's Stream into replayable event files
 //
 // Started by FC's go1 runtime (FC_RUNTIME_API set), it serves invocations through the
 // runtime API whatever its arguments. Configuration comes from the environment; see README.md.
@@ -68,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return usageError{fmt.Errorf("unknown command %q; see otsetl --help", args[0])}
 	}
-	root.AddCommand(serveCommand(getenv), replayCommand(getenv), otslocalCommand())
+	root.AddCommand(serveCommand(getenv), replayCommand(getenv), otslocalCommand(), localCommand(getenv), captureCommand(getenv))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0

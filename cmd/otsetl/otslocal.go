@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,25 +12,86 @@ import (
 
 func otslocalCommand() *cobra.Command {
 	var listen string
+	var streamShards int
+	var faults faultFlags
+	var accessKeyID, accessKeySecret string
 	cmd := &cobra.Command{
 		Use:   "otslocal",
 		Short: "Run a local, wire-compatible Tablestore server for any Tablestore SDK",
 		Long: `Run a local, wire-compatible Tablestore server in memory.
 
-Any access key and any instance name are accepted. It prints the endpoint, then serves
-until SIGTERM or Ctrl-C; its data is lost when it stops.`,
+Any instance name is accepted, and any access key unless --access-key-id and
+--access-key-secret are given: then every request must be signed with that key, as the
+real service requires, and responses are signed with it. It prints the endpoint, then
+serves until SIGTERM or Ctrl-C; its data is lost when it stops.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			srv, err := otslocal.NewServer(listen, otslocal.Options{})
+			if (accessKeyID == "") != (accessKeySecret == "") {
+				return usageError{errors.New("--access-key-id and --access-key-secret go together")}
+			}
+			srv, err := otslocal.NewServer(listen, otslocal.Options{
+				Faults: faults.faults(), AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret,
+				StreamShards: streamShards,
+			})
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
-			fmt.Fprintf(cmd.OutOrStdout(), "otslocal: Tablestore endpoint %s (any instance name, any access key)\n", srv.Endpoint)
+			accepted := "any access key"
+			if accessKeyID != "" {
+				accepted = "access key " + accessKeyID + " only"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "otslocal: Tablestore endpoint %s (any instance name, %s)\n", srv.Endpoint, accepted)
 			<-cmd.Context().Done()
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8900", "address to listen on")
+	cmd.Flags().IntVar(&streamShards, "stream-shards", 1, "shards of each table's Stream; rows are spread over them by partition key")
+	cmd.Flags().StringVar(&accessKeyID, "access-key-id", "", "the only AccessKey ID accepted (with --access-key-secret); default: any")
+	cmd.Flags().StringVar(&accessKeySecret, "access-key-secret", "", "the AccessKey secret requests must be signed with (with --access-key-id)")
+	faults.register(cmd)
 	return cmd
+}
+
+// faultFlags are the fault injection flags of `otsetl otslocal` (see otslocal.Faults).
+type faultFlags struct {
+	latency, jitter                   time.Duration
+	seed                              int64
+	errorRate, rowErrorRate, dropRate float64
+	operations                        []string
+}
+
+func (f *faultFlags) register(cmd *cobra.Command) {
+	flags := cmd.Flags()
+	flags.DurationVar(&f.latency, "latency", 0, "delay added to every request")
+	flags.DurationVar(&f.jitter, "jitter", 0, "further random delay, uniform in [0, jitter), added to every request")
+	flags.Int64Var(&f.seed, "fault-seed", 1, "seed of the fault choices: the same seed and the same request sequence inject the same faults")
+	flags.Float64Var(&f.errorRate, "error-rate", 0,
+		"fraction of requests answered, without being applied, with a retryable error: OTSServerBusy, OTSPartitionUnavailable or OTSRowOperationConflict in equal parts")
+	flags.Float64Var(&f.rowErrorRate, "row-error-rate", 0, "fraction of BatchWriteRow and BatchGetRow rows that fail alone with OTSPartitionUnavailable")
+	flags.Float64Var(&f.dropRate, "drop-rate", 0, "fraction of requests that are applied and then get their connection closed without a response")
+	flags.StringSliceVar(&f.operations, "fault-operations", nil,
+		"actions the error, row error and drop rates apply to, e.g. BatchWriteRow,BatchGetRow (default: all; latency applies to all)")
+}
+
+// faults returns the otslocal.Faults the flags describe; otslocal.NewServer validates them.
+func (f *faultFlags) faults() otslocal.Faults {
+	rates := otslocal.FaultRates{
+		ServerBusy:           f.errorRate / 3,
+		PartitionUnavailable: f.errorRate / 3,
+		RowOperationConflict: f.errorRate / 3,
+		RowFailure:           f.rowErrorRate,
+		DropConnection:       f.dropRate,
+	}
+	faults := otslocal.Faults{Seed: f.seed, Latency: f.latency, Jitter: f.jitter}
+	if len(f.operations) == 0 {
+		faults.Default = rates
+		return faults
+	}
+	faults.PerOperation = make(map[string]otslocal.FaultRates, len(f.operations))
+	for _, action := range f.operations {
+		faults.PerOperation[action] = rates
+	}
+	return faults
 }

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/otslocal"
@@ -18,10 +22,12 @@ import (
 	"github.com/otsetl/otsetl/tablestore"
 )
 
-// localInstance is the instance name replay uses on its embedded otslocal (which accepts any).
+// localInstance is the instance name replay and local use on their embedded otslocal
+// (which accepts any), unless told another.
 const localInstance = "otsetl-local"
 
-// localCredentials are the access key replay uses on its embedded otslocal (which accepts any).
+// localCredentials are the access key replay and local use on their embedded otslocal
+// (which accepts any), unless the environment holds one.
 var localCredentials = tablestore.Credentials{AccessKeyID: "local", AccessKeySecret: "local"}
 
 func replayCommand(getenv func(string) string) *cobra.Command {
@@ -47,7 +53,10 @@ With --endpoint it only invokes the function against that instance, with the cre
 ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN;
 --apply-to-source re-enacts the events on its source table as well.
 
-Replay stops at the first failed invocation, as the trigger would block the shard, and exits 1.`,
+Replay stops at the first failed invocation, as the trigger would block the shard, and exits 1.
+
+It prints one summary line per file; with 10 files or more and standard output a terminal, a
+progress bar below them.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			if (endpoint == "") != (instance == "") {
@@ -94,6 +103,7 @@ Replay stops at the first failed invocation, as the trigger would block the shar
 			defer stop()
 
 			out := cmd.OutOrStdout()
+			progress := newProgress(out, len(files), isTerminal(out))
 			cfg := replay.Config{
 				Tablestore:    tablestore.Config{Endpoint: endpoint, Instance: instance},
 				Credentials:   creds,
@@ -101,11 +111,10 @@ Replay stops at the first failed invocation, as the trigger would block the shar
 				Invoker:       invoker,
 				CreateTables:  embedded,
 				ApplyToSource: applyToSource,
-				OnFile: func(r replay.FileResult) {
-					fmt.Fprintf(out, "%s: %s\n", filepath.Base(r.Path), replay.FormatSummary(r.Summary))
-				},
+				OnFile:        progress.fileDone,
 			}
 			results, runErr := replay.Run(cmd.Context(), cfg, files)
+			progress.stop()
 			fmt.Fprintf(out, "\nreplayed %d of %d files: %s\n", len(results), len(files), replay.FormatSummary(replay.Total(results)))
 			if runErr != nil {
 				return runErr
@@ -144,4 +153,60 @@ func startFunction(fn *handler.Function, logger *slog.Logger) (*handler.Invoker,
 		_ = srv.Shutdown(ctx)
 	}
 	return &handler.Invoker{URL: "http://" + ln.Addr().String()}, stop, nil
+}
+
+// progressMinFiles is the number of files from which replay shows a progress bar.
+const progressMinFiles = 10
+
+// progress reports replayed files on out: one summary line per file and, when it has a bar,
+// a progress bar below the lines.
+type progress struct {
+	out io.Writer
+	bar *progressbar.ProgressBar // nil: lines only
+}
+
+// newProgress returns the progress of replaying files files onto out, with a bar when out is
+// a terminal and there are at least progressMinFiles files. Without a terminal the output
+// stays plain lines, fit for logs and tests.
+func newProgress(out io.Writer, files int, terminal bool) *progress {
+	p := &progress{out: out}
+	if terminal && files >= progressMinFiles {
+		p.bar = progressbar.NewOptions(files,
+			progressbar.OptionSetWriter(out),
+			progressbar.OptionSetDescription("replaying"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetItsString("files"),
+			progressbar.OptionShowIts(),
+			progressbar.OptionFullWidth(),
+			progressbar.OptionSetRenderBlankState(true),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(out) }),
+		)
+	}
+	return p
+}
+
+// fileDone prints r's summary line and advances the bar.
+func (p *progress) fileDone(r replay.FileResult) {
+	line := fmt.Sprintf("%s: %s", filepath.Base(r.Path), replay.FormatSummary(r.Summary))
+	if p.bar == nil {
+		fmt.Fprintln(p.out, line)
+		return
+	}
+	// The bar prints the line above itself when it redraws, which Add does.
+	_, _ = progressbar.Bprintln(p.bar, line)
+	_ = p.bar.Add(1)
+}
+
+// stop ends the bar's line, whether every file was replayed or replay stopped early, so that
+// what follows starts on a line of its own.
+func (p *progress) stop() {
+	if p.bar != nil && !p.bar.IsFinished() {
+		_ = p.bar.Exit()
+	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

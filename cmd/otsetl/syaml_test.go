@@ -11,7 +11,6 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
 
 	"github.com/otsetl/otsetl/handler"
 )
@@ -25,41 +24,15 @@ func fc3SchemaPath() string {
 	return filepath.Join("..", "..", "..", "shared", "schemas", "fc3-props.schema.json")
 }
 
-// renderSYAML resolves the Serverless Devs variables s.yaml uses (${vars.x}, ${env('X')}) the
-// way `s` does before the fc3 component sees the props.
-func renderSYAML(t *testing.T, raw string, env map[string]string) map[string]any {
-	t.Helper()
-	envRef := regexp.MustCompile(`\$\{env\('([A-Z_]+)'\)\}`)
-	raw = envRef.ReplaceAllStringFunc(raw, func(m string) string {
-		name := envRef.FindStringSubmatch(m)[1]
-		v, ok := env[name]
-		require.Truef(t, ok, "s.yaml reads env %s, which the test does not set", name)
-		return v
-	})
-	var doc struct {
-		Vars map[string]string `yaml:"vars"`
-	}
-	require.NoError(t, yaml.Unmarshal([]byte(raw), &doc))
-	varRef := regexp.MustCompile(`\$\{vars\.([A-Za-z0-9_]+)\}`)
-	raw = varRef.ReplaceAllStringFunc(raw, func(m string) string {
-		name := varRef.FindStringSubmatch(m)[1]
-		v, ok := doc.Vars[name]
-		require.Truef(t, ok, "s.yaml uses undefined ${vars.%s}", name)
-		return v
-	})
-	require.NotContains(t, raw, "${", "unresolved Serverless Devs variable")
-	var out map[string]any
-	require.NoError(t, yaml.Unmarshal([]byte(raw), &out))
-	return out
-}
-
 func TestSYAMLDeploysTheFunctionWithItsTablestoreTrigger(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("..", "..", "s.yaml"))
 	require.NoError(t, err)
-	doc := renderSYAML(t, string(raw), map[string]string{
+	deployEnv := map[string]string{
 		"ALIBABA_CLOUD_ACCOUNT_ID": "1234567890123456",
 		"TABLESTORE_INSTANCE":      "myinstance",
-	})
+	}
+	doc, err := renderSYAML(raw, func(name string) (string, bool) { v, ok := deployEnv[name]; return v, ok })
+	require.NoError(t, err)
 
 	assert.Equal(t, "3.0.0", doc["edition"])
 	resources, ok := doc["resources"].(map[string]any)

@@ -1,0 +1,257 @@
+// Command bench is otsetl's end-to-end benchmark: the function against a local Tablestore
+// (otslocal) that answers every request after an injected latency, compared with the seed
+// example's algorithm on the same events in the same run.
+//
+// It generates trigger events of a realistic record mix (see workload.go), re-enacts them
+// on the source table, then, for each of -runs runs, invokes the function once per event
+// (handler.New and Function.Process, the path FC's runtimes take) and replays the same
+// events with one sequential request per record through the official Go SDK. It measures
+// decode + plan per record in process with testing.Benchmark, and, with -rss, builds
+// cmd/otsetl and starts `otsetl serve` as a child process -runs times, for the time to its
+// first answered invocation (cold start) and its peak resident set (VmHWM, Linux) after one
+// large event. It prints a markdown table of the medians against the targets; -readme FILE
+// puts that table between the <!-- bench:start --> and <!-- bench:end --> lines of FILE.
+//
+//	go run ./bench -readme README.md                    # what `make bench` runs
+//	go run ./bench -events 2 -records 100 -runs 1 -rss=false   # smoke test, a few seconds
+//
+// The exit code is 1 when an invocation fails or otsetl's requests are not what its plan
+// implies (ceil(mutations/200) BatchWriteRow requests per event, no retries), and 2 on bad
+// flags. Speed targets are reported, never enforced: they depend on the machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/transform"
+)
+
+// The local instance the benchmark uses; otslocal accepts any name and access key.
+const (
+	instance         = "bench"
+	sourceTable      = handler.DefaultSourceTable
+	resultTable      = handler.DefaultResultTable
+	seedResultTable  = "result_seed"
+	serveResultTable = "result_serve"
+)
+
+var credentials = tablestore.Credentials{AccessKeyID: "bench", AccessKeySecret: "bench"}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the command's flags.
+type options struct {
+	events, records, runs int
+	latency               time.Duration
+	rss                   bool
+	largeEventBytes       int
+	readme                string
+	seed                  uint64
+}
+
+// parseOptions parses and checks the flags.
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.events, "events", 20, "trigger events per run")
+	fs.IntVar(&o.records, "records", 1000, "records per event")
+	fs.IntVar(&o.runs, "runs", 5, "runs to take the medians of")
+	fs.DurationVar(&o.latency, "latency", time.Millisecond, "latency otslocal adds to every request")
+	fs.BoolVar(&o.rss, "rss", true, "build cmd/otsetl and measure the cold start and peak RSS of `otsetl serve` (Linux)")
+	fs.IntVar(&o.largeEventBytes, "large-event-bytes", 4<<20, "size of the event the peak RSS is measured with, in bytes")
+	fs.StringVar(&o.readme, "readme", "", "write the table between the bench markers of this markdown file")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated events")
+	if err := fs.Parse(args); err != nil {
+		return options{}, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return options{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case o.events < 1 || o.records < 1 || o.runs < 1:
+		return options{}, errors.New("-events, -records and -runs must be at least 1")
+	case o.latency < 0:
+		return options{}, errors.New("-latency must not be negative")
+	case o.largeEventBytes < 1:
+		return options{}, errors.New("-large-event-bytes must be positive")
+	}
+	return o, nil
+}
+
+// run is the command with its arguments and outputs; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	opts, err := parseOptions(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "bench:", err)
+		}
+		return 2
+	}
+	rep, insane, err := measure(ctx, opts, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	table := rep.markdown()
+	fmt.Fprint(stdout, table)
+	if len(insane) > 0 {
+		for _, line := range insane {
+			fmt.Fprintln(stderr, "bench: not sane:", line)
+		}
+		return 1
+	}
+	if opts.readme != "" {
+		if err := rewriteReadme(opts.readme, table); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// measure runs the benchmark and returns its report and what was not sane, writing its
+// progress to progress.
+func measure(ctx context.Context, opts options, progress io.Writer) (*report, []string, error) {
+	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer srv.Close()
+	fn, err := newFunction(srv.Endpoint, resultTable)
+	if err != nil {
+		return nil, nil, err
+	}
+	rule, err := transform.Compile(fn.Config().Rule)
+	if err != nil {
+		return nil, nil, err
+	}
+	gen := newGenerator(opts.seed, time.Now())
+	evs, err := gen.events(opts.events, opts.records, rule)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := prepareTables(ctx, srv.Endpoint, evs, progress); err != nil {
+		return nil, nil, err
+	}
+	if err := srv.SetFaults(otslocal.Faults{Latency: opts.latency}); err != nil {
+		return nil, nil, err
+	}
+
+	rep := &report{date: time.Now(), machine: thisMachine(), events: opts.events, records: opts.records, runs: opts.runs,
+		latency: opts.latency, expectedWrites: expectedWriteRequests(evs)}
+	var insane []string
+	seed := seedSDKClient(srv.Endpoint)
+	for i := range opts.runs {
+		o, err := runOtsetl(ctx, fn, credentials, evs)
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := runSeed(seed, seedResultTable, evs)
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := measureDecodePlan(rule, evs[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		rep.otsetl, rep.seed, rep.decodePlan = append(rep.otsetl, o), append(rep.seed, s), append(rep.decodePlan, d)
+		insane = append(insane, o.insane...)
+		fmt.Fprintf(progress, "run %d/%d: otsetl %s records/s, seed %s records/s, decode + plan %.0f ns/record\n",
+			i+1, opts.runs, grouped(int64(o.recordsPerSecond())), grouped(int64(s.recordsPerSecond())), d.nsPerRecord)
+	}
+	if opts.rss {
+		if rep.process, rep.largeEventBytes, err = measureProcesses(ctx, opts, srv.Endpoint, gen, rule, progress); err != nil {
+			return nil, nil, err
+		}
+	}
+	return rep, insane, nil
+}
+
+// prepareTables creates the benchmark's tables (primary key `id` INTEGER) on the server at
+// endpoint and re-enacts evs on the source table, as production would have written it.
+func prepareTables(ctx context.Context, endpoint string, evs []workloadEvent, progress io.Writer) error {
+	client, err := tablestore.NewClient(tablestore.Config{Endpoint: endpoint, Instance: instance}, credentials)
+	if err != nil {
+		return err
+	}
+	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	for _, table := range []string{sourceTable, resultTable, seedResultTable, serveResultTable} {
+		if err := client.EnsureTable(ctx, table, pk, tablestore.TableOptions{}); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(progress, "re-enacting %d events on %s\n", len(evs), sourceTable)
+	for _, ev := range evs {
+		if err := client.Apply(ctx, sourceTable, ev.records); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seedSDKClient is the client the seed example builds: the official Go SDK's, with its
+// default configuration.
+func seedSDKClient(endpoint string) *ots.TableStoreClient {
+	return ots.NewClient(endpoint, instance, credentials.AccessKeyID, credentials.AccessKeySecret)
+}
+
+// newFunction configures the function as FC would from its environment: the defaults, the
+// local endpoint and instance, and result as its result table.
+func newFunction(endpoint, result string) (*handler.Function, error) {
+	env := map[string]string{handler.EnvEndpoint: endpoint, handler.EnvInstance: instance, handler.EnvResultTable: result}
+	cfg, err := handler.ConfigFromEnv(func(name string) string { return env[name] })
+	if err != nil {
+		return nil, err
+	}
+	return handler.New(cfg)
+}
+
+// measureProcesses builds cmd/otsetl and measures opts.runs starts of `otsetl serve`, each
+// answering a one-record event, then one of at least opts.largeEventBytes. It returns the
+// figures and the large event's size.
+func measureProcesses(ctx context.Context, opts options, endpoint string, gen *generator, rule *transform.Rule, progress io.Writer) ([]processFigures, int, error) {
+	dir, err := os.MkdirTemp("", "otsetl-bench-")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintln(progress, "building cmd/otsetl")
+	bin, err := buildBinary(ctx, dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	small, err := gen.event(1, rule)
+	if err != nil {
+		return nil, 0, err
+	}
+	large, err := gen.eventOfSize(opts.largeEventBytes, rule)
+	if err != nil {
+		return nil, 0, err
+	}
+	target := serveTarget{bin: bin, endpoint: endpoint, instance: instance, resultTable: serveResultTable, creds: credentials}
+	var figures []processFigures
+	for i := range opts.runs {
+		f, err := measureProcess(ctx, target, small.payload, large.payload)
+		if err != nil {
+			return nil, 0, err
+		}
+		figures = append(figures, f)
+		fmt.Fprintf(progress, "start %d/%d: first invocation answered after %v, peak RSS %.1f MB with a %.1f MB event\n",
+			i+1, opts.runs, f.coldStart.Round(100*time.Microsecond), float64(f.peakRSSBytes)/megabyte, float64(len(large.payload))/megabyte)
+	}
+	return figures, len(large.payload), nil
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/tablestore"
+)
+
+// mainPackage is the otsetl binary's package.
+const mainPackage = "github.com/otsetl/otsetl/cmd/otsetl"
+
+// startTimeout bounds how long a started function may take to answer its first invocation.
+const startTimeout = 10 * time.Second
+
+// refusedPause is the wait between attempts to reach a function that is not listening yet.
+const refusedPause = 200 * time.Microsecond
+
+// buildBinary builds the otsetl binary into dir with the go command on PATH and returns
+// its path.
+func buildBinary(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "otsetl")
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, mainPackage)
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build %s: %w: %s", mainPackage, err, strings.TrimSpace(stderr.String()))
+	}
+	return bin, nil
+}
+
+// processFigures is what one start of `otsetl serve` measured.
+type processFigures struct {
+	// coldStart runs from starting the process to the answer of its first invocation.
+	coldStart time.Duration
+	// peakRSSBytes is the process's peak resident set (VmHWM) after the large invocation.
+	peakRSSBytes int64
+}
+
+// serveTarget is what a started function is configured with.
+type serveTarget struct {
+	bin         string
+	endpoint    string // the Tablestore endpoint
+	instance    string
+	resultTable string
+	creds       tablestore.Credentials
+}
+
+// measureProcess starts `otsetl serve` on a free loopback port, as FC's custom runtime
+// would, and invokes it until it answers small (the cold start), then with large, then reads
+// its peak resident set from /proc/<pid>/status. It stops the process before returning.
+func measureProcess(ctx context.Context, target serveTarget, small, large []byte) (processFigures, error) {
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return processFigures{}, err
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(target.bin, "serve", "--listen", addr)
+	cmd.Env = []string{
+		handler.EnvEndpoint + "=" + target.endpoint,
+		handler.EnvInstance + "=" + target.instance,
+		handler.EnvResultTable + "=" + target.resultTable,
+	}
+	cmd.Stderr = &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return processFigures{}, fmt.Errorf("starting otsetl serve: %w", err)
+	}
+	defer stopProcess(cmd)
+
+	invoker := &handler.Invoker{URL: "http://" + addr}
+	invoke := func(id string, payload []byte) error {
+		ctx, cancel := context.WithTimeout(ctx, invocationTimeout)
+		defer cancel()
+		_, err := invoker.Invoke(ctx, handler.Invocation{RequestID: id, Credentials: target.creds}, payload)
+		return err
+	}
+	for {
+		err := invoke("bench-cold-start", small)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > startTimeout {
+			return processFigures{}, fmt.Errorf("first invocation of otsetl serve: %w (stderr: %s)", err, strings.TrimSpace(stderr.String()))
+		}
+		time.Sleep(refusedPause)
+	}
+	figures := processFigures{coldStart: time.Since(start)}
+	if err := invoke("bench-large-event", large); err != nil {
+		return processFigures{}, fmt.Errorf("large invocation of otsetl serve: %w", err)
+	}
+	if figures.peakRSSBytes, err = peakRSS(cmd.Process.Pid); err != nil {
+		return processFigures{}, err
+	}
+	return figures, nil
+}
+
+// freeLoopbackAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
+
+// stopProcess stops a started function as FC does (SIGTERM), killing it if it has not
+// exited within stopTimeout.
+func stopProcess(cmd *exec.Cmd) {
+	const stopTimeout = 5 * time.Second
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopTimeout):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// peakRSS returns the peak resident set size of process pid in bytes: the VmHWM line of
+// /proc/<pid>/status (Linux proc(5)), given in kB.
+func peakRSS(pid int) (int64, error) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	status, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS needs Linux's /proc (or run with -rss=false): %w", err)
+	}
+	return parseVmHWM(status)
+}
+
+// parseVmHWM reads the VmHWM line ("VmHWM:	   51200 kB") of a /proc/<pid>/status file.
+func parseVmHWM(status []byte) (int64, error) {
+	lines := bufio.NewScanner(bytes.NewReader(status))
+	for lines.Scan() {
+		value, found := strings.CutPrefix(lines.Text(), "VmHWM:")
+		if !found {
+			continue
+		}
+		kB, found := strings.CutSuffix(strings.TrimSpace(value), " kB")
+		if !found {
+			return 0, fmt.Errorf("VmHWM %q is not in kB", strings.TrimSpace(value))
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(kB), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("VmHWM %q: %w", strings.TrimSpace(value), err)
+		}
+		return n << 10, nil
+	}
+	return 0, errors.New("no VmHWM line in the process status")
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The targets the report measures otsetl against.
+const (
+	targetSpeedup      = 100         // × the seed's records/s
+	targetDecodePlanNs = 2000        // ns per record, decode + plan
+	targetPeakRSSBytes = 100_000_000 // bytes (100 MB) for one large event
+	targetColdStart    = 100 * time.Millisecond
+)
+
+// megabyte is the unit of the memory figures: 10^6 bytes, as in the targets.
+const megabyte = 1_000_000
+
+// unknownMachine stands for what the machine does not tell.
+const unknownMachine = "unknown"
+
+// decodePlan is what one in-process measurement of decode + plan gave, per record.
+type decodePlan struct {
+	nsPerRecord     float64
+	allocsPerRecord float64
+}
+
+// report is everything a benchmark run measured, with what it ran on.
+type report struct {
+	date    time.Time
+	machine machine
+	// The workload: events of records each, latency per otslocal request, runs measured.
+	events, records, runs int
+	latency               time.Duration
+	// expectedWrites is Σ ceil(mutations/200) over the events.
+	expectedWrites int
+	otsetl, seed   []throughput
+	decodePlan     []decodePlan
+	// process holds one entry per start of `otsetl serve`; empty when not measured.
+	process         []processFigures
+	largeEventBytes int
+}
+
+// machine describes the computer the benchmark ran on.
+type machine struct {
+	cpu       string
+	cores     int
+	goVersion string
+	os        string
+}
+
+// thisMachine reads the CPU model from /proc/cpuinfo and the kernel release from
+// /proc/sys/kernel/osrelease where they exist.
+func thisMachine() machine {
+	m := machine{cpu: unknownMachine, cores: runtime.NumCPU(), goVersion: runtime.Version(), os: runtime.GOOS + "/" + runtime.GOARCH}
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		m.cpu = cpuModel(info)
+	}
+	if release, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.os += ", kernel " + strings.TrimSpace(string(release))
+	}
+	return m
+}
+
+// cpuModel returns the first "model name" of a /proc/cpuinfo file.
+func cpuModel(cpuinfo []byte) string {
+	lines := bufio.NewScanner(bytes.NewReader(cpuinfo))
+	for lines.Scan() {
+		key, value, found := strings.Cut(lines.Text(), ":")
+		if found && strings.TrimSpace(key) == "model name" {
+			return strings.TrimSpace(value)
+		}
+	}
+	return unknownMachine
+}
+
+// markdown renders the report: one line on the machine and the workload, then a table of
+// the figures (medians over the runs), the targets, and whether each is met.
+func (r *report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured %s on %s (%d cores), %s, %s: %d events of %s records, otslocal answering every request after %v; medians of %d runs.\n\n",
+		r.date.UTC().Format("2006-01-02"), r.machine.cpu, r.machine.cores, r.machine.goVersion, r.machine.os,
+		r.events, grouped(int64(r.records)), r.latency, r.runs)
+	b.WriteString("| figure | otsetl | seed's algorithm | target | result |\n|---|---:|---:|---|---|\n")
+
+	otsetlRate, seedRate := medianOf(r.otsetl, throughput.recordsPerSecond), medianOf(r.seed, throughput.recordsPerSecond)
+	speedup := otsetlRate / seedRate
+	fmt.Fprintf(&b, "| records/s | %s | %s | ≥ %d× the seed's | %s |\n", grouped(int64(otsetlRate)), grouped(int64(seedRate)),
+		targetSpeedup, verdict(speedup >= targetSpeedup, fmt.Sprintf("%.0f×", speedup), fmt.Sprintf("%.0f× (short by %.0f%%)", speedup, 100*(1-speedup/targetSpeedup))))
+
+	writes := int64(medianOf(r.otsetl, func(t throughput) float64 { return float64(t.writeRequests) }))
+	seedWrites := int64(medianOf(r.seed, func(t throughput) float64 { return float64(t.writeRequests) }))
+	fmt.Fprintf(&b, "| write requests | %s | %s | Σ ceil(mutations/200) = %s | %s |\n", grouped(writes), grouped(seedWrites), grouped(int64(r.expectedWrites)),
+		verdict(writes == int64(r.expectedWrites), "equal", fmt.Sprintf("%+d", writes-int64(r.expectedWrites))))
+	reads := int64(medianOf(r.otsetl, func(t throughput) float64 { return float64(t.readRequests) }))
+	fmt.Fprintf(&b, "| read requests | %s | 0 | | |\n", grouped(reads))
+
+	ns := medianOf(r.decodePlan, func(d decodePlan) float64 { return d.nsPerRecord })
+	allocs := medianOf(r.decodePlan, func(d decodePlan) float64 { return d.allocsPerRecord })
+	fmt.Fprintf(&b, "| decode + plan, per record | %.2f µs, %.1f allocs | | ≤ %.0f µs | %s |\n", ns/1000, allocs, float64(targetDecodePlanNs)/1000,
+		verdict(ns <= targetDecodePlanNs, fmt.Sprintf("%.2f µs to spare", (targetDecodePlanNs-ns)/1000), fmt.Sprintf("over by %.2f µs", (ns-targetDecodePlanNs)/1000)))
+
+	if len(r.process) > 0 {
+		rss := medianOf(r.process, func(p processFigures) float64 { return float64(p.peakRSSBytes) })
+		fmt.Fprintf(&b, "| peak RSS, one %.1f MB event | %.0f MB | | < %d MB | %s |\n", float64(r.largeEventBytes)/megabyte, rss/megabyte, targetPeakRSSBytes/megabyte,
+			verdict(rss < targetPeakRSSBytes, fmt.Sprintf("%.0f MB to spare", (targetPeakRSSBytes-rss)/megabyte), fmt.Sprintf("over by %.0f MB", (rss-targetPeakRSSBytes)/megabyte)))
+		start := time.Duration(medianOf(r.process, func(p processFigures) float64 { return float64(p.coldStart) }))
+		fmt.Fprintf(&b, "| cold start, to the first invocation answered | %s | | < %v | %s |\n", start.Round(100*time.Microsecond), targetColdStart,
+			verdict(start < targetColdStart, fmt.Sprintf("%v to spare", (targetColdStart-start).Round(100*time.Microsecond)), fmt.Sprintf("over by %v", (start-targetColdStart).Round(100*time.Microsecond))))
+	}
+	return b.String()
+}
+
+// verdict is "met: detail" or "missed: detail".
+func verdict(met bool, metDetail, missedDetail string) string {
+	if met {
+		return "met: " + metDetail
+	}
+	return "**missed**: " + missedDetail
+}
+
+// medianOf returns the median of value over items; 0 for none.
+func medianOf[T any](items []T, value func(T) float64) float64 {
+	if len(items) == 0 {
+		return 0
+	}
+	values := make([]float64, len(items))
+	for i, item := range items {
+		values[i] = value(item)
+	}
+	slices.Sort(values)
+	mid := len(values) / 2
+	if len(values)%2 == 1 {
+		return values[mid]
+	}
+	return (values[mid-1] + values[mid]) / 2
+}
+
+// grouped formats n with a comma between groups of three digits: 1234567 → "1,234,567".
+func grouped(n int64) string {
+	digits := strconv.FormatInt(n, 10)
+	sign := ""
+	if n < 0 {
+		sign, digits = "-", digits[1:]
+	}
+	var b strings.Builder
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	return sign + b.String()
+}
+
+// The markers between which -readme writes the report.
+const (
+	readmeStart = "<!-- bench:start -->"
+	readmeEnd   = "<!-- bench:end -->"
+)
+
+// replaceSection returns doc with the text between readmeStart and readmeEnd replaced by
+// section, on lines of its own. The markers must appear once each, in that order.
+func replaceSection(doc, section string) (string, error) {
+	if strings.Count(doc, readmeStart) != 1 || strings.Count(doc, readmeEnd) != 1 {
+		return "", fmt.Errorf("want one %s and one %s marker", readmeStart, readmeEnd)
+	}
+	before, rest, _ := strings.Cut(doc, readmeStart)
+	_, after, found := strings.Cut(rest, readmeEnd)
+	if !found {
+		return "", errors.New(readmeEnd + " comes before " + readmeStart)
+	}
+	return before + readmeStart + "\n" + strings.TrimSpace(section) + "\n" + readmeEnd + after, nil
+}
+
+// rewriteReadme replaces the benchmark section of the file at path with section.
+func rewriteReadme(path, section string) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	updated, err := replaceSection(string(doc), section)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.WriteFile(path, []byte(updated), 0o644)
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// sampleReport is a report with round figures: otsetl at 200,000 records/s against the
+// seed's 2,000.
+func sampleReport() *report {
+	return &report{
+		date:           time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+		machine:        machine{cpu: "Test CPU @ 3.00GHz", cores: 2, goVersion: "go1.26.8", os: "linux/amd64"},
+		events:         20,
+		records:        1000,
+		runs:           3,
+		latency:        time.Millisecond,
+		expectedWrites: 94,
+		otsetl: []throughput{
+			{records: 20000, elapsed: 200 * time.Millisecond, writeRequests: 94, readRequests: 20},
+			{records: 20000, elapsed: 100 * time.Millisecond, writeRequests: 94, readRequests: 20},
+			{records: 20000, elapsed: 50 * time.Millisecond, writeRequests: 94, readRequests: 20},
+		},
+		seed: []throughput{
+			{records: 20000, elapsed: 10 * time.Second, writeRequests: 9500},
+			{records: 20000, elapsed: 10 * time.Second, writeRequests: 9500},
+			{records: 20000, elapsed: 20 * time.Second, writeRequests: 9500},
+		},
+		decodePlan:      []decodePlan{{1500, 2.5}, {1350, 2.2}, {1400, 2.2}},
+		process:         []processFigures{{coldStart: 12340 * time.Microsecond, peakRSSBytes: 61_500_000}, {coldStart: 30 * time.Millisecond, peakRSSBytes: 62_000_000}, {coldStart: 11 * time.Millisecond, peakRSSBytes: 60_000_000}},
+		largeEventBytes: 4_194_304,
+	}
+}
+
+func TestMarkdownReportsMediansAgainstTheTargets(t *testing.T) {
+	assert.Equal(t, `Measured 2026-11-22 on Test CPU @ 3.00GHz (2 cores), go1.26.8, linux/amd64: 20 events of 1,000 records, otslocal answering every request after 1ms; medians of 3 runs.
+
+| figure | otsetl | seed's algorithm | target | result |
+|---|---:|---:|---|---|
+| records/s | 200,000 | 2,000 | ≥ 100× the seed's | met: 100× |
+| write requests | 94 | 9,500 | Σ ceil(mutations/200) = 94 | met: equal |
+| read requests | 20 | 0 | | |
+| decode + plan, per record | 1.40 µs, 2.2 allocs | | ≤ 2 µs | met: 0.60 µs to spare |
+| peak RSS, one 4.2 MB event | 62 MB | | < 100 MB | met: 38 MB to spare |
+| cold start, to the first invocation answered | 12.3ms | | < 100ms | met: 87.7ms to spare |
+`, sampleReport().markdown())
+}
+
+func TestMarkdownSaysByHowMuchATargetIsMissed(t *testing.T) {
+	r := sampleReport()
+	r.otsetl = []throughput{{records: 20000, elapsed: 100 * time.Millisecond, writeRequests: 96, readRequests: 20}}
+	r.seed = []throughput{{records: 20000, elapsed: 2 * time.Second, writeRequests: 9500}}
+	r.decodePlan = []decodePlan{{2500, 4}}
+	r.process = []processFigures{{coldStart: 150 * time.Millisecond, peakRSSBytes: 120_000_000}}
+	text := r.markdown()
+	assert.Contains(t, text, "| records/s | 200,000 | 10,000 | ≥ 100× the seed's | **missed**: 20× (short by 80%) |")
+	assert.Contains(t, text, "| write requests | 96 | 9,500 | Σ ceil(mutations/200) = 94 | **missed**: +2 |")
+	assert.Contains(t, text, "| decode + plan, per record | 2.50 µs, 4.0 allocs | | ≤ 2 µs | **missed**: over by 0.50 µs |")
+	assert.Contains(t, text, "| peak RSS, one 4.2 MB event | 120 MB | | < 100 MB | **missed**: over by 20 MB |")
+	assert.Contains(t, text, "| cold start, to the first invocation answered | 150ms | | < 100ms | **missed**: over by 50ms |")
+}
+
+func TestMarkdownLeavesOutProcessFiguresNotMeasured(t *testing.T) {
+	r := sampleReport()
+	r.process = nil
+	assert.NotContains(t, r.markdown(), "peak RSS")
+	assert.NotContains(t, r.markdown(), "cold start")
+}
+
+func TestMedianOf(t *testing.T) {
+	identity := func(v float64) float64 { return v }
+	assert.Equal(t, 0.0, medianOf(nil, identity))
+	assert.Equal(t, 3.0, medianOf([]float64{5, 1, 3}, identity))
+	assert.Equal(t, 2.5, medianOf([]float64{4, 1, 3, 2}, identity))
+}
+
+func TestGrouped(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 123456: "123,456", 1234567: "1,234,567", -1234: "-1,234"} {
+		assert.Equal(t, want, grouped(n))
+	}
+}
+
+func TestCPUModel(t *testing.T) {
+	cpuinfo := "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\n"
+	assert.Equal(t, "Intel(R) Xeon(R) Processor", cpuModel([]byte(cpuinfo)))
+	assert.Equal(t, unknownMachine, cpuModel([]byte("processor\t: 0\nCPU implementer\t: 0x41\n")))
+}
+
+func TestReplaceSection(t *testing.T) {
+	doc := "# Title\n\n## Performance\n\n" + readmeStart + "\nold table\n" + readmeEnd + "\n\n## Limits\n"
+	got, err := replaceSection(doc, "new table\n")
+	require.NoError(t, err)
+	assert.Equal(t, "# Title\n\n## Performance\n\n"+readmeStart+"\nnew table\n"+readmeEnd+"\n\n## Limits\n", got)
+
+	again, err := replaceSection(got, "new table\n")
+	require.NoError(t, err)
+	assert.Equal(t, got, again, "rewriting is idempotent")
+
+	for name, bad := range map[string]string{
+		"no markers": "# Title\n",
+		"no end":     readmeStart + "\n",
+		"twice":      readmeStart + readmeEnd + readmeStart + readmeEnd,
+		"end before": readmeEnd + "\n" + readmeStart + "\n",
+		"no start":   readmeEnd + "\n",
+	} {
+		_, err := replaceSection(bad, "x")
+		assert.Error(t, err, name)
+	}
+}
+
+func TestRewriteReadme(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "README.md")
+	require.NoError(t, os.WriteFile(path, []byte("intro\n"+readmeStart+readmeEnd+"\nrest\n"), 0o644))
+	require.NoError(t, rewriteReadme(path, "| a | b |\n"))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "intro\n"+readmeStart+"\n| a | b |\n"+readmeEnd+"\nrest\n", string(got))
+
+	assert.ErrorContains(t, rewriteReadme(filepath.Join(t.TempDir(), "missing.md"), "x"), "missing.md")
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/tablestore"
+)
+
+var captureCreds = tablestore.Credentials{AccessKeyID: "capture-ak", AccessKeySecret: "capture-sk"}
+
+// captureEnv is an environment holding captureCreds.
+func captureEnv(name string) string {
+	return map[string]string{handler.EnvAccessKeyID: captureCreds.AccessKeyID, handler.EnvAccessKeySecret: captureCreds.AccessKeySecret}[name]
+}
+
+// streamedSource starts otslocal with 3 shards per Stream and source_data (PK id INTEGER,
+// Stream enabled), and changes rows through the SDK: puts, updates that make rows pass or
+// fail `level > 1`, and deletes.
+func streamedSource(t *testing.T) (*otslocal.Server, *tablestore.Client) {
+	t.Helper()
+	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{StreamShards: 3})
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, captureCreds)
+	require.NoError(t, err)
+	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{StreamExpirationHours: 24}))
+	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
+
+	sdk := ots.NewClient(srv.Endpoint, "inst", captureCreds.AccessKeyID, captureCreds.AccessKeySecret)
+	key := func(id int64) *ots.PrimaryKey {
+		pk := &ots.PrimaryKey{}
+		pk.AddPrimaryKeyColumn("id", id)
+		return pk
+	}
+	for id := int64(1); id <= 25; id++ {
+		put := &ots.PutRowChange{TableName: "source_data", PrimaryKey: key(id)}
+		put.AddColumn("level", id%4)
+		put.AddColumn("message", fmt.Sprintf("row %d", id))
+		put.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		_, err := sdk.PutRow(&ots.PutRowRequest{PutRowChange: put})
+		require.NoError(t, err)
+	}
+	for id := int64(1); id <= 25; id += 3 {
+		update := &ots.UpdateRowChange{TableName: "source_data", PrimaryKey: key(id)}
+		update.PutColumn("level", (id+1)%4)
+		update.DeleteColumn("message")
+		update.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		_, err := sdk.UpdateRow(&ots.UpdateRowRequest{UpdateRowChange: update})
+		require.NoError(t, err)
+	}
+	for id := int64(2); id <= 25; id += 5 {
+		del := &ots.DeleteRowChange{TableName: "source_data", PrimaryKey: key(id)}
+		del.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		_, err := sdk.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: del})
+		require.NoError(t, err)
+	}
+	return srv, client
+}
+
+// passing returns the rows of table that pass `level > 1`.
+func passing(t *testing.T, client *tablestore.Client, table string) []tablestore.ScannedRow {
+	t.Helper()
+	rows, err := client.Scan(t.Context(), table)
+	require.NoError(t, err)
+	var out []tablestore.ScannedRow
+	for _, r := range rows {
+		for _, c := range r.Columns {
+			if level, ok := c.Value.Int(); ok && c.Name == "level" && level > 1 {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// TestCaptureThenReplay captures a Stream of several shards into event files, replays them
+// into a fresh instance, and expects the same source table and the result table the rule
+// makes of it.
+func TestCaptureThenReplay(t *testing.T) {
+	srv, client := streamedSource(t)
+	out := filepath.Join(t.TempDir(), "events")
+	code, stdout, stderr := runCLI(t, captureEnv, "capture", "--endpoint", srv.Endpoint, "--instance", "inst",
+		"--table", "source_data", "--out", out, "--batch-size", "4", "--since", "2000-01-01T00:00:00Z")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, fmt.Sprintf("captured %d records of table \"source_data\" from 3 shards in ", 25+9+5))
+
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(entries), 10, "39 records over 3 shards in batches of at most 4")
+	name := regexp.MustCompile(`^(\d{6})-[0-9A-Za-z_-]{1,8}\.cbor$`)
+	for i, e := range entries {
+		m := name.FindStringSubmatch(e.Name())
+		require.NotNil(t, m, e.Name())
+		assert.Equal(t, fmt.Sprintf("%06d", i+1), m[1])
+		assert.Contains(t, stdout, e.Name()+": ")
+		payload, err := os.ReadFile(filepath.Join(out, e.Name()))
+		require.NoError(t, err)
+		ev, err := events.Decode(payload)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, len(ev.Records), 4)
+	}
+
+	fresh, freshClient := startTablestore(t, captureCreds)
+	code, stdout, stderr = runCLI(t, captureEnv, "replay", "--endpoint", fresh.Endpoint, "--instance", "inst", "--apply-to-source", out)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, fmt.Sprintf("replayed %d of %d files", len(entries), len(entries)))
+
+	source, err := client.Scan(t.Context(), "source_data")
+	require.NoError(t, err)
+	replayedSource, err := freshClient.Scan(t.Context(), "source_data")
+	require.NoError(t, err)
+	assert.Equal(t, source, replayedSource, "the capture holds every change")
+	want := passing(t, client, "source_data")
+	require.NotEmpty(t, want)
+	result, err := freshClient.Scan(t.Context(), "result")
+	require.NoError(t, err)
+	assert.Equal(t, want, result)
+}
+
+func TestCaptureErrors(t *testing.T) {
+	srv, _ := streamedSource(t)
+	full := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(full, "000001-x.cbor"), []byte{0xa0}, 0o644))
+	required := []string{"--endpoint", srv.Endpoint, "--instance", "inst", "--table", "source_data"}
+	usage := []struct {
+		name string
+		env  func(string) string
+		args []string
+		want string
+	}{
+		{"no endpoint", captureEnv, []string{"capture", "--instance", "inst", "--table", "t", "--out", "d"}, "--endpoint is required"},
+		{"no out", captureEnv, append([]string{"capture"}, required...), "--out is required"},
+		{"bad endpoint", captureEnv, []string{"capture", "--endpoint", "127.0.0.1:1", "--instance", "i", "--table", "t", "--out", "d"}, "want an http:// or https:// URL"},
+		{"bad since", captureEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir(), "--since", "yesterday"), `--since "yesterday": want an RFC 3339 time`},
+		{"bad batch size", captureEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir(), "--batch-size", "0"), "--batch-size 0: want at least 1"},
+		{"no credentials", noEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir()), "ALIBABA_CLOUD_ACCESS_KEY_ID"},
+		{"out holds events", captureEnv, append(append([]string{"capture"}, required...), "--out", full), "holds event files already (000001-x.cbor, ...)"},
+		{"arguments", captureEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir(), "extra"), "unknown command"},
+	}
+	for _, tc := range usage {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tc.env, tc.args...)
+			assert.Equal(t, 2, code)
+			assert.Contains(t, stderr, tc.want)
+			assert.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+		})
+	}
+
+	code, _, stderr := runCLI(t, captureEnv, "capture", "--endpoint", srv.Endpoint, "--instance", "inst", "--table", "result", "--out", t.TempDir())
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "otsetl: fclocal: table \"result\" has no Stream enabled\n", stderr)
+}

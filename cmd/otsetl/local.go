@@ -1,0 +1,409 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/spf13/cobra"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/fclocal"
+	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/replay"
+	"github.com/otsetl/otsetl/tablestore"
+)
+
+// localFlags are the flags of `otsetl local`.
+type localFlags struct {
+	file         string
+	endpoint     string
+	instance     string
+	listen       string
+	streamShards int
+	primaryKey   string
+	latency      time.Duration
+	verbose      bool
+}
+
+// Defaults of `otsetl local`.
+const (
+	// localStreamExpirationHours is the Stream expiration of a source table local creates.
+	localStreamExpirationHours = 24
+	// functionReadyTimeout bounds the wait for a started function process to listen.
+	functionReadyTimeout = 10 * time.Second
+	// functionStopTimeout is how long a function process gets to exit after SIGTERM.
+	functionStopTimeout = 10 * time.Second
+	// functionRestartDelay paces restarts of a function process that keeps exiting.
+	functionRestartDelay = time.Second
+)
+
+func localCommand(getenv func(string) string) *cobra.Command {
+	var flags localFlags
+	cmd := &cobra.Command{
+		Use:   "local [-f s.yaml]",
+		Short: "Run the function and its Tablestore trigger on this machine, against otslocal or a real instance",
+		Long: `Run the whole Tablestore-trigger pipeline of s.yaml on this machine.
+
+It reads the function's environment variables and its Tablestore trigger from s.yaml (the one
+fc3 resource with a trigger of triggerType tablestore), then:
+
+  1. starts an embedded otslocal (unless --endpoint is given) and prints its endpoint;
+  2. creates the trigger's source table, with its Stream, and the result table (and the
+     dead-letter table if DEAD_LETTER_TABLE is set) when they are absent, with the primary
+     key of --primary-key;
+  3. starts "otsetl serve" as a child process with the function's environment, pointed at
+     that Tablestore, and restarts it if it exits;
+  4. reads the source table's Stream like the Tablestore trigger and invokes the function
+     with every batch of records, retrying a failed batch until it succeeds; it prints one
+     line per invocation.
+
+Write rows into the source table with any Tablestore SDK and watch the result table follow.
+Ctrl-C or SIGTERM stops everything. Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID,
+ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN (required with --endpoint;
+any key works with the embedded otslocal).`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			setup, err := newLocalSetup(flags, getenv)
+			if err != nil {
+				return usageError{err}
+			}
+			return setup.run(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&flags.file, "file", "f", "s.yaml", "the Serverless Devs s.yaml with the function and its Tablestore trigger")
+	f.StringVar(&flags.endpoint, "endpoint", "", "a Tablestore endpoint to use instead of the embedded otslocal, e.g. https://myinstance.cn-hangzhou.ots.aliyuncs.com")
+	f.StringVar(&flags.instance, "instance", "", "the instance name (default: the one in the trigger's sourceArn, or \""+localInstance+"\" with the embedded otslocal)")
+	f.StringVar(&flags.listen, "listen", "127.0.0.1:8900", "address of the embedded otslocal")
+	f.IntVar(&flags.streamShards, "stream-shards", 1, "shards of each table's Stream in the embedded otslocal")
+	f.StringVar(&flags.primaryKey, "primary-key", "id:integer", "primary key of the tables local creates, as name:type,... (types integer, string, binary)")
+	f.DurationVar(&flags.latency, "latency", 0, "latency the embedded otslocal adds to every request, e.g. 2ms")
+	f.BoolVarP(&flags.verbose, "verbose", "v", false, "also print the function's own log lines")
+	return cmd
+}
+
+// localSetup is `otsetl local` configured: what it will start, and with what.
+type localSetup struct {
+	flags       localFlags
+	function    triggeredFunction
+	config      handler.Config // the function's configuration, endpoint still unset when embedded
+	credentials tablestore.Credentials
+	primaryKey  []tablestore.PrimaryKeySchema
+}
+
+// newLocalSetup checks the flags and s.yaml. Every error is a usage or configuration error.
+func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, error) {
+	raw, err := os.ReadFile(flags.file)
+	if err != nil {
+		return nil, err
+	}
+	// Locally, a variable s.yaml reads from an unset environment variable is empty: the
+	// account id and the region do not matter here, and the instance has a default.
+	doc, err := renderSYAML(raw, func(name string) (string, bool) { return getenv(name), true })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flags.file, err)
+	}
+	fn, err := findTriggeredFunction(doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flags.file, err)
+	}
+	pk, err := parsePrimaryKey(flags.primaryKey)
+	if err != nil {
+		return nil, fmt.Errorf("--primary-key: %w", err)
+	}
+	if flags.streamShards < 1 {
+		return nil, fmt.Errorf("--stream-shards %d: want at least 1", flags.streamShards)
+	}
+	s := &localSetup{flags: flags, function: fn, primaryKey: pk, credentials: handler.CredentialsFromEnv(getenv)}
+	instance := firstNonEmpty(flags.instance, fn.Instance)
+	if flags.endpoint == "" {
+		instance = firstNonEmpty(instance, localInstance)
+		if s.credentials.AccessKeyID == "" || s.credentials.AccessKeySecret == "" {
+			s.credentials = localCredentials
+		}
+	} else if s.credentials.AccessKeyID == "" || s.credentials.AccessKeySecret == "" {
+		return nil, fmt.Errorf("--endpoint needs credentials in %s and %s", handler.EnvAccessKeyID, handler.EnvAccessKeySecret)
+	}
+	// The function's configuration as it will see it, checked now rather than by a child
+	// process that would exit at once.
+	s.config, err = handler.ConfigFromEnv(func(name string) string {
+		switch name {
+		case handler.EnvInstance:
+			return instance
+		case handler.EnvEndpoint:
+			return firstNonEmpty(flags.endpoint, "http://"+flags.listen)
+		}
+		return fn.Environment[name]
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s, function %s: %w", flags.file, fn.FunctionName, err)
+	}
+	if s.config.SourceTable != fn.Table {
+		return nil, fmt.Errorf("%s: the trigger reads table %s but the function's %s is %s", flags.file, fn.Table, handler.EnvSourceTable, s.config.SourceTable)
+	}
+	return s, nil
+}
+
+// parsePrimaryKey parses "name:type,..." with types integer, string and binary.
+func parsePrimaryKey(spec string) ([]tablestore.PrimaryKeySchema, error) {
+	kinds := map[string]events.Kind{"integer": events.KindInteger, "string": events.KindString, "binary": events.KindBinary}
+	var pk []tablestore.PrimaryKeySchema
+	for _, column := range strings.Split(spec, ",") {
+		name, typ, ok := strings.Cut(strings.TrimSpace(column), ":")
+		kind, known := kinds[strings.ToLower(typ)]
+		if !ok || name == "" || !known {
+			return nil, fmt.Errorf("%q: want name:type,... with types integer, string and binary", spec)
+		}
+		pk = append(pk, tablestore.PrimaryKeySchema{Name: name, Type: kind})
+	}
+	return pk, nil
+}
+
+// run starts everything, prints what it started to out, and runs until ctx ends.
+func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
+	cfg := s.config
+	if s.flags.endpoint == "" {
+		srv, err := otslocal.NewServer(s.flags.listen, otslocal.Options{
+			StreamShards: s.flags.streamShards,
+			Faults:       otslocal.Faults{Latency: s.flags.latency},
+		})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		cfg.Endpoint = srv.Endpoint
+		fmt.Fprintf(out, "otsetl local: embedded otslocal at %s, instance %s, %d Stream shard(s)\n", srv.Endpoint, cfg.Instance, s.flags.streamShards)
+	} else {
+		fmt.Fprintf(out, "otsetl local: Tablestore at %s, instance %s\n", cfg.Endpoint, cfg.Instance)
+	}
+
+	client, err := tablestore.NewClient(tablestore.Config{Endpoint: cfg.Endpoint, Instance: cfg.Instance}, s.credentials)
+	if err != nil {
+		return err
+	}
+	source := tablestore.TableOptions{StreamExpirationHours: localStreamExpirationHours}
+	if err := replay.EnsureTables(ctx, client, cfg, s.primaryKey, source); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "otsetl local: tables %s (with Stream) and %s ready\n", cfg.SourceTable, cfg.ResultTable)
+
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the otsetl binary to run the function: %w", err)
+	}
+	addr, err := freeLocalAddress()
+	if err != nil {
+		return err
+	}
+	fn := &functionProcess{
+		name:   s.function.FunctionName,
+		path:   exe,
+		args:   []string{"serve", "--listen", addr},
+		env:    functionEnvironment(s.function, cfg),
+		addr:   addr,
+		report: out,
+		stderr: errOut,
+		stdout: io.Discard,
+	}
+	if s.flags.verbose {
+		fn.stdout = errOut
+	}
+
+	streamClient := ots.NewClientWithConfig(cfg.Endpoint, cfg.Instance, s.credentials.AccessKeyID, s.credentials.AccessKeySecret, s.credentials.SecurityToken, nil)
+	if err := fclocal.CheckStream(streamClient, cfg.SourceTable); err != nil {
+		return err
+	}
+	trigger, err := fclocal.New(fclocal.Config{
+		Client:            streamClient,
+		Table:             cfg.SourceTable,
+		FunctionURL:       "http://" + addr,
+		FunctionName:      s.function.FunctionName,
+		Region:            s.function.Region,
+		Credentials:       s.credentials,
+		InvocationTimeout: min(s.function.Timeout, fclocal.DefaultInvocationTimeout),
+		Logger:            slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		OnInvocation:      func(r fclocal.InvocationReport) { fmt.Fprintln(out, formatInvocation(r)) },
+	})
+	if err != nil {
+		return err
+	}
+	if err := fn.start(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var fnErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		fnErr = fn.supervise(ctx)
+		cancel() // a function that cannot be kept running stops the trigger too
+	})
+	fmt.Fprintf(out, "otsetl local: trigger %s -> %s running; write rows into %s, read %s; Ctrl-C stops\n",
+		cfg.SourceTable, s.function.FunctionName, cfg.SourceTable, cfg.ResultTable)
+	err = trigger.Run(ctx)
+	cancel()
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	if fnErr != nil {
+		return fnErr
+	}
+	fmt.Fprintln(out, "otsetl local: stopped")
+	return nil
+}
+
+// functionEnvironment is the function process's environment: this process's, the
+// function's environmentVariables from s.yaml, the Tablestore it is pointed at, and the FC
+// system variables a function instance sees.
+func functionEnvironment(fn triggeredFunction, cfg handler.Config) []string {
+	env := os.Environ()
+	for name, value := range fn.Environment {
+		env = append(env, name+"="+value)
+	}
+	return append(env,
+		handler.EnvInstance+"="+cfg.Instance,
+		handler.EnvEndpoint+"="+cfg.Endpoint,
+		"FC_FUNCTION_NAME="+fn.FunctionName,
+		handler.EnvRegion+"="+fn.Region,
+	)
+}
+
+// formatInvocation renders one invocation attempt as a line, e.g.
+// "invocation 1f2e3d4c shard 5a6b7c8d: 12 records, 4 puts, 1 updates, 2 deletes, lag 35 ms, 6 ms".
+func formatInvocation(r fclocal.InvocationReport) string {
+	head := fmt.Sprintf("invocation %s shard %s", shortID(r.RequestID), shortID(r.Shard))
+	if r.Err != nil {
+		return fmt.Sprintf("%s: attempt %d with %d records failed after %d ms: %v; the batch will be retried",
+			head, r.Attempt, r.Records, r.Latency.Milliseconds(), r.Err)
+	}
+	s := r.Summary
+	line := fmt.Sprintf("%s: %d records, %d puts, %d updates, %d deletes, %d dead-lettered, %d retries, lag %d ms, %d ms",
+		head, s.Records, s.Puts, s.Updates, s.Deletes, s.DeadLettered, s.Retries, s.LagMs, r.Latency.Milliseconds())
+	if r.Attempt > 1 {
+		line += fmt.Sprintf(" (attempt %d)", r.Attempt)
+	}
+	return line
+}
+
+// shortID returns the first 8 characters of an opaque id, enough to tell ids apart in a log.
+func shortID(id string) string {
+	return id[:min(len(id), 8)]
+}
+
+// freeLocalAddress returns a 127.0.0.1 address with a port that was free a moment ago.
+func freeLocalAddress() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// functionProcess runs the function as a child process ("otsetl serve") and keeps it
+// running: a process that exits while local runs is reported and started again, as FC
+// starts a new instance; the trigger meanwhile retries the batch it was handling.
+type functionProcess struct {
+	name, path string
+	args, env  []string
+	addr       string    // where the function listens
+	report     io.Writer // one line per start, exit and restart
+	stdout     io.Writer // the function's log lines
+	stderr     io.Writer
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// start starts the process and waits until it listens.
+func (p *functionProcess) start() error {
+	cmd := exec.Command(p.path, p.args...)
+	cmd.Env = p.env
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the function: %w", err)
+	}
+	p.mu.Lock()
+	p.cmd = cmd
+	p.mu.Unlock()
+	if err := waitListening(p.addr, functionReadyTimeout); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("the function process (pid %d) did not listen on %s: %w", cmd.Process.Pid, p.addr, err)
+	}
+	fmt.Fprintf(p.report, "otsetl local: function %s (otsetl serve, pid %d) at http://%s\n", p.name, cmd.Process.Pid, p.addr)
+	return nil
+}
+
+// supervise waits for the running process; when it exits before ctx ends it is reported
+// and restarted. When ctx ends, the process gets SIGTERM, then SIGKILL after
+// functionStopTimeout. It returns an error only when a restart fails.
+func (p *functionProcess) supervise(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		cmd := p.cmd
+		p.mu.Unlock()
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(functionStopTimeout):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+			return nil
+		case err := <-exited:
+			fmt.Fprintf(p.report, "otsetl local: function process (pid %d) exited unexpectedly (%s); restarting it\n", cmd.Process.Pid, exitDescription(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(functionRestartDelay):
+		}
+		if err := p.start(); err != nil {
+			return err
+		}
+	}
+}
+
+// exitDescription describes how a process ended, from exec.Cmd.Wait's error.
+func exitDescription(err error) string {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ProcessState.String()
+	}
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// waitListening waits until addr accepts TCP connections, for at most timeout.
+func waitListening(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/replay"
+	"github.com/otsetl/otsetl/tablestore"
+)
+
+// localStack is a running `otsetl local` binary with the repository's s.yaml and an
+// embedded otslocal, and an official SDK client of that otslocal.
+type localStack struct {
+	cmd            *exec.Cmd
+	stdout, stderr *lockedBuffer
+	endpoint       string
+	instance       string
+	sdk            *ots.TableStoreClient
+	client         *tablestore.Client
+}
+
+// localOutput matches the line `otsetl local` prints once otslocal runs.
+var localOutput = regexp.MustCompile(`embedded otslocal at (http://\S+), instance (\S+),`)
+
+// startLocal runs `otsetl local -f ../../s.yaml` with args and waits until its trigger runs.
+// The process gets SIGTERM when the test ends, and must then exit 0.
+func startLocal(t *testing.T, bin string, args ...string) *localStack {
+	t.Helper()
+	s := &localStack{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	s.cmd = exec.Command(bin, append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t)}, args...)...)
+	s.cmd.Env = withoutCredentials(os.Environ())
+	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
+	require.NoError(t, s.cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			assert.NoError(t, err, "otsetl local must exit 0 on SIGTERM; stderr:\n%s", s.stderr.String())
+			assert.Contains(t, s.stdout.String(), "otsetl local: stopped")
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+			t.Error("otsetl local did not stop on SIGTERM")
+		}
+	})
+	require.Eventually(t, func() bool { return strings.Contains(s.stdout.String(), "trigger source_data -> otsetl running") },
+		30*time.Second, 10*time.Millisecond, "stdout:\n%s\nstderr:\n%s", s.stdout, s.stderr)
+	m := localOutput.FindStringSubmatch(s.stdout.String())
+	require.NotNil(t, m, s.stdout.String())
+	s.endpoint, s.instance = m[1], m[2]
+	s.sdk = ots.NewClient(s.endpoint, s.instance, "any", "any")
+	var err error
+	s.client, err = tablestore.NewClient(tablestore.Config{Endpoint: s.endpoint, Instance: s.instance}, tablestore.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
+	require.NoError(t, err)
+	return s
+}
+
+// withoutCredentials drops ALIBABA_CLOUD_* variables, so the test does not depend on the
+// environment it runs in.
+func withoutCredentials(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "ALIBABA_CLOUD_") && !strings.HasPrefix(kv, "TABLESTORE_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func (s *localStack) key(id int64) *ots.PrimaryKey {
+	pk := &ots.PrimaryKey{}
+	pk.AddPrimaryKeyColumn("id", id)
+	return pk
+}
+
+func (s *localStack) put(t *testing.T, id, level int64, message string) {
+	t.Helper()
+	change := &ots.PutRowChange{TableName: "source_data", PrimaryKey: s.key(id)}
+	change.AddColumn("level", level)
+	change.AddColumn("message", message)
+	change.SetCondition(ots.RowExistenceExpectation_IGNORE)
+	_, err := s.sdk.PutRow(&ots.PutRowRequest{PutRowChange: change})
+	require.NoError(t, err)
+}
+
+func (s *localStack) update(t *testing.T, id int64, column string, value any) {
+	t.Helper()
+	change := &ots.UpdateRowChange{TableName: "source_data", PrimaryKey: s.key(id)}
+	change.PutColumn(column, value)
+	change.SetCondition(ots.RowExistenceExpectation_IGNORE)
+	_, err := s.sdk.UpdateRow(&ots.UpdateRowRequest{UpdateRowChange: change})
+	require.NoError(t, err)
+}
+
+func (s *localStack) delete(t *testing.T, id int64) {
+	t.Helper()
+	change := &ots.DeleteRowChange{TableName: "source_data", PrimaryKey: s.key(id)}
+	change.SetCondition(ots.RowExistenceExpectation_IGNORE)
+	_, err := s.sdk.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: change})
+	require.NoError(t, err)
+}
+
+// table renders a table as replay prints it.
+func (s *localStack) table(t *testing.T, name string) string {
+	t.Helper()
+	rows, err := s.client.Scan(t.Context(), name)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, replay.PrintTable(&buf, rows))
+	return buf.String()
+}
+
+// requireResult waits until the result table equals the rows of source_data with level > 1,
+// which must be exactly the ids given, and returns it rendered.
+func (s *localStack) requireResult(t *testing.T, checkpoint string, ids ...int64) string {
+	t.Helper()
+	var want, got string
+	ok := assert.Eventually(t, func() bool {
+		rows, err := s.client.Scan(t.Context(), "source_data")
+		if err != nil {
+			return false
+		}
+		var passing []tablestore.ScannedRow
+		for _, r := range rows {
+			for _, c := range r.Columns {
+				if level, isInt := c.Value.Int(); c.Name == "level" && isInt && level > 1 {
+					passing = append(passing, r)
+				}
+			}
+		}
+		var buf bytes.Buffer
+		if replay.PrintTable(&buf, passing) != nil || len(passing) != len(ids) {
+			return false
+		}
+		for i, r := range passing {
+			if id, _ := r.PrimaryKey[0].Value.Int(); id != ids[i] {
+				return false
+			}
+		}
+		want, got = buf.String(), s.table(t, "result")
+		return want == got
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Truef(t, ok, "%s: result never equalled filter(source_data):\nwant ids %v:\n%s\ngot:\n%s\nstdout:\n%s\nstderr:\n%s",
+		checkpoint, ids, want, got, s.stdout, s.stderr)
+	return got
+}
+
+// TestLocalRunsTheDocumentedVerification walks the Tablestore-trigger example's
+// verification through the whole local stack: rows written with the official SDK into
+// source_data go through otslocal's Stream, the local trigger and the `otsetl serve` child
+// process into result, which holds exactly the rows with level > 1 after the puts, after
+// updates across the threshold and after deletes. The Stream, captured with `otsetl
+// capture` and replayed with `otsetl replay` into a fresh otslocal, gives the same result.
+func TestLocalRunsTheDocumentedVerification(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the otsetl binary")
+	}
+	bin := buildBinary(t)
+	s := startLocal(t, bin, "--stream-shards", "2")
+
+	for id := int64(1); id <= 8; id++ {
+		s.put(t, id, id%4, fmt.Sprintf("log line %d", id))
+	}
+	s.requireResult(t, "after the puts", 2, 3, 6, 7)
+
+	s.update(t, 2, "level", int64(0))        // leaves the view
+	s.update(t, 1, "level", int64(3))        // joins it
+	s.update(t, 3, "message", "edited")      // stays, with the new message
+	s.update(t, 4, "message", "still quiet") // stays out
+	s.requireResult(t, "after the updates", 1, 3, 6, 7)
+
+	s.delete(t, 3) // in the view
+	s.delete(t, 4) // not in it
+	live := s.requireResult(t, "after the deletes", 1, 6, 7)
+	assert.Regexp(t, `invocation \S+ shard \S+: \d+ records, \d+ puts, \d+ updates, \d+ deletes, 0 dead-lettered, \d+ retries, lag \d+ ms, \d+ ms`, s.stdout.String())
+
+	out := filepath.Join(t.TempDir(), "captured")
+	capture := exec.Command(bin, "capture", "--endpoint", s.endpoint, "--instance", s.instance, "--table", "source_data", "--out", out)
+	capture.Env = append(withoutCredentials(os.Environ()), "ALIBABA_CLOUD_ACCESS_KEY_ID=any", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=any")
+	captured, err := capture.CombinedOutput()
+	require.NoError(t, err, string(captured))
+	replayed, err := exec.Command(bin, "replay", out).CombinedOutput()
+	require.NoError(t, err, string(replayed))
+	_, table, found := strings.Cut(string(replayed), "result table \"result\"")
+	require.True(t, found, string(replayed))
+	_, table, _ = strings.Cut(table, "\n")
+	assert.Equal(t, live, table, "the replayed capture's result table differs from the live one")
+}
+
+// TestLocalRestartsAKilledFunction kills the function process in the middle of an
+// invocation: `otsetl local` reports the exit and restarts the process, and the trigger
+// delivers the batch again, so the row still reaches result.
+func TestLocalRestartsAKilledFunction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the otsetl binary")
+	}
+	bin := buildBinary(t)
+	// Every request to otslocal takes 300 ms, so an invocation (one BatchWriteRow at least)
+	// is still running when the test sees it start.
+	s := startLocal(t, bin, "--latency", "300ms", "--verbose")
+	pid := functionPID(t, s.stdout.String())
+
+	s.put(t, 1, 2, "written while the function dies")
+	require.Eventually(t, func() bool { return strings.Contains(s.stderr.String(), "FC Invoke Start") },
+		30*time.Second, time.Millisecond, "stderr:\n%s", s.stderr)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+
+	s.requireResult(t, "after the restart", 1)
+	redelivered := regexp.MustCompile(`: 1 records, 1 puts, .* \(attempt \d+\)`)
+	require.Eventually(t, func() bool { return redelivered.MatchString(s.stdout.String()) }, 30*time.Second, 10*time.Millisecond,
+		"the trigger reports the redelivery that succeeded; stdout:\n%s", s.stdout)
+	out := s.stdout.String()
+	assert.Contains(t, out, fmt.Sprintf("function process (pid %d) exited unexpectedly (signal: killed); restarting it", pid))
+	assert.Regexp(t, `attempt 1 with 1 records failed after \d+ ms: .+; the batch will be retried`, out)
+	assert.NotEqual(t, pid, functionPIDs(out)[len(functionPIDs(out))-1], "a new function process serves")
+}
+
+// functionPIDs returns the pids of the function processes local reported starting, in order.
+func functionPIDs(stdout string) []int {
+	var pids []int
+	for _, m := range regexp.MustCompile(`\(otsetl serve, pid (\d+)\)`).FindAllStringSubmatch(stdout, -1) {
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+func functionPID(t *testing.T, stdout string) int {
+	t.Helper()
+	pids := functionPIDs(stdout)
+	require.Len(t, pids, 1, stdout)
+	return pids[0]
+}
+
+func TestLocalUsageAndConfigurationErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+		return path
+	}
+	sYAML, err := os.ReadFile(filepath.Join("..", "..", "s.yaml"))
+	require.NoError(t, err)
+	mismatched := write("mismatched.yaml", strings.Replace(string(sYAML), "SOURCE_TABLE: ${vars.sourceTable}", "SOURCE_TABLE: other_table", 1))
+	noTrigger := write("no-trigger.yaml", strings.Replace(string(sYAML), "triggerType: tablestore", "triggerType: timer", 1))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing s.yaml", []string{"-f", filepath.Join(dir, "absent.yaml")}, "absent.yaml: no such file"},
+		{"no Tablestore trigger", []string{"-f", noTrigger}, "no fc3 resource has a trigger of triggerType tablestore"},
+		{"trigger and function disagree", []string{"-f", mismatched}, "the trigger reads table source_data but the function's SOURCE_TABLE is other_table"},
+		{"bad primary key", []string{"--primary-key", "id:float"}, `--primary-key: "id:float": want name:type`},
+		{"no shards", []string{"--stream-shards", "0"}, "--stream-shards 0: want at least 1"},
+		{"endpoint without credentials", []string{"--endpoint", "http://127.0.0.1:1"}, "--endpoint needs credentials in ALIBABA_CLOUD_ACCESS_KEY_ID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml")}, tt.args...)
+			code, stdout, stderr := runCLI(t, noEnv, args...)
+			assert.Equal(t, 2, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
+
+// TestLocalAgainstAnEndpointWithoutStream points local at a Tablestore (here otslocal)
+// whose source table has no Stream: it fails with an error that says so.
+func TestLocalAgainstAnEndpointWithoutStream(t *testing.T) {
+	creds := tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}
+	srv, _ := startTablestore(t, creds) // source_data without Stream
+	env := func(name string) string {
+		return map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": creds.AccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": creds.AccessKeySecret}[name]
+	}
+	code, stdout, stderr := runCLI(t, env, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--endpoint", srv.Endpoint, "--instance", "inst")
+	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stdout, "otsetl local: Tablestore at "+srv.Endpoint+", instance inst")
+	assert.Contains(t, stderr, `table "source_data" has no Stream enabled`)
+}

@@ -1,0 +1,174 @@
+package transform
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+)
+
+// fuzzRules are the rules FuzzPlan plans every event with: the default filter keeping
+// every column, a filter on two columns with a projection, and a filter that is true on an
+// empty row.
+var fuzzRules = []Config{
+	{},
+	{Filter: `level > 1 && message != "drop"`, Columns: []string{"level", "message"}},
+	{Filter: "level == nil", Columns: []string{"message"}},
+}
+
+// FuzzPlan decodes arbitrary bytes with events.Decode and, when they are an event, plans
+// it with every rule of fuzzRules and checks what Plan's documentation promises.
+// Seeds are the trigger events of testdata (the documentation's sample and the scenario,
+// JSON and CBOR) and random one-key sequences of the property test in both encodings.
+func FuzzPlan(f *testing.F) {
+	for _, pattern := range []string{"official/*", "scenario/*.json", "scenario-cbor/*.cbor"} {
+		paths, err := filepath.Glob(filepath.Join("..", "testdata", pattern))
+		require.NoError(f, err)
+		require.NotEmpty(f, paths, pattern)
+		for _, path := range paths {
+			payload, err := os.ReadFile(path)
+			require.NoError(f, err)
+			f.Add(payload)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 10 {
+		ev := &events.Event{Version: events.Version, Records: randomSequence(rng, i%2 == 0)}
+		for _, encode := range []func(*events.Event) ([]byte, error){events.EncodeCBOR, events.EncodeJSON} {
+			payload, err := encode(ev)
+			require.NoError(f, err)
+			f.Add(payload)
+		}
+	}
+	rules := make([]*Rule, len(fuzzRules))
+	for i, cfg := range fuzzRules {
+		rule, err := Compile(cfg)
+		require.NoError(f, err)
+		rules[i] = rule
+	}
+
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		ev, err := events.Decode(payload)
+		if err != nil {
+			return
+		}
+		for _, rule := range rules {
+			requireKeptPromises(t, rule, ev, rule.Plan(ev))
+		}
+	})
+}
+
+// requireKeptPromises checks p, the plan of ev under rule, against Plan's documentation.
+func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
+	t.Helper()
+	keyOf := make([]string, len(ev.Records)) // every record's key, in canonical form
+	firstRecord := map[string]int{}
+	for i := range ev.Records {
+		keyOf[i] = canonicalKey(ev.Records[i].PrimaryKey)
+		if _, seen := firstRecord[keyOf[i]]; !seen {
+			firstRecord[keyOf[i]] = i
+		}
+	}
+	require.Equal(t, len(firstRecord), p.Keys, "Keys counts the distinct primary keys")
+
+	// One Mutation per key at most, in the order of each key's first record, holding that
+	// key's records in ascending order and no others.
+	mutationOf := map[string]*Mutation{}
+	planned := 0
+	for i := range p.Mutations {
+		m := &p.Mutations[i]
+		require.NotEmpty(t, m.Records, "mutation %d has no records", i)
+		key := keyOf[m.Records[0]]
+		require.NotContains(t, mutationOf, key, "key %s planned twice", key)
+		mutationOf[key] = m
+		require.Equal(t, firstRecord[key], m.Records[0], "mutation %d starts with its key's first record", i)
+		require.Equal(t, ev.Records[m.Records[0]].PrimaryKey, m.PrimaryKey, "the key as its first record carried it")
+		if i > 0 {
+			require.Less(t, p.Mutations[i-1].Records[0], m.Records[0], "mutations in order of their keys' first records")
+		}
+		require.True(t, slices.IsSorted(m.Records))
+		for _, r := range m.Records {
+			require.Equal(t, key, keyOf[r], "mutation %d holds record %d of another key", i, r)
+		}
+		planned += len(m.Records)
+		requireWellFormedColumns(t, rule, m)
+	}
+	unplanned := 0
+	for i := range ev.Records {
+		if mutationOf[keyOf[i]] == nil {
+			unplanned++
+		}
+	}
+	require.Equal(t, len(ev.Records), planned+unplanned, "a planned key's mutation holds all its records")
+
+	// Decode lets only valid records through, so a record is invalid only because the
+	// filter cannot evaluate its key's full image: then the key is deleted and all its
+	// records are invalid.
+	invalid := map[int]bool{}
+	for j, inv := range p.Invalid {
+		require.True(t, inv.Index >= 0 && inv.Index < len(ev.Records), "invalid record %d out of range", inv.Index)
+		require.Error(t, inv.Err)
+		if j > 0 {
+			require.Less(t, p.Invalid[j-1].Index, inv.Index, "Invalid by ascending index, once each")
+		}
+		invalid[inv.Index] = true
+	}
+	for i := range invalid {
+		m := mutationOf[keyOf[i]]
+		require.NotNil(t, m, "invalid record %d has no mutation", i)
+		require.Equal(t, MutationDelete, m.Kind, "the key of invalid record %d is deleted", i)
+		for _, r := range m.Records {
+			require.True(t, invalid[r], "record %d shares its key with invalid record %d", r, i)
+		}
+	}
+
+	require.Equal(t, p, rule.Plan(ev), "planning again gives the same plan")
+}
+
+// requireWellFormedColumns checks a mutation's Columns against its kind: a put holds the
+// projected image sorted by name, every cell with a value; an update holds at least one
+// projected cell change, one per column; a delete or a read holds none.
+func requireWellFormedColumns(t *testing.T, rule *Rule, m *Mutation) {
+	t.Helper()
+	names := make([]string, len(m.Columns))
+	for i, c := range m.Columns {
+		names[i] = c.Name
+		require.True(t, rule.Projects(c.Name), "%s of %v holds column %q the rule does not project", m.Kind, m.PrimaryKey, c.Name)
+	}
+	switch m.Kind {
+	case MutationPut:
+		require.True(t, slices.IsSorted(names), "put columns sorted by name: %q", names)
+		require.Len(t, slices.Compact(slices.Clone(names)), len(names), "put columns once each: %q", names)
+		for _, c := range m.Columns {
+			require.False(t, c.Value.IsNone(), "put column %q without a value", c.Name)
+		}
+	case MutationUpdateIfExists:
+		require.NotEmpty(t, m.Columns, "an update without columns is no mutation")
+		slices.Sort(names)
+		require.Len(t, slices.Compact(names), len(m.Columns), "update columns once each")
+	case MutationDelete, MutationReadSource:
+		require.Empty(t, m.Columns)
+	default:
+		t.Fatalf("mutation of unknown kind %v", m.Kind)
+	}
+}
+
+// canonicalKey renders a primary key so that two keys render the same exactly when their
+// column names, value kinds and values are equal.
+func canonicalKey(pk []events.PrimaryKeyColumn) string {
+	var b strings.Builder
+	for _, c := range pk {
+		b.WriteString(strconv.Quote(c.ColumnName))
+		b.WriteString(c.Value.Kind().String())
+		b.WriteString(c.Value.String())
+		b.WriteByte(';')
+	}
+	return b.String()
+}
