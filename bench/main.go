@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
@@ -61,6 +62,7 @@ type options struct {
 	largeEventBytes       int
 	readme                string
 	seed                  uint64
+	cpuProfile            string
 }
 
 // parseOptions parses and checks the flags.
@@ -76,6 +78,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.largeEventBytes, "large-event-bytes", 4<<20, "size of the event the peak RSS is measured with, in bytes")
 	fs.StringVar(&o.readme, "readme", "", "write the table between the bench markers of this markdown file")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated events")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of otsetl's runs (function, SDK and otslocal together) to this file")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -156,7 +159,7 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 	var insane []string
 	seed := seedSDKClient(srv.Endpoint)
 	for i := range opts.runs {
-		o, err := runOtsetl(ctx, fn, credentials, evs)
+		o, err := profiled(opts.cpuProfile, func() (throughput, error) { return runOtsetl(ctx, fn, credentials, evs) })
 		if err != nil {
 			return nil, nil, err
 		}
@@ -179,6 +182,24 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 		}
 	}
 	return rep, insane, nil
+}
+
+// profiled runs measure, with the CPU profiler writing to path unless path is empty. Each
+// call overwrites the file, so it holds the last run's profile.
+func profiled(path string, measure func() (throughput, error)) (throughput, error) {
+	if path == "" {
+		return measure()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return throughput{}, err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return throughput{}, err
+	}
+	defer pprof.StopCPUProfile()
+	return measure()
 }
 
 // prepareTables creates the benchmark's tables (primary key `id` INTEGER) on the server at

@@ -37,24 +37,6 @@ var fastBackoff = fclocal.Backoff{Initial: time.Millisecond, Max: 20 * time.Mill
 // waitTimeout bounds every wait of a test; reaching it is a failure, never a measurement.
 const waitTimeout = 60 * time.Second
 
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // tables is an otslocal server with source_data (PK id INTEGER, Stream enabled) and result,
 // reached through the SDK and through otsetl's client.
 type tables struct {

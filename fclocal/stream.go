@@ -40,7 +40,7 @@ func CheckStream(client *ots.TableStoreClient, table string) error {
 // openStream finds table's Stream with ListStream. A table without one is an error wrapping
 // ErrNoStream.
 func openStream(client *ots.TableStoreClient, table string) (*stream, error) {
-	resp, err := sdkCall(func() (*ots.ListStreamResponse, error) {
+	resp, err := tablestore.CallSDK(func() (*ots.ListStreamResponse, error) {
 		return client.ListStream(&ots.ListStreamRequest{TableName: &table})
 	})
 	if err != nil {
@@ -69,7 +69,7 @@ func (s *stream) shards() ([]shard, error) {
 	seen := map[ots.ShardId]bool{}
 	var start *ots.ShardId
 	for {
-		resp, err := sdkCall(func() (*ots.DescribeStreamResponse, error) {
+		resp, err := tablestore.CallSDK(func() (*ots.DescribeStreamResponse, error) {
 			return s.client.DescribeStream(&ots.DescribeStreamRequest{StreamId: &s.id, InclusiveStartShardId: start})
 		})
 		if err != nil {
@@ -104,7 +104,7 @@ func (s *stream) shards() ([]shard, error) {
 // iterator returns a shard iterator positioned at the shard's oldest retained record, or,
 // when from is set, at its first record whose sequence timestamp (µs) is at least *from.
 func (s *stream) iterator(id ots.ShardId, from *int64) (ots.ShardIterator, error) {
-	resp, err := sdkCall(func() (*ots.GetShardIteratorResponse, error) {
+	resp, err := tablestore.CallSDK(func() (*ots.GetShardIteratorResponse, error) {
 		return s.client.GetShardIterator(&ots.GetShardIteratorRequest{StreamId: &s.id, ShardId: &id, Timestamp: from})
 	})
 	if err != nil {
@@ -145,7 +145,7 @@ type sequencedRecord struct {
 
 // read reads at most limit records from iter with GetStreamRecord and converts them.
 func (s *stream) read(id ots.ShardId, iter ots.ShardIterator, limit int32) (page, error) {
-	resp, err := sdkCall(func() (*ots.GetStreamRecordResponse, error) {
+	resp, err := tablestore.CallSDK(func() (*ots.GetStreamRecordResponse, error) {
 		return s.client.GetStreamRecord(&ots.GetStreamRecordRequest{ShardIterator: &iter, Limit: &limit, TableName: &s.table})
 	})
 	if err != nil {
@@ -178,20 +178,4 @@ func isTrimmed(err error) bool {
 func isDefiniteAnswer(err error) bool {
 	var otsErr *ots.OtsError
 	return errors.As(err, &otsErr) && otsErr.HttpStatusCode >= 400 && otsErr.HttpStatusCode < 500 && !tablestore.Retryable(err)
-}
-
-// errMalformedResponse marks a response the SDK could not decode without panicking.
-var errMalformedResponse = errors.New("malformed response")
-
-// sdkCall runs one SDK call and turns a panic into an error wrapping errMalformedResponse:
-// the SDK asserts on missing required fields and dereferences optional ones
-// (tablestore/api.go DescribeStream, GetStreamRecord), so a malformed response would
-// otherwise crash the process.
-func sdkCall[T any](call func() (T, error)) (resp T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", errMalformedResponse, r)
-		}
-	}()
-	return call()
 }

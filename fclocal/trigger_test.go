@@ -29,6 +29,7 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/otslocal"
 )
 
@@ -42,7 +43,7 @@ func TestTriggerKeepsTheResultTable(t *testing.T) {
 		tb.putRow(t, id, id%4, fmt.Sprintf("row %d", id))
 	}
 	var reps reports
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	trig, err := fclocal.New(triggerConfig(tb, serve(t, tb.function(t)), &reps, &logs))
 	require.NoError(t, err)
 	start(t, trig)
@@ -92,7 +93,7 @@ func TestFailingInvocationBlocksOnlyItsShard(t *testing.T) {
 	}
 	fn := &failingFunction{next: tb.function(t), failKey: 7, failing: true}
 	var reps reports
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	trig, err := fclocal.New(triggerConfig(tb, serve(t, fn), &reps, &logs))
 	require.NoError(t, err)
 	start(t, trig)
@@ -162,7 +163,7 @@ func TestFunctionDownThenUp(t *testing.T) {
 	require.NoError(t, ln.Close())
 
 	var reps reports
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	trig, err := fclocal.New(triggerConfig(tb, "http://"+addr, &reps, &logs))
 	require.NoError(t, err)
 	start(t, trig)
@@ -187,7 +188,7 @@ func TestFunctionDownThenUp(t *testing.T) {
 func TestTableWithoutStream(t *testing.T) {
 	tb := newTables(t, 1)
 	var reps reports
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	cfg := triggerConfig(tb, "http://127.0.0.1:1", &reps, &logs)
 	cfg.Table = resultTable
 	trig, err := fclocal.New(cfg)
@@ -315,7 +316,7 @@ func TestTriggerDeliversEveryTypeAndHeader(t *testing.T) {
 
 	fn := &recordingFunction{}
 	var reps reports
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	trig, err := fclocal.New(fclocal.Config{
 		Client: sdk, Table: "typed", FunctionURL: serve(t, fn), Credentials: testCreds,
 		FunctionName: "otsetl", Region: "cn-hangzhou", AccountID: "1234567890",
@@ -403,7 +404,7 @@ func TestStreamAPIFailuresAreRetried(t *testing.T) {
 		"ListStream": busy, "DescribeStream": busy, "GetShardIterator": busy, "GetStreamRecord": busy,
 	}}))
 	var reps reports
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	cfg := triggerConfig(tb, serve(t, tb.function(t)), &reps, &logs)
 	cfg.BatchSize = 3
 	trig, err := fclocal.New(cfg)
@@ -486,7 +487,7 @@ func TestExpiredIteratorResumesAfterTheCheckpoint(t *testing.T) {
 				_, _ = io.WriteString(w, `{}`)
 			}))
 			var reps reports
-			var logs syncBuffer
+			var logs testkit.SyncBuffer
 			cfg := triggerConfig(proxied, fn, &reps, &logs)
 			cfg.BatchSize = 3
 			trig, err := fclocal.New(cfg)

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
@@ -32,35 +32,24 @@ var testCreds = tablestore.Credentials{AccessKeyID: "test-ak", AccessKeySecret: 
 // through the real Tablestore SDK into an otslocal server.
 type fixture struct {
 	t       *testing.T
+	srv     *otslocal.Server
 	cfg     handler.Config
 	client  *tablestore.Client
 	invoker *handler.Invoker
 	url     string
-	logs    *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a server's logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs    *testkit.SyncBuffer
 }
 
 // newFixture starts otslocal, creates source_data and result (PK id INTEGER) and, when env
 // names one, the dead-letter table, and serves the function configured by env on top of the
 // defaults.
 func newFixture(t *testing.T, env map[string]string) *fixture {
+	t.Helper()
+	return newFixtureWith(t, env, func(*handler.Function) {})
+}
+
+// newFixtureWith is newFixture with configure applied to the function before it serves.
+func newFixtureWith(t *testing.T, env map[string]string, configure func(*handler.Function)) *fixture {
 	t.Helper()
 	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
@@ -73,6 +62,7 @@ func newFixture(t *testing.T, env map[string]string) *fixture {
 	require.NoError(t, err)
 	fn, err := handler.New(cfg)
 	require.NoError(t, err)
+	configure(fn)
 
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, testCreds)
 	require.NoError(t, err)
@@ -85,11 +75,11 @@ func newFixture(t *testing.T, env map[string]string) *fixture {
 		require.NoError(t, client.EnsureTable(ctx, cfg.DeadLetterTable, dl, tablestore.TableOptions{}))
 	}
 
-	logs := new(syncBuffer)
+	logs := new(testkit.SyncBuffer)
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	ts := httptest.NewServer(handler.NewHTTPHandler(fn, handler.HTTPOptions{Logger: logger, Getenv: func(string) string { return "" }}))
 	t.Cleanup(ts.Close)
-	return &fixture{t: t, cfg: cfg, client: client, invoker: &handler.Invoker{URL: ts.URL}, url: ts.URL, logs: logs}
+	return &fixture{t: t, srv: srv, cfg: cfg, client: client, invoker: &handler.Invoker{URL: ts.URL}, url: ts.URL, logs: logs}
 }
 
 func (f *fixture) invoke(payload []byte) (handler.Summary, error) {

@@ -2,10 +2,7 @@ package handler_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,49 +13,21 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
 )
 
 // clockedFixture is the function served over real HTTP against otslocal, as newFixture
-// builds it, with a clock the test sets and the otslocal server at hand for faults.
+// builds it, with a clock the test sets.
 type clockedFixture struct {
 	*fixture
-	srv *otslocal.Server
 	now time.Time
 }
 
 func newClockedFixture(t *testing.T, env map[string]string) *clockedFixture {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	vars := map[string]string{handler.EnvInstance: "inst", handler.EnvEndpoint: srv.Endpoint}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := handler.ConfigFromEnv(func(k string) string { return vars[k] })
-	require.NoError(t, err)
-	fn, err := handler.New(cfg)
-	require.NoError(t, err)
 	// The clock stays near the real time: the invocation's deadline and the client's
 	// retries are computed from it.
-	cf := &clockedFixture{srv: srv, now: time.Now()}
-	handler.SetClock(fn, func() time.Time { return cf.now })
-
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, testCreds)
-	require.NoError(t, err)
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
-	for _, table := range []string{cfg.SourceTable, cfg.ResultTable} {
-		require.NoError(t, client.EnsureTable(context.Background(), table, pk, tablestore.TableOptions{}))
-	}
-	if cfg.DeadLetterTable != "" {
-		dl := []tablestore.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: events.KindString}}
-		require.NoError(t, client.EnsureTable(context.Background(), cfg.DeadLetterTable, dl, tablestore.TableOptions{}))
-	}
-	logs := new(syncBuffer)
-	ts := httptest.NewServer(handler.NewHTTPHandler(fn, handler.HTTPOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Getenv: func(string) string { return "" }}))
-	t.Cleanup(ts.Close)
-	cf.fixture = &fixture{t: t, cfg: cfg, client: client, invoker: &handler.Invoker{URL: ts.URL}, url: ts.URL, logs: logs}
+	cf := &clockedFixture{now: time.Now()}
+	cf.fixture = newFixtureWith(t, env, func(fn *handler.Function) { handler.SetClock(fn, func() time.Time { return cf.now }) })
 	return cf
 }
 

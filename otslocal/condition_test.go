@@ -3,7 +3,6 @@ package otslocal_test
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
@@ -129,13 +128,7 @@ func TestColumnConditionOnAMissingColumn(t *testing.T) {
 func TestColumnConditionLatestVersionOnly(t *testing.T) {
 	client, _ := newClient(t)
 	createTable(t, client, "t", 3, primaryKeyColumn{"id", tablestore.PrimaryKeyType_INTEGER})
-	now := time.Now().UnixMilli()
-	change := &tablestore.PutRowChange{TableName: "t", PrimaryKey: key("id", int64(1))}
-	change.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
-	change.AddColumnWithTimestamp("level", int64(1), now-2000)
-	change.AddColumnWithTimestamp("level", int64(9), now-1000)
-	_, err := client.PutRow(&tablestore.PutRowRequest{PutRowChange: change})
-	require.NoError(t, err)
+	putTwoLevelVersions(t, client)
 
 	requireConditionResult(t, incrementIf(client, 1, condition("level", tablestore.CT_EQUAL, int64(1), true, true)), false)
 	requireConditionResult(t, incrementIf(client, 1, condition("level", tablestore.CT_EQUAL, int64(9), true, true)), true)

@@ -94,13 +94,7 @@ func TestFilterSeesOnlyTheColumnsToGet(t *testing.T) {
 func TestFilterSeesTheSelectedVersions(t *testing.T) {
 	client, _ := newClient(t)
 	createTable(t, client, "t", 3, primaryKeyColumn{"id", tablestore.PrimaryKeyType_INTEGER})
-	now := time.Now().UnixMilli()
-	change := &tablestore.PutRowChange{TableName: "t", PrimaryKey: key("id", int64(1))}
-	change.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
-	change.AddColumnWithTimestamp("level", int64(1), now-2000)
-	change.AddColumnWithTimestamp("level", int64(9), now-1000)
-	_, err := client.PutRow(&tablestore.PutRowRequest{PutRowChange: change})
-	require.NoError(t, err)
+	now := putTwoLevelVersions(t, client)
 
 	read := func(criteria tablestore.SingleRowQueryCriteria) []int64 {
 		criteria.TableName, criteria.PrimaryKey = "t", key("id", int64(1))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
@@ -137,4 +138,18 @@ func requireErrorBody(t *testing.T, status int, body []byte, wantStatus int, cod
 	require.NoError(t, proto.Unmarshal(body, &e))
 	require.Equal(t, code, e.GetCode())
 	require.Equal(t, message, e.GetMessage())
+}
+
+// putTwoLevelVersions writes row id=1 of table "t" with two versions of level: 1 at
+// now-2000 and 9, the latest, at now-1000; it returns now, in ms.
+func putTwoLevelVersions(t *testing.T, client *tablestore.TableStoreClient) int64 {
+	t.Helper()
+	now := time.Now().UnixMilli()
+	change := &tablestore.PutRowChange{TableName: "t", PrimaryKey: key("id", int64(1))}
+	change.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
+	change.AddColumnWithTimestamp("level", int64(1), now-2000)
+	change.AddColumnWithTimestamp("level", int64(9), now-1000)
+	_, err := client.PutRow(&tablestore.PutRowRequest{PutRowChange: change})
+	require.NoError(t, err)
+	return now
 }

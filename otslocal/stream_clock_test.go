@@ -19,22 +19,7 @@ import (
 // whose Stream keeps records for one hour.
 func newClockedStreamTable(t *testing.T) (*tablestore.TableStoreClient, *testClock, *Server) {
 	t.Helper()
-	clock := &testClock{}
-	clock.ms.Store(startMs)
-	srv, err := newServer("127.0.0.1:0", Options{}, clock.now)
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	client := tablestore.NewClient(srv.Endpoint, "inst", "ak", "sk")
-	meta := &tablestore.TableMeta{TableName: "t"}
-	meta.AddPrimaryKeyColumn("id", tablestore.PrimaryKeyType_INTEGER)
-	_, err = client.CreateTable(&tablestore.CreateTableRequest{
-		TableMeta:          meta,
-		TableOption:        &tablestore.TableOption{TimeToAlive: -1, MaxVersion: 1},
-		ReservedThroughput: &tablestore.ReservedThroughput{},
-		StreamSpec:         &tablestore.StreamSpecification{EnableStream: true, ExpirationTime: 1},
-	})
-	require.NoError(t, err)
-	return client, clock, srv
+	return newClockedTable(t, -1, 1, &tablestore.StreamSpecification{EnableStream: true, ExpirationTime: 1})
 }
 
 func putID(t *testing.T, client *tablestore.TableStoreClient, id int64) {
@@ -179,7 +164,7 @@ func TestIteratorsOutsideTheShardAreTrimmedDataAccess(t *testing.T) {
 }
 
 func TestUpdateTableLowersMaxVersionsAndTimeToLive(t *testing.T) {
-	client, clock := newClockedTable(t, -1, 3)
+	client, clock, _ := newClockedTable(t, -1, 3, nil)
 	put := func(value string) {
 		require.NoError(t, update(t, client, func(change *tablestore.UpdateRowChange) { change.PutColumn("c", value) }))
 	}

@@ -24,8 +24,9 @@ func (c *testClock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 const startMs = int64(1_700_000_000_000)
 
-// newClockedTable starts a server at startMs with table "t" (pk "id" INTEGER).
-func newClockedTable(t *testing.T, timeToLive, maxVersions int) (*tablestore.TableStoreClient, *testClock) {
+// newClockedTable starts a server at startMs with table "t" (pk "id" INTEGER), with its
+// Stream when stream is not nil.
+func newClockedTable(t *testing.T, timeToLive, maxVersions int, stream *tablestore.StreamSpecification) (*tablestore.TableStoreClient, *testClock, *Server) {
 	t.Helper()
 	clock := &testClock{}
 	clock.ms.Store(startMs)
@@ -39,9 +40,10 @@ func newClockedTable(t *testing.T, timeToLive, maxVersions int) (*tablestore.Tab
 		TableMeta:          meta,
 		TableOption:        &tablestore.TableOption{TimeToAlive: timeToLive, MaxVersion: maxVersions},
 		ReservedThroughput: &tablestore.ReservedThroughput{},
+		StreamSpec:         stream,
 	})
 	require.NoError(t, err)
-	return client, clock
+	return client, clock, srv
 }
 
 func rowKey() *tablestore.PrimaryKey {
@@ -79,7 +81,7 @@ func update(t *testing.T, client *tablestore.TableStoreClient, build func(*table
 }
 
 func TestVersionsMaxVersionsAndTimeRanges(t *testing.T) {
-	client, _ := newClockedTable(t, -1, 3)
+	client, _, _ := newClockedTable(t, -1, 3, nil)
 	put := &tablestore.PutRowChange{TableName: "t", PrimaryKey: rowKey()}
 	put.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
 	for i := int64(1); i <= 4; i++ {
@@ -123,7 +125,7 @@ func TestVersionsMaxVersionsAndTimeRanges(t *testing.T) {
 }
 
 func TestIncrementWritesANewVersionAtServerTime(t *testing.T) {
-	client, clock := newClockedTable(t, -1, 5)
+	client, clock, _ := newClockedTable(t, -1, 5, nil)
 	require.NoError(t, update(t, client, func(change *tablestore.UpdateRowChange) { change.IncrementColumn("n", 10) }))
 	clock.advance(time.Second)
 	require.NoError(t, update(t, client, func(change *tablestore.UpdateRowChange) { change.IncrementColumn("n", -3) }))
@@ -132,7 +134,7 @@ func TestIncrementWritesANewVersionAtServerTime(t *testing.T) {
 }
 
 func TestTimeToLiveHidesExpiredVersions(t *testing.T) {
-	client, clock := newClockedTable(t, 100, 5)
+	client, clock, _ := newClockedTable(t, 100, 5, nil)
 	require.NoError(t, update(t, client, func(change *tablestore.UpdateRowChange) {
 		change.PutColumnWithTimestamp("c", "old", startMs-30_000)
 		change.PutColumn("d", "new")
@@ -151,7 +153,7 @@ func TestTimeToLiveHidesExpiredVersions(t *testing.T) {
 }
 
 func TestExplicitTimestampsMustBeWithinTheDeviation(t *testing.T) {
-	client, _ := newClockedTable(t, 3600, 1)
+	client, _, _ := newClockedTable(t, 3600, 1, nil)
 	put := func(timestamp int64) error {
 		return update(t, client, func(change *tablestore.UpdateRowChange) { change.PutColumnWithTimestamp("c", "v", timestamp) })
 	}

@@ -31,7 +31,7 @@ func (c *Client) Apply(ctx context.Context, table string, records []events.Recor
 			return fmt.Errorf("tablestore: record %d (%s): %w", i, FormatPrimaryKey(rec.PrimaryKey), err)
 		}
 		err = r.run(ctx, func() (retry, err error) {
-			_, err = sdkCall(func() (struct{}, error) { return struct{}{}, call() })
+			_, err = CallSDK(func() (struct{}, error) { return struct{}{}, call() })
 			return classify(op, table, err)
 		})
 		if err != nil {

@@ -187,17 +187,19 @@ func (b *releasingBody) Close() error {
 	return err
 }
 
-// errMalformedResponse marks a response the SDK could not decode without panicking.
-var errMalformedResponse = errors.New("malformed response")
+// ErrMalformedResponse is wrapped by the error of [CallSDK] when the SDK panicked on a
+// response it could not decode.
+var ErrMalformedResponse = errors.New("malformed response")
 
-// sdkCall runs one SDK call and turns a panic into an error wrapping errMalformedResponse.
-// The SDK dereferences optional response fields without nil checks (tablestore/api.go
-// BatchWriteRow and BatchGetRow: a failed row's error message, an OK row's consumed
-// capacity), so a malformed response would otherwise crash the process.
-func sdkCall[T any](call func() (T, error)) (resp T, err error) {
+// CallSDK runs one Tablestore Go SDK call and turns a panic into an error wrapping
+// [ErrMalformedResponse]. The SDK dereferences optional response fields without nil checks
+// and asserts on missing required ones (tablestore/api.go: BatchWriteRow and BatchGetRow on
+// a failed row's error message or an OK row's consumed capacity, DescribeStream,
+// GetStreamRecord), so a malformed response would otherwise crash the process.
+func CallSDK[T any](call func() (T, error)) (resp T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", errMalformedResponse, r)
+			err = fmt.Errorf("%w: %v", ErrMalformedResponse, r)
 		}
 	}()
 	return call()

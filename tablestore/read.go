@@ -99,7 +99,7 @@ func (c *Client) read(ctx context.Context, chunk *readChunk, stats *ReadStats) e
 			criteria.AddRow(chunk.pks[i])
 		}
 		stats.Requests++
-		resp, err := sdkCall(func() (*ots.BatchGetRowResponse, error) {
+		resp, err := CallSDK(func() (*ots.BatchGetRowResponse, error) {
 			return sdk.BatchGetRow(&ots.BatchGetRowRequest{MultiRowQueryCriteria: []*ots.MultiRowQueryCriteria{criteria}})
 		})
 		if err != nil {

@@ -67,7 +67,7 @@ func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySc
 	sdk := c.sdk(ctx)
 	r := newRetrier(ctx)
 	err := r.run(ctx, func() (retry, err error) {
-		_, err = sdkCall(func() (*ots.CreateTableResponse, error) { return sdk.CreateTable(req) })
+		_, err = CallSDK(func() (*ots.CreateTableResponse, error) { return sdk.CreateTable(req) })
 		return classify("CreateTable", name, err)
 	})
 	var otsErr *ots.OtsError
@@ -97,7 +97,7 @@ func joinSchema(pk []PrimaryKeySchema) string {
 func describePrimaryKey(ctx context.Context, sdk *ots.TableStoreClient, r *retrier, table string) ([]PrimaryKeySchema, error) {
 	var resp *ots.DescribeTableResponse
 	err := r.run(ctx, func() (retry, err error) {
-		resp, err = sdkCall(func() (*ots.DescribeTableResponse, error) {
+		resp, err = CallSDK(func() (*ots.DescribeTableResponse, error) {
 			return sdk.DescribeTable(&ots.DescribeTableRequest{TableName: table})
 		})
 		return classify("DescribeTable", table, err)
@@ -155,7 +155,7 @@ func (c *Client) Scan(ctx context.Context, table string) ([]ScannedRow, error) {
 		criteria := &ots.RangeRowQueryCriteria{TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: ots.FORWARD}
 		var resp *ots.GetRangeResponse
 		err := r.run(ctx, func() (retry, err error) {
-			resp, err = sdkCall(func() (*ots.GetRangeResponse, error) {
+			resp, err = CallSDK(func() (*ots.GetRangeResponse, error) {
 				return sdk.GetRange(&ots.GetRangeRequest{RangeRowQueryCriteria: criteria})
 			})
 			return classify("GetRange", table, err)

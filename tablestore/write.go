@@ -259,7 +259,7 @@ func (c *Client) writeChunk(ctx context.Context, table string, rows []*rowWrite,
 			req.AddRowChange(row.change)
 		}
 		stats.Requests++
-		resp, err := sdkCall(func() (*ots.BatchWriteRowResponse, error) { return sdk.BatchWriteRow(req) })
+		resp, err := CallSDK(func() (*ots.BatchWriteRowResponse, error) { return sdk.BatchWriteRow(req) })
 		if err != nil {
 			return classify("BatchWriteRow", table, err)
 		}

@@ -387,7 +387,7 @@ func TestWriteSurvivesAMalformedResponse(t *testing.T) {
 	}
 	c := newTestClient(t, serve(t, rp), 0)
 	stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
-	require.ErrorIs(t, err, errMalformedResponse)
+	require.ErrorIs(t, err, ErrMalformedResponse)
 	assert.Contains(t, err.Error(), `BatchWriteRow on table "result": malformed response`)
 	assert.Equal(t, WriteStats{Requests: 1}, stats, "a malformed response is not retried")
 }

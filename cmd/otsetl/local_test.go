@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/replay"
 	"github.com/otsetl/otsetl/tablestore"
 )
@@ -25,7 +26,7 @@ import (
 // embedded otslocal, and an official SDK client of that otslocal.
 type localStack struct {
 	cmd            *exec.Cmd
-	stdout, stderr *lockedBuffer
+	stdout, stderr *testkit.SyncBuffer
 	endpoint       string
 	instance       string
 	sdk            *ots.TableStoreClient
@@ -39,7 +40,7 @@ var localOutput = regexp.MustCompile(`embedded otslocal at (http://\S+), instanc
 // The process gets SIGTERM when the test ends, and must then exit 0.
 func startLocal(t *testing.T, bin string, args ...string) *localStack {
 	t.Helper()
-	s := &localStack{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	s := &localStack{stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}}
 	s.cmd = exec.Command(bin, append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t)}, args...)...)
 	s.cmd.Env = withoutCredentials(os.Environ())
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr

@@ -24,6 +24,7 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 )
@@ -347,30 +348,12 @@ func TestGo1Runtime(t *testing.T) {
 	assert.NotContains(t, stop(), "go1-secret")
 }
 
-// lockedBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestOtslocalCommand runs `otsetl otslocal`: it prints its endpoint, serves the SDK there, and
 // stops when its context ends (SIGTERM or Ctrl-C in the binary).
 func TestOtslocalCommand(t *testing.T) {
 	addr := freePort(t)
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errb lockedBuffer
+	var out, errb testkit.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"otslocal", "--listen", addr}, &out, &errb, noEnv) }()
 	endpoint := "http://" + addr
