@@ -79,10 +79,10 @@ var errDropConnection = errors.New("otslocal: connection dropped by fault inject
 // 1 despite rounding.
 const rateRoundingSlack = 1e-9
 
-// validate reports the first invalid setting: a negative latency or jitter, a rate
-// outside [0, 1], request rates adding up to more than 1, or an action in PerOperation
-// that the server does not implement.
-func (f Faults) validate() error {
+// Validate reports the first invalid setting, as NewServer and SetFaults do: a negative
+// latency or jitter, a rate outside [0, 1], request rates adding up to more than 1, or an
+// action in PerOperation that the server does not implement. Nil means f is valid.
+func (f Faults) Validate() error {
 	if f.Latency < 0 || f.Jitter < 0 {
 		return fmt.Errorf("otslocal: fault latency and jitter must not be negative, got %v and %v", f.Latency, f.Jitter)
 	}
@@ -157,7 +157,7 @@ func newFaultInjector(f Faults) (*faultInjector, error) {
 // set replaces the faults and restarts the random source from f.Seed; an invalid f
 // changes nothing.
 func (fi *faultInjector) set(f Faults) error {
-	if err := f.validate(); err != nil {
+	if err := f.Validate(); err != nil {
 		return err
 	}
 	f.PerOperation = maps.Clone(f.PerOperation) // the caller may reuse its map

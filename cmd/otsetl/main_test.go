@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -376,4 +378,70 @@ func TestOtslocalCommand(t *testing.T) {
 	}
 	_, err = net.Dial("tcp", addr)
 	assert.Error(t, err, "nothing listens after it stopped")
+}
+
+// TestOtslocalCommandFlags runs `otsetl otslocal` in strict mode with two Stream shards and
+// every request of one action failing, and checks its usage errors.
+func TestOtslocalCommandFlags(t *testing.T) {
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errb testkit.SyncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"otslocal", "--listen", addr, "--access-key-id", "id", "--access-key-secret", "secret",
+			"--stream-shards", "2", "--error-rate", "1", "--fault-operations", "ListTable"}, &out, &errb, noEnv)
+	}()
+	endpoint := "http://" + addr
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), endpoint) }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (any instance name, access key id only)\n", out.String())
+
+	sdk := func(id, secret string) *ots.TableStoreClient {
+		config := ots.NewDefaultTableStoreConfig()
+		config.RetryTimes = 0
+		return ots.NewClientWithConfig(endpoint, "inst", id, secret, "", config)
+	}
+	var otsErr *ots.OtsError
+	_, err := sdk("id", "wrong").DescribeTable(&ots.DescribeTableRequest{TableName: "t"})
+	require.ErrorAs(t, err, &otsErr)
+	assert.Equal(t, "OTSAuthFailed", otsErr.Code)
+	_, err = sdk("id", "secret").DescribeTable(&ots.DescribeTableRequest{TableName: "t"})
+	require.ErrorAs(t, err, &otsErr)
+	assert.Equal(t, "OTSObjectNotExist", otsErr.Code, "signed with the right key, the request reaches the table store")
+	_, err = sdk("id", "secret").ListTable()
+	require.ErrorAs(t, err, &otsErr)
+	assert.Contains(t, []string{"OTSServerBusy", "OTSPartitionUnavailable", "OTSRowOperationConflict"}, otsErr.Code)
+
+	meta := &ots.TableMeta{TableName: "t"}
+	meta.AddPrimaryKeyColumn("id", ots.PrimaryKeyType_INTEGER)
+	_, err = sdk("id", "secret").CreateTable(&ots.CreateTableRequest{TableMeta: meta, TableOption: &ots.TableOption{TimeToAlive: -1, MaxVersion: 1},
+		ReservedThroughput: &ots.ReservedThroughput{}, StreamSpec: &ots.StreamSpecification{EnableStream: true, ExpirationTime: 1}})
+	require.NoError(t, err)
+	streams, err := sdk("id", "secret").ListStream(&ots.ListStreamRequest{TableName: proto.String("t")})
+	require.NoError(t, err)
+	require.Len(t, streams.Streams, 1)
+	described, err := sdk("id", "secret").DescribeStream(&ots.DescribeStreamRequest{StreamId: streams.Streams[0].Id})
+	require.NoError(t, err)
+	assert.Len(t, described.Shards, 2)
+
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, errb.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("otslocal did not stop")
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--access-key-id", "id"}, "--access-key-id and --access-key-secret go together"},
+		{[]string{"--error-rate", "1.5"}, "add up to 1.5, more than 1"},
+		{[]string{"--fault-operations", "Nope", "--error-rate", "0.1"}, `"Nope": not an action this server implements`},
+		{[]string{"--stream-shards", "0"}, "--stream-shards 0: want at least 1"},
+	} {
+		code, _, stderr := runCLI(t, noEnv, append([]string{"otslocal", "--listen", freePort(t)}, tt.args...)...)
+		assert.Equal(t, 2, code, "%v: %s", tt.args, stderr)
+		assert.Contains(t, stderr, tt.want, "%v", tt.args)
+	}
 }

@@ -23,14 +23,25 @@ func otslocalCommand() *cobra.Command {
 Any instance name is accepted, and any access key unless --access-key-id and
 --access-key-secret are given: then every request must be signed with that key, as the
 real service requires, and responses are signed with it. It prints the endpoint, then
-serves until SIGTERM or Ctrl-C; its data is lost when it stops.`,
+serves until SIGTERM or Ctrl-C; its data is lost when it stops.
+
+For testing clients under faults it can add latency and answer a share of the requests
+(or of the rows of batch requests) with the service's retryable errors, or drop their
+connections after applying them; --fault-seed makes the choices repeatable.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (accessKeyID == "") != (accessKeySecret == "") {
 				return usageError{errors.New("--access-key-id and --access-key-secret go together")}
 			}
+			if streamShards < 1 {
+				return usageError{fmt.Errorf("--stream-shards %d: want at least 1", streamShards)}
+			}
+			injected := faults.faults()
+			if err := injected.Validate(); err != nil {
+				return usageError{err}
+			}
 			srv, err := otslocal.NewServer(listen, otslocal.Options{
-				Faults: faults.faults(), AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret,
+				Faults: injected, AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret,
 				StreamShards: streamShards,
 			})
 			if err != nil {
