@@ -62,9 +62,9 @@ func (s *WriteStats) add(o WriteStats) {
 // rowWrite is one mutation turned into an SDK row change.
 type rowWrite struct {
 	kind transform.MutationKind
-	// key is the formatted primary key, for messages.
-	key    string
-	change ots.RowChange
+	// primaryKey is the row's primary key, formatted for messages only when one is needed.
+	primaryKey []events.PrimaryKeyColumn
+	change     ots.RowChange
 	// size is the estimated encoded size in bytes.
 	size int
 }
@@ -134,20 +134,22 @@ func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutat
 func buildRowWrites(table string, muts []transform.Mutation) ([]*rowWrite, error) {
 	rows := make([]*rowWrite, 0, len(muts))
 	firstIndex := make(map[string]int, len(muts))
+	var key []byte
 	for i, m := range muts {
-		key := FormatPrimaryKey(m.PrimaryKey)
 		row, err := buildRowWrite(table, m)
 		if err != nil {
-			return nil, fmt.Errorf("tablestore: mutation %d (%s) of row (%s) for table %q: %w", i, m.Kind, key, table, err)
+			return nil, fmt.Errorf("tablestore: mutation %d (%s) of row (%s) for table %q: %w", i, m.Kind, FormatPrimaryKey(m.PrimaryKey), table, err)
 		}
 		if row == nil {
 			continue
 		}
-		if first, dup := firstIndex[key]; dup {
-			return nil, fmt.Errorf("tablestore: mutations %d and %d both write row (%s) of table %q; one Write needs distinct primary keys", first, i, key, table)
+		key = events.AppendPrimaryKey(key[:0], m.PrimaryKey)
+		if first, dup := firstIndex[string(key)]; dup {
+			return nil, fmt.Errorf("tablestore: mutations %d and %d both write row (%s) of table %q; one Write needs distinct primary keys",
+				first, i, FormatPrimaryKey(m.PrimaryKey), table)
 		}
-		firstIndex[key] = i
-		row.key = key
+		firstIndex[string(key)] = i
+		row.primaryKey = m.PrimaryKey
 		rows = append(rows, row)
 	}
 	return rows, nil
@@ -311,7 +313,7 @@ func (s *WriteStats) count(kind transform.MutationKind) {
 
 // failure describes the row's per-row error.
 func (w *rowWrite) failure(table string, e ots.Error) *RowError {
-	return &RowError{Table: table, Operation: w.operation(), PrimaryKey: w.key, Code: e.Code, Message: e.Message}
+	return &RowError{Table: table, Operation: w.operation(), PrimaryKey: FormatPrimaryKey(w.primaryKey), Code: e.Code, Message: e.Message}
 }
 
 // checkResultIndexes checks that a batch response has exactly one result for each of the

@@ -73,7 +73,7 @@ func (r *Rule) Plan(ev *events.Event) Plan {
 type planner struct {
 	rule  *Rule
 	order []keyFold      // in order of each key's first record
-	folds map[string]int // index into order, by the primary key's encoding (appendPrimaryKey)
+	folds map[string]int // index into order, by the primary key's encoding (events.AppendPrimaryKey)
 	key   []byte         // the encoding of the current record's primary key
 	// nextRecord chains the records of a key: nextRecord[i] is the index of the key's
 	// record after record i, or -1 after its last.
@@ -100,7 +100,7 @@ func (p *planner) add(i int, rec *events.Record) {
 // fold returns the fold of primaryKey, the key of the record at index i, starting it when
 // this is the key's first record, and chains the record to the key's records.
 func (p *planner) fold(i int, primaryKey []events.PrimaryKeyColumn) *keyFold {
-	p.key = appendPrimaryKey(p.key[:0], primaryKey)
+	p.key = events.AppendPrimaryKey(p.key[:0], primaryKey)
 	p.nextRecord[i] = -1
 	p.folded++
 	at, ok := p.folds[string(p.key)]

@@ -595,19 +595,3 @@ func TestPlanEmptyEvent(t *testing.T) {
 func TestPlanNilEvent(t *testing.T) {
 	assert.Equal(t, Plan{}, compile(t, defaultRule).Plan(nil))
 }
-
-func TestAppendPrimaryKey(t *testing.T) {
-	values := []events.Value{
-		{}, events.Integer(0), events.Integer(1), events.Integer(-1), events.Double(0), events.Double(1),
-		events.Boolean(false), events.Boolean(true), events.String(""), events.String("1"),
-		events.Binary(nil), events.Binary([]byte("1")),
-	}
-	seen := map[string]events.Value{}
-	for _, v := range values {
-		key := string(appendPrimaryKey(nil, []events.PrimaryKeyColumn{{ColumnName: "id", Value: v}}))
-		other, ok := seen[key]
-		require.False(t, ok, "%s %v and %s %v encode alike", v.Kind(), v, other.Kind(), other)
-		seen[key] = v
-		assert.Equal(t, key, string(appendPrimaryKey([]byte("prefix"), []events.PrimaryKeyColumn{{ColumnName: "id", Value: v}})[len("prefix"):]))
-	}
-}

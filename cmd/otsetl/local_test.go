@@ -53,6 +53,9 @@ func startLocal(t *testing.T, bin string, args ...string) *localStack {
 		case err := <-exited:
 			assert.NoError(t, err, "otsetl local must exit 0 on SIGTERM; stderr:\n%s", s.stderr.String())
 			assert.Contains(t, s.stdout.String(), "otsetl local: stopped")
+			for _, pid := range functionPIDs(s.stdout.String()) {
+				assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "function process %d outlived otsetl local", pid)
+			}
 		case <-time.After(30 * time.Second):
 			_ = s.cmd.Process.Kill()
 			t.Error("otsetl local did not stop on SIGTERM")

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/tablestore"
+)
+
+// TestFunctionKilledBetweenBatchWriteRowChunks kills the `otsetl serve` process with SIGKILL
+// as soon as the first BatchWriteRow of an invocation has been answered, while the later
+// chunks of its 1,400 result mutations (seven BatchWriteRows, four at a time) are still in
+// flight or unsent. The invocation fails, part of the event has landed, and delivering the
+// same event again to a new process leaves the result table equal to filter(source).
+func TestFunctionKilledBetweenBatchWriteRowChunks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	const records = 1400
+	bin := buildBinary(t)
+	creds := tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}
+	srv, client := startTablestore(t, creds)
+
+	// Every request to otslocal passes a proxy that kills the function once the first
+	// BatchWriteRow has its answer.
+	target, err := url.Parse(srv.Endpoint)
+	require.NoError(t, err)
+	var batchWrites atomic.Int32
+	var function atomic.Pointer[exec.Cmd]
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxy.ServeHTTP(w, r)
+		if path.Base(r.URL.Path) == "BatchWriteRow" && batchWrites.Add(1) == 1 {
+			_ = function.Load().Process.Kill()
+		}
+	}))
+	t.Cleanup(front.Close)
+
+	// Even ids pass `level > 1`, odd ids do not: 700 puts and 700 deletes.
+	ev := events.Event{Version: events.Version}
+	for id := range int64(records) {
+		level := 2 * (1 - id%2)
+		ev.Records = append(ev.Records, events.Record{
+			Type:       events.PutRow,
+			Info:       events.RecordInfo{Timestamp: time.Now().UnixMicro()},
+			PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(id)}},
+			Columns:    []events.Column{{Type: events.Put, ColumnName: "level", Value: events.Integer(level)}},
+		})
+	}
+	payload, err := events.EncodeCBOR(&ev)
+	require.NoError(t, err)
+	inv := handler.Invocation{RequestID: "crash", Credentials: creds, Timeout: time.Minute}
+
+	startFunction := func() *handler.Invoker {
+		addr := freePort(t)
+		cmd := exec.Command(bin, "serve", "--listen", addr)
+		cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE=inst", "TABLESTORE_ENDPOINT="+front.URL)
+		require.NoError(t, cmd.Start())
+		function.Store(cmd)
+		t.Cleanup(func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		})
+		require.Eventually(t, func() bool { return waitListening(addr, time.Second) == nil }, 10*time.Second, 10*time.Millisecond)
+		return &handler.Invoker{URL: "http://" + addr}
+	}
+
+	_, err = startFunction().Invoke(t.Context(), inv, payload)
+	require.Error(t, err, "the killed function cannot answer")
+	landed, err := client.Scan(t.Context(), "result")
+	require.NoError(t, err)
+	assert.NotEmpty(t, landed, "the first chunk landed before the kill")
+	assert.Less(t, len(landed), records/2, "the chunks after the kill did not land")
+	t.Logf("%d BatchWriteRow requests answered, %d of %d result rows written when the function died", batchWrites.Load(), len(landed), records/2)
+
+	sum, err := startFunction().Invoke(t.Context(), inv, payload)
+	require.NoError(t, err, "the redelivery succeeds")
+	assert.Equal(t, records/2, sum.Puts)
+	assert.Equal(t, records/2, sum.Deletes)
+	rows, err := client.Scan(t.Context(), "result")
+	require.NoError(t, err)
+	require.Len(t, rows, records/2)
+	for _, r := range rows {
+		id, _ := r.PrimaryKey[0].Value.Int()
+		level, _ := r.Columns[0].Value.Int()
+		assert.Equal(t, int64(0), id%2, "only even ids pass")
+		assert.Equal(t, int64(2), level)
+	}
+}

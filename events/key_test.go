@@ -1,0 +1,24 @@
+package events
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAppendPrimaryKey(t *testing.T) {
+	values := []Value{
+		{}, Integer(0), Integer(1), Integer(-1), Double(0), Double(1),
+		Boolean(false), Boolean(true), String(""), String("1"),
+		Binary(nil), Binary([]byte("1")),
+	}
+	seen := map[string]Value{}
+	for _, v := range values {
+		key := string(AppendPrimaryKey(nil, []PrimaryKeyColumn{{ColumnName: "id", Value: v}}))
+		other, ok := seen[key]
+		require.False(t, ok, "%s %v and %s %v encode alike", v.Kind(), v, other.Kind(), other)
+		seen[key] = v
+		assert.Equal(t, key, string(AppendPrimaryKey([]byte("prefix"), []PrimaryKeyColumn{{ColumnName: "id", Value: v}})[len("prefix"):]))
+	}
+}
