@@ -11,15 +11,12 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// decodeCBOR decodes a CBOR event. fxamacker/cbor checks the whole payload for
-// well-formedness and the limits once; a plain event (see readPlainEvent) is then read in
-// place from one copy of the payload, and any other goes through the payload tree and the
-// builder, which report every error.
+// decodeCBOR decodes a CBOR event. A plain event (see readPlainEvent) is read in place from
+// one copy of the payload, in one pass that also checks well-formedness and the limits; any
+// other payload, malformed ones included, goes through the payload tree and the builder,
+// which report every error.
 func (d *decoder) decodeCBOR(payload []byte) (*Event, error) {
-	if err := d.cbor.Wellformed(payload); err != nil {
-		return nil, eventError(err)
-	}
-	if e, ok := readPlainEvent(bytes.Clone(payload)); ok {
+	if e, ok := readPlainEvent(bytes.Clone(payload), d.limits); ok {
 		return e, nil
 	}
 	top, err := d.cborDocument(payload)

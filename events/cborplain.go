@@ -7,8 +7,10 @@ import (
 	"unicode/utf8"
 )
 
-// readPlainEvent decodes a well-formed CBOR event in one pass over its bytes, without a
-// payload tree, when the event is plain, the form an encoder of the documented shape writes:
+// readPlainEvent decodes a CBOR event in one pass over its bytes, without a payload tree,
+// when the payload is one well-formed item within limits (as fxamacker/cbor's
+// DecMode.Wellformed checks it, see cursor) and the event is plain, the form an encoder of
+// the documented shape writes:
 //
 //   - every map's keys are distinct definite-length text strings of valid UTF-8 (at most
 //     maxOtherKeys of them besides the fields the decoder reads), and no value starts with a
@@ -21,11 +23,13 @@ import (
 //     byte strings, and every text string is valid UTF-8.
 //
 // Lengths may be definite or indefinite. For a plain event it returns what cborDocument and
-// builder.event give; for any other it reports false and leaves the event to them, and so to
-// their errors. Record.Raw and BINARY values are slices of payload.
-func readPlainEvent(payload []byte) (*Event, bool) {
-	r := plainReader{cursor: cursor{data: payload}}
-	return r.event()
+// builder.event give; for any other payload, malformed ones included, it reports false and
+// leaves it to them, and so to their errors. Record.Raw and BINARY values are slices of
+// payload.
+func readPlainEvent(payload []byte, limits DecodeOptions) (*Event, bool) {
+	r := plainReader{cursor: cursor{data: payload, limits: limits}}
+	e, ok := r.event()
+	return e, ok && r.wellFormed()
 }
 
 // plainReader reads a plain event, and holds what the records of the event share.
@@ -119,20 +123,22 @@ var (
 	columnTypes = []string{string(Put), string(DeleteOneVersion), string(DeleteAllVersions)}
 )
 
-// The readers below read the next item and report whether it is plain; after false, where
-// the cursor stands is of no account.
+// The readers below read the next item, head first, and report whether it is plain; after
+// false, where the cursor stands is of no account. They may report true for an item the
+// cursor found malformed: readPlainEvent asks the cursor in the end.
 
 // event reads the top-level map.
 func (r *plainReader) event() (*Event, bool) {
 	e := &Event{}
-	m, ok := r.openMap(eventField)
+	m, ok := r.openMap(r.head(), eventField)
 	for ok && r.nextMember(&m) {
 		switch m.field {
 		case eventVersion:
 			e.Version, ok = r.knownString(versions)
 		case eventRecords:
 			e.Records, ok = r.records()
-		default: // the tree path reads no other member of the event
+		default: // the tree path keeps any other member as it is, unless it starts with a tag
+			ok = r.peek() != majorTag
 			r.skip()
 		}
 	}
@@ -141,12 +147,12 @@ func (r *plainReader) event() (*Event, bool) {
 
 // records reads the Records array, keeping each record's bytes as its Raw.
 func (r *plainReader) records() ([]Record, bool) {
-	l, ok := r.openArray()
+	elements, ok := r.openArray(r.head())
 	if !ok {
 		return nil, false
 	}
-	records := make([]Record, 0, max(l.left, 0))
-	for r.nextElement(&l) {
+	records := make([]Record, 0, elements.announced())
+	for r.more(&elements) {
 		start := r.off
 		records = append(records, Record{})
 		record := &records[len(records)-1]
@@ -155,12 +161,12 @@ func (r *plainReader) records() ([]Record, bool) {
 		}
 		record.Raw = r.data[start:r.off:r.off]
 	}
-	return records, l.plain
+	return records, true
 }
 
 // record reads an element of Records into record.
 func (r *plainReader) record(record *Record) bool {
-	m, ok := r.openMap(recordField)
+	m, ok := r.openMap(r.head(), recordField)
 	for ok && r.nextMember(&m) {
 		switch m.field {
 		case recordType:
@@ -183,10 +189,11 @@ func (r *plainReader) record(record *Record) bool {
 // info reads Info; null and undefined give the zero RecordInfo.
 func (r *plainReader) info() (RecordInfo, bool) {
 	var info RecordInfo
-	if r.none() {
+	h := r.head()
+	if h.none() {
 		return info, true
 	}
-	m, ok := r.openMap(infoField)
+	m, ok := r.openMap(h, infoField)
 	for ok && r.nextMember(&m) {
 		if m.field == infoTimestamp {
 			info.Timestamp, _, ok = r.optionalInteger()
@@ -199,22 +206,22 @@ func (r *plainReader) info() (RecordInfo, bool) {
 
 // primaryKey reads the PrimaryKey array.
 func (r *plainReader) primaryKey() ([]PrimaryKeyColumn, bool) {
-	l, ok := r.openArray()
+	elements, ok := r.openArray(r.head())
 	if !ok {
 		return nil, false
 	}
-	pk := r.primaryKeys.take(r.count(l))
-	for i := 0; r.nextElement(&l); i++ {
+	pk := r.primaryKeys.take(r.count(elements))
+	for i := 0; r.more(&elements); i++ {
 		if !r.primaryKeyColumn(&pk[i]) {
 			return nil, false
 		}
 	}
-	return pk, l.plain
+	return pk, true
 }
 
 // primaryKeyColumn reads an element of PrimaryKey into column.
 func (r *plainReader) primaryKeyColumn(column *PrimaryKeyColumn) bool {
-	m, ok := r.openMap(primaryKeyColumnField)
+	m, ok := r.openMap(r.head(), primaryKeyColumnField)
 	for ok && r.nextMember(&m) {
 		switch m.field {
 		case primaryKeyColumnName:
@@ -230,28 +237,29 @@ func (r *plainReader) primaryKeyColumn(column *PrimaryKeyColumn) bool {
 
 // columnList reads Columns; null, undefined and an empty array give nil.
 func (r *plainReader) columnList() ([]Column, bool) {
-	if r.none() {
+	h := r.head()
+	if h.none() {
 		return nil, true
 	}
-	l, ok := r.openArray()
+	elements, ok := r.openArray(h)
 	if !ok {
 		return nil, false
 	}
 	var columns []Column
-	if count := r.count(l); count > 0 {
+	if count := r.count(elements); count > 0 {
 		columns = r.columns.take(count)
 	}
-	for i := 0; r.nextElement(&l); i++ {
+	for i := 0; r.more(&elements); i++ {
 		if !r.column(&columns[i]) {
 			return nil, false
 		}
 	}
-	return columns, l.plain
+	return columns, true
 }
 
 // column reads an element of Columns into column.
 func (r *plainReader) column(column *Column) bool {
-	m, ok := r.openMap(columnField)
+	m, ok := r.openMap(r.head(), columnField)
 	for ok && r.nextMember(&m) {
 		switch m.field {
 		case columnType:
@@ -291,43 +299,35 @@ func (r *plainReader) columnName() (string, bool) {
 // maxNames bounds the column names a plainReader keeps, which it compares one by one.
 const maxNames = 16
 
-// knownString reads a text string of valid UTF-8. One equal to a string of known is that
-// string, with neither a check nor an allocation.
+// knownString reads a text string of valid UTF-8. One of definite length equal to a string
+// of known is that string, with neither a check nor an allocation.
 func (r *plainReader) knownString(known []string) (string, bool) {
-	if r.peek() != majorTextString {
+	h := r.head()
+	switch {
+	case h.major != majorTextString:
 		return "", false
+	case h.indefinite():
+		content, valid := r.textContent(h)
+		return string(content), valid
 	}
-	start := r.off
-	if h := r.head(); !h.indefinite() {
-		content := r.stringContent(h)
-		if i := slices.Index(known, string(content)); i >= 0 {
-			return known[i], true
-		}
+	content := r.definiteContent(h)
+	if i := slices.Index(known, string(content)); i >= 0 {
+		return known[i], true
 	}
-	r.off = start
-	content, ok := r.text()
-	return string(content), ok
-}
-
-// text reads a text string of valid UTF-8.
-func (r *plainReader) text() ([]byte, bool) {
-	if r.peek() != majorTextString {
-		return nil, false
-	}
-	return r.textContent(r.head())
+	return string(content), utf8.Valid(content)
 }
 
 // optionalInteger reads an integer within int64, or null or undefined, for which present is
 // false.
 func (r *plainReader) optionalInteger() (value int64, present, ok bool) {
-	if r.none() {
+	switch h := r.head(); {
+	case h.none():
 		return 0, false, true
+	case h.major == majorUnsigned || h.major == majorNegative:
+		value, ok = integerOf(h)
+		return value, true, ok
 	}
-	if major := r.peek(); major != majorUnsigned && major != majorNegative {
-		return 0, false, false
-	}
-	value, ok = integerOf(r.head())
-	return value, true, ok
+	return 0, false, false
 }
 
 // value reads a cell or primary key value; null and undefined give no value.
@@ -366,20 +366,20 @@ func (r *plainReader) value() (Value, bool) {
 // decodes it without fault as far as the reader can tell: no tag, text strings of valid
 // UTF-8, maps of plain keys, all the way down.
 func (r *plainReader) plainItem() bool {
-	switch r.peek() {
+	h := r.head()
+	switch h.major {
 	case majorTextString:
-		_, valid := r.text()
+		_, valid := r.textContent(h)
 		return valid
 	case majorArray:
-		l, _ := r.openArray()
-		for r.nextElement(&l) {
+		for elements := r.itemsOf(h); r.more(&elements); {
 			if !r.plainItem() {
 				return false
 			}
 		}
-		return l.plain
+		return true
 	case majorMap:
-		m, _ := r.openMap(noFields)
+		m, _ := r.openMap(h, noFields)
 		for r.nextMember(&m) {
 			if !r.plainItem() {
 				return false
@@ -389,26 +389,17 @@ func (r *plainReader) plainItem() bool {
 	case majorTag:
 		return false
 	}
-	r.skip()
-	return true
-}
-
-// none reads the next item if it is null or undefined, and reports whether it was.
-func (r *plainReader) none() bool {
-	if b := r.data[r.off]; b != majorSimple<<5|simpleNull && b != majorSimple<<5|simpleUndefined {
-		return false
-	}
-	r.off++
+	r.skipContent(h)
 	return true
 }
 
 // plainMembers walks the members of a map as long as its keys are plain: distinct
 // definite-length text strings of valid UTF-8, at most maxOtherKeys of them besides the
-// fields the reader knows in that map, with no tag in front of any value. fxamacker/cbor
-// decodes such a map into a map[string]cbor.RawMessage without fault, member by member as it
-// stands, so the tree path sees the same members.
+// fields the reader knows in that map. fxamacker/cbor decodes such a map into a
+// map[string]cbor.RawMessage without fault, member by member as it stands, so the tree path
+// sees the same members.
 type plainMembers struct {
-	left    int              // pairs still to come, -1 for an indefinite length
+	pairs   items            // the pairs still to come
 	fieldOf func([]byte) int // the index of a known field (at most 32), -1 for another key
 	seen    uint32           // bit i is set once the field of index i has been met
 	others  [][]byte         // the other keys met so far
@@ -420,28 +411,28 @@ type plainMembers struct {
 // pairwise.
 const maxOtherKeys = 16
 
-// openMap reads the head of a map, whose known fields fieldOf finds, and reports false for
-// any other item.
-func (r *plainReader) openMap(fieldOf func([]byte) int) (plainMembers, bool) {
-	if r.peek() != majorMap {
+// openMap walks the map whose head h has just been read, with the known fields fieldOf finds,
+// and reports false for any other item.
+func (r *plainReader) openMap(h itemHead, fieldOf func([]byte) int) (plainMembers, bool) {
+	if h.major != majorMap {
 		return plainMembers{}, false
 	}
-	return plainMembers{left: r.head().left(), fieldOf: fieldOf, plain: true}, true
+	return plainMembers{pairs: r.itemsOf(h), fieldOf: fieldOf, plain: true}, true
 }
 
 // nextMember reads the key of the next member of the map m, leaving the cursor at its value,
 // and reports false at the end of the map or at a member that is not plain.
 func (r *plainReader) nextMember(m *plainMembers) bool {
-	if !r.more(&m.left) {
+	if !r.more(&m.pairs) {
 		return false
 	}
-	if initial := r.data[r.off]; initial>>5 != majorTextString || initial&0x1f == additionalIndefinite {
+	key, ok := r.definiteText()
+	if !ok {
 		m.plain = false
 		return false
 	}
-	key := r.definiteContent(r.head())
 	m.field = m.fieldOf(key)
-	if !m.addKey(key) || r.peek() == majorTag {
+	if !m.addKey(key) {
 		m.plain = false
 		return false
 	}
@@ -470,43 +461,29 @@ func (m *plainMembers) addKey(key []byte) bool {
 // has reports whether the field of index i has been met.
 func (m *plainMembers) has(i int) bool { return m.seen&(1<<i) != 0 }
 
-// plainElements walks the elements of an array as long as none starts with a tag.
-type plainElements struct {
-	left  int // elements still to come, -1 for an indefinite length
-	plain bool
+// openArray returns the elements of the array whose head h has just been read, and reports
+// false for any other item. No element that starts with a tag is plain: every reader of an
+// element declines a tag.
+func (r *plainReader) openArray(h itemHead) (items, bool) {
+	if h.major != majorArray {
+		return items{}, false
+	}
+	return r.itemsOf(h), true
 }
 
-// openArray reads the head of an array, and reports false for any other item.
-func (r *plainReader) openArray() (plainElements, bool) {
-	if r.peek() != majorArray {
-		return plainElements{}, false
-	}
-	return plainElements{left: r.head().left(), plain: true}, true
-}
-
-// nextElement moves to the next element of the array l, and reports false at the end of the
-// array or at an element that starts with a tag.
-func (r *plainReader) nextElement(l *plainElements) bool {
-	if !r.more(&l.left) {
-		return false
-	}
-	if r.peek() == majorTag {
-		l.plain = false
-		return false
-	}
-	return true
-}
-
-// count returns the number of elements of the array l, which the cursor stands in front of,
-// counting them ahead for an indefinite length.
-func (r *plainReader) count(l plainElements) int {
-	if l.left >= 0 {
-		return l.left
+// count returns the number of elements of an array, which the cursor stands in front of,
+// counting them ahead for an indefinite length; a fault met on the way is the cursor's.
+func (r *plainReader) count(elements items) int {
+	if !elements.indefinite {
+		return elements.left
 	}
 	ahead := r.cursor
 	count := 0
-	for ; ahead.more(&l.left); count++ {
+	for ; ahead.more(&elements); count++ {
 		ahead.skip()
+	}
+	if ahead.malformed {
+		r.fail()
 	}
 	return count
 }

@@ -16,10 +16,10 @@ import (
 )
 
 // treeDecode decodes a CBOR payload the way Decode does when readPlainEvent declines it:
-// through the payload tree and the builder, without Validate.
-func treeDecode(t testing.TB, payload []byte) (*Event, error) {
+// through the payload tree and the builder, without Validate, under limits.
+func treeDecode(t testing.TB, payload []byte, limits DecodeOptions) (*Event, error) {
 	t.Helper()
-	d, err := DefaultDecodeOptions.decoder()
+	d, err := limits.decoder()
 	require.NoError(t, err)
 	top, err := d.cborDocument(payload)
 	if err != nil {
@@ -28,17 +28,19 @@ func treeDecode(t testing.TB, payload []byte) (*Event, error) {
 	return builder{format: formatCBOR, record: -1}.event(top)
 }
 
-// requirePlainMatchesTree checks readPlainEvent against the tree path on one well-formed
-// payload: an event it reads is the event the tree path builds, Raw and nil Columns
-// included, and a payload the tree path rejects it declines. It reports whether the payload
-// was plain.
-func requirePlainMatchesTree(t testing.TB, payload []byte) bool {
+// requirePlainMatchesTree checks readPlainEvent on any payload under limits: a payload it
+// reads fxamacker/cbor's Wellformed accepts, and the event it reads is the event the tree
+// path builds, Raw and nil Columns included. It reports whether the payload was plain.
+func requirePlainMatchesTree(t testing.TB, payload []byte, limits DecodeOptions) bool {
 	t.Helper()
-	plain, ok := readPlainEvent(bytes.Clone(payload))
-	tree, err := treeDecode(t, payload)
+	d, err := limits.decoder()
+	require.NoError(t, err)
+	plain, ok := readPlainEvent(bytes.Clone(payload), d.limits)
 	if !ok {
 		return false
 	}
+	require.NoError(t, d.cbor.Wellformed(payload), "readPlainEvent read a payload that is not well-formed")
+	tree, err := treeDecode(t, payload, limits)
 	require.NoError(t, err, "readPlainEvent read an event the tree path rejects")
 	requireSameEvent(t, tree, plain)
 	for i := range tree.Records {
@@ -46,6 +48,23 @@ func requirePlainMatchesTree(t testing.TB, payload []byte) bool {
 		require.Equal(t, tree.Records[i].Columns == nil, plain.Records[i].Columns == nil, "record %d", i)
 	}
 	return true
+}
+
+// requireRejectedAsBefore checks a payload that fxamacker/cbor's Wellformed rejects under
+// limits: readPlainEvent declines it, and Decode rejects it with Wellformed's error, as the
+// tree path does.
+func requireRejectedAsBefore(t testing.TB, payload []byte, limits DecodeOptions) {
+	t.Helper()
+	d, err := limits.decoder()
+	require.NoError(t, err)
+	_, ok := readPlainEvent(bytes.Clone(payload), d.limits)
+	assert.False(t, ok, "readPlainEvent read a payload that is not well-formed")
+	wellformed := d.cbor.Wellformed(payload)
+	require.Error(t, wellformed)
+	_, err = limits.Decode(payload)
+	require.EqualError(t, err, "events: "+wellformed.Error())
+	_, err = treeDecode(t, payload, limits)
+	require.EqualError(t, err, "events: "+wellformed.Error())
 }
 
 func TestPlainReaderReadsDocumentedEncodings(t *testing.T) {
@@ -57,7 +76,7 @@ func TestPlainReaderReadsDocumentedEncodings(t *testing.T) {
 		"official sample": sample, "UpdateRow fixture": updateRowFixture(t), "every value": everyValue,
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.True(t, requirePlainMatchesTree(t, payload), "the plain reader declined it")
+			assert.True(t, requirePlainMatchesTree(t, payload, DefaultDecodeOptions), "the plain reader declined it")
 		})
 	}
 }
@@ -70,7 +89,7 @@ func TestPlainReaderMatchesTree(t *testing.T) {
 		payload := g.payload()
 		require.NoError(t, cbor.Wellformed(payload), "seed %d", seed)
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			if requirePlainMatchesTree(t, payload) {
+			if requirePlainMatchesTree(t, payload, DefaultDecodeOptions) {
 				plain++
 			}
 		})
@@ -91,7 +110,7 @@ func TestPlainReaderDeclines(t *testing.T) {
 		edit(r, pk, column)
 		return event(r)
 	}
-	require.True(t, requirePlainMatchesTree(t, record(func(_, _, _ map[string]any) {})))
+	require.True(t, requirePlainMatchesTree(t, record(func(_, _, _ map[string]any) {}), DefaultDecodeOptions))
 
 	for name, payload := range map[string][]byte{
 		"tagged value":       record(func(_, _, c map[string]any) { c["Value"] = cbor.Tag{Number: 55799, Content: 2} }),
@@ -108,10 +127,163 @@ func TestPlainReaderDeclines(t *testing.T) {
 		"record not a map":   event(5),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, ok := readPlainEvent(payload)
+			_, ok := readPlainEvent(payload, DefaultDecodeOptions)
 			assert.False(t, ok)
 		})
 	}
+}
+
+// plainParts are the items of a plain event of one PutRow that a test replaces with raw
+// CBOR: a member "Extra" of the event, which the plain reader skips, a member "Extra" of the
+// record, which it checks, the name and the value of the record's column, which it reads. A
+// nil part stays plain. The record's Columns may have an indefinite length, which the reader
+// counts ahead.
+type plainParts struct {
+	eventExtra, recordExtra, name, value []byte
+	indefiniteColumns                    bool
+}
+
+// payload encodes the event.
+func (p plainParts) payload() []byte {
+	text := func(s string) []byte { return append([]byte{majorTextString<<5 | byte(len(s))}, s...) }
+	or := func(part, plain []byte) []byte {
+		if part == nil {
+			return plain
+		}
+		return part
+	}
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	column := join([]byte{0xa3}, text("Type"), text("Put"),
+		text("ColumnName"), or(p.name, text("level")), text("Value"), or(p.value, []byte{0x02}))
+	columns := join([]byte{0x81}, column)
+	if p.indefiniteColumns {
+		columns = join([]byte{0x9f}, column, []byte{breakByte})
+	}
+	pk := join([]byte{0x81, 0xa2}, text("ColumnName"), text("id"), text("Value"), []byte{0x01})
+	record := join([]byte{0xa4}, text("Type"), text("PutRow"), text("PrimaryKey"), pk,
+		text("Columns"), columns, text("Extra"), or(p.recordExtra, []byte{0xf6}))
+	return join([]byte{0xa3}, text("Version"), text(Version), text("Records"), []byte{0x81}, record,
+		text("Extra"), or(p.eventExtra, []byte{0xf6}))
+}
+
+func TestPlainReaderDeclinesMalformedItems(t *testing.T) {
+	places := map[string]func(item []byte) plainParts{
+		"event member":  func(item []byte) plainParts { return plainParts{eventExtra: item} },
+		"record member": func(item []byte) plainParts { return plainParts{recordExtra: item} },
+		"column name":   func(item []byte) plainParts { return plainParts{name: item} },
+		"cell value":    func(item []byte) plainParts { return plainParts{value: item} },
+		"cell value in Columns of indefinite length": func(item []byte) plainParts {
+			return plainParts{value: item, indefiniteColumns: true}
+		},
+	}
+	for place, at := range places {
+		require.True(t, requirePlainMatchesTree(t, at(nil).payload(), DefaultDecodeOptions), place)
+		require.True(t, requirePlainMatchesTree(t, at(nil).payload(), tightLimits), place)
+	}
+
+	repeat := func(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	cases := []struct {
+		name   string
+		item   []byte
+		limits DecodeOptions
+	}{
+		{"additional information 28", []byte{0x1c}, DefaultDecodeOptions},
+		{"additional information 29", []byte{0x5d}, DefaultDecodeOptions},
+		{"additional information 30", []byte{0x7e}, DefaultDecodeOptions},
+		{"indefinite-length unsigned integer", []byte{0x1f}, DefaultDecodeOptions},
+		{"indefinite-length negative integer", []byte{0x3f}, DefaultDecodeOptions},
+		{"indefinite-length tag", []byte{0xdf, 0x00}, DefaultDecodeOptions},
+		{"break outside an indefinite length", []byte{breakByte}, DefaultDecodeOptions},
+		{"simple value 0 in two bytes", []byte{0xf8, 0x00}, DefaultDecodeOptions},
+		{"simple value 31 in two bytes", []byte{0xf8, 0x1f}, DefaultDecodeOptions},
+		{"text chunk in a byte string", []byte{0x5f, 0x61, 'a', breakByte}, DefaultDecodeOptions},
+		{"byte chunk in a text string", []byte{0x7f, 0x41, 'a', breakByte}, DefaultDecodeOptions},
+		{"indefinite-length chunk", []byte{0x7f, 0x7f, breakByte, breakByte}, DefaultDecodeOptions},
+		{"integer chunk", []byte{0x7f, 0x01, breakByte}, DefaultDecodeOptions},
+		{"text string beyond the data", []byte{0x7a, 0x7f, 0xff, 0xff, 0xff, 'a'}, DefaultDecodeOptions},
+		{"byte string beyond any int", join([]byte{0x5b}, repeat(0xff, 8)), DefaultDecodeOptions},
+		{"array beyond the data", []byte{0x9a, 0x00, 0x01, 0x00, 0x00}, DefaultDecodeOptions},
+		{"map beyond the data", []byte{0xb9, 0x01, 0x00}, DefaultDecodeOptions},
+		{"array beyond any int", join([]byte{0x9b}, repeat(0xff, 8)), DefaultDecodeOptions},
+		{"map with a key and no value", []byte{0xbf, 0x61, 'k', breakByte}, DefaultDecodeOptions},
+		{"array beyond MaxArrayElements", []byte{0x9a, 0x00, 0x03, 0x0d, 0x41}, DefaultDecodeOptions},
+		{"map beyond MaxMapPairs", []byte{0xb9, 0x04, 0x01}, DefaultDecodeOptions},
+		{"arrays beyond MaxNestedLevels", join(repeat(0x81, 7), []byte{0x80}), DefaultDecodeOptions},
+		{"tags beyond MaxNestedLevels", join(repeat(0xc1, 9), []byte{0x00}), DefaultDecodeOptions},
+		{"tags in an array beyond MaxNestedLevels", join([]byte{0x81}, repeat(0xc1, 8), []byte{0x00}), DefaultDecodeOptions},
+		{"tight: array beyond MaxArrayElements", join([]byte{0x91}, repeat(0x00, 17)), tightLimits},
+		{"tight: indefinite-length array beyond MaxArrayElements",
+			join([]byte{0x9f}, repeat(0x00, 17), []byte{breakByte}), tightLimits},
+		{"tight: map beyond MaxMapPairs", join([]byte{0xb1}, repeat(0x00, 34)), tightLimits},
+		{"tight: indefinite-length map beyond MaxMapPairs",
+			join([]byte{0xbf}, repeat(0x00, 34), []byte{breakByte}), tightLimits},
+		{"tight: arrays beyond MaxNestedLevels", join(repeat(0x81, 4), []byte{0x80}), tightLimits},
+	}
+	for _, tc := range cases {
+		for place, at := range places {
+			t.Run(tc.name+"/"+place, func(t *testing.T) {
+				requireRejectedAsBefore(t, at(tc.item).payload(), tc.limits)
+			})
+		}
+	}
+}
+
+func TestPlainReaderDeclinesMalformedEvents(t *testing.T) {
+	plain := plainParts{}.payload()
+	// records encodes an event whose Records are head, n records and end.
+	records := func(head []byte, n int, end ...byte) []byte {
+		record := cborOf(t, map[string]any{"Type": "DeleteRow", "PrimaryKey": []any{map[string]any{"ColumnName": "id", "Value": 1}}})
+		return bytes.Join([][]byte{
+			{0xa2}, cborOf(t, "Version"), cborOf(t, Version), cborOf(t, "Records"), head, bytes.Repeat(record, n), end,
+		}, nil)
+	}
+	require.True(t, requirePlainMatchesTree(t, records([]byte{0x90}, 16), tightLimits))
+	require.True(t, requirePlainMatchesTree(t, records([]byte{0x9f}, 16, breakByte), tightLimits))
+
+	for name, tc := range map[string]struct {
+		payload []byte
+		limits  DecodeOptions
+	}{
+		"extraneous data":                                   {append(bytes.Clone(plain), 0x00), DefaultDecodeOptions},
+		"records deeper than MaxNestedLevels":               {plain, DecodeOptions{MaxNestedLevels: 4}},
+		"records beyond MaxArrayElements":                   {records([]byte{0x91}, 17), tightLimits},
+		"indefinite-length records beyond MaxArrayElements": {records([]byte{0x9f}, 17, breakByte), tightLimits},
+		"records without their break":                       {records([]byte{0x9f}, 1), DefaultDecodeOptions},
+	} {
+		t.Run(name, func(t *testing.T) { requireRejectedAsBefore(t, tc.payload, tc.limits) })
+	}
+}
+
+func TestPlainReaderDeclinesTruncatedEvents(t *testing.T) {
+	everyValue, err := EncodeCBOR(everyValueEvent())
+	require.NoError(t, err)
+	for name, payload := range map[string][]byte{
+		"UpdateRow fixture":                updateRowFixture(t),
+		"every value":                      everyValue,
+		"Columns of indefinite length":     plainParts{indefiniteColumns: true}.payload(),
+		"text string of indefinite length": plainParts{value: []byte{0x7f, 0x61, 'a', 0x61, 'b', breakByte}}.payload(),
+	} {
+		require.True(t, requirePlainMatchesTree(t, payload, DefaultDecodeOptions), name)
+		for n := 1; n < len(payload); n++ {
+			requireRejectedAsBefore(t, payload[:n], DefaultDecodeOptions)
+		}
+	}
+}
+
+func TestPlainReaderChecksUTF8AsTheTreePath(t *testing.T) {
+	// fxamacker/cbor's Wellformed does not check text; the tree path keeps the members of the
+	// event that it does not read as they are, and decodes every member of a record.
+	invalid := []byte{0x62, 0xc3, 0x28}
+	payload := plainParts{eventExtra: invalid}.payload()
+	assert.True(t, requirePlainMatchesTree(t, payload, DefaultDecodeOptions))
+	_, err := Decode(payload)
+	require.NoError(t, err)
+
+	payload = plainParts{recordExtra: invalid}.payload()
+	assert.False(t, requirePlainMatchesTree(t, payload, DefaultDecodeOptions))
+	_, err = Decode(payload)
+	require.EqualError(t, err, "events: record 0: cbor: invalid UTF-8 string")
 }
 
 func TestDecodeCopiesThePayload(t *testing.T) {
@@ -143,21 +315,34 @@ func TestHalfToFloat64MatchesFxamacker(t *testing.T) {
 	}
 }
 
-// FuzzPlainReaderMatchesTree holds readPlainEvent to the tree path on every well-formed
-// payload, starting from generated events.
+// tightLimits are the smallest limits fxamacker/cbor allows but for the nesting, which a
+// documented event reaches exactly.
+var tightLimits = DecodeOptions{MaxNestedLevels: 5, MaxArrayElements: 16, MaxMapPairs: 16}
+
+// FuzzPlainReaderMatchesTree holds readPlainEvent to fxamacker/cbor's Wellformed and the tree
+// path on any payload, under the default limits and tight ones, starting from generated
+// events: a payload it reads is well-formed and decodes to the same event, and Decode rejects
+// a payload that is not well-formed with Wellformed's error.
 func FuzzPlainReaderMatchesTree(f *testing.F) {
-	f.Add(updateRowFixture(f))
+	fixture := updateRowFixture(f)
+	f.Add(fixture)
+	f.Add(fixture[:len(fixture)-1])
+	f.Add(append(bytes.Clone(fixture), 0))
 	for seed := range uint64(20) {
 		g := eventGenerator{rng: rand.New(rand.NewPCG(seed, 1))}
 		f.Add(g.payload())
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		d, err := DefaultDecodeOptions.decoder()
-		require.NoError(t, err)
-		if len(payload) == 0 || payload[0]>>5 != majorMap || d.cbor.Wellformed(payload) != nil {
-			return
+		for _, limits := range []DecodeOptions{DefaultDecodeOptions, tightLimits} {
+			d, err := limits.decoder()
+			require.NoError(t, err)
+			if requirePlainMatchesTree(t, payload, limits) || len(payload) == 0 || payload[0]>>5 != majorMap {
+				continue
+			}
+			if d.cbor.Wellformed(payload) != nil {
+				requireRejectedAsBefore(t, payload, limits)
+			}
 		}
-		requirePlainMatchesTree(t, payload)
 	})
 }
 
