@@ -350,16 +350,35 @@ func TestGo1Runtime(t *testing.T) {
 	assert.NotContains(t, stop(), "go1-secret")
 }
 
+// startOtslocalCommand runs `otsetl otslocal` with args (which must include --listen) in
+// process until it prints its endpoint, and returns its output and a stop function: stop
+// cancels its context, as SIGTERM would, and requires it to exit 0.
+func startOtslocalCommand(t *testing.T, args ...string) (out *testkit.SyncBuffer, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	out = &testkit.SyncBuffer{}
+	var errb testkit.SyncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"otslocal"}, args...), out, &errb, noEnv) }()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "otslocal: Tablestore endpoint") }, 10*time.Second, 10*time.Millisecond,
+		"stderr: %s", &errb)
+	return out, func() {
+		cancel()
+		select {
+		case code := <-done:
+			assert.Equal(t, 0, code, errb.String())
+		case <-time.After(10 * time.Second):
+			t.Fatal("otslocal did not stop")
+		}
+	}
+}
+
 // TestOtslocalCommand runs `otsetl otslocal`: it prints its endpoint, serves the SDK there, and
 // stops when its context ends (SIGTERM or Ctrl-C in the binary).
 func TestOtslocalCommand(t *testing.T) {
 	addr := freePort(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	var out, errb testkit.SyncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"otslocal", "--listen", addr}, &out, &errb, noEnv) }()
+	out, stop := startOtslocalCommand(t, "--listen", addr)
 	endpoint := "http://" + addr
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), endpoint) }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (any instance name, any access key)\n", out.String())
 
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: endpoint, Instance: "any"}, tablestore.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
@@ -369,13 +388,7 @@ func TestOtslocalCommand(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, rows)
 
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code, errb.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("otslocal did not stop")
-	}
+	stop()
 	_, err = net.Dial("tcp", addr)
 	assert.Error(t, err, "nothing listens after it stopped")
 }
@@ -384,15 +397,9 @@ func TestOtslocalCommand(t *testing.T) {
 // every request of one action failing, and checks its usage errors.
 func TestOtslocalCommandFlags(t *testing.T) {
 	addr := freePort(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	var out, errb testkit.SyncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"otslocal", "--listen", addr, "--access-key-id", "id", "--access-key-secret", "secret",
-			"--stream-shards", "2", "--error-rate", "1", "--fault-operations", "ListTable"}, &out, &errb, noEnv)
-	}()
+	out, stop := startOtslocalCommand(t, "--listen", addr, "--access-key-id", "id", "--access-key-secret", "secret",
+		"--stream-shards", "2", "--error-rate", "1", "--fault-operations", "ListTable")
 	endpoint := "http://" + addr
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), endpoint) }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (any instance name, access key id only)\n", out.String())
 
 	sdk := func(id, secret string) *ots.TableStoreClient {
@@ -423,13 +430,7 @@ func TestOtslocalCommandFlags(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, described.Shards, 2)
 
-	cancel()
-	select {
-	case code := <-done:
-		assert.Equal(t, 0, code, errb.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("otslocal did not stop")
-	}
+	stop()
 
 	for _, tt := range []struct {
 		args []string
