@@ -2,11 +2,11 @@ package events
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/internal/testkit"
 )
 
 // FuzzDecode checks that no payload makes Decode panic, that every rejection is a
@@ -14,15 +14,8 @@ import (
 // back to the same event.
 func FuzzDecode(f *testing.F) {
 	// The documentation's sample and the scenario's events, in JSON and in CBOR.
-	for _, pattern := range []string{"official/*", "scenario/*.json", "scenario-cbor/*.cbor"} {
-		paths, err := filepath.Glob(filepath.Join("..", "testdata", pattern))
-		require.NoError(f, err)
-		require.NotEmpty(f, paths, pattern)
-		for _, path := range paths {
-			payload, err := os.ReadFile(path)
-			require.NoError(f, err)
-			f.Add(payload)
-		}
+	for _, payload := range testkit.TriggerEvents(f) {
+		f.Add(payload)
 	}
 	f.Add(updateRowFixture(f))
 	for _, encode := range []func(*Event) ([]byte, error){EncodeCBOR, EncodeJSON} {

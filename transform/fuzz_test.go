@@ -2,8 +2,6 @@ package transform
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/internal/testkit"
 )
 
 // fuzzRules are the rules FuzzPlan plans every event with: the default filter keeping
@@ -28,15 +27,8 @@ var fuzzRules = []Config{
 // Seeds are the trigger events of testdata (the documentation's sample and the scenario,
 // JSON and CBOR) and random one-key sequences of the property test in both encodings.
 func FuzzPlan(f *testing.F) {
-	for _, pattern := range []string{"official/*", "scenario/*.json", "scenario-cbor/*.cbor"} {
-		paths, err := filepath.Glob(filepath.Join("..", "testdata", pattern))
-		require.NoError(f, err)
-		require.NotEmpty(f, paths, pattern)
-		for _, path := range paths {
-			payload, err := os.ReadFile(path)
-			require.NoError(f, err)
-			f.Add(payload)
-		}
+	for _, payload := range testkit.TriggerEvents(f) {
+		f.Add(payload)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 10 {
