@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
@@ -96,7 +96,7 @@ func invokeOnce(ctx context.Context, fn *handler.Function, creds tablestore.Cred
 // a DeleteRow becomes a DeleteRow (which the seed, handling PutRow alone, would need);
 // every other record is skipped. It does less than otsetl: it neither deletes rows that
 // stop passing nor applies UpdateRows without `level`, and reads nothing.
-func runSeed(client *ots.TableStoreClient, table string, evs []workloadEvent) (throughput, error) {
+func runSeed(client *sdk.TableStoreClient, table string, evs []workloadEvent) (throughput, error) {
 	var t throughput
 	start := time.Now()
 	for i, ev := range evs {
@@ -120,28 +120,28 @@ func runSeed(client *ots.TableStoreClient, table string, evs []workloadEvent) (t
 }
 
 // seedWrite sends the seed's request for rec, if any, and reports whether it sent one.
-func seedWrite(client *ots.TableStoreClient, table string, rec *events.Record) (bool, error) {
-	pk := new(ots.PrimaryKey)
+func seedWrite(client *sdk.TableStoreClient, table string, rec *events.Record) (bool, error) {
+	pk := new(sdk.PrimaryKey)
 	for _, c := range rec.PrimaryKey {
 		pk.AddPrimaryKeyColumn(c.ColumnName, c.Value.Any())
 	}
 	if rec.Type == events.DeleteRow {
-		del := &ots.DeleteRowChange{TableName: table, PrimaryKey: pk}
-		del.SetCondition(ots.RowExistenceExpectation_IGNORE)
-		_, err := client.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: del})
+		del := &sdk.DeleteRowChange{TableName: table, PrimaryKey: pk}
+		del.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+		_, err := client.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: del})
 		return true, err
 	}
 	if !seedPasses(rec) {
 		return false, nil
 	}
-	put := &ots.PutRowChange{TableName: table, PrimaryKey: pk}
-	put.SetCondition(ots.RowExistenceExpectation_IGNORE)
+	put := &sdk.PutRowChange{TableName: table, PrimaryKey: pk}
+	put.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 	for _, c := range rec.Columns {
 		if c.Type == events.Put {
 			put.AddColumn(c.ColumnName, c.Value.Any())
 		}
 	}
-	_, err := client.PutRow(&ots.PutRowRequest{PutRowChange: put})
+	_, err := client.PutRow(&sdk.PutRowRequest{PutRowChange: put})
 	return true, err
 }
 

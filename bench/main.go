@@ -30,7 +30,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
@@ -234,8 +234,8 @@ func prepareTables(ctx context.Context, endpoint string, evs []workloadEvent, pr
 
 // seedSDKClient is the client the seed example builds: the official Go SDK's, with its
 // default configuration.
-func seedSDKClient(endpoint string) *ots.TableStoreClient {
-	return ots.NewClient(endpoint, instance, credentials.AccessKeyID, credentials.AccessKeySecret)
+func seedSDKClient(endpoint string) *sdk.TableStoreClient {
+	return sdk.NewClient(endpoint, instance, credentials.AccessKeyID, credentials.AccessKeySecret)
 }
 
 // newFunction configures the function as FC would from its environment: the defaults, the

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 )
@@ -37,7 +37,7 @@ type Batch struct {
 // A table without a Stream is an error wrapping [ErrNoStream]. Capture makes no retries of
 // its own beyond client's (its TableStoreConfig); the first failed request, or write's
 // first error, ends it with that error. It checks ctx between requests.
-func Capture(ctx context.Context, client *ots.TableStoreClient, table string, opts CaptureOptions, write func(Batch) error) error {
+func Capture(ctx context.Context, client *sdk.TableStoreClient, table string, opts CaptureOptions, write func(Batch) error) error {
 	if opts.BatchSize < 0 || opts.BatchSize > 1<<31-1 {
 		return fmt.Errorf("fclocal: CaptureOptions.BatchSize %d: want 0 (default %d) or a positive int32", opts.BatchSize, DefaultBatchSize)
 	}
@@ -64,7 +64,7 @@ func Capture(ctx context.Context, client *ots.TableStoreClient, table string, op
 }
 
 // captureShard reads one shard from since to its current end, handing each page to write.
-func captureShard(ctx context.Context, s *stream, id ots.ShardId, since *int64, limit int32, write func(Batch) error) error {
+func captureShard(ctx context.Context, s *stream, id sdk.ShardId, since *int64, limit int32, write func(Batch) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func captureShard(ctx context.Context, s *stream, id ots.ShardId, since *int64, 
 // parentsFirst orders shards so that every shard comes after its listed parents, keeping
 // DescribeStream's order otherwise. Parents that are not listed (expired) impose nothing.
 func parentsFirst(shards []shard) ([]shard, error) {
-	pending := map[ots.ShardId]bool{}
+	pending := map[sdk.ShardId]bool{}
 	for _, sh := range shards {
 		pending[sh.id] = true
 	}
@@ -122,7 +122,7 @@ func parentsFirst(shards []shard) ([]shard, error) {
 }
 
 // waitsForParent reports whether a parent of sh is still pending.
-func waitsForParent(sh shard, pending map[ots.ShardId]bool) bool {
+func waitsForParent(sh shard, pending map[sdk.ShardId]bool) bool {
 	for _, p := range sh.parents {
 		if pending[p] {
 			return true

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
@@ -41,7 +41,7 @@ const waitTimeout = 60 * time.Second
 // reached through the SDK and through otsetl's client.
 type tables struct {
 	srv    *otslocal.Server
-	sdk    *ots.TableStoreClient
+	api    *sdk.TableStoreClient
 	client *tablestore.Client
 }
 
@@ -56,48 +56,48 @@ func newTables(t *testing.T, streamShards int) *tables {
 	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
 	require.NoError(t, client.EnsureTable(t.Context(), sourceTable, pk, tablestore.TableOptions{StreamExpirationHours: 24}))
 	require.NoError(t, client.EnsureTable(t.Context(), resultTable, pk, tablestore.TableOptions{}))
-	return &tables{srv: srv, sdk: sdkClient(srv.Endpoint, 0), client: client}
+	return &tables{srv: srv, api: sdkClient(srv.Endpoint, 0), client: client}
 }
 
 // sdkClient is an SDK client of endpoint that makes retries times its own retries.
-func sdkClient(endpoint string, retries uint) *ots.TableStoreClient {
-	cfg := ots.NewDefaultTableStoreConfig()
+func sdkClient(endpoint string, retries uint) *sdk.TableStoreClient {
+	cfg := sdk.NewDefaultTableStoreConfig()
 	cfg.RetryTimes = retries
-	return ots.NewClientWithConfig(endpoint, instance, testCreds.AccessKeyID, testCreds.AccessKeySecret, testCreds.SecurityToken, cfg)
+	return sdk.NewClientWithConfig(endpoint, instance, testCreds.AccessKeyID, testCreds.AccessKeySecret, testCreds.SecurityToken, cfg)
 }
 
 // putRow writes source row id with level and message through the SDK.
 func (tb *tables) putRow(t *testing.T, id, level int64, message string) {
 	t.Helper()
-	change := &ots.PutRowChange{TableName: sourceTable, PrimaryKey: idKey(id)}
+	change := &sdk.PutRowChange{TableName: sourceTable, PrimaryKey: idKey(id)}
 	change.AddColumn("level", level)
 	change.AddColumn("message", message)
-	change.SetCondition(ots.RowExistenceExpectation_IGNORE)
-	_, err := tb.sdk.PutRow(&ots.PutRowRequest{PutRowChange: change})
+	change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err := tb.api.PutRow(&sdk.PutRowRequest{PutRowChange: change})
 	require.NoError(t, err)
 }
 
 // updateLevel sets a source row's level through the SDK.
 func (tb *tables) updateLevel(t *testing.T, id, level int64) {
 	t.Helper()
-	change := &ots.UpdateRowChange{TableName: sourceTable, PrimaryKey: idKey(id)}
+	change := &sdk.UpdateRowChange{TableName: sourceTable, PrimaryKey: idKey(id)}
 	change.PutColumn("level", level)
-	change.SetCondition(ots.RowExistenceExpectation_IGNORE)
-	_, err := tb.sdk.UpdateRow(&ots.UpdateRowRequest{UpdateRowChange: change})
+	change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err := tb.api.UpdateRow(&sdk.UpdateRowRequest{UpdateRowChange: change})
 	require.NoError(t, err)
 }
 
 // deleteRow deletes a source row through the SDK.
 func (tb *tables) deleteRow(t *testing.T, id int64) {
 	t.Helper()
-	change := &ots.DeleteRowChange{TableName: sourceTable, PrimaryKey: idKey(id)}
-	change.SetCondition(ots.RowExistenceExpectation_IGNORE)
-	_, err := tb.sdk.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: change})
+	change := &sdk.DeleteRowChange{TableName: sourceTable, PrimaryKey: idKey(id)}
+	change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err := tb.api.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: change})
 	require.NoError(t, err)
 }
 
-func idKey(id int64) *ots.PrimaryKey {
-	pk := &ots.PrimaryKey{}
+func idKey(id int64) *sdk.PrimaryKey {
+	pk := &sdk.PrimaryKey{}
 	pk.AddPrimaryKeyColumn("id", id)
 	return pk
 }
@@ -204,7 +204,7 @@ func (r *reports) failed() []fclocal.InvocationReport {
 // triggerConfig is a trigger of tb's source table invoking url, reporting to reps.
 func triggerConfig(tb *tables, url string, reps *reports, logs io.Writer) fclocal.Config {
 	return fclocal.Config{
-		Client:       tb.sdk,
+		Client:       tb.api,
 		Table:        sourceTable,
 		FunctionURL:  url,
 		Credentials:  testCreds,

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -18,38 +18,38 @@ func name(s string) *string { return &s }
 
 func ms(v int64) *int64 { return &v }
 
-func streamRecord(action ots.ActionType, cols ...*ots.RecordColumn) *ots.StreamRecord {
-	pk := &ots.PrimaryKey{}
+func streamRecord(action sdk.ActionType, cols ...*sdk.RecordColumn) *sdk.StreamRecord {
+	pk := &sdk.PrimaryKey{}
 	pk.AddPrimaryKeyColumn("id", int64(7))
-	return &ots.StreamRecord{Type: action, Info: &ots.RecordSequenceInfo{Timestamp: 1_700_000_000_000_001, RowIndex: 2}, PrimaryKey: pk, Columns: cols}
+	return &sdk.StreamRecord{Type: action, Info: &sdk.RecordSequenceInfo{Timestamp: 1_700_000_000_000_001, RowIndex: 2}, PrimaryKey: pk, Columns: cols}
 }
 
 // TestRecordOfRejectsWhatTheTriggerCannotCarry checks the conversion's errors on records the
 // SDK can hand over but the trigger event cannot express; the conversion of well-formed
 // records is checked end to end in TestTriggerDeliversEveryTypeAndHeader.
 func TestRecordOfRejectsWhatTheTriggerCannotCarry(t *testing.T) {
-	put := func(v any) *ots.RecordColumn {
-		return &ots.RecordColumn{Type: ots.RCT_Put, Name: name("c"), Value: v, Timestamp: ms(1)}
+	put := func(v any) *sdk.RecordColumn {
+		return &sdk.RecordColumn{Type: sdk.RCT_Put, Name: name("c"), Value: v, Timestamp: ms(1)}
 	}
-	doublePK := streamRecord(ots.AT_Put)
+	doublePK := streamRecord(sdk.AT_Put)
 	doublePK.PrimaryKey.PrimaryKeys[0].Value = 1.5
 	cases := []struct {
 		name string
-		rec  *ots.StreamRecord
+		rec  *sdk.StreamRecord
 		want string
 	}{
 		{"nil record", nil, "nil record"},
-		{"no sequence info", &ots.StreamRecord{PrimaryKey: &ots.PrimaryKey{}}, "no sequence info"},
-		{"no primary key", &ots.StreamRecord{Info: &ots.RecordSequenceInfo{}}, "no primary key"},
-		{"unknown action", streamRecord(ots.ActionType(9)), "unknown action type 9"},
-		{"int value", streamRecord(ots.AT_Put, put(7)), "unsupported value type int"},
-		{"uint64 value", streamRecord(ots.AT_Put, put(uint64(7))), "unsupported value type uint64"},
-		{"put without value", streamRecord(ots.AT_Update, put(nil)), "a Put needs a Value"},
+		{"no sequence info", &sdk.StreamRecord{PrimaryKey: &sdk.PrimaryKey{}}, "no sequence info"},
+		{"no primary key", &sdk.StreamRecord{Info: &sdk.RecordSequenceInfo{}}, "no primary key"},
+		{"unknown action", streamRecord(sdk.ActionType(9)), "unknown action type 9"},
+		{"int value", streamRecord(sdk.AT_Put, put(7)), "unsupported value type int"},
+		{"uint64 value", streamRecord(sdk.AT_Put, put(uint64(7))), "unsupported value type uint64"},
+		{"put without value", streamRecord(sdk.AT_Update, put(nil)), "a Put needs a Value"},
 		{"double primary key", doublePK, "DOUBLE is not a primary key type"},
-		{"unnamed column", streamRecord(ots.AT_Update, &ots.RecordColumn{Type: ots.RCT_DeleteAllVersions}), "a column without a name"},
-		{"unknown column op", streamRecord(ots.AT_Update, &ots.RecordColumn{Type: ots.RecordColumnType(5), Name: name("c")}), `column "c": unknown column change type 5`},
-		{"delete row with cells", streamRecord(ots.AT_Delete, put(int64(1))), "a DeleteRow carries no columns"},
-		{"put row deleting a version", streamRecord(ots.AT_Put, &ots.RecordColumn{Type: ots.RCT_DeleteOneVersion, Name: name("c"), Timestamp: ms(1)}), "a PutRow writes only Put cells"},
+		{"unnamed column", streamRecord(sdk.AT_Update, &sdk.RecordColumn{Type: sdk.RCT_DeleteAllVersions}), "a column without a name"},
+		{"unknown column op", streamRecord(sdk.AT_Update, &sdk.RecordColumn{Type: sdk.RecordColumnType(5), Name: name("c")}), `column "c": unknown column change type 5`},
+		{"delete row with cells", streamRecord(sdk.AT_Delete, put(int64(1))), "a DeleteRow carries no columns"},
+		{"put row deleting a version", streamRecord(sdk.AT_Put, &sdk.RecordColumn{Type: sdk.RCT_DeleteOneVersion, Name: name("c"), Timestamp: ms(1)}), "a PutRow writes only Put cells"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,10 +61,10 @@ func TestRecordOfRejectsWhatTheTriggerCannotCarry(t *testing.T) {
 }
 
 func TestRecordOfKeepsTheSequence(t *testing.T) {
-	got, err := recordOf(streamRecord(ots.AT_Update,
-		&ots.RecordColumn{Type: ots.RCT_Put, Name: name("level"), Value: math.Inf(1), Timestamp: ms(1_700_000_000_000)},
-		&ots.RecordColumn{Type: ots.RCT_DeleteOneVersion, Name: name("old"), Timestamp: ms(5)},
-		&ots.RecordColumn{Type: ots.RCT_DeleteAllVersions, Name: name("gone")},
+	got, err := recordOf(streamRecord(sdk.AT_Update,
+		&sdk.RecordColumn{Type: sdk.RCT_Put, Name: name("level"), Value: math.Inf(1), Timestamp: ms(1_700_000_000_000)},
+		&sdk.RecordColumn{Type: sdk.RCT_DeleteOneVersion, Name: name("old"), Timestamp: ms(5)},
+		&sdk.RecordColumn{Type: sdk.RCT_DeleteAllVersions, Name: name("gone")},
 	))
 	require.NoError(t, err)
 	assert.Equal(t, sequence{epoch: 0, timestamp: 1_700_000_000_000_001, rowIndex: 2}, got.seq)
@@ -144,21 +144,21 @@ func TestUndeliveredSkipsWhatWasDeliveredBeforeTheIteratorExpired(t *testing.T) 
 
 func TestParentsFirst(t *testing.T) {
 	shards := []shard{
-		{id: "merged", parents: []ots.ShardId{"left", "right"}},
-		{id: "left", parents: []ots.ShardId{"root"}},
-		{id: "right", parents: []ots.ShardId{"root"}},
-		{id: "root", parents: []ots.ShardId{"expired"}},
+		{id: "merged", parents: []sdk.ShardId{"left", "right"}},
+		{id: "left", parents: []sdk.ShardId{"root"}},
+		{id: "right", parents: []sdk.ShardId{"root"}},
+		{id: "root", parents: []sdk.ShardId{"expired"}},
 		{id: "lone"},
 	}
 	ordered, err := parentsFirst(shards)
 	require.NoError(t, err)
-	var ids []ots.ShardId
+	var ids []sdk.ShardId
 	for _, sh := range ordered {
 		ids = append(ids, sh.id)
 	}
-	assert.Equal(t, []ots.ShardId{"root", "lone", "left", "right", "merged"}, ids)
+	assert.Equal(t, []sdk.ShardId{"root", "lone", "left", "right", "merged"}, ids)
 
-	_, err = parentsFirst([]shard{{id: "a", parents: []ots.ShardId{"b"}}, {id: "b", parents: []ots.ShardId{"a"}}})
+	_, err = parentsFirst([]shard{{id: "a", parents: []sdk.ShardId{"b"}}, {id: "b", parents: []sdk.ShardId{"a"}}})
 	assert.ErrorContains(t, err, "cycle")
 }
 
@@ -167,12 +167,12 @@ func TestParentsFirst(t *testing.T) {
 // once they are closed and fully read, or no longer listed (expired).
 func TestTriggerReadsChildrenAfterTheirParents(t *testing.T) {
 	newTrigger := func() *Trigger {
-		trig, err := New(Config{Client: &ots.TableStoreClient{}, Table: "t", FunctionURL: "http://127.0.0.1:1"})
+		trig, err := New(Config{Client: &sdk.TableStoreClient{}, Table: "t", FunctionURL: "http://127.0.0.1:1"})
 		require.NoError(t, err)
 		return trig
 	}
-	ids := func(states []*shardState) []ots.ShardId {
-		out := []ots.ShardId{}
+	ids := func(states []*shardState) []sdk.ShardId {
+		out := []sdk.ShardId{}
 		for _, st := range states {
 			out = append(out, st.id)
 		}
@@ -180,13 +180,13 @@ func TestTriggerReadsChildrenAfterTheirParents(t *testing.T) {
 	}
 	listed := []shard{
 		{id: "parent"},
-		{id: "left", parents: []ots.ShardId{"parent"}},
-		{id: "right", parents: []ots.ShardId{"parent"}},
-		{id: "merged", parents: []ots.ShardId{"left", "right"}},
-		{id: "orphan", parents: []ots.ShardId{"expired"}},
+		{id: "left", parents: []sdk.ShardId{"parent"}},
+		{id: "right", parents: []sdk.ShardId{"parent"}},
+		{id: "merged", parents: []sdk.ShardId{"left", "right"}},
+		{id: "orphan", parents: []sdk.ShardId{"expired"}},
 	}
 	trig := newTrigger()
-	assert.Equal(t, []ots.ShardId{"parent", "orphan"}, ids(trig.update(listed, 0)))
+	assert.Equal(t, []sdk.ShardId{"parent", "orphan"}, ids(trig.update(listed, 0)))
 	assert.Empty(t, ids(trig.update(listed, 0)), "started shards are not started again")
 	trig.markFinished("parent")
 	select {
@@ -194,13 +194,13 @@ func TestTriggerReadsChildrenAfterTheirParents(t *testing.T) {
 	default:
 		t.Fatal("a finished shard asks for a DescribeStream")
 	}
-	assert.Equal(t, []ots.ShardId{"left", "right"}, ids(trig.update(listed, 0)))
+	assert.Equal(t, []sdk.ShardId{"left", "right"}, ids(trig.update(listed, 0)))
 	trig.markFinished("left")
 	assert.Empty(t, ids(trig.update(listed, 0)), "merged waits for both parents")
 	trig.markFinished("right")
-	assert.Equal(t, []ots.ShardId{"merged"}, ids(trig.update(listed, 0)))
+	assert.Equal(t, []sdk.ShardId{"merged"}, ids(trig.update(listed, 0)))
 
 	trig = newTrigger()
-	assert.Equal(t, []ots.ShardId{"parent", "orphan"}, ids(trig.update(listed, 0)))
-	assert.Equal(t, []ots.ShardId{"left", "right"}, ids(trig.update(listed[1:], 0)), "a parent no longer listed has expired")
+	assert.Equal(t, []sdk.ShardId{"parent", "orphan"}, ids(trig.update(listed, 0)))
+	assert.Equal(t, []sdk.ShardId{"left", "right"}, ids(trig.update(listed[1:], 0)), "a parent no longer listed has expired")
 }

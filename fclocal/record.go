@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 )
@@ -35,7 +35,7 @@ func (s sequence) String() string { return fmt.Sprintf("%d:%d:%d", s.epoch, s.ti
 // DOUBLE, BOOLEAN, STRING or BINARY, and the record must pass [events.Record.Validate];
 // anything else is an error. OriginColumns are left out: the trigger event has no place for
 // them.
-func recordOf(rec *ots.StreamRecord) (sequencedRecord, error) {
+func recordOf(rec *sdk.StreamRecord) (sequencedRecord, error) {
 	if rec == nil {
 		return sequencedRecord{}, errors.New("nil record")
 	}
@@ -75,35 +75,35 @@ func recordOf(rec *ots.StreamRecord) (sequencedRecord, error) {
 }
 
 // recordTypeOf maps the SDK's ActionType to the event's record type.
-func recordTypeOf(t ots.ActionType) (events.RecordType, error) {
+func recordTypeOf(t sdk.ActionType) (events.RecordType, error) {
 	switch t {
-	case ots.AT_Put:
+	case sdk.AT_Put:
 		return events.PutRow, nil
-	case ots.AT_Update:
+	case sdk.AT_Update:
 		return events.UpdateRow, nil
-	case ots.AT_Delete:
+	case sdk.AT_Delete:
 		return events.DeleteRow, nil
 	}
 	return "", fmt.Errorf("unknown action type %d", int(t))
 }
 
 // columnOf converts one column change of a Stream record.
-func columnOf(col *ots.RecordColumn) (events.Column, error) {
+func columnOf(col *sdk.RecordColumn) (events.Column, error) {
 	if col == nil || col.Name == nil {
 		return events.Column{}, errors.New("a column without a name")
 	}
 	out := events.Column{ColumnName: *col.Name, Timestamp: col.Timestamp}
 	switch col.Type {
-	case ots.RCT_Put:
+	case sdk.RCT_Put:
 		out.Type = events.Put
 		v, err := events.ValueOf(col.Value)
 		if err != nil {
 			return events.Column{}, fmt.Errorf("column %q: %w", *col.Name, err)
 		}
 		out.Value = v
-	case ots.RCT_DeleteOneVersion:
+	case sdk.RCT_DeleteOneVersion:
 		out.Type = events.DeleteOneVersion
-	case ots.RCT_DeleteAllVersions:
+	case sdk.RCT_DeleteAllVersions:
 		out.Type = events.DeleteAllVersions
 	default:
 		return events.Column{}, fmt.Errorf("column %q: unknown column change type %d", *col.Name, int(col.Type))

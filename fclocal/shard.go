@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/handler"
 )
@@ -16,11 +16,11 @@ import (
 type shardReader struct {
 	t      *Trigger
 	s      *stream
-	id     ots.ShardId
+	id     sdk.ShardId
 	logger *slog.Logger
 
 	// iter is the checkpoint's iterator: where the next read starts.
-	iter ots.ShardIterator
+	iter sdk.ShardIterator
 	// delivered is the checkpoint's sequence: the last record the function accepted (nil
 	// before the first batch).
 	delivered *sequence
@@ -36,7 +36,7 @@ type shardReader struct {
 
 // readShard reads shard id from Config.Since until it is closed and fully read, or until ctx
 // ends, invoking the function with every page of records.
-func (t *Trigger) readShard(ctx context.Context, s *stream, id ots.ShardId) {
+func (t *Trigger) readShard(ctx context.Context, s *stream, id sdk.ShardId) {
 	r := &shardReader{t: t, s: s, id: id, logger: t.logger.With(slog.String("shard", string(id)))}
 	r.logger.Debug("reading shard")
 	if !r.seek(ctx, streamTimestamp(t.cfg.Since)) {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/tablestore"
@@ -24,24 +24,24 @@ const codeTrimmedDataAccess = "OTSTrimmedDataAccess"
 // stream is the Stream of one table, read through the Tablestore Go SDK's Stream API
 // (tablestore/api.go ListStream, DescribeStream, GetShardIterator, GetStreamRecord).
 type stream struct {
-	client *ots.TableStoreClient
+	client *sdk.TableStoreClient
 	table  string
-	id     ots.StreamId
+	id     sdk.StreamId
 }
 
 // CheckStream returns nil when table has its Stream enabled, an error wrapping
 // [ErrNoStream] when it has none, and the SDK's error when ListStream fails: the check a
 // caller can make before it starts anything that depends on the Stream.
-func CheckStream(client *ots.TableStoreClient, table string) error {
+func CheckStream(client *sdk.TableStoreClient, table string) error {
 	_, err := openStream(client, table)
 	return err
 }
 
 // openStream finds table's Stream with ListStream. A table without one is an error wrapping
 // ErrNoStream.
-func openStream(client *ots.TableStoreClient, table string) (*stream, error) {
-	resp, err := tablestore.CallSDK(func() (*ots.ListStreamResponse, error) {
-		return client.ListStream(&ots.ListStreamRequest{TableName: &table})
+func openStream(client *sdk.TableStoreClient, table string) (*stream, error) {
+	resp, err := tablestore.CallSDK(func() (*sdk.ListStreamResponse, error) {
+		return client.ListStream(&sdk.ListStreamRequest{TableName: &table})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fclocal: ListStream on table %q: %w", table, err)
@@ -56,21 +56,21 @@ func openStream(client *ots.TableStoreClient, table string) (*stream, error) {
 
 // shard is one shard of a Stream as DescribeStream lists it.
 type shard struct {
-	id ots.ShardId
+	id sdk.ShardId
 	// parents are the shards whose records precede this shard's: the one it was split from,
 	// or the two it was merged from. It is read only once they are fully read.
-	parents []ots.ShardId
+	parents []sdk.ShardId
 }
 
 // shards lists every shard of the Stream with DescribeStream, following NextShardId page by
 // page.
 func (s *stream) shards() ([]shard, error) {
 	var out []shard
-	seen := map[ots.ShardId]bool{}
-	var start *ots.ShardId
+	seen := map[sdk.ShardId]bool{}
+	var start *sdk.ShardId
 	for {
-		resp, err := tablestore.CallSDK(func() (*ots.DescribeStreamResponse, error) {
-			return s.client.DescribeStream(&ots.DescribeStreamRequest{StreamId: &s.id, InclusiveStartShardId: start})
+		resp, err := tablestore.CallSDK(func() (*sdk.DescribeStreamResponse, error) {
+			return s.client.DescribeStream(&sdk.DescribeStreamRequest{StreamId: &s.id, InclusiveStartShardId: start})
 		})
 		if err != nil {
 			return nil, fmt.Errorf("fclocal: DescribeStream on table %q: %w", s.table, err)
@@ -84,7 +84,7 @@ func (s *stream) shards() ([]shard, error) {
 			}
 			seen[*sh.SelfShard] = true
 			listed := shard{id: *sh.SelfShard}
-			for _, parent := range []*ots.ShardId{sh.FatherShard, sh.MotherShard} {
+			for _, parent := range []*sdk.ShardId{sh.FatherShard, sh.MotherShard} {
 				if parent != nil && *parent != "" {
 					listed.parents = append(listed.parents, *parent)
 				}
@@ -103,9 +103,9 @@ func (s *stream) shards() ([]shard, error) {
 
 // iterator returns a shard iterator positioned at the shard's oldest retained record, or,
 // when from is set, at its first record whose sequence timestamp (µs) is at least *from.
-func (s *stream) iterator(id ots.ShardId, from *int64) (ots.ShardIterator, error) {
-	resp, err := tablestore.CallSDK(func() (*ots.GetShardIteratorResponse, error) {
-		return s.client.GetShardIterator(&ots.GetShardIteratorRequest{StreamId: &s.id, ShardId: &id, Timestamp: from})
+func (s *stream) iterator(id sdk.ShardId, from *int64) (sdk.ShardIterator, error) {
+	resp, err := tablestore.CallSDK(func() (*sdk.GetShardIteratorResponse, error) {
+		return s.client.GetShardIterator(&sdk.GetShardIteratorRequest{StreamId: &s.id, ShardId: &id, Timestamp: from})
 	})
 	if err != nil {
 		return "", fmt.Errorf("fclocal: GetShardIterator on table %q, shard %s: %w", s.table, id, err)
@@ -131,7 +131,7 @@ type page struct {
 	// records are the page's records in Stream order, each with its sequence.
 	records []sequencedRecord
 	// next continues after the page; nil when the shard is closed and fully read.
-	next *ots.ShardIterator
+	next *sdk.ShardIterator
 	// caughtUp reports that the page holds no records and the shard has none after it yet.
 	caughtUp bool
 }
@@ -144,9 +144,9 @@ type sequencedRecord struct {
 }
 
 // read reads at most limit records from iter with GetStreamRecord and converts them.
-func (s *stream) read(id ots.ShardId, iter ots.ShardIterator, limit int32) (page, error) {
-	resp, err := tablestore.CallSDK(func() (*ots.GetStreamRecordResponse, error) {
-		return s.client.GetStreamRecord(&ots.GetStreamRecordRequest{ShardIterator: &iter, Limit: &limit, TableName: &s.table})
+func (s *stream) read(id sdk.ShardId, iter sdk.ShardIterator, limit int32) (page, error) {
+	resp, err := tablestore.CallSDK(func() (*sdk.GetStreamRecordResponse, error) {
+		return s.client.GetStreamRecord(&sdk.GetStreamRecordRequest{ShardIterator: &iter, Limit: &limit, TableName: &s.table})
 	})
 	if err != nil {
 		return page{}, fmt.Errorf("fclocal: GetStreamRecord on table %q, shard %s: %w", s.table, id, err)
@@ -168,7 +168,7 @@ func (s *stream) read(id ots.ShardId, iter ots.ShardIterator, limit int32) (page
 
 // isTrimmed reports whether err says the Stream data asked for has expired or does not exist.
 func isTrimmed(err error) bool {
-	var otsErr *ots.OtsError
+	var otsErr *sdk.OtsError
 	return errors.As(err, &otsErr) && otsErr.Code == codeTrimmedDataAccess
 }
 
@@ -176,6 +176,6 @@ func isTrimmed(err error) bool {
 // code with a 4xx status, after the SDK's retries) that retrying cannot change: not a
 // transport failure, a 5xx, or a transient 4xx such as 409 OTSRowOperationConflict.
 func isDefiniteAnswer(err error) bool {
-	var otsErr *ots.OtsError
+	var otsErr *sdk.OtsError
 	return errors.As(err, &otsErr) && otsErr.HttpStatusCode >= 400 && otsErr.HttpStatusCode < 500 && !tablestore.Retryable(err)
 }

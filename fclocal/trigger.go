@@ -38,7 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
@@ -65,7 +65,7 @@ const (
 type Config struct {
 	// Client reads the Stream (Tablestore Go SDK). Its own retry and timeout settings
 	// (TableStoreConfig) apply to each Stream API request; the trigger retries beyond them.
-	Client *ots.TableStoreClient
+	Client *sdk.TableStoreClient
 	// Table is the table whose Stream triggers the function. It must have its Stream enabled.
 	Table string
 	// FunctionURL is the base URL of the function served under the custom-runtime HTTP
@@ -150,7 +150,7 @@ type Trigger struct {
 	epoch uint64
 	// described is the epoch of the last successful DescribeStream.
 	described uint64
-	shards    map[ots.ShardId]*shardState
+	shards    map[sdk.ShardId]*shardState
 	// wake is closed, and replaced, to cut short every shard's poll wait.
 	wake chan struct{}
 	// changed is closed, and replaced, whenever what WaitIdle looks at changes.
@@ -182,7 +182,7 @@ func New(cfg Config) (*Trigger, error) {
 		logger:  cfg.Logger.With(slog.String("table", cfg.Table)),
 		done:    make(chan struct{}),
 		rescan:  make(chan struct{}, 1),
-		shards:  map[ots.ShardId]*shardState{},
+		shards:  map[sdk.ShardId]*shardState{},
 		wake:    make(chan struct{}),
 		changed: make(chan struct{}),
 	}, nil
@@ -414,7 +414,7 @@ func (t *Trigger) requestRescan() {
 }
 
 // markCaughtUp notes that a read started in epoch found shard id caught up.
-func (t *Trigger) markCaughtUp(id ots.ShardId, epoch uint64) {
+func (t *Trigger) markCaughtUp(id sdk.ShardId, epoch uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if st := t.shards[id]; st.caughtUp < epoch {
@@ -425,7 +425,7 @@ func (t *Trigger) markCaughtUp(id ots.ShardId, epoch uint64) {
 
 // markFinished notes that shard id is closed and fully read, and asks for a DescribeStream
 // so that its children start.
-func (t *Trigger) markFinished(id ots.ShardId) {
+func (t *Trigger) markFinished(id sdk.ShardId) {
 	t.mu.Lock()
 	t.shards[id].finished = true
 	t.signalChange()

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/assert"
@@ -203,7 +203,7 @@ func TestTableWithoutStream(t *testing.T) {
 	trig, err = fclocal.New(cfg)
 	require.NoError(t, err)
 	err = trig.Run(t.Context())
-	var otsErr *ots.OtsError
+	var otsErr *sdk.OtsError
 	require.ErrorAs(t, err, &otsErr)
 	assert.Equal(t, "OTSObjectNotExist", otsErr.Code)
 	assert.ErrorContains(t, err, `ListStream on table "no_such_table"`)
@@ -270,20 +270,20 @@ func TestTriggerDeliversEveryTypeAndHeader(t *testing.T) {
 	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
-	sdk := sdkClient(srv.Endpoint, 0)
-	meta := &ots.TableMeta{TableName: "typed"}
-	meta.AddPrimaryKeyColumn("s", ots.PrimaryKeyType_STRING)
-	meta.AddPrimaryKeyColumn("i", ots.PrimaryKeyType_INTEGER)
-	meta.AddPrimaryKeyColumn("b", ots.PrimaryKeyType_BINARY)
-	_, err = sdk.CreateTable(&ots.CreateTableRequest{
+	api := sdkClient(srv.Endpoint, 0)
+	meta := &sdk.TableMeta{TableName: "typed"}
+	meta.AddPrimaryKeyColumn("s", sdk.PrimaryKeyType_STRING)
+	meta.AddPrimaryKeyColumn("i", sdk.PrimaryKeyType_INTEGER)
+	meta.AddPrimaryKeyColumn("b", sdk.PrimaryKeyType_BINARY)
+	_, err = api.CreateTable(&sdk.CreateTableRequest{
 		TableMeta:          meta,
-		TableOption:        &ots.TableOption{TimeToAlive: -1, MaxVersion: 3},
-		ReservedThroughput: &ots.ReservedThroughput{},
-		StreamSpec:         &ots.StreamSpecification{EnableStream: true, ExpirationTime: 24},
+		TableOption:        &sdk.TableOption{TimeToAlive: -1, MaxVersion: 3},
+		ReservedThroughput: &sdk.ReservedThroughput{},
+		StreamSpec:         &sdk.StreamSpecification{EnableStream: true, ExpirationTime: 24},
 	})
 	require.NoError(t, err)
-	key := func() *ots.PrimaryKey {
-		pk := &ots.PrimaryKey{}
+	key := func() *sdk.PrimaryKey {
+		pk := &sdk.PrimaryKey{}
 		pk.AddPrimaryKeyColumn("s", "k")
 		pk.AddPrimaryKeyColumn("i", int64(-5))
 		pk.AddPrimaryKeyColumn("b", []byte{0, 0xff})
@@ -292,25 +292,25 @@ func TestTriggerDeliversEveryTypeAndHeader(t *testing.T) {
 
 	before := time.Now()
 	v1, v2 := before.UnixMilli()-2, before.UnixMilli()-1 // cell versions (ms)
-	put := &ots.PutRowChange{TableName: "typed", PrimaryKey: key()}
+	put := &sdk.PutRowChange{TableName: "typed", PrimaryKey: key()}
 	put.AddColumnWithTimestamp("int", int64(-1<<62), v1)
 	put.AddColumnWithTimestamp("double", 2.5, v1)
 	put.AddColumnWithTimestamp("bool", true, v1)
 	put.AddColumnWithTimestamp("string", "héllo", v1)
 	put.AddColumnWithTimestamp("binary", []byte{1, 2, 3}, v1)
-	put.SetCondition(ots.RowExistenceExpectation_IGNORE)
-	_, err = sdk.PutRow(&ots.PutRowRequest{PutRowChange: put})
+	put.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err = api.PutRow(&sdk.PutRowRequest{PutRowChange: put})
 	require.NoError(t, err)
-	update := &ots.UpdateRowChange{TableName: "typed", PrimaryKey: key()}
+	update := &sdk.UpdateRowChange{TableName: "typed", PrimaryKey: key()}
 	update.PutColumnWithTimestamp("int", int64(9), v2)
 	update.DeleteColumnWithTimestamp("double", v1)
 	update.DeleteColumn("bool")
-	update.SetCondition(ots.RowExistenceExpectation_IGNORE)
-	_, err = sdk.UpdateRow(&ots.UpdateRowRequest{UpdateRowChange: update})
+	update.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err = api.UpdateRow(&sdk.UpdateRowRequest{UpdateRowChange: update})
 	require.NoError(t, err)
-	del := &ots.DeleteRowChange{TableName: "typed", PrimaryKey: key()}
-	del.SetCondition(ots.RowExistenceExpectation_IGNORE)
-	_, err = sdk.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: del})
+	del := &sdk.DeleteRowChange{TableName: "typed", PrimaryKey: key()}
+	del.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err = api.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: del})
 	require.NoError(t, err)
 	after := time.Now()
 
@@ -318,7 +318,7 @@ func TestTriggerDeliversEveryTypeAndHeader(t *testing.T) {
 	var reps reports
 	var logs testkit.SyncBuffer
 	trig, err := fclocal.New(fclocal.Config{
-		Client: sdk, Table: "typed", FunctionURL: serve(t, fn), Credentials: testCreds,
+		Client: api, Table: "typed", FunctionURL: serve(t, fn), Credentials: testCreds,
 		FunctionName: "otsetl", Region: "cn-hangzhou", AccountID: "1234567890",
 		BatchSize: 2, Backoff: fastBackoff, OnInvocation: reps.add,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -459,21 +459,21 @@ func TestExpiredIteratorResumesAfterTheCheckpoint(t *testing.T) {
 	for _, trimSeeks := range []bool{false, true} {
 		t.Run(fmt.Sprintf("position expired %t", trimSeeks), func(t *testing.T) {
 			tb := newTables(t, 1)
-			batch := &ots.BatchWriteRowRequest{}
+			batch := &sdk.BatchWriteRowRequest{}
 			for id := int64(1); id <= 10; id++ {
-				change := &ots.PutRowChange{TableName: sourceTable, PrimaryKey: idKey(id)}
+				change := &sdk.PutRowChange{TableName: sourceTable, PrimaryKey: idKey(id)}
 				change.AddColumn("level", int64(2))
-				change.SetCondition(ots.RowExistenceExpectation_IGNORE)
+				change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 				batch.AddRowChange(change)
 			}
-			_, err := tb.sdk.BatchWriteRow(batch)
+			_, err := tb.api.BatchWriteRow(batch)
 			require.NoError(t, err)
 
 			backend, err := url.Parse(tb.srv.Endpoint)
 			require.NoError(t, err)
 			proxy := &expiringProxy{backend: httputil.NewSingleHostReverseProxy(backend)}
 			proxy.trimSeeks.Store(trimSeeks)
-			proxied := &tables{srv: tb.srv, sdk: sdkClient(serve(t, proxy), 0), client: tb.client}
+			proxied := &tables{srv: tb.srv, api: sdkClient(serve(t, proxy), 0), client: tb.client}
 
 			var delivered []int64
 			var mu sync.Mutex
@@ -527,7 +527,7 @@ func TestCapture(t *testing.T) {
 		batches = append(batches, b)
 		return nil
 	}
-	require.NoError(t, fclocal.Capture(t.Context(), tb.sdk, sourceTable, fclocal.CaptureOptions{BatchSize: 4}, collect))
+	require.NoError(t, fclocal.Capture(t.Context(), tb.api, sourceTable, fclocal.CaptureOptions{BatchSize: 4}, collect))
 	perShard := map[string][]events.Record{}
 	for _, b := range batches {
 		assert.Equal(t, events.Version, b.Event.Version)
@@ -543,7 +543,7 @@ func TestCapture(t *testing.T) {
 	assert.Equal(t, 12+6, total)
 
 	batches = nil
-	require.NoError(t, fclocal.Capture(t.Context(), tb.sdk, sourceTable, fclocal.CaptureOptions{Since: since}, collect))
+	require.NoError(t, fclocal.Capture(t.Context(), tb.api, sourceTable, fclocal.CaptureOptions{Since: since}, collect))
 	var later []events.Record
 	for _, b := range batches {
 		later = append(later, b.Event.Records...)
@@ -553,8 +553,8 @@ func TestCapture(t *testing.T) {
 		assert.Equal(t, events.UpdateRow, rec.Type)
 	}
 
-	err := fclocal.Capture(t.Context(), tb.sdk, resultTable, fclocal.CaptureOptions{}, collect)
+	err := fclocal.Capture(t.Context(), tb.api, resultTable, fclocal.CaptureOptions{}, collect)
 	assert.ErrorIs(t, err, fclocal.ErrNoStream)
-	err = fclocal.Capture(t.Context(), tb.sdk, sourceTable, fclocal.CaptureOptions{}, func(fclocal.Batch) error { return errors.New("disk full") })
+	err = fclocal.Capture(t.Context(), tb.api, sourceTable, fclocal.CaptureOptions{}, func(fclocal.Batch) error { return errors.New("disk full") })
 	assert.EqualError(t, err, "disk full")
 }

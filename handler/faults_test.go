@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -50,13 +50,13 @@ func newFaultRun(t *testing.T, seed uint64) *faultRun {
 	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
-	config := ots.NewDefaultTableStoreConfig()
+	config := sdk.NewDefaultTableStoreConfig()
 	config.RetryTimes = 0
 	return &faultRun{
 		invariantRun: &invariantRun{
 			seed:     seed,
 			endpoint: srv.Endpoint,
-			client:   ots.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
+			client:   sdk.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
 			clock:    time.Now().UnixMilli(),
 		},
 		srv: srv,

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -80,12 +80,12 @@ func TestInvariantUnderRandomOperationsAndRedelivery(t *testing.T) {
 	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
-	config := ots.NewDefaultTableStoreConfig()
+	config := sdk.NewDefaultTableStoreConfig()
 	config.RetryTimes = 0 // any error of the local server is a finding, not something to retry
 	run := &invariantRun{
 		seed:     seed,
 		endpoint: srv.Endpoint,
-		client:   ots.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
+		client:   sdk.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
 		clock:    time.Now().UnixMilli(),
 	}
 
@@ -147,7 +147,7 @@ func invariantSeed(t *testing.T) uint64 {
 type invariantRun struct {
 	seed     uint64
 	endpoint string                // otslocal's
-	client   *ots.TableStoreClient // "production": writes the source table, reads both tables
+	client   *sdk.TableStoreClient // "production": writes the source table, reads both tables
 	clock    int64                 // the first cell timestamp of every sequence, in ms
 	failed   atomic.Bool           // a worker failed: the others stop
 }
@@ -254,13 +254,13 @@ func (r *invariantRun) createTable(t *testing.T, table string, maxVersions int) 
 
 // tableRequest is the CreateTable request of a table with primary key `id` INTEGER, data
 // that never expires, explicit timestamps allowed up to a day from now, and no Stream.
-func tableRequest(table string, maxVersions int) *ots.CreateTableRequest {
-	meta := &ots.TableMeta{TableName: table}
-	meta.AddPrimaryKeyColumn(primaryKeyName, ots.PrimaryKeyType_INTEGER)
-	return &ots.CreateTableRequest{
+func tableRequest(table string, maxVersions int) *sdk.CreateTableRequest {
+	meta := &sdk.TableMeta{TableName: table}
+	meta.AddPrimaryKeyColumn(primaryKeyName, sdk.PrimaryKeyType_INTEGER)
+	return &sdk.CreateTableRequest{
 		TableMeta:          meta,
-		TableOption:        &ots.TableOption{TimeToAlive: -1, MaxVersion: maxVersions, DeviationCellVersionInSec: 86400},
-		ReservedThroughput: &ots.ReservedThroughput{},
+		TableOption:        &sdk.TableOption{TimeToAlive: -1, MaxVersion: maxVersions, DeviationCellVersionInSec: 86400},
+		ReservedThroughput: &sdk.ReservedThroughput{},
 	}
 }
 
@@ -268,7 +268,7 @@ func tableRequest(table string, maxVersions int) *ots.CreateTableRequest {
 // It runs deferred, possibly after a failure, so it does not stop the test itself.
 func (r *invariantRun) deleteTables(t *testing.T, tables ...string) {
 	for _, table := range tables {
-		_, err := r.client.DeleteTable(&ots.DeleteTableRequest{TableName: table})
+		_, err := r.client.DeleteTable(&sdk.DeleteTableRequest{TableName: table})
 		assert.NoError(t, err, "deleting table %s", table)
 	}
 }
@@ -682,23 +682,23 @@ func latestImages(rows map[int64]modelRow) map[int64]rowImage {
 
 // writeSource applies a record's operation to the source table with the SDK, as the
 // application that owns the table would: row condition IGNORE, explicit timestamps.
-func writeSource(client *ots.TableStoreClient, table string, rec events.Record) error {
-	pk := new(ots.PrimaryKey)
+func writeSource(client *sdk.TableStoreClient, table string, rec events.Record) error {
+	pk := new(sdk.PrimaryKey)
 	for _, col := range rec.PrimaryKey {
 		pk.AddPrimaryKeyColumn(col.ColumnName, col.Value.Any())
 	}
 	var err error
 	switch rec.Type {
 	case events.PutRow:
-		change := &ots.PutRowChange{TableName: table, PrimaryKey: pk}
-		change.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		change := &sdk.PutRowChange{TableName: table, PrimaryKey: pk}
+		change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 		for _, c := range rec.Columns {
 			change.AddColumnWithTimestamp(c.ColumnName, c.Value.Any(), *c.Timestamp)
 		}
-		_, err = client.PutRow(&ots.PutRowRequest{PutRowChange: change})
+		_, err = client.PutRow(&sdk.PutRowRequest{PutRowChange: change})
 	case events.UpdateRow:
-		change := &ots.UpdateRowChange{TableName: table, PrimaryKey: pk}
-		change.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		change := &sdk.UpdateRowChange{TableName: table, PrimaryKey: pk}
+		change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 		for _, c := range rec.Columns {
 			switch c.Type {
 			case events.Put:
@@ -709,11 +709,11 @@ func writeSource(client *ots.TableStoreClient, table string, rec events.Record) 
 				change.DeleteColumnWithTimestamp(c.ColumnName, *c.Timestamp)
 			}
 		}
-		_, err = client.UpdateRow(&ots.UpdateRowRequest{UpdateRowChange: change})
+		_, err = client.UpdateRow(&sdk.UpdateRowRequest{UpdateRowChange: change})
 	case events.DeleteRow:
-		change := &ots.DeleteRowChange{TableName: table, PrimaryKey: pk}
-		change.SetCondition(ots.RowExistenceExpectation_IGNORE)
-		_, err = client.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: change})
+		change := &sdk.DeleteRowChange{TableName: table, PrimaryKey: pk}
+		change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+		_, err = client.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: change})
 	default:
 		err = fmt.Errorf("record type %q", rec.Type)
 	}
@@ -722,14 +722,14 @@ func writeSource(client *ots.TableStoreClient, table string, rec events.Record) 
 
 // scanTable reads every row of table with up to scanMaxVersions versions of every column
 // (newest first), with GetRange from INF_MIN to INF_MAX, page by page.
-func scanTable(client *ots.TableStoreClient, table string) (map[int64]modelRow, error) {
-	start, end := new(ots.PrimaryKey), new(ots.PrimaryKey)
+func scanTable(client *sdk.TableStoreClient, table string) (map[int64]modelRow, error) {
+	start, end := new(sdk.PrimaryKey), new(sdk.PrimaryKey)
 	start.AddPrimaryKeyColumnWithMinValue(primaryKeyName)
 	end.AddPrimaryKeyColumnWithMaxValue(primaryKeyName)
 	rows := map[int64]modelRow{}
 	for start != nil {
-		resp, err := client.GetRange(&ots.GetRangeRequest{RangeRowQueryCriteria: &ots.RangeRowQueryCriteria{
-			TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: scanMaxVersions, Direction: ots.FORWARD,
+		resp, err := client.GetRange(&sdk.GetRangeRequest{RangeRowQueryCriteria: &sdk.RangeRowQueryCriteria{
+			TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: scanMaxVersions, Direction: sdk.FORWARD,
 		}})
 		if err != nil {
 			return nil, err

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -108,13 +108,13 @@ func runThroughTheStream(t *testing.T, seed uint64, sequences int, faults otsloc
 	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{StreamShards: streamShards, Faults: faults})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
-	config := ots.NewDefaultTableStoreConfig()
+	config := sdk.NewDefaultTableStoreConfig()
 	config.RetryTimes = 0 // any error of the local server is a finding, not something to retry
 	r := &streamRun{
 		invariantRun: &invariantRun{
 			seed:     seed,
 			endpoint: srv.Endpoint,
-			client:   ots.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
+			client:   sdk.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
 			clock:    time.Now().UnixMilli(),
 		},
 		tally: &invocationTally{},
@@ -152,7 +152,7 @@ type streamRun struct {
 	*invariantRun
 	// streamClient is the trigger's: without SDK retries, and counting the requests that
 	// failed into tally.streamFailures.
-	streamClient *ots.TableStoreClient
+	streamClient *sdk.TableStoreClient
 	tally        *invocationTally
 	// rejected and lost count the invocations the test failed, as the function saw them.
 	rejected, lost atomic.Int64
@@ -163,13 +163,13 @@ type streamRun struct {
 // newStreamClient returns an SDK client of the server for the trigger. It makes no retries
 // of its own, so that every failed Stream API request reaches the trigger's retry loop,
 // and it counts them.
-func (r *streamRun) newStreamClient(t *testing.T) *ots.TableStoreClient {
+func (r *streamRun) newStreamClient(t *testing.T) *sdk.TableStoreClient {
 	transport := &http.Transport{}
 	t.Cleanup(transport.CloseIdleConnections)
-	config := ots.NewDefaultTableStoreConfig()
+	config := sdk.NewDefaultTableStoreConfig()
 	config.RetryTimes = 0
 	config.Transport = &failureCounter{next: transport, failures: &r.tally.streamFailures}
-	return ots.NewClientWithConfig(r.endpoint, testInstance, "ak", "sk", "", config)
+	return sdk.NewClientWithConfig(r.endpoint, testInstance, "ak", "sk", "", config)
 }
 
 // sequence generates random sequence n and writes its records to a fresh source table
@@ -218,7 +218,7 @@ func (r *streamRun) sequence(t *testing.T, n int) {
 // enabled.
 func (r *streamRun) createSourceWithStream(t *testing.T, table string) {
 	req := tableRequest(table, sourceMaxVersions)
-	req.StreamSpec = &ots.StreamSpecification{EnableStream: true, ExpirationTime: streamExpirationHours}
+	req.StreamSpec = &sdk.StreamSpecification{EnableStream: true, ExpirationTime: streamExpirationHours}
 	_, err := r.client.CreateTable(req)
 	require.NoError(t, err, "creating table %s with a Stream", table)
 }

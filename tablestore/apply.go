@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 )
@@ -22,11 +22,11 @@ func (c *Client) Apply(ctx context.Context, table string, records []events.Recor
 	if table == "" {
 		return errors.New("tablestore: Apply: empty table name")
 	}
-	sdk := c.sdk(ctx)
+	api := c.api(ctx)
 	r := newRetrier(ctx)
 	for i := range records {
 		rec := &records[i]
-		op, call, err := recordCall(sdk, table, rec)
+		op, call, err := recordCall(api, table, rec)
 		if err != nil {
 			return fmt.Errorf("tablestore: record %d (%s): %w", i, FormatPrimaryKey(rec.PrimaryKey), err)
 		}
@@ -42,15 +42,15 @@ func (c *Client) Apply(ctx context.Context, table string, records []events.Recor
 }
 
 // recordCall builds the single-row SDK call that re-enacts rec and names its operation.
-func recordCall(sdk *ots.TableStoreClient, table string, rec *events.Record) (string, func() error, error) {
+func recordCall(api *sdk.TableStoreClient, table string, rec *events.Record) (string, func() error, error) {
 	pk, err := toSDKPrimaryKey(rec.PrimaryKey)
 	if err != nil {
 		return "", nil, err
 	}
 	switch rec.Type {
 	case events.PutRow:
-		put := &ots.PutRowChange{TableName: table, PrimaryKey: pk}
-		put.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		put := &sdk.PutRowChange{TableName: table, PrimaryKey: pk}
+		put.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 		for _, col := range rec.Columns {
 			if col.Type != events.Put || col.Value.IsNone() {
 				return "", nil, fmt.Errorf("PutRow cell %q is %s; a PutRow holds Put cells with values", col.ColumnName, col.Type)
@@ -61,10 +61,10 @@ func recordCall(sdk *ots.TableStoreClient, table string, rec *events.Record) (st
 				put.AddColumn(col.ColumnName, col.Value.Any())
 			}
 		}
-		return "PutRow", func() error { _, err := sdk.PutRow(&ots.PutRowRequest{PutRowChange: put}); return err }, nil
+		return "PutRow", func() error { _, err := api.PutRow(&sdk.PutRowRequest{PutRowChange: put}); return err }, nil
 	case events.UpdateRow:
-		update := &ots.UpdateRowChange{TableName: table, PrimaryKey: pk}
-		update.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		update := &sdk.UpdateRowChange{TableName: table, PrimaryKey: pk}
+		update.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 		for _, col := range rec.Columns {
 			switch {
 			case col.Type == events.Put && col.Value.IsNone():
@@ -84,11 +84,11 @@ func recordCall(sdk *ots.TableStoreClient, table string, rec *events.Record) (st
 		if len(rec.Columns) == 0 {
 			return "UpdateRow", func() error { return nil }, nil
 		}
-		return "UpdateRow", func() error { _, err := sdk.UpdateRow(&ots.UpdateRowRequest{UpdateRowChange: update}); return err }, nil
+		return "UpdateRow", func() error { _, err := api.UpdateRow(&sdk.UpdateRowRequest{UpdateRowChange: update}); return err }, nil
 	case events.DeleteRow:
-		del := &ots.DeleteRowChange{TableName: table, PrimaryKey: pk}
-		del.SetCondition(ots.RowExistenceExpectation_IGNORE)
-		return "DeleteRow", func() error { _, err := sdk.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: del}); return err }, nil
+		del := &sdk.DeleteRowChange{TableName: table, PrimaryKey: pk}
+		del.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+		return "DeleteRow", func() error { _, err := api.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: del}); return err }, nil
 	}
 	return "", nil, fmt.Errorf("unknown record type %q", rec.Type)
 }

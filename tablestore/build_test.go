@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -119,30 +119,30 @@ func TestChunkingUsesTheRowEstimate(t *testing.T) {
 func TestBuildRowWriteMapsMutationsToRowChanges(t *testing.T) {
 	row, err := buildRowWrite("result", put(1, cell("a", events.Integer(1)), cell("b", events.String("x"))))
 	require.NoError(t, err)
-	p, ok := row.change.(*ots.PutRowChange)
+	p, ok := row.change.(*sdk.PutRowChange)
 	require.True(t, ok)
-	assert.Equal(t, ots.RowExistenceExpectation_IGNORE, p.Condition.RowExistenceExpectation)
-	assert.Equal(t, []ots.AttributeColumn{{ColumnName: "a", Value: int64(1)}, {ColumnName: "b", Value: "x"}}, p.Columns,
+	assert.Equal(t, sdk.RowExistenceExpectation_IGNORE, p.Condition.RowExistenceExpectation)
+	assert.Equal(t, []sdk.AttributeColumn{{ColumnName: "a", Value: int64(1)}, {ColumnName: "b", Value: "x"}}, p.Columns,
 		"no timestamps: the server stamps the cells")
 	assert.Equal(t, "PutRow", row.operation())
 
 	row, err = buildRowWrite("result", transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: key(1)})
 	require.NoError(t, err)
-	d, ok := row.change.(*ots.DeleteRowChange)
+	d, ok := row.change.(*sdk.DeleteRowChange)
 	require.True(t, ok)
-	assert.Equal(t, ots.RowExistenceExpectation_IGNORE, d.Condition.RowExistenceExpectation)
+	assert.Equal(t, sdk.RowExistenceExpectation_IGNORE, d.Condition.RowExistenceExpectation)
 	assert.Equal(t, "DeleteRow", row.operation())
 
 	row, err = buildRowWrite("result", transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1),
 		Columns: []transform.Cell{cell("a", events.Double(2.5)), cell("b", events.Value{})}})
 	require.NoError(t, err)
-	u, ok := row.change.(*ots.UpdateRowChange)
+	u, ok := row.change.(*sdk.UpdateRowChange)
 	require.True(t, ok)
-	assert.Equal(t, ots.RowExistenceExpectation_EXPECT_EXIST, u.Condition.RowExistenceExpectation)
+	assert.Equal(t, sdk.RowExistenceExpectation_EXPECT_EXIST, u.Condition.RowExistenceExpectation)
 	require.Len(t, u.Columns, 2)
-	assert.Equal(t, ots.ColumnToUpdate{ColumnName: "a", Value: 2.5}, u.Columns[0])
+	assert.Equal(t, sdk.ColumnToUpdate{ColumnName: "a", Value: 2.5}, u.Columns[0])
 	assert.Equal(t, "b", u.Columns[1].ColumnName)
-	assert.True(t, u.Columns[1].HasType && u.Columns[1].IgnoreValue && u.Columns[1].Type == ots.DELETE_ALL_VERSION,
+	assert.True(t, u.Columns[1].HasType && u.Columns[1].IgnoreValue && u.Columns[1].Type == sdk.DELETE_ALL_VERSION,
 		"a cell without a value deletes all versions")
 	assert.Equal(t, "UpdateRow", row.operation())
 
@@ -269,9 +269,9 @@ func TestRunBoundedReportsAnEndedContext(t *testing.T) {
 }
 
 func TestCheckResultIndexesRejectsMalformedResponses(t *testing.T) {
-	ok := []ots.RowResult{{Index: 1}, {Index: 0}}
+	ok := []sdk.RowResult{{Index: 1}, {Index: 0}}
 	require.NoError(t, checkResultIndexes("result", "BatchWriteRow", 2, ok))
-	for name, results := range map[string][]ots.RowResult{
+	for name, results := range map[string][]sdk.RowResult{
 		"too few":  {{Index: 0}},
 		"too many": {{Index: 0}, {Index: 1}, {Index: 2}},
 		"repeated": {{Index: 0}, {Index: 0}},

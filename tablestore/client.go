@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 )
 
 // DefaultMaxConcurrentRequests is the number of BatchWriteRow or BatchGetRow requests one
@@ -133,21 +133,21 @@ func (c *Client) String() string {
 // GoString describes the client without its secrets (the %#v form).
 func (c *Client) GoString() string { return c.String() }
 
-// sdk returns an SDK client whose every request is bound to ctx. The SDK builds its HTTP
+// api returns an SDK client whose every request is bound to ctx. The SDK builds its HTTP
 // requests without a context (tablestore/api.go doRequest), so the binding is done by the
 // transport; the SDK client is cheap, its connections are those of sharedTransport.
-func (c *Client) sdk(ctx context.Context) *ots.TableStoreClient {
-	cfg := &ots.TableStoreConfig{
+func (c *Client) api(ctx context.Context) *sdk.TableStoreClient {
+	cfg := &sdk.TableStoreConfig{
 		// No SDK retries: with RetryTimes 0 the SDK neither re-sends a failed request nor the
 		// failed rows of a batch (api.go getNextPause, getPartitionFailedNextPause); the
 		// retrier does both, knowing the deadline.
 		RetryTimes: 0,
 		// The SDK uses only RequestTimeout (the http.Client's timeout) when given a
 		// Transport; sharedTransport applies connectionTimeout and idleConnTimeout.
-		HTTPTimeout: ots.HTTPTimeout{RequestTimeout: requestTimeout},
+		HTTPTimeout: sdk.HTTPTimeout{RequestTimeout: requestTimeout},
 		Transport:   contextTransport{ctx: ctx, base: sharedTransport},
 	}
-	return ots.NewClientWithConfig(c.endpoint, c.instance, c.creds.AccessKeyID, c.creds.AccessKeySecret, c.creds.SecurityToken, cfg)
+	return sdk.NewClientWithConfig(c.endpoint, c.instance, c.creds.AccessKeyID, c.creds.AccessKeySecret, c.creds.SecurityToken, cfg)
 }
 
 // contextTransport sends each request under ctx as well as under the request's own context

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/transform"
@@ -40,11 +40,11 @@ func FormatPrimaryKey(pk []events.PrimaryKeyColumn) string {
 
 // toSDKPrimaryKey converts a primary key into the SDK's form. Only INTEGER, STRING and
 // BINARY values are allowed: the SDK panics on other types (util.go NewPrimaryKeyColumn).
-func toSDKPrimaryKey(pk []events.PrimaryKeyColumn) (*ots.PrimaryKey, error) {
+func toSDKPrimaryKey(pk []events.PrimaryKeyColumn) (*sdk.PrimaryKey, error) {
 	if len(pk) == 0 {
 		return nil, errors.New("empty primary key")
 	}
-	out := new(ots.PrimaryKey)
+	out := new(sdk.PrimaryKey)
 	for _, col := range pk {
 		switch col.Value.Kind() {
 		case events.KindInteger, events.KindString, events.KindBinary:
@@ -57,7 +57,7 @@ func toSDKPrimaryKey(pk []events.PrimaryKeyColumn) (*ots.PrimaryKey, error) {
 }
 
 // fromSDKPrimaryKey converts a primary key the SDK decoded from a response.
-func fromSDKPrimaryKey(pk *ots.PrimaryKey) ([]events.PrimaryKeyColumn, error) {
+func fromSDKPrimaryKey(pk *sdk.PrimaryKey) ([]events.PrimaryKeyColumn, error) {
 	out := make([]events.PrimaryKeyColumn, 0, len(pk.PrimaryKeys))
 	for _, col := range pk.PrimaryKeys {
 		v, err := events.ValueOf(col.Value)
@@ -71,7 +71,7 @@ func fromSDKPrimaryKey(pk *ots.PrimaryKey) ([]events.PrimaryKeyColumn, error) {
 
 // fromSDKColumns converts the attribute columns the SDK decoded from a read response
 // (latest version only) into cells sorted by name.
-func fromSDKColumns(cols []*ots.AttributeColumn) ([]transform.Cell, error) {
+func fromSDKColumns(cols []*sdk.AttributeColumn) ([]transform.Cell, error) {
 	cells := make([]transform.Cell, 0, len(cols))
 	for _, col := range cols {
 		v, err := events.ValueOf(col.Value)
@@ -85,26 +85,26 @@ func fromSDKColumns(cols []*ots.AttributeColumn) ([]transform.Cell, error) {
 }
 
 // toSDKPrimaryKeyType maps a value kind to the primary key type of a table schema.
-func toSDKPrimaryKeyType(k events.Kind) (ots.PrimaryKeyType, error) {
+func toSDKPrimaryKeyType(k events.Kind) (sdk.PrimaryKeyType, error) {
 	switch k {
 	case events.KindInteger:
-		return ots.PrimaryKeyType_INTEGER, nil
+		return sdk.PrimaryKeyType_INTEGER, nil
 	case events.KindString:
-		return ots.PrimaryKeyType_STRING, nil
+		return sdk.PrimaryKeyType_STRING, nil
 	case events.KindBinary:
-		return ots.PrimaryKeyType_BINARY, nil
+		return sdk.PrimaryKeyType_BINARY, nil
 	}
 	return 0, fmt.Errorf("primary key type %s; only INTEGER, STRING and BINARY are allowed", k)
 }
 
 // fromSDKPrimaryKeyType maps a table schema's primary key type to a value kind.
-func fromSDKPrimaryKeyType(t ots.PrimaryKeyType) (events.Kind, error) {
+func fromSDKPrimaryKeyType(t sdk.PrimaryKeyType) (events.Kind, error) {
 	switch t {
-	case ots.PrimaryKeyType_INTEGER:
+	case sdk.PrimaryKeyType_INTEGER:
 		return events.KindInteger, nil
-	case ots.PrimaryKeyType_STRING:
+	case sdk.PrimaryKeyType_STRING:
 		return events.KindString, nil
-	case ots.PrimaryKeyType_BINARY:
+	case sdk.PrimaryKeyType_BINARY:
 		return events.KindBinary, nil
 	}
 	return events.KindNone, fmt.Errorf("unknown primary key type %d", t)

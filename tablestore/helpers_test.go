@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/require"
@@ -60,8 +60,8 @@ func newTable(t *testing.T, table string) (*otslocal.Server, *Client) {
 
 // sdkClient returns a plain SDK client of endpoint, to check results independently of the
 // code under test.
-func sdkClient(endpoint string) *ots.TableStoreClient {
-	return ots.NewClientWithConfig(endpoint, testInstance, testAccessKeyID, testAccessKeySecret, testSecurityToken, nil)
+func sdkClient(endpoint string) *sdk.TableStoreClient {
+	return sdk.NewClientWithConfig(endpoint, testInstance, testAccessKeyID, testAccessKeySecret, testSecurityToken, nil)
 }
 
 // getRow reads row pk of table with the SDK's GetRow (latest versions) and returns its
@@ -70,7 +70,7 @@ func getRow(t *testing.T, endpoint, table string, pk []events.PrimaryKeyColumn) 
 	t.Helper()
 	sdkPK, err := toSDKPrimaryKey(pk)
 	require.NoError(t, err)
-	resp, err := sdkClient(endpoint).GetRow(&ots.GetRowRequest{SingleRowQueryCriteria: &ots.SingleRowQueryCriteria{
+	resp, err := sdkClient(endpoint).GetRow(&sdk.GetRowRequest{SingleRowQueryCriteria: &sdk.SingleRowQueryCriteria{
 		TableName: table, PrimaryKey: sdkPK, MaxVersion: 1,
 	}})
 	require.NoError(t, err)
@@ -88,14 +88,14 @@ func getRow(t *testing.T, endpoint, table string, pk []events.PrimaryKeyColumn) 
 // GetRange, following next_start_primary_key.
 func countRows(t *testing.T, endpoint, table string) int {
 	t.Helper()
-	start := new(ots.PrimaryKey)
+	start := new(sdk.PrimaryKey)
 	start.AddPrimaryKeyColumnWithMinValue("id")
-	end := new(ots.PrimaryKey)
+	end := new(sdk.PrimaryKey)
 	end.AddPrimaryKeyColumnWithMaxValue("id")
 	n := 0
 	for start != nil {
-		resp, err := sdkClient(endpoint).GetRange(&ots.GetRangeRequest{RangeRowQueryCriteria: &ots.RangeRowQueryCriteria{
-			TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: ots.FORWARD,
+		resp, err := sdkClient(endpoint).GetRange(&sdk.GetRangeRequest{RangeRowQueryCriteria: &sdk.RangeRowQueryCriteria{
+			TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: sdk.FORWARD,
 		}})
 		require.NoError(t, err)
 		n += len(resp.Rows)

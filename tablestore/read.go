@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/transform"
@@ -45,7 +45,7 @@ func (c *Client) Read(ctx context.Context, table string, keys [][]events.Primary
 	if table == "" {
 		return nil, ReadStats{}, errors.New("tablestore: Read: empty table name")
 	}
-	pks := make([]*ots.PrimaryKey, len(keys))
+	pks := make([]*sdk.PrimaryKey, len(keys))
 	for i, key := range keys {
 		pk, err := toSDKPrimaryKey(key)
 		if err != nil {
@@ -81,26 +81,26 @@ type readChunk struct {
 	table   string
 	columns []string
 	keys    [][]events.PrimaryKeyColumn
-	pks     []*ots.PrimaryKey
+	pks     []*sdk.PrimaryKey
 	rows    []Row
 }
 
 // read fetches one chunk, re-requesting the keys that fail with retryable codes.
 func (c *Client) read(ctx context.Context, chunk *readChunk, stats *ReadStats) error {
-	sdk := c.sdk(ctx)
+	api := c.api(ctx)
 	r := newRetrier(ctx)
 	pending := make([]int, len(chunk.keys))
 	for i := range pending {
 		pending[i] = i
 	}
 	err := r.run(ctx, func() (retry, err error) {
-		criteria := &ots.MultiRowQueryCriteria{TableName: chunk.table, MaxVersion: 1, ColumnsToGet: chunk.columns}
+		criteria := &sdk.MultiRowQueryCriteria{TableName: chunk.table, MaxVersion: 1, ColumnsToGet: chunk.columns}
 		for _, i := range pending {
 			criteria.AddRow(chunk.pks[i])
 		}
 		stats.Requests++
-		resp, err := CallSDK(func() (*ots.BatchGetRowResponse, error) {
-			return sdk.BatchGetRow(&ots.BatchGetRowRequest{MultiRowQueryCriteria: []*ots.MultiRowQueryCriteria{criteria}})
+		resp, err := CallSDK(func() (*sdk.BatchGetRowResponse, error) {
+			return api.BatchGetRow(&sdk.BatchGetRowRequest{MultiRowQueryCriteria: []*sdk.MultiRowQueryCriteria{criteria}})
 		})
 		if err != nil {
 			return classify("BatchGetRow", chunk.table, err)
@@ -115,7 +115,7 @@ func (c *Client) read(ctx context.Context, chunk *readChunk, stats *ReadStats) e
 // settle stores the rows of a BatchGetRow response, mapped back by Index to the requested
 // keys (indexes into the chunk). It returns the keys to request again with the first of
 // their errors, or the error of a key that failed for good.
-func (chunk *readChunk) settle(requested []int, results []ots.RowResult) (again []int, retry, err error) {
+func (chunk *readChunk) settle(requested []int, results []sdk.RowResult) (again []int, retry, err error) {
 	if err := checkResultIndexes(chunk.table, "BatchGetRow", len(requested), results); err != nil {
 		return nil, nil, err
 	}
@@ -141,13 +141,13 @@ func (chunk *readChunk) settle(requested []int, results []ots.RowResult) (again 
 }
 
 // failure describes the per-row error of key i.
-func (chunk *readChunk) failure(i int, e ots.Error) *RowError {
+func (chunk *readChunk) failure(i int, e sdk.Error) *RowError {
 	return &RowError{Table: chunk.table, Operation: "GetRow", PrimaryKey: FormatPrimaryKey(chunk.keys[i]), Code: e.Code, Message: e.Message}
 }
 
 // rowFromResult converts a successful BatchGetRow row result. The SDK fills PrimaryKey only
 // when the response holds a row (tablestore/api.go BatchGetRow).
-func rowFromResult(res ots.RowResult) (Row, error) {
+func rowFromResult(res sdk.RowResult) (Row, error) {
 	if len(res.PrimaryKey.PrimaryKeys) == 0 {
 		return Row{}, nil
 	}

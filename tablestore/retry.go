@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 )
 
 // The retry policy: exponential backoff with full jitter ("Exponential Backoff And Jitter",
@@ -128,12 +128,12 @@ func classify(op, table string, err error) (retry, permanent error) {
 }
 
 // Retryable reports whether err, the error of a Tablestore SDK call, is transient: an
-// [*ots.OtsError] whose code the service uses for conditions that pass (busy partitions,
+// [*sdk.OtsError] whose code the service uses for conditions that pass (busy partitions,
 // throttling, timeouts; see retryableCode), or a *url.Error, a request that did not complete
 // (connection refused or reset, a timeout, a cancelled context), which the SDK returns as
 // net/http gave it.
 func Retryable(err error) bool {
-	var otsErr *ots.OtsError
+	var otsErr *sdk.OtsError
 	if errors.As(err, &otsErr) {
 		return retryableCode(otsErr.Code, otsErr.Message)
 	}

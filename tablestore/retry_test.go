@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -131,20 +131,20 @@ func TestClassify(t *testing.T) {
 		err       error
 		retryable bool
 	}{
-		{"server busy", &ots.OtsError{Code: "OTSServerBusy", Message: "Server is busy."}, true},
-		{"row conflict", &ots.OtsError{Code: "OTSRowOperationConflict"}, true},
-		{"not enough CU", &ots.OtsError{Code: "OTSNotEnoughCapacityUnit"}, true},
-		{"table not ready", &ots.OtsError{Code: "OTSTableNotReady"}, true},
-		{"partition unavailable", &ots.OtsError{Code: "OTSPartitionUnavailable"}, true},
-		{"storage busy", &ots.OtsError{Code: "OTSStorageServerBusy"}, true},
-		{"timeout", &ots.OtsError{Code: "OTSTimeout"}, true},
-		{"internal", &ots.OtsError{Code: "OTSInternalServerError"}, true},
-		{"unavailable", &ots.OtsError{Code: "OTSServerUnavailable"}, true},
-		{"too frequent", &ots.OtsError{Code: "OTSQuotaExhausted", Message: "Too frequent table operations."}, true},
-		{"table quota", &ots.OtsError{Code: "OTSQuotaExhausted", Message: "Number of tables exceeded the quota."}, false},
-		{"no table", &ots.OtsError{Code: "OTSObjectNotExist"}, false},
-		{"bad parameter", &ots.OtsError{Code: "OTSParameterInvalid"}, false},
-		{"auth", &ots.OtsError{Code: "OTSAuthFailed"}, false},
+		{"server busy", &sdk.OtsError{Code: "OTSServerBusy", Message: "Server is busy."}, true},
+		{"row conflict", &sdk.OtsError{Code: "OTSRowOperationConflict"}, true},
+		{"not enough CU", &sdk.OtsError{Code: "OTSNotEnoughCapacityUnit"}, true},
+		{"table not ready", &sdk.OtsError{Code: "OTSTableNotReady"}, true},
+		{"partition unavailable", &sdk.OtsError{Code: "OTSPartitionUnavailable"}, true},
+		{"storage busy", &sdk.OtsError{Code: "OTSStorageServerBusy"}, true},
+		{"timeout", &sdk.OtsError{Code: "OTSTimeout"}, true},
+		{"internal", &sdk.OtsError{Code: "OTSInternalServerError"}, true},
+		{"unavailable", &sdk.OtsError{Code: "OTSServerUnavailable"}, true},
+		{"too frequent", &sdk.OtsError{Code: "OTSQuotaExhausted", Message: "Too frequent table operations."}, true},
+		{"table quota", &sdk.OtsError{Code: "OTSQuotaExhausted", Message: "Number of tables exceeded the quota."}, false},
+		{"no table", &sdk.OtsError{Code: "OTSObjectNotExist"}, false},
+		{"bad parameter", &sdk.OtsError{Code: "OTSParameterInvalid"}, false},
+		{"auth", &sdk.OtsError{Code: "OTSAuthFailed"}, false},
 		{"network", &url.Error{Op: "Post", URL: "http://127.0.0.1:1/BatchWriteRow", Err: errors.New("connection refused")}, true},
 		{"local", errors.New("[tablestore] invalid input"), false},
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/transform"
@@ -48,7 +48,7 @@ func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySc
 	if len(pk) == 0 {
 		return fmt.Errorf("tablestore: EnsureTable %q: no primary key columns", name)
 	}
-	meta := &ots.TableMeta{TableName: name}
+	meta := &sdk.TableMeta{TableName: name}
 	for _, col := range pk {
 		t, err := toSDKPrimaryKeyType(col.Type)
 		if err != nil {
@@ -56,25 +56,25 @@ func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySc
 		}
 		meta.AddPrimaryKeyColumn(col.Name, t)
 	}
-	req := &ots.CreateTableRequest{
+	req := &sdk.CreateTableRequest{
 		TableMeta:          meta,
-		TableOption:        &ots.TableOption{TimeToAlive: -1, MaxVersion: max(opts.MaxVersions, 1), DeviationCellVersionInSec: opts.DeviationCellVersionInSec},
-		ReservedThroughput: &ots.ReservedThroughput{},
+		TableOption:        &sdk.TableOption{TimeToAlive: -1, MaxVersion: max(opts.MaxVersions, 1), DeviationCellVersionInSec: opts.DeviationCellVersionInSec},
+		ReservedThroughput: &sdk.ReservedThroughput{},
 	}
 	if opts.StreamExpirationHours > 0 {
-		req.StreamSpec = &ots.StreamSpecification{EnableStream: true, ExpirationTime: int32(opts.StreamExpirationHours)}
+		req.StreamSpec = &sdk.StreamSpecification{EnableStream: true, ExpirationTime: int32(opts.StreamExpirationHours)}
 	}
-	sdk := c.sdk(ctx)
+	api := c.api(ctx)
 	r := newRetrier(ctx)
 	err := r.run(ctx, func() (retry, err error) {
-		_, err = CallSDK(func() (*ots.CreateTableResponse, error) { return sdk.CreateTable(req) })
+		_, err = CallSDK(func() (*sdk.CreateTableResponse, error) { return api.CreateTable(req) })
 		return classify("CreateTable", name, err)
 	})
-	var otsErr *ots.OtsError
+	var otsErr *sdk.OtsError
 	if !errors.As(err, &otsErr) || otsErr.Code != CodeObjectAlreadyExist {
 		return err
 	}
-	existing, err := describePrimaryKey(ctx, sdk, r, name)
+	existing, err := describePrimaryKey(ctx, api, r, name)
 	if err != nil {
 		return err
 	}
@@ -94,11 +94,11 @@ func joinSchema(pk []PrimaryKeySchema) string {
 }
 
 // describePrimaryKey returns table's primary key schema from DescribeTable.
-func describePrimaryKey(ctx context.Context, sdk *ots.TableStoreClient, r *retrier, table string) ([]PrimaryKeySchema, error) {
-	var resp *ots.DescribeTableResponse
+func describePrimaryKey(ctx context.Context, api *sdk.TableStoreClient, r *retrier, table string) ([]PrimaryKeySchema, error) {
+	var resp *sdk.DescribeTableResponse
 	err := r.run(ctx, func() (retry, err error) {
-		resp, err = CallSDK(func() (*ots.DescribeTableResponse, error) {
-			return sdk.DescribeTable(&ots.DescribeTableRequest{TableName: table})
+		resp, err = CallSDK(func() (*sdk.DescribeTableResponse, error) {
+			return api.DescribeTable(&sdk.DescribeTableRequest{TableName: table})
 		})
 		return classify("DescribeTable", table, err)
 	})
@@ -136,13 +136,13 @@ type ScannedRow struct {
 // first. Meant for printing small tables in local replay; it holds the whole table in
 // memory. Retryable failures are retried as in [Client.Write].
 func (c *Client) Scan(ctx context.Context, table string) ([]ScannedRow, error) {
-	sdk := c.sdk(ctx)
+	api := c.api(ctx)
 	r := newRetrier(ctx)
-	schema, err := describePrimaryKey(ctx, sdk, r, table)
+	schema, err := describePrimaryKey(ctx, api, r, table)
 	if err != nil {
 		return nil, err
 	}
-	start, end := new(ots.PrimaryKey), new(ots.PrimaryKey)
+	start, end := new(sdk.PrimaryKey), new(sdk.PrimaryKey)
 	for _, col := range schema {
 		start.AddPrimaryKeyColumnWithMinValue(col.Name)
 		end.AddPrimaryKeyColumnWithMaxValue(col.Name)
@@ -152,11 +152,11 @@ func (c *Client) Scan(ctx context.Context, table string) ([]ScannedRow, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("tablestore: GetRange on table %q: %w", table, err)
 		}
-		criteria := &ots.RangeRowQueryCriteria{TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: ots.FORWARD}
-		var resp *ots.GetRangeResponse
+		criteria := &sdk.RangeRowQueryCriteria{TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: sdk.FORWARD}
+		var resp *sdk.GetRangeResponse
 		err := r.run(ctx, func() (retry, err error) {
-			resp, err = CallSDK(func() (*ots.GetRangeResponse, error) {
-				return sdk.GetRange(&ots.GetRangeRequest{RangeRowQueryCriteria: criteria})
+			resp, err = CallSDK(func() (*sdk.GetRangeResponse, error) {
+				return api.GetRange(&sdk.GetRangeRequest{RangeRowQueryCriteria: criteria})
 			})
 			return classify("GetRange", table, err)
 		})
@@ -176,7 +176,7 @@ func (c *Client) Scan(ctx context.Context, table string) ([]ScannedRow, error) {
 }
 
 // scannedRow converts one row of a GetRange response.
-func scannedRow(row *ots.Row) (ScannedRow, error) {
+func scannedRow(row *sdk.Row) (ScannedRow, error) {
 	if row.PrimaryKey == nil {
 		return ScannedRow{}, errors.New("a row without a primary key")
 	}

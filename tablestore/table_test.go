@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -44,13 +44,13 @@ func TestEnsureTableCreatesOnceAndChecksTheSchema(t *testing.T) {
 	require.NoError(t, c.EnsureTable(t.Context(), "t", schema, TableOptions{}))
 	require.NoError(t, c.EnsureTable(t.Context(), "t", schema, TableOptions{}), "an existing table with the same primary key is fine")
 
-	resp, err := sdkClient(srv.Endpoint).DescribeTable(&ots.DescribeTableRequest{TableName: "t"})
+	resp, err := sdkClient(srv.Endpoint).DescribeTable(&sdk.DescribeTableRequest{TableName: "t"})
 	require.NoError(t, err)
 	assert.Equal(t, 1, resp.TableOption.MaxVersion)
 	assert.Equal(t, -1, resp.TableOption.TimeToAlive)
 	require.Len(t, resp.TableMeta.SchemaEntry, 3)
 	assert.Equal(t, "g", *resp.TableMeta.SchemaEntry[0].Name)
-	assert.Equal(t, ots.PrimaryKeyType_STRING, *resp.TableMeta.SchemaEntry[0].Type)
+	assert.Equal(t, sdk.PrimaryKeyType_STRING, *resp.TableMeta.SchemaEntry[0].Type)
 
 	err = c.EnsureTable(t.Context(), "t", idSchema, TableOptions{})
 	require.Error(t, err)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/transform"
@@ -64,7 +64,7 @@ type rowWrite struct {
 	kind transform.MutationKind
 	// primaryKey is the row's primary key, formatted for messages only when one is needed.
 	primaryKey []events.PrimaryKeyColumn
-	change     ots.RowChange
+	change     sdk.RowChange
 	// size is the estimated encoded size in bytes.
 	size int
 }
@@ -105,7 +105,7 @@ func (w *rowWrite) operation() string {
 //
 // Any other row failure fails the call with a [*RowError] naming the table, the operation,
 // the primary key, the code and the message; any other request failure fails it with the
-// SDK's error (an *ots.OtsError for Tablestore's). A mutation of another kind, a primary
+// SDK's error (an *sdk.OtsError for Tablestore's). A mutation of another kind, a primary
 // key value that is not INTEGER, STRING or BINARY, a put cell without a value, or a primary
 // key given twice is an error before anything is sent. On failure some rows may have been
 // written; the returned stats count them.
@@ -165,8 +165,8 @@ func buildRowWrite(table string, m transform.Mutation) (*rowWrite, error) {
 	row := &rowWrite{kind: m.Kind, size: estimateRowSize(m)}
 	switch m.Kind {
 	case transform.MutationPut:
-		put := &ots.PutRowChange{TableName: table, PrimaryKey: pk}
-		put.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		put := &sdk.PutRowChange{TableName: table, PrimaryKey: pk}
+		put.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 		for _, cell := range m.Columns {
 			if cell.Value.IsNone() {
 				return nil, fmt.Errorf("column %q has no value; a put needs a value in every cell", cell.Name)
@@ -175,15 +175,15 @@ func buildRowWrite(table string, m transform.Mutation) (*rowWrite, error) {
 		}
 		row.change = put
 	case transform.MutationDelete:
-		del := &ots.DeleteRowChange{TableName: table, PrimaryKey: pk}
-		del.SetCondition(ots.RowExistenceExpectation_IGNORE)
+		del := &sdk.DeleteRowChange{TableName: table, PrimaryKey: pk}
+		del.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 		row.change = del
 	case transform.MutationUpdateIfExists:
 		if len(m.Columns) == 0 {
 			return nil, nil
 		}
-		update := &ots.UpdateRowChange{TableName: table, PrimaryKey: pk}
-		update.SetCondition(ots.RowExistenceExpectation_EXPECT_EXIST)
+		update := &sdk.UpdateRowChange{TableName: table, PrimaryKey: pk}
+		update.SetCondition(sdk.RowExistenceExpectation_EXPECT_EXIST)
 		for _, cell := range m.Columns {
 			if cell.Value.IsNone() {
 				update.DeleteColumn(cell.Name)
@@ -252,16 +252,16 @@ func chunkRowWrites(rows []*rowWrite) [][]*rowWrite {
 // writeChunk writes one request's rows, re-sending the rows that fail with retryable codes
 // until all are settled, one fails for good, or time runs out.
 func (c *Client) writeChunk(ctx context.Context, table string, rows []*rowWrite, stats *WriteStats) error {
-	sdk := c.sdk(ctx)
+	api := c.api(ctx)
 	r := newRetrier(ctx)
 	pending := rows
 	err := r.run(ctx, func() (retry, err error) {
-		req := new(ots.BatchWriteRowRequest)
+		req := new(sdk.BatchWriteRowRequest)
 		for _, row := range pending {
 			req.AddRowChange(row.change)
 		}
 		stats.Requests++
-		resp, err := CallSDK(func() (*ots.BatchWriteRowResponse, error) { return sdk.BatchWriteRow(req) })
+		resp, err := CallSDK(func() (*sdk.BatchWriteRowResponse, error) { return api.BatchWriteRow(req) })
 		if err != nil {
 			return classify("BatchWriteRow", table, err)
 		}
@@ -275,7 +275,7 @@ func (c *Client) writeChunk(ctx context.Context, table string, rows []*rowWrite,
 // settleWrites maps the per-row results of a BatchWriteRow back to the rows sent, by their
 // Index, and counts the settled ones. It returns the rows to re-send with the first of their
 // errors, or the error of a row that failed for good.
-func settleWrites(table string, sent []*rowWrite, results []ots.RowResult, stats *WriteStats) (again []*rowWrite, retry, err error) {
+func settleWrites(table string, sent []*rowWrite, results []sdk.RowResult, stats *WriteStats) (again []*rowWrite, retry, err error) {
 	if err := checkResultIndexes(table, "BatchWriteRow", len(sent), results); err != nil {
 		return nil, nil, err
 	}
@@ -312,13 +312,13 @@ func (s *WriteStats) count(kind transform.MutationKind) {
 }
 
 // failure describes the row's per-row error.
-func (w *rowWrite) failure(table string, e ots.Error) *RowError {
+func (w *rowWrite) failure(table string, e sdk.Error) *RowError {
 	return &RowError{Table: table, Operation: w.operation(), PrimaryKey: FormatPrimaryKey(w.primaryKey), Code: e.Code, Message: e.Message}
 }
 
 // checkResultIndexes checks that a batch response has exactly one result for each of the
 // sent rows of table, so that mapping results back by Index is safe.
-func checkResultIndexes(table, op string, sent int, results []ots.RowResult) error {
+func checkResultIndexes(table, op string, sent int, results []sdk.RowResult) error {
 	if len(results) != sent {
 		return fmt.Errorf("tablestore: %s on table %q: the response has %d row results for %d rows sent", op, table, len(results), sent)
 	}

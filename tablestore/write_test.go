@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/assert"
@@ -332,12 +332,12 @@ func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []transform.Cell{cell("n", events.Integer(3))}},
 	})
 	require.NoError(t, err)
-	conditionFailed := ots.Error{Code: CodeConditionCheckFail, Message: "Condition check failed."}
+	conditionFailed := sdk.Error{Code: CodeConditionCheckFail, Message: "Condition check failed."}
 	for _, failing := range []int32{0, 1} {
 		// The conditional update of row 3 failing its condition is a correct outcome; the put
 		// or delete failing it is not.
-		results := []ots.RowResult{{Index: 0, IsSucceed: true}, {Index: 1, IsSucceed: true}, {Index: 2, Error: conditionFailed}}
-		results[failing] = ots.RowResult{Index: failing, Error: conditionFailed}
+		results := []sdk.RowResult{{Index: 0, IsSucceed: true}, {Index: 1, IsSucceed: true}, {Index: 2, Error: conditionFailed}}
+		results[failing] = sdk.RowResult{Index: failing, Error: conditionFailed}
 		_, _, err := settleWrites("result", rows, results, &WriteStats{})
 		var rowErr *RowError
 		require.ErrorAs(t, err, &rowErr)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/events"
@@ -50,7 +50,7 @@ ALIBABA_CLOUD_SECURITY_TOKEN. DIR is created if needed and must hold no event fi
 			if err := checkEmptyOutput(out); err != nil {
 				return usageError{err}
 			}
-			client := ots.NewClientWithConfig(endpoint, instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, nil)
+			client := sdk.NewClientWithConfig(endpoint, instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, nil)
 			var shards capturedShards
 			if err := fclocal.Capture(cmd.Context(), client, table, opts, shards.add); err != nil {
 				return err
@@ -58,7 +58,7 @@ ALIBABA_CLOUD_SECURITY_TOKEN. DIR is created if needed and must hold no event fi
 			return writeCapture(cmd.OutOrStdout(), out, table, shards)
 		},
 	}
-	cmd.Flags().StringVar(&endpoint, "endpoint", "", "Tablestore endpoint, e.g. https://myinstance.cn-hangzhou.ots.aliyuncs.com (required)")
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "Tablestore endpoint, e.g. https://myinstance.cn-hangzhou.sdk.aliyuncs.com (required)")
 	cmd.Flags().StringVar(&instance, "instance", "", "Tablestore instance name (required)")
 	cmd.Flags().StringVar(&table, "table", "", "the table whose Stream to read (required)")
 	cmd.Flags().StringVar(&out, "out", "", "folder to write the event files to (required)")

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -39,32 +39,32 @@ func streamedSource(t *testing.T) (*otslocal.Server, *tablestore.Client) {
 	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{StreamExpirationHours: 24}))
 	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
 
-	sdk := ots.NewClient(srv.Endpoint, "inst", captureCreds.AccessKeyID, captureCreds.AccessKeySecret)
-	key := func(id int64) *ots.PrimaryKey {
-		pk := &ots.PrimaryKey{}
+	api := sdk.NewClient(srv.Endpoint, "inst", captureCreds.AccessKeyID, captureCreds.AccessKeySecret)
+	key := func(id int64) *sdk.PrimaryKey {
+		pk := &sdk.PrimaryKey{}
 		pk.AddPrimaryKeyColumn("id", id)
 		return pk
 	}
 	for id := int64(1); id <= 25; id++ {
-		put := &ots.PutRowChange{TableName: "source_data", PrimaryKey: key(id)}
+		put := &sdk.PutRowChange{TableName: "source_data", PrimaryKey: key(id)}
 		put.AddColumn("level", id%4)
 		put.AddColumn("message", fmt.Sprintf("row %d", id))
-		put.SetCondition(ots.RowExistenceExpectation_IGNORE)
-		_, err := sdk.PutRow(&ots.PutRowRequest{PutRowChange: put})
+		put.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+		_, err := api.PutRow(&sdk.PutRowRequest{PutRowChange: put})
 		require.NoError(t, err)
 	}
 	for id := int64(1); id <= 25; id += 3 {
-		update := &ots.UpdateRowChange{TableName: "source_data", PrimaryKey: key(id)}
+		update := &sdk.UpdateRowChange{TableName: "source_data", PrimaryKey: key(id)}
 		update.PutColumn("level", (id+1)%4)
 		update.DeleteColumn("message")
-		update.SetCondition(ots.RowExistenceExpectation_IGNORE)
-		_, err := sdk.UpdateRow(&ots.UpdateRowRequest{UpdateRowChange: update})
+		update.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+		_, err := api.UpdateRow(&sdk.UpdateRowRequest{UpdateRowChange: update})
 		require.NoError(t, err)
 	}
 	for id := int64(2); id <= 25; id += 5 {
-		del := &ots.DeleteRowChange{TableName: "source_data", PrimaryKey: key(id)}
-		del.SetCondition(ots.RowExistenceExpectation_IGNORE)
-		_, err := sdk.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: del})
+		del := &sdk.DeleteRowChange{TableName: "source_data", PrimaryKey: key(id)}
+		del.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+		_, err := api.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: del})
 		require.NoError(t, err)
 	}
 	return srv, client

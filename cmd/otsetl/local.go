@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/events"
@@ -84,7 +84,7 @@ any key works with the embedded otslocal).`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&flags.file, "file", "f", "s.yaml", "the Serverless Devs s.yaml with the function and its Tablestore trigger")
-	f.StringVar(&flags.endpoint, "endpoint", "", "a Tablestore endpoint to use instead of the embedded otslocal, e.g. https://myinstance.cn-hangzhou.ots.aliyuncs.com")
+	f.StringVar(&flags.endpoint, "endpoint", "", "a Tablestore endpoint to use instead of the embedded otslocal, e.g. https://myinstance.cn-hangzhou.sdk.aliyuncs.com")
 	f.StringVar(&flags.instance, "instance", "", "the instance name (default: the one in the trigger's sourceArn, or \""+localInstance+"\" with the embedded otslocal)")
 	f.StringVar(&flags.listen, "listen", "127.0.0.1:8900", "address of the embedded otslocal")
 	f.IntVar(&flags.streamShards, "stream-shards", 1, "shards of each table's Stream in the embedded otslocal")
@@ -221,7 +221,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		fn.stdout = errOut
 	}
 
-	streamClient := ots.NewClientWithConfig(cfg.Endpoint, cfg.Instance, s.credentials.AccessKeyID, s.credentials.AccessKeySecret, s.credentials.SecurityToken, nil)
+	streamClient := sdk.NewClientWithConfig(cfg.Endpoint, cfg.Instance, s.credentials.AccessKeyID, s.credentials.AccessKeySecret, s.credentials.SecurityToken, nil)
 	if err := fclocal.CheckStream(streamClient, cfg.SourceTable); err != nil {
 		return err
 	}

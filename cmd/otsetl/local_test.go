@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -29,7 +29,7 @@ type localStack struct {
 	stdout, stderr *testkit.SyncBuffer
 	endpoint       string
 	instance       string
-	sdk            *ots.TableStoreClient
+	api            *sdk.TableStoreClient
 	client         *tablestore.Client
 }
 
@@ -66,7 +66,7 @@ func startLocal(t *testing.T, bin string, args ...string) *localStack {
 	m := localOutput.FindStringSubmatch(s.stdout.String())
 	require.NotNil(t, m, s.stdout.String())
 	s.endpoint, s.instance = m[1], m[2]
-	s.sdk = ots.NewClient(s.endpoint, s.instance, "any", "any")
+	s.api = sdk.NewClient(s.endpoint, s.instance, "any", "any")
 	var err error
 	s.client, err = tablestore.NewClient(tablestore.Config{Endpoint: s.endpoint, Instance: s.instance}, tablestore.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
 	require.NoError(t, err)
@@ -85,36 +85,36 @@ func withoutCredentials(env []string) []string {
 	return out
 }
 
-func (s *localStack) key(id int64) *ots.PrimaryKey {
-	pk := &ots.PrimaryKey{}
+func (s *localStack) key(id int64) *sdk.PrimaryKey {
+	pk := &sdk.PrimaryKey{}
 	pk.AddPrimaryKeyColumn("id", id)
 	return pk
 }
 
 func (s *localStack) put(t *testing.T, id, level int64, message string) {
 	t.Helper()
-	change := &ots.PutRowChange{TableName: "source_data", PrimaryKey: s.key(id)}
+	change := &sdk.PutRowChange{TableName: "source_data", PrimaryKey: s.key(id)}
 	change.AddColumn("level", level)
 	change.AddColumn("message", message)
-	change.SetCondition(ots.RowExistenceExpectation_IGNORE)
-	_, err := s.sdk.PutRow(&ots.PutRowRequest{PutRowChange: change})
+	change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err := s.api.PutRow(&sdk.PutRowRequest{PutRowChange: change})
 	require.NoError(t, err)
 }
 
 func (s *localStack) update(t *testing.T, id int64, column string, value any) {
 	t.Helper()
-	change := &ots.UpdateRowChange{TableName: "source_data", PrimaryKey: s.key(id)}
+	change := &sdk.UpdateRowChange{TableName: "source_data", PrimaryKey: s.key(id)}
 	change.PutColumn(column, value)
-	change.SetCondition(ots.RowExistenceExpectation_IGNORE)
-	_, err := s.sdk.UpdateRow(&ots.UpdateRowRequest{UpdateRowChange: change})
+	change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err := s.api.UpdateRow(&sdk.UpdateRowRequest{UpdateRowChange: change})
 	require.NoError(t, err)
 }
 
 func (s *localStack) delete(t *testing.T, id int64) {
 	t.Helper()
-	change := &ots.DeleteRowChange{TableName: "source_data", PrimaryKey: s.key(id)}
-	change.SetCondition(ots.RowExistenceExpectation_IGNORE)
-	_, err := s.sdk.DeleteRow(&ots.DeleteRowRequest{DeleteRowChange: change})
+	change := &sdk.DeleteRowChange{TableName: "source_data", PrimaryKey: s.key(id)}
+	change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err := s.api.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: change})
 	require.NoError(t, err)
 }
 

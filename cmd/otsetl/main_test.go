@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	ots "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -402,31 +402,31 @@ func TestOtslocalCommandFlags(t *testing.T) {
 	endpoint := "http://" + addr
 	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (any instance name, access key id only)\n", out.String())
 
-	sdk := func(id, secret string) *ots.TableStoreClient {
-		config := ots.NewDefaultTableStoreConfig()
+	api := func(id, secret string) *sdk.TableStoreClient {
+		config := sdk.NewDefaultTableStoreConfig()
 		config.RetryTimes = 0
-		return ots.NewClientWithConfig(endpoint, "inst", id, secret, "", config)
+		return sdk.NewClientWithConfig(endpoint, "inst", id, secret, "", config)
 	}
-	var otsErr *ots.OtsError
-	_, err := sdk("id", "wrong").DescribeTable(&ots.DescribeTableRequest{TableName: "t"})
+	var otsErr *sdk.OtsError
+	_, err := api("id", "wrong").DescribeTable(&sdk.DescribeTableRequest{TableName: "t"})
 	require.ErrorAs(t, err, &otsErr)
 	assert.Equal(t, "OTSAuthFailed", otsErr.Code)
-	_, err = sdk("id", "secret").DescribeTable(&ots.DescribeTableRequest{TableName: "t"})
+	_, err = api("id", "secret").DescribeTable(&sdk.DescribeTableRequest{TableName: "t"})
 	require.ErrorAs(t, err, &otsErr)
 	assert.Equal(t, "OTSObjectNotExist", otsErr.Code, "signed with the right key, the request reaches the table store")
-	_, err = sdk("id", "secret").ListTable()
+	_, err = api("id", "secret").ListTable()
 	require.ErrorAs(t, err, &otsErr)
 	assert.Contains(t, []string{"OTSServerBusy", "OTSPartitionUnavailable", "OTSRowOperationConflict"}, otsErr.Code)
 
-	meta := &ots.TableMeta{TableName: "t"}
-	meta.AddPrimaryKeyColumn("id", ots.PrimaryKeyType_INTEGER)
-	_, err = sdk("id", "secret").CreateTable(&ots.CreateTableRequest{TableMeta: meta, TableOption: &ots.TableOption{TimeToAlive: -1, MaxVersion: 1},
-		ReservedThroughput: &ots.ReservedThroughput{}, StreamSpec: &ots.StreamSpecification{EnableStream: true, ExpirationTime: 1}})
+	meta := &sdk.TableMeta{TableName: "t"}
+	meta.AddPrimaryKeyColumn("id", sdk.PrimaryKeyType_INTEGER)
+	_, err = api("id", "secret").CreateTable(&sdk.CreateTableRequest{TableMeta: meta, TableOption: &sdk.TableOption{TimeToAlive: -1, MaxVersion: 1},
+		ReservedThroughput: &sdk.ReservedThroughput{}, StreamSpec: &sdk.StreamSpecification{EnableStream: true, ExpirationTime: 1}})
 	require.NoError(t, err)
-	streams, err := sdk("id", "secret").ListStream(&ots.ListStreamRequest{TableName: proto.String("t")})
+	streams, err := api("id", "secret").ListStream(&sdk.ListStreamRequest{TableName: proto.String("t")})
 	require.NoError(t, err)
 	require.Len(t, streams.Streams, 1)
-	described, err := sdk("id", "secret").DescribeStream(&ots.DescribeStreamRequest{StreamId: streams.Streams[0].Id})
+	described, err := api("id", "secret").DescribeStream(&sdk.DescribeStreamRequest{StreamId: streams.Streams[0].Id})
 	require.NoError(t, err)
 	assert.Len(t, described.Shards, 2)
 
