@@ -32,8 +32,8 @@ import (
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
-	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
@@ -217,7 +217,7 @@ func prepareTables(ctx context.Context, endpoint string, evs []workloadEvent, pr
 	if err != nil {
 		return err
 	}
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
 	for _, table := range []string{sourceTable, resultTable, seedResultTable, serveResultTable} {
 		if err := client.EnsureTable(ctx, table, pk, tablestore.TableOptions{}); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 )
@@ -62,7 +63,7 @@ func TestRunOtsetlReportsRequestsThatBreakThePlan(t *testing.T) {
 	t.Cleanup(srv.Close)
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: instance}, credentials)
 	require.NoError(t, err)
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
 	for _, table := range []string{sourceTable, resultTable} {
 		require.NoError(t, client.EnsureTable(ctx, table, pk, tablestore.TableOptions{}))
 	}
@@ -96,7 +97,7 @@ func TestRunSeedSendsOneRequestPerPassingRecordOrDelete(t *testing.T) {
 	t.Cleanup(srv.Close)
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: instance}, credentials)
 	require.NoError(t, err)
-	require.NoError(t, client.EnsureTable(ctx, seedResultTable, []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}, tablestore.TableOptions{}))
+	require.NoError(t, client.EnsureTable(ctx, seedResultTable, []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}, tablestore.TableOptions{}))
 	evs, err := newGenerator(6, time.Now()).events(2, 200, defaultRule(t))
 	require.NoError(t, err)
 

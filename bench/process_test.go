@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 )
@@ -39,7 +39,7 @@ func TestMeasureProcess(t *testing.T) {
 	t.Cleanup(srv.Close)
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: instance}, credentials)
 	require.NoError(t, err)
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
 	for _, table := range []string{sourceTable, serveResultTable} {
 		require.NoError(t, client.EnsureTable(ctx, table, pk, tablestore.TableOptions{}))
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -88,9 +89,9 @@ func (g *generator) record() events.Record {
 	id := g.random.Int64N(g.nextID)
 	switch roll -= putRowPercent; {
 	case roll < updateMessagePercent:
-		return g.change(events.UpdateRow, id, g.put("message", events.String(g.message(id))))
+		return g.change(events.UpdateRow, id, g.put("message", ots.String(g.message(id))))
 	case roll < updateMessagePercent+updateLevelPercent:
-		return g.change(events.UpdateRow, id, g.put("level", events.Integer(g.random.Int64N(maxLevel+1))))
+		return g.change(events.UpdateRow, id, g.put("level", ots.Integer(g.random.Int64N(maxLevel+1))))
 	}
 	return g.change(events.DeleteRow, id)
 }
@@ -104,9 +105,9 @@ func (g *generator) putRow() events.Record {
 		id = g.random.Int64N(g.nextID)
 	}
 	return g.change(events.PutRow, id,
-		g.put("host", events.String(fmt.Sprintf("web-%02d", g.random.IntN(20)))),
-		g.put("level", events.Integer(g.random.Int64N(maxLevel+1))),
-		g.put("message", events.String(g.message(id))),
+		g.put("host", ots.String(fmt.Sprintf("web-%02d", g.random.IntN(20)))),
+		g.put("level", ots.Integer(g.random.Int64N(maxLevel+1))),
+		g.put("message", ots.String(g.message(id))),
 	)
 }
 
@@ -115,13 +116,13 @@ func (g *generator) change(kind events.RecordType, id int64, cells ...events.Col
 	return events.Record{
 		Type:       kind,
 		Info:       events.RecordInfo{Timestamp: g.clock.UnixMicro()},
-		PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(id)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(id)}},
 		Columns:    cells,
 	}
 }
 
 // put is a Put cell of the version at the generator's clock.
-func (g *generator) put(column string, value events.Value) events.Column {
+func (g *generator) put(column string, value ots.Value) events.Column {
 	version := g.clock.UnixMilli()
 	return events.Column{Type: events.Put, ColumnName: column, Value: value, Timestamp: &version}
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -209,4 +211,4 @@ func EncodeCBOR(e *Event) ([]byte, error) {
 }
 
 // cborValue gives the Go value whose CBOR encoding is the value's (nil for none).
-func cborValue(v Value) (any, error) { return v.Any(), nil }
+func cborValue(v ots.Value) (any, error) { return v.Any(), nil }

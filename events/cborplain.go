@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/otsetl/otsetl/ots"
 )
 
 // readPlainEvent decodes a CBOR event in one pass over its bytes, without a payload tree,
@@ -35,7 +37,7 @@ func readPlainEvent(payload []byte, limits DecodeOptions) (*Event, bool) {
 // plainReader reads a plain event, and holds what the records of the event share.
 type plainReader struct {
 	cursor
-	primaryKeys chunks[PrimaryKeyColumn]
+	primaryKeys chunks[ots.PrimaryKeyColumn]
 	columns     chunks[Column]
 	timestamps  chunks[int64]
 	names       [maxNames]string // the first column names met
@@ -205,7 +207,7 @@ func (r *plainReader) info() (RecordInfo, bool) {
 }
 
 // primaryKey reads the PrimaryKey array.
-func (r *plainReader) primaryKey() ([]PrimaryKeyColumn, bool) {
+func (r *plainReader) primaryKey() ([]ots.PrimaryKeyColumn, bool) {
 	elements, ok := r.openArray(r.head())
 	if !ok {
 		return nil, false
@@ -220,7 +222,7 @@ func (r *plainReader) primaryKey() ([]PrimaryKeyColumn, bool) {
 }
 
 // primaryKeyColumn reads an element of PrimaryKey into column.
-func (r *plainReader) primaryKeyColumn(column *PrimaryKeyColumn) bool {
+func (r *plainReader) primaryKeyColumn(column *ots.PrimaryKeyColumn) bool {
 	m, ok := r.openMap(r.head(), primaryKeyColumnField)
 	for ok && r.nextMember(&m) {
 		switch m.field {
@@ -331,35 +333,35 @@ func (r *plainReader) optionalInteger() (value int64, present, ok bool) {
 }
 
 // value reads a cell or primary key value; null and undefined give no value.
-func (r *plainReader) value() (Value, bool) {
+func (r *plainReader) value() (ots.Value, bool) {
 	h := r.head()
 	switch h.major {
 	case majorUnsigned, majorNegative:
 		i, ok := integerOf(h)
-		return Integer(i), ok
+		return ots.Integer(i), ok
 	case majorByteString:
-		return Binary(r.stringContent(h)), true
+		return ots.Binary(r.stringContent(h)), true
 	case majorTextString:
 		content, valid := r.textContent(h)
 		if !valid {
-			return Value{}, false
+			return ots.Value{}, false
 		}
-		return String(string(content)), true
+		return ots.String(string(content)), true
 	case majorSimple:
 		switch h.additional {
 		case simpleFalse, simpleTrue:
-			return Boolean(h.additional == simpleTrue), true
+			return ots.Boolean(h.additional == simpleTrue), true
 		case simpleNull, simpleUndefined:
-			return Value{}, true
+			return ots.Value{}, true
 		case additionalHalf:
-			return Double(halfToFloat64(uint16(h.argument))), true
+			return ots.Double(halfToFloat64(uint16(h.argument))), true
 		case additionalSingle:
-			return Double(float64(math.Float32frombits(uint32(h.argument)))), true
+			return ots.Double(float64(math.Float32frombits(uint32(h.argument)))), true
 		case additionalDouble:
-			return Double(math.Float64frombits(h.argument)), true
+			return ots.Double(math.Float64frombits(h.argument)), true
 		}
 	}
-	return Value{}, false
+	return ots.Value{}, false
 }
 
 // plainItem reads a member the reader has no field for, and reports whether the tree path

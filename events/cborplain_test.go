@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -300,7 +302,7 @@ func TestDecodeCopiesThePayload(t *testing.T) {
 	// Records share allocations; appending to one slice leaves the others as they are.
 	second := bytes.Clone(e.Records[1].Raw)
 	_ = append(e.Records[0].Raw, 0)
-	_ = append(e.Records[0].PrimaryKey, PrimaryKeyColumn{ColumnName: "x"})
+	_ = append(e.Records[0].PrimaryKey, ots.PrimaryKeyColumn{ColumnName: "x"})
 	_ = append(e.Records[0].Columns, Column{ColumnName: "x"})
 	assert.Equal(t, second, e.Records[1].Raw)
 	assert.Equal(t, "int", e.Records[1].PrimaryKey[0].ColumnName)
@@ -572,16 +574,16 @@ func BenchmarkDecodeCBOR(b *testing.B) {
 	const n = 1000
 	records := make([]Record, n)
 	for i := range records {
-		pk := []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(int64(i))}}
+		pk := []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(int64(i))}}
 		switch i % 3 {
 		case 0:
 			records[i] = Record{Type: PutRow, Info: RecordInfo{Timestamp: 1790000000000000}, PrimaryKey: pk, Columns: []Column{
-				{Type: Put, ColumnName: "level", Value: Integer(int64(i % 4)), Timestamp: ptr(1790000000000)},
-				{Type: Put, ColumnName: "message", Value: String(fmt.Sprintf("message %d", i)), Timestamp: ptr(1790000000000)},
+				{Type: Put, ColumnName: "level", Value: ots.Integer(int64(i % 4)), Timestamp: ptr(1790000000000)},
+				{Type: Put, ColumnName: "message", Value: ots.String(fmt.Sprintf("message %d", i)), Timestamp: ptr(1790000000000)},
 			}}
 		case 1:
 			records[i] = Record{Type: UpdateRow, Info: RecordInfo{Timestamp: 1790000000000001}, PrimaryKey: pk, Columns: []Column{
-				{Type: Put, ColumnName: "message", Value: String("updated"), Timestamp: ptr(1790000000001)},
+				{Type: Put, ColumnName: "message", Value: ots.String("updated"), Timestamp: ptr(1790000000001)},
 				{Type: DeleteAllVersions, ColumnName: "level"},
 			}}
 		default:

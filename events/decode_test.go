@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -90,13 +92,13 @@ func TestDecodeCBORValueKinds(t *testing.T) {
 	e, err := Decode(payload)
 	require.NoError(t, err)
 
-	want := []Value{
-		Integer(math.MaxInt64), Integer(math.MinInt64), Integer(-1),
-		Double(1.5), Double(1.5), Double(1.5), Double(math.Copysign(0, -1)), Double(math.Float64frombits(0x7ff8000000000000)), Double(math.Inf(1)),
-		Boolean(true), Boolean(false), String("héllo"), String(""), Binary(nil),
+	want := []ots.Value{
+		ots.Integer(math.MaxInt64), ots.Integer(math.MinInt64), ots.Integer(-1),
+		ots.Double(1.5), ots.Double(1.5), ots.Double(1.5), ots.Double(math.Copysign(0, -1)), ots.Double(math.Float64frombits(0x7ff8000000000000)), ots.Double(math.Inf(1)),
+		ots.Boolean(true), ots.Boolean(false), ots.String("héllo"), ots.String(""), ots.Binary(nil),
 	}
 	r := e.Records[0]
-	require.True(t, r.PrimaryKey[0].Value.Equal(Binary([]byte{0, 1})), "got %v", r.PrimaryKey[0].Value)
+	require.True(t, r.PrimaryKey[0].Value.Equal(ots.Binary([]byte{0, 1})), "got %v", r.PrimaryKey[0].Value)
 	require.Len(t, r.Columns, len(want))
 	for i, w := range want {
 		assert.True(t, w.Equal(r.Columns[i].Value), "%s: want %v %v, got %v %v",
@@ -146,13 +148,13 @@ func TestDecodeJSONValueKinds(t *testing.T) {
 	e, err := Decode(payload)
 	require.NoError(t, err)
 
-	want := []Value{
-		Integer(2), Double(2), Double(1000), Double(math.Copysign(0, -1)), Integer(0),
-		Integer(math.MinInt64), Integer(math.MaxInt64), Double(0),
-		Boolean(true), String("a<b>&é"), String(""), Binary(nil),
+	want := []ots.Value{
+		ots.Integer(2), ots.Double(2), ots.Double(1000), ots.Double(math.Copysign(0, -1)), ots.Integer(0),
+		ots.Integer(math.MinInt64), ots.Integer(math.MaxInt64), ots.Double(0),
+		ots.Boolean(true), ots.String("a<b>&é"), ots.String(""), ots.Binary(nil),
 	}
 	r := e.Records[0]
-	require.True(t, r.PrimaryKey[0].Value.Equal(Binary([]byte{0, 1})), "got %v", r.PrimaryKey[0].Value)
+	require.True(t, r.PrimaryKey[0].Value.Equal(ots.Binary([]byte{0, 1})), "got %v", r.PrimaryKey[0].Value)
 	require.Len(t, r.Columns, len(want))
 	for i, w := range want {
 		assert.True(t, w.Equal(r.Columns[i].Value), "%s: want %v %v, got %v %v",
@@ -200,7 +202,7 @@ func TestDecodeIndefiniteLengths(t *testing.T) {
 	require.NoError(t, err)
 	requireSameEvent(t, &Event{Version: Version, Records: []Record{{
 		Type:       DeleteRow,
-		PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Binary([]byte{1, 2, 3})}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Binary([]byte{1, 2, 3})}},
 	}}}, e)
 	assert.Equal(t, record, e.Records[0].Raw)
 }
@@ -220,7 +222,7 @@ func TestDecodeIgnoresUnknownKeys(t *testing.T) {
 	want := &Event{Version: Version, Records: []Record{{
 		Type:       UpdateRow,
 		Info:       RecordInfo{Timestamp: 5},
-		PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(1)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(1)}},
 		Columns:    []Column{{Type: DeleteAllVersions, ColumnName: "c"}},
 	}}}
 
@@ -286,8 +288,8 @@ func TestDecodeTenThousandRecords(t *testing.T) {
 		event.Records[i] = Record{
 			Type:       PutRow,
 			Info:       RecordInfo{Timestamp: int64(i)},
-			PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(int64(i))}},
-			Columns:    []Column{{Type: Put, ColumnName: "level", Value: Integer(int64(i % 3)), Timestamp: ptr(int64(i))}},
+			PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(int64(i))}},
+			Columns:    []Column{{Type: Put, ColumnName: "level", Value: ots.Integer(int64(i % 3)), Timestamp: ptr(int64(i))}},
 		}
 	}
 	cborPayload, err := EncodeCBOR(event)
@@ -657,8 +659,8 @@ func TestDecodeTruncatedCBOR(t *testing.T) {
 func TestDecodeTruncatedJSON(t *testing.T) {
 	payload, err := EncodeJSON(&Event{Version: Version, Records: []Record{{
 		Type:       UpdateRow,
-		PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Binary([]byte("k"))}},
-		Columns:    []Column{{Type: Put, ColumnName: "level", Value: Double(2), Timestamp: ptr(1)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Binary([]byte("k"))}},
+		Columns:    []Column{{Type: Put, ColumnName: "level", Value: ots.Double(2), Timestamp: ptr(1)}},
 	}}})
 	require.NoError(t, err)
 	payload = bytes.TrimSpace(payload)
@@ -761,7 +763,7 @@ func TestValidate(t *testing.T) {
 
 	e := &Event{Version: Version, Records: []Record{{
 		Type:       UpdateRow,
-		PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(1)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(1)}},
 		Columns:    []Column{{Type: DeleteOneVersion, ColumnName: "c", Timestamp: ptr(-1)}},
 	}}}
 	require.EqualError(t, e.Validate(), `events: record 0: Columns[0] "c".Timestamp: negative timestamp -1`)

@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,46 +26,46 @@ func TestEncodeCBORReproducesFixture(t *testing.T) {
 // everyValueEvent holds every value kind, the integer and float extremes, -0.0, empty
 // strings and binaries, and every record and cell type.
 func everyValueEvent() *Event {
-	put := func(name string, v Value) Column {
+	put := func(name string, v ots.Value) Column {
 		return Column{Type: Put, ColumnName: name, Value: v, Timestamp: ptr(1506416585741)}
 	}
 	return &Event{Version: Version, Records: []Record{
 		{
 			Type: PutRow,
 			Info: RecordInfo{Timestamp: 1506416585740836},
-			PrimaryKey: []PrimaryKeyColumn{
-				{ColumnName: "int", Value: Integer(math.MinInt64)},
-				{ColumnName: "str", Value: String("")},
-				{ColumnName: "bin", Value: Binary(nil)},
+			PrimaryKey: []ots.PrimaryKeyColumn{
+				{ColumnName: "int", Value: ots.Integer(math.MinInt64)},
+				{ColumnName: "str", Value: ots.String("")},
+				{ColumnName: "bin", Value: ots.Binary(nil)},
 			},
 			Columns: []Column{
-				put("max", Integer(math.MaxInt64)),
-				put("min", Integer(math.MinInt64)),
-				put("zero", Integer(0)),
-				put("two", Double(2)),
-				put("negzero", Double(math.Copysign(0, -1))),
-				put("zerodouble", Double(0)),
-				put("big", Double(1e21)),
-				put("small", Double(1e-7)),
-				put("fraction", Double(123456789.125)),
-				put("maxdouble", Double(math.MaxFloat64)),
-				put("denormal", Double(5e-324)),
-				put("negative", Double(-1.5)),
-				put("true", Boolean(true)),
-				put("false", Boolean(false)),
-				put("empty", String("")),
-				put("html", String(`<a href="x">&amp;</a>`)),
-				put("unicode", String("日本語 \u2028 \x00")),
-				put("nobytes", Binary([]byte{})),
-				put("bytes", Binary([]byte{0, 0xff, 'a'})),
-				{Type: Put, ColumnName: "untimed", Value: Integer(1)},
+				put("max", ots.Integer(math.MaxInt64)),
+				put("min", ots.Integer(math.MinInt64)),
+				put("zero", ots.Integer(0)),
+				put("two", ots.Double(2)),
+				put("negzero", ots.Double(math.Copysign(0, -1))),
+				put("zerodouble", ots.Double(0)),
+				put("big", ots.Double(1e21)),
+				put("small", ots.Double(1e-7)),
+				put("fraction", ots.Double(123456789.125)),
+				put("maxdouble", ots.Double(math.MaxFloat64)),
+				put("denormal", ots.Double(5e-324)),
+				put("negative", ots.Double(-1.5)),
+				put("true", ots.Boolean(true)),
+				put("false", ots.Boolean(false)),
+				put("empty", ots.String("")),
+				put("html", ots.String(`<a href="x">&amp;</a>`)),
+				put("unicode", ots.String("日本語 \u2028 \x00")),
+				put("nobytes", ots.Binary([]byte{})),
+				put("bytes", ots.Binary([]byte{0, 0xff, 'a'})),
+				{Type: Put, ColumnName: "untimed", Value: ots.Integer(1)},
 			},
 		},
 		{
 			Type:       UpdateRow,
-			PrimaryKey: []PrimaryKeyColumn{{ColumnName: "int", Value: Integer(math.MaxInt64)}},
+			PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "int", Value: ots.Integer(math.MaxInt64)}},
 			Columns: []Column{
-				put("level", Integer(-1)),
+				put("level", ots.Integer(-1)),
 				{Type: DeleteOneVersion, ColumnName: "old", Timestamp: ptr(0)},
 				{Type: DeleteAllVersions, ColumnName: "gone"},
 			},
@@ -71,7 +73,7 @@ func everyValueEvent() *Event {
 		{
 			Type:       DeleteRow,
 			Info:       RecordInfo{Timestamp: math.MaxInt64},
-			PrimaryKey: []PrimaryKeyColumn{{ColumnName: "bin", Value: Binary([]byte("k"))}},
+			PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "bin", Value: ots.Binary([]byte("k"))}},
 		},
 	}}
 }
@@ -80,7 +82,7 @@ func TestRoundTrip(t *testing.T) {
 	for name, event := range map[string]*Event{
 		"every value":  everyValueEvent(),
 		"no records":   {Version: Version},
-		"empty record": {Version: Version, Records: []Record{{Type: DeleteRow, PrimaryKey: []PrimaryKeyColumn{{ColumnName: "k", Value: String("")}}}}},
+		"empty record": {Version: Version, Records: []Record{{Type: DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "k", Value: ots.String("")}}}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			require.NoError(t, event.Validate())
@@ -104,12 +106,12 @@ func TestRoundTripNonFiniteDoublesInCBOR(t *testing.T) {
 	payloadNaN := math.Float64frombits(0x7ff0000000000001)
 	event := &Event{Version: Version, Records: []Record{{
 		Type:       PutRow,
-		PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(1)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(1)}},
 		Columns: []Column{
-			{Type: Put, ColumnName: "nan", Value: Double(quietNaN)},
-			{Type: Put, ColumnName: "signalling", Value: Double(payloadNaN)},
-			{Type: Put, ColumnName: "inf", Value: Double(math.Inf(1))},
-			{Type: Put, ColumnName: "-inf", Value: Double(math.Inf(-1))},
+			{Type: Put, ColumnName: "nan", Value: ots.Double(quietNaN)},
+			{Type: Put, ColumnName: "signalling", Value: ots.Double(payloadNaN)},
+			{Type: Put, ColumnName: "inf", Value: ots.Double(math.Inf(1))},
+			{Type: Put, ColumnName: "-inf", Value: ots.Double(math.Inf(-1))},
 		},
 	}}}
 	payload, err := EncodeCBOR(event)
@@ -123,28 +125,28 @@ func TestRoundTripNonFiniteDoublesInCBOR(t *testing.T) {
 func TestEncodeCBORValueEncodings(t *testing.T) {
 	cases := []struct {
 		name  string
-		value Value
+		value ots.Value
 		want  []byte
 	}{
-		{"small integer", Integer(1), []byte{0x01}},
-		{"negative integer", Integer(-1), []byte{0x20}},
-		{"MaxInt64", Integer(math.MaxInt64), []byte{0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
-		{"MinInt64", Integer(math.MinInt64), []byte{0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
-		{"double that fits a half", Double(1.5), []byte{0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}},
-		{"negative zero", Double(math.Copysign(0, -1)), []byte{0xfb, 0x80, 0, 0, 0, 0, 0, 0, 0}},
-		{"infinity", Double(math.Inf(1)), []byte{0xfb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0}},
-		{"true", Boolean(true), []byte{0xf5}},
-		{"false", Boolean(false), []byte{0xf4}},
-		{"text", String("ab"), []byte{0x62, 'a', 'b'}},
-		{"empty text", String(""), []byte{0x60}},
-		{"bytes", Binary([]byte{1, 2}), []byte{0x42, 1, 2}},
-		{"empty bytes", Binary(nil), []byte{0x40}},
+		{"small integer", ots.Integer(1), []byte{0x01}},
+		{"negative integer", ots.Integer(-1), []byte{0x20}},
+		{"MaxInt64", ots.Integer(math.MaxInt64), []byte{0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+		{"MinInt64", ots.Integer(math.MinInt64), []byte{0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+		{"double that fits a half", ots.Double(1.5), []byte{0xfb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}},
+		{"negative zero", ots.Double(math.Copysign(0, -1)), []byte{0xfb, 0x80, 0, 0, 0, 0, 0, 0, 0}},
+		{"infinity", ots.Double(math.Inf(1)), []byte{0xfb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0}},
+		{"true", ots.Boolean(true), []byte{0xf5}},
+		{"false", ots.Boolean(false), []byte{0xf4}},
+		{"text", ots.String("ab"), []byte{0x62, 'a', 'b'}},
+		{"empty text", ots.String(""), []byte{0x60}},
+		{"bytes", ots.Binary([]byte{1, 2}), []byte{0x42, 1, 2}},
+		{"empty bytes", ots.Binary(nil), []byte{0x40}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			payload, err := EncodeCBOR(&Event{Version: Version, Records: []Record{{
 				Type:       UpdateRow,
-				PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(1)}},
+				PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(1)}},
 				Columns:    []Column{{Type: Put, ColumnName: "c", Value: tc.value, Timestamp: ptr(9)}},
 			}}})
 			require.NoError(t, err)
@@ -157,10 +159,10 @@ func TestEncodeCBORValueEncodings(t *testing.T) {
 func TestEncodeCBOROmitsAbsentValueAndTimestamp(t *testing.T) {
 	payload, err := EncodeCBOR(&Event{Version: Version, Records: []Record{{
 		Type:       DeleteRow,
-		PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(1)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(1)}},
 	}, {
 		Type:       UpdateRow,
-		PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(1)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(1)}},
 		Columns:    []Column{{Type: DeleteAllVersions, ColumnName: "gone"}},
 	}}})
 	require.NoError(t, err)
@@ -189,15 +191,15 @@ func TestEncodeJSON(t *testing.T) {
 	payload, err := EncodeJSON(&Event{Version: Version, Records: []Record{{
 		Type:       UpdateRow,
 		Info:       RecordInfo{Timestamp: 1506416585740836},
-		PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Binary([]byte{0, 1})}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Binary([]byte{0, 1})}},
 		Columns: []Column{
-			{Type: Put, ColumnName: "level", Value: Double(2), Timestamp: ptr(1506416585741)},
-			{Type: Put, ColumnName: "note", Value: String("<b>&")},
+			{Type: Put, ColumnName: "level", Value: ots.Double(2), Timestamp: ptr(1506416585741)},
+			{Type: Put, ColumnName: "note", Value: ots.String("<b>&")},
 			{Type: DeleteAllVersions, ColumnName: "gone"},
 		},
 	}, {
 		Type:       DeleteRow,
-		PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(-7)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(-7)}},
 	}}})
 	require.NoError(t, err)
 	assert.Equal(t, `{
@@ -268,7 +270,7 @@ func TestEncodeJSONDoubles(t *testing.T) {
 		{math.MaxFloat64, "1.7976931348623157e+308"},
 		{5e-324, "5e-324"},
 	} {
-		text, err := jsonValue(Double(tc.value))
+		text, err := jsonValue(ots.Double(tc.value))
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, string(text))
 		readBack, ok := jsonNumber(json.Number(text)).(float64)
@@ -280,11 +282,11 @@ func TestEncodeJSONDoubles(t *testing.T) {
 func TestEncodeJSONRejectsNonFiniteDoubles(t *testing.T) {
 	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
 		event := &Event{Version: Version, Records: []Record{
-			{Type: DeleteRow, PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(1)}}},
-			{Type: PutRow, PrimaryKey: []PrimaryKeyColumn{{ColumnName: "id", Value: Integer(2)}},
-				Columns: []Column{{Type: Put, ColumnName: "ok", Value: Double(1)}, {Type: Put, ColumnName: "x", Value: Double(f)}}},
+			{Type: DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(1)}}},
+			{Type: PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(2)}},
+				Columns: []Column{{Type: Put, ColumnName: "ok", Value: ots.Double(1)}, {Type: Put, ColumnName: "x", Value: ots.Double(f)}}},
 		}}
-		want := `Columns[1] "x": DOUBLE ` + Double(f).String() + " has no JSON representation"
+		want := `Columns[1] "x": DOUBLE ` + ots.Double(f).String() + " has no JSON representation"
 
 		_, err := EncodeJSON(event)
 		require.EqualError(t, err, "events: cannot encode record 1: "+want)

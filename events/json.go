@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/otsetl/otsetl/ots"
 )
 
 // decodeJSON decodes a JSON event: the payload tree first, then the Event built from it.
@@ -262,14 +264,14 @@ func marshalJSON(v any, indent string) ([]byte, error) {
 }
 
 // jsonValue gives the JSON text of a value, nil for none.
-func jsonValue(v Value) (json.RawMessage, error) {
+func jsonValue(v ots.Value) (json.RawMessage, error) {
 	switch v.Kind() {
-	case KindNone:
+	case ots.KindNone:
 		return nil, nil
-	case KindDouble:
+	case ots.KindDouble:
 		f, _ := v.Float()
 		return formatJSONDouble(f)
-	case KindBinary:
+	case ots.KindBinary:
 		b, _ := v.Bytes()
 		return marshalJSON(map[string]string{jsonBinaryKey: base64.StdEncoding.EncodeToString(b)}, "")
 	}

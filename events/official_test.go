@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -38,14 +40,14 @@ func TestOfficialSample(t *testing.T) {
 	want := &Event{Version: "Sync-v1", Records: []Record{{
 		Type: PutRow,
 		Info: RecordInfo{Timestamp: 1506416585740836},
-		PrimaryKey: []PrimaryKeyColumn{
-			{ColumnName: "pk_0", Value: Integer(1506416585881590900)},
-			{ColumnName: "pk_1", Value: String("2017-09-26 17:03:05.8815909 +0800 CST")},
-			{ColumnName: "pk_2", Value: Integer(1506416585741000)},
+		PrimaryKey: []ots.PrimaryKeyColumn{
+			{ColumnName: "pk_0", Value: ots.Integer(1506416585881590900)},
+			{ColumnName: "pk_1", Value: ots.String("2017-09-26 17:03:05.8815909 +0800 CST")},
+			{ColumnName: "pk_2", Value: ots.Integer(1506416585741000)},
 		},
 		Columns: []Column{
-			{Type: Put, ColumnName: "attr_0", Value: String("hello_table_store"), Timestamp: &timestamp},
-			{Type: Put, ColumnName: "attr_1", Value: Integer(1506416585881590900), Timestamp: &timestamp},
+			{Type: Put, ColumnName: "attr_0", Value: ots.String("hello_table_store"), Timestamp: &timestamp},
+			{Type: Put, ColumnName: "attr_1", Value: ots.Integer(1506416585881590900), Timestamp: &timestamp},
 		},
 	}}}
 	requireSameEvent(t, want, fromJSON)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/otsetl/otsetl/ots"
 )
 
 // The CBOR and the JSON reader both turn a payload into a tree of plain Go values, so that
@@ -235,7 +237,7 @@ func (b builder) info(node any) (RecordInfo, error) {
 }
 
 // primaryKey builds the primary key columns of record map m.
-func (b builder) primaryKey(m map[string]any) ([]PrimaryKeyColumn, error) {
+func (b builder) primaryKey(m map[string]any) ([]ots.PrimaryKeyColumn, error) {
 	node, ok := m["PrimaryKey"]
 	if !ok {
 		return nil, b.fail("PrimaryKey", errors.New("missing"))
@@ -244,7 +246,7 @@ func (b builder) primaryKey(m map[string]any) ([]PrimaryKeyColumn, error) {
 	if err != nil {
 		return nil, err
 	}
-	pk := make([]PrimaryKeyColumn, len(elements))
+	pk := make([]ots.PrimaryKeyColumn, len(elements))
 	for i, element := range elements {
 		label := elementLabel("PrimaryKey", i, "")
 		cm, err := b.mapNode(label, element)
@@ -306,41 +308,41 @@ func (b builder) column(i int, node any) (Column, error) {
 }
 
 // value converts a cell or primary key value node; absent and null give no value.
-func (b builder) value(field string, node any) (Value, error) {
+func (b builder) value(field string, node any) (ots.Value, error) {
 	switch n := node.(type) {
 	case nil:
-		return Value{}, nil
+		return ots.Value{}, nil
 	case int64:
-		return Integer(n), nil
+		return ots.Integer(n), nil
 	case float64:
-		return Double(n), nil
+		return ots.Double(n), nil
 	case bool:
-		return Boolean(n), nil
+		return ots.Boolean(n), nil
 	case string:
-		return String(n), nil
+		return ots.String(n), nil
 	case []byte:
-		return Binary(n), nil
+		return ots.Binary(n), nil
 	case outOfRange:
-		return Value{}, b.fail(field, n)
+		return ots.Value{}, b.fail(field, n)
 	case map[string]any:
 		if b.format == formatJSON {
 			return b.jsonBinary(field, n)
 		}
 	}
-	return Value{}, b.wrongType(field, b.valueName(), node)
+	return ots.Value{}, b.wrongType(field, b.valueName(), node)
 }
 
 // jsonBinary decodes the JSON form of a BINARY value, {"Binary": "<standard base64>"}.
-func (b builder) jsonBinary(field string, m map[string]any) (Value, error) {
+func (b builder) jsonBinary(field string, m map[string]any) (ots.Value, error) {
 	encoded, ok := m[jsonBinaryKey].(string)
 	if !ok || len(m) != 1 {
-		return Value{}, b.fail(field, fmt.Errorf("want %s, got another object", b.valueName()))
+		return ots.Value{}, b.fail(field, fmt.Errorf("want %s, got another object", b.valueName()))
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(encoded)
 	if err != nil {
-		return Value{}, b.fail(field, fmt.Errorf("Binary is not standard base64: %w", err))
+		return ots.Value{}, b.fail(field, fmt.Errorf("Binary is not standard base64: %w", err))
 	}
-	return Binary(raw), nil
+	return ots.Binary(raw), nil
 }
 
 // jsonBinaryKey is the only key of the JSON object that carries a BINARY value.

@@ -3,6 +3,8 @@ package events
 import (
 	"errors"
 	"fmt"
+
+	"github.com/otsetl/otsetl/ots"
 )
 
 // Validate checks e against the rules of the trigger event format (Function Compute,
@@ -56,7 +58,7 @@ func (r *Record) validate() (field string, err error) {
 		return "PrimaryKey", errors.New("no primary key columns")
 	}
 	for i, pk := range r.PrimaryKey {
-		if field, err := pk.validate(i); err != nil {
+		if field, err := validatePrimaryKeyColumn(pk, i); err != nil {
 			return field, err
 		}
 	}
@@ -71,18 +73,19 @@ func (r *Record) validate() (field string, err error) {
 	return "", nil
 }
 
-// validate checks the i-th primary key column.
-func (pk PrimaryKeyColumn) validate(i int) (field string, err error) {
+// validatePrimaryKeyColumn checks the i-th primary key column.
+func validatePrimaryKeyColumn(pk ots.PrimaryKeyColumn, i int) (field string, err error) {
+	label := elementLabel("PrimaryKey", i, pk.ColumnName)
 	if pk.ColumnName == "" {
-		return pk.label(i) + ".ColumnName", errors.New("empty column name")
+		return label + ".ColumnName", errors.New("empty column name")
 	}
 	switch pk.Value.Kind() {
-	case KindInteger, KindString, KindBinary:
+	case ots.KindInteger, ots.KindString, ots.KindBinary:
 		return "", nil
-	case KindNone:
-		return pk.label(i), errors.New("missing Value")
+	case ots.KindNone:
+		return label, errors.New("missing Value")
 	}
-	return pk.label(i), fmt.Errorf("%s is not a primary key type (want INTEGER, STRING or BINARY)", pk.Value.Kind())
+	return label, fmt.Errorf("%s is not a primary key type (want INTEGER, STRING or BINARY)", pk.Value.Kind())
 }
 
 // validate checks the i-th attribute column change of a record of type recordType.
@@ -112,9 +115,6 @@ func (c Column) validate(i int, recordType RecordType) (field string, err error)
 	}
 	return "", nil
 }
-
-// label names the i-th primary key column in errors, e.g. `PrimaryKey[0] "id"`.
-func (pk PrimaryKeyColumn) label(i int) string { return elementLabel("PrimaryKey", i, pk.ColumnName) }
 
 // label names the i-th attribute column change in errors, e.g. `Columns[2] "level"`.
 func (c Column) label(i int) string { return elementLabel("Columns", i, c.ColumnName) }

@@ -3,6 +3,8 @@ package events
 import (
 	"errors"
 	"fmt"
+
+	"github.com/otsetl/otsetl/ots"
 )
 
 // The wire types give the encoders the documented shape, keys in documented order; V is how
@@ -37,7 +39,7 @@ type wireColumn[V any] struct {
 }
 
 // valueWriter gives a value's wire form, the zero V for none.
-type valueWriter[V any] func(Value) (V, error)
+type valueWriter[V any] func(ots.Value) (V, error)
 
 // wireEventOf converts e to its wire form.
 func wireEventOf[V any](e *Event, write valueWriter[V]) (*wireEvent[V], error) {

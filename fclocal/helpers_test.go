@@ -19,6 +19,7 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 )
@@ -53,7 +54,7 @@ func newTables(t *testing.T, streamShards int) *tables {
 	t.Cleanup(srv.Close)
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: instance}, testCreds)
 	require.NoError(t, err)
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
 	require.NoError(t, client.EnsureTable(t.Context(), sourceTable, pk, tablestore.TableOptions{StreamExpirationHours: 24}))
 	require.NoError(t, client.EnsureTable(t.Context(), resultTable, pk, tablestore.TableOptions{}))
 	return &tables{srv: srv, api: sdkClient(srv.Endpoint, 0), client: client}
@@ -113,7 +114,7 @@ func (tb *tables) rows(t *testing.T, table string) map[string]string {
 		for _, c := range r.Columns {
 			b.WriteString(c.Name + "=" + c.Value.String() + " ")
 		}
-		out[tablestore.FormatPrimaryKey(r.PrimaryKey)] = b.String()
+		out[ots.FormatPrimaryKey(r.PrimaryKey)] = b.String()
 	}
 	return out
 }
@@ -135,7 +136,7 @@ func (tb *tables) expectedResult(t *testing.T) map[string]string {
 			b.WriteString(c.Name + "=" + c.Value.String() + " ")
 		}
 		if passes {
-			out[tablestore.FormatPrimaryKey(r.PrimaryKey)] = b.String()
+			out[ots.FormatPrimaryKey(r.PrimaryKey)] = b.String()
 		}
 	}
 	return out

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 )
 
 func name(s string) *string { return &s }
@@ -71,9 +72,9 @@ func TestRecordOfKeepsTheSequence(t *testing.T) {
 	assert.Equal(t, events.Record{
 		Type:       events.UpdateRow,
 		Info:       events.RecordInfo{Timestamp: 1_700_000_000_000_001},
-		PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(7)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(7)}},
 		Columns: []events.Column{
-			{Type: events.Put, ColumnName: "level", Value: events.Double(math.Inf(1)), Timestamp: ms(1_700_000_000_000)},
+			{Type: events.Put, ColumnName: "level", Value: ots.Double(math.Inf(1)), Timestamp: ms(1_700_000_000_000)},
 			{Type: events.DeleteOneVersion, ColumnName: "old", Timestamp: ms(5)},
 			{Type: events.DeleteAllVersions, ColumnName: "gone"},
 		},

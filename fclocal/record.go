@@ -8,6 +8,7 @@ import (
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 )
 
 // sequence is a record's position in its shard, the Stream's RecordSequenceInfo (Tablestore
@@ -54,11 +55,11 @@ func recordOf(rec *sdk.StreamRecord) (sequencedRecord, error) {
 		if pk == nil {
 			return sequencedRecord{}, errors.New("nil primary key column")
 		}
-		v, err := events.ValueOf(pk.Value)
+		v, err := ots.ValueOf(pk.Value)
 		if err != nil {
 			return sequencedRecord{}, fmt.Errorf("primary key column %q: %w", pk.ColumnName, err)
 		}
-		out.PrimaryKey = append(out.PrimaryKey, events.PrimaryKeyColumn{ColumnName: pk.ColumnName, Value: v})
+		out.PrimaryKey = append(out.PrimaryKey, ots.PrimaryKeyColumn{ColumnName: pk.ColumnName, Value: v})
 	}
 	for _, col := range rec.Columns {
 		c, err := columnOf(col)
@@ -96,7 +97,7 @@ func columnOf(col *sdk.RecordColumn) (events.Column, error) {
 	switch col.Type {
 	case sdk.RCT_Put:
 		out.Type = events.Put
-		v, err := events.ValueOf(col.Value)
+		v, err := ots.ValueOf(col.Value)
 		if err != nil {
 			return events.Column{}, fmt.Errorf("column %q: %w", *col.Name, err)
 		}

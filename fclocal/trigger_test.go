@@ -30,6 +30,7 @@ import (
 	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 )
 
@@ -360,22 +361,22 @@ func TestTriggerDeliversEveryTypeAndHeader(t *testing.T) {
 		assert.LessOrEqual(t, rec.Info.Timestamp, after.UnixMicro(), "record %d: Info.Timestamp in µs", i)
 		got[i].Info = events.RecordInfo{}
 	}
-	pk := []events.PrimaryKeyColumn{
-		{ColumnName: "s", Value: events.String("k")},
-		{ColumnName: "i", Value: events.Integer(-5)},
-		{ColumnName: "b", Value: events.Binary([]byte{0, 0xff})},
+	pk := []ots.PrimaryKeyColumn{
+		{ColumnName: "s", Value: ots.String("k")},
+		{ColumnName: "i", Value: ots.Integer(-5)},
+		{ColumnName: "b", Value: ots.Binary([]byte{0, 0xff})},
 	}
 	version := func(v int64) *int64 { return &v }
 	assert.Equal(t, []events.Record{
 		{Type: events.PutRow, PrimaryKey: pk, Columns: []events.Column{
-			{Type: events.Put, ColumnName: "int", Value: events.Integer(-1 << 62), Timestamp: version(v1)},
-			{Type: events.Put, ColumnName: "double", Value: events.Double(2.5), Timestamp: version(v1)},
-			{Type: events.Put, ColumnName: "bool", Value: events.Boolean(true), Timestamp: version(v1)},
-			{Type: events.Put, ColumnName: "string", Value: events.String("héllo"), Timestamp: version(v1)},
-			{Type: events.Put, ColumnName: "binary", Value: events.Binary([]byte{1, 2, 3}), Timestamp: version(v1)},
+			{Type: events.Put, ColumnName: "int", Value: ots.Integer(-1 << 62), Timestamp: version(v1)},
+			{Type: events.Put, ColumnName: "double", Value: ots.Double(2.5), Timestamp: version(v1)},
+			{Type: events.Put, ColumnName: "bool", Value: ots.Boolean(true), Timestamp: version(v1)},
+			{Type: events.Put, ColumnName: "string", Value: ots.String("héllo"), Timestamp: version(v1)},
+			{Type: events.Put, ColumnName: "binary", Value: ots.Binary([]byte{1, 2, 3}), Timestamp: version(v1)},
 		}},
 		{Type: events.UpdateRow, PrimaryKey: pk, Columns: []events.Column{
-			{Type: events.Put, ColumnName: "int", Value: events.Integer(9), Timestamp: version(v2)},
+			{Type: events.Put, ColumnName: "int", Value: ots.Integer(9), Timestamp: version(v2)},
 			{Type: events.DeleteOneVersion, ColumnName: "double", Timestamp: version(v1)},
 			{Type: events.DeleteAllVersions, ColumnName: "bool"},
 		}},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 )
@@ -100,7 +101,7 @@ func process(t *testing.T, fn *handler.Function, deadline time.Duration, payload
 // error naming the fault, before the context's deadline, having written nothing.
 func TestFaultsThatNeverClearFailTheInvocationBeforeItsDeadline(t *testing.T) {
 	level := func(v int64) events.Column {
-		return events.Column{Type: events.Put, ColumnName: columnLevel, Value: events.Integer(v)}
+		return events.Column{Type: events.Put, ColumnName: columnLevel, Value: ots.Integer(v)}
 	}
 	cases := []struct {
 		action string
@@ -216,8 +217,8 @@ func TestRedeliveryAfterAnInvocationStoppedPartWayThroughItsWrites(t *testing.T)
 		for id := range int64(rows) {
 			timestamp := r.clock + id
 			records[id] = newRecord(events.PutRow, id, timestamp, []events.Column{
-				{Type: events.Put, ColumnName: columnLevel, Value: events.Integer(level(id)), Timestamp: &timestamp},
-				{Type: events.Put, ColumnName: columnMessage, Value: events.String(message), Timestamp: &timestamp},
+				{Type: events.Put, ColumnName: columnLevel, Value: ots.Integer(level(id)), Timestamp: &timestamp},
+				{Type: events.Put, ColumnName: columnMessage, Value: ots.String(message), Timestamp: &timestamp},
 			})
 			require.NoError(t, writeSource(r.client, "source", records[id]))
 			model.apply(records[id])

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
 )
@@ -195,7 +196,7 @@ func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan 
 	muts := make([]transform.Mutation, 0, len(plan.Mutations))
 	invalid := append([]transform.InvalidRecord(nil), plan.Invalid...)
 	var reads []int // indexes into muts
-	var keys [][]events.PrimaryKeyColumn
+	var keys [][]ots.PrimaryKeyColumn
 	for _, m := range plan.Mutations {
 		if m.Kind == transform.MutationReadSource {
 			reads = append(reads, len(muts))
@@ -264,13 +265,13 @@ func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidReco
 		seen[id] = true
 		letters = append(letters, transform.Mutation{
 			Kind:       transform.MutationPut,
-			PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: events.String(id)}},
-			Columns: []transform.Cell{
-				{Name: DeadLetterDecoded, Value: events.String(string(decoded))},
-				{Name: DeadLetterError, Value: events.String(fmt.Sprintf("record %d: %v", inv.Index, inv.Err))},
-				{Name: DeadLetterRecord, Value: events.Binary(raw)},
-				{Name: DeadLetterSourceTable, Value: events.String(f.cfg.SourceTable)},
-				{Name: DeadLetterTime, Value: events.Integer(now)},
+			PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: ots.String(id)}},
+			Columns: []ots.Cell{
+				{Name: DeadLetterDecoded, Value: ots.String(string(decoded))},
+				{Name: DeadLetterError, Value: ots.String(fmt.Sprintf("record %d: %v", inv.Index, inv.Err))},
+				{Name: DeadLetterRecord, Value: ots.Binary(raw)},
+				{Name: DeadLetterSourceTable, Value: ots.String(f.cfg.SourceTable)},
+				{Name: DeadLetterTime, Value: ots.Integer(now)},
 			},
 			Records: []int{inv.Index},
 		})

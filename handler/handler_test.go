@@ -21,6 +21,7 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
@@ -67,11 +68,11 @@ func newFixtureWith(t *testing.T, env map[string]string, configure func(*handler
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, testCreds)
 	require.NoError(t, err)
 	ctx := context.Background()
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
 	require.NoError(t, client.EnsureTable(ctx, cfg.SourceTable, pk, tablestore.TableOptions{}))
 	require.NoError(t, client.EnsureTable(ctx, cfg.ResultTable, pk, tablestore.TableOptions{}))
 	if cfg.DeadLetterTable != "" {
-		dl := []tablestore.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: events.KindString}}
+		dl := []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}
 		require.NoError(t, client.EnsureTable(ctx, cfg.DeadLetterTable, dl, tablestore.TableOptions{}))
 	}
 
@@ -87,26 +88,26 @@ func (f *fixture) invoke(payload []byte) (handler.Summary, error) {
 }
 
 // result returns the result table as id → attribute columns.
-func (f *fixture) table(name string) map[string][]transform.Cell {
+func (f *fixture) table(name string) map[string][]ots.Cell {
 	f.t.Helper()
 	rows, err := f.client.Scan(context.Background(), name)
 	require.NoError(f.t, err)
-	out := map[string][]transform.Cell{}
+	out := map[string][]ots.Cell{}
 	for _, r := range rows {
-		out[tablestore.FormatPrimaryKey(r.PrimaryKey)] = r.Columns
+		out[ots.FormatPrimaryKey(r.PrimaryKey)] = r.Columns
 	}
 	return out
 }
 
-func putRow(id int64, cells ...transform.Cell) events.Record {
-	rec := events.Record{Type: events.PutRow, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(id)}}}
+func putRow(id int64, cells ...ots.Cell) events.Record {
+	rec := events.Record{Type: events.PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(id)}}}
 	for _, c := range cells {
 		rec.Columns = append(rec.Columns, events.Column{Type: events.Put, ColumnName: c.Name, Value: c.Value})
 	}
 	return rec
 }
 
-func cell(name string, v events.Value) transform.Cell { return transform.Cell{Name: name, Value: v} }
+func cell(name string, v ots.Value) ots.Cell { return ots.Cell{Name: name, Value: v} }
 
 func encode(t *testing.T, records ...events.Record) []byte {
 	t.Helper()
@@ -118,17 +119,17 @@ func encode(t *testing.T, records ...events.Record) []byte {
 func TestInvokeKeepsTheResultEqualToTheFilteredSource(t *testing.T) {
 	f := newFixture(t, nil)
 	payload := encode(t,
-		putRow(1, cell("level", events.Integer(0)), cell("message", events.String("debug"))),
-		putRow(2, cell("level", events.Integer(2)), cell("message", events.String("warn"))),
-		putRow(3, cell("level", events.Integer(3)), cell("message", events.String("error")), cell("ratio", events.Double(0.5))),
+		putRow(1, cell("level", ots.Integer(0)), cell("message", ots.String("debug"))),
+		putRow(2, cell("level", ots.Integer(2)), cell("message", ots.String("warn"))),
+		putRow(3, cell("level", ots.Integer(3)), cell("message", ots.String("error")), cell("ratio", ots.Double(0.5))),
 	)
 	for range 2 { // redelivery gives the same result table
 		sum, err := f.invoke(payload)
 		require.NoError(t, err)
 		assert.Equal(t, handler.Summary{Records: 3, Keys: 3, Puts: 2, Deletes: 1, WriteRequests: 1}, sum)
-		assert.Equal(t, map[string][]transform.Cell{
-			"id=2": {cell("level", events.Integer(2)), cell("message", events.String("warn"))},
-			"id=3": {cell("level", events.Integer(3)), cell("message", events.String("error")), cell("ratio", events.Double(0.5))},
+		assert.Equal(t, map[string][]ots.Cell{
+			"id=2": {cell("level", ots.Integer(2)), cell("message", ots.String("warn"))},
+			"id=3": {cell("level", ots.Integer(3)), cell("message", ots.String("error")), cell("ratio", ots.Double(0.5))},
 		}, f.table("result"))
 	}
 	assert.Contains(t, f.logs.String(), `"msg":"FC Invoke Start RequestId: req-`+t.Name())
@@ -137,13 +138,13 @@ func TestInvokeKeepsTheResultEqualToTheFilteredSource(t *testing.T) {
 
 func TestInvokeJSONConsoleEventLikeCBOR(t *testing.T) {
 	f := newFixture(t, nil)
-	ev := &events.Event{Version: events.Version, Records: []events.Record{putRow(7, cell("level", events.Integer(3)))}}
+	ev := &events.Event{Version: events.Version, Records: []events.Record{putRow(7, cell("level", ots.Integer(3)))}}
 	payload, err := events.EncodeJSON(ev)
 	require.NoError(t, err)
 	sum, err := f.invoke(payload)
 	require.NoError(t, err)
 	assert.Equal(t, 1, sum.Puts)
-	assert.Equal(t, map[string][]transform.Cell{"id=7": {cell("level", events.Integer(3))}}, f.table("result"))
+	assert.Equal(t, map[string][]ots.Cell{"id=7": {cell("level", ots.Integer(3))}}, f.table("result"))
 }
 
 // TestBadInputFailsTheInvocationAndLosesNothing sends each kind of bad input over HTTP and
@@ -151,7 +152,7 @@ func TestInvokeJSONConsoleEventLikeCBOR(t *testing.T) {
 // allows, and that the function keeps serving afterwards.
 func TestBadInputFailsTheInvocationAndLosesNothing(t *testing.T) {
 	f := newFixture(t, nil)
-	valid := encode(t, putRow(1, cell("level", events.Integer(2))))
+	valid := encode(t, putRow(1, cell("level", ots.Integer(2))))
 	overflow, err := os.ReadFile(filepath.Join("testdata", "overflow.json"))
 	require.NoError(t, err)
 	cases := []struct {
@@ -163,10 +164,10 @@ func TestBadInputFailsTheInvocationAndLosesNothing(t *testing.T) {
 		{"JSON with wrong types", handler.ErrorTypeInvalidEvent, "record 0: Type", []byte(`{"Version":"Sync-v1","Records":[{"Type":5,"PrimaryKey":[{"ColumnName":"id","Value":1}]}]}`)},
 		{"integer above MaxInt64", handler.ErrorTypeInvalidEvent, "overflows int64", overflow},
 		{"unknown record type", handler.ErrorTypeInvalidEvent, `"MergeRow"`, []byte(`{"Version":"Sync-v1","Records":[{"Type":"MergeRow","PrimaryKey":[{"ColumnName":"id","Value":1}]}]}`)},
-		{"level holds a string", handler.ErrorTypeInvalidRecord, `record 0: filter "level > 1": column "level" holds STRING "3"`, encode(t, putRow(5, cell("level", events.String("3"))))},
+		{"level holds a string", handler.ErrorTypeInvalidRecord, `record 0: filter "level > 1": column "level" holds STRING "3"`, encode(t, putRow(5, cell("level", ots.String("3"))))},
 		{"primary key not matching the schema", handler.ErrorTypeTablestore, `row (id="x"): OTSInvalidPK`, encode(t,
-			putRow(4, cell("level", events.Integer(3))),
-			events.Record{Type: events.PutRow, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.String("x")}}, Columns: []events.Column{{Type: events.Put, ColumnName: "level", Value: events.Integer(3)}}},
+			putRow(4, cell("level", ots.Integer(3))),
+			events.Record{Type: events.PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.String("x")}}, Columns: []events.Column{{Type: events.Put, ColumnName: "level", Value: ots.Integer(3)}}},
 		)},
 	}
 	for _, tc := range cases {
@@ -185,9 +186,9 @@ func TestBadInputFailsTheInvocationAndLosesNothing(t *testing.T) {
 	}
 	// Rows written before a failing row are the ones the invariant asks for (id 4 passes the
 	// filter); nothing else reached the result table.
-	assert.Equal(t, map[string][]transform.Cell{
-		"id=1": {cell("level", events.Integer(2))},
-		"id=4": {cell("level", events.Integer(3))},
+	assert.Equal(t, map[string][]ots.Cell{
+		"id=1": {cell("level", ots.Integer(2))},
+		"id=4": {cell("level", ots.Integer(3))},
 	}, f.table("result"))
 	assert.NotContains(t, f.logs.String(), testCreds.AccessKeySecret)
 	assert.NotContains(t, f.logs.String(), testCreds.SecurityToken)
@@ -202,7 +203,7 @@ func TestEmptyAndLargeEvents(t *testing.T) {
 	const n = 10000
 	records := make([]events.Record, n)
 	for i := range records {
-		records[i] = putRow(int64(i), cell("level", events.Integer(int64(i%4))), cell("message", events.String(fmt.Sprintf("m%d", i))))
+		records[i] = putRow(int64(i), cell("level", ots.Integer(int64(i%4))), cell("message", ots.String(fmt.Sprintf("m%d", i))))
 	}
 	sum, err = f.invoke(encode(t, records...))
 	require.NoError(t, err)
@@ -216,12 +217,12 @@ func TestEmptyAndLargeEvents(t *testing.T) {
 
 func TestDeadLetterTableTakesInvalidRecordsAndTheRestIsWritten(t *testing.T) {
 	f := newFixture(t, map[string]string{handler.EnvDeadLetterTable: "dead_letters"})
-	bad := events.Record{Type: events.UpdateRow, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(9)}},
-		Columns: []events.Column{{Type: events.Put, ColumnName: "level", Value: events.Boolean(true)}}}
-	payload := encode(t, putRow(1, cell("level", events.Integer(2))), putRow(2, cell("level", events.String("high"))), bad)
+	bad := events.Record{Type: events.UpdateRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(9)}},
+		Columns: []events.Column{{Type: events.Put, ColumnName: "level", Value: ots.Boolean(true)}}}
+	payload := encode(t, putRow(1, cell("level", ots.Integer(2))), putRow(2, cell("level", ots.String("high"))), bad)
 	// The UpdateRow needs a source read: give the source the row it describes.
 	_, err := f.client.Write(context.Background(), "source_data", []transform.Mutation{{Kind: transform.MutationPut,
-		PrimaryKey: bad.PrimaryKey, Columns: []transform.Cell{cell("level", events.Boolean(true))}}})
+		PrimaryKey: bad.PrimaryKey, Columns: []ots.Cell{cell("level", ots.Boolean(true))}}})
 	require.NoError(t, err)
 
 	for range 2 { // redelivery overwrites its own dead letters
@@ -231,13 +232,13 @@ func TestDeadLetterTableTakesInvalidRecordsAndTheRestIsWritten(t *testing.T) {
 		assert.Equal(t, 1, sum.Puts)
 		assert.Equal(t, 1, sum.Reads)
 	}
-	assert.Equal(t, map[string][]transform.Cell{"id=1": {cell("level", events.Integer(2))}}, f.table("result"))
+	assert.Equal(t, map[string][]ots.Cell{"id=1": {cell("level", ots.Integer(2))}}, f.table("result"))
 
 	letters := f.table("dead_letters")
 	require.Len(t, letters, 2)
 	var errorsSeen []string
 	for _, cells := range letters {
-		byName := map[string]events.Value{}
+		byName := map[string]ots.Value{}
 		for _, c := range cells {
 			byName[c.Name] = c.Value
 		}
@@ -261,7 +262,7 @@ func TestDeadLetterTableTakesInvalidRecordsAndTheRestIsWritten(t *testing.T) {
 	}, errorsSeen)
 }
 
-func mustJSON(t *testing.T, v events.Value) []byte {
+func mustJSON(t *testing.T, v ots.Value) []byte {
 	t.Helper()
 	s, ok := v.Str()
 	require.True(t, ok)

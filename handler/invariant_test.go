@@ -23,6 +23,7 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
@@ -514,25 +515,25 @@ func (g *generator) put(id int64, column string) events.Column {
 
 // value draws a value for column: level INTEGER 0..3, message one of a few STRINGs
 // (among them "drop" and ""), other a DOUBLE (2.0 and -0.0 among them), BOOLEAN or BINARY.
-func (g *generator) value(column string) events.Value {
+func (g *generator) value(column string) ots.Value {
 	switch column {
 	case columnLevel:
-		return events.Integer(g.rng.Int64N(4))
+		return ots.Integer(g.rng.Int64N(4))
 	case columnMessage:
-		return events.String(messages[g.rng.IntN(len(messages))])
+		return ots.String(messages[g.rng.IntN(len(messages))])
 	}
 	switch g.rng.IntN(3) {
 	case 0:
 		doubles := []float64{2, math.Copysign(0, -1), 1e21, g.rng.NormFloat64()}
-		return events.Double(doubles[g.rng.IntN(len(doubles))])
+		return ots.Double(doubles[g.rng.IntN(len(doubles))])
 	case 1:
-		return events.Boolean(g.rng.IntN(2) == 0)
+		return ots.Boolean(g.rng.IntN(2) == 0)
 	}
 	b := make([]byte, g.rng.IntN(5))
 	for i := range b {
 		b[i] = byte(g.rng.IntN(256))
 	}
-	return events.Binary(b)
+	return ots.Binary(b)
 }
 
 // cut splits count records into consecutive events of 1 to maxEventRecords records (one
@@ -560,7 +561,7 @@ func newRecord(typ events.RecordType, id, timestampMs int64, cells []events.Colu
 	return events.Record{
 		Type:       typ,
 		Info:       events.RecordInfo{Timestamp: timestampMs * 1000},
-		PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: primaryKeyName, Value: events.Integer(id)}},
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: primaryKeyName, Value: ots.Integer(id)}},
 		Columns:    cells,
 	}
 }
@@ -568,7 +569,7 @@ func newRecord(typ events.RecordType, id, timestampMs int64, cells []events.Colu
 // cellVersion is one version of an attribute column.
 type cellVersion struct {
 	timestamp int64 // ms
-	value     events.Value
+	value     ots.Value
 }
 
 // modelRow is a source row: attribute column name → versions, newest first. A row with no
@@ -576,7 +577,7 @@ type cellVersion struct {
 type modelRow map[string][]cellVersion
 
 // rowImage is a row's visible values: attribute column name → latest version's value.
-type rowImage map[string]events.Value
+type rowImage map[string]ots.Value
 
 // sourceModel is the test's own model of the source table, keyed by `id`, following
 // Tablestore's documented semantics: PutRow replaces the row; UpdateRow changes the cells
@@ -744,7 +745,7 @@ func scanTable(client *sdk.TableStoreClient, table string) (map[int64]modelRow, 
 			}
 			scanned := modelRow{}
 			for _, col := range row.Columns {
-				value, err := events.ValueOf(col.Value)
+				value, err := ots.ValueOf(col.Value)
 				if err != nil {
 					return nil, fmt.Errorf("row id=%d column %q: %w", id, col.ColumnName, err)
 				}
@@ -790,7 +791,7 @@ func renderRows[R ~map[string]C, C any](rows map[int64]R, render func(C) string)
 
 // renderValue renders a value exactly, with its kind: DOUBLE in the shortest form that
 // reads back as the same bits (-0 included).
-func renderValue(v events.Value) string {
+func renderValue(v ots.Value) string {
 	if f, ok := v.Float(); ok {
 		return "DOUBLE " + strconv.FormatFloat(f, 'g', -1, 64)
 	}

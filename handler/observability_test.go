@@ -12,6 +12,7 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 )
 
@@ -74,13 +75,13 @@ func TestLagIsTheAgeOfTheNewestRecord(t *testing.T) {
 		wantLag int64
 	}{
 		{"newest record in the middle", []events.Record{
-			cf.at(-5*time.Second, putRow(1, cell("level", events.Integer(2)))),
-			cf.at(-2500*time.Millisecond, putRow(2, cell("level", events.Integer(3)))),
-			cf.at(-4*time.Second, putRow(3, cell("level", events.Integer(0)))),
+			cf.at(-5*time.Second, putRow(1, cell("level", ots.Integer(2)))),
+			cf.at(-2500*time.Millisecond, putRow(2, cell("level", ots.Integer(3)))),
+			cf.at(-4*time.Second, putRow(3, cell("level", ots.Integer(0)))),
 		}, 2500},
-		{"sub-millisecond part dropped", []events.Record{cf.at(-1999*time.Microsecond, putRow(1, cell("level", events.Integer(2))))}, 1},
-		{"record stamped after the function's clock", []events.Record{cf.at(time.Second, putRow(1, cell("level", events.Integer(2))))}, 0},
-		{"records without timestamp", []events.Record{putRow(1, cell("level", events.Integer(2)))}, 0},
+		{"sub-millisecond part dropped", []events.Record{cf.at(-1999*time.Microsecond, putRow(1, cell("level", ots.Integer(2))))}, 1},
+		{"record stamped after the function's clock", []events.Record{cf.at(time.Second, putRow(1, cell("level", ots.Integer(2))))}, 0},
+		{"records without timestamp", []events.Record{putRow(1, cell("level", ots.Integer(2)))}, 0},
 		{"empty event", nil, 0},
 	}
 	for _, tc := range tests {
@@ -102,8 +103,8 @@ func TestLogLineShowsRetriesAndDeadLetters(t *testing.T) {
 	// writer retries.
 	require.NoError(t, cf.srv.SetFaults(otslocal.Faults{Seed: 1, PerOperation: map[string]otslocal.FaultRates{"BatchWriteRow": {ServerBusy: 0.5}}}))
 	payload := encode(t,
-		cf.at(-3*time.Second, putRow(1, cell("level", events.Integer(2)))),
-		cf.at(-time.Second, putRow(2, cell("level", events.String("high")))),
+		cf.at(-3*time.Second, putRow(1, cell("level", ots.Integer(2)))),
+		cf.at(-time.Second, putRow(2, cell("level", ots.String("high")))),
 	)
 	sum, err := cf.invoke(payload)
 	require.NoError(t, err)
@@ -118,8 +119,8 @@ func TestLogLineShowsRetriesAndDeadLetters(t *testing.T) {
 func TestFailedInvocationLogsItsSummaryToo(t *testing.T) {
 	cf := newClockedFixture(t, nil)
 	payload := encode(t,
-		cf.at(-1500*time.Millisecond, putRow(1, cell("level", events.Integer(2)))),
-		cf.at(-time.Second, putRow(2, cell("level", events.String("high")))),
+		cf.at(-1500*time.Millisecond, putRow(1, cell("level", ots.Integer(2)))),
+		cf.at(-time.Second, putRow(2, cell("level", ots.String("high")))),
 	)
 	_, err := cf.invoke(payload)
 	var invocationErr *handler.InvocationError

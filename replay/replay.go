@@ -20,6 +20,7 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
 )
 
@@ -141,9 +142,9 @@ func createTables(ctx context.Context, client *tablestore.Client, fn handler.Con
 	if len(ev.Records) == 0 {
 		return fmt.Errorf("the first event has no records to take the primary key from; create %s and %s first", fn.SourceTable, fn.ResultTable)
 	}
-	var pk []tablestore.PrimaryKeySchema
+	var pk []ots.PrimaryKeySchema
 	for _, col := range ev.Records[0].PrimaryKey {
-		pk = append(pk, tablestore.PrimaryKeySchema{Name: col.ColumnName, Type: col.Value.Kind()})
+		pk = append(pk, ots.PrimaryKeySchema{Name: col.ColumnName, Type: col.Value.Kind()})
 	}
 	return EnsureTables(ctx, client, fn, pk, sourceTableOptions)
 }
@@ -153,7 +154,7 @@ func createTables(ctx context.Context, client *tablestore.Client, fn handler.Con
 // the dead-letter table, if fn names one, with the primary key handler.DeadLetterPrimaryKey
 // (STRING). A table that exists must have the primary key asked for
 // ([tablestore.Client.EnsureTable]).
-func EnsureTables(ctx context.Context, client *tablestore.Client, fn handler.Config, pk []tablestore.PrimaryKeySchema, source tablestore.TableOptions) error {
+func EnsureTables(ctx context.Context, client *tablestore.Client, fn handler.Config, pk []ots.PrimaryKeySchema, source tablestore.TableOptions) error {
 	if err := client.EnsureTable(ctx, fn.SourceTable, pk, source); err != nil {
 		return err
 	}
@@ -161,7 +162,7 @@ func EnsureTables(ctx context.Context, client *tablestore.Client, fn handler.Con
 		return err
 	}
 	if fn.DeadLetterTable != "" {
-		dl := []tablestore.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: events.KindString}}
+		dl := []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}
 		return client.EnsureTable(ctx, fn.DeadLetterTable, dl, tablestore.TableOptions{})
 	}
 	return nil
@@ -194,7 +195,7 @@ func FormatSummary(s handler.Summary) string {
 }
 
 // PrintTable writes rows as an aligned text table: the primary key columns, then every
-// attribute column any row has, sorted by name. Values are shown as events.Value.String
+// attribute column any row has, sorted by name. Values are shown as [ots.Value.String]
 // formats them (strings quoted, binary in hex, so types stay visible); a cell a row lacks is
 // empty.
 func PrintTable(w io.Writer, rows []tablestore.ScannedRow) error {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/otsetl/otsetl/ots"
+
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
@@ -28,14 +30,14 @@ func (c *Client) Apply(ctx context.Context, table string, records []events.Recor
 		rec := &records[i]
 		op, call, err := recordCall(api, table, rec)
 		if err != nil {
-			return fmt.Errorf("tablestore: record %d (%s): %w", i, FormatPrimaryKey(rec.PrimaryKey), err)
+			return fmt.Errorf("tablestore: record %d (%s): %w", i, ots.FormatPrimaryKey(rec.PrimaryKey), err)
 		}
 		err = r.run(ctx, func() (retry, err error) {
 			_, err = CallSDK(func() (struct{}, error) { return struct{}{}, call() })
 			return classify(op, table, err)
 		})
 		if err != nil {
-			return fmt.Errorf("tablestore: record %d (%s): %w", i, FormatPrimaryKey(rec.PrimaryKey), err)
+			return fmt.Errorf("tablestore: record %d (%s): %w", i, ots.FormatPrimaryKey(rec.PrimaryKey), err)
 		}
 	}
 	return nil

@@ -12,42 +12,30 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/transform"
 )
 
 // key returns the primary key `id=<id>`.
-func key(id int64) []events.PrimaryKeyColumn {
-	return []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(id)}}
+func key(id int64) []ots.PrimaryKeyColumn {
+	return []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(id)}}
 }
 
 // put returns a MutationPut of row id with cells.
-func put(id int64, cells ...transform.Cell) transform.Mutation {
+func put(id int64, cells ...ots.Cell) transform.Mutation {
 	return transform.Mutation{Kind: transform.MutationPut, PrimaryKey: key(id), Columns: cells}
 }
 
 // cell returns an attribute cell.
-func cell(name string, v events.Value) transform.Cell { return transform.Cell{Name: name, Value: v} }
-
-func TestFormatPrimaryKey(t *testing.T) {
-	pk := []events.PrimaryKeyColumn{
-		{ColumnName: "id", Value: events.Integer(5)},
-		{ColumnName: "sub", Value: events.String("a")},
-		{ColumnName: "bin", Value: events.Binary([]byte{0x0a, 0x0b})},
-	}
-	assert.Equal(t, `id=5, sub="a", bin=0x0a0b`, FormatPrimaryKey(pk))
-	assert.Equal(t, `"a=1, b"="x"`, FormatPrimaryKey([]events.PrimaryKeyColumn{{ColumnName: "a=1, b", Value: events.String("x")}}),
-		"a name that is not an identifier is quoted, so keys cannot format alike")
-	assert.Equal(t, `id="5"`, FormatPrimaryKey([]events.PrimaryKeyColumn{{ColumnName: "id", Value: events.String("5")}}))
-}
+func cell(name string, v ots.Value) ots.Cell { return ots.Cell{Name: name, Value: v} }
 
 func TestEstimateRowSizeNeverUnderestimatesTheSDKEncoding(t *testing.T) {
 	muts := []transform.Mutation{
 		put(1),
-		put(-1<<63, cell("level", events.Integer(3)), cell("message", events.String("hello")),
-			cell("ratio", events.Double(0.5)), cell("ok", events.Boolean(true)), cell("blob", events.Binary(make([]byte, 1000)))),
-		{Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "g", Value: events.String(strings.Repeat("k", 1024))}}},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(7), Columns: []transform.Cell{cell("gone", events.Value{}), cell("message", events.String("x"))}},
+		put(-1<<63, cell("level", ots.Integer(3)), cell("message", ots.String("hello")),
+			cell("ratio", ots.Double(0.5)), cell("ok", ots.Boolean(true)), cell("blob", ots.Binary(make([]byte, 1000)))),
+		{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "g", Value: ots.String(strings.Repeat("k", 1024))}}},
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(7), Columns: []ots.Cell{cell("gone", ots.Value{}), cell("message", ots.String("x"))}},
 	}
 	for i, m := range muts {
 		row, err := buildRowWrite("result", m)
@@ -98,26 +86,26 @@ func TestChunkRowWritesBySizeBoundary(t *testing.T) {
 func TestChunkingUsesTheRowEstimate(t *testing.T) {
 	// Two rows whose estimates add up to exactly the limit, then a third byte-for-byte
 	// equal one: the boundary falls where the estimate says.
-	base := estimateRowSize(put(1, cell("payload", events.String(""))))
+	base := estimateRowSize(put(1, cell("payload", ots.String(""))))
 	payload := strings.Repeat("x", maxBatchWriteBytes/2-base)
 	muts := []transform.Mutation{
-		put(1, cell("payload", events.String(payload))),
-		put(2, cell("payload", events.String(payload))),
-		put(3, cell("payload", events.String(payload))),
+		put(1, cell("payload", ots.String(payload))),
+		put(2, cell("payload", ots.String(payload))),
+		put(3, cell("payload", ots.String(payload))),
 	}
 	require.Equal(t, maxBatchWriteBytes/2, estimateRowSize(muts[0]))
 	rows, err := buildRowWrites("result", muts)
 	require.NoError(t, err)
 	assert.Equal(t, []int{2, 1}, chunkLengths(chunkRowWrites(rows)))
 
-	muts[0].Columns[0].Value = events.String(payload + "x")
+	muts[0].Columns[0].Value = ots.String(payload + "x")
 	rows, err = buildRowWrites("result", muts)
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 2}, chunkLengths(chunkRowWrites(rows)))
 }
 
 func TestBuildRowWriteMapsMutationsToRowChanges(t *testing.T) {
-	row, err := buildRowWrite("result", put(1, cell("a", events.Integer(1)), cell("b", events.String("x"))))
+	row, err := buildRowWrite("result", put(1, cell("a", ots.Integer(1)), cell("b", ots.String("x"))))
 	require.NoError(t, err)
 	p, ok := row.change.(*sdk.PutRowChange)
 	require.True(t, ok)
@@ -134,7 +122,7 @@ func TestBuildRowWriteMapsMutationsToRowChanges(t *testing.T) {
 	assert.Equal(t, "DeleteRow", row.operation())
 
 	row, err = buildRowWrite("result", transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1),
-		Columns: []transform.Cell{cell("a", events.Double(2.5)), cell("b", events.Value{})}})
+		Columns: []ots.Cell{cell("a", ots.Double(2.5)), cell("b", ots.Value{})}})
 	require.NoError(t, err)
 	u, ok := row.change.(*sdk.UpdateRowChange)
 	require.True(t, ok)
@@ -157,15 +145,15 @@ func TestBuildRowWritesRejectsBadMutations(t *testing.T) {
 		want string
 	}{
 		"double primary key": {
-			[]transform.Mutation{{Kind: transform.MutationPut, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Double(1.5)}}}},
+			[]transform.Mutation{{Kind: transform.MutationPut, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Double(1.5)}}}},
 			`mutation 0 (put) of row (id=1.5) for table "result": primary key column "id" holds DOUBLE`,
 		},
 		"boolean primary key": {
-			[]transform.Mutation{{Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Boolean(true)}}}},
+			[]transform.Mutation{{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Boolean(true)}}}},
 			`primary key column "id" holds BOOLEAN`,
 		},
 		"missing primary key value": {
-			[]transform.Mutation{{Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id"}}}},
+			[]transform.Mutation{{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id"}}}},
 			`primary key column "id" holds NONE`,
 		},
 		"empty primary key": {
@@ -173,7 +161,7 @@ func TestBuildRowWritesRejectsBadMutations(t *testing.T) {
 			"empty primary key",
 		},
 		"put cell without value": {
-			[]transform.Mutation{put(1, cell("a", events.Value{}))},
+			[]transform.Mutation{put(1, cell("a", ots.Value{}))},
 			`column "a" has no value`,
 		},
 		"read-source": {

@@ -21,7 +21,7 @@ import (
 	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/transform"
 )
@@ -29,7 +29,7 @@ import (
 const testInstance = "otsetl"
 
 // idSchema is the primary key (id INTEGER).
-var idSchema = []PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+var idSchema = []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
 
 // startServer starts an otslocal server on 127.0.0.1 that the test closes.
 func startServer(t *testing.T) *otslocal.Server {
@@ -66,7 +66,7 @@ func sdkClient(endpoint string) *sdk.TableStoreClient {
 
 // getRow reads row pk of table with the SDK's GetRow (latest versions) and returns its
 // attribute columns by name, or nil when there is no row.
-func getRow(t *testing.T, endpoint, table string, pk []events.PrimaryKeyColumn) map[string]any {
+func getRow(t *testing.T, endpoint, table string, pk []ots.PrimaryKeyColumn) map[string]any {
 	t.Helper()
 	sdkPK, err := toSDKPrimaryKey(pk)
 	require.NoError(t, err)

@@ -7,8 +7,7 @@ import (
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
-	"github.com/otsetl/otsetl/events"
-	"github.com/otsetl/otsetl/transform"
+	"github.com/otsetl/otsetl/ots"
 )
 
 // maxBatchGetRows is the BatchGetRow limit on rows per request (Tablestore "Limits", wide
@@ -21,7 +20,7 @@ type Row struct {
 	// columns (Tablestore then returns no row, GetRow/BatchGetRow documentation).
 	Found bool
 	// Columns are the row's attribute columns, latest version only, sorted by name.
-	Columns []transform.Cell
+	Columns []ots.Cell
 }
 
 // ReadStats counts what one Read did.
@@ -41,7 +40,7 @@ type ReadStats struct {
 // whole, until ctx's deadline leaves no time ([ErrDeadline]). Any other row failure (e.g.
 // OTSInvalidPK) fails the call with a [*RowError] naming the key. A primary key value that is
 // not INTEGER, STRING or BINARY is an error before anything is sent. On error rows is nil.
-func (c *Client) Read(ctx context.Context, table string, keys [][]events.PrimaryKeyColumn, columns []string) ([]Row, ReadStats, error) {
+func (c *Client) Read(ctx context.Context, table string, keys [][]ots.PrimaryKeyColumn, columns []string) ([]Row, ReadStats, error) {
 	if table == "" {
 		return nil, ReadStats{}, errors.New("tablestore: Read: empty table name")
 	}
@@ -49,7 +48,7 @@ func (c *Client) Read(ctx context.Context, table string, keys [][]events.Primary
 	for i, key := range keys {
 		pk, err := toSDKPrimaryKey(key)
 		if err != nil {
-			return nil, ReadStats{}, fmt.Errorf("tablestore: key %d (%s) for table %q: %w", i, FormatPrimaryKey(key), table, err)
+			return nil, ReadStats{}, fmt.Errorf("tablestore: key %d (%s) for table %q: %w", i, ots.FormatPrimaryKey(key), table, err)
 		}
 		pks[i] = pk
 	}
@@ -80,7 +79,7 @@ func (c *Client) Read(ctx context.Context, table string, keys [][]events.Primary
 type readChunk struct {
 	table   string
 	columns []string
-	keys    [][]events.PrimaryKeyColumn
+	keys    [][]ots.PrimaryKeyColumn
 	pks     []*sdk.PrimaryKey
 	rows    []Row
 }
@@ -125,7 +124,7 @@ func (chunk *readChunk) settle(requested []int, results []sdk.RowResult) (again 
 		case res.IsSucceed:
 			row, err := rowFromResult(res)
 			if err != nil {
-				return nil, nil, fmt.Errorf("tablestore: BatchGetRow on table %q, row (%s): %w", chunk.table, FormatPrimaryKey(chunk.keys[i]), err)
+				return nil, nil, fmt.Errorf("tablestore: BatchGetRow on table %q, row (%s): %w", chunk.table, ots.FormatPrimaryKey(chunk.keys[i]), err)
 			}
 			chunk.rows[i] = row
 		case retryableCode(res.Error.Code, res.Error.Message):
@@ -142,7 +141,7 @@ func (chunk *readChunk) settle(requested []int, results []sdk.RowResult) (again 
 
 // failure describes the per-row error of key i.
 func (chunk *readChunk) failure(i int, e sdk.Error) *RowError {
-	return &RowError{Table: chunk.table, Operation: "GetRow", PrimaryKey: FormatPrimaryKey(chunk.keys[i]), Code: e.Code, Message: e.Message}
+	return &RowError{Table: chunk.table, Operation: "GetRow", PrimaryKey: ots.FormatPrimaryKey(chunk.keys[i]), Code: e.Code, Message: e.Message}
 }
 
 // rowFromResult converts a successful BatchGetRow row result. The SDK fills PrimaryKey only

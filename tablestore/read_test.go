@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/transform"
 )
@@ -16,20 +16,20 @@ import (
 func TestReadPresentAndAbsentRows(t *testing.T) {
 	_, c := newTable(t, "source_data")
 	seed(t, c, "source_data",
-		put(1, cell("message", events.String("one")), cell("level", events.Integer(3)), cell("blob", events.Binary([]byte{9}))),
-		put(2, cell("level", events.Integer(0)), cell("ratio", events.Double(0.25)), cell("ok", events.Boolean(true))),
+		put(1, cell("message", ots.String("one")), cell("level", ots.Integer(3)), cell("blob", ots.Binary([]byte{9}))),
+		put(2, cell("level", ots.Integer(0)), cell("ratio", ots.Double(0.25)), cell("ok", ots.Boolean(true))),
 	)
-	rows, stats, err := c.Read(t.Context(), "source_data", [][]events.PrimaryKeyColumn{key(2), key(99), key(1), key(2)}, nil)
+	rows, stats, err := c.Read(t.Context(), "source_data", [][]ots.PrimaryKeyColumn{key(2), key(99), key(1), key(2)}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, ReadStats{Requests: 1}, stats)
-	row2 := Row{Found: true, Columns: []transform.Cell{
-		cell("level", events.Integer(0)), cell("ok", events.Boolean(true)), cell("ratio", events.Double(0.25)),
+	row2 := Row{Found: true, Columns: []ots.Cell{
+		cell("level", ots.Integer(0)), cell("ok", ots.Boolean(true)), cell("ratio", ots.Double(0.25)),
 	}}
 	assert.Equal(t, []Row{
 		row2,
 		{},
-		{Found: true, Columns: []transform.Cell{
-			cell("blob", events.Binary([]byte{9})), cell("level", events.Integer(3)), cell("message", events.String("one")),
+		{Found: true, Columns: []ots.Cell{
+			cell("blob", ots.Binary([]byte{9})), cell("level", ots.Integer(3)), cell("message", ots.String("one")),
 		}},
 		row2,
 	}, rows, "index-aligned with the keys, columns sorted by name")
@@ -37,27 +37,27 @@ func TestReadPresentAndAbsentRows(t *testing.T) {
 
 func TestReadReturnsTheLatestVersion(t *testing.T) {
 	_, c := newTable(t, "source_data")
-	seed(t, c, "source_data", put(1, cell("level", events.Integer(1))))
+	seed(t, c, "source_data", put(1, cell("level", ots.Integer(1))))
 	for level := int64(2); level <= 4; level++ {
 		seed(t, c, "source_data", transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1),
-			Columns: []transform.Cell{cell("level", events.Integer(level))}})
+			Columns: []ots.Cell{cell("level", ots.Integer(level))}})
 	}
-	rows, _, err := c.Read(t.Context(), "source_data", [][]events.PrimaryKeyColumn{key(1)}, nil)
+	rows, _, err := c.Read(t.Context(), "source_data", [][]ots.PrimaryKeyColumn{key(1)}, nil)
 	require.NoError(t, err)
-	assert.Equal(t, []Row{{Found: true, Columns: []transform.Cell{cell("level", events.Integer(4))}}}, rows)
+	assert.Equal(t, []Row{{Found: true, Columns: []ots.Cell{cell("level", ots.Integer(4))}}}, rows)
 }
 
 func TestReadSelectsColumns(t *testing.T) {
 	_, c := newTable(t, "source_data")
 	seed(t, c, "source_data",
-		put(1, cell("message", events.String("one")), cell("level", events.Integer(3)), cell("other", events.Integer(7))),
-		put(2, cell("other", events.Integer(8))),
+		put(1, cell("message", ots.String("one")), cell("level", ots.Integer(3)), cell("other", ots.Integer(7))),
+		put(2, cell("other", ots.Integer(8))),
 	)
-	keys := [][]events.PrimaryKeyColumn{key(1), key(2), key(3)}
+	keys := [][]ots.PrimaryKeyColumn{key(1), key(2), key(3)}
 	rows, _, err := c.Read(t.Context(), "source_data", keys, []string{"level", "message"})
 	require.NoError(t, err)
 	assert.Equal(t, []Row{
-		{Found: true, Columns: []transform.Cell{cell("level", events.Integer(3)), cell("message", events.String("one"))}},
+		{Found: true, Columns: []ots.Cell{cell("level", ots.Integer(3)), cell("message", ots.String("one"))}},
 		{},
 		{},
 	}, rows, "a row with none of the requested columns is not returned")
@@ -72,11 +72,11 @@ func TestReadChunksManyKeys(t *testing.T) {
 	_, c := newTable(t, "source_data")
 	var muts []transform.Mutation
 	for id := int64(0); id < 250; id += 2 {
-		muts = append(muts, put(id, cell("n", events.Integer(id*10))))
+		muts = append(muts, put(id, cell("n", ots.Integer(id*10))))
 	}
 	seed(t, c, "source_data", muts...)
 
-	keys := make([][]events.PrimaryKeyColumn, 250)
+	keys := make([][]ots.PrimaryKeyColumn, 250)
 	for i := range keys {
 		keys[i] = key(int64(249 - i)) // descending, so alignment cannot come from key order
 	}
@@ -90,7 +90,7 @@ func TestReadChunksManyKeys(t *testing.T) {
 			assert.Equal(t, Row{}, row, "key %d", id)
 			continue
 		}
-		assert.Equal(t, Row{Found: true, Columns: []transform.Cell{cell("n", events.Integer(id*10))}}, row, "key %d", id)
+		assert.Equal(t, Row{Found: true, Columns: []ots.Cell{cell("n", ots.Integer(id*10))}}, row, "key %d", id)
 	}
 }
 
@@ -104,9 +104,9 @@ func TestReadNothing(t *testing.T) {
 
 func TestReadInvalidPrimaryKeyNamesTheKey(t *testing.T) {
 	_, c := newTable(t, "source_data")
-	rows, stats, err := c.Read(t.Context(), "source_data", [][]events.PrimaryKeyColumn{
+	rows, stats, err := c.Read(t.Context(), "source_data", [][]ots.PrimaryKeyColumn{
 		key(1),
-		{{ColumnName: "id", Value: events.Binary([]byte{0xab})}},
+		{{ColumnName: "id", Value: ots.Binary([]byte{0xab})}},
 	}, nil)
 	var rowErr *RowError
 	require.ErrorAs(t, err, &rowErr)
@@ -122,14 +122,14 @@ func TestReadRejectsUnsupportedKeysBeforeSending(t *testing.T) {
 	srv := startServer(t)
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchGetRow")
 	c := newTestClient(t, endpoint, 0)
-	for name, k := range map[string][]events.PrimaryKeyColumn{
-		"boolean": {{ColumnName: "id", Value: events.Boolean(false)}},
-		"double":  {{ColumnName: "id", Value: events.Double(1)}},
+	for name, k := range map[string][]ots.PrimaryKeyColumn{
+		"boolean": {{ColumnName: "id", Value: ots.Boolean(false)}},
+		"double":  {{ColumnName: "id", Value: ots.Double(1)}},
 		"none":    {{ColumnName: "id"}},
 		"empty":   nil,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := c.Read(t.Context(), "source_data", [][]events.PrimaryKeyColumn{key(1), k}, nil)
+			_, _, err := c.Read(t.Context(), "source_data", [][]ots.PrimaryKeyColumn{key(1), k}, nil)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), `key 1 (`)
 		})
@@ -139,10 +139,10 @@ func TestReadRejectsUnsupportedKeysBeforeSending(t *testing.T) {
 
 func TestReadRetriesABusyServer(t *testing.T) {
 	srv, c := newFaultyTable(t, "source_data", "BatchGetRow", otslocal.FaultRates{ServerBusy: 0.7})
-	seed(t, c, "source_data", put(1, cell("level", events.Integer(5))))
+	seed(t, c, "source_data", put(1, cell("level", ots.Integer(5))))
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchGetRow")
 	busy := newTestClient(t, endpoint, 0)
-	rows, stats, err := busy.Read(withTimeout(t, time.Minute), "source_data", [][]events.PrimaryKeyColumn{key(1), key(2)}, nil)
+	rows, stats, err := busy.Read(withTimeout(t, time.Minute), "source_data", [][]ots.PrimaryKeyColumn{key(1), key(2)}, nil)
 	require.NoError(t, err)
 	assert.Positive(t, stats.Retries, "seed 1 makes the server busy at first")
 	assert.Equal(t, ReadStats{Requests: stats.Retries + 1, Retries: stats.Retries}, stats)
@@ -151,12 +151,12 @@ func TestReadRetriesABusyServer(t *testing.T) {
 	for _, e := range seen[:stats.Retries] {
 		assert.Equal(t, http.StatusServiceUnavailable, e.status)
 	}
-	assert.Equal(t, []Row{{Found: true, Columns: []transform.Cell{cell("level", events.Integer(5))}}, {}}, rows)
+	assert.Equal(t, []Row{{Found: true, Columns: []ots.Cell{cell("level", ots.Integer(5))}}, {}}, rows)
 }
 
 func TestReadGivesUpBeforeTheDeadline(t *testing.T) {
 	_, c := newFaultyTable(t, "source_data", "BatchGetRow", otslocal.FaultRates{ServerBusy: 1})
-	rows, stats, err := c.Read(withTimeout(t, 2*time.Second), "source_data", [][]events.PrimaryKeyColumn{key(1)}, nil)
+	rows, stats, err := c.Read(withTimeout(t, 2*time.Second), "source_data", [][]ots.PrimaryKeyColumn{key(1)}, nil)
 	require.ErrorIs(t, err, ErrDeadline)
 	assert.Contains(t, err.Error(), "OTSServerBusy")
 	assert.Nil(t, rows)
@@ -168,12 +168,12 @@ func TestReadRerequestsOnlyTheFailedKeys(t *testing.T) {
 	srv, c := newFaultyTable(t, "source_data", "BatchGetRow", otslocal.FaultRates{RowFailure: 0.4})
 	var muts []transform.Mutation
 	for id := int64(0); id < 20; id += 2 {
-		muts = append(muts, put(id, cell("n", events.Integer(id))))
+		muts = append(muts, put(id, cell("n", ots.Integer(id))))
 	}
 	seed(t, c, "source_data", muts...)
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchGetRow")
 	faulty := newTestClient(t, endpoint, 0)
-	keys := make([][]events.PrimaryKeyColumn, 20)
+	keys := make([][]ots.PrimaryKeyColumn, 20)
 	for i := range keys {
 		keys[i] = key(int64(19 - i))
 	}
@@ -191,7 +191,7 @@ func TestReadRerequestsOnlyTheFailedKeys(t *testing.T) {
 			assert.Equal(t, Row{}, row, "key %d", id)
 			continue
 		}
-		assert.Equal(t, Row{Found: true, Columns: []transform.Cell{cell("n", events.Integer(id))}}, row,
+		assert.Equal(t, Row{Found: true, Columns: []ots.Cell{cell("n", ots.Integer(id))}}, row,
 			"key %d: results of later requests land at the keys' original positions", id)
 	}
 }

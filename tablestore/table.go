@@ -5,24 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
-	"github.com/otsetl/otsetl/events"
-	"github.com/otsetl/otsetl/transform"
+	"github.com/otsetl/otsetl/ots"
 )
-
-// PrimaryKeySchema is one primary key column of a table, in the table's primary key order.
-type PrimaryKeySchema struct {
-	// Name is the column name.
-	Name string
-	// Type is events.KindInteger, events.KindString or events.KindBinary.
-	Type events.Kind
-}
-
-// String returns "name TYPE", e.g. "id INTEGER".
-func (s PrimaryKeySchema) String() string { return s.Name + " " + s.Type.String() }
 
 // TableOptions are the options of a table [Client.EnsureTable] creates.
 type TableOptions struct {
@@ -41,7 +28,7 @@ type TableOptions struct {
 // needs. A table that exists already (OTSObjectAlreadyExist) is success if its primary key
 // is pk, and an error naming both schemas otherwise; its options are left as they are.
 // Retryable failures are retried as in [Client.Write].
-func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySchema, opts TableOptions) error {
+func (c *Client) EnsureTable(ctx context.Context, name string, pk []ots.PrimaryKeySchema, opts TableOptions) error {
 	if name == "" {
 		return errors.New("tablestore: EnsureTable: empty table name")
 	}
@@ -79,22 +66,13 @@ func (c *Client) EnsureTable(ctx context.Context, name string, pk []PrimaryKeySc
 		return err
 	}
 	if !slices.Equal(existing, pk) {
-		return fmt.Errorf("tablestore: table %q exists with primary key (%s), not (%s)", name, joinSchema(existing), joinSchema(pk))
+		return fmt.Errorf("tablestore: table %q exists with primary key (%s), not (%s)", name, ots.FormatSchema(existing), ots.FormatSchema(pk))
 	}
 	return nil
 }
 
-// joinSchema formats a primary key schema as "id INTEGER, sub STRING".
-func joinSchema(pk []PrimaryKeySchema) string {
-	parts := make([]string, len(pk))
-	for i, col := range pk {
-		parts[i] = col.String()
-	}
-	return strings.Join(parts, ", ")
-}
-
 // describePrimaryKey returns table's primary key schema from DescribeTable.
-func describePrimaryKey(ctx context.Context, api *sdk.TableStoreClient, r *retrier, table string) ([]PrimaryKeySchema, error) {
+func describePrimaryKey(ctx context.Context, api *sdk.TableStoreClient, r *retrier, table string) ([]ots.PrimaryKeySchema, error) {
 	var resp *sdk.DescribeTableResponse
 	err := r.run(ctx, func() (retry, err error) {
 		resp, err = CallSDK(func() (*sdk.DescribeTableResponse, error) {
@@ -108,7 +86,7 @@ func describePrimaryKey(ctx context.Context, api *sdk.TableStoreClient, r *retri
 	if resp.TableMeta == nil {
 		return nil, fmt.Errorf("tablestore: DescribeTable on table %q: the response has no table meta", table)
 	}
-	pk := make([]PrimaryKeySchema, 0, len(resp.TableMeta.SchemaEntry))
+	pk := make([]ots.PrimaryKeySchema, 0, len(resp.TableMeta.SchemaEntry))
 	for _, entry := range resp.TableMeta.SchemaEntry {
 		if entry == nil || entry.Name == nil || entry.Type == nil {
 			return nil, fmt.Errorf("tablestore: DescribeTable on table %q: incomplete primary key schema entry", table)
@@ -117,7 +95,7 @@ func describePrimaryKey(ctx context.Context, api *sdk.TableStoreClient, r *retri
 		if err != nil {
 			return nil, fmt.Errorf("tablestore: DescribeTable on table %q: column %q: %w", table, *entry.Name, err)
 		}
-		pk = append(pk, PrimaryKeySchema{Name: *entry.Name, Type: kind})
+		pk = append(pk, ots.PrimaryKeySchema{Name: *entry.Name, Type: kind})
 	}
 	return pk, nil
 }
@@ -125,9 +103,9 @@ func describePrimaryKey(ctx context.Context, api *sdk.TableStoreClient, r *retri
 // ScannedRow is one row of a table scan.
 type ScannedRow struct {
 	// PrimaryKey is the row's primary key in the table's primary key order.
-	PrimaryKey []events.PrimaryKeyColumn
+	PrimaryKey []ots.PrimaryKeyColumn
 	// Columns are the row's attribute columns, latest version only, sorted by name.
-	Columns []transform.Cell
+	Columns []ots.Cell
 }
 
 // Scan returns every row of table in primary key order (INTEGER as signed int64, STRING and
@@ -186,7 +164,7 @@ func scannedRow(row *sdk.Row) (ScannedRow, error) {
 	}
 	cells, err := fromSDKColumns(row.Columns)
 	if err != nil {
-		return ScannedRow{}, fmt.Errorf("row (%s): %w", FormatPrimaryKey(pk), err)
+		return ScannedRow{}, fmt.Errorf("row (%s): %w", ots.FormatPrimaryKey(pk), err)
 	}
 	return ScannedRow{PrimaryKey: pk, Columns: cells}, nil
 }

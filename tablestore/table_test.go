@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -40,7 +40,7 @@ func TestNewClientValidatesTheConfig(t *testing.T) {
 func TestEnsureTableCreatesOnceAndChecksTheSchema(t *testing.T) {
 	srv := startServer(t)
 	c := newTestClient(t, srv.Endpoint, 0)
-	schema := []PrimaryKeySchema{{Name: "g", Type: events.KindString}, {Name: "n", Type: events.KindInteger}, {Name: "b", Type: events.KindBinary}}
+	schema := []ots.PrimaryKeySchema{{Name: "g", Type: ots.KindString}, {Name: "n", Type: ots.KindInteger}, {Name: "b", Type: ots.KindBinary}}
 	require.NoError(t, c.EnsureTable(t.Context(), "t", schema, TableOptions{}))
 	require.NoError(t, c.EnsureTable(t.Context(), "t", schema, TableOptions{}), "an existing table with the same primary key is fine")
 
@@ -61,10 +61,10 @@ func TestEnsureTableRejectsBadSchemas(t *testing.T) {
 	srv := startServer(t)
 	c := newTestClient(t, srv.Endpoint, 0)
 	assert.ErrorContains(t, c.EnsureTable(t.Context(), "t", nil, TableOptions{}), "no primary key columns")
-	assert.ErrorContains(t, c.EnsureTable(t.Context(), "t", []PrimaryKeySchema{{Name: "d", Type: events.KindDouble}}, TableOptions{}), "primary key type DOUBLE")
+	assert.ErrorContains(t, c.EnsureTable(t.Context(), "t", []ots.PrimaryKeySchema{{Name: "d", Type: ots.KindDouble}}, TableOptions{}), "primary key type DOUBLE")
 	assert.ErrorContains(t, c.EnsureTable(t.Context(), "", idSchema, TableOptions{}), "empty table name")
-	err := c.EnsureTable(t.Context(), "t", []PrimaryKeySchema{{Name: "a", Type: events.KindInteger}, {Name: "b", Type: events.KindInteger},
-		{Name: "c", Type: events.KindInteger}, {Name: "d", Type: events.KindInteger}, {Name: "e", Type: events.KindInteger}}, TableOptions{})
+	err := c.EnsureTable(t.Context(), "t", []ots.PrimaryKeySchema{{Name: "a", Type: ots.KindInteger}, {Name: "b", Type: ots.KindInteger},
+		{Name: "c", Type: ots.KindInteger}, {Name: "d", Type: ots.KindInteger}, {Name: "e", Type: ots.KindInteger}}, TableOptions{})
 	require.Error(t, err, "Tablestore allows 1 to 4 primary key columns")
 	assert.Contains(t, err.Error(), `CreateTable on table "t"`)
 }
@@ -72,19 +72,19 @@ func TestEnsureTableRejectsBadSchemas(t *testing.T) {
 func TestScanReturnsRowsInPrimaryKeyOrder(t *testing.T) {
 	srv := startServer(t)
 	c := newTestClient(t, srv.Endpoint, 0)
-	schema := []PrimaryKeySchema{{Name: "g", Type: events.KindString}, {Name: "n", Type: events.KindInteger}}
+	schema := []ots.PrimaryKeySchema{{Name: "g", Type: ots.KindString}, {Name: "n", Type: ots.KindInteger}}
 	require.NoError(t, c.EnsureTable(t.Context(), "t", schema, TableOptions{}))
 
-	pk := func(g string, n int64) []events.PrimaryKeyColumn {
-		return []events.PrimaryKeyColumn{{ColumnName: "g", Value: events.String(g)}, {ColumnName: "n", Value: events.Integer(n)}}
+	pk := func(g string, n int64) []ots.PrimaryKeyColumn {
+		return []ots.PrimaryKeyColumn{{ColumnName: "g", Value: ots.String(g)}, {ColumnName: "n", Value: ots.Integer(n)}}
 	}
 	want := []ScannedRow{
-		{PrimaryKey: pk("", 0), Columns: []transform.Cell{cell("v", events.Integer(0))}},
-		{PrimaryKey: pk("a", -5), Columns: []transform.Cell{cell("v", events.Integer(1))}},
-		{PrimaryKey: pk("a", 3), Columns: []transform.Cell{cell("v", events.Integer(2)), cell("w", events.String("x"))}},
-		{PrimaryKey: pk("a", 20), Columns: []transform.Cell{cell("v", events.Integer(3))}},
-		{PrimaryKey: pk("b", -100), Columns: []transform.Cell{cell("v", events.Integer(4))}},
-		{PrimaryKey: pk("ba", 1), Columns: []transform.Cell{cell("v", events.Integer(5))}},
+		{PrimaryKey: pk("", 0), Columns: []ots.Cell{cell("v", ots.Integer(0))}},
+		{PrimaryKey: pk("a", -5), Columns: []ots.Cell{cell("v", ots.Integer(1))}},
+		{PrimaryKey: pk("a", 3), Columns: []ots.Cell{cell("v", ots.Integer(2)), cell("w", ots.String("x"))}},
+		{PrimaryKey: pk("a", 20), Columns: []ots.Cell{cell("v", ots.Integer(3))}},
+		{PrimaryKey: pk("b", -100), Columns: []ots.Cell{cell("v", ots.Integer(4))}},
+		{PrimaryKey: pk("ba", 1), Columns: []ots.Cell{cell("v", ots.Integer(5))}},
 	}
 	muts := make([]transform.Mutation, len(want))
 	for i, row := range want {
@@ -104,7 +104,7 @@ func TestScanFollowsPages(t *testing.T) {
 	const n = 5200
 	muts := make([]transform.Mutation, n)
 	for i := range muts {
-		muts[i] = put(int64(n-i), cell("v", events.Integer(int64(i))))
+		muts[i] = put(int64(n-i), cell("v", ots.Integer(int64(i))))
 	}
 	seed(t, c, "t", muts...)
 	got, err := c.Scan(t.Context(), "t")

@@ -7,7 +7,7 @@ import (
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
-	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -63,7 +63,7 @@ func (s *WriteStats) add(o WriteStats) {
 type rowWrite struct {
 	kind transform.MutationKind
 	// primaryKey is the row's primary key, formatted for messages only when one is needed.
-	primaryKey []events.PrimaryKeyColumn
+	primaryKey []ots.PrimaryKeyColumn
 	change     sdk.RowChange
 	// size is the estimated encoded size in bytes.
 	size int
@@ -138,15 +138,15 @@ func buildRowWrites(table string, muts []transform.Mutation) ([]*rowWrite, error
 	for i, m := range muts {
 		row, err := buildRowWrite(table, m)
 		if err != nil {
-			return nil, fmt.Errorf("tablestore: mutation %d (%s) of row (%s) for table %q: %w", i, m.Kind, FormatPrimaryKey(m.PrimaryKey), table, err)
+			return nil, fmt.Errorf("tablestore: mutation %d (%s) of row (%s) for table %q: %w", i, m.Kind, ots.FormatPrimaryKey(m.PrimaryKey), table, err)
 		}
 		if row == nil {
 			continue
 		}
-		key = events.AppendPrimaryKey(key[:0], m.PrimaryKey)
+		key = ots.AppendPrimaryKey(key[:0], m.PrimaryKey)
 		if first, dup := firstIndex[string(key)]; dup {
 			return nil, fmt.Errorf("tablestore: mutations %d and %d both write row (%s) of table %q; one Write needs distinct primary keys",
-				first, i, FormatPrimaryKey(m.PrimaryKey), table)
+				first, i, ots.FormatPrimaryKey(m.PrimaryKey), table)
 		}
 		firstIndex[string(key)] = i
 		row.primaryKey = m.PrimaryKey
@@ -212,16 +212,16 @@ func estimateRowSize(m transform.Mutation) int {
 }
 
 // valueSize returns the encoded size of a value without its type and length prefixes.
-func valueSize(v events.Value) int {
+func valueSize(v ots.Value) int {
 	switch v.Kind() {
-	case events.KindInteger, events.KindDouble:
+	case ots.KindInteger, ots.KindDouble:
 		return 8
-	case events.KindBoolean:
+	case ots.KindBoolean:
 		return 1
-	case events.KindString:
+	case ots.KindString:
 		s, _ := v.Str()
 		return len(s)
-	case events.KindBinary:
+	case ots.KindBinary:
 		b, _ := v.Bytes()
 		return len(b)
 	}
@@ -313,7 +313,7 @@ func (s *WriteStats) count(kind transform.MutationKind) {
 
 // failure describes the row's per-row error.
 func (w *rowWrite) failure(table string, e sdk.Error) *RowError {
-	return &RowError{Table: table, Operation: w.operation(), PrimaryKey: FormatPrimaryKey(w.primaryKey), Code: e.Code, Message: e.Message}
+	return &RowError{Table: table, Operation: w.operation(), PrimaryKey: ots.FormatPrimaryKey(w.primaryKey), Code: e.Code, Message: e.Message}
 }
 
 // checkResultIndexes checks that a batch response has exactly one result for each of the

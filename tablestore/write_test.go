@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/transform"
 )
@@ -25,18 +25,18 @@ import (
 func TestWriteAppliesPutsDeletesAndConditionalUpdates(t *testing.T) {
 	srv, c := newTable(t, "result")
 	seed(t, c, "result",
-		put(1, cell("stale", events.String("old"))),
-		put(2, cell("level", events.Integer(2)), cell("message", events.String("before")), cell("keep", events.Boolean(true))),
-		put(4, cell("level", events.Integer(9))),
+		put(1, cell("stale", ots.String("old"))),
+		put(2, cell("level", ots.Integer(2)), cell("message", ots.String("before")), cell("keep", ots.Boolean(true))),
+		put(4, cell("level", ots.Integer(9))),
 	)
 
 	stats, err := c.Write(t.Context(), "result", []transform.Mutation{
-		put(1, cell("blob", events.Binary([]byte{0, 1, 2})), cell("level", events.Integer(5)),
-			cell("message", events.String("hello")), cell("ok", events.Boolean(false)), cell("ratio", events.Double(1.5))),
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []transform.Cell{
-			cell("message", events.String("after")), cell("level", events.Value{}),
+		put(1, cell("blob", ots.Binary([]byte{0, 1, 2})), cell("level", ots.Integer(5)),
+			cell("message", ots.String("hello")), cell("ok", ots.Boolean(false)), cell("ratio", ots.Double(1.5))),
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []ots.Cell{
+			cell("message", ots.String("after")), cell("level", ots.Value{}),
 		}},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []transform.Cell{cell("message", events.String("ghost"))}},
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("message", ots.String("ghost"))}},
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(5)},
 		{Kind: transform.MutationDelete, PrimaryKey: key(4)},
 		{Kind: transform.MutationDelete, PrimaryKey: key(6)},
@@ -58,8 +58,8 @@ func TestWriteAppliesPutsDeletesAndConditionalUpdates(t *testing.T) {
 func TestWriteIsIdempotent(t *testing.T) {
 	srv, c := newTable(t, "result")
 	muts := []transform.Mutation{
-		put(1, cell("message", events.String("a"))),
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1), Columns: []transform.Cell{cell("x", events.Integer(1))}},
+		put(1, cell("message", ots.String("a"))),
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1), Columns: []ots.Cell{cell("x", ots.Integer(1))}},
 		{Kind: transform.MutationDelete, PrimaryKey: key(2)},
 	}
 	for range 2 {
@@ -86,7 +86,7 @@ func TestWriteChunksByRowCount(t *testing.T) {
 	srv, c := newTable(t, "result")
 	muts := make([]transform.Mutation, 450)
 	for i := range muts {
-		muts[i] = put(int64(i), cell("level", events.Integer(int64(i))))
+		muts[i] = put(int64(i), cell("level", ots.Integer(int64(i))))
 	}
 	stats, err := c.Write(t.Context(), "result", muts)
 	require.NoError(t, err)
@@ -100,9 +100,9 @@ func TestWriteChunksBySize(t *testing.T) {
 	// Three rows of 1.5 MB: two fit in 4 MB, three do not.
 	big := strings.Repeat("x", 1536<<10)
 	muts := []transform.Mutation{
-		put(1, cell("payload", events.String(big))),
-		put(2, cell("payload", events.String(big))),
-		put(3, cell("payload", events.String(big))),
+		put(1, cell("payload", ots.String(big))),
+		put(2, cell("payload", ots.String(big))),
+		put(3, cell("payload", ots.String(big))),
 	}
 	stats, err := c.Write(t.Context(), "result", muts)
 	require.NoError(t, err)
@@ -153,7 +153,7 @@ func TestWriteHonoursTheConcurrencyBound(t *testing.T) {
 	c := newTestClient(t, gated, bound)
 	muts := make([]transform.Mutation, 1000)
 	for i := range muts {
-		muts[i] = put(int64(i), cell("n", events.Integer(int64(i))))
+		muts[i] = put(int64(i), cell("n", ots.Integer(int64(i))))
 	}
 	stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
 	require.NoError(t, err)
@@ -166,10 +166,10 @@ func TestWriteHonoursTheConcurrencyBound(t *testing.T) {
 
 func TestWriteInvalidPrimaryKeyNamesTheRow(t *testing.T) {
 	srv, c := newTable(t, "result")
-	wrongType := []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.String("five")}}
+	wrongType := []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.String("five")}}
 	stats, err := c.Write(t.Context(), "result", []transform.Mutation{
-		put(1, cell("a", events.Integer(1))),
-		{Kind: transform.MutationPut, PrimaryKey: wrongType, Columns: []transform.Cell{cell("a", events.Integer(2))}},
+		put(1, cell("a", ots.Integer(1))),
+		{Kind: transform.MutationPut, PrimaryKey: wrongType, Columns: []ots.Cell{cell("a", ots.Integer(2))}},
 	})
 	require.Error(t, err)
 	var rowErr *RowError
@@ -189,17 +189,17 @@ func TestWriteInvalidPrimaryKeyNamesTheRow(t *testing.T) {
 func TestWriteRejectsUnwritableMutationsBeforeSending(t *testing.T) {
 	srv, c := newTable(t, "result")
 	for name, m := range map[string]transform.Mutation{
-		"double key":     {Kind: transform.MutationPut, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Double(1)}}},
-		"cell w/o value": put(1, cell("a", events.Value{})),
+		"double key":     {Kind: transform.MutationPut, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Double(1)}}},
+		"cell w/o value": put(1, cell("a", ots.Value{})),
 		"read-source":    {Kind: transform.MutationReadSource, PrimaryKey: key(1)},
 		"unknown kind":   {Kind: 99, PrimaryKey: key(1)},
 		"empty key":      {Kind: transform.MutationDelete},
-		"no key value":   {Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id"}}},
-		"boolean key":    {Kind: transform.MutationDelete, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Boolean(true)}}},
+		"no key value":   {Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id"}}},
+		"boolean key":    {Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Boolean(true)}}},
 		"duplicate key":  put(7),
 	} {
 		t.Run(name, func(t *testing.T) {
-			stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(7, cell("a", events.Integer(1))), m})
+			stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(7, cell("a", ots.Integer(1))), m})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), `table "result"`)
 			assert.Zero(t, stats)
@@ -213,7 +213,7 @@ func TestWriteRejectsUnwritableMutationsBeforeSending(t *testing.T) {
 func TestWriteToMissingTableFails(t *testing.T) {
 	srv := startServer(t)
 	c := newTestClient(t, srv.Endpoint, 0)
-	stats, err := c.Write(t.Context(), "nope", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	stats, err := c.Write(t.Context(), "nope", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `BatchWriteRow on table "nope"`)
 	assert.Contains(t, err.Error(), "OTSObjectNotExist")
@@ -225,8 +225,8 @@ func TestWriteRetriesABusyServer(t *testing.T) {
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
 	stats, err := c.Write(withTimeout(t, time.Minute), "result", []transform.Mutation{
-		put(1, cell("a", events.Integer(1))),
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []transform.Cell{cell("a", events.Integer(2))}},
+		put(1, cell("a", ots.Integer(1))),
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []ots.Cell{cell("a", ots.Integer(2))}},
 	})
 	require.NoError(t, err)
 	seen := exchanges()
@@ -244,7 +244,7 @@ func TestWriteRetriesADroppedConnection(t *testing.T) {
 	srv, c := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{DropConnection: 0.5})
 	muts := make([]transform.Mutation, 10)
 	for i := range muts {
-		muts[i] = put(int64(i), cell("n", events.Integer(int64(i))))
+		muts[i] = put(int64(i), cell("n", ots.Integer(int64(i))))
 	}
 	for range 5 {
 		stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
@@ -262,7 +262,7 @@ func TestWriteGivesUpBeforeTheDeadline(t *testing.T) {
 	srv, _ := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{ServerBusy: 1})
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
-	stats, err := c.Write(withTimeout(t, 2*time.Second), "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	stats, err := c.Write(withTimeout(t, 2*time.Second), "result", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrDeadline)
 	assert.Contains(t, err.Error(), "OTSServerBusy")
@@ -278,7 +278,7 @@ func TestWriteStopsWhenCancelled(t *testing.T) {
 	_, c := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{ServerBusy: 1})
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	_, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	_, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
 	require.ErrorIs(t, err, context.Canceled, "retries end with the context")
 }
 
@@ -288,7 +288,7 @@ func TestWriteResendsOnlyTheFailedRows(t *testing.T) {
 	c := newTestClient(t, endpoint, 0)
 	muts := make([]transform.Mutation, 20)
 	for i := range muts {
-		muts[i] = put(int64(i), cell("n", events.Integer(int64(i))))
+		muts[i] = put(int64(i), cell("n", ots.Integer(int64(i))))
 	}
 	stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
 	require.NoError(t, err)
@@ -307,11 +307,11 @@ func TestWriteMapsRowFailuresByIndex(t *testing.T) {
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
 	muts := []transform.Mutation{
-		put(10, cell("n", events.Integer(1))),
+		put(10, cell("n", ots.Integer(1))),
 		{Kind: transform.MutationDelete, PrimaryKey: key(11)},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.String("twelve")}},
-			Columns: []transform.Cell{cell("n", events.Integer(3))}},
-		put(13, cell("n", events.Integer(4))),
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.String("twelve")}},
+			Columns: []ots.Cell{cell("n", ots.Integer(3))}},
+		put(13, cell("n", ots.Integer(4))),
 	}
 	stats, err := c.Write(t.Context(), "result", muts)
 	var rowErr *RowError
@@ -327,9 +327,9 @@ func TestWriteMapsRowFailuresByIndex(t *testing.T) {
 
 func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
 	rows, err := buildRowWrites("result", []transform.Mutation{
-		put(1, cell("n", events.Integer(1))),
+		put(1, cell("n", ots.Integer(1))),
 		{Kind: transform.MutationDelete, PrimaryKey: key(2)},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []transform.Cell{cell("n", events.Integer(3))}},
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("n", ots.Integer(3))}},
 	})
 	require.NoError(t, err)
 	conditionFailed := sdk.Error{Code: CodeConditionCheckFail, Message: "Condition check failed."}
@@ -360,7 +360,7 @@ func TestWriteAbortsARequestInFlightWhenCancelled(t *testing.T) {
 		<-arrived
 		cancel()
 	}()
-	stats, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	stats, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
 	require.ErrorIs(t, err, context.Canceled)
 	var urlErr *url.Error
 	require.ErrorAs(t, err, &urlErr)
@@ -386,7 +386,7 @@ func TestWriteSurvivesAMalformedResponse(t *testing.T) {
 		return nil
 	}
 	c := newTestClient(t, serve(t, rp), 0)
-	stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(1, cell("a", events.Integer(1)))})
+	stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
 	require.ErrorIs(t, err, ErrMalformedResponse)
 	assert.Contains(t, err.Error(), `BatchWriteRow on table "result": malformed response`)
 	assert.Equal(t, WriteStats{Requests: 1}, stats, "a malformed response is not retried")

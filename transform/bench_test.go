@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 )
 
 // BenchmarkDecodeAndPlan measures the CPU side of one invocation, decoding a CBOR event and
@@ -21,9 +22,9 @@ func BenchmarkDecodeAndPlan(b *testing.B) {
 			id := int64(i % (n/2 + 1))
 			switch i % 4 {
 			case 0, 1:
-				records[i] = putRow(id, putAt("level", events.Integer(int64(i%4)), 1790000000000), putAt("message", events.String(fmt.Sprintf("message %d", i)), 1790000000000))
+				records[i] = putRow(id, putAt("level", ots.Integer(int64(i%4)), 1790000000000), putAt("message", ots.String(fmt.Sprintf("message %d", i)), 1790000000000))
 			case 2:
-				records[i] = updateRow(id, putAt("message", events.String("updated"), 1790000000001))
+				records[i] = updateRow(id, putAt("message", ots.String("updated"), 1790000000001))
 			default:
 				records[i] = deleteRow(id)
 			}

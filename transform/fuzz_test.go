@@ -11,6 +11,7 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/ots"
 )
 
 // fuzzRules are the rules FuzzPlan plans every event with: the default filter keeping
@@ -154,7 +155,7 @@ func requireWellFormedColumns(t *testing.T, rule *Rule, m *Mutation) {
 
 // canonicalKey renders a primary key so that two keys render the same exactly when their
 // column names, value kinds and values are equal.
-func canonicalKey(pk []events.PrimaryKeyColumn) string {
+func canonicalKey(pk []ots.PrimaryKeyColumn) string {
 	var b strings.Builder
 	for _, c := range pk {
 		b.WriteString(strconv.Quote(c.ColumnName))

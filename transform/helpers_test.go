@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
@@ -11,8 +13,8 @@ import (
 
 // Builders for events and mutations of the source table `source_data` (primary key `id`).
 
-func pk(id int64) []events.PrimaryKeyColumn {
-	return []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(id)}}
+func pk(id int64) []ots.PrimaryKeyColumn {
+	return []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(id)}}
 }
 
 func record(t events.RecordType, id int64, cells ...events.Column) events.Record {
@@ -32,12 +34,12 @@ func deleteRow(id int64) events.Record {
 }
 
 // put is a Put cell without a timestamp (the server stamps it: the newest version).
-func put(name string, v events.Value) events.Column {
+func put(name string, v ots.Value) events.Column {
 	return events.Column{Type: events.Put, ColumnName: name, Value: v}
 }
 
 // putAt is a Put cell of the version at timestampMs.
-func putAt(name string, v events.Value, timestampMs int64) events.Column {
+func putAt(name string, v ots.Value, timestampMs int64) events.Column {
 	return events.Column{Type: events.Put, ColumnName: name, Value: v, Timestamp: &timestampMs}
 }
 
@@ -49,11 +51,11 @@ func deleteAll(name string) events.Column {
 	return events.Column{Type: events.DeleteAllVersions, ColumnName: name}
 }
 
-func cell(name string, v events.Value) Cell {
-	return Cell{Name: name, Value: v}
+func cell(name string, v ots.Value) ots.Cell {
+	return ots.Cell{Name: name, Value: v}
 }
 
-func mutation(kind MutationKind, id int64, records []int, cells ...Cell) Mutation {
+func mutation(kind MutationKind, id int64, records []int, cells ...ots.Cell) Mutation {
 	return Mutation{Kind: kind, PrimaryKey: pk(id), Columns: cells, Records: records}
 }
 

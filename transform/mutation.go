@@ -3,7 +3,7 @@ package transform
 import (
 	"fmt"
 
-	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 )
 
 // MutationKind says what a [Mutation] does to the result table's row.
@@ -17,7 +17,7 @@ const (
 	MutationDelete
 	// MutationUpdateIfExists applies Columns to result[k] only if the row exists (an UpdateRow
 	// with RowExistenceExpectation EXPECT_EXIST; OTSConditionCheckFail means "not in the
-	// view" and is a success). A Cell with no value deletes all versions of that column.
+	// view" and is a success). A cell with no value deletes all versions of that column.
 	MutationUpdateIfExists
 	// MutationReadSource means the event does not say enough: read the current source row
 	// (BatchGetRow) and call [Rule.Resolve] to turn this into a put or a delete.
@@ -39,26 +39,17 @@ func (k MutationKind) String() string {
 	return fmt.Sprintf("MutationKind(%d)", uint8(k))
 }
 
-// Cell is one attribute column of a row image or of a row change. A Value of kind
-// events.KindNone in a MutationUpdateIfExists means "delete all versions of Name".
-type Cell struct {
-	// Name is the attribute column's name.
-	Name string
-	// Value is the column's value; none means "delete all versions" in an update.
-	Value events.Value
-}
-
 // Mutation is the single decision for one primary key of the result table, folded from
-// every record of that key in one event (DESIGN §1, "per key").
+// every record of that key in one event (docs/design.md, "Per key").
 type Mutation struct {
 	// Kind is what to do.
 	Kind MutationKind
 	// PrimaryKey is the row's primary key, as the event carried it.
-	PrimaryKey []events.PrimaryKeyColumn
+	PrimaryKey []ots.PrimaryKeyColumn
 	// Columns is the projected row image for MutationPut (sorted by name), the projected
 	// cell changes for MutationUpdateIfExists (in event order, one per column), and empty
 	// for MutationDelete and MutationReadSource.
-	Columns []Cell
+	Columns []ots.Cell
 	// Records are the indexes, into Event.Records, of the records folded into this mutation.
 	Records []int
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/otsetl/otsetl/events"
 )
 
@@ -73,7 +75,7 @@ func (r *Rule) Plan(ev *events.Event) Plan {
 type planner struct {
 	rule  *Rule
 	order []keyFold      // in order of each key's first record
-	folds map[string]int // index into order, by the primary key's encoding (events.AppendPrimaryKey)
+	folds map[string]int // index into order, by the primary key's encoding (ots.AppendPrimaryKey)
 	key   []byte         // the encoding of the current record's primary key
 	// nextRecord chains the records of a key: nextRecord[i] is the index of the key's
 	// record after record i, or -1 after its last.
@@ -99,8 +101,8 @@ func (p *planner) add(i int, rec *events.Record) {
 
 // fold returns the fold of primaryKey, the key of the record at index i, starting it when
 // this is the key's first record, and chains the record to the key's records.
-func (p *planner) fold(i int, primaryKey []events.PrimaryKeyColumn) *keyFold {
-	p.key = events.AppendPrimaryKey(p.key[:0], primaryKey)
+func (p *planner) fold(i int, primaryKey []ots.PrimaryKeyColumn) *keyFold {
+	p.key = ots.AppendPrimaryKey(p.key[:0], primaryKey)
 	p.nextRecord[i] = -1
 	p.folded++
 	at, ok := p.folds[string(p.key)]
@@ -162,7 +164,7 @@ func (p *planner) plan() Plan {
 
 // keyFold is the state of one primary key's records so far.
 type keyFold struct {
-	primaryKey []events.PrimaryKeyColumn // as the key's first record carried it
+	primaryKey []ots.PrimaryKeyColumn // as the key's first record carried it
 	// firstRecord and lastRecord are the indexes of the key's first and last record so far;
 	// planner.nextRecord links the others.
 	firstRecord, lastRecord int
@@ -338,20 +340,20 @@ func (f *cellFold) image() row {
 	image := make(row, 0, present)
 	for _, c := range f.cells {
 		if !c.Value.IsNone() {
-			image = append(image, Cell{Name: c.ColumnName, Value: c.Value})
+			image = append(image, ots.Cell{Name: c.ColumnName, Value: c.Value})
 		}
 	}
-	slices.SortFunc(image, byName)
+	slices.SortFunc(image, ots.CompareCellNames)
 	return image
 }
 
 // projectedChanges returns the final change of each projected column, in the order of the
-// columns' first change; a removed column is a Cell without a value.
-func (f *cellFold) projectedChanges(rule *Rule) []Cell {
-	var changes []Cell
+// columns' first change; a removed column is a cell without a value.
+func (f *cellFold) projectedChanges(rule *Rule) []ots.Cell {
+	var changes []ots.Cell
 	for _, c := range f.cells {
 		if rule.Projects(c.ColumnName) {
-			changes = append(changes, Cell{Name: c.ColumnName, Value: c.Value})
+			changes = append(changes, ots.Cell{Name: c.ColumnName, Value: c.Value})
 		}
 	}
 	return changes

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -44,7 +46,7 @@ func TestPlanDesignTable(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{
 			name:    "last record a DeleteRow deletes",
-			records: []events.Record{putRow(1, put("level", events.Integer(5))), updateRow(1, deleteOne("level", 7)), deleteRow(1)},
+			records: []events.Record{putRow(1, put("level", ots.Integer(5))), updateRow(1, deleteOne("level", 7)), deleteRow(1)},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1, 2})},
 		},
 		{
@@ -56,34 +58,34 @@ func TestPlanDesignTable(t *testing.T) {
 		{
 			name: "full image passing the filter puts the projected image",
 			records: []events.Record{
-				putRow(1, put("level", events.Integer(0)), put("message", events.String("a"))),
-				updateRow(1, put("level", events.Integer(2)), deleteAll("message"), put("note", events.String("n"))),
+				putRow(1, put("level", ots.Integer(0)), put("message", ots.String("a"))),
+				updateRow(1, put("level", ots.Integer(2)), deleteAll("message"), put("note", ots.String("n"))),
 			},
-			want: []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(2)), cell("note", events.String("n")))},
+			want: []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(2)), cell("note", ots.String("n")))},
 		},
 		{
 			name:    "full image failing the filter deletes",
-			records: []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, put("level", events.Integer(1)))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3))), updateRow(1, put("level", ots.Integer(1)))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
 		},
 		{
 			name:    "UpdateRows off the filter columns update the row if it exists",
-			records: []events.Record{updateRow(1, put("message", events.String("new")))},
-			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", events.String("new")))},
+			records: []events.Record{updateRow(1, put("message", ots.String("new")))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", ots.String("new")))},
 		},
 		{
 			name:    "UpdateRows touching no projected column need nothing",
 			cfg:     levelOnly,
-			records: []events.Record{updateRow(1, put("message", events.String("new")))},
+			records: []events.Record{updateRow(1, put("message", ots.String("new")))},
 		},
 		{
 			name:    "an UpdateRow on a filter column without a full image reads the source",
-			records: []events.Record{updateRow(1, put("level", events.Integer(5)))},
+			records: []events.Record{updateRow(1, put("level", ots.Integer(5)))},
 			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
 		},
 		{
 			name:    "a DeleteOneVersion on a filter column reads the source",
-			records: []events.Record{putRow(1, put("level", events.Integer(5))), updateRow(1, deleteOne("level", 7))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(5))), updateRow(1, deleteOne("level", 7))},
 			want:    []Mutation{mutation(MutationReadSource, 1, []int{0, 1})},
 		},
 	})
@@ -91,10 +93,10 @@ func TestPlanDesignTable(t *testing.T) {
 
 func TestPlanPutRowLevels(t *testing.T) {
 	for level, want := range []MutationKind{MutationDelete, MutationDelete, MutationPut, MutationPut} {
-		got := plan(t, defaultRule, putRow(1, put("level", events.Integer(int64(level))), put("message", events.String("m"))))
-		var columns []Cell
+		got := plan(t, defaultRule, putRow(1, put("level", ots.Integer(int64(level))), put("message", ots.String("m"))))
+		var columns []ots.Cell
 		if want == MutationPut {
-			columns = []Cell{cell("level", events.Integer(int64(level))), cell("message", events.String("m"))}
+			columns = []ots.Cell{cell("level", ots.Integer(int64(level))), cell("message", ots.String("m"))}
 		}
 		assert.Equal(t, []Mutation{mutation(want, 1, []int{0}, columns...)}, got.Mutations, "level %d", level)
 		assert.Empty(t, got.Invalid)
@@ -106,38 +108,38 @@ func TestPlanUpdateRow(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{
 			name:    "level raised above the threshold reads the source",
-			records: []events.Record{updateRow(1, put("level", events.Integer(5)))},
+			records: []events.Record{updateRow(1, put("level", ots.Integer(5)))},
 			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
 		},
 		{
 			name:    "level lowered below the threshold reads the source",
-			records: []events.Record{updateRow(1, put("level", events.Integer(0)))},
+			records: []events.Record{updateRow(1, put("level", ots.Integer(0)))},
 			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
 		},
 		{
 			name:    "message only, all columns projected",
-			records: []events.Record{updateRow(1, put("message", events.String("hi")))},
-			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", events.String("hi")))},
+			records: []events.Record{updateRow(1, put("message", ots.String("hi")))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", ots.String("hi")))},
 		},
 		{
 			name:    "message only, message projected",
 			cfg:     messageOnly,
-			records: []events.Record{updateRow(1, put("message", events.String("hi")), put("note", events.String("n")))},
-			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", events.String("hi")))},
+			records: []events.Record{updateRow(1, put("message", ots.String("hi")), put("note", ots.String("n")))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", ots.String("hi")))},
 		},
 		{
 			name:    "message only, message not projected",
 			cfg:     levelOnly,
-			records: []events.Record{updateRow(1, put("message", events.String("hi")))},
+			records: []events.Record{updateRow(1, put("message", ots.String("hi")))},
 		},
 		{
 			name: "changes fold per column in the order of each column's first change",
 			records: []events.Record{
-				updateRow(1, put("message", events.String("a")), put("note", events.String("n"))),
-				updateRow(1, deleteAll("note"), put("message", events.String("b"))),
+				updateRow(1, put("message", ots.String("a")), put("note", ots.String("n"))),
+				updateRow(1, deleteAll("note"), put("message", ots.String("b"))),
 			},
 			want: []Mutation{mutation(MutationUpdateIfExists, 1, []int{0, 1},
-				cell("message", events.String("b")), cell("note", events.Value{}))},
+				cell("message", ots.String("b")), cell("note", ots.Value{}))},
 		},
 		{
 			name:    "DeleteAllVersions of level alone reads the source",
@@ -147,7 +149,7 @@ func TestPlanUpdateRow(t *testing.T) {
 		{
 			name:    "a filter true on an empty row reads the source for any UpdateRow",
 			cfg:     trueOnEmpty,
-			records: []events.Record{updateRow(1, put("message", events.String("hi")))},
+			records: []events.Record{updateRow(1, put("message", ots.String("hi")))},
 			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
 		},
 	})
@@ -158,44 +160,44 @@ func TestPlanFullImage(t *testing.T) {
 		{
 			name: "Put then UpdateRow of level",
 			records: []events.Record{
-				putRow(1, put("level", events.Integer(0)), put("message", events.String("a"))),
-				updateRow(1, put("level", events.Integer(3))),
+				putRow(1, put("level", ots.Integer(0)), put("message", ots.String("a"))),
+				updateRow(1, put("level", ots.Integer(3))),
 			},
-			want: []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)), cell("message", events.String("a")))},
+			want: []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(3)), cell("message", ots.String("a")))},
 		},
 		{
 			name:    "Delete then Put",
-			records: []events.Record{deleteRow(1), putRow(1, put("level", events.Integer(2)))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(2)))},
+			records: []events.Record{deleteRow(1), putRow(1, put("level", ots.Integer(2)))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(2)))},
 		},
 		{
 			name:    "Put then Delete",
-			records: []events.Record{putRow(1, put("level", events.Integer(2))), deleteRow(1)},
+			records: []events.Record{putRow(1, put("level", ots.Integer(2))), deleteRow(1)},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
 		},
 		{
 			name:    "Delete then UpdateRow of level builds the row from empty",
-			records: []events.Record{deleteRow(1), updateRow(1, put("level", events.Integer(4)))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(4)))},
+			records: []events.Record{deleteRow(1), updateRow(1, put("level", ots.Integer(4)))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(4)))},
 		},
 		{
 			name:    "Delete then UpdateRow of message leaves a row without level",
-			records: []events.Record{deleteRow(1), updateRow(1, put("message", events.String("m")))},
+			records: []events.Record{deleteRow(1), updateRow(1, put("message", ots.String("m")))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
 		},
 		{
 			name:    "a PutRow replaces the row: earlier unknowns do not matter",
-			records: []events.Record{updateRow(1, deleteOne("level", 3), put("level", events.Integer(9))), putRow(1, put("level", events.Integer(2)))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(2)))},
+			records: []events.Record{updateRow(1, deleteOne("level", 3), put("level", ots.Integer(9))), putRow(1, put("level", ots.Integer(2)))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(2)))},
 		},
 		{
 			name:    "DeleteOneVersion on level after a PutRow reads the source",
-			records: []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, deleteOne("level", 10))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3))), updateRow(1, deleteOne("level", 10))},
 			want:    []Mutation{mutation(MutationReadSource, 1, []int{0, 1})},
 		},
 		{
 			name:    "DeleteOneVersion on message after a PutRow reads the source",
-			records: []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, deleteOne("message", 10))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3))), updateRow(1, deleteOne("message", 10))},
 			want:    []Mutation{mutation(MutationReadSource, 1, []int{0, 1})},
 		},
 		{
@@ -212,10 +214,10 @@ func TestPlanFullImage(t *testing.T) {
 			name: "DeleteOneVersion on an unprojected column keeps the image",
 			cfg:  levelAndMessage,
 			records: []events.Record{
-				putRow(1, put("level", events.Integer(3)), put("message", events.String("a")), put("note", events.String("n"))),
+				putRow(1, put("level", ots.Integer(3)), put("message", ots.String("a")), put("note", ots.String("n"))),
 				updateRow(1, deleteOne("note", 10)),
 			},
-			want: []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)), cell("message", events.String("a")))},
+			want: []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(3)), cell("message", ots.String("a")))},
 		},
 		{
 			name:    "DeleteOneVersion on an unprojected column alone needs nothing",
@@ -224,19 +226,19 @@ func TestPlanFullImage(t *testing.T) {
 		},
 		{
 			name:    "DeleteAllVersions on level after a PutRow deletes",
-			records: []events.Record{putRow(1, put("level", events.Integer(3)), put("message", events.String("a"))), updateRow(1, deleteAll("level"))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3)), put("message", ots.String("a"))), updateRow(1, deleteAll("level"))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
 		},
 		{
 			name:    "a custom projection",
 			cfg:     messageOnly,
-			records: []events.Record{putRow(1, put("level", events.Integer(3)), put("message", events.String("a")), put("note", events.String("n")))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("message", events.String("a")))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3)), put("message", ots.String("a")), put("note", ots.String("n")))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("message", ots.String("a")))},
 		},
 		{
 			name:    "a custom projection of a column the row lacks",
 			cfg:     messageOnly,
-			records: []events.Record{putRow(1, put("level", events.Integer(3)))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3)))},
 			want:    []Mutation{mutation(MutationPut, 1, []int{0})},
 		},
 	})
@@ -246,71 +248,71 @@ func TestPlanVersions(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{
 			name:    "a PutRow with two versions keeps the newest (listed last)",
-			records: []events.Record{putRow(1, putAt("level", events.Integer(5), 10), putAt("level", events.Integer(0), 20))},
+			records: []events.Record{putRow(1, putAt("level", ots.Integer(5), 10), putAt("level", ots.Integer(0), 20))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
 		},
 		{
 			name:    "a PutRow with two versions keeps the newest (listed first)",
-			records: []events.Record{putRow(1, putAt("level", events.Integer(5), 20), putAt("level", events.Integer(0), 10))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("level", events.Integer(5)))},
+			records: []events.Record{putRow(1, putAt("level", ots.Integer(5), 20), putAt("level", ots.Integer(0), 10))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("level", ots.Integer(5)))},
 		},
 		{
 			name:    "an older version written later stays hidden",
-			records: []events.Record{putRow(1, putAt("level", events.Integer(3), 20)), updateRow(1, putAt("level", events.Integer(0), 10))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)))},
+			records: []events.Record{putRow(1, putAt("level", ots.Integer(3), 20)), updateRow(1, putAt("level", ots.Integer(0), 10))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(3)))},
 		},
 		{
 			name:    "the same version written again is overwritten",
-			records: []events.Record{putRow(1, putAt("level", events.Integer(0), 10)), updateRow(1, putAt("level", events.Integer(3), 10))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)))},
+			records: []events.Record{putRow(1, putAt("level", ots.Integer(0), 10)), updateRow(1, putAt("level", ots.Integer(3), 10))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(3)))},
 		},
 		{
 			name:    "a Put without timestamp is newer than any timestamp",
-			records: []events.Record{putRow(1, putAt("level", events.Integer(3), 10)), updateRow(1, put("level", events.Integer(0)))},
+			records: []events.Record{putRow(1, putAt("level", ots.Integer(3), 10)), updateRow(1, put("level", ots.Integer(0)))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
 		},
 		{
 			name:    "a timestamped Put does not hide a Put without timestamp",
-			records: []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, putAt("level", events.Integer(0), 99))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3))), updateRow(1, putAt("level", ots.Integer(0), 99))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(3)))},
 		},
 		{
 			name:    "after DeleteAllVersions any version is visible",
-			records: []events.Record{putRow(1, putAt("level", events.Integer(0), 20)), updateRow(1, deleteAll("level"), putAt("level", events.Integer(3), 5))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(3)))},
+			records: []events.Record{putRow(1, putAt("level", ots.Integer(0), 20)), updateRow(1, deleteAll("level"), putAt("level", ots.Integer(3), 5))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(3)))},
 		},
 		{
 			name:    "update changes keep the newest version per column",
-			records: []events.Record{updateRow(1, putAt("message", events.String("new"), 20)), updateRow(1, putAt("message", events.String("old"), 10))},
-			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0, 1}, cell("message", events.String("new")))},
+			records: []events.Record{updateRow(1, putAt("message", ots.String("new"), 20)), updateRow(1, putAt("message", ots.String("old"), 10))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0, 1}, cell("message", ots.String("new")))},
 		},
 		{
 			name:    "update changes: a later DeleteAllVersions wins",
-			records: []events.Record{updateRow(1, putAt("message", events.String("a"), 20), deleteAll("message"))},
-			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", events.Value{}))},
+			records: []events.Record{updateRow(1, putAt("message", ots.String("a"), 20), deleteAll("message"))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("message", ots.Value{}))},
 		},
 		{
 			name:    "update changes: a Put after DeleteAllVersions wins",
-			records: []events.Record{updateRow(1, deleteAll("message")), updateRow(1, putAt("message", events.String("b"), 1))},
-			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0, 1}, cell("message", events.String("b")))},
+			records: []events.Record{updateRow(1, deleteAll("message")), updateRow(1, putAt("message", ots.String("b"), 1))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0, 1}, cell("message", ots.String("b")))},
 		},
 	})
 }
 
 func TestPlanValueKinds(t *testing.T) {
 	got := plan(t, defaultRule, putRow(1,
-		put("string", events.String("s")),
-		put("level", events.Integer(7)),
-		put("double", events.Double(-1.5)),
-		put("boolean", events.Boolean(true)),
-		put("binary", events.Binary([]byte{0, 0xff})),
+		put("string", ots.String("s")),
+		put("level", ots.Integer(7)),
+		put("double", ots.Double(-1.5)),
+		put("boolean", ots.Boolean(true)),
+		put("binary", ots.Binary([]byte{0, 0xff})),
 	))
 	assert.Equal(t, []Mutation{mutation(MutationPut, 1, []int{0},
-		cell("binary", events.Binary([]byte{0, 0xff})),
-		cell("boolean", events.Boolean(true)),
-		cell("double", events.Double(-1.5)),
-		cell("level", events.Integer(7)),
-		cell("string", events.String("s")),
+		cell("binary", ots.Binary([]byte{0, 0xff})),
+		cell("boolean", ots.Boolean(true)),
+		cell("double", ots.Double(-1.5)),
+		cell("level", ots.Integer(7)),
+		cell("string", ots.String("s")),
 	)}, got.Mutations)
 }
 
@@ -319,43 +321,43 @@ func TestPlanFilters(t *testing.T) {
 		{
 			name:    "two filter columns: empty message",
 			cfg:     twoColumns,
-			records: []events.Record{putRow(1, put("level", events.Integer(3)), put("message", events.String("")))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3)), put("message", ots.String("")))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
 		},
 		{
 			name:    "two filter columns: both pass",
 			cfg:     twoColumns,
-			records: []events.Record{putRow(1, put("level", events.Integer(3)), put("message", events.String("x")))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("level", events.Integer(3)), cell("message", events.String("x")))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3)), put("message", ots.String("x")))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("level", ots.Integer(3)), cell("message", ots.String("x")))},
 		},
 		{
 			name:    "two filter columns: a missing message is nil, and nil != \"\"",
 			cfg:     twoColumns,
-			records: []events.Record{putRow(1, put("level", events.Integer(3)))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("level", events.Integer(3)))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3)))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("level", ots.Integer(3)))},
 		},
 		{
 			name:    "two filter columns: an UpdateRow of message reads the source",
 			cfg:     twoColumns,
-			records: []events.Record{updateRow(1, put("message", events.String("x")))},
+			records: []events.Record{updateRow(1, put("message", ots.String("x")))},
 			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
 		},
 		{
 			name:    "two filter columns: an UpdateRow of another column updates",
 			cfg:     twoColumns,
-			records: []events.Record{updateRow(1, put("note", events.String("n")))},
-			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("note", events.String("n")))},
+			records: []events.Record{updateRow(1, put("note", ots.String("n")))},
+			want:    []Mutation{mutation(MutationUpdateIfExists, 1, []int{0}, cell("note", ots.String("n")))},
 		},
 		{
 			name:    "level == nil: a row without level passes",
 			cfg:     trueOnEmpty,
-			records: []events.Record{putRow(1, put("message", events.String("a")))},
-			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("message", events.String("a")))},
+			records: []events.Record{putRow(1, put("message", ots.String("a")))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("message", ots.String("a")))},
 		},
 		{
 			name:    "level == nil: a row whose columns were all deleted passes",
 			cfg:     trueOnEmpty,
-			records: []events.Record{putRow(1, put("message", events.String("a"))), updateRow(1, deleteAll("message"))},
+			records: []events.Record{putRow(1, put("message", ots.String("a"))), updateRow(1, deleteAll("message"))},
 			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1})},
 		},
 		{
@@ -367,13 +369,13 @@ func TestPlanFilters(t *testing.T) {
 		{
 			name:    "level == nil: a Put after a DeleteRow creates the row",
 			cfg:     trueOnEmpty,
-			records: []events.Record{deleteRow(1), updateRow(1, put("message", events.String("a"))), updateRow(1, deleteAll("message"))},
+			records: []events.Record{deleteRow(1), updateRow(1, put("message", ots.String("a"))), updateRow(1, deleteAll("message"))},
 			want:    []Mutation{mutation(MutationPut, 1, []int{0, 1, 2})},
 		},
 		{
 			name:    "level == nil: a row with level fails",
 			cfg:     trueOnEmpty,
-			records: []events.Record{putRow(1, put("level", events.Integer(3)))},
+			records: []events.Record{putRow(1, put("level", ots.Integer(3)))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
 		},
 	})
@@ -381,19 +383,19 @@ func TestPlanFilters(t *testing.T) {
 
 func TestPlanKeysInterleaved(t *testing.T) {
 	got := plan(t, defaultRule,
-		putRow(2, put("level", events.Integer(3))),
-		updateRow(1, put("message", events.String("x"))),
-		putRow(3, put("level", events.Integer(0))),
-		updateRow(2, put("message", events.String("y"))),
+		putRow(2, put("level", ots.Integer(3))),
+		updateRow(1, put("message", ots.String("x"))),
+		putRow(3, put("level", ots.Integer(0))),
+		updateRow(2, put("message", ots.String("y"))),
 		deleteRow(1),
-		updateRow(3, put("level", events.Integer(4))),
-		updateRow(4, put("note", events.String("n"))),
+		updateRow(3, put("level", ots.Integer(4))),
+		updateRow(4, put("note", ots.String("n"))),
 	)
 	assert.Equal(t, []Mutation{
-		mutation(MutationPut, 2, []int{0, 3}, cell("level", events.Integer(3)), cell("message", events.String("y"))),
+		mutation(MutationPut, 2, []int{0, 3}, cell("level", ots.Integer(3)), cell("message", ots.String("y"))),
 		mutation(MutationDelete, 1, []int{1, 4}),
-		mutation(MutationPut, 3, []int{2, 5}, cell("level", events.Integer(4))),
-		mutation(MutationUpdateIfExists, 4, []int{6}, cell("note", events.String("n"))),
+		mutation(MutationPut, 3, []int{2, 5}, cell("level", ots.Integer(4))),
+		mutation(MutationUpdateIfExists, 4, []int{6}, cell("note", ots.String("n"))),
 	}, got.Mutations)
 	assert.Equal(t, 4, got.Keys)
 	assert.Empty(t, got.Invalid)
@@ -401,9 +403,9 @@ func TestPlanKeysInterleaved(t *testing.T) {
 
 func TestPlanRecordsOfKeysShareNoCapacity(t *testing.T) {
 	got := plan(t, defaultRule,
-		putRow(1, put("level", events.Integer(3))),
-		putRow(2, put("level", events.Integer(3))),
-		updateRow(1, put("message", events.String("x"))),
+		putRow(1, put("level", ots.Integer(3))),
+		putRow(2, put("level", ots.Integer(3))),
+		updateRow(1, put("message", ots.String("x"))),
 		deleteRow(2),
 	)
 	require.Len(t, got.Mutations, 2)
@@ -417,56 +419,56 @@ func TestPlanRecordsOfKeysShareNoCapacity(t *testing.T) {
 func TestPlanWideRows(t *testing.T) {
 	const columns = 3 * linearColumns
 	wide := func(version int64) []events.Column {
-		cells := []events.Column{putAt("level", events.Integer(2), version)}
+		cells := []events.Column{putAt("level", ots.Integer(2), version)}
 		for i := range columns {
-			cells = append(cells, putAt(fmt.Sprintf("c%02d", i), events.Integer(version+int64(i)), version))
+			cells = append(cells, putAt(fmt.Sprintf("c%02d", i), ots.Integer(version+int64(i)), version))
 		}
 		return cells
 	}
 	updates := []events.Column{
-		putAt("c40", events.String("newer"), 20),
-		putAt("c41", events.String("older"), 5),
+		putAt("c40", ots.String("newer"), 20),
+		putAt("c41", ots.String("older"), 5),
 		deleteAll("c42"),
-		putAt("extra", events.Boolean(true), 20),
+		putAt("extra", ots.Boolean(true), 20),
 	}
 	got := plan(t, defaultRule, putRow(1, wide(1)...), putRow(1, wide(10)...), updateRow(1, updates...))
 
-	want := []Cell{}
+	want := []ots.Cell{}
 	for i := range columns {
-		value := events.Integer(10 + int64(i))
+		value := ots.Integer(10 + int64(i))
 		switch i {
 		case 40:
-			value = events.String("newer")
+			value = ots.String("newer")
 		case 42:
 			continue
 		}
 		want = append(want, cell(fmt.Sprintf("c%02d", i), value))
 	}
-	want = append(want, cell("extra", events.Boolean(true)), cell("level", events.Integer(2)))
+	want = append(want, cell("extra", ots.Boolean(true)), cell("level", ots.Integer(2)))
 	require.Len(t, got.Mutations, 1)
 	assert.Equal(t, mutation(MutationPut, 1, []int{0, 1, 2}, want...), got.Mutations[0])
 }
 
 func TestPlanKeysWithoutMutationAreCounted(t *testing.T) {
 	got := plan(t, levelOnly,
-		updateRow(1, put("message", events.String("x"))),
-		updateRow(2, put("level", events.Integer(3))),
+		updateRow(1, put("message", ots.String("x"))),
+		updateRow(2, put("level", ots.Integer(3))),
 	)
 	assert.Equal(t, []Mutation{mutation(MutationReadSource, 2, []int{1})}, got.Mutations)
 	assert.Equal(t, 2, got.Keys)
 }
 
 func TestPlanKeyIdentity(t *testing.T) {
-	key := func(columns ...events.PrimaryKeyColumn) []events.PrimaryKeyColumn { return columns }
-	rec := func(pk []events.PrimaryKeyColumn) events.Record {
+	key := func(columns ...ots.PrimaryKeyColumn) []ots.PrimaryKeyColumn { return columns }
+	rec := func(pk []ots.PrimaryKeyColumn) events.Record {
 		return events.Record{Type: events.DeleteRow, PrimaryKey: pk}
 	}
-	intID := key(events.PrimaryKeyColumn{ColumnName: "id", Value: events.Integer(1)})
-	stringID := key(events.PrimaryKeyColumn{ColumnName: "id", Value: events.String("1")})
-	otherName := key(events.PrimaryKeyColumn{ColumnName: "pk", Value: events.Integer(1)})
-	compound := key(events.PrimaryKeyColumn{ColumnName: "a", Value: events.String("x")}, events.PrimaryKeyColumn{ColumnName: "b", Value: events.Binary([]byte("y"))})
+	intID := key(ots.PrimaryKeyColumn{ColumnName: "id", Value: ots.Integer(1)})
+	stringID := key(ots.PrimaryKeyColumn{ColumnName: "id", Value: ots.String("1")})
+	otherName := key(ots.PrimaryKeyColumn{ColumnName: "pk", Value: ots.Integer(1)})
+	compound := key(ots.PrimaryKeyColumn{ColumnName: "a", Value: ots.String("x")}, ots.PrimaryKeyColumn{ColumnName: "b", Value: ots.Binary([]byte("y"))})
 	// Same bytes split differently between columns must not collide.
-	shifted := key(events.PrimaryKeyColumn{ColumnName: "a", Value: events.String("xy")}, events.PrimaryKeyColumn{ColumnName: "b", Value: events.Binary(nil)})
+	shifted := key(ots.PrimaryKeyColumn{ColumnName: "a", Value: ots.String("xy")}, ots.PrimaryKeyColumn{ColumnName: "b", Value: ots.Binary(nil)})
 
 	got := compile(t, defaultRule).Plan(&events.Event{Records: []events.Record{
 		rec(intID), rec(stringID), rec(otherName), rec(compound), rec(shifted), rec(intID), rec(compound),
@@ -487,13 +489,13 @@ func TestPlanInvalidRecords(t *testing.T) {
 		{
 			name: "level holds a STRING: delete, and every record of the key is invalid",
 			records: []events.Record{
-				putRow(1, put("level", events.Integer(0))),
-				putRow(2, put("level", events.Integer(5))),
-				updateRow(1, put("level", events.String("3"))),
+				putRow(1, put("level", ots.Integer(0))),
+				putRow(2, put("level", ots.Integer(5))),
+				updateRow(1, put("level", ots.String("3"))),
 			},
 			want: []Mutation{
 				mutation(MutationDelete, 1, []int{0, 2}),
-				mutation(MutationPut, 2, []int{1}, cell("level", events.Integer(5))),
+				mutation(MutationPut, 2, []int{1}, cell("level", ots.Integer(5))),
 			},
 			wantInvalid: []string{
 				`0: filter "level > 1": column "level" holds STRING "3": invalid operation: string > int (1:7)`,
@@ -502,14 +504,14 @@ func TestPlanInvalidRecords(t *testing.T) {
 		},
 		{
 			name:        "level holds a BOOLEAN",
-			records:     []events.Record{putRow(1, put("level", events.Boolean(true)))},
+			records:     []events.Record{putRow(1, put("level", ots.Boolean(true)))},
 			want:        []Mutation{mutation(MutationDelete, 1, []int{0})},
 			wantInvalid: []string{`0: filter "level > 1": column "level" holds BOOLEAN true: invalid operation: bool > int (1:7)`},
 		},
 		{
 			name:    "every filter column is named",
 			cfg:     twoColumns,
-			records: []events.Record{putRow(1, put("level", events.String("3")), put("message", events.String("m")))},
+			records: []events.Record{putRow(1, put("level", ots.String("3")), put("message", ots.String("m")))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
 			wantInvalid: []string{
 				`0: filter "level > 1 && message != \"\"": column "level" holds STRING "3", column "message" holds STRING "m": invalid operation: string > int (1:7)`,
@@ -518,12 +520,12 @@ func TestPlanInvalidRecords(t *testing.T) {
 		{
 			name:    "a failure with a filter column missing means the row does not pass",
 			cfg:     twoColumns,
-			records: []events.Record{putRow(1, put("level", events.String("3")))},
+			records: []events.Record{putRow(1, put("level", ots.String("3")))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
 		},
 		{
 			name:    "long values are cut in the message",
-			records: []events.Record{putRow(1, put("level", events.String(strings.Repeat("9", 100))))},
+			records: []events.Record{putRow(1, put("level", ots.String(strings.Repeat("9", 100))))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
 			wantInvalid: []string{
 				`0: filter "level > 1": column "level" holds STRING "` + strings.Repeat("9", 63) + `…: invalid operation: string > int (1:7)`,
@@ -531,7 +533,7 @@ func TestPlanInvalidRecords(t *testing.T) {
 		},
 		{
 			name:    "an UpdateRow without image is not evaluated",
-			records: []events.Record{updateRow(1, put("level", events.String("3")))},
+			records: []events.Record{updateRow(1, put("level", ots.String("3")))},
 			want:    []Mutation{mutation(MutationReadSource, 1, []int{0})},
 		},
 	})
@@ -541,13 +543,13 @@ func TestPlanMalformedRecords(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{
 			name:        "unknown record type",
-			records:     []events.Record{record("Upsert", 1, put("level", events.Integer(3)))},
+			records:     []events.Record{record("Upsert", 1, put("level", ots.Integer(3)))},
 			want:        []Mutation{mutation(MutationReadSource, 1, []int{0})},
 			wantInvalid: []string{`0: events: Type: unknown record type "Upsert" (want PutRow, UpdateRow or DeleteRow)`},
 		},
 		{
 			name:        "unknown cell type",
-			records:     []events.Record{putRow(1, put("level", events.Integer(3))), updateRow(1, events.Column{Type: "Increment", ColumnName: "level"})},
+			records:     []events.Record{putRow(1, put("level", ots.Integer(3))), updateRow(1, events.Column{Type: "Increment", ColumnName: "level"})},
 			want:        []Mutation{mutation(MutationReadSource, 1, []int{0, 1})},
 			wantInvalid: []string{`1: events: Columns[0] "level".Type: unknown column type "Increment" (want Put, DeleteOneVersion or DeleteAllVersions)`},
 		},
@@ -565,19 +567,19 @@ func TestPlanMalformedRecords(t *testing.T) {
 		},
 		{
 			name:        "no primary key",
-			records:     []events.Record{{Type: events.DeleteRow}, putRow(1, put("level", events.Integer(2)))},
-			want:        []Mutation{mutation(MutationPut, 1, []int{1}, cell("level", events.Integer(2)))},
+			records:     []events.Record{{Type: events.DeleteRow}, putRow(1, put("level", ots.Integer(2)))},
+			want:        []Mutation{mutation(MutationPut, 1, []int{1}, cell("level", ots.Integer(2)))},
 			wantInvalid: []string{`0: record has no primary key`},
 		},
 		{
 			name:        "a later PutRow replaces an unknown row",
-			records:     []events.Record{record("Upsert", 1), putRow(1, put("level", events.Integer(2)))},
-			want:        []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", events.Integer(2)))},
+			records:     []events.Record{record("Upsert", 1), putRow(1, put("level", ots.Integer(2)))},
+			want:        []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(2)))},
 			wantInvalid: []string{`0: events: Type: unknown record type "Upsert" (want PutRow, UpdateRow or DeleteRow)`},
 		},
 		{
 			name:    "a malformed record is reported once when its key's image is invalid too",
-			records: []events.Record{record("Upsert", 1), putRow(1, put("level", events.String("x")))},
+			records: []events.Record{record("Upsert", 1), putRow(1, put("level", ots.String("x")))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0, 1})},
 			wantInvalid: []string{
 				`0: events: Type: unknown record type "Upsert" (want PutRow, UpdateRow or DeleteRow)`,

@@ -4,8 +4,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
+
+	"github.com/otsetl/otsetl/ots"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,7 +25,7 @@ type referenceRow struct {
 
 type referenceVersion struct {
 	timestamp int64
-	value     events.Value
+	value     ots.Value
 }
 
 func (row *referenceRow) apply(rec events.Record) {
@@ -58,10 +59,10 @@ func (row *referenceRow) apply(rec events.Record) {
 
 // visible returns the value of the newest version of column; of equal versions, the last
 // written.
-func (row *referenceRow) visible(column string) (events.Value, bool) {
+func (row *referenceRow) visible(column string) (ots.Value, bool) {
 	versions := row.versions[column]
 	if len(versions) == 0 {
-		return events.Value{}, false
+		return ots.Value{}, false
 	}
 	newest := versions[0]
 	for _, v := range versions[1:] {
@@ -73,15 +74,15 @@ func (row *referenceRow) visible(column string) (events.Value, bool) {
 }
 
 // levelAboveOne is `level > 1` by hand: a missing level fails, a non-number is invalid.
-func levelAboveOne(level events.Value, present bool) (pass, invalid bool) {
+func levelAboveOne(level ots.Value, present bool) (pass, invalid bool) {
 	if !present {
 		return false, false
 	}
 	switch level.Kind() {
-	case events.KindInteger:
+	case ots.KindInteger:
 		i, _ := level.Int()
 		return i > 1, false
-	case events.KindDouble:
+	case ots.KindDouble:
 		f, _ := level.Float()
 		return f > 1, false
 	}
@@ -89,12 +90,12 @@ func levelAboveOne(level events.Value, present bool) (pass, invalid bool) {
 }
 
 // levelIsNil is `level == nil` by hand.
-func levelIsNil(_ events.Value, present bool) (pass, invalid bool) {
+func levelIsNil(_ ots.Value, present bool) (pass, invalid bool) {
 	return !present, false
 }
 
 // referenceDecision applies a filter on `level` and the projection to row, by hand.
-func referenceDecision(row *referenceRow, filter func(level events.Value, present bool) (pass, invalid bool), projection []string) (kind MutationKind, columns []Cell, invalid bool) {
+func referenceDecision(row *referenceRow, filter func(level ots.Value, present bool) (pass, invalid bool), projection []string) (kind MutationKind, columns []ots.Cell, invalid bool) {
 	if !row.exists {
 		return MutationDelete, nil, false
 	}
@@ -108,7 +109,7 @@ func referenceDecision(row *referenceRow, filter func(level events.Value, presen
 			columns = append(columns, cell(name, value))
 		}
 	}
-	slices.SortFunc(columns, func(a, b Cell) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(columns, ots.CompareCellNames)
 	return MutationPut, columns, false
 }
 
@@ -117,9 +118,9 @@ func referenceDecision(row *referenceRow, filter func(level events.Value, presen
 // when the projection leaves it out.
 func randomSequence(rng *rand.Rand, noteIrrelevant bool) []events.Record {
 	columns := []string{"level", "message", "note"}
-	levels := []events.Value{
-		events.Integer(-1), events.Integer(0), events.Integer(1), events.Integer(2), events.Integer(3),
-		events.Double(1.5), events.Double(0.5), events.String("3"),
+	levels := []ots.Value{
+		ots.Integer(-1), ots.Integer(0), ots.Integer(1), ots.Integer(2), ots.Integer(3),
+		ots.Double(1.5), ots.Double(0.5), ots.String("3"),
 	}
 	randomCell := func(putOnly bool) events.Column {
 		name := columns[rng.IntN(len(columns))]
@@ -130,11 +131,11 @@ func randomSequence(rng *rand.Rand, noteIrrelevant bool) []events.Record {
 		case n == 1 && noteIrrelevant:
 			return deleteOne("note", rng.Int64N(4))
 		}
-		var value events.Value
+		var value ots.Value
 		if name == "level" {
 			value = levels[rng.IntN(len(levels))]
 		} else {
-			value = events.String(string(rune('a' + rng.IntN(3))))
+			value = ots.String(string(rune('a' + rng.IntN(3))))
 		}
 		if rng.IntN(4) == 0 {
 			return put(name, value)
@@ -171,7 +172,7 @@ func TestPlanMatchesReferenceFold(t *testing.T) {
 	rng := rand.New(rand.NewPCG(20240601, 1))
 	rules := []struct {
 		rule       *Rule
-		filter     func(level events.Value, present bool) (pass, invalid bool)
+		filter     func(level ots.Value, present bool) (pass, invalid bool)
 		projection []string
 	}{
 		{compile(t, defaultRule), levelAboveOne, nil},

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
-
-	"github.com/otsetl/otsetl/events"
 )
 
 // DefaultFilter is the filter a [Config] with an empty Filter gets: rows whose `level`
@@ -39,7 +39,7 @@ type Config struct {
 // Rule is a compiled [Config]. It is immutable and safe for concurrent use.
 //
 // The filter runs on a row's attribute columns as int64, float64, bool, string or []byte
-// ([events.Value.Any]); a column the row lacks is nil. When the evaluation fails (`nil > 1`
+// ([ots.Value.Any]); a column the row lacks is nil. When the evaluation fails (`nil > 1`
 // fails in expr) and at least one column the filter reads is missing, the row does not pass:
 // `level > 1` is false on a row without `level`. When it fails with every such column
 // present (`level` holds the STRING "3"), the row is invalid, and the error names each
@@ -166,7 +166,7 @@ func (r *Rule) ReadColumns() []string {
 // result table, together with an error naming the filter's columns, their kinds and values;
 // the caller reports m.Records as invalid records. Any other error (m is not a
 // MutationReadSource) comes with a zero Mutation.
-func (r *Rule) Resolve(m Mutation, sourceRow []Cell, found bool) (Mutation, error) {
+func (r *Rule) Resolve(m Mutation, sourceRow []ots.Cell, found bool) (Mutation, error) {
 	if m.Kind != MutationReadSource {
 		return Mutation{}, fmt.Errorf("resolve: got a %s mutation, want read-source", m.Kind)
 	}
@@ -179,30 +179,27 @@ func (r *Rule) Resolve(m Mutation, sourceRow []Cell, found bool) (Mutation, erro
 	return resolved, err
 }
 
-// row is a row image: one Cell per attribute column, sorted by name. It never holds a Cell
+// row is a row image: one ots.Cell per attribute column, sorted by name. It never holds a cell
 // without a value.
-type row []Cell
-
-// byName orders cells by column name.
-func byName(a, b Cell) int { return strings.Compare(a.Name, b.Name) }
+type row []ots.Cell
 
 // rowOf returns the row image of cells, where the first cell of a column is its visible value.
-func rowOf(cells []Cell) row {
+func rowOf(cells []ots.Cell) row {
 	image := make(row, 0, len(cells))
 	for _, c := range cells {
 		if !c.Value.IsNone() {
 			image = append(image, c)
 		}
 	}
-	slices.SortStableFunc(image, byName)
-	return slices.CompactFunc(image, func(a, b Cell) bool { return a.Name == b.Name })
+	slices.SortStableFunc(image, ots.CompareCellNames)
+	return slices.CompactFunc(image, func(a, b ots.Cell) bool { return a.Name == b.Name })
 }
 
 // get returns the value of column and whether image has it.
-func (image row) get(column string) (events.Value, bool) {
-	at, found := slices.BinarySearchFunc(image, column, func(c Cell, name string) int { return strings.Compare(c.Name, name) })
+func (image row) get(column string) (ots.Value, bool) {
+	at, found := slices.BinarySearchFunc(image, column, func(c ots.Cell, name string) int { return strings.Compare(c.Name, name) })
 	if !found {
-		return events.Value{}, false
+		return ots.Value{}, false
 	}
 	return image[at].Value, true
 }
@@ -210,7 +207,7 @@ func (image row) get(column string) (events.Value, bool) {
 // decide is the outcome for a known row image: put its projection when the filter passes,
 // delete it otherwise. An evaluation error comes with MutationDelete. The put's Columns may
 // share image's array.
-func (r *Rule) decide(image row) (MutationKind, []Cell, error) {
+func (r *Rule) decide(image row) (MutationKind, []ots.Cell, error) {
 	pass, err := r.evaluate(image)
 	if err != nil || !pass {
 		return MutationDelete, nil, err
@@ -220,9 +217,9 @@ func (r *Rule) decide(image row) (MutationKind, []Cell, error) {
 
 // project returns the projected columns of image, sorted by name, in image's own array; nil
 // when none is left.
-func (r *Rule) project(image row) []Cell {
+func (r *Rule) project(image row) []ots.Cell {
 	if r.projection != nil {
-		image = slices.DeleteFunc(image, func(c Cell) bool { return !r.projection[c.Name] })
+		image = slices.DeleteFunc(image, func(c ots.Cell) bool { return !r.projection[c.Name] })
 	}
 	if len(image) == 0 {
 		return nil

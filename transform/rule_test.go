@@ -4,10 +4,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/otsetl/otsetl/ots"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/otsetl/otsetl/events"
 )
 
 func TestCompileErrors(t *testing.T) {
@@ -111,47 +111,47 @@ func TestResolve(t *testing.T) {
 	tests := []struct {
 		name    string
 		cfg     Config
-		row     []Cell
+		row     []ots.Cell
 		found   bool
 		want    Mutation
 		wantErr string
 	}{
 		{
 			name:  "row passes",
-			row:   []Cell{cell("message", events.String("m")), cell("level", events.Integer(3))},
+			row:   []ots.Cell{cell("message", ots.String("m")), cell("level", ots.Integer(3))},
 			found: true,
-			want:  mutation(MutationPut, 7, []int{0, 2}, cell("level", events.Integer(3)), cell("message", events.String("m"))),
+			want:  mutation(MutationPut, 7, []int{0, 2}, cell("level", ots.Integer(3)), cell("message", ots.String("m"))),
 		},
 		{
 			name:  "row passes, projected",
 			cfg:   messageOnly,
-			row:   []Cell{cell("level", events.Integer(3)), cell("message", events.String("m"))},
+			row:   []ots.Cell{cell("level", ots.Integer(3)), cell("message", ots.String("m"))},
 			found: true,
-			want:  mutation(MutationPut, 7, []int{0, 2}, cell("message", events.String("m"))),
+			want:  mutation(MutationPut, 7, []int{0, 2}, cell("message", ots.String("m"))),
 		},
 		{
 			name:  "row fails",
-			row:   []Cell{cell("level", events.Integer(1))},
+			row:   []ots.Cell{cell("level", ots.Integer(1))},
 			found: true,
 			want:  mutation(MutationDelete, 7, []int{0, 2}),
 		},
 		{
 			name:  "row lacks the filter column",
-			row:   []Cell{cell("message", events.String("m"))},
+			row:   []ots.Cell{cell("message", ots.String("m"))},
 			found: true,
 			want:  mutation(MutationDelete, 7, []int{0, 2}),
 		},
 		{
 			name:  "a cell without a value is absent",
-			row:   []Cell{cell("level", events.Value{})},
+			row:   []ots.Cell{cell("level", ots.Value{})},
 			found: true,
 			want:  mutation(MutationDelete, 7, []int{0, 2}),
 		},
 		{
 			name:  "the first cell of a column is its latest version",
-			row:   []Cell{cell("level", events.Integer(3)), cell("level", events.Integer(0))},
+			row:   []ots.Cell{cell("level", ots.Integer(3)), cell("level", ots.Integer(0))},
 			found: true,
-			want:  mutation(MutationPut, 7, []int{0, 2}, cell("level", events.Integer(3))),
+			want:  mutation(MutationPut, 7, []int{0, 2}, cell("level", ots.Integer(3))),
 		},
 		{
 			name: "row not found",
@@ -171,7 +171,7 @@ func TestResolve(t *testing.T) {
 		},
 		{
 			name:    "invalid row",
-			row:     []Cell{cell("level", events.String("3"))},
+			row:     []ots.Cell{cell("level", ots.String("3"))},
 			found:   true,
 			want:    mutation(MutationDelete, 7, []int{0, 2}),
 			wantErr: `filter "level > 1": column "level" holds STRING "3": invalid operation: string > int (1:7)`,
@@ -179,7 +179,7 @@ func TestResolve(t *testing.T) {
 		{
 			name:    "invalid row, DOUBLE against a STRING comparison",
 			cfg:     Config{Filter: `message > "m"`},
-			row:     []Cell{cell("message", events.Double(2.5))},
+			row:     []ots.Cell{cell("message", ots.Double(2.5))},
 			found:   true,
 			want:    mutation(MutationDelete, 7, []int{0, 2}),
 			wantErr: `filter "message > \"m\"": column "message" holds DOUBLE 2.5: invalid operation: float64 > string (1:9)`,
@@ -201,7 +201,7 @@ func TestResolve(t *testing.T) {
 func TestResolveRefusesOtherKinds(t *testing.T) {
 	rule := compile(t, defaultRule)
 	for _, kind := range []MutationKind{MutationPut, MutationDelete, MutationUpdateIfExists, 0} {
-		got, err := rule.Resolve(mutation(kind, 1, []int{0}), []Cell{cell("level", events.Integer(3))}, true)
+		got, err := rule.Resolve(mutation(kind, 1, []int{0}), []ots.Cell{cell("level", ots.Integer(3))}, true)
 		require.EqualError(t, err, "resolve: got a "+kind.String()+" mutation, want read-source")
 		assert.Equal(t, Mutation{}, got)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 )
@@ -35,7 +36,7 @@ func streamedSource(t *testing.T) (*otslocal.Server, *tablestore.Client) {
 	t.Cleanup(srv.Close)
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, captureCreds)
 	require.NoError(t, err)
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
 	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{StreamExpirationHours: 24}))
 	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
 

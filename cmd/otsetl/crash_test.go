@@ -17,6 +17,7 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
 )
 
@@ -56,8 +57,8 @@ func TestFunctionKilledBetweenBatchWriteRowChunks(t *testing.T) {
 		ev.Records = append(ev.Records, events.Record{
 			Type:       events.PutRow,
 			Info:       events.RecordInfo{Timestamp: time.Now().UnixMicro()},
-			PrimaryKey: []events.PrimaryKeyColumn{{ColumnName: "id", Value: events.Integer(id)}},
-			Columns:    []events.Column{{Type: events.Put, ColumnName: "level", Value: events.Integer(level)}},
+			PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(id)}},
+			Columns:    []events.Column{{Type: events.Put, ColumnName: "level", Value: ots.Integer(level)}},
 		})
 	}
 	payload, err := events.EncodeCBOR(&ev)

@@ -17,9 +17,9 @@ import (
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/spf13/cobra"
 
-	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/replay"
 	"github.com/otsetl/otsetl/tablestore"
@@ -100,7 +100,7 @@ type localSetup struct {
 	function    triggeredFunction
 	config      handler.Config // the function's configuration, endpoint still unset when embedded
 	credentials tablestore.Credentials
-	primaryKey  []tablestore.PrimaryKeySchema
+	primaryKey  []ots.PrimaryKeySchema
 }
 
 // newLocalSetup checks the flags and s.yaml. Every error is a usage or configuration error.
@@ -157,16 +157,16 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 }
 
 // parsePrimaryKey parses "name:type,..." with types integer, string and binary.
-func parsePrimaryKey(spec string) ([]tablestore.PrimaryKeySchema, error) {
-	kinds := map[string]events.Kind{"integer": events.KindInteger, "string": events.KindString, "binary": events.KindBinary}
-	var pk []tablestore.PrimaryKeySchema
+func parsePrimaryKey(spec string) ([]ots.PrimaryKeySchema, error) {
+	kinds := map[string]ots.Kind{"integer": ots.KindInteger, "string": ots.KindString, "binary": ots.KindBinary}
+	var pk []ots.PrimaryKeySchema
 	for _, column := range strings.Split(spec, ",") {
 		name, typ, ok := strings.Cut(strings.TrimSpace(column), ":")
 		kind, known := kinds[strings.ToLower(typ)]
 		if !ok || name == "" || !known {
 			return nil, fmt.Errorf("%q: want name:type,... with types integer, string and binary", spec)
 		}
-		pk = append(pk, tablestore.PrimaryKeySchema{Name: name, Type: kind})
+		pk = append(pk, ots.PrimaryKeySchema{Name: name, Type: kind})
 	}
 	return pk, nil
 }

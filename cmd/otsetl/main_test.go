@@ -27,6 +27,7 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 )
@@ -190,7 +191,7 @@ func startTablestore(t *testing.T, creds tablestore.Credentials) (*otslocal.Serv
 	t.Cleanup(srv.Close)
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, creds)
 	require.NoError(t, err)
-	pk := []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindInteger}}
+	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
 	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{}))
 	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
 	return srv, client
@@ -383,7 +384,7 @@ func TestOtslocalCommand(t *testing.T) {
 
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: endpoint, Instance: "any"}, tablestore.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
 	require.NoError(t, err)
-	require.NoError(t, client.EnsureTable(t.Context(), "t", []tablestore.PrimaryKeySchema{{Name: "id", Type: events.KindString}}, tablestore.TableOptions{}))
+	require.NoError(t, client.EnsureTable(t.Context(), "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tablestore.TableOptions{}))
 	rows, err := client.Scan(t.Context(), "t")
 	require.NoError(t, err)
 	assert.Empty(t, rows)

@@ -1,4 +1,4 @@
-package events
+package ots
 
 import (
 	"testing"
@@ -21,4 +21,16 @@ func TestAppendPrimaryKey(t *testing.T) {
 		seen[key] = v
 		assert.Equal(t, key, string(AppendPrimaryKey([]byte("prefix"), []PrimaryKeyColumn{{ColumnName: "id", Value: v}})[len("prefix"):]))
 	}
+}
+
+func TestFormatPrimaryKey(t *testing.T) {
+	pk := []PrimaryKeyColumn{
+		{ColumnName: "id", Value: Integer(5)},
+		{ColumnName: "sub", Value: String("a")},
+		{ColumnName: "bin", Value: Binary([]byte{0x0a, 0x0b})},
+	}
+	assert.Equal(t, `id=5, sub="a", bin=0x0a0b`, FormatPrimaryKey(pk))
+	assert.Equal(t, `"a=1, b"="x"`, FormatPrimaryKey([]PrimaryKeyColumn{{ColumnName: "a=1, b", Value: String("x")}}),
+		"a name that is not an identifier is quoted, so keys cannot format alike")
+	assert.Equal(t, `id="5"`, FormatPrimaryKey([]PrimaryKeyColumn{{ColumnName: "id", Value: String("5")}}))
 }

@@ -1,0 +1,73 @@
+package ots
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestAccessorsReportTheKindInsteadOfPanicking(t *testing.T) {
+	values := []Value{{}, Integer(7), Double(1.5), Boolean(true), String("s"), Binary([]byte{1})}
+	for _, v := range values {
+		i, isInt := v.Int()
+		f, isDouble := v.Float()
+		b, isBool := v.Bool()
+		s, isString := v.Str()
+		bin, isBinary := v.Bytes()
+		assert.Equal(t, v.Kind() == KindInteger, isInt, v.Kind())
+		assert.Equal(t, v.Kind() == KindDouble, isDouble, v.Kind())
+		assert.Equal(t, v.Kind() == KindBoolean, isBool, v.Kind())
+		assert.Equal(t, v.Kind() == KindString, isString, v.Kind())
+		assert.Equal(t, v.Kind() == KindBinary, isBinary, v.Kind())
+		if !isInt {
+			assert.Zero(t, i)
+		}
+		if !isDouble {
+			assert.Zero(t, f)
+		}
+		if !isBool {
+			assert.False(t, b)
+		}
+		if !isString {
+			assert.Empty(t, s)
+		}
+		if !isBinary {
+			assert.Nil(t, bin)
+		}
+		assert.Equal(t, v.Kind() == KindNone, v.IsNone())
+	}
+}
+
+func TestValueOfAndAnyRoundTrip(t *testing.T) {
+	for _, x := range []any{nil, int64(-3), 2.5, false, "é", []byte{}} {
+		v, err := ValueOf(x)
+		assert.NoError(t, err)
+		assert.Equal(t, x, v.Any())
+	}
+	_, err := ValueOf(3) // an int, not the SDK's int64
+	assert.EqualError(t, err, "ots: unsupported value type int")
+}
+
+func TestEqualComparesKindAndBits(t *testing.T) {
+	assert.True(t, Double(math.NaN()).Equal(Double(math.NaN())))
+	assert.False(t, Double(0).Equal(Double(math.Copysign(0, -1))))
+	assert.False(t, Integer(1).Equal(Double(1)))
+	assert.False(t, String("1").Equal(Binary([]byte("1"))))
+	assert.True(t, Binary(nil).Equal(Binary([]byte{})))
+	assert.True(t, Value{}.Equal(Value{}))
+}
+
+func TestStringShowsTheType(t *testing.T) {
+	for _, c := range []struct {
+		value Value
+		want  string
+	}{
+		{Value{}, "<none>"}, {Integer(-5), "-5"}, {Double(2), "2"}, {Boolean(false), "false"}, {String(`a"b`), `"a\"b"`},
+	} {
+		assert.Equal(t, c.want, c.value.String())
+	}
+	assert.Equal(t, "0x0aff", Binary([]byte{0x0a, 0xff}).String())
+	assert.Equal(t, "DOUBLE", KindDouble.String())
+	assert.Equal(t, "Kind(9)", Kind(9).String())
+}
