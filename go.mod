@@ -5,9 +5,11 @@ go 1.26
 require (
 	github.com/aliyun/aliyun-tablestore-go-sdk v1.7.17
 	github.com/aliyun/fc-runtime-go-sdk v0.3.1
+	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/expr-lang/expr v1.17.8
 	github.com/fxamacker/cbor/v2 v2.9.6
 	github.com/golang/protobuf v1.3.2
+	github.com/google/uuid v1.6.0
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2

@@ -8,9 +8,10 @@ import (
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
-	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -19,7 +20,7 @@ import (
 const maxBatchWriteRows = 200
 
 // invocationTimeout bounds one invocation, as the Tablestore trigger does (1 minute).
-const invocationTimeout = handler.TriggerTimeLimit
+const invocationTimeout = fcruntime.TriggerTimeLimit
 
 // throughput is what one pass over the workload's events did.
 type throughput struct {
@@ -57,7 +58,7 @@ func expectedWriteRequests(evs []workloadEvent) int {
 // checks each invocation against the plan: ceil(mutations/200) write requests, one row
 // written per mutation, no retries (the benchmark injects no faults). A failed invocation is
 // an error; a check that fails is a line in throughput.insane.
-func runOtsetl(ctx context.Context, fn *handler.Function, creds tablestore.Credentials, evs []workloadEvent) (throughput, error) {
+func runOtsetl(ctx context.Context, fn *handler.Function, creds aliyun.Credentials, evs []workloadEvent) (throughput, error) {
 	var t throughput
 	start := time.Now()
 	for i, ev := range evs {
@@ -84,30 +85,31 @@ func runOtsetl(ctx context.Context, fn *handler.Function, creds tablestore.Crede
 }
 
 // invokeOnce runs one invocation under the trigger's time limit.
-func invokeOnce(ctx context.Context, fn *handler.Function, creds tablestore.Credentials, payload []byte) (handler.Summary, error) {
+func invokeOnce(ctx context.Context, fn *handler.Function, creds aliyun.Credentials, payload []byte) (handler.Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, invocationTimeout)
 	defer cancel()
 	return fn.Process(ctx, creds, payload)
 }
 
-// runSeed replays the events with the seed example's algorithm, the baseline: decode the
-// event, then one request per record, in order, with the official Go SDK's default client.
-// A PutRow or UpdateRow whose own `level` cell is above 1 becomes a PutRow of its Put cells;
-// a DeleteRow becomes a DeleteRow (which the seed, handling PutRow alone, would need);
+// runSequential replays the events with the baseline: one sequential PutRow per record, as
+// the documented sample handler does. It decodes the event, then sends one request per
+// record, in order, with the official Go SDK's default client: a PutRow or UpdateRow whose
+// own `level` cell is above 1 becomes a PutRow of its Put cells; a DeleteRow becomes a
+// DeleteRow (which a baseline that keeps deletes needs; the sample handles PutRow alone);
 // every other record is skipped. It does less than otsetl: it neither deletes rows that
 // stop passing nor applies UpdateRows without `level`, and reads nothing.
-func runSeed(client *sdk.TableStoreClient, table string, evs []workloadEvent) (throughput, error) {
+func runSequential(client *sdk.TableStoreClient, table string, evs []workloadEvent) (throughput, error) {
 	var t throughput
 	start := time.Now()
 	for i, ev := range evs {
 		decoded, err := events.Decode(ev.payload)
 		if err != nil {
-			return t, fmt.Errorf("seed: event %d: %w", i, err)
+			return t, fmt.Errorf("sequential: event %d: %w", i, err)
 		}
 		for j := range decoded.Records {
-			sent, err := seedWrite(client, table, &decoded.Records[j])
+			sent, err := sequentialWrite(client, table, &decoded.Records[j])
 			if err != nil {
-				return t, fmt.Errorf("seed: event %d, record %d: %w", i, j, err)
+				return t, fmt.Errorf("sequential: event %d, record %d: %w", i, j, err)
 			}
 			if sent {
 				t.writeRequests++
@@ -119,8 +121,9 @@ func runSeed(client *sdk.TableStoreClient, table string, evs []workloadEvent) (t
 	return t, nil
 }
 
-// seedWrite sends the seed's request for rec, if any, and reports whether it sent one.
-func seedWrite(client *sdk.TableStoreClient, table string, rec *events.Record) (bool, error) {
+// sequentialWrite sends the baseline's request for rec, if any, and reports whether it sent
+// one.
+func sequentialWrite(client *sdk.TableStoreClient, table string, rec *events.Record) (bool, error) {
 	pk := new(sdk.PrimaryKey)
 	for _, c := range rec.PrimaryKey {
 		pk.AddPrimaryKeyColumn(c.ColumnName, c.Value.Any())
@@ -131,7 +134,7 @@ func seedWrite(client *sdk.TableStoreClient, table string, rec *events.Record) (
 		_, err := client.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: del})
 		return true, err
 	}
-	if !seedPasses(rec) {
+	if !sequentialPasses(rec) {
 		return false, nil
 	}
 	put := &sdk.PutRowChange{TableName: table, PrimaryKey: pk}
@@ -145,8 +148,9 @@ func seedWrite(client *sdk.TableStoreClient, table string, rec *events.Record) (
 	return true, err
 }
 
-// seedPasses is the seed's filter on the record's own cells: a Put of `level` above 1.
-func seedPasses(rec *events.Record) bool {
+// sequentialPasses is the baseline's filter on the record's own cells: a Put of `level` above
+// 1, as the documented sample handler tests it.
+func sequentialPasses(rec *events.Record) bool {
 	for _, c := range rec.Columns {
 		if level, ok := c.Value.Int(); ok && c.Type == events.Put && c.ColumnName == "level" {
 			return level > 1

@@ -1,6 +1,7 @@
 // Command bench is otsetl's end-to-end benchmark: the function against a local Tablestore
-// (otslocal) that answers every request after an injected latency, compared with the seed
-// example's algorithm on the same events in the same run.
+// (otslocal) that answers every request after an injected latency, compared with a baseline
+// on the same events in the same run: one sequential PutRow per record, as the documented
+// sample handler does.
 //
 // It generates trigger events of a realistic record mix (see workload.go), re-enacts them
 // on the source table, then, for each of -runs runs, invokes the function once per event
@@ -32,23 +33,24 @@ import (
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/tables"
 	"github.com/otsetl/otsetl/transform"
 )
 
 // The local instance the benchmark uses; otslocal accepts any name and access key.
 const (
-	instance         = "bench"
-	sourceTable      = handler.DefaultSourceTable
-	resultTable      = handler.DefaultResultTable
-	seedResultTable  = "result_seed"
-	serveResultTable = "result_serve"
+	instance              = "bench"
+	sourceTable           = handler.DefaultSourceTable
+	resultTable           = handler.DefaultResultTable
+	sequentialResultTable = "result_sequential"
+	serveResultTable      = "result_serve"
 )
 
-var credentials = tablestore.Credentials{AccessKeyID: "bench", AccessKeySecret: "bench"}
+var credentials = aliyun.Credentials{AccessKeyID: "bench", AccessKeySecret: "bench"}
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -169,19 +171,19 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 	rep := &report{date: time.Now(), machine: thisMachine(), events: opts.events, records: opts.records, runs: opts.runs,
 		latency: opts.latency, expectedWrites: expectedWriteRequests(evs), decodePlan: decodePlans}
 	var insane []string
-	seed := seedSDKClient(srv.Endpoint)
+	baseline := defaultSDKClient(srv.Endpoint)
 	for i := range opts.runs {
 		o, err := profiled(opts.cpuProfile, func() (throughput, error) { return runOtsetl(ctx, fn, credentials, evs) })
 		if err != nil {
 			return nil, nil, err
 		}
-		s, err := runSeed(seed, seedResultTable, evs)
+		s, err := runSequential(baseline, sequentialResultTable, evs)
 		if err != nil {
 			return nil, nil, err
 		}
-		rep.otsetl, rep.seed = append(rep.otsetl, o), append(rep.seed, s)
+		rep.otsetl, rep.sequential = append(rep.otsetl, o), append(rep.sequential, s)
 		insane = append(insane, o.insane...)
-		fmt.Fprintf(progress, "run %d/%d: otsetl %s records/s, seed %s records/s\n",
+		fmt.Fprintf(progress, "run %d/%d: otsetl %s records/s, one PutRow per record %s records/s\n",
 			i+1, opts.runs, grouped(int64(o.recordsPerSecond())), grouped(int64(s.recordsPerSecond())))
 	}
 	if opts.rss {
@@ -210,31 +212,37 @@ func profiled(path string, measure func() (throughput, error)) (throughput, erro
 	return measure()
 }
 
-// prepareTables creates the benchmark's tables (primary key `id` INTEGER) on the server at
-// endpoint and re-enacts evs on the source table, as production would have written it.
+// prepareTables creates the benchmark's tables on the server at endpoint and re-enacts evs
+// on the source table, as production would have written it.
 func prepareTables(ctx context.Context, endpoint string, evs []workloadEvent, progress io.Writer) error {
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: endpoint, Instance: instance}, credentials)
-	if err != nil {
+	client := tables.NewClient(endpoint, instance, credentials)
+	if err := createTables(ctx, client, sourceTable, resultTable, sequentialResultTable, serveResultTable); err != nil {
 		return err
-	}
-	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
-	for _, table := range []string{sourceTable, resultTable, seedResultTable, serveResultTable} {
-		if err := client.EnsureTable(ctx, table, pk, tablestore.TableOptions{}); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(progress, "re-enacting %d events on %s\n", len(evs), sourceTable)
 	for _, ev := range evs {
-		if err := client.Apply(ctx, sourceTable, ev.records); err != nil {
+		if err := tables.Apply(ctx, client, sourceTable, ev.records); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// seedSDKClient is the client the seed example builds: the official Go SDK's, with its
-// default configuration.
-func seedSDKClient(endpoint string) *sdk.TableStoreClient {
+// createTables creates the named tables, with the primary key `id` INTEGER, in the
+// benchmark's instance.
+func createTables(ctx context.Context, client *sdk.TableStoreClient, names ...string) error {
+	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
+	for _, table := range names {
+		if err := tables.Ensure(ctx, client, table, pk, tables.Options{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// defaultSDKClient is the client the documented sample handler builds: the official Go
+// SDK's, with its default configuration.
+func defaultSDKClient(endpoint string) *sdk.TableStoreClient {
 	return sdk.NewClient(endpoint, instance, credentials.AccessKeyID, credentials.AccessKeySecret)
 }
 
@@ -246,7 +254,7 @@ func newFunction(endpoint, result string) (*handler.Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	return handler.New(cfg)
+	return handler.New(cfg, nil)
 }
 
 // measureProcesses builds cmd/otsetl and measures opts.runs starts of `otsetl serve`, each

@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
-	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/tables"
 )
 
 func runBench(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -58,15 +58,8 @@ func TestBadFlags(t *testing.T) {
 // ceil(mutations/200), which the benchmark must call out.
 func TestRunOtsetlReportsRequestsThatBreakThePlan(t *testing.T) {
 	ctx := context.Background()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: instance}, credentials)
-	require.NoError(t, err)
-	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
-	for _, table := range []string{sourceTable, resultTable} {
-		require.NoError(t, client.EnsureTable(ctx, table, pk, tablestore.TableOptions{}))
-	}
+	srv := otslocaltest.NewServer(t, otslocal.Options{})
+	require.NoError(t, createTables(ctx, defaultSDKClient(srv.Endpoint), sourceTable, resultTable))
 	fn, err := newFunction(srv.Endpoint, resultTable)
 	require.NoError(t, err)
 	evs, err := newGenerator(5, time.Now()).events(3, 300, defaultRule(t))
@@ -90,30 +83,27 @@ func TestRunOtsetlReportsRequestsThatBreakThePlan(t *testing.T) {
 	}
 }
 
-func TestRunSeedSendsOneRequestPerPassingRecordOrDelete(t *testing.T) {
+func TestRunSequentialSendsOneRequestPerPassingRecordOrDelete(t *testing.T) {
 	ctx := context.Background()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: instance}, credentials)
-	require.NoError(t, err)
-	require.NoError(t, client.EnsureTable(ctx, seedResultTable, []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}, tablestore.TableOptions{}))
+	srv := otslocaltest.NewServer(t, otslocal.Options{})
+	client := defaultSDKClient(srv.Endpoint)
+	require.NoError(t, createTables(ctx, client, sequentialResultTable))
 	evs, err := newGenerator(6, time.Now()).events(2, 200, defaultRule(t))
 	require.NoError(t, err)
 
 	want := 0
 	for _, ev := range evs {
 		for i := range ev.records {
-			if ev.records[i].Type == events.DeleteRow || seedPasses(&ev.records[i]) {
+			if ev.records[i].Type == events.DeleteRow || sequentialPasses(&ev.records[i]) {
 				want++
 			}
 		}
 	}
-	got, err := runSeed(seedSDKClient(srv.Endpoint), seedResultTable, evs)
+	got, err := runSequential(defaultSDKClient(srv.Endpoint), sequentialResultTable, evs)
 	require.NoError(t, err)
 	assert.Equal(t, 400, got.records)
 	assert.Equal(t, want, got.writeRequests)
-	rows, err := client.Scan(ctx, seedResultTable)
+	rows, err := tables.Scan(ctx, client, sequentialResultTable)
 	require.NoError(t, err)
 	assert.NotEmpty(t, rows)
 }

@@ -15,8 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
-	"github.com/otsetl/otsetl/tablestore"
 )
 
 // mainPackage is the otsetl binary's package.
@@ -55,7 +56,7 @@ type serveTarget struct {
 	endpoint    string // the Tablestore endpoint
 	instance    string
 	resultTable string
-	creds       tablestore.Credentials
+	creds       aliyun.Credentials
 }
 
 // measureProcess starts `otsetl serve` on a free loopback port, as FC's custom runtime
@@ -80,11 +81,11 @@ func measureProcess(ctx context.Context, target serveTarget, small, large []byte
 	}
 	defer stopProcess(cmd)
 
-	invoker := &handler.Invoker{URL: "http://" + addr}
+	invoker := &fcruntime.Invoker{URL: "http://" + addr}
 	invoke := func(id string, payload []byte) error {
 		ctx, cancel := context.WithTimeout(ctx, invocationTimeout)
 		defer cancel()
-		_, err := invoker.Invoke(ctx, handler.Invocation{RequestID: id, Credentials: target.creds}, payload)
+		_, err := invoker.Invoke(ctx, fcruntime.Invocation{RequestID: id, Credentials: target.creds}, payload)
 		return err
 	}
 	for {

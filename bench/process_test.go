@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/tables"
 )
 
 func TestParseVmHWM(t *testing.T) {
@@ -34,15 +34,8 @@ func TestMeasureProcess(t *testing.T) {
 		t.Skip("builds the otsetl binary")
 	}
 	ctx := context.Background()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: instance}, credentials)
-	require.NoError(t, err)
-	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
-	for _, table := range []string{sourceTable, serveResultTable} {
-		require.NoError(t, client.EnsureTable(ctx, table, pk, tablestore.TableOptions{}))
-	}
+	srv := otslocaltest.NewServer(t, otslocal.Options{})
+	require.NoError(t, createTables(ctx, defaultSDKClient(srv.Endpoint), sourceTable, serveResultTable))
 	bin, err := buildBinary(ctx, t.TempDir())
 	require.NoError(t, err)
 	gen := newGenerator(4, time.Now())
@@ -58,7 +51,7 @@ func TestMeasureProcess(t *testing.T) {
 	assert.Positive(t, figures.coldStart)
 	assert.Greater(t, figures.peakRSSBytes, int64(len(large.payload)), "the process holds the event at least once")
 
-	rows, err := client.Scan(ctx, serveResultTable)
+	rows, err := tables.Scan(ctx, defaultSDKClient(srv.Endpoint), serveResultTable)
 	require.NoError(t, err)
 	assert.NotEmpty(t, rows, "the large event's passing rows are in the served function's result table")
 }

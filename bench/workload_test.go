@@ -43,7 +43,7 @@ func TestWorkloadHasTheDocumentedMix(t *testing.T) {
 			}
 			if rec.Type == events.PutRow {
 				puts++
-				if seedPasses(&rec) {
+				if sequentialPasses(&rec) {
 					passing++
 				}
 			}

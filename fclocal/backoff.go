@@ -3,8 +3,9 @@ package fclocal
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 // Default backoff: 100 ms doubling to 10 s.
@@ -14,13 +15,13 @@ const (
 )
 
 // Backoff is the wait between retries of a failed invocation or Stream API request:
-// exponential with "equal jitter" ("Exponential Backoff And Jitter", AWS Architecture Blog,
-// 2015). Retry n (1 for the first) waits a uniformly random time in [c/2, c], where
-// c = min(Max, Initial·2^(n-1)), so waits grow steadily and never synchronise.
+// exponential with jitter, as cenkalti/backoff's ExponentialBackOff computes it. Retry n (1
+// for the first) waits the interval c = min(Max, Initial·2^(n-1)) ±50%, so waits grow
+// steadily and never synchronise.
 type Backoff struct {
-	// Initial is the ceiling of the first wait; 0 means DefaultBackoffInitial.
+	// Initial is the interval before the first retry; 0 means DefaultBackoffInitial.
 	Initial time.Duration
-	// Max bounds every ceiling; 0 means DefaultBackoffMax (or Initial if that is larger).
+	// Max bounds every interval; 0 means DefaultBackoffMax (or Initial if that is larger).
 	Max time.Duration
 }
 
@@ -43,19 +44,11 @@ func (b Backoff) validate() error {
 	return nil
 }
 
-// ceiling returns c = min(Max, Initial·2^(retry-1)) for retry >= 1.
-func (b Backoff) ceiling(retry int) time.Duration {
-	c := b.Initial
-	for i := 1; i < retry && c < b.Max; i++ {
-		c *= 2
-	}
-	return min(c, b.Max)
-}
-
-// delay returns the wait before retry number retry (1 for the first).
-func (b Backoff) delay(retry int) time.Duration {
-	c := b.ceiling(retry)
-	return c/2 + rand.N(c/2+1)
+// start returns the waits of one sequence of retries, from the first.
+func (b Backoff) start() *backoff.ExponentialBackOff {
+	waits := backoff.NewExponentialBackOff()
+	waits.InitialInterval, waits.Multiplier, waits.MaxInterval = b.Initial, 2, b.Max
+	return waits
 }
 
 // sleep waits d or until ctx ends, and reports whether the full wait elapsed.

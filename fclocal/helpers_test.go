@@ -18,19 +18,21 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fclocal"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
 
 const (
-	instance    = "inst"
+	instance    = otslocaltest.Instance
 	sourceTable = handler.DefaultSourceTable
 	resultTable = handler.DefaultResultTable
 )
 
-var testCreds = tablestore.Credentials{AccessKeyID: "STS.trigger", AccessKeySecret: "trigger-secret", SecurityToken: "trigger-token"}
+// testCreds are the trigger's stand-in for the function role's STS credentials.
+var testCreds = otslocaltest.Credentials
 
 // fastBackoff keeps retries quick in tests.
 var fastBackoff = fclocal.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond}
@@ -41,23 +43,16 @@ const waitTimeout = 60 * time.Second
 // tables is an otslocal server with source_data (PK id INTEGER, Stream enabled) and result,
 // reached through the SDK and through otsetl's client.
 type tables struct {
-	srv    *otslocal.Server
-	api    *sdk.TableStoreClient
-	client *tablestore.Client
+	srv *otslocaltest.Server
+	api *sdk.TableStoreClient
 }
 
 // newTables starts otslocal with streamShards shards per Stream and creates the tables.
 func newTables(t *testing.T, streamShards int) *tables {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{StreamShards: streamShards})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: instance}, testCreds)
-	require.NoError(t, err)
-	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
-	require.NoError(t, client.EnsureTable(t.Context(), sourceTable, pk, tablestore.TableOptions{StreamExpirationHours: 24}))
-	require.NoError(t, client.EnsureTable(t.Context(), resultTable, pk, tablestore.TableOptions{}))
-	return &tables{srv: srv, api: sdkClient(srv.Endpoint, 0), client: client}
+	srv := otslocaltest.NewServer(t, otslocal.Options{StreamShards: streamShards},
+		otslocaltest.Table{Name: sourceTable, Stream: true}, otslocaltest.Table{Name: resultTable})
+	return &tables{srv: srv, api: sdkClient(srv.Endpoint, 0)}
 }
 
 // sdkClient is an SDK client of endpoint that makes retries times its own retries.
@@ -106,10 +101,8 @@ func idKey(id int64) *sdk.PrimaryKey {
 // rows returns a table as "id=N" → formatted attribute columns.
 func (tb *tables) rows(t *testing.T, table string) map[string]string {
 	t.Helper()
-	scanned, err := tb.client.Scan(t.Context(), table)
-	require.NoError(t, err)
 	out := map[string]string{}
-	for _, r := range scanned {
+	for _, r := range tb.srv.Scan(t, table) {
 		var b bytes.Buffer
 		for _, c := range r.Columns {
 			b.WriteString(c.Name + "=" + c.Value.String() + " ")
@@ -123,10 +116,8 @@ func (tb *tables) rows(t *testing.T, table string) map[string]string {
 // source table.
 func (tb *tables) expectedResult(t *testing.T) map[string]string {
 	t.Helper()
-	scanned, err := tb.client.Scan(t.Context(), sourceTable)
-	require.NoError(t, err)
 	out := map[string]string{}
-	for _, r := range scanned {
+	for _, r := range tb.srv.Scan(t, sourceTable) {
 		var b bytes.Buffer
 		passes := false
 		for _, c := range r.Columns {
@@ -148,10 +139,10 @@ func (tb *tables) function(t *testing.T) http.Handler {
 	vars := map[string]string{handler.EnvInstance: instance, handler.EnvEndpoint: tb.srv.Endpoint}
 	cfg, err := handler.ConfigFromEnv(func(k string) string { return vars[k] })
 	require.NoError(t, err)
-	fn, err := handler.New(cfg)
+	logger := slog.New(slog.DiscardHandler)
+	fn, err := handler.New(cfg, logger)
 	require.NoError(t, err)
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return handler.NewHTTPHandler(fn, handler.HTTPOptions{Logger: logger, Getenv: func(string) string { return "" }})
+	return fcruntime.NewHTTPHandler(fn.Invoke, logger)
 }
 
 // serve serves h on a loopback port until the test ends and returns its URL.
@@ -277,9 +268,9 @@ func (f *failingFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 	if fail {
-		w.Header().Set(handler.HeaderStatus, "404")
+		w.Header().Set(fcruntime.HeaderStatus, "404")
 		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(handler.ErrorBody{ErrorMessage: "injected failure", ErrorType: handler.ErrorTypeTablestore})
+		_ = json.NewEncoder(w).Encode(fcruntime.ErrorBody{ErrorMessage: "injected failure", ErrorType: handler.ErrorTypeTablestore})
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

@@ -97,17 +97,12 @@ func TestSequenceOrder(t *testing.T) {
 }
 
 func TestBackoffGrowsToItsMaxWithJitter(t *testing.T) {
-	b := Backoff{Initial: 100 * time.Millisecond, Max: time.Second}
-	wantCeilings := []time.Duration{100, 200, 400, 800, 1000, 1000}
-	for i, c := range wantCeilings {
-		retry := i + 1
-		ceiling := c * time.Millisecond
-		assert.Equal(t, ceiling, b.ceiling(retry), "retry %d", retry)
-		for range 50 {
-			d := b.delay(retry)
-			assert.GreaterOrEqual(t, d, ceiling/2, "retry %d", retry)
-			assert.LessOrEqual(t, d, ceiling, "retry %d", retry)
-		}
+	waits := Backoff{Initial: 100 * time.Millisecond, Max: time.Second}.start()
+	for retry, c := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
+		interval := c * time.Millisecond
+		d := waits.NextBackOff()
+		assert.GreaterOrEqual(t, d, interval/2, "retry %d", retry+1)
+		assert.LessOrEqual(t, d, interval*3/2, "retry %d", retry+1)
 	}
 	assert.Equal(t, Backoff{Initial: DefaultBackoffInitial, Max: DefaultBackoffMax}, Backoff{}.withDefaults())
 	assert.Equal(t, Backoff{Initial: time.Minute, Max: time.Minute}, Backoff{Initial: time.Minute}.withDefaults())

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/cenkalti/backoff/v5"
+	"github.com/google/uuid"
 
-	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/fcruntime"
 )
 
 // shardReader reads one shard and delivers its records, one batch at a time.
@@ -30,14 +32,15 @@ type shardReader struct {
 	// checkpointSeen: since re-creating the iterator, the checkpoint's own record was read
 	// again, so nothing after it can have expired unread.
 	checkpointSeen bool
-	// failures counts consecutive failed Stream API requests, for their backoff.
+	// failures counts consecutive failed Stream API requests, and waits paces their retries.
 	failures int
+	waits    *backoff.ExponentialBackOff
 }
 
 // readShard reads shard id from Config.Since until it is closed and fully read, or until ctx
 // ends, invoking the function with every page of records.
 func (t *Trigger) readShard(ctx context.Context, s *stream, id sdk.ShardId) {
-	r := &shardReader{t: t, s: s, id: id, logger: t.logger.With(slog.String("shard", string(id)))}
+	r := &shardReader{t: t, s: s, id: id, logger: t.logger.With(slog.String("shard", string(id))), waits: t.cfg.Backoff.start()}
 	r.logger.Debug("reading shard")
 	if !r.seek(ctx, streamTimestamp(t.cfg.Since)) {
 		return
@@ -51,7 +54,7 @@ func (t *Trigger) readShard(ctx context.Context, s *stream, id sdk.ShardId) {
 			}
 			continue
 		}
-		r.failures = 0
+		r.succeeded()
 		if batch := r.undelivered(p.records); len(batch) > 0 {
 			payload, err := encodeBatch(batch)
 			if err != nil {
@@ -85,7 +88,8 @@ func (r *shardReader) seek(ctx context.Context, from *int64) bool {
 	for {
 		iter, err := r.s.iterator(r.id, from)
 		if err == nil {
-			r.iter, r.failures = iter, 0
+			r.iter = iter
+			r.succeeded()
 			return true
 		}
 		if from != nil && isTrimmed(err) {
@@ -121,7 +125,13 @@ func (r *shardReader) retryRead(ctx context.Context, err error) bool {
 func (r *shardReader) backoff(ctx context.Context, op string, err error) bool {
 	r.failures++
 	r.logger.Warn(op+" failed; retrying", slog.Int("failures", r.failures), slog.Any("error", err))
-	return sleep(ctx, r.t.cfg.Backoff.delay(r.failures))
+	return sleep(ctx, r.waits.NextBackOff())
+}
+
+// succeeded notes that a Stream API request succeeded: the next failure is the first again.
+func (r *shardReader) succeeded() {
+	r.failures = 0
+	r.waits.Reset()
 }
 
 // undelivered drops the records of a page that were delivered before the iterator was
@@ -149,13 +159,14 @@ func (r *shardReader) undelivered(records []sequencedRecord) []sequencedRecord {
 // deliver invokes the function with batch, encoded as payload, until it succeeds, then
 // advances the checkpoint's sequence. It reports false when ctx ended first.
 func (r *shardReader) deliver(ctx context.Context, batch []sequencedRecord, payload []byte) bool {
+	waits := r.t.cfg.Backoff.start()
 	for attempt := 1; ; attempt++ {
 		if err := r.invoke(ctx, batch, payload, attempt); err == nil {
 			last := batch[len(batch)-1].seq
 			r.delivered = &last
 			return true
 		}
-		if ctx.Err() != nil || !sleep(ctx, r.t.cfg.Backoff.delay(attempt)) {
+		if ctx.Err() != nil || !sleep(ctx, waits.NextBackOff()) {
 			return false
 		}
 	}
@@ -164,8 +175,8 @@ func (r *shardReader) deliver(ctx context.Context, batch []sequencedRecord, payl
 // invoke sends one invocation attempt with the batch's payload and reports it.
 func (r *shardReader) invoke(ctx context.Context, batch []sequencedRecord, payload []byte, attempt int) error {
 	cfg := r.t.cfg
-	inv := handler.Invocation{
-		RequestID:    newRequestID(),
+	inv := fcruntime.Invocation{
+		RequestID:    uuid.NewString(),
 		Credentials:  cfg.Credentials,
 		Timeout:      cfg.InvocationTimeout,
 		FunctionName: cfg.FunctionName,
@@ -174,7 +185,7 @@ func (r *shardReader) invoke(ctx context.Context, batch []sequencedRecord, paylo
 	}
 	invocationCtx, cancel := context.WithTimeout(ctx, cfg.InvocationTimeout)
 	start := time.Now()
-	sum, err := r.t.invoker.Invoke(invocationCtx, inv, payload)
+	result, err := r.t.invoker.Invoke(invocationCtx, inv, payload)
 	latency := time.Since(start)
 	cancel()
 	if ctx.Err() != nil {
@@ -191,7 +202,7 @@ func (r *shardReader) invoke(ctx context.Context, batch []sequencedRecord, paylo
 		LastTimestamp:  batch[len(batch)-1].seq.timestamp,
 		Attempt:        attempt,
 		Latency:        latency,
-		Summary:        sum,
+		Result:         result,
 		Err:            err,
 	}
 	attrs := []any{slog.String("requestId", inv.RequestID), slog.Int("records", len(batch)), slog.Int("attempt", attempt), slog.Duration("latency", latency)}

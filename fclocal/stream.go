@@ -8,6 +8,7 @@ import (
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
 )
 
@@ -40,7 +41,7 @@ func CheckStream(client *sdk.TableStoreClient, table string) error {
 // openStream finds table's Stream with ListStream. A table without one is an error wrapping
 // ErrNoStream.
 func openStream(client *sdk.TableStoreClient, table string) (*stream, error) {
-	resp, err := tablestore.CallSDK(func() (*sdk.ListStreamResponse, error) {
+	resp, err := ots.CallSDK(func() (*sdk.ListStreamResponse, error) {
 		return client.ListStream(&sdk.ListStreamRequest{TableName: &table})
 	})
 	if err != nil {
@@ -69,7 +70,7 @@ func (s *stream) shards() ([]shard, error) {
 	seen := map[sdk.ShardId]bool{}
 	var start *sdk.ShardId
 	for {
-		resp, err := tablestore.CallSDK(func() (*sdk.DescribeStreamResponse, error) {
+		resp, err := ots.CallSDK(func() (*sdk.DescribeStreamResponse, error) {
 			return s.client.DescribeStream(&sdk.DescribeStreamRequest{StreamId: &s.id, InclusiveStartShardId: start})
 		})
 		if err != nil {
@@ -104,7 +105,7 @@ func (s *stream) shards() ([]shard, error) {
 // iterator returns a shard iterator positioned at the shard's oldest retained record, or,
 // when from is set, at its first record whose sequence timestamp (µs) is at least *from.
 func (s *stream) iterator(id sdk.ShardId, from *int64) (sdk.ShardIterator, error) {
-	resp, err := tablestore.CallSDK(func() (*sdk.GetShardIteratorResponse, error) {
+	resp, err := ots.CallSDK(func() (*sdk.GetShardIteratorResponse, error) {
 		return s.client.GetShardIterator(&sdk.GetShardIteratorRequest{StreamId: &s.id, ShardId: &id, Timestamp: from})
 	})
 	if err != nil {
@@ -145,7 +146,7 @@ type sequencedRecord struct {
 
 // read reads at most limit records from iter with GetStreamRecord and converts them.
 func (s *stream) read(id sdk.ShardId, iter sdk.ShardIterator, limit int32) (page, error) {
-	resp, err := tablestore.CallSDK(func() (*sdk.GetStreamRecordResponse, error) {
+	resp, err := ots.CallSDK(func() (*sdk.GetStreamRecordResponse, error) {
 		return s.client.GetStreamRecord(&sdk.GetStreamRecordRequest{ShardIterator: &iter, Limit: &limit, TableName: &s.table})
 	})
 	if err != nil {

@@ -5,7 +5,7 @@
 // A [Trigger] follows the Stream API (ListStream, DescribeStream page by page,
 // GetShardIterator, GetStreamRecord; Tablestore Go SDK tablestore/api.go) and hands every
 // page of records, as one CBOR-encoded trigger event (package events), to the function under
-// the custom-runtime HTTP protocol (POST /invoke, [handler.Invoker]). It keeps the trigger's
+// the custom-runtime HTTP protocol (POST /invoke, [fcruntime.Invoker]). It keeps the trigger's
 // delivery rules (Function Compute "Tablestore triggers",
 // https://www.alibabacloud.com/help/en/functioncompute/fc/tablestore-triggers):
 //
@@ -29,7 +29,7 @@ package fclocal
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +40,9 @@ import (
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
-	"github.com/otsetl/otsetl/handler"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/fcruntime"
 )
 
 // Defaults of [Config].
@@ -57,7 +57,7 @@ const (
 	DefaultDescribeInterval = 5 * time.Second
 	// DefaultInvocationTimeout is the Tablestore trigger's hard limit on one function
 	// execution, which is also the largest allowed timeout.
-	DefaultInvocationTimeout = handler.TriggerTimeLimit
+	DefaultInvocationTimeout = fcruntime.TriggerTimeLimit
 )
 
 // Config configures a [Trigger]. Client, Table and FunctionURL are required; every other
@@ -79,7 +79,7 @@ type Config struct {
 	// Credentials are sent with every invocation as x-fc-access-key-id,
 	// x-fc-access-key-secret and x-fc-security-token: the trigger's stand-in for the STS
 	// credentials of the function's role.
-	Credentials tablestore.Credentials
+	Credentials aliyun.Credentials
 	// Since is where every shard's reading starts: its first record committed at or after
 	// Since. The zero time means the oldest record the Stream still holds.
 	Since time.Time
@@ -122,9 +122,9 @@ type InvocationReport struct {
 	Attempt int
 	// Latency is how long the attempt took.
 	Latency time.Duration
-	// Summary is what the function reported; zero when Err is set.
-	Summary handler.Summary
-	// Err is why the attempt failed: an [*handler.InvocationError] when the function
+	// Result is the function's result, the JSON body of its response; nil when Err is set.
+	Result json.RawMessage
+	// Err is why the attempt failed: an [*fcruntime.InvocationError] when the function
 	// reported the failure, another error for a timeout, a refused connection or a response
 	// outside the protocol. Nil on success.
 	Err error
@@ -134,7 +134,7 @@ type InvocationReport struct {
 // with [Trigger.Run] and wait for it to catch up with [Trigger.WaitIdle].
 type Trigger struct {
 	cfg     Config
-	invoker *handler.Invoker
+	invoker *fcruntime.Invoker
 	logger  *slog.Logger
 
 	running atomic.Bool
@@ -178,7 +178,7 @@ func New(cfg Config) (*Trigger, error) {
 	}
 	return &Trigger{
 		cfg:     cfg,
-		invoker: &handler.Invoker{URL: cfg.FunctionURL},
+		invoker: &fcruntime.Invoker{URL: cfg.FunctionURL},
 		logger:  cfg.Logger.With(slog.String("table", cfg.Table)),
 		done:    make(chan struct{}),
 		rescan:  make(chan struct{}, 1),
@@ -199,8 +199,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("fclocal: Config.BatchSize %d: want 0 (default %d) or a positive int32", c.BatchSize, DefaultBatchSize)
 	case c.PollInterval < 0, c.DescribeInterval < 0:
 		return c, errors.New("fclocal: Config.PollInterval and DescribeInterval may not be negative")
-	case c.InvocationTimeout < 0 || c.InvocationTimeout > handler.TriggerTimeLimit:
-		return c, fmt.Errorf("fclocal: Config.InvocationTimeout %s: want 0 (default) up to the trigger's limit of %s", c.InvocationTimeout, handler.TriggerTimeLimit)
+	case c.InvocationTimeout < 0 || c.InvocationTimeout > fcruntime.TriggerTimeLimit:
+		return c, fmt.Errorf("fclocal: Config.InvocationTimeout %s: want 0 (default) up to the trigger's limit of %s", c.InvocationTimeout, fcruntime.TriggerTimeLimit)
 	}
 	if u, err := url.Parse(c.FunctionURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, fmt.Errorf("fclocal: Config.FunctionURL %q: want an http:// or https:// URL with a host", c.FunctionURL)
@@ -257,18 +257,20 @@ func (t *Trigger) run(ctx context.Context) error {
 	defer readers.Wait()
 	ticker := time.NewTicker(t.cfg.DescribeInterval)
 	defer ticker.Stop()
+	waits := t.cfg.Backoff.start()
 	for failures := 0; ; {
 		epoch := t.currentEpoch()
 		listed, err := s.shards()
 		if err != nil {
 			failures++
 			t.logger.Warn("listing the Stream's shards failed; retrying", slog.Int("failures", failures), slog.Any("error", err))
-			if !sleep(ctx, t.cfg.Backoff.delay(failures)) {
+			if !sleep(ctx, waits.NextBackOff()) {
 				return nil
 			}
 			continue
 		}
 		failures = 0
+		waits.Reset()
 		for _, st := range t.update(listed, epoch) {
 			readers.Go(func() { t.readShard(ctx, s, st.id) })
 		}
@@ -284,13 +286,14 @@ func (t *Trigger) run(ctx context.Context) error {
 // openStream finds the table's Stream, retrying failures other than a definite answer from
 // the service (no Stream, no table, no permission) until ctx ends.
 func (t *Trigger) openStream(ctx context.Context) (*stream, error) {
+	waits := t.cfg.Backoff.start()
 	for retry := 1; ; retry++ {
 		s, err := openStream(t.cfg.Client, t.cfg.Table)
 		if err == nil || errors.Is(err, ErrNoStream) || isDefiniteAnswer(err) {
 			return s, err
 		}
 		t.logger.Warn("looking up the Stream failed; retrying", slog.Int("failures", retry), slog.Any("error", err))
-		if !sleep(ctx, t.cfg.Backoff.delay(retry)) {
+		if !sleep(ctx, waits.NextBackOff()) {
 			return nil, ctx.Err()
 		}
 	}
@@ -452,15 +455,6 @@ func (t *Trigger) pollWait(ctx context.Context, epoch uint64) bool {
 	case <-timer.C:
 	}
 	return true
-}
-
-// newRequestID returns a random request id in the UUID form FC uses.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // encodeBatch builds the trigger event of records.

@@ -3,6 +3,7 @@ package fclocal_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,10 +29,12 @@ import (
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fclocal"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
 
 // TestTriggerKeepsTheResultTable writes rows, updates and deletes with the SDK into a table
@@ -75,7 +78,9 @@ func TestTriggerKeepsTheResultTable(t *testing.T) {
 	for _, rep := range succeeded {
 		shards[rep.Shard] = true
 		assert.Equal(t, 1, rep.Attempt)
-		assert.Equal(t, rep.Records, rep.Summary.Records)
+		var sum handler.Summary
+		require.NoError(t, json.Unmarshal(rep.Result, &sum))
+		assert.Equal(t, rep.Records, sum.Records)
 		assert.LessOrEqual(t, rep.FirstTimestamp, rep.LastTimestamp)
 	}
 	assert.Len(t, shards, 3, "every shard delivered")
@@ -132,7 +137,7 @@ func TestFailingInvocationBlocksOnlyItsShard(t *testing.T) {
 	for i, rep := range failedReports[:4] {
 		assert.Equal(t, i+1, rep.Attempt)
 		assert.Equal(t, len(stuck), rep.Records)
-		var invocationErr *handler.InvocationError
+		var invocationErr *fcruntime.InvocationError
 		require.ErrorAs(t, rep.Err, &invocationErr)
 		assert.Equal(t, "injected failure", invocationErr.ErrorMessage)
 		requestIDs[rep.RequestID] = true
@@ -170,7 +175,7 @@ func TestFunctionDownThenUp(t *testing.T) {
 	start(t, trig)
 	require.Eventually(t, func() bool { return len(reps.failed()) >= 3 }, waitTimeout, 5*time.Millisecond)
 	for _, rep := range reps.failed() {
-		var invocationErr *handler.InvocationError
+		var invocationErr *fcruntime.InvocationError
 		assert.False(t, errors.As(rep.Err, &invocationErr), "a refused connection is not the function's failure")
 		assert.ErrorContains(t, rep.Err, "connect")
 	}
@@ -254,7 +259,7 @@ func (f *recordingFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.invocations = append(f.invocations, recordedInvocation{header: r.Header.Clone(), body: body})
 	f.mu.Unlock()
-	w.Header().Set(handler.HeaderStatus, "200")
+	w.Header().Set(fcruntime.HeaderStatus, "200")
 	_, _ = io.WriteString(w, `{"records":0}`)
 }
 
@@ -268,15 +273,13 @@ func (f *recordingFunction) all() []recordedInvocation {
 // column operation with the SDK and checks the events and the x-fc-* headers the function
 // receives.
 func TestTriggerDeliversEveryTypeAndHeader(t *testing.T) {
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
+	srv := otslocaltest.NewServer(t, otslocal.Options{})
 	api := sdkClient(srv.Endpoint, 0)
 	meta := &sdk.TableMeta{TableName: "typed"}
 	meta.AddPrimaryKeyColumn("s", sdk.PrimaryKeyType_STRING)
 	meta.AddPrimaryKeyColumn("i", sdk.PrimaryKeyType_INTEGER)
 	meta.AddPrimaryKeyColumn("b", sdk.PrimaryKeyType_BINARY)
-	_, err = api.CreateTable(&sdk.CreateTableRequest{
+	_, err := api.CreateTable(&sdk.CreateTableRequest{
 		TableMeta:          meta,
 		TableOption:        &sdk.TableOption{TimeToAlive: -1, MaxVersion: 3},
 		ReservedThroughput: &sdk.ReservedThroughput{},
@@ -335,16 +338,16 @@ func TestTriggerDeliversEveryTypeAndHeader(t *testing.T) {
 	for _, inv := range invocations {
 		h := inv.header
 		assert.Equal(t, "application/octet-stream", h.Get("Content-Type"))
-		assert.Equal(t, "/invoke", h.Get(handler.HeaderControlPath))
-		assert.Equal(t, testCreds.AccessKeyID, h.Get(handler.HeaderAccessKeyID))
-		assert.Equal(t, testCreds.AccessKeySecret, h.Get(handler.HeaderAccessKeySecret))
-		assert.Equal(t, testCreds.SecurityToken, h.Get(handler.HeaderSecurityToken))
-		assert.Equal(t, "otsetl", h.Get(handler.HeaderFunctionName))
-		assert.Equal(t, "cn-hangzhou", h.Get(handler.HeaderRegion))
-		assert.Equal(t, "1234567890", h.Get(handler.HeaderAccountID))
-		assert.Equal(t, "60", h.Get(handler.HeaderFunctionTimeout))
-		assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, h.Get(handler.HeaderRequestID))
-		requestIDs[h.Get(handler.HeaderRequestID)] = true
+		assert.Equal(t, "/invoke", h.Get(fcruntime.HeaderControlPath))
+		assert.Equal(t, testCreds.AccessKeyID, h.Get(fcruntime.HeaderAccessKeyID))
+		assert.Equal(t, testCreds.AccessKeySecret, h.Get(fcruntime.HeaderAccessKeySecret))
+		assert.Equal(t, testCreds.SecurityToken, h.Get(fcruntime.HeaderSecurityToken))
+		assert.Equal(t, "otsetl", h.Get(fcruntime.HeaderFunctionName))
+		assert.Equal(t, "cn-hangzhou", h.Get(fcruntime.HeaderRegion))
+		assert.Equal(t, "1234567890", h.Get(fcruntime.HeaderAccountID))
+		assert.Equal(t, "60", h.Get(fcruntime.HeaderFunctionTimeout))
+		assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, h.Get(fcruntime.HeaderRequestID))
+		requestIDs[h.Get(fcruntime.HeaderRequestID)] = true
 		assert.Equal(t, byte(0xa2), inv.body[0], "a CBOR map")
 		ev, err := events.Decode(inv.body)
 		require.NoError(t, err)
@@ -474,7 +477,7 @@ func TestExpiredIteratorResumesAfterTheCheckpoint(t *testing.T) {
 			require.NoError(t, err)
 			proxy := &expiringProxy{backend: httputil.NewSingleHostReverseProxy(backend)}
 			proxy.trimSeeks.Store(trimSeeks)
-			proxied := &tables{srv: tb.srv, api: sdkClient(serve(t, proxy), 0), client: tb.client}
+			proxied := &tables{srv: tb.srv, api: sdkClient(serve(t, proxy), 0)}
 
 			var delivered []int64
 			var mu sync.Mutex
@@ -484,7 +487,7 @@ func TestExpiredIteratorResumesAfterTheCheckpoint(t *testing.T) {
 				delivered = append(delivered, keysOf(body)...)
 				mu.Unlock()
 				proxy.armed.Store(true) // the iterator after this batch expires
-				w.Header().Set(handler.HeaderStatus, "200")
+				w.Header().Set(fcruntime.HeaderStatus, "200")
 				_, _ = io.WriteString(w, `{}`)
 			}))
 			var reps reports

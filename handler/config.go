@@ -2,14 +2,14 @@ package handler
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 
+	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
 )
 
-// The environment variables the function reads (DESIGN §3). FC reserves the FC_ prefix for
+// The environment variables the function reads (docs/design.md, "Configuration"). FC reserves the FC_ prefix for
 // its own system variables, so none of ours use it.
 const (
 	EnvInstance        = "TABLESTORE_INSTANCE"
@@ -25,11 +25,10 @@ const (
 	EnvRegion = "FC_REGION"
 )
 
-// Defaults of the configuration (DESIGN §3).
+// Defaults of the configuration (docs/design.md, "Configuration").
 const (
 	DefaultSourceTable = "source_data"
 	DefaultResultTable = "result"
-	DefaultFilter      = "level > 1"
 )
 
 // tableName is Tablestore's table naming rule: 1–255 bytes of [a-zA-Z0-9_], not starting
@@ -70,7 +69,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SourceTable:     orDefault(getenv(EnvSourceTable), DefaultSourceTable),
 		ResultTable:     orDefault(getenv(EnvResultTable), DefaultResultTable),
 		DeadLetterTable: strings.TrimSpace(getenv(EnvDeadLetterTable)),
-		Rule:            transform.Config{Filter: orDefault(getenv(EnvFilter), DefaultFilter)},
+		Rule:            transform.Config{Filter: orDefault(getenv(EnvFilter), transform.DefaultFilter)},
 	}
 	if cfg.Instance == "" {
 		return Config{}, fmt.Errorf("%s is required: the Tablestore instance that holds %s and %s", EnvInstance, cfg.SourceTable, cfg.ResultTable)
@@ -82,9 +81,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		cfg.Endpoint = fmt.Sprintf("https://%s.%s.vpc.tablestore.aliyuncs.com", cfg.Instance, region)
 	}
-	if u, err := url.Parse(cfg.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Config{}, fmt.Errorf("%s=%q is not an http(s) URL such as https://myinstance.cn-hangzhou.ots.aliyuncs.com", EnvEndpoint, cfg.Endpoint)
+	endpoint, err := tablestore.CheckEndpoint(cfg.Endpoint)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", EnvEndpoint, err)
 	}
+	cfg.Endpoint = endpoint
 	for _, t := range []struct{ env, name string }{
 		{EnvSourceTable, cfg.SourceTable}, {EnvResultTable, cfg.ResultTable}, {EnvDeadLetterTable, cfg.DeadLetterTable},
 	} {

@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
-	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/tablestore"
 )
 
@@ -43,31 +44,18 @@ func functionFaults(seed int64, rates otslocal.FaultRates) otslocal.Faults {
 // helpers) on a server whose faults the test sets.
 type faultRun struct {
 	*invariantRun
-	srv *otslocal.Server
 }
 
 func newFaultRun(t *testing.T, seed uint64) *faultRun {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	config := sdk.NewDefaultTableStoreConfig()
-	config.RetryTimes = 0
-	return &faultRun{
-		invariantRun: &invariantRun{
-			seed:     seed,
-			endpoint: srv.Endpoint,
-			client:   sdk.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
-			clock:    time.Now().UnixMilli(),
-		},
-		srv: srv,
-	}
+	srv, client := newRetrylessServer(t, otslocal.Options{})
+	return &faultRun{invariantRun: &invariantRun{seed: seed, srv: srv, client: client, clock: time.Now().UnixMilli()}}
 }
 
 // function builds the function for source and result with rule config.
 func (r *faultRun) function(t *testing.T, source, result string, rule ruleCase) *handler.Function {
 	t.Helper()
-	fn, err := handler.New(handler.Config{Instance: testInstance, Endpoint: r.endpoint, SourceTable: source, ResultTable: result, Rule: rule.config})
+	fn, err := handler.New(handler.Config{Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: rule.config}, discard)
 	require.NoError(t, err)
 	return fn
 }
@@ -84,7 +72,7 @@ func process(t *testing.T, fn *handler.Function, deadline time.Duration, payload
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
-		sum, err := fn.Process(ctx, tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, payload)
+		sum, err := fn.Process(ctx, testCreds, payload)
 		done <- outcome{sum, err}
 	}()
 	select {
@@ -122,7 +110,7 @@ func TestFaultsThatNeverClearFailTheInvocationBeforeItsDeadline(t *testing.T) {
 
 			sum, err := process(t, fn, 3*time.Second, payload)
 			require.Error(t, err)
-			assert.Equal(t, handler.ErrorTypeTablestore, handler.ErrorType(err))
+			assert.Equal(t, handler.ErrorTypeTablestore, fcruntime.ErrorType(err))
 			assert.ErrorIs(t, err, tablestore.ErrDeadline)
 			assert.Contains(t, err.Error(), "OTSServerBusy")
 			assert.Contains(t, err.Error(), c.action)
@@ -190,7 +178,7 @@ func deliverUntilSuccess(t *testing.T, fn *handler.Function, seq *testSequence, 
 		if err == nil {
 			return try
 		}
-		if handler.ErrorType(err) != handler.ErrorTypeTablestore {
+		if fcruntime.ErrorType(err) != handler.ErrorTypeTablestore {
 			require.NoError(t, err, "%s", seq.report(fmt.Sprintf("event %d, try %d: not a Tablestore fault", i, try)))
 		}
 		last = err
@@ -244,7 +232,7 @@ func TestRedeliveryAfterAnInvocationStoppedPartWayThroughItsWrites(t *testing.T)
 	}}))
 	sum, err := process(t, fn, invocationDeadline, second)
 	require.Error(t, err, "the invocation must not report success")
-	assert.Equal(t, handler.ErrorTypeTablestore, handler.ErrorType(err))
+	assert.Equal(t, handler.ErrorTypeTablestore, fcruntime.ErrorType(err))
 	assert.Less(t, sum.Puts+sum.Deletes, rows)
 	partial := renderImages(latestImages(r.scan(t, "result")))
 	require.NotEqual(t, before, partial, "some rows of the second event landed")

@@ -1,11 +1,12 @@
 // Package handler is the otsetl function: it turns one Tablestore trigger invocation into
-// result-table writes, and adapts that to Function Compute's runtimes.
+// result-table writes.
 //
 // [Function.Process] is the whole job for one payload: decode the event (package events),
 // plan one mutation per primary key (package transform), read the source rows the plan
 // cannot decide alone, and write the result table and dead letters (package tablestore).
-// It holds no rules of its own. [NewHTTPHandler] serves it under the custom-runtime HTTP
-// protocol (POST /invoke, POST /initialize) and [StartRuntimeAPI] under the go1 runtime.
+// It holds no rules of its own. [Function.Invoke] is the same job as the runtimes serve it
+// (package fcruntime): with the invocation's deadline and one log line per invocation. The
+// design behind it is docs/design.md.
 package handler
 
 import (
@@ -15,11 +16,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
@@ -28,7 +32,7 @@ import (
 // The errorType values of a failed invocation's {"errorMessage","errorType"} body.
 const (
 	// ErrorTypeInvalidEvent: the payload is not a well-formed trigger event.
-	ErrorTypeInvalidEvent = "InvalidEvent"
+	ErrorTypeInvalidEvent = fcruntime.ErrorTypeInvalidEvent
 	// ErrorTypeInvalidRecord: the rule cannot evaluate some records and no DEAD_LETTER_TABLE is set.
 	ErrorTypeInvalidRecord = "InvalidRecord"
 	// ErrorTypeInvalidCredentials: the invocation carried no usable credentials.
@@ -36,7 +40,7 @@ const (
 	// ErrorTypeTablestore: a Tablestore read or write failed (the message names code and key).
 	ErrorTypeTablestore = "TablestoreError"
 	// ErrorTypeInternal: the function itself failed (a recovered panic); a bug to report.
-	ErrorTypeInternal = "InternalError"
+	ErrorTypeInternal = fcruntime.ErrorTypeInternal
 )
 
 // Error is a failed invocation: Type is one of the ErrorType constants, Err the cause.
@@ -54,15 +58,8 @@ func (e *Error) Error() string { return e.Err.Error() }
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// ErrorType returns the errorType of err: the Type of an [*Error] in its chain, else
-// ErrorTypeInternal.
-func ErrorType(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Type
-	}
-	return ErrorTypeInternal
-}
+// ErrorType returns Type, for [fcruntime.ErrorType].
+func (e *Error) ErrorType() string { return e.Type }
 
 // Summary is what one invocation did. It is the JSON body of a successful invocation's
 // response, and the fields of every invocation's log line (a failed invocation's counts what
@@ -97,21 +94,50 @@ type Summary struct {
 	LagMs int64 `json:"lagMs"`
 }
 
-// Function is the configured otsetl function. It is safe for concurrent invocations.
-type Function struct {
-	cfg  Config
-	rule *transform.Rule
-	now  func() time.Time
+// Add adds o's counts to s, as over the invocations of a replay or a run. LagMs, a time
+// rather than a count, is left as it is.
+func (s *Summary) Add(o Summary) {
+	s.Records += o.Records
+	s.Keys += o.Keys
+	s.Puts += o.Puts
+	s.Updates += o.Updates
+	s.Deletes += o.Deletes
+	s.NotInView += o.NotInView
+	s.Reads += o.Reads
+	s.DeadLettered += o.DeadLettered
+	s.WriteRequests += o.WriteRequests
+	s.ReadRequests += o.ReadRequests
+	s.Retries += o.Retries
 }
 
-// New compiles cfg's rule once. The error (a bad FILTER or COLUMNS) is one line fit for
-// failing start-up.
-func New(cfg Config) (*Function, error) {
+// String renders the counts of s as one line: "6 records, 6 keys: 4 puts, 0 updates (0 not
+// in view), 2 deletes, 0 source reads, 0 dead-lettered; 1 write requests, 0 read requests,
+// 0 retries". LagMs is left out.
+func (s Summary) String() string {
+	return fmt.Sprintf("%d records, %d keys: %d puts, %d updates (%d not in view), %d deletes, %d source reads, %d dead-lettered; %d write requests, %d read requests, %d retries",
+		s.Records, s.Keys, s.Puts, s.Updates, s.NotInView, s.Deletes, s.Reads, s.DeadLettered, s.WriteRequests, s.ReadRequests, s.Retries)
+}
+
+// Function is the configured otsetl function. It is safe for concurrent invocations.
+type Function struct {
+	cfg    Config
+	rule   *transform.Rule
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New compiles cfg's rule once; logger (nil: slog.Default()) gets one line per invocation
+// ([Function.Invoke]). The error (a bad FILTER or COLUMNS) is one line fit for failing
+// start-up.
+func New(cfg Config, logger *slog.Logger) (*Function, error) {
 	rule, err := transform.Compile(cfg.Rule)
 	if err != nil {
 		return nil, fmt.Errorf("%s/%s: %w", EnvFilter, EnvColumns, err)
 	}
-	return &Function{cfg: cfg, rule: rule, now: time.Now}, nil
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Function{cfg: cfg, rule: rule, logger: logger, now: time.Now}, nil
 }
 
 // Config returns the configuration the function was built with.
@@ -122,7 +148,7 @@ func (f *Function) Config() Config { return f.cfg }
 // the invocation must fail so that the trigger redelivers the batch; processing the same
 // batch again gives the same result table. ctx's deadline bounds every retry. The Summary
 // counts what was done, also when it comes with an error.
-func (f *Function) Process(ctx context.Context, creds tablestore.Credentials, payload []byte) (Summary, error) {
+func (f *Function) Process(ctx context.Context, creds aliyun.Credentials, payload []byte) (Summary, error) {
 	ev, err := events.Decode(payload)
 	if err != nil {
 		return Summary{}, &Error{Type: ErrorTypeInvalidEvent, Err: err}
@@ -146,7 +172,7 @@ func lagMs(ev *events.Event, now time.Time) int64 {
 }
 
 // process is Process after decoding: plan, read, write.
-func (f *Function) process(ctx context.Context, creds tablestore.Credentials, ev *events.Event) (Summary, error) {
+func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *events.Event) (Summary, error) {
 	if creds.AccessKeyID == "" || creds.AccessKeySecret == "" {
 		return Summary{}, &Error{Type: ErrorTypeInvalidCredentials, Err: errors.New("the invocation carries no access key: expected the x-fc-access-key-id and x-fc-access-key-secret headers (configure the function's role)")}
 	}

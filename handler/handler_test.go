@@ -1,17 +1,13 @@
 package handler_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,24 +15,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
-	"github.com/otsetl/otsetl/transform"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/tables"
 )
-
-var testCreds = tablestore.Credentials{AccessKeyID: "test-ak", AccessKeySecret: "test-secret-never-logged", SecurityToken: "test-token-never-logged"}
 
 // fixture is the function served under the custom-runtime protocol over real HTTP, writing
 // through the real Tablestore SDK into an otslocal server.
 type fixture struct {
 	t       *testing.T
-	srv     *otslocal.Server
+	srv     *otslocaltest.Server
 	cfg     handler.Config
-	client  *tablestore.Client
-	invoker *handler.Invoker
+	invoker *fcruntime.Invoker
 	url     string
 	logs    *testkit.SyncBuffer
 }
@@ -52,48 +46,39 @@ func newFixture(t *testing.T, env map[string]string) *fixture {
 // newFixtureWith is newFixture with configure applied to the function before it serves.
 func newFixtureWith(t *testing.T, env map[string]string, configure func(*handler.Function)) *fixture {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	vars := map[string]string{handler.EnvInstance: "inst", handler.EnvEndpoint: srv.Endpoint}
+	srv := otslocaltest.NewServer(t, otslocal.Options{})
+	vars := map[string]string{handler.EnvInstance: otslocaltest.Instance, handler.EnvEndpoint: srv.Endpoint}
 	for k, v := range env {
 		vars[k] = v
 	}
 	cfg, err := handler.ConfigFromEnv(func(k string) string { return vars[k] })
 	require.NoError(t, err)
-	fn, err := handler.New(cfg)
+	logs := new(testkit.SyncBuffer)
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	fn, err := handler.New(cfg, logger)
 	require.NoError(t, err)
 	configure(fn)
 
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, testCreds)
-	require.NoError(t, err)
-	ctx := context.Background()
-	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
-	require.NoError(t, client.EnsureTable(ctx, cfg.SourceTable, pk, tablestore.TableOptions{}))
-	require.NoError(t, client.EnsureTable(ctx, cfg.ResultTable, pk, tablestore.TableOptions{}))
+	srv.CreateTable(t, otslocaltest.Table{Name: cfg.SourceTable})
+	srv.CreateTable(t, otslocaltest.Table{Name: cfg.ResultTable})
 	if cfg.DeadLetterTable != "" {
-		dl := []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}
-		require.NoError(t, client.EnsureTable(ctx, cfg.DeadLetterTable, dl, tablestore.TableOptions{}))
+		srv.CreateTable(t, otslocaltest.Table{Name: cfg.DeadLetterTable, PrimaryKey: []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}})
 	}
 
-	logs := new(testkit.SyncBuffer)
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	ts := httptest.NewServer(handler.NewHTTPHandler(fn, handler.HTTPOptions{Logger: logger, Getenv: func(string) string { return "" }}))
+	ts := httptest.NewServer(fcruntime.NewHTTPHandler(fn.Invoke, logger))
 	t.Cleanup(ts.Close)
-	return &fixture{t: t, srv: srv, cfg: cfg, client: client, invoker: &handler.Invoker{URL: ts.URL}, url: ts.URL, logs: logs}
+	return &fixture{t: t, srv: srv, cfg: cfg, invoker: &fcruntime.Invoker{URL: ts.URL}, url: ts.URL, logs: logs}
 }
 
 func (f *fixture) invoke(payload []byte) (handler.Summary, error) {
-	return f.invoker.Invoke(context.Background(), handler.Invocation{RequestID: "req-" + f.t.Name(), Credentials: testCreds}, payload)
+	return invoke(context.Background(), f.invoker, fcruntime.Invocation{RequestID: "req-" + f.t.Name(), Credentials: testCreds}, payload)
 }
 
-// result returns the result table as id → attribute columns.
+// table returns a table as formatted primary key → attribute columns.
 func (f *fixture) table(name string) map[string][]ots.Cell {
 	f.t.Helper()
-	rows, err := f.client.Scan(context.Background(), name)
-	require.NoError(f.t, err)
 	out := map[string][]ots.Cell{}
-	for _, r := range rows {
+	for _, r := range f.srv.Scan(f.t, name) {
 		out[ots.FormatPrimaryKey(r.PrimaryKey)] = r.Columns
 	}
 	return out
@@ -174,7 +159,7 @@ func TestBadInputFailsTheInvocationAndLosesNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for range 2 { // a redelivery fails the same way
 				_, err := f.invoke(tc.payload)
-				var ie *handler.InvocationError
+				var ie *fcruntime.InvocationError
 				require.ErrorAs(t, err, &ie)
 				assert.Equal(t, tc.errorType, ie.ErrorType)
 				assert.Contains(t, ie.ErrorMessage, tc.message)
@@ -221,9 +206,7 @@ func TestDeadLetterTableTakesInvalidRecordsAndTheRestIsWritten(t *testing.T) {
 		Columns: []events.Column{{Type: events.Put, ColumnName: "level", Value: ots.Boolean(true)}}}
 	payload := encode(t, putRow(1, cell("level", ots.Integer(2))), putRow(2, cell("level", ots.String("high"))), bad)
 	// The UpdateRow needs a source read: give the source the row it describes.
-	_, err := f.client.Write(context.Background(), "source_data", []transform.Mutation{{Kind: transform.MutationPut,
-		PrimaryKey: bad.PrimaryKey, Columns: []ots.Cell{cell("level", ots.Boolean(true))}}})
-	require.NoError(t, err)
+	require.NoError(t, tables.Apply(t.Context(), f.srv.SDK, "source_data", []events.Record{putRow(9, cell("level", ots.Boolean(true)))}))
 
 	for range 2 { // redelivery overwrites its own dead letters
 		sum, err := f.invoke(payload)
@@ -270,51 +253,15 @@ func mustJSON(t *testing.T, v ots.Value) []byte {
 	return []byte(s)
 }
 
-func TestCustomRuntimeProtocol(t *testing.T) {
+// TestInvocationWithoutCredentialsFails: the function signs with each invocation's own STS
+// credentials and never falls back to the process's environment.
+func TestInvocationWithoutCredentialsFails(t *testing.T) {
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "env-key")
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "env-secret")
 	f := newFixture(t, nil)
-	do := func(method, path string, header http.Header, body io.Reader) *http.Response {
-		req, err := http.NewRequest(method, f.url+path, body)
-		require.NoError(t, err)
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		t.Cleanup(func() { resp.Body.Close() })
-		return resp
-	}
-	resp := do(http.MethodPost, "/initialize", nil, nil)
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "200", resp.Header.Get(handler.HeaderStatus))
-
-	// FC may route by x-fc-control-path on "/".
-	h := http.Header{}
-	h.Set(handler.HeaderControlPath, "/invoke")
-	h.Set(handler.HeaderAccessKeyID, "ak")
-	h.Set(handler.HeaderAccessKeySecret, "sk")
-	resp = do(http.MethodPost, "/", h, strings.NewReader(`{"Version":"Sync-v1","Records":[]}`))
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "200", resp.Header.Get(handler.HeaderStatus))
-	var sum handler.Summary
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&sum))
-
-	assert.Equal(t, http.StatusMethodNotAllowed, do(http.MethodGet, "/invoke", nil, nil).StatusCode)
-	assert.Equal(t, http.StatusNotFound, do(http.MethodPost, "/other", nil, nil).StatusCode)
-
-	// No credentials anywhere: the invocation fails and says what is missing.
-	resp = do(http.MethodPost, "/invoke", nil, strings.NewReader(`{"Version":"Sync-v1","Records":[]}`))
-	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-	assert.Equal(t, "404", resp.Header.Get(handler.HeaderStatus))
-	var body handler.ErrorBody
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	assert.Equal(t, handler.ErrorTypeInvalidCredentials, body.ErrorType)
-	assert.Contains(t, body.ErrorMessage, "x-fc-access-key-id")
-
-	// An oversized event fails cleanly.
-	big := bytes.Repeat([]byte{' '}, events.DefaultDecodeOptions.MaxPayloadBytes+1)
-	resp = do(http.MethodPost, "/invoke", h, bytes.NewReader(big))
-	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	assert.Equal(t, handler.ErrorTypeInvalidEvent, body.ErrorType)
-	assert.Contains(t, body.ErrorMessage, "exceeds")
+	_, err := invoke(t.Context(), f.invoker, fcruntime.Invocation{RequestID: "no-credentials"}, []byte(`{"Version":"Sync-v1","Records":[]}`))
+	var ie *fcruntime.InvocationError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, handler.ErrorTypeInvalidCredentials, ie.ErrorType)
+	assert.Contains(t, ie.ErrorMessage, "x-fc-access-key-id")
 }

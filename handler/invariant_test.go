@@ -3,11 +3,9 @@ package handler_test
 import (
 	"cmp"
 	"fmt"
-	"log/slog"
 	"maps"
 	"math"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"slices"
@@ -22,10 +20,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -48,7 +47,6 @@ const (
 	resultMaxVersions       = 1
 	scanMaxVersions         = sourceMaxVersions + 1 // a version kept beyond max versions shows in a scan
 	maxWorkers              = 4                     // sequences run in parallel, up to GOMAXPROCS
-	testInstance            = "otsetl"
 	primaryKeyName          = "id"
 )
 
@@ -65,7 +63,7 @@ var attributeColumns = []string{columnLevel, columnMessage, columnOther}
 // text for the encodings.
 var messages = []string{"a", "b", "drop", "", "héllo, 世界"}
 
-// TestInvariantUnderRandomOperationsAndRedelivery checks DESIGN §1's invariant end to end:
+// TestInvariantUnderRandomOperationsAndRedelivery checks the invariant of docs/design.md end to end:
 // random PutRow, UpdateRow and DeleteRow operations are applied to a source table in otslocal
 // with the official SDK, recorded as the Stream records them, cut into trigger events and
 // delivered (CBOR, sometimes JSON, sometimes twice) to the function over its custom-runtime
@@ -78,17 +76,8 @@ func TestInvariantUnderRandomOperationsAndRedelivery(t *testing.T) {
 	if testing.Short() {
 		sequences = invariantShortSequences
 	}
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	config := sdk.NewDefaultTableStoreConfig()
-	config.RetryTimes = 0 // any error of the local server is a finding, not something to retry
-	run := &invariantRun{
-		seed:     seed,
-		endpoint: srv.Endpoint,
-		client:   sdk.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
-		clock:    time.Now().UnixMilli(),
-	}
+	srv, client := newRetrylessServer(t, otslocal.Options{})
+	run := &invariantRun{seed: seed, srv: srv, client: client, clock: time.Now().UnixMilli()}
 
 	// Sequences are independent (own tables, own function server), so they run on parallel
 	// workers; a failure stops the other workers at their next sequence.
@@ -146,11 +135,11 @@ func invariantSeed(t *testing.T) uint64 {
 
 // invariantRun is the state shared by the sequences of one test run.
 type invariantRun struct {
-	seed     uint64
-	endpoint string                // otslocal's
-	client   *sdk.TableStoreClient // "production": writes the source table, reads both tables
-	clock    int64                 // the first cell timestamp of every sequence, in ms
-	failed   atomic.Bool           // a worker failed: the others stop
+	seed   uint64
+	srv    *otslocaltest.Server
+	client *sdk.TableStoreClient // "production": writes the source table, reads both tables
+	clock  int64                 // the first cell timestamp of every sequence, in ms
+	failed atomic.Bool           // a worker failed: the others stop
 }
 
 // runStats counts what a run did, for its log lines and coverage checks.
@@ -162,11 +151,7 @@ type runStats struct {
 // add counts one invocation's summary.
 func (s *runStats) add(sum handler.Summary) {
 	s.invocations++
-	s.summary.Puts += sum.Puts
-	s.summary.Updates += sum.Updates
-	s.summary.Deletes += sum.Deletes
-	s.summary.NotInView += sum.NotInView
-	s.summary.Reads += sum.Reads
+	s.summary.Add(sum)
 }
 
 // merge adds another worker's counts.
@@ -176,11 +161,7 @@ func (s *runStats) merge(o runStats) {
 	s.redeliveries += o.redeliveries
 	s.jsonPayloads += o.jsonPayloads
 	s.invocations += o.invocations
-	s.summary.Puts += o.summary.Puts
-	s.summary.Updates += o.summary.Updates
-	s.summary.Deletes += o.summary.Deletes
-	s.summary.NotInView += o.summary.NotInView
-	s.summary.Reads += o.summary.Reads
+	s.summary.Add(o.summary)
 }
 
 // sequence generates random sequence n, replays it against fresh source and result tables
@@ -193,15 +174,10 @@ func (r *invariantRun) sequence(t *testing.T, n int, stats *runStats) {
 	defer r.deleteTables(t, source, result)
 
 	fn, err := handler.New(handler.Config{
-		Instance: testInstance, Endpoint: r.endpoint, SourceTable: source, ResultTable: result, Rule: seq.rule.config,
-	})
+		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.rule.config,
+	}, discard)
 	require.NoError(t, err)
-	function := httptest.NewServer(handler.NewHTTPHandler(fn, handler.HTTPOptions{
-		Logger: slog.New(slog.DiscardHandler),
-		Getenv: func(string) string { return "" },
-	}))
-	defer function.Close()
-	invoker := handler.Invoker{URL: function.URL, HTTPClient: function.Client()}
+	invoker := serve(t, fn)
 
 	model := newSourceModel()
 	for i, ev := range seq.events {
@@ -226,13 +202,13 @@ func (r *invariantRun) sequence(t *testing.T, n int, stats *runStats) {
 
 // deliver invokes the function with event i of seq, as the trigger's delivery number
 // delivery, and requires success.
-func (r *invariantRun) deliver(t *testing.T, seq *testSequence, i, delivery int, invoker handler.Invoker, stats *runStats) {
+func (r *invariantRun) deliver(t *testing.T, seq *testSequence, i, delivery int, invoker *fcruntime.Invoker, stats *runStats) {
 	t.Helper()
 	ev := seq.events[i]
 	doing := fmt.Sprintf("event %d, delivery %d", i, delivery)
-	sum, err := invoker.Invoke(t.Context(), handler.Invocation{
+	sum, err := invoke(t.Context(), invoker, fcruntime.Invocation{
 		RequestID:   fmt.Sprintf("seq%d-event%d-delivery%d", seq.number, i, delivery),
-		Credentials: tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"},
+		Credentials: testCreds,
 	}, seq.payload(t, i))
 	seq.requireNoError(t, err, doing)
 	if sum.Records != ev.end-ev.start {
@@ -247,22 +223,10 @@ func (r *invariantRun) deliver(t *testing.T, seq *testSequence, i, delivery int,
 	}
 }
 
-// createTable creates table as tableRequest describes it.
+// createTable creates table with primary key `id` INTEGER, data that never expires,
+// explicit timestamps allowed up to a day from now (Tablestore's default), and no Stream.
 func (r *invariantRun) createTable(t *testing.T, table string, maxVersions int) {
-	_, err := r.client.CreateTable(tableRequest(table, maxVersions))
-	require.NoError(t, err, "creating table %s", table)
-}
-
-// tableRequest is the CreateTable request of a table with primary key `id` INTEGER, data
-// that never expires, explicit timestamps allowed up to a day from now, and no Stream.
-func tableRequest(table string, maxVersions int) *sdk.CreateTableRequest {
-	meta := &sdk.TableMeta{TableName: table}
-	meta.AddPrimaryKeyColumn(primaryKeyName, sdk.PrimaryKeyType_INTEGER)
-	return &sdk.CreateTableRequest{
-		TableMeta:          meta,
-		TableOption:        &sdk.TableOption{TimeToAlive: -1, MaxVersion: maxVersions, DeviationCellVersionInSec: 86400},
-		ReservedThroughput: &sdk.ReservedThroughput{},
-	}
+	r.srv.CreateTable(t, otslocaltest.Table{Name: table, MaxVersions: maxVersions})
 }
 
 // deleteTables drops a sequence's tables: otslocal holds at most 64 tables per instance.
@@ -375,7 +339,7 @@ type ruleCase struct {
 // defaultRule is `level > 1` keeping every column; a missing or non-INTEGER level fails.
 var defaultRule = ruleCase{
 	name:     `"level > 1", all columns`,
-	config:   transform.Config{Filter: handler.DefaultFilter},
+	config:   transform.Config{Filter: transform.DefaultFilter},
 	passes:   levelAboveOne,
 	projects: func(string) bool { return true },
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
@@ -123,7 +124,7 @@ func TestFailedInvocationLogsItsSummaryToo(t *testing.T) {
 		cf.at(-time.Second, putRow(2, cell("level", ots.String("high")))),
 	)
 	_, err := cf.invoke(payload)
-	var invocationErr *handler.InvocationError
+	var invocationErr *fcruntime.InvocationError
 	require.ErrorAs(t, err, &invocationErr)
 	assert.Equal(t, handler.ErrorTypeInvalidRecord, invocationErr.ErrorType)
 

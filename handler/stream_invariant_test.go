@@ -20,9 +20,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/fclocal"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
 
 // The shape of the runs through the Stream.
@@ -72,7 +73,7 @@ func streamFaults(seed uint64) otslocal.Faults {
 	return otslocal.Faults{Seed: int64(seed), PerOperation: perOperation}
 }
 
-// TestInvariantThroughTheStream checks DESIGN §1's invariant along the production path:
+// TestInvariantThroughTheStream checks the invariant of docs/design.md along the production path:
 // random sequences of the invariant test are written with the SDK to a source table whose
 // Stream has several shards, while an fclocal trigger reads the Stream and invokes the
 // function over HTTP. A random 10% of the invocations fail: half are answered as failed
@@ -105,19 +106,10 @@ func TestInvariantThroughTheStream(t *testing.T) {
 // server that injects faults, checks that every failed invocation is explained, logs the
 // counts and returns them.
 func runThroughTheStream(t *testing.T, seed uint64, sequences int, faults otslocal.Faults) *invocationTally {
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{StreamShards: streamShards, Faults: faults})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	config := sdk.NewDefaultTableStoreConfig()
-	config.RetryTimes = 0 // any error of the local server is a finding, not something to retry
+	srv, client := newRetrylessServer(t, otslocal.Options{StreamShards: streamShards, Faults: faults})
 	r := &streamRun{
-		invariantRun: &invariantRun{
-			seed:     seed,
-			endpoint: srv.Endpoint,
-			client:   sdk.NewClientWithConfig(srv.Endpoint, testInstance, "ak", "sk", "", config),
-			clock:    time.Now().UnixMilli(),
-		},
-		tally: &invocationTally{},
+		invariantRun: &invariantRun{seed: seed, srv: srv, client: client, clock: time.Now().UnixMilli()},
+		tally:        &invocationTally{},
 	}
 	r.streamClient = r.newStreamClient(t)
 
@@ -169,7 +161,8 @@ func (r *streamRun) newStreamClient(t *testing.T) *sdk.TableStoreClient {
 	config := sdk.NewDefaultTableStoreConfig()
 	config.RetryTimes = 0
 	config.Transport = &failureCounter{next: transport, failures: &r.tally.streamFailures}
-	return sdk.NewClientWithConfig(r.endpoint, testInstance, "ak", "sk", "", config)
+	creds := otslocaltest.Credentials
+	return sdk.NewClientWithConfig(r.srv.Endpoint, otslocaltest.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, config)
 }
 
 // sequence generates random sequence n and writes its records to a fresh source table
@@ -214,27 +207,21 @@ func (r *streamRun) sequence(t *testing.T, n int) {
 	}
 }
 
-// createSourceWithStream creates a source table like tableRequest's, with its Stream
+// createSourceWithStream creates a source table like createTable's, with its Stream
 // enabled.
 func (r *streamRun) createSourceWithStream(t *testing.T, table string) {
-	req := tableRequest(table, sourceMaxVersions)
-	req.StreamSpec = &sdk.StreamSpecification{EnableStream: true, ExpirationTime: streamExpirationHours}
-	_, err := r.client.CreateTable(req)
-	require.NoError(t, err, "creating table %s with a Stream", table)
+	r.srv.CreateTable(t, otslocaltest.Table{Name: table, MaxVersions: sourceMaxVersions, Stream: true})
 }
 
 // serveFlakyFunction serves the function of seq's rule for source and result behind a
 // flakyFunction that draws from the sequence's own random stream and counts into r.
 func (r *streamRun) serveFlakyFunction(t *testing.T, seq *testSequence, source, result string) *httptest.Server {
 	fn, err := handler.New(handler.Config{
-		Instance: testInstance, Endpoint: r.endpoint, SourceTable: source, ResultTable: result, Rule: seq.rule.config,
-	})
+		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.rule.config,
+	}, discard)
 	require.NoError(t, err)
 	flaky := &flakyFunction{
-		next: handler.NewHTTPHandler(fn, handler.HTTPOptions{
-			Logger: slog.New(slog.DiscardHandler),
-			Getenv: func(string) string { return "" },
-		}),
+		next:     fcruntime.NewHTTPHandler(fn.Invoke, discard),
 		rate:     functionFailureRate,
 		rejected: &r.rejected,
 		lost:     &r.lost,
@@ -251,7 +238,7 @@ func (r *streamRun) startTrigger(t *testing.T, table, url string, batchSize int)
 		Client:            r.streamClient,
 		Table:             table,
 		FunctionURL:       url,
-		Credentials:       tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"},
+		Credentials:       testCreds,
 		BatchSize:         batchSize,
 		PollInterval:      triggerPollInterval,
 		Backoff:           triggerBackoff,
@@ -302,9 +289,9 @@ const (
 func (f *flakyFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch f.draw() {
 	case invocationRejected:
-		w.Header().Set(handler.HeaderStatus, "404")
+		w.Header().Set(fcruntime.HeaderStatus, "404")
 		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(handler.ErrorBody{ErrorMessage: "injected failure before the function ran", ErrorType: injectedErrorType})
+		_ = json.NewEncoder(w).Encode(fcruntime.ErrorBody{ErrorMessage: "injected failure before the function ran", ErrorType: injectedErrorType})
 	case invocationLost:
 		f.next.ServeHTTP(httptest.NewRecorder(), r)
 		// net/http closes the connection without a response and logs nothing.
@@ -361,11 +348,16 @@ func (s *invocationTally) failed() int {
 func (s *invocationTally) count(rep fclocal.InvocationReport) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var failure *handler.InvocationError
+	var failure *fcruntime.InvocationError
 	switch {
 	case rep.Err == nil:
-		s.add(rep.Summary)
-		s.retries += rep.Summary.Retries
+		var sum handler.Summary
+		if err := json.Unmarshal(rep.Result, &sum); err != nil {
+			s.unexpected = append(s.unexpected, fmt.Sprintf("shard %s, attempt %d: the result is not a summary: %v", rep.Shard, rep.Attempt, err))
+			return
+		}
+		s.add(sum)
+		s.retries += sum.Retries
 	case errors.As(rep.Err, &failure) && failure.ErrorType == injectedErrorType:
 		s.rejected++
 	case errors.As(rep.Err, &failure) && failure.ErrorType == handler.ErrorTypeTablestore:

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
 
 const (
@@ -29,10 +30,7 @@ const (
 // startStrictServer starts a server that accepts only strictKeyID signed with strictSecret.
 func startStrictServer(t *testing.T) *otslocal.Server {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{AccessKeyID: strictKeyID, AccessKeySecret: strictSecret})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	return srv
+	return otslocaltest.NewServer(t, otslocal.Options{AccessKeyID: strictKeyID, AccessKeySecret: strictSecret}).Server
 }
 
 // roundTripFunc is an http.RoundTripper made of a function.

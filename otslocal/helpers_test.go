@@ -14,22 +14,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
 
 // startServer starts a server on a free local port and closes it when the test ends.
 func startServer(t *testing.T) *otslocal.Server {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	return srv
+	return otslocaltest.NewServer(t, otslocal.Options{}).Server
 }
 
 // newClient starts a server and returns an unmodified SDK client for it.
 func newClient(t *testing.T) (*tablestore.TableStoreClient, *otslocal.Server) {
 	t.Helper()
-	srv := startServer(t)
-	return tablestore.NewClient(srv.Endpoint, "inst", "ak", "sk"), srv
+	srv := otslocaltest.NewServer(t, otslocal.Options{})
+	return srv.SDK, srv.Server
 }
 
 // primaryKeyColumn is a column of a table schema used in tests.

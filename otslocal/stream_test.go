@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
 
 // streamSpec enables a Stream that keeps records for a day, with the pre-image of the
@@ -23,10 +24,7 @@ func streamSpec(originColumns ...string) *tablestore.StreamSpecification {
 // newStreamServer starts a server with these options and returns a client for it.
 func newStreamServer(t *testing.T, opts otslocal.Options) *tablestore.TableStoreClient {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", opts)
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	return tablestore.NewClient(srv.Endpoint, "inst", "ak", "sk")
+	return otslocaltest.NewServer(t, opts).SDK
 }
 
 // createStreamTable creates a table with this primary key, max versions 3 and the

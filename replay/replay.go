@@ -10,6 +10,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -18,10 +19,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/tables"
 )
 
 // Files expands paths into the event files to replay: a file is taken as it is, a folder
@@ -64,15 +69,15 @@ func Files(paths []string) ([]string, error) {
 
 // Config is what [Run] needs.
 type Config struct {
-	// Tablestore is the instance the function writes to; with CreateTables or ApplyToSource,
-	// Run uses it too.
-	Tablestore tablestore.Config
-	// Credentials are sent with every invocation and used for Run's own requests.
-	Credentials tablestore.Credentials
+	// Tablestore reaches the instance the function writes to, for Run's own requests (with
+	// CreateTables or ApplyToSource).
+	Tablestore *sdk.TableStoreClient
+	// Credentials are sent with every invocation.
+	Credentials aliyun.Credentials
 	// Function is the configuration the invoked function runs with (its tables).
 	Function handler.Config
 	// Invoker reaches the function.
-	Invoker *handler.Invoker
+	Invoker *fcruntime.Invoker
 	// CreateTables creates the source, result and dead-letter tables, when absent, with the
 	// primary key (names and types) of the first event's first record.
 	CreateTables bool
@@ -93,16 +98,12 @@ type FileResult struct {
 // sourceTableOptions lets the re-enacted source table keep a few versions, so that a
 // DeleteOneVersion uncovers the version underneath as it does in production, and accept the
 // cell versions (timestamps) of events captured long ago.
-var sourceTableOptions = tablestore.TableOptions{MaxVersions: 3, DeviationCellVersionInSec: 100 * 365 * 24 * 3600}
+var sourceTableOptions = tables.Options{MaxVersions: 3, DeviationCellVersionInSec: 100 * 365 * 24 * 3600}
 
 // Run replays files in order and returns the result of each successful invocation. It stops
 // at the first file that cannot be read or decoded, or whose invocation fails, and returns
 // the results so far with an error naming the file.
 func Run(ctx context.Context, cfg Config, files []string) ([]FileResult, error) {
-	client, err := tablestore.NewClient(cfg.Tablestore, cfg.Credentials)
-	if err != nil {
-		return nil, err
-	}
 	var results []FileResult
 	for i, path := range files {
 		payload, err := os.ReadFile(path)
@@ -114,19 +115,23 @@ func Run(ctx context.Context, cfg Config, files []string) ([]FileResult, error) 
 			return results, fmt.Errorf("%s: %w", path, err)
 		}
 		if i == 0 && cfg.CreateTables {
-			if err := createTables(ctx, client, cfg.Function, ev); err != nil {
+			if err := createTables(ctx, cfg.Tablestore, cfg.Function, ev); err != nil {
 				return results, fmt.Errorf("%s: %w", path, err)
 			}
 		}
 		if cfg.ApplyToSource {
-			if err := client.Apply(ctx, cfg.Function.SourceTable, ev.Records); err != nil {
+			if err := tables.Apply(ctx, cfg.Tablestore, cfg.Function.SourceTable, ev.Records); err != nil {
 				return results, fmt.Errorf("%s: re-enacting on %s: %w", path, cfg.Function.SourceTable, err)
 			}
 		}
-		inv := handler.Invocation{RequestID: fmt.Sprintf("replay-%04d-%s", i+1, filepath.Base(path)), Credentials: cfg.Credentials}
-		sum, err := cfg.Invoker.Invoke(ctx, inv, payload)
+		inv := fcruntime.Invocation{RequestID: fmt.Sprintf("replay-%04d-%s", i+1, filepath.Base(path)), Credentials: cfg.Credentials}
+		result, err := cfg.Invoker.Invoke(ctx, inv, payload)
 		if err != nil {
 			return results, fmt.Errorf("%s: %w", path, err)
+		}
+		var sum handler.Summary
+		if err := json.Unmarshal(result, &sum); err != nil {
+			return results, fmt.Errorf("%s: the function's result is not a summary: %w", path, err)
 		}
 		res := FileResult{Path: path, Summary: sum}
 		results = append(results, res)
@@ -138,7 +143,7 @@ func Run(ctx context.Context, cfg Config, files []string) ([]FileResult, error) 
 }
 
 // createTables creates the function's tables with the primary key the event carries.
-func createTables(ctx context.Context, client *tablestore.Client, fn handler.Config, ev *events.Event) error {
+func createTables(ctx context.Context, client *sdk.TableStoreClient, fn handler.Config, ev *events.Event) error {
 	if len(ev.Records) == 0 {
 		return fmt.Errorf("the first event has no records to take the primary key from; create %s and %s first", fn.SourceTable, fn.ResultTable)
 	}
@@ -152,53 +157,35 @@ func createTables(ctx context.Context, client *tablestore.Client, fn handler.Con
 // EnsureTables creates, when absent, the tables of the function configured by fn: the
 // source table with primary key pk and the options source, the result table with pk, and
 // the dead-letter table, if fn names one, with the primary key handler.DeadLetterPrimaryKey
-// (STRING). A table that exists must have the primary key asked for
-// ([tablestore.Client.EnsureTable]).
-func EnsureTables(ctx context.Context, client *tablestore.Client, fn handler.Config, pk []ots.PrimaryKeySchema, source tablestore.TableOptions) error {
-	if err := client.EnsureTable(ctx, fn.SourceTable, pk, source); err != nil {
+// (STRING). A table that exists must have the primary key asked for ([tables.Ensure]).
+func EnsureTables(ctx context.Context, client *sdk.TableStoreClient, fn handler.Config, pk []ots.PrimaryKeySchema, source tables.Options) error {
+	if err := tables.Ensure(ctx, client, fn.SourceTable, pk, source); err != nil {
 		return err
 	}
-	if err := client.EnsureTable(ctx, fn.ResultTable, pk, tablestore.TableOptions{}); err != nil {
+	if err := tables.Ensure(ctx, client, fn.ResultTable, pk, tables.Options{}); err != nil {
 		return err
 	}
 	if fn.DeadLetterTable != "" {
 		dl := []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}
-		return client.EnsureTable(ctx, fn.DeadLetterTable, dl, tablestore.TableOptions{})
+		return tables.Ensure(ctx, client, fn.DeadLetterTable, dl, tables.Options{})
 	}
 	return nil
 }
 
-// Total adds up the counts of results' summaries. LagMs, a time rather than a count, stays 0.
+// Total adds up the counts of results' summaries ([handler.Summary.Add]).
 func Total(results []FileResult) handler.Summary {
 	var t handler.Summary
 	for _, r := range results {
-		s := r.Summary
-		t.Records += s.Records
-		t.Keys += s.Keys
-		t.Puts += s.Puts
-		t.Updates += s.Updates
-		t.Deletes += s.Deletes
-		t.NotInView += s.NotInView
-		t.Reads += s.Reads
-		t.DeadLettered += s.DeadLettered
-		t.WriteRequests += s.WriteRequests
-		t.ReadRequests += s.ReadRequests
-		t.Retries += s.Retries
+		t.Add(r.Summary)
 	}
 	return t
-}
-
-// FormatSummary renders s as one line: "6 records, 6 keys: 4 puts, 0 updates (0 not in view), ...".
-func FormatSummary(s handler.Summary) string {
-	return fmt.Sprintf("%d records, %d keys: %d puts, %d updates (%d not in view), %d deletes, %d source reads, %d dead-lettered; %d write requests, %d read requests, %d retries",
-		s.Records, s.Keys, s.Puts, s.Updates, s.NotInView, s.Deletes, s.Reads, s.DeadLettered, s.WriteRequests, s.ReadRequests, s.Retries)
 }
 
 // PrintTable writes rows as an aligned text table: the primary key columns, then every
 // attribute column any row has, sorted by name. Values are shown as [ots.Value.String]
 // formats them (strings quoted, binary in hex, so types stay visible); a cell a row lacks is
 // empty.
-func PrintTable(w io.Writer, rows []tablestore.ScannedRow) error {
+func PrintTable(w io.Writer, rows []tables.Row) error {
 	if len(rows) == 0 {
 		_, err := fmt.Fprintln(w, "(no rows)")
 		return err

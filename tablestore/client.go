@@ -2,14 +2,13 @@
 // BatchWriteRow and reads source rows with BatchGetRow through the official Tablestore Go SDK
 // (github.com/aliyun/aliyun-tablestore-go-sdk/tablestore).
 //
-// A [Client] is built per invocation from that invocation's STS [Credentials]. [Client.Write]
+// A [Client] is built per invocation from that invocation's STS credentials ([aliyun.Credentials]). [Client.Write]
 // applies planned [transform.Mutation]s in requests of at most 200 rows and 4 MB, several at a
 // time; [Client.Read] fetches rows by primary key, 100 keys a request. Both retry what
 // Tablestore reports as transient — for a whole request or for single rows — with
-// exponential backoff and full jitter until the context's deadline, less a safety margin,
+// exponential backoff and jitter until the context's deadline, less a safety margin,
 // leaves no time for another attempt. Every request is bound to the call's context, so
-// cancelling it aborts requests in flight. [Client.EnsureTable] and [Client.Scan] create and
-// dump tables for local replay.
+// cancelling it aborts requests in flight.
 package tablestore
 
 import (
@@ -22,6 +21,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/otsetl/otsetl/aliyun"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 )
@@ -75,7 +76,7 @@ type Config struct {
 type Client struct {
 	endpoint      string
 	instance      string
-	creds         Credentials
+	creds         aliyun.Credentials
 	maxConcurrent int
 }
 
@@ -88,10 +89,10 @@ type Client struct {
 // retries of its own (RetryTimes 0, which also turns off its re-sending of failed batch
 // rows, tablestore/api.go doBatchRequestWithRetry): this package retries, bounded by each
 // call's context.
-func NewClient(cfg Config, creds Credentials) (*Client, error) {
-	endpoint, err := parseEndpoint(cfg.Endpoint)
+func NewClient(cfg Config, creds aliyun.Credentials) (*Client, error) {
+	endpoint, err := CheckEndpoint(cfg.Endpoint)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tablestore: %w", err)
 	}
 	if cfg.Instance == "" {
 		return nil, errors.New("tablestore: empty instance name")
@@ -106,21 +107,15 @@ func NewClient(cfg Config, creds Credentials) (*Client, error) {
 	return &Client{endpoint: endpoint, instance: cfg.Instance, creds: creds, maxConcurrent: maxConcurrent}, nil
 }
 
-// parseEndpoint checks that endpoint is an http or https URL with a host and no path, query
-// or fragment, and returns it without a trailing slash (the SDK appends "/<Action>").
-func parseEndpoint(endpoint string) (string, error) {
-	if endpoint == "" {
-		return "", errors.New("tablestore: empty endpoint")
-	}
+// CheckEndpoint checks that endpoint is a Tablestore endpoint: an http or https URL with a
+// host and no path, query, fragment or user, e.g.
+// "https://myinstance.cn-hangzhou.vpc.tablestore.aliyuncs.com". It returns the endpoint
+// without a trailing slash (the SDK appends "/<Action>"), or an error quoting it.
+func CheckEndpoint(endpoint string) (string, error) {
 	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("tablestore: endpoint %q: %w", endpoint, err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("tablestore: endpoint %q must be an http:// or https:// URL with a host", endpoint)
-	}
-	if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("tablestore: endpoint %q must have no path, query, fragment or user", endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("endpoint %q: want an http:// or https:// URL with a host and no path, query, fragment or user, such as https://myinstance.cn-hangzhou.ots.aliyuncs.com", endpoint)
 	}
 	return strings.TrimSuffix(endpoint, "/"), nil
 }
@@ -185,22 +180,4 @@ func (b *releasingBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.release()
 	return err
-}
-
-// ErrMalformedResponse is wrapped by the error of [CallSDK] when the SDK panicked on a
-// response it could not decode.
-var ErrMalformedResponse = errors.New("malformed response")
-
-// CallSDK runs one Tablestore Go SDK call and turns a panic into an error wrapping
-// [ErrMalformedResponse]. The SDK dereferences optional response fields without nil checks
-// and asserts on missing required ones (tablestore/api.go: BatchWriteRow and BatchGetRow on
-// a failed row's error message or an OK row's consumed capacity, DescribeStream,
-// GetStreamRecord), so a malformed response would otherwise crash the process.
-func CallSDK[T any](call func() (T, error)) (resp T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", ErrMalformedResponse, r)
-		}
-	}()
-	return call()
 }

@@ -9,12 +9,8 @@ import (
 // https://www.alibabacloud.com/help/en/tablestore/developer-reference/error-codes; the SDK's
 // constants in tablestore/error.go).
 const (
-	// CodeConditionCheckFail is a failed row existence expectation or column condition.
-	CodeConditionCheckFail = "OTSConditionCheckFail"
-	// CodeObjectAlreadyExist answers CreateTable for a table that exists.
-	CodeObjectAlreadyExist = "OTSObjectAlreadyExist"
-	// CodeInvalidPK is a primary key that does not match the table's schema.
-	CodeInvalidPK = "OTSInvalidPK"
+	// codeConditionCheckFail is a failed row existence expectation or column condition.
+	codeConditionCheckFail = "OTSConditionCheckFail"
 
 	// quotaTooFrequentMessage is the one OTSQuotaExhausted message that is transient.
 	quotaTooFrequentMessage = "Too frequent table operations."
@@ -22,7 +18,7 @@ const (
 
 // ErrDeadline is wrapped by the error a call returns when retryable failures continued
 // until the context's deadline left no time for another attempt. The same error also
-// wraps the last failure, so errors.As finds its [*RowError] or *ots.OtsError.
+// wraps the last failure, so errors.As finds its [*RowError] or the SDK's *OtsError.
 var ErrDeadline = errors.New("tablestore: no time left before the deadline for another attempt")
 
 // RowError is one row that Tablestore refused in a BatchWriteRow or BatchGetRow with a

@@ -19,58 +19,56 @@ import (
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 	"github.com/golang/protobuf/proto"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/tables"
 	"github.com/otsetl/otsetl/transform"
 )
 
-const testInstance = "otsetl"
+// testCreds are the credentials of every client of the tests: otslocaltest's, which hold a
+// secret and a token that no message may show.
+var testCreds = otslocaltest.Credentials
 
-// idSchema is the primary key (id INTEGER).
-var idSchema = []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
-
-// startServer starts an otslocal server on 127.0.0.1 that the test closes.
-func startServer(t *testing.T) *otslocal.Server {
+// assertNoSecrets checks that s shows neither the test secret nor the test token.
+func assertNoSecrets(t *testing.T, s string) {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	return srv
+	assert.NotContains(t, s, testCreds.AccessKeySecret)
+	assert.NotContains(t, s, testCreds.SecurityToken)
+}
+
+// startServer starts an otslocal server without tables that the test closes.
+func startServer(t *testing.T) *otslocaltest.Server {
+	t.Helper()
+	return otslocaltest.NewServer(t, otslocal.Options{})
 }
 
 // newTestClient returns a Client for endpoint with the test credentials.
 func newTestClient(t *testing.T, endpoint string, maxConcurrent int) *Client {
 	t.Helper()
-	c, err := NewClient(Config{Endpoint: endpoint, Instance: testInstance, MaxConcurrentRequests: maxConcurrent}, testCreds)
+	c, err := NewClient(Config{Endpoint: endpoint, Instance: otslocaltest.Instance, MaxConcurrentRequests: maxConcurrent}, testCreds)
 	require.NoError(t, err)
 	return c
 }
 
-// newTable starts a server, creates table with the (id INTEGER) primary key through
-// EnsureTable, and returns the server and a client of it.
-func newTable(t *testing.T, table string) (*otslocal.Server, *Client) {
+// newTable starts a server with table (primary key id INTEGER) and returns the server and a
+// client of it.
+func newTable(t *testing.T, table string) (*otslocaltest.Server, *Client) {
 	t.Helper()
-	srv := startServer(t)
-	c := newTestClient(t, srv.Endpoint, 0)
-	require.NoError(t, c.EnsureTable(t.Context(), table, idSchema, TableOptions{}))
-	return srv, c
-}
-
-// sdkClient returns a plain SDK client of endpoint, to check results independently of the
-// code under test.
-func sdkClient(endpoint string) *sdk.TableStoreClient {
-	return sdk.NewClientWithConfig(endpoint, testInstance, testAccessKeyID, testAccessKeySecret, testSecurityToken, nil)
+	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: table})
+	return srv, newTestClient(t, srv.Endpoint, 0)
 }
 
 // getRow reads row pk of table with the SDK's GetRow (latest versions) and returns its
 // attribute columns by name, or nil when there is no row.
 func getRow(t *testing.T, endpoint, table string, pk []ots.PrimaryKeyColumn) map[string]any {
 	t.Helper()
-	sdkPK, err := toSDKPrimaryKey(pk)
+	sdkPK, err := ots.SDKPrimaryKey(pk)
 	require.NoError(t, err)
-	resp, err := sdkClient(endpoint).GetRow(&sdk.GetRowRequest{SingleRowQueryCriteria: &sdk.SingleRowQueryCriteria{
+	resp, err := otslocaltest.Client(endpoint).GetRow(&sdk.GetRowRequest{SingleRowQueryCriteria: &sdk.SingleRowQueryCriteria{
 		TableName: table, PrimaryKey: sdkPK, MaxVersion: 1,
 	}})
 	require.NoError(t, err)
@@ -84,24 +82,12 @@ func getRow(t *testing.T, endpoint, table string, pk []ots.PrimaryKeyColumn) map
 	return cols
 }
 
-// countRows counts the rows of a table with an (id INTEGER) primary key with the SDK's
-// GetRange, following next_start_primary_key.
+// countRows counts the rows of a table.
 func countRows(t *testing.T, endpoint, table string) int {
 	t.Helper()
-	start := new(sdk.PrimaryKey)
-	start.AddPrimaryKeyColumnWithMinValue("id")
-	end := new(sdk.PrimaryKey)
-	end.AddPrimaryKeyColumnWithMaxValue("id")
-	n := 0
-	for start != nil {
-		resp, err := sdkClient(endpoint).GetRange(&sdk.GetRangeRequest{RangeRowQueryCriteria: &sdk.RangeRowQueryCriteria{
-			TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: sdk.FORWARD,
-		}})
-		require.NoError(t, err)
-		n += len(resp.Rows)
-		start = resp.NextStartPrimaryKey
-	}
-	return n
+	rows, err := tables.Scan(t.Context(), otslocaltest.Client(endpoint), table)
+	require.NoError(t, err)
+	return len(rows)
 }
 
 // seed writes rows with the code under test and checks that it wrote them all.
@@ -143,7 +129,7 @@ func replaceResponseBody(resp *http.Response, status int, body []byte) {
 
 // newFaultyTable is newTable with faults switched on once the table exists; the faults
 // apply to the given action only (e.g. "BatchWriteRow"), with Seed 1.
-func newFaultyTable(t *testing.T, table, action string, rates otslocal.FaultRates) (*otslocal.Server, *Client) {
+func newFaultyTable(t *testing.T, table, action string, rates otslocal.FaultRates) (*otslocaltest.Server, *Client) {
 	t.Helper()
 	srv, c := newTable(t, table)
 	require.NoError(t, srv.SetFaults(otslocal.Faults{Seed: 1, PerOperation: map[string]otslocal.FaultRates{action: rates}}))

@@ -46,7 +46,7 @@ func (c *Client) Read(ctx context.Context, table string, keys [][]ots.PrimaryKey
 	}
 	pks := make([]*sdk.PrimaryKey, len(keys))
 	for i, key := range keys {
-		pk, err := toSDKPrimaryKey(key)
+		pk, err := ots.SDKPrimaryKey(key)
 		if err != nil {
 			return nil, ReadStats{}, fmt.Errorf("tablestore: key %d (%s) for table %q: %w", i, ots.FormatPrimaryKey(key), table, err)
 		}
@@ -98,7 +98,7 @@ func (c *Client) read(ctx context.Context, chunk *readChunk, stats *ReadStats) e
 			criteria.AddRow(chunk.pks[i])
 		}
 		stats.Requests++
-		resp, err := CallSDK(func() (*sdk.BatchGetRowResponse, error) {
+		resp, err := ots.CallSDK(func() (*sdk.BatchGetRowResponse, error) {
 			return api.BatchGetRow(&sdk.BatchGetRowRequest{MultiRowQueryCriteria: []*sdk.MultiRowQueryCriteria{criteria}})
 		})
 		if err != nil {
@@ -150,7 +150,7 @@ func rowFromResult(res sdk.RowResult) (Row, error) {
 	if len(res.PrimaryKey.PrimaryKeys) == 0 {
 		return Row{}, nil
 	}
-	cells, err := fromSDKColumns(res.Columns)
+	cells, err := ots.CellsFromSDK(res.Columns)
 	if err != nil {
 		return Row{}, err
 	}

@@ -112,7 +112,7 @@ func TestReadInvalidPrimaryKeyNamesTheKey(t *testing.T) {
 	require.ErrorAs(t, err, &rowErr)
 	assert.Equal(t, "GetRow", rowErr.Operation)
 	assert.Equal(t, "id=0xab", rowErr.PrimaryKey)
-	assert.Equal(t, CodeInvalidPK, rowErr.Code)
+	assert.Equal(t, "OTSInvalidPK", rowErr.Code)
 	assert.Contains(t, err.Error(), `GetRow on table "source_data", row (id=0xab): OTSInvalidPK`)
 	assert.Nil(t, rows)
 	assert.Equal(t, ReadStats{Requests: 1}, stats)

@@ -4,65 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"time"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/cenkalti/backoff/v5"
 )
 
-// The retry policy: exponential backoff with full jitter ("Exponential Backoff And Jitter",
-// AWS Architecture Blog, 2015), bounded by the context's deadline. The SDK's own retry loop is
-// switched off (see [NewClient]) so that this one, which knows the deadline, decides alone.
+// The retry policy: exponential backoff with jitter (cenkalti/backoff's ExponentialBackOff:
+// each pause is the current interval ±50%, the interval doubling from retryInterval up to
+// maxRetryInterval), bounded by the context's deadline. The SDK's own retry loop is switched
+// off (see [NewClient]) so that this one, which knows the deadline, decides alone.
 const (
-	// retryBase is the backoff ceiling before the first retry; it doubles with each retry.
-	retryBase = 20 * time.Millisecond
-	// retryCap bounds the backoff ceiling.
-	retryCap = time.Second
+	// retryInterval is the interval before the first retry; pauses are 10 to 30 ms.
+	retryInterval = 20 * time.Millisecond
+	// maxRetryInterval bounds the interval; pauses stay under 1.5 s.
+	maxRetryInterval = time.Second
 	// deadlineMargin is kept free before the context's deadline, for the caller to report
 	// the outcome before Function Compute cuts the invocation off.
 	deadlineMargin = 500 * time.Millisecond
-	// defaultBudget bounds the retries of a call whose context has no deadline: the
-	// Tablestore trigger's limit on one function execution (1 minute, Function Compute
-	// "Tablestore triggers" documentation).
+	// defaultBudget bounds the retries of a call whose context has no deadline: a minute, as
+	// long as the Tablestore trigger lets one invocation run.
 	defaultBudget = time.Minute
 )
 
-// backoffPolicy computes retry pauses and decides whether another attempt fits before a
-// deadline. It is pure apart from jitter, which tests replace.
-type backoffPolicy struct {
-	// base is the first pause ceiling; cap bounds every ceiling.
-	base, cap time.Duration
-	// margin is kept free before the deadline.
-	margin time.Duration
-	// jitter returns a uniform random number in [0, n) for n > 0.
-	jitter func(n int64) int64
-}
-
-// defaultPolicy is the policy of every call.
-var defaultPolicy = backoffPolicy{base: retryBase, cap: retryCap, margin: deadlineMargin, jitter: rand.Int64N}
-
-// pause returns the wait before retry number retry (0 for the first retry): uniform in
-// [0, min(cap, base·2^retry)] ("full jitter").
-func (p backoffPolicy) pause(retry int) time.Duration {
-	ceiling := p.base
-	for i := 0; i < retry && ceiling < p.cap; i++ {
-		ceiling *= 2
-	}
-	ceiling = min(ceiling, p.cap)
-	return time.Duration(p.jitter(int64(ceiling) + 1))
-}
-
-// fits reports whether an attempt that starts after pause and takes as long as the last one
-// (attempt) would end by deadline minus the margin.
-func (p backoffPolicy) fits(now, deadline time.Time, pause, attempt time.Duration) bool {
-	return !now.Add(pause + attempt).After(deadline.Add(-p.margin))
-}
-
-// retrier runs the attempts of one request (or of one chunk of rows) under a backoffPolicy
-// and counts the retries.
+// retrier runs the attempts of one request (or of one chunk of rows): it waits the next
+// pause of its backOff between attempts, and stops when the next attempt could not end
+// before the deadline less deadlineMargin. It counts the retries.
 type retrier struct {
-	policy   backoffPolicy
+	backOff  backoff.BackOff
 	deadline time.Time
 	retries  int
 }
@@ -73,7 +43,15 @@ func newRetrier(ctx context.Context) *retrier {
 	if !ok {
 		deadline = time.Now().Add(defaultBudget)
 	}
-	return &retrier{policy: defaultPolicy, deadline: deadline}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.Multiplier, b.MaxInterval = retryInterval, 2, maxRetryInterval
+	return &retrier{backOff: b, deadline: deadline}
+}
+
+// fits reports whether an attempt that starts after pause and takes as long as the last one
+// (attempt) would end by deadline minus deadlineMargin.
+func fits(now, deadline time.Time, pause, attempt time.Duration) bool {
+	return !now.Add(pause + attempt).After(deadline.Add(-deadlineMargin))
 }
 
 // run calls attempt until it succeeds (both results nil) or fails for good (a non-nil
@@ -99,8 +77,8 @@ func (r *retrier) wait(ctx context.Context, attempt time.Duration, cause error) 
 	if err := context.Cause(ctx); err != nil {
 		return fmt.Errorf("tablestore: %w (after %d retries); last error: %w", err, r.retries, cause)
 	}
-	pause := r.policy.pause(r.retries)
-	if !r.policy.fits(time.Now(), r.deadline, pause, attempt) {
+	pause := r.backOff.NextBackOff()
+	if pause == backoff.Stop || !fits(time.Now(), r.deadline, pause, attempt) {
 		return fmt.Errorf("%w (after %d retries); last error: %w", ErrDeadline, r.retries, cause)
 	}
 	timer := time.NewTimer(pause)

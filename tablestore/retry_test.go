@@ -9,62 +9,38 @@ import (
 	"time"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// policyWithJitter is the default policy with a deterministic jitter.
-func policyWithJitter(jitter func(n int64) int64) backoffPolicy {
-	p := defaultPolicy
-	p.jitter = jitter
-	return p
-}
-
-// highestJitter always picks the top of the range, so pause returns the ceiling.
-func highestJitter(n int64) int64 { return n - 1 }
-
-// noJitter always picks 0: no waiting at all.
-func noJitter(int64) int64 { return 0 }
-
-func TestBackoffCeilingDoublesUpToTheCap(t *testing.T) {
-	p := policyWithJitter(highestJitter)
-	want := []time.Duration{20, 40, 80, 160, 320, 640, 1000, 1000, 1000}
-	for retry, ms := range want {
-		assert.Equal(t, ms*time.Millisecond, p.pause(retry), "retry %d", retry)
+func TestBackoffGrowsWithJitterUpToTheCap(t *testing.T) {
+	r := newRetrier(t.Context())
+	interval := retryInterval
+	for retry := range 12 {
+		pause := r.backOff.NextBackOff()
+		assert.GreaterOrEqual(t, pause, interval/2, "retry %d", retry)
+		assert.LessOrEqual(t, pause, interval*3/2, "retry %d", retry)
+		interval = min(2*interval, maxRetryInterval)
 	}
-	assert.Equal(t, time.Second, p.pause(1000), "no overflow for a large retry count")
-}
-
-func TestBackoffIsFullJitter(t *testing.T) {
-	var asked []int64
-	p := policyWithJitter(func(n int64) int64 {
-		asked = append(asked, n)
-		return n / 2
-	})
-	assert.Equal(t, 10*time.Millisecond, p.pause(0))
-	assert.Equal(t, 500*time.Millisecond, p.pause(10))
-	assert.Equal(t, []int64{int64(20*time.Millisecond) + 1, int64(time.Second) + 1}, asked,
-		"the pause is drawn from [0, ceiling], inclusive")
-	assert.Equal(t, time.Duration(0), policyWithJitter(noJitter).pause(5))
 }
 
 func TestBackoffFitsOnlyAttemptsEndingBeforeTheMargin(t *testing.T) {
-	p := defaultPolicy
 	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	deadline := now.Add(10 * time.Second)
 	// 10 s - 0.5 s margin leaves 9.5 s for the pause and the attempt.
-	assert.True(t, p.fits(now, deadline, time.Second, 8500*time.Millisecond), "ends exactly at deadline - margin")
-	assert.False(t, p.fits(now, deadline, time.Second, 8500*time.Millisecond+time.Nanosecond))
-	assert.False(t, p.fits(now, deadline, 0, 9600*time.Millisecond), "a slow last attempt predicts a slow next one")
-	assert.False(t, p.fits(deadline, deadline, 0, 0), "nothing fits at the deadline")
-	assert.True(t, p.fits(now, deadline, 0, 0))
+	assert.True(t, fits(now, deadline, time.Second, 8500*time.Millisecond), "ends exactly at deadline - margin")
+	assert.False(t, fits(now, deadline, time.Second, 8500*time.Millisecond+time.Nanosecond))
+	assert.False(t, fits(now, deadline, 0, 9600*time.Millisecond), "a slow last attempt predicts a slow next one")
+	assert.False(t, fits(deadline, deadline, 0, 0), "nothing fits at the deadline")
+	assert.True(t, fits(now, deadline, 0, 0))
 }
 
 var errBusy = errors.New("busy")
 
 func TestRetrierRunRetriesUntilSuccess(t *testing.T) {
 	r := newRetrier(t.Context())
-	r.policy = policyWithJitter(noJitter)
+	r.backOff = &backoff.ZeroBackOff{}
 	attempts := 0
 	err := r.run(t.Context(), func() (error, error) {
 		attempts++

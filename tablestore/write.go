@@ -98,9 +98,10 @@ func (w *rowWrite) operation() string {
 // OTSTableNotReady, OTSPartitionUnavailable, OTSServerBusy, OTSStorageServerBusy,
 // OTSTimeout, OTSInternalServerError, OTSServerUnavailable, OTSQuotaExhausted "Too frequent
 // table operations.") are re-sent alone; a whole request failing with one of those codes or
-// with a network error is re-sent whole. Retries back off exponentially with full jitter
-// (20 ms doubling up to 1 s). They stop with an error wrapping [ErrDeadline] when the next
-// attempt could not end 500 ms before ctx's deadline (or within a minute if ctx has none),
+// with a network error is re-sent whole. Retries back off exponentially with jitter (pauses
+// of 20 ms ±50%, doubling up to 1 s ±50%). They stop with an error wrapping [ErrDeadline]
+// when the next attempt could not end 500 ms before ctx's deadline (or within a minute if ctx
+// has none),
 // and with ctx's error when ctx ends; both errors wrap the last failure too.
 //
 // Any other row failure fails the call with a [*RowError] naming the table, the operation,
@@ -158,7 +159,7 @@ func buildRowWrites(table string, muts []transform.Mutation) ([]*rowWrite, error
 // buildRowWrite turns one mutation into a row change with its estimated size. It returns nil
 // for a conditional update without columns.
 func buildRowWrite(table string, m transform.Mutation) (*rowWrite, error) {
-	pk, err := toSDKPrimaryKey(m.PrimaryKey)
+	pk, err := ots.SDKPrimaryKey(m.PrimaryKey)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +262,7 @@ func (c *Client) writeChunk(ctx context.Context, table string, rows []*rowWrite,
 			req.AddRowChange(row.change)
 		}
 		stats.Requests++
-		resp, err := CallSDK(func() (*sdk.BatchWriteRowResponse, error) { return api.BatchWriteRow(req) })
+		resp, err := ots.CallSDK(func() (*sdk.BatchWriteRowResponse, error) { return api.BatchWriteRow(req) })
 		if err != nil {
 			return classify("BatchWriteRow", table, err)
 		}
@@ -284,7 +285,7 @@ func settleWrites(table string, sent []*rowWrite, results []sdk.RowResult, stats
 		switch {
 		case res.IsSucceed:
 			stats.count(row.kind)
-		case row.kind == transform.MutationUpdateIfExists && res.Error.Code == CodeConditionCheckFail:
+		case row.kind == transform.MutationUpdateIfExists && res.Error.Code == codeConditionCheckFail:
 			stats.count(row.kind)
 			stats.NotInView++
 		case retryableCode(res.Error.Code, res.Error.Message):

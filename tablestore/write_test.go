@@ -19,6 +19,7 @@ import (
 
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -116,9 +117,7 @@ func TestWriteChunksBySize(t *testing.T) {
 
 func TestWriteHonoursTheConcurrencyBound(t *testing.T) {
 	const bound = 2
-	srv := startServer(t)
-	setup := newTestClient(t, srv.Endpoint, 0)
-	require.NoError(t, setup.EnsureTable(t.Context(), "result", idSchema, TableOptions{}))
+	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "result"})
 
 	// Requests wait until `bound` of them are in flight, then all pass: the peak shows both
 	// that requests overlap and that no more than `bound` do.
@@ -177,7 +176,7 @@ func TestWriteInvalidPrimaryKeyNamesTheRow(t *testing.T) {
 	assert.Equal(t, "result", rowErr.Table)
 	assert.Equal(t, "PutRow", rowErr.Operation)
 	assert.Equal(t, `id="five"`, rowErr.PrimaryKey)
-	assert.Equal(t, CodeInvalidPK, rowErr.Code)
+	assert.Equal(t, "OTSInvalidPK", rowErr.Code)
 	assert.NotEmpty(t, rowErr.Message)
 	assert.Contains(t, err.Error(), `PutRow on table "result", row (id="five"): OTSInvalidPK`)
 	assertNoSecrets(t, err.Error())
@@ -319,7 +318,7 @@ func TestWriteMapsRowFailuresByIndex(t *testing.T) {
 	assert.Equal(t, "result", rowErr.Table)
 	assert.Equal(t, "UpdateRow", rowErr.Operation)
 	assert.Equal(t, `id="twelve"`, rowErr.PrimaryKey)
-	assert.Equal(t, CodeInvalidPK, rowErr.Code)
+	assert.Equal(t, "OTSInvalidPK", rowErr.Code)
 	assert.Equal(t, []exchange{{status: http.StatusOK, rows: 4, failed: 1}}, exchanges(), "a permanent row failure is not retried")
 	assert.Equal(t, 1, stats.Requests)
 	assert.Zero(t, stats.Retries)
@@ -332,7 +331,7 @@ func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("n", ots.Integer(3))}},
 	})
 	require.NoError(t, err)
-	conditionFailed := sdk.Error{Code: CodeConditionCheckFail, Message: "Condition check failed."}
+	conditionFailed := sdk.Error{Code: codeConditionCheckFail, Message: "Condition check failed."}
 	for _, failing := range []int32{0, 1} {
 		// The conditional update of row 3 failing its condition is a correct outcome; the put
 		// or delete failing it is not.
@@ -341,7 +340,7 @@ func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
 		_, _, err := settleWrites("result", rows, results, &WriteStats{})
 		var rowErr *RowError
 		require.ErrorAs(t, err, &rowErr)
-		assert.Equal(t, CodeConditionCheckFail, rowErr.Code)
+		assert.Equal(t, codeConditionCheckFail, rowErr.Code)
 		assert.Equal(t, rows[failing].operation(), rowErr.Operation, "only a conditional update may fail its condition")
 		assert.Equal(t, fmt.Sprintf("id=%d", failing+1), rowErr.PrimaryKey)
 	}
@@ -387,7 +386,7 @@ func TestWriteSurvivesAMalformedResponse(t *testing.T) {
 	}
 	c := newTestClient(t, serve(t, rp), 0)
 	stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
-	require.ErrorIs(t, err, ErrMalformedResponse)
+	require.ErrorIs(t, err, ots.ErrMalformedResponse)
 	assert.Contains(t, err.Error(), `BatchWriteRow on table "result": malformed response`)
 	assert.Equal(t, WriteStats{Requests: 1}, stats, "a malformed response is not retried")
 }

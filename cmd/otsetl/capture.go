@@ -3,20 +3,19 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fclocal"
-	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/replay"
+	"github.com/otsetl/otsetl/tables"
+	"github.com/otsetl/otsetl/tablestore"
 )
 
 func captureCommand(getenv func(string) string) *cobra.Command {
@@ -43,14 +42,14 @@ ALIBABA_CLOUD_SECURITY_TOKEN. DIR is created if needed and must hold no event fi
 			if err != nil {
 				return usageError{err}
 			}
-			creds := handler.CredentialsFromEnv(getenv)
-			if creds.AccessKeyID == "" || creds.AccessKeySecret == "" {
-				return usageError{fmt.Errorf("capture needs credentials in %s and %s", handler.EnvAccessKeyID, handler.EnvAccessKeySecret)}
+			creds, err := requireCredentials(getenv, "capture")
+			if err != nil {
+				return err
 			}
 			if err := checkEmptyOutput(out); err != nil {
 				return usageError{err}
 			}
-			client := sdk.NewClientWithConfig(endpoint, instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, nil)
+			client := tables.NewClient(endpoint, instance, creds)
 			var shards capturedShards
 			if err := fclocal.Capture(cmd.Context(), client, table, opts, shards.add); err != nil {
 				return err
@@ -75,8 +74,8 @@ func captureOptions(endpoint, instance, table, since, out string, batchSize int)
 			return opts, fmt.Errorf("%s is required", flag.name)
 		}
 	}
-	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return opts, fmt.Errorf("--endpoint %q: want an http:// or https:// URL", endpoint)
+	if _, err := tablestore.CheckEndpoint(endpoint); err != nil {
+		return opts, fmt.Errorf("--endpoint: %w", err)
 	}
 	if batchSize < 1 {
 		return opts, fmt.Errorf("--batch-size %d: want at least 1", batchSize)

@@ -12,35 +12,28 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
-	"github.com/otsetl/otsetl/handler"
-	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/tables"
 )
 
-var captureCreds = tablestore.Credentials{AccessKeyID: "capture-ak", AccessKeySecret: "capture-sk"}
+var captureCreds = aliyun.Credentials{AccessKeyID: "capture-ak", AccessKeySecret: "capture-sk"}
 
 // captureEnv is an environment holding captureCreds.
 func captureEnv(name string) string {
-	return map[string]string{handler.EnvAccessKeyID: captureCreds.AccessKeyID, handler.EnvAccessKeySecret: captureCreds.AccessKeySecret}[name]
+	return map[string]string{envAccessKeyID: captureCreds.AccessKeyID, envAccessKeySecret: captureCreds.AccessKeySecret}[name]
 }
 
 // streamedSource starts otslocal with 3 shards per Stream and source_data (PK id INTEGER,
 // Stream enabled), and changes rows through the SDK: puts, updates that make rows pass or
 // fail `level > 1`, and deletes.
-func streamedSource(t *testing.T) (*otslocal.Server, *tablestore.Client) {
+func streamedSource(t *testing.T) *otslocaltest.Server {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{StreamShards: 3})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, captureCreds)
-	require.NoError(t, err)
-	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
-	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{StreamExpirationHours: 24}))
-	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
-
-	api := sdk.NewClient(srv.Endpoint, "inst", captureCreds.AccessKeyID, captureCreds.AccessKeySecret)
+	srv := otslocaltest.NewServer(t, otslocal.Options{StreamShards: 3},
+		otslocaltest.Table{Name: "source_data", Stream: true}, otslocaltest.Table{Name: "result"})
+	api := srv.SDK
 	key := func(id int64) *sdk.PrimaryKey {
 		pk := &sdk.PrimaryKey{}
 		pk.AddPrimaryKeyColumn("id", id)
@@ -68,16 +61,14 @@ func streamedSource(t *testing.T) (*otslocal.Server, *tablestore.Client) {
 		_, err := api.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: del})
 		require.NoError(t, err)
 	}
-	return srv, client
+	return srv
 }
 
 // passing returns the rows of table that pass `level > 1`.
-func passing(t *testing.T, client *tablestore.Client, table string) []tablestore.ScannedRow {
+func passing(t *testing.T, srv *otslocaltest.Server, table string) []tables.Row {
 	t.Helper()
-	rows, err := client.Scan(t.Context(), table)
-	require.NoError(t, err)
-	var out []tablestore.ScannedRow
-	for _, r := range rows {
+	var out []tables.Row
+	for _, r := range srv.Scan(t, table) {
 		for _, c := range r.Columns {
 			if level, ok := c.Value.Int(); ok && c.Name == "level" && level > 1 {
 				out = append(out, r)
@@ -91,9 +82,9 @@ func passing(t *testing.T, client *tablestore.Client, table string) []tablestore
 // into a fresh instance, and expects the same source table and the result table the rule
 // makes of it.
 func TestCaptureThenReplay(t *testing.T) {
-	srv, client := streamedSource(t)
+	srv := streamedSource(t)
 	out := filepath.Join(t.TempDir(), "events")
-	code, stdout, stderr := runCLI(t, captureEnv, "capture", "--endpoint", srv.Endpoint, "--instance", "inst",
+	code, stdout, stderr := runCLI(t, captureEnv, "capture", "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance,
 		"--table", "source_data", "--out", out, "--batch-size", "4", "--since", "2000-01-01T00:00:00Z")
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, fmt.Sprintf("captured %d records of table \"source_data\" from 3 shards in ", 25+9+5))
@@ -114,35 +105,29 @@ func TestCaptureThenReplay(t *testing.T) {
 		assert.LessOrEqual(t, len(ev.Records), 4)
 	}
 
-	fresh, freshClient := startTablestore(t, captureCreds)
-	code, stdout, stderr = runCLI(t, captureEnv, "replay", "--endpoint", fresh.Endpoint, "--instance", "inst", "--apply-to-source", out)
+	fresh := startTablestore(t)
+	code, stdout, stderr = runCLI(t, captureEnv, "replay", "--endpoint", fresh.Endpoint, "--instance", otslocaltest.Instance, "--apply-to-source", out)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, fmt.Sprintf("replayed %d of %d files", len(entries), len(entries)))
 
-	source, err := client.Scan(t.Context(), "source_data")
-	require.NoError(t, err)
-	replayedSource, err := freshClient.Scan(t.Context(), "source_data")
-	require.NoError(t, err)
-	assert.Equal(t, source, replayedSource, "the capture holds every change")
-	want := passing(t, client, "source_data")
+	assert.Equal(t, srv.Scan(t, "source_data"), fresh.Scan(t, "source_data"), "the capture holds every change")
+	want := passing(t, srv, "source_data")
 	require.NotEmpty(t, want)
-	result, err := freshClient.Scan(t.Context(), "result")
-	require.NoError(t, err)
-	assert.Equal(t, want, result)
+	assert.Equal(t, want, fresh.Scan(t, "result"))
 }
 
 func TestCaptureErrors(t *testing.T) {
-	srv, _ := streamedSource(t)
+	srv := streamedSource(t)
 	full := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(full, "000001-x.cbor"), []byte{0xa0}, 0o644))
-	required := []string{"--endpoint", srv.Endpoint, "--instance", "inst", "--table", "source_data"}
+	required := []string{"--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--table", "source_data"}
 	usage := []struct {
 		name string
 		env  func(string) string
 		args []string
 		want string
 	}{
-		{"no endpoint", captureEnv, []string{"capture", "--instance", "inst", "--table", "t", "--out", "d"}, "--endpoint is required"},
+		{"no endpoint", captureEnv, []string{"capture", "--instance", otslocaltest.Instance, "--table", "t", "--out", "d"}, "--endpoint is required"},
 		{"no out", captureEnv, append([]string{"capture"}, required...), "--out is required"},
 		{"bad endpoint", captureEnv, []string{"capture", "--endpoint", "127.0.0.1:1", "--instance", "i", "--table", "t", "--out", "d"}, "want an http:// or https:// URL"},
 		{"bad since", captureEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir(), "--since", "yesterday"), `--since "yesterday": want an RFC 3339 time`},
@@ -160,7 +145,7 @@ func TestCaptureErrors(t *testing.T) {
 		})
 	}
 
-	code, _, stderr := runCLI(t, captureEnv, "capture", "--endpoint", srv.Endpoint, "--instance", "inst", "--table", "result", "--out", t.TempDir())
+	code, _, stderr := runCLI(t, captureEnv, "capture", "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--table", "result", "--out", t.TempDir())
 	assert.Equal(t, 1, code)
 	assert.Equal(t, "otsetl: fclocal: table \"result\" has no Stream enabled\n", stderr)
 }

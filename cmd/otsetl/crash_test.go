@@ -15,10 +15,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
-	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
 
 // TestFunctionKilledBetweenBatchWriteRowChunks kills the `otsetl serve` process with SIGKILL
@@ -32,8 +33,8 @@ func TestFunctionKilledBetweenBatchWriteRowChunks(t *testing.T) {
 	}
 	const records = 1400
 	bin := buildBinary(t)
-	creds := tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}
-	srv, client := startTablestore(t, creds)
+	creds := aliyun.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}
+	srv := startTablestore(t)
 
 	// Every request to otslocal passes a proxy that kills the function once the first
 	// BatchWriteRow has its answer.
@@ -63,12 +64,12 @@ func TestFunctionKilledBetweenBatchWriteRowChunks(t *testing.T) {
 	}
 	payload, err := events.EncodeCBOR(&ev)
 	require.NoError(t, err)
-	inv := handler.Invocation{RequestID: "crash", Credentials: creds, Timeout: time.Minute}
+	inv := fcruntime.Invocation{RequestID: "crash", Credentials: creds, Timeout: time.Minute}
 
-	startFunction := func() *handler.Invoker {
+	startFunction := func() *fcruntime.Invoker {
 		addr := freePort(t)
 		cmd := exec.Command(bin, "serve", "--listen", addr)
-		cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE=inst", "TABLESTORE_ENDPOINT="+front.URL)
+		cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE="+otslocaltest.Instance, "TABLESTORE_ENDPOINT="+front.URL)
 		require.NoError(t, cmd.Start())
 		function.Store(cmd)
 		t.Cleanup(func() {
@@ -76,23 +77,21 @@ func TestFunctionKilledBetweenBatchWriteRowChunks(t *testing.T) {
 			_ = cmd.Wait()
 		})
 		require.Eventually(t, func() bool { return waitListening(addr, time.Second) == nil }, 10*time.Second, 10*time.Millisecond)
-		return &handler.Invoker{URL: "http://" + addr}
+		return &fcruntime.Invoker{URL: "http://" + addr}
 	}
 
 	_, err = startFunction().Invoke(t.Context(), inv, payload)
 	require.Error(t, err, "the killed function cannot answer")
-	landed, err := client.Scan(t.Context(), "result")
-	require.NoError(t, err)
+	landed := srv.Scan(t, "result")
 	assert.NotEmpty(t, landed, "the first chunk landed before the kill")
 	assert.Less(t, len(landed), records/2, "the chunks after the kill did not land")
 	t.Logf("%d BatchWriteRow requests answered, %d of %d result rows written when the function died", batchWrites.Load(), len(landed), records/2)
 
-	sum, err := startFunction().Invoke(t.Context(), inv, payload)
+	sum, err := invokeSummary(t.Context(), startFunction(), inv, payload)
 	require.NoError(t, err, "the redelivery succeeds")
 	assert.Equal(t, records/2, sum.Puts)
 	assert.Equal(t, records/2, sum.Deletes)
-	rows, err := client.Scan(t.Context(), "result")
-	require.NoError(t, err)
+	rows := srv.Scan(t, "result")
 	require.Len(t, rows, records/2)
 	for _, r := range rows {
 		id, _ := r.PrimaryKey[0].Value.Int()

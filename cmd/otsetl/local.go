@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,15 +15,15 @@ import (
 	"syscall"
 	"time"
 
-	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/spf13/cobra"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/replay"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/tables"
 )
 
 // localFlags are the flags of `otsetl local`.
@@ -99,7 +100,7 @@ type localSetup struct {
 	flags       localFlags
 	function    triggeredFunction
 	config      handler.Config // the function's configuration, endpoint still unset when embedded
-	credentials tablestore.Credentials
+	credentials aliyun.Credentials
 	primaryKey  []ots.PrimaryKeySchema
 }
 
@@ -126,15 +127,16 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 	if flags.streamShards < 1 {
 		return nil, fmt.Errorf("--stream-shards %d: want at least 1", flags.streamShards)
 	}
-	s := &localSetup{flags: flags, function: fn, primaryKey: pk, credentials: handler.CredentialsFromEnv(getenv)}
+	s := &localSetup{flags: flags, function: fn, primaryKey: pk}
 	instance := firstNonEmpty(flags.instance, fn.Instance)
 	if flags.endpoint == "" {
 		instance = firstNonEmpty(instance, localInstance)
-		if s.credentials.AccessKeyID == "" || s.credentials.AccessKeySecret == "" {
+		var ok bool
+		if s.credentials, ok = credentialsFromEnv(getenv); !ok {
 			s.credentials = localCredentials
 		}
-	} else if s.credentials.AccessKeyID == "" || s.credentials.AccessKeySecret == "" {
-		return nil, fmt.Errorf("--endpoint needs credentials in %s and %s", handler.EnvAccessKeyID, handler.EnvAccessKeySecret)
+	} else if s.credentials, err = requireCredentials(getenv, "--endpoint"); err != nil {
+		return nil, err
 	}
 	// The function's configuration as it will see it, checked now rather than by a child
 	// process that would exit at once.
@@ -189,11 +191,8 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		fmt.Fprintf(out, "otsetl local: Tablestore at %s, instance %s\n", cfg.Endpoint, cfg.Instance)
 	}
 
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: cfg.Endpoint, Instance: cfg.Instance}, s.credentials)
-	if err != nil {
-		return err
-	}
-	source := tablestore.TableOptions{StreamExpirationHours: localStreamExpirationHours}
+	client := tables.NewClient(cfg.Endpoint, cfg.Instance, s.credentials)
+	source := tables.Options{StreamExpirationHours: localStreamExpirationHours}
 	if err := replay.EnsureTables(ctx, client, cfg, s.primaryKey, source); err != nil {
 		return err
 	}
@@ -221,12 +220,11 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		fn.stdout = errOut
 	}
 
-	streamClient := sdk.NewClientWithConfig(cfg.Endpoint, cfg.Instance, s.credentials.AccessKeyID, s.credentials.AccessKeySecret, s.credentials.SecurityToken, nil)
-	if err := fclocal.CheckStream(streamClient, cfg.SourceTable); err != nil {
+	if err := fclocal.CheckStream(client, cfg.SourceTable); err != nil {
 		return err
 	}
 	trigger, err := fclocal.New(fclocal.Config{
-		Client:            streamClient,
+		Client:            client,
 		Table:             cfg.SourceTable,
 		FunctionURL:       "http://" + addr,
 		FunctionName:      s.function.FunctionName,
@@ -280,17 +278,23 @@ func functionEnvironment(fn triggeredFunction, cfg handler.Config) []string {
 	)
 }
 
-// formatInvocation renders one invocation attempt as a line, e.g.
-// "invocation 1f2e3d4c shard 5a6b7c8d: 12 records, 4 puts, 1 updates, 2 deletes, lag 35 ms, 6 ms".
+// formatInvocation renders one invocation attempt as a line, e.g. "invocation 1f2e3d4c shard
+// 5a6b7c8d: 4 records, 4 keys: 2 puts, 0 updates (0 not in view), 2 deletes, 0 source reads,
+// 0 dead-lettered; 1 write requests, 0 read requests, 0 retries; lag 27 ms, 1 ms".
 func formatInvocation(r fclocal.InvocationReport) string {
 	head := fmt.Sprintf("invocation %s shard %s", shortID(r.RequestID), shortID(r.Shard))
-	if r.Err != nil {
-		return fmt.Sprintf("%s: attempt %d with %d records failed after %d ms: %v; the batch will be retried",
-			head, r.Attempt, r.Records, r.Latency.Milliseconds(), r.Err)
+	var s handler.Summary
+	err := r.Err
+	if err == nil {
+		if jsonErr := json.Unmarshal(r.Result, &s); jsonErr != nil {
+			err = fmt.Errorf("the function's result is not a summary: %w", jsonErr)
+		}
 	}
-	s := r.Summary
-	line := fmt.Sprintf("%s: %d records, %d puts, %d updates, %d deletes, %d dead-lettered, %d retries, lag %d ms, %d ms",
-		head, s.Records, s.Puts, s.Updates, s.Deletes, s.DeadLettered, s.Retries, s.LagMs, r.Latency.Milliseconds())
+	if err != nil {
+		return fmt.Sprintf("%s: attempt %d with %d records failed after %d ms: %v; the batch will be retried",
+			head, r.Attempt, r.Records, r.Latency.Milliseconds(), err)
+	}
+	line := fmt.Sprintf("%s: %s; lag %d ms, %d ms", head, s, s.LagMs, r.Latency.Milliseconds())
 	if r.Attempt > 1 {
 		line += fmt.Sprintf(" (attempt %d)", r.Attempt)
 	}

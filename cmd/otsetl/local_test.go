@@ -17,9 +17,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/replay"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/tables"
 )
 
 // localStack is a running `otsetl local` binary with the repository's s.yaml and an
@@ -30,7 +32,6 @@ type localStack struct {
 	endpoint       string
 	instance       string
 	api            *sdk.TableStoreClient
-	client         *tablestore.Client
 }
 
 // localOutput matches the line `otsetl local` prints once otslocal runs.
@@ -66,10 +67,7 @@ func startLocal(t *testing.T, bin string, args ...string) *localStack {
 	m := localOutput.FindStringSubmatch(s.stdout.String())
 	require.NotNil(t, m, s.stdout.String())
 	s.endpoint, s.instance = m[1], m[2]
-	s.api = sdk.NewClient(s.endpoint, s.instance, "any", "any")
-	var err error
-	s.client, err = tablestore.NewClient(tablestore.Config{Endpoint: s.endpoint, Instance: s.instance}, tablestore.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
-	require.NoError(t, err)
+	s.api = tables.NewClient(s.endpoint, s.instance, aliyun.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
 	return s
 }
 
@@ -121,7 +119,7 @@ func (s *localStack) delete(t *testing.T, id int64) {
 // table renders a table as replay prints it.
 func (s *localStack) table(t *testing.T, name string) string {
 	t.Helper()
-	rows, err := s.client.Scan(t.Context(), name)
+	rows, err := tables.Scan(t.Context(), s.api, name)
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	require.NoError(t, replay.PrintTable(&buf, rows))
@@ -134,11 +132,11 @@ func (s *localStack) requireResult(t *testing.T, checkpoint string, ids ...int64
 	t.Helper()
 	var want, got string
 	ok := assert.Eventually(t, func() bool {
-		rows, err := s.client.Scan(t.Context(), "source_data")
+		rows, err := tables.Scan(t.Context(), s.api, "source_data")
 		if err != nil {
 			return false
 		}
-		var passing []tablestore.ScannedRow
+		var passing []tables.Row
 		for _, r := range rows {
 			for _, c := range r.Columns {
 				if level, isInt := c.Value.Int(); c.Name == "level" && isInt && level > 1 {
@@ -190,7 +188,7 @@ func TestLocalRunsTheDocumentedVerification(t *testing.T) {
 	s.delete(t, 3) // in the view
 	s.delete(t, 4) // not in it
 	live := s.requireResult(t, "after the deletes", 1, 6, 7)
-	assert.Regexp(t, `invocation \S+ shard \S+: \d+ records, \d+ puts, \d+ updates, \d+ deletes, 0 dead-lettered, \d+ retries, lag \d+ ms, \d+ ms`, s.stdout.String())
+	assert.Regexp(t, `invocation \S+ shard \S+: \d+ records, \d+ keys: \d+ puts, \d+ updates \(\d+ not in view\), \d+ deletes, \d+ source reads, 0 dead-lettered; \d+ write requests, \d+ read requests, \d+ retries; lag \d+ ms, \d+ ms`, s.stdout.String())
 
 	out := filepath.Join(t.TempDir(), "captured")
 	capture := exec.Command(bin, "capture", "--endpoint", s.endpoint, "--instance", s.instance, "--table", "source_data", "--out", out)
@@ -224,7 +222,7 @@ func TestLocalRestartsAKilledFunction(t *testing.T) {
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
 
 	s.requireResult(t, "after the restart", 1)
-	redelivered := regexp.MustCompile(`: 1 records, 1 puts, .* \(attempt \d+\)`)
+	redelivered := regexp.MustCompile(`: 1 records, 1 keys: 1 puts, .* \(attempt \d+\)`)
 	require.Eventually(t, func() bool { return redelivered.MatchString(s.stdout.String()) }, 30*time.Second, 10*time.Millisecond,
 		"the trigger reports the redelivery that succeeded; stdout:\n%s", s.stdout)
 	out := s.stdout.String()
@@ -286,13 +284,13 @@ func TestLocalUsageAndConfigurationErrors(t *testing.T) {
 // TestLocalAgainstAnEndpointWithoutStream points local at a Tablestore (here otslocal)
 // whose source table has no Stream: it fails with an error that says so.
 func TestLocalAgainstAnEndpointWithoutStream(t *testing.T) {
-	creds := tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}
-	srv, _ := startTablestore(t, creds) // source_data without Stream
+	creds := aliyun.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}
+	srv := startTablestore(t) // source_data without Stream
 	env := func(name string) string {
 		return map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": creds.AccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": creds.AccessKeySecret}[name]
 	}
-	code, stdout, stderr := runCLI(t, env, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--endpoint", srv.Endpoint, "--instance", "inst")
+	code, stdout, stderr := runCLI(t, env, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance)
 	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	assert.Contains(t, stdout, "otsetl local: Tablestore at "+srv.Endpoint+", instance inst")
+	assert.Contains(t, stdout, "otsetl local: Tablestore at "+srv.Endpoint+", instance "+otslocaltest.Instance)
 	assert.Contains(t, stderr, `table "source_data" has no Stream enabled`)
 }

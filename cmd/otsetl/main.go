@@ -22,21 +22,18 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 )
 
-// envRuntimeAPI is set by FC's go1 runtime (fc-runtime-go-sdk fc/entry.go).
-const envRuntimeAPI = "FC_RUNTIME_API"
-
 func main() {
-	if os.Getenv(envRuntimeAPI) != "" {
-		logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-		fn, err := newFunction(os.Getenv)
+	if os.Getenv(fcruntime.EnvRuntimeAPI) != "" {
+		fn, err := newFunction(os.Getenv, slog.New(slog.NewJSONHandler(os.Stdout, nil)))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "otsetl:", err)
 			os.Exit(2)
 		}
-		handler.StartRuntimeAPI(fn, logger)
+		fcruntime.StartGo1(fn.Invoke)
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -93,13 +90,14 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
-// newFunction reads and validates the function's configuration; the error is one line.
-func newFunction(getenv func(string) string) (*handler.Function, error) {
+// newFunction reads and validates the function's configuration through getenv and builds
+// the function, which logs its invocations to logger; the error is one line.
+func newFunction(getenv func(string) string, logger *slog.Logger) (*handler.Function, error) {
 	cfg, err := handler.ConfigFromEnv(getenv)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	fn, err := handler.New(cfg)
+	fn, err := handler.New(cfg, logger)
 	if err != nil {
 		return nil, usageError{err}
 	}

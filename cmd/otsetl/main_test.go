@@ -24,12 +24,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/tables"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/scenario-cbor and the expected result table from testdata/scenario")
@@ -182,19 +185,22 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-// startTablestore starts otslocal with the tables source_data and result (PK id INTEGER) of
-// instance "inst", and returns it with a client using creds. The server stops with the test.
-func startTablestore(t *testing.T, creds tablestore.Credentials) (*otslocal.Server, *tablestore.Client) {
+// startTablestore starts otslocal with the tables source_data and result (PK id INTEGER);
+// the server stops with the test.
+func startTablestore(t *testing.T) *otslocaltest.Server {
 	t.Helper()
-	srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
-	require.NoError(t, err)
-	t.Cleanup(srv.Close)
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: "inst"}, creds)
-	require.NoError(t, err)
-	pk := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
-	require.NoError(t, client.EnsureTable(t.Context(), "source_data", pk, tablestore.TableOptions{}))
-	require.NoError(t, client.EnsureTable(t.Context(), "result", pk, tablestore.TableOptions{}))
-	return srv, client
+	return otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "source_data"}, otslocaltest.Table{Name: "result"})
+}
+
+// invokeSummary sends one invocation with invoker and decodes the function's summary.
+func invokeSummary(ctx context.Context, invoker *fcruntime.Invoker, inv fcruntime.Invocation, payload []byte) (handler.Summary, error) {
+	result, err := invoker.Invoke(ctx, inv, payload)
+	if err != nil {
+		return handler.Summary{}, err
+	}
+	var sum handler.Summary
+	err = json.Unmarshal(result, &sum)
+	return sum, err
 }
 
 // TestServeProcess runs the real `otsetl serve` binary under the custom-runtime protocol
@@ -205,14 +211,14 @@ func TestServeProcess(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	creds := tablestore.Credentials{AccessKeyID: "STS.process-test", AccessKeySecret: "secret-must-not-leak", SecurityToken: "token-must-not-leak"}
-	srv, client := startTablestore(t, creds)
+	creds := aliyun.Credentials{AccessKeyID: "STS.process-test", AccessKeySecret: "secret-must-not-leak", SecurityToken: "token-must-not-leak"}
+	srv := startTablestore(t)
 
 	addr := freePort(t)
 	_, port, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE=inst", "TABLESTORE_ENDPOINT="+srv.Endpoint, "FC_CUSTOM_LISTEN_PORT="+port)
+	cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE="+otslocaltest.Instance, "TABLESTORE_ENDPOINT="+srv.Endpoint, "FC_CUSTOM_LISTEN_PORT="+port)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Start())
@@ -224,13 +230,13 @@ func TestServeProcess(t *testing.T) {
 		}
 	})
 
-	invoker := &handler.Invoker{URL: "http://" + addr}
-	inv := handler.Invocation{RequestID: "process-1", Credentials: creds, Timeout: 60 * time.Second}
+	invoker := &fcruntime.Invoker{URL: "http://" + addr}
+	inv := fcruntime.Invocation{RequestID: "process-1", Credentials: creds, Timeout: 60 * time.Second}
 	payload, err := os.ReadFile(filepath.Join(scenarioDir, "0001-puts.json"))
 	require.NoError(t, err)
 	var sum handler.Summary
 	require.Eventually(t, func() bool {
-		sum, err = invoker.Invoke(t.Context(), inv, payload)
+		sum, err = invokeSummary(t.Context(), invoker, inv, payload)
 		return err == nil
 	}, 10*time.Second, 20*time.Millisecond, "serve answers: %v", err)
 	assert.Positive(t, sum.LagMs, "the scenario's records are older than now")
@@ -239,21 +245,19 @@ func TestServeProcess(t *testing.T) {
 
 	for _, bad := range [][]byte{[]byte("garbage"), payload[:len(payload)/2], []byte(`{"Version":"Sync-v1","Records":[{"Type":"PutRow","PrimaryKey":[{"ColumnName":"id","Value":"x"}],"Columns":[{"Type":"Put","ColumnName":"level","Value":3}]}]}`)} {
 		_, err := invoker.Invoke(t.Context(), inv, bad)
-		var ie *handler.InvocationError
+		var ie *fcruntime.InvocationError
 		require.ErrorAs(t, err, &ie)
 		assert.NotEmpty(t, ie.ErrorMessage)
 	}
-	sum, err = invoker.Invoke(t.Context(), inv, payload)
+	sum, err = invokeSummary(t.Context(), invoker, inv, payload)
 	require.NoError(t, err, "still serving after bad input")
 	assert.Equal(t, 4, sum.Puts)
-	rows, err := client.Scan(t.Context(), "result")
-	require.NoError(t, err)
-	assert.Len(t, rows, 4)
+	assert.Len(t, srv.Scan(t, "result"), 4)
 
 	resp, err := http.Post(invoker.URL+"/initialize", "application/octet-stream", nil)
 	require.NoError(t, err)
 	resp.Body.Close()
-	assert.Equal(t, "200", resp.Header.Get(handler.HeaderStatus))
+	assert.Equal(t, "200", resp.Header.Get(fcruntime.HeaderStatus))
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
@@ -282,7 +286,7 @@ func TestGo1Runtime(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	srv, client := startTablestore(t, tablestore.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"})
+	srv := startTablestore(t)
 
 	good, err := os.ReadFile(filepath.Join(scenarioDir, "0001-puts.json"))
 	require.NoError(t, err)
@@ -316,7 +320,7 @@ func TestGo1Runtime(t *testing.T) {
 	defer api.Close()
 
 	cmd := exec.Command(bin, "replay", "--no-such-flag")
-	cmd.Env = append(os.Environ(), "FC_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"), "TABLESTORE_INSTANCE=inst", "TABLESTORE_ENDPOINT="+srv.Endpoint)
+	cmd.Env = append(os.Environ(), "FC_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"), "TABLESTORE_INSTANCE="+otslocaltest.Instance, "TABLESTORE_ENDPOINT="+srv.Endpoint)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
@@ -341,11 +345,11 @@ func TestGo1Runtime(t *testing.T) {
 	assert.Positive(t, sum.LagMs, "the scenario's records are older than now")
 	sum.LagMs = 0
 	assert.Equal(t, handler.Summary{Records: 6, Keys: 6, Puts: 4, Deletes: 2, WriteRequests: 1}, sum)
-	var failure handler.ErrorBody
+	var failure fcruntime.ErrorBody
 	require.NoError(t, json.Unmarshal([]byte(got["go1-bad/error"]), &failure), "replies: %v", got)
 	assert.Contains(t, failure.ErrorMessage, "neither a CBOR map nor a JSON object")
 	assert.Equal(t, handler.ErrorTypeInvalidEvent, failure.ErrorType)
-	rows, err := client.Scan(t.Context(), "result")
+	rows := srv.Scan(t, "result")
 	require.NoError(t, err)
 	assert.Len(t, rows, 4)
 	assert.NotContains(t, stop(), "go1-secret")
@@ -382,10 +386,9 @@ func TestOtslocalCommand(t *testing.T) {
 	endpoint := "http://" + addr
 	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (any instance name, any access key)\n", out.String())
 
-	client, err := tablestore.NewClient(tablestore.Config{Endpoint: endpoint, Instance: "any"}, tablestore.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
-	require.NoError(t, err)
-	require.NoError(t, client.EnsureTable(t.Context(), "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tablestore.TableOptions{}))
-	rows, err := client.Scan(t.Context(), "t")
+	client := tables.NewClient(endpoint, "any", aliyun.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
+	require.NoError(t, tables.Ensure(t.Context(), client, "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tables.Options{}))
+	rows, err := tables.Scan(t.Context(), client, "t")
 	require.NoError(t, err)
 	assert.Empty(t, rows)
 

@@ -7,19 +7,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/replay"
-	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/tables"
 )
 
 // localInstance is the instance name replay and local use on their embedded otslocal
@@ -28,7 +28,7 @@ const localInstance = "otsetl-local"
 
 // localCredentials are the access key replay and local use on their embedded otslocal
 // (which accepts any), unless the environment holds one.
-var localCredentials = tablestore.Credentials{AccessKeyID: "local", AccessKeySecret: "local"}
+var localCredentials = aliyun.Credentials{AccessKeyID: "local", AccessKeySecret: "local"}
 
 func replayCommand(getenv func(string) string) *cobra.Command {
 	var (
@@ -66,7 +66,7 @@ progress bar below them.`,
 			if err != nil {
 				return usageError{err}
 			}
-			creds := handler.CredentialsFromEnv(getenv)
+			var creds aliyun.Credentials
 			embedded := endpoint == ""
 			if embedded {
 				srv, err := otslocal.NewServer("127.0.0.1:0", otslocal.Options{})
@@ -75,8 +75,8 @@ progress bar below them.`,
 				}
 				defer srv.Close()
 				endpoint, instance, creds, applyToSource = srv.Endpoint, localInstance, localCredentials, true
-			} else if creds.AccessKeyID == "" || creds.AccessKeySecret == "" {
-				return usageError{fmt.Errorf("--endpoint needs credentials in %s and %s", handler.EnvAccessKeyID, handler.EnvAccessKeySecret)}
+			} else if creds, err = requireCredentials(getenv, "--endpoint"); err != nil {
+				return err
 			}
 			fnEnv := func(name string) string {
 				switch name {
@@ -87,25 +87,27 @@ progress bar below them.`,
 				}
 				return getenv(name)
 			}
-			fn, err := newFunction(fnEnv)
-			if err != nil {
-				return err
-			}
 			level := slog.LevelWarn
 			if verbose {
 				level = slog.LevelInfo
 			}
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			invoker, stop, err := startFunction(fn, logger)
+			fn, err := newFunction(fnEnv, logger)
 			if err != nil {
 				return err
 			}
+			ctx, stop := context.WithCancel(cmd.Context())
 			defer stop()
+			invoker, err := startFunction(ctx, fn, logger)
+			if err != nil {
+				return err
+			}
 
 			out := cmd.OutOrStdout()
 			progress := newProgress(out, len(files), isTerminal(out))
+			client := tables.NewClient(endpoint, instance, creds)
 			cfg := replay.Config{
-				Tablestore:    tablestore.Config{Endpoint: endpoint, Instance: instance},
+				Tablestore:    client,
 				Credentials:   creds,
 				Function:      fn.Config(),
 				Invoker:       invoker,
@@ -115,15 +117,11 @@ progress bar below them.`,
 			}
 			results, runErr := replay.Run(cmd.Context(), cfg, files)
 			progress.stop()
-			fmt.Fprintf(out, "\nreplayed %d of %d files: %s\n", len(results), len(files), replay.FormatSummary(replay.Total(results)))
+			fmt.Fprintf(out, "\nreplayed %d of %d files: %s\n", len(results), len(files), replay.Total(results).String())
 			if runErr != nil {
 				return runErr
 			}
-			client, err := tablestore.NewClient(cfg.Tablestore, creds)
-			if err != nil {
-				return err
-			}
-			rows, err := client.Scan(cmd.Context(), fn.Config().ResultTable)
+			rows, err := tables.Scan(cmd.Context(), client, fn.Config().ResultTable)
 			if err != nil {
 				return err
 			}
@@ -139,20 +137,14 @@ progress bar below them.`,
 }
 
 // startFunction serves fn under the custom-runtime protocol on a loopback port of this
-// process and returns an invoker for it and a function that stops it.
-func startFunction(fn *handler.Function, logger *slog.Logger) (*handler.Invoker, func(), error) {
+// process until ctx ends, and returns an invoker for it.
+func startFunction(ctx context.Context, fn *handler.Function, logger *slog.Logger) (*fcruntime.Invoker, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	srv := &http.Server{Handler: handler.NewHTTPHandler(fn, handler.HTTPOptions{Logger: logger}), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	stop := func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}
-	return &handler.Invoker{URL: "http://" + ln.Addr().String()}, stop, nil
+	go func() { _ = fcruntime.Serve(ctx, ln, fcruntime.NewHTTPHandler(fn.Invoke, logger)) }()
+	return &fcruntime.Invoker{URL: "http://" + ln.Addr().String()}, nil
 }
 
 // progressMinFiles is the number of files from which replay shows a progress bar.
@@ -187,7 +179,7 @@ func newProgress(out io.Writer, files int, terminal bool) *progress {
 
 // fileDone prints r's summary line and advances the bar.
 func (p *progress) fileDone(r replay.FileResult) {
-	line := fmt.Sprintf("%s: %s", filepath.Base(r.Path), replay.FormatSummary(r.Summary))
+	line := fmt.Sprintf("%s: %s", filepath.Base(r.Path), r.Summary.String())
 	if p.bar == nil {
 		fmt.Fprintln(p.out, line)
 		return

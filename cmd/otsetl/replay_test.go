@@ -22,7 +22,7 @@ func replayedFiles(n int) ([]replay.FileResult, []string) {
 	for i := range n {
 		r := replay.FileResult{Path: filepath.Join("events", fmt.Sprintf("%04d.cbor", i+1)), Summary: handler.Summary{Records: i + 1, Keys: 1, Puts: 1, WriteRequests: 1}}
 		results = append(results, r)
-		lines = append(lines, fmt.Sprintf("%04d.cbor: %s", i+1, replay.FormatSummary(r.Summary)))
+		lines = append(lines, fmt.Sprintf("%04d.cbor: %s", i+1, r.Summary.String()))
 	}
 	return results, lines
 }

@@ -76,7 +76,7 @@ func TestSYAMLDeploysTheFunctionWithItsTablestoreTrigger(t *testing.T) {
 	env[handler.EnvRegion] = props["region"].(string)
 	cfg, err := handler.ConfigFromEnv(func(k string) string { return env[k] })
 	require.NoError(t, err)
-	_, err = handler.New(cfg)
+	_, err = handler.New(cfg, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "https://myinstance.cn-hangzhou.vpc.tablestore.aliyuncs.com", cfg.Endpoint)
 

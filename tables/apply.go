@@ -1,4 +1,4 @@
-package tablestore
+package tables
 
 import (
 	"context"
@@ -16,28 +16,27 @@ import (
 // as the writes that produced them would have done: PutRow puts every cell, UpdateRow puts,
 // deletes one version of or deletes all versions of the cells it lists, DeleteRow deletes the
 // row; all with RowExistenceExpectation IGNORE. Cells keep their versions (Timestamp, ms):
-// the table's deviation setting must admit them (see [TableOptions]); a Put cell without a
+// the table's deviation setting must admit them (see [Options]); a Put cell without a
 // timestamp gets the server's time. It is how local replay gives the source table the state
-// production had; the function itself never writes the source table. Retryable failures are
-// retried as in [Client.Write]; any other failure stops Apply with an error naming the record.
-func (c *Client) Apply(ctx context.Context, table string, records []events.Record) error {
+// production had; the function itself never writes the source table. The first failure
+// stops Apply with an error naming the record.
+func Apply(ctx context.Context, client *sdk.TableStoreClient, table string, records []events.Record) error {
 	if table == "" {
-		return errors.New("tablestore: Apply: empty table name")
+		return errors.New("tables: Apply: empty table name")
 	}
-	api := c.api(ctx)
-	r := newRetrier(ctx)
 	for i := range records {
 		rec := &records[i]
-		op, call, err := recordCall(api, table, rec)
-		if err != nil {
-			return fmt.Errorf("tablestore: record %d (%s): %w", i, ots.FormatPrimaryKey(rec.PrimaryKey), err)
+		op, call, err := recordCall(client, table, rec)
+		if err == nil {
+			err = ctx.Err()
 		}
-		err = r.run(ctx, func() (retry, err error) {
-			_, err = CallSDK(func() (struct{}, error) { return struct{}{}, call() })
-			return classify(op, table, err)
-		})
+		if err == nil {
+			if _, err = ots.CallSDK(func() (struct{}, error) { return struct{}{}, call() }); err != nil {
+				err = fmt.Errorf("%s on table %q: %w", op, table, err)
+			}
+		}
 		if err != nil {
-			return fmt.Errorf("tablestore: record %d (%s): %w", i, ots.FormatPrimaryKey(rec.PrimaryKey), err)
+			return fmt.Errorf("tables: record %d (%s): %w", i, ots.FormatPrimaryKey(rec.PrimaryKey), err)
 		}
 	}
 	return nil
@@ -45,7 +44,7 @@ func (c *Client) Apply(ctx context.Context, table string, records []events.Recor
 
 // recordCall builds the single-row SDK call that re-enacts rec and names its operation.
 func recordCall(api *sdk.TableStoreClient, table string, rec *events.Record) (string, func() error, error) {
-	pk, err := toSDKPrimaryKey(rec.PrimaryKey)
+	pk, err := ots.SDKPrimaryKey(rec.PrimaryKey)
 	if err != nil {
 		return "", nil, err
 	}

@@ -1,4 +1,11 @@
-package tablestore
+// Package aliyun holds the Alibaba Cloud identity otsetl signs its requests with: an
+// AccessKey pair and, for temporary credentials from the Security Token Service (STS), a
+// security token.
+//
+// It stands apart so that the Function Compute runtime protocol (package fcruntime), which
+// receives an invocation's credentials, and the Tablestore client (package tablestore), which
+// signs with them, share the type without depending on each other.
+package aliyun
 
 import (
 	"encoding/json"
@@ -9,10 +16,12 @@ import (
 // redacted replaces a secret wherever Credentials are formatted, logged or marshalled.
 const redacted = "<redacted>"
 
-// Credentials are one invocation's STS credentials. Function Compute passes them in the
-// request headers x-fc-access-key-id, x-fc-access-key-secret and x-fc-security-token (custom
-// runtime), or in fccontext.FcContext.Credentials (go1 runtime); they expire, so they are
-// used for one invocation only.
+// Credentials are an AccessKey pair and, for STS credentials, their security token. Function
+// Compute passes each invocation the STS credentials of the function's role, in the request
+// headers x-fc-access-key-id, x-fc-access-key-secret and x-fc-security-token (custom runtime)
+// or in fccontext.FcContext.Credentials (go1 runtime); they expire, so the function uses them
+// for that invocation only. The command-line tools take a long-term AccessKey (no token) or
+// STS credentials from the environment.
 //
 // String, GoString, LogValue (log/slog) and MarshalJSON show AccessKeyID and replace
 // AccessKeySecret and SecurityToken with "<redacted>", so that formatting with %v, %+v or
@@ -36,7 +45,7 @@ func (c Credentials) String() string {
 // GoString returns the credentials as a Go composite literal with the secret and the token
 // redacted (the %#v form).
 func (c Credentials) GoString() string {
-	return fmt.Sprintf("tablestore.Credentials{AccessKeyID:%q, AccessKeySecret:%q, SecurityToken:%q}",
+	return fmt.Sprintf("aliyun.Credentials{AccessKeyID:%q, AccessKeySecret:%q, SecurityToken:%q}",
 		c.AccessKeyID, redactIfSet(c.AccessKeySecret), redactIfSet(c.SecurityToken))
 }
 

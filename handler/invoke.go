@@ -1,0 +1,64 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/otsetl/otsetl/fcruntime"
+)
+
+// DeadlineMargin is kept free before an invocation's deadline so that a failing invocation
+// answers with its own error instead of being cut off by FC.
+const DeadlineMargin = 2 * time.Second
+
+// Invoke is the function as the runtimes serve it (a [fcruntime.Func]): it runs
+// [Function.Process] on one invocation with the invocation's STS credentials, under the
+// deadline min(ctx's, [fcruntime.Invocation.Deadline]) minus DeadlineMargin, and logs the
+// outcome as one line. A panic becomes an ErrorTypeInternal error.
+//
+// The line is "invocation succeeded" (INFO) or "invocation failed" (ERROR, with errorType
+// and error first), then payloadBytes, durationMs, and every [Summary] field under its JSON
+// name (lagMs, retries, deadLettered, …), each a top-level attribute so that a log query can
+// filter and chart it; requestId names the invocation.
+func (f *Function) Invoke(ctx context.Context, inv fcruntime.Invocation, payload []byte) (sum Summary, err error) {
+	start := f.now()
+	ctx, cancel := context.WithDeadline(ctx, inv.Deadline(start).Add(-DeadlineMargin))
+	defer cancel()
+	logger := f.logger.With(slog.String("requestId", inv.RequestID))
+	defer func() {
+		if p := recover(); p != nil {
+			err = &Error{Type: ErrorTypeInternal, Err: fmt.Errorf("panic: %v", p)}
+		}
+		attrs := append([]slog.Attr{
+			slog.Int("payloadBytes", len(payload)),
+			slog.Int64("durationMs", f.now().Sub(start).Milliseconds()),
+		}, sum.logAttrs()...)
+		if err != nil {
+			failure := []slog.Attr{slog.String("errorType", fcruntime.ErrorType(err)), slog.String("error", err.Error())}
+			logger.LogAttrs(ctx, slog.LevelError, "invocation failed", append(failure, attrs...)...)
+			return
+		}
+		logger.LogAttrs(ctx, slog.LevelInfo, "invocation succeeded", attrs...)
+	}()
+	return f.Process(ctx, inv.Credentials, payload)
+}
+
+// logAttrs returns the fields of s as log attributes named as in its JSON.
+func (s Summary) logAttrs() []slog.Attr {
+	return []slog.Attr{
+		slog.Int64("lagMs", s.LagMs),
+		slog.Int("records", s.Records),
+		slog.Int("keys", s.Keys),
+		slog.Int("puts", s.Puts),
+		slog.Int("updates", s.Updates),
+		slog.Int("deletes", s.Deletes),
+		slog.Int("notInView", s.NotInView),
+		slog.Int("reads", s.Reads),
+		slog.Int("deadLettered", s.DeadLettered),
+		slog.Int("writeRequests", s.WriteRequests),
+		slog.Int("readRequests", s.ReadRequests),
+		slog.Int("retries", s.Retries),
+	}
+}
