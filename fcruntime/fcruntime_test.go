@@ -139,7 +139,10 @@ func TestHandlerRoutesAsFCDoes(t *testing.T) {
 func TestInvokerRejectsAnswersOutsideTheProtocol(t *testing.T) {
 	for name, answer := range map[string]func(w http.ResponseWriter){
 		"no status header": func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{}`)) },
-		"not JSON":         func(w http.ResponseWriter) { w.Header().Set(fcruntime.HeaderStatus, "200"); _, _ = w.Write([]byte(`ok`)) },
+		"not JSON": func(w http.ResponseWriter) {
+			w.Header().Set(fcruntime.HeaderStatus, "200")
+			_, _ = w.Write([]byte(`ok`))
+		},
 		"failure without a type": func(w http.ResponseWriter) {
 			w.Header().Set(fcruntime.HeaderStatus, "404")
 			w.WriteHeader(http.StatusNotFound)
@@ -177,7 +180,9 @@ func TestServeDrainsInvocationsInFlight(t *testing.T) {
 	require.NoError(t, err)
 	ctx, stop := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- fcruntime.Serve(ctx, ln, fcruntime.NewHTTPHandler(slow, slog.New(slog.DiscardHandler))) }()
+	go func() {
+		served <- fcruntime.Serve(ctx, ln, fcruntime.NewHTTPHandler(slow, slog.New(slog.DiscardHandler)))
+	}()
 
 	answered := make(chan error, 1)
 	var result json.RawMessage

@@ -125,7 +125,9 @@ func TestScanMissingTable(t *testing.T) {
 
 func TestApplyReenactsEveryRecordType(t *testing.T) {
 	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "t", MaxVersions: 3})
-	id := func(i int64) []ots.PrimaryKeyColumn { return []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(i)}} }
+	id := func(i int64) []ots.PrimaryKeyColumn {
+		return []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(i)}}
+	}
 	ts := func(ms int64) *int64 { return &ms }
 	// Versions an hour ahead of the server's clock (within the default deviation of a day)
 	// are newer than the first PutRow's; the table keeps three versions, so deleting the
