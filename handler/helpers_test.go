@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
-	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
@@ -53,12 +52,4 @@ func newRetrylessServer(t *testing.T, opts otslocal.Options) (*otslocaltest.Serv
 	config.RetryTimes = 0
 	creds := otslocaltest.Credentials
 	return srv, sdk.NewClientWithConfig(srv.Endpoint, otslocaltest.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, config)
-}
-
-// requireSummary decodes the summary of a successful invocation.
-func requireSummary(t *testing.T, result json.RawMessage) handler.Summary {
-	t.Helper()
-	var sum handler.Summary
-	require.NoError(t, json.Unmarshal(result, &sum))
-	return sum
 }

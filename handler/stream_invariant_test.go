@@ -31,8 +31,6 @@ const (
 	streamSequences      = 40
 	streamShortSequences = 20
 	streamShards         = 4
-	// streamExpirationHours keeps every Stream record for the whole run.
-	streamExpirationHours = 24
 	// functionFailureRate is the share of invocations the test makes fail.
 	functionFailureRate = 0.1
 	// injectedErrorType is the errorType of the failures the test answers for the function.
