@@ -76,21 +76,23 @@ func appendLengthPrefixed(b []byte, s string) []byte {
 var plainName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // FormatPrimaryKey formats a primary key for messages as `id=5, sub="a", bin=0x0a0b`:
-// columns in the given order, values as [Value.String] writes them. A column name that is
-// not a plain identifier is quoted, so that distinct keys never format alike.
+// columns in the given order, values as [Value.Brief] writes them (a long STRING or BINARY
+// value shows its first MaxQuoted bytes and its length). A column name that is not a plain
+// identifier is quoted, and cut to MaxQuoted bytes too. It is for people, not an identity:
+// [AppendPrimaryKey] tells keys apart.
 func FormatPrimaryKey(pk []PrimaryKeyColumn) string {
 	var b strings.Builder
 	for i, col := range pk {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if plainName.MatchString(col.ColumnName) {
-			b.WriteString(col.ColumnName)
+		if name := Brief(col.ColumnName); name == col.ColumnName && plainName.MatchString(name) {
+			b.WriteString(name)
 		} else {
-			b.WriteString(strconv.Quote(col.ColumnName))
+			b.WriteString(strconv.Quote(name))
 		}
 		b.WriteByte('=')
-		b.WriteString(col.Value.String())
+		b.WriteString(col.Value.Brief())
 	}
 	return b.String()
 }

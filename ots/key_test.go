@@ -1,6 +1,7 @@
 package ots
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,4 +34,9 @@ func TestFormatPrimaryKey(t *testing.T) {
 	assert.Equal(t, `"a=1, b"="x"`, FormatPrimaryKey([]PrimaryKeyColumn{{ColumnName: "a=1, b", Value: String("x")}}),
 		"a name that is not an identifier is quoted, so keys cannot format alike")
 	assert.Equal(t, `id="5"`, FormatPrimaryKey([]PrimaryKeyColumn{{ColumnName: "id", Value: String("5")}}))
+
+	huge := []PrimaryKeyColumn{{ColumnName: strings.Repeat("k", 1000), Value: String(strings.Repeat("v", 2<<20))}}
+	formatted := FormatPrimaryKey(huge)
+	assert.Less(t, len(formatted), 4*MaxQuoted, "a forged 2 MB key formats short")
+	assert.Contains(t, formatted, "(2097152 bytes)")
 }

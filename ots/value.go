@@ -10,6 +10,7 @@ package ots
 import (
 	"fmt"
 	"math"
+	"unicode/utf8"
 )
 
 // Kind is the Tablestore type a [Value] holds.
@@ -172,6 +173,35 @@ func (v Value) Equal(w Value) bool {
 // String formats v for messages and tables: integers and doubles in Go syntax, strings
 // quoted, binary as 0x-prefixed hex, booleans as true/false, none as "<none>".
 func (v Value) String() string {
+	return v.format(-1)
+}
+
+// MaxQuoted is how many bytes of a STRING or BINARY value, or of a name, a message quotes
+// ([Value.Brief], [Brief]): enough to recognise it, and never a megabyte log line.
+const MaxQuoted = 64
+
+// Brief formats v as String does, but a STRING or BINARY value longer than MaxQuoted bytes
+// shows only its first MaxQuoted bytes, followed by "…" and its length, e.g.
+// `"abc…"…(2097152 bytes)`. Error messages and log lines quote values this way.
+func (v Value) Brief() string {
+	return v.format(MaxQuoted)
+}
+
+// format formats v as String documents it, cutting a STRING or BINARY value to limit bytes
+// (at a rune boundary for a STRING) unless limit is negative.
+func (v Value) format(limit int) string {
+	switch v.kind {
+	case KindString:
+		if cut := Brief(v.s); limit >= 0 && len(cut) < len(v.s) {
+			return fmt.Sprintf("%q…(%d bytes)", cut, len(v.s))
+		}
+		return fmt.Sprintf("%q", v.s)
+	case KindBinary:
+		if limit >= 0 && len(v.b) > limit {
+			return fmt.Sprintf("0x%x…(%d bytes)", v.b[:limit], len(v.b))
+		}
+		return fmt.Sprintf("0x%x", v.b)
+	}
 	switch v.kind {
 	case KindInteger:
 		return fmt.Sprintf("%d", v.i)
@@ -179,10 +209,19 @@ func (v Value) String() string {
 		return fmt.Sprintf("%g", v.f)
 	case KindBoolean:
 		return fmt.Sprintf("%t", v.i != 0)
-	case KindString:
-		return fmt.Sprintf("%q", v.s)
-	case KindBinary:
-		return fmt.Sprintf("0x%x", v.b)
 	}
 	return "<none>"
+}
+
+// Brief returns s cut to at most MaxQuoted bytes at a rune boundary, so that a message
+// quoting a name or a text stays short; s itself when it is short enough.
+func Brief(s string) string {
+	if len(s) <= MaxQuoted {
+		return s
+	}
+	end := MaxQuoted
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return s[:end]
 }

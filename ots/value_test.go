@@ -1,8 +1,12 @@
 package ots
 
 import (
+	"bytes"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -70,4 +74,21 @@ func TestStringShowsTheType(t *testing.T) {
 	assert.Equal(t, "0x0aff", Binary([]byte{0x0a, 0xff}).String())
 	assert.Equal(t, "DOUBLE", KindDouble.String())
 	assert.Equal(t, "Kind(9)", Kind(9).String())
+}
+
+func TestBriefCutsLongValuesAndNames(t *testing.T) {
+	long := strings.Repeat("é", MaxQuoted) // 2 bytes a rune
+	assert.Equal(t, "abc", Brief("abc"))
+	cut := Brief(long)
+	assert.Len(t, cut, MaxQuoted, "whole runes only")
+	assert.True(t, utf8.ValidString(cut))
+	assert.Equal(t, "é", Brief("é"), "a short name stays as it is")
+
+	assert.Equal(t, `"short"`, String("short").Brief())
+	assert.Equal(t, fmt.Sprintf("%q…(%d bytes)", cut, len(long)), String(long).Brief())
+	big := bytes.Repeat([]byte{0xab}, 2<<20)
+	brief := Binary(big).Brief()
+	assert.Equal(t, "0x"+strings.Repeat("ab", MaxQuoted)+"…(2097152 bytes)", brief)
+	assert.Equal(t, len(big)*2+2, len(Binary(big).String()), "String shows everything")
+	assert.Equal(t, "42", Integer(42).Brief())
 }

@@ -528,7 +528,7 @@ func TestPlanInvalidRecords(t *testing.T) {
 			records: []events.Record{putRow(1, put("level", ots.String(strings.Repeat("9", 100))))},
 			want:    []Mutation{mutation(MutationDelete, 1, []int{0})},
 			wantInvalid: []string{
-				`0: filter "level > 1": column "level" holds STRING "` + strings.Repeat("9", 63) + `…: invalid operation: string > int (1:7)`,
+				`0: filter "level > 1": column "level" holds STRING "` + strings.Repeat("9", 64) + `"…(100 bytes): invalid operation: string > int (1:7)`,
 			},
 		},
 		{

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/otsetl/otsetl/ots"
 
@@ -22,9 +21,6 @@ const DefaultFilter = "level > 1"
 // maxColumnNameBytes is Tablestore's limit on the length of a column name (Tablestore
 // "Limits": column names are 1 to 255 bytes).
 const maxColumnNameBytes = 255
-
-// maxValueInError is how many bytes of a formatted value an evaluation error quotes.
-const maxValueInError = 64
 
 // Config is the rule's configuration, as the FILTER and COLUMNS environment variables give it.
 type Config struct {
@@ -262,7 +258,7 @@ func (r *Rule) evaluationError(image row, err error) error {
 			b.WriteString(", ")
 		}
 		value, _ := image.get(name)
-		fmt.Fprintf(&b, "column %q holds %s %s", name, value.Kind(), truncate(value.String(), maxValueInError))
+		fmt.Fprintf(&b, "column %q holds %s %s", ots.Brief(name), value.Kind(), value.Brief())
 	}
 	if len(r.filterColumns) > 0 {
 		b.WriteString(": ")
@@ -276,15 +272,4 @@ func (r *Rule) evaluationError(image row, err error) error {
 func firstLine(err error) string {
 	line, _, _ := strings.Cut(err.Error(), "\n")
 	return line
-}
-
-// truncate shortens s to at most limit bytes, at a rune boundary, marking the cut with "…".
-func truncate(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	for limit > 0 && !utf8.RuneStart(s[limit]) {
-		limit--
-	}
-	return s[:limit] + "…"
 }

@@ -206,10 +206,3 @@ func TestResolveRefusesOtherKinds(t *testing.T) {
 		assert.Equal(t, Mutation{}, got)
 	}
 }
-
-func TestTruncate(t *testing.T) {
-	assert.Equal(t, "abc", truncate("abc", 3))
-	assert.Equal(t, "ab…", truncate("abcd", 2))
-	assert.Equal(t, "a…", truncate("aé", 2), "never cuts a rune in two")
-	assert.Equal(t, "…", truncate("éé", 1))
-}
