@@ -142,7 +142,7 @@ func (tb *tables) function(t *testing.T) http.Handler {
 	logger := slog.New(slog.DiscardHandler)
 	fn, err := handler.New(cfg, logger)
 	require.NoError(t, err)
-	return fcruntime.NewHTTPHandler(fn.Invoke, logger)
+	return fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger})
 }
 
 // serve serves h on a loopback port until the test ends and returns its URL.

@@ -147,6 +147,13 @@ const (
 	// ErrorTypeInvalidEvent is the errorType of an event the function cannot take, such as
 	// one larger than MaxPayloadBytes.
 	ErrorTypeInvalidEvent = "InvalidEvent"
+	// ErrorTypeInstanceBusy is the errorType of an invocation refused because the
+	// invocations in flight hold as many payload bytes as the instance allows
+	// (HTTPOptions.MaxInFlightBytes); it may succeed when invoked again.
+	ErrorTypeInstanceBusy = "InstanceBusy"
+	// ErrorTypeInvalidRequest is the errorType of a request outside the protocol: an unknown
+	// path or a wrong method.
+	ErrorTypeInvalidRequest = "InvalidRequest"
 )
 
 // ErrorType returns the errorType of err: that of the first error in its chain with an

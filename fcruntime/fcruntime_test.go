@@ -53,7 +53,7 @@ func serveEcho(t *testing.T) (*echo, *httptest.Server, *testkit.SyncBuffer) {
 	t.Helper()
 	fn := &echo{}
 	logs := new(testkit.SyncBuffer)
-	srv := httptest.NewServer(fcruntime.NewHTTPHandler(fn.invoke, slog.New(slog.NewJSONHandler(logs, nil))))
+	srv := httptest.NewServer(fcruntime.NewHTTPHandler(fn.invoke, fcruntime.HTTPOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
 	t.Cleanup(srv.Close)
 	return fn, srv, logs
 }
@@ -104,22 +104,34 @@ func TestHandlerRoutesAsFCDoes(t *testing.T) {
 		t.Cleanup(func() { resp.Body.Close() })
 		return resp
 	}
-	resp := do(http.MethodPost, "/initialize", nil, nil)
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "200", resp.Header.Get(fcruntime.HeaderStatus))
+	for _, hook := range []struct{ method, path string }{{http.MethodPost, "/initialize"}, {http.MethodGet, "/pre-freeze"}, {http.MethodGet, "/pre-stop"}} {
+		resp := do(hook.method, hook.path, nil, nil)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, hook.path)
+		assert.Equal(t, "200", resp.Header.Get(fcruntime.HeaderStatus), hook.path)
+	}
 
 	// FC may route by x-fc-control-path on "/".
 	h := http.Header{}
 	h.Set(fcruntime.HeaderControlPath, "/invoke")
-	resp = do(http.MethodPost, "/", h, strings.NewReader("abc"))
+	resp := do(http.MethodPost, "/", h, strings.NewReader("abc"))
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, "200", resp.Header.Get(fcruntime.HeaderStatus))
 	var result map[string]int
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&result))
 	assert.Equal(t, 3, result["bytes"])
 
-	assert.Equal(t, http.StatusMethodNotAllowed, do(http.MethodGet, "/invoke", nil, nil).StatusCode)
-	assert.Equal(t, http.StatusNotFound, do(http.MethodPost, "/other", nil, nil).StatusCode)
+	// Requests outside the protocol fail as the protocol says a failure looks.
+	for _, outside := range []struct {
+		method, path string
+		status       int
+	}{{http.MethodGet, "/invoke", http.StatusMethodNotAllowed}, {http.MethodPost, "/pre-stop", http.StatusMethodNotAllowed}, {http.MethodPost, "/other", http.StatusNotFound}} {
+		resp := do(outside.method, outside.path, nil, nil)
+		assert.Equal(t, outside.status, resp.StatusCode, outside.path)
+		assert.Equal(t, "404", resp.Header.Get(fcruntime.HeaderStatus), outside.path)
+		var body fcruntime.ErrorBody
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body), outside.path)
+		assert.Equal(t, fcruntime.ErrorTypeInvalidRequest, body.ErrorType, outside.path)
+	}
 
 	// A timeout that is not a whole number of seconds counts as unset.
 	h.Set(fcruntime.HeaderFunctionTimeout, "soon")
@@ -181,7 +193,7 @@ func TestServeDrainsInvocationsInFlight(t *testing.T) {
 	ctx, stop := context.WithCancel(t.Context())
 	served := make(chan error, 1)
 	go func() {
-		served <- fcruntime.Serve(ctx, ln, fcruntime.NewHTTPHandler(slow, slog.New(slog.DiscardHandler)))
+		served <- fcruntime.Serve(ctx, ln, fcruntime.NewHTTPHandler(slow, fcruntime.HTTPOptions{Logger: slog.New(slog.DiscardHandler)}))
 	}()
 
 	answered := make(chan error, 1)
@@ -197,4 +209,41 @@ func TestServeDrainsInvocationsInFlight(t *testing.T) {
 	require.NoError(t, <-answered)
 	assert.JSONEq(t, `"done"`, string(result))
 	require.NoError(t, <-served)
+}
+
+// TestInFlightPayloadBytesAreBounded holds invocations in flight and checks that one beyond
+// the bound fails at once as InstanceBusy, while a lone invocation is always admitted.
+func TestInFlightPayloadBytesAreBounded(t *testing.T) {
+	started, release := make(chan struct{}, 4), make(chan struct{})
+	held := func(_ context.Context, _ fcruntime.Invocation, payload []byte) (int, error) {
+		started <- struct{}{}
+		<-release
+		return len(payload), nil
+	}
+	srv := httptest.NewServer(fcruntime.NewHTTPHandler(held, fcruntime.HTTPOptions{Logger: slog.New(slog.DiscardHandler), MaxInFlightBytes: 100}))
+	defer srv.Close()
+	invoker := &fcruntime.Invoker{URL: srv.URL}
+	invoke := func(size int) error {
+		_, err := invoker.Invoke(t.Context(), fcruntime.Invocation{}, make([]byte, size))
+		return err
+	}
+
+	var wg sync.WaitGroup
+	results := make(chan error, 2)
+	for _, size := range []int{60, 40} { // together exactly at the bound
+		wg.Go(func() { results <- invoke(size) })
+		<-started
+	}
+	err := invoke(1)
+	var ie *fcruntime.InvocationError
+	require.ErrorAs(t, err, &ie, "100 bytes are in flight: one more byte passes the bound")
+	assert.Equal(t, fcruntime.ErrorTypeInstanceBusy, ie.ErrorType)
+	assert.Contains(t, ie.ErrorMessage, "100 payload bytes are in flight")
+	close(release)
+	wg.Wait()
+	close(results)
+	for err := range results {
+		require.NoError(t, err)
+	}
+	require.NoError(t, invoke(150), "the bytes are released when the invocations end, and a lone invocation passes whatever its size")
 }

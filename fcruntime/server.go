@@ -10,34 +10,65 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 )
+
+// HTTPOptions tunes [NewHTTPHandler]. The zero value is valid.
+type HTTPOptions struct {
+	// Logger gets FC's own log markers around each request ("FC Invoke Start RequestId: …",
+	// "FC Invoke End RequestId: …", and the same for the lifecycle hooks), with the request
+	// id as attribute requestId; nil means slog.Default().
+	Logger *slog.Logger
+	// MaxInFlightBytes bounds the payload bytes of the invocations in flight at once, so
+	// that concurrent invocations cannot hold more memory than the instance has: an
+	// invocation that would pass the bound is answered at once as failed
+	// (ErrorTypeInstanceBusy), and FC or the trigger invokes it again later. One invocation
+	// is always admitted when none is in flight, whatever its size. 0 means no bound.
+	MaxInFlightBytes int64
+}
+
+// The paths of the custom-runtime protocol: the invocation, and the lifecycle hooks
+// ("Function instance lifecycle hooks",
+// https://www.alibabacloud.com/help/en/functioncompute/fc/user-guide/lifecycle-hooks-for-function-instances-in-a-custom-runtime).
+const (
+	pathInvoke     = "/invoke"
+	pathInitialize = "/initialize"
+	pathPreFreeze  = "/pre-freeze"
+	pathPreStop    = "/pre-stop"
+)
+
+// hooks are the lifecycle hooks and the names FC's log markers give them. The function needs
+// no work in any of them; answering them keeps FC's lifecycle flowing.
+var hooks = map[string]string{pathInitialize: "Initialize", pathPreFreeze: "PreFreeze", pathPreStop: "PreStop"}
 
 // NewHTTPHandler serves fn under the custom-runtime HTTP protocol:
 //
 //   - POST /invoke: the body is the event, at most MaxPayloadBytes. Success: 200,
 //     x-fc-status: 200 and fn's result as JSON. Failure: 404, x-fc-status: 404 and an
 //     [ErrorBody] whose errorType is [ErrorType] of fn's error (ErrorTypeInvalidEvent for a
-//     body over the limit).
-//   - POST /initialize: 200, x-fc-status: 200 and an empty body (no initializer is needed).
+//     body over the limit, ErrorTypeInstanceBusy beyond opts.MaxInFlightBytes).
+//   - POST /initialize, GET /pre-freeze and GET /pre-stop, the lifecycle hooks: 200,
+//     x-fc-status: 200 and an empty body (the function needs none of them).
+//   - Anything else: 404 for another path, 405 for another method, both with x-fc-status:
+//     404 and an ErrorBody of errorType ErrorTypeInvalidRequest.
 //
 // The request kind is taken from the path, or from x-fc-control-path when the path is "/".
-// Other paths are 404 and other methods 405, without x-fc-status. The invocation comes from
-// the x-fc-* request headers; a request without x-fc-request-id gets a random one. logger
-// (nil: slog.Default()) gets "FC Invoke Start RequestId: …" and "FC Invoke End RequestId: …"
-// around each invocation, FC's own log markers, with the request id as attribute requestId.
-func NewHTTPHandler[R any](fn Func[R], logger *slog.Logger) http.Handler {
-	if logger == nil {
-		logger = slog.Default()
+// The invocation comes from the x-fc-* request headers; a request without x-fc-request-id
+// gets a random one.
+func NewHTTPHandler[R any](fn Func[R], opts HTTPOptions) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
-	return &httpHandler[R]{fn: fn, logger: logger}
+	return &httpHandler[R]{fn: fn, logger: opts.Logger, admission: admission{limit: opts.MaxInFlightBytes}}
 }
 
 type httpHandler[R any] struct {
-	fn     Func[R]
-	logger *slog.Logger
+	fn        Func[R]
+	logger    *slog.Logger
+	admission admission
 }
 
 func (h *httpHandler[R]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -45,13 +76,18 @@ func (h *httpHandler[R]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if path == "/" && r.Header.Get(HeaderControlPath) != "" {
 		path = r.Header.Get(HeaderControlPath)
 	}
-	if path != "/invoke" && path != "/initialize" {
-		http.NotFound(w, r)
-		return
+	method := http.MethodPost
+	if path == pathPreFreeze || path == pathPreStop {
+		method = http.MethodGet
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "only POST is supported", http.StatusMethodNotAllowed)
+	hook, isHook := hooks[path]
+	switch {
+	case path != pathInvoke && !isHook:
+		writeJSON(w, http.StatusNotFound, ErrorBody{ErrorMessage: fmt.Sprintf("no such path %q: the custom runtime serves %s and the lifecycle hooks", path, pathInvoke), ErrorType: ErrorTypeInvalidRequest})
+		return
+	case r.Method != method:
+		w.Header().Set("Allow", method)
+		writeJSON(w, http.StatusMethodNotAllowed, ErrorBody{ErrorMessage: fmt.Sprintf("%s %s: only %s is served", r.Method, path, method), ErrorType: ErrorTypeInvalidRequest})
 		return
 	}
 	inv := invocationOf(r.Header)
@@ -59,16 +95,28 @@ func (h *httpHandler[R]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		inv.RequestID = uuid.NewString()
 	}
 	logger := h.logger.With(slog.String("requestId", inv.RequestID))
-	if path == "/initialize" {
-		logger.Info("FC Initialize Start RequestId: " + inv.RequestID)
+	if isHook {
+		logger.Info("FC " + hook + " Start RequestId: " + inv.RequestID)
 		w.Header().Set(HeaderStatus, "200")
 		w.WriteHeader(http.StatusOK)
-		logger.Info("FC Initialize End RequestId: " + inv.RequestID)
+		logger.Info("FC " + hook + " End RequestId: " + inv.RequestID)
 		return
 	}
 	logger.Info("FC Invoke Start RequestId: " + inv.RequestID)
 	defer logger.Info("FC Invoke End RequestId: " + inv.RequestID)
 
+	size := r.ContentLength
+	if size < 0 || size > MaxPayloadBytes {
+		size = MaxPayloadBytes
+	}
+	if !h.admission.admit(size) {
+		writeJSON(w, http.StatusNotFound, ErrorBody{
+			ErrorMessage: fmt.Sprintf("the instance is busy: %d payload bytes are in flight and this event's %d would pass the bound of %d", h.admission.inFlight(), size, h.admission.limit),
+			ErrorType:    ErrorTypeInstanceBusy,
+		})
+		return
+	}
+	defer h.admission.release(size)
 	payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayloadBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -86,15 +134,56 @@ func (h *httpHandler[R]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, result)
 }
 
-// writeJSON answers with v as JSON and x-fc-status set to status.
+// admission counts the payload bytes of the invocations in flight against a limit.
+type admission struct {
+	limit int64 // 0: none
+	mu    sync.Mutex
+	bytes int64
+	count int
+}
+
+// admit reserves size bytes and reports whether the invocation may run: always when none
+// is in flight, else when the bytes in flight stay within the limit.
+func (a *admission) admit(size int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.limit > 0 && a.count > 0 && a.bytes+size > a.limit {
+		return false
+	}
+	a.bytes += size
+	a.count++
+	return true
+}
+
+// release returns the bytes admit reserved.
+func (a *admission) release(size int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.bytes -= size
+	a.count--
+}
+
+// inFlight returns the payload bytes in flight.
+func (a *admission) inFlight() int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.bytes
+}
+
+// writeJSON answers with v as JSON, HTTP status status, and x-fc-status 200 when status is
+// 200 and 404 (failure) otherwise.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusNotFound
 		body, _ = json.Marshal(ErrorBody{ErrorMessage: "encoding the result: " + err.Error(), ErrorType: ErrorTypeInternal})
 	}
+	fcStatus := http.StatusNotFound
+	if status == http.StatusOK {
+		fcStatus = http.StatusOK
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set(HeaderStatus, strconv.Itoa(status))
+	w.Header().Set(HeaderStatus, strconv.Itoa(fcStatus))
 	w.WriteHeader(status)
 	_, _ = w.Write(body) // an error here means FC went away; nobody is left to tell
 }

@@ -65,7 +65,7 @@ func newFixtureWith(t *testing.T, env map[string]string, configure func(*handler
 		srv.CreateTable(t, otslocaltest.Table{Name: cfg.DeadLetterTable, PrimaryKey: []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}})
 	}
 
-	ts := httptest.NewServer(fcruntime.NewHTTPHandler(fn.Invoke, logger))
+	ts := httptest.NewServer(fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger}))
 	t.Cleanup(ts.Close)
 	return &fixture{t: t, srv: srv, cfg: cfg, invoker: &fcruntime.Invoker{URL: ts.URL}, url: ts.URL, logs: logs}
 }
@@ -264,4 +264,20 @@ func TestInvocationWithoutCredentialsFails(t *testing.T) {
 	require.ErrorAs(t, err, &ie)
 	assert.Equal(t, handler.ErrorTypeInvalidCredentials, ie.ErrorType)
 	assert.Contains(t, ie.ErrorMessage, "x-fc-access-key-id")
+}
+
+// TestShortFunctionTimeoutsStillWork: the margin kept before the deadline scales with the
+// function's timeout, so a timeout of 1 s or 2 s leaves time to work.
+func TestShortFunctionTimeoutsStillWork(t *testing.T) {
+	assert.Equal(t, 200*time.Millisecond, handler.DeadlineMargin(time.Second))
+	assert.Equal(t, 400*time.Millisecond, handler.DeadlineMargin(2*time.Second))
+	assert.Equal(t, handler.MaxDeadlineMargin, handler.DeadlineMargin(time.Minute))
+
+	f := newFixture(t, nil)
+	for _, timeout := range []time.Duration{time.Second, 2 * time.Second} {
+		inv := fcruntime.Invocation{RequestID: "short-" + timeout.String(), Credentials: testCreds, Timeout: timeout}
+		sum, err := invoke(t.Context(), f.invoker, inv, encode(t, putRow(1, cell("level", ots.Integer(2)))))
+		require.NoError(t, err, "timeout %s", timeout)
+		assert.Equal(t, 1, sum.Puts)
+	}
 }

@@ -26,7 +26,7 @@ var discard = slog.New(slog.DiscardHandler)
 // returns an invoker of it.
 func serve(t *testing.T, fn *handler.Function) *fcruntime.Invoker {
 	t.Helper()
-	srv := httptest.NewServer(fcruntime.NewHTTPHandler(fn.Invoke, discard))
+	srv := httptest.NewServer(fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: discard}))
 	t.Cleanup(srv.Close)
 	return &fcruntime.Invoker{URL: srv.URL, HTTPClient: srv.Client()}
 }

@@ -9,13 +9,20 @@ import (
 	"github.com/otsetl/otsetl/fcruntime"
 )
 
-// DeadlineMargin is kept free before an invocation's deadline so that a failing invocation
-// answers with its own error instead of being cut off by FC.
-const DeadlineMargin = 2 * time.Second
+// MaxDeadlineMargin is the most of an invocation's time kept free before its deadline, so
+// that a failing invocation answers with its own error instead of being cut off by FC.
+const MaxDeadlineMargin = 2 * time.Second
+
+// DeadlineMargin is the margin kept before the deadline of an invocation that may run for
+// budget: a fifth of it, at most MaxDeadlineMargin. So a function with a timeout of 1 s
+// still has 800 ms to work, and one of 60 s has 58 s.
+func DeadlineMargin(budget time.Duration) time.Duration {
+	return min(MaxDeadlineMargin, budget/5)
+}
 
 // Invoke is the function as the runtimes serve it (a [fcruntime.Func]): it runs
 // [Function.Process] on one invocation with the invocation's STS credentials, under the
-// deadline min(ctx's, [fcruntime.Invocation.Deadline]) minus DeadlineMargin, and logs the
+// deadline min(ctx's, [fcruntime.Invocation.Deadline]) less [DeadlineMargin], and logs the
 // outcome as one line. A panic becomes an ErrorTypeInternal error.
 //
 // The line is "invocation succeeded" (INFO) or "invocation failed" (ERROR, with errorType
@@ -24,7 +31,8 @@ const DeadlineMargin = 2 * time.Second
 // filter and chart it; requestId names the invocation.
 func (f *Function) Invoke(ctx context.Context, inv fcruntime.Invocation, payload []byte) (sum Summary, err error) {
 	start := f.now()
-	ctx, cancel := context.WithDeadline(ctx, inv.Deadline(start).Add(-DeadlineMargin))
+	deadline := inv.Deadline(start)
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(-DeadlineMargin(deadline.Sub(start))))
 	defer cancel()
 	logger := f.logger.With(slog.String("requestId", inv.RequestID))
 	defer func() {

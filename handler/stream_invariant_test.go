@@ -39,7 +39,7 @@ const (
 	// that records are delivered while the sequence is still being written.
 	triggerPollInterval = 10 * time.Millisecond
 	// triggerInvocationTimeout bounds every invocation. The function keeps
-	// handler.DeadlineMargin of it free, which leaves its Tablestore retries 8 s: faults
+	// handler.MaxDeadlineMargin of it free, which leaves its Tablestore retries 8 s: faults
 	// that clear within a few retries never fail an invocation.
 	triggerInvocationTimeout = 10 * time.Second
 	// streamWaitTimeout is the test's own bound on WaitIdle and on the trigger's stopping:
@@ -219,7 +219,7 @@ func (r *streamRun) serveFlakyFunction(t *testing.T, seq *testSequence, source, 
 	}, discard)
 	require.NoError(t, err)
 	flaky := &flakyFunction{
-		next:     fcruntime.NewHTTPHandler(fn.Invoke, discard),
+		next:     fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: discard}),
 		rate:     functionFailureRate,
 		rejected: &r.rejected,
 		lost:     &r.lost,

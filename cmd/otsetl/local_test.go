@@ -259,6 +259,7 @@ func TestLocalUsageAndConfigurationErrors(t *testing.T) {
 	require.NoError(t, err)
 	mismatched := write("mismatched.yaml", strings.Replace(string(sYAML), "SOURCE_TABLE: ${vars.sourceTable}", "SOURCE_TABLE: other_table", 1))
 	noTrigger := write("no-trigger.yaml", strings.Replace(string(sYAML), "triggerType: tablestore", "triggerType: timer", 1))
+	noTime := write("no-time.yaml", strings.Replace(string(sYAML), "timeout: 60", "timeout: 0", 1))
 	tests := []struct {
 		name string
 		args []string
@@ -270,6 +271,7 @@ func TestLocalUsageAndConfigurationErrors(t *testing.T) {
 		{"bad primary key", []string{"--primary-key", "id:float"}, `--primary-key: "id:float": want name:type`},
 		{"no shards", []string{"--stream-shards", "0"}, "--stream-shards 0: want at least 1"},
 		{"endpoint without credentials", []string{"--endpoint", "http://127.0.0.1:1"}, "--endpoint needs credentials in ALIBABA_CLOUD_ACCESS_KEY_ID"},
+		{"a timeout the function cannot work in", []string{"-f", noTime}, "props.timeout 0: the function needs at least 1 second"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -156,6 +156,8 @@ func TestUsageAndConfigurationErrors(t *testing.T) {
 		{"missing instance", nil, []string{"serve"}, "TABLESTORE_INSTANCE is required"},
 		{"result table is the source table", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", handler.EnvResultTable: "source_data"}, []string{"serve"}, "would trigger the function again"},
 		{"unknown flag", nil, []string{"serve", "--no-such-flag"}, "unknown flag"},
+		{"negative in-flight bound", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1"}, []string{"serve", "--max-inflight-bytes", "-1"}, "--max-inflight-bytes -1"},
+		{"memory size not a number", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", envMemorySize: "lots"}, []string{"serve"}, `FC_FUNCTION_MEMORY_SIZE="lots"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -143,7 +143,7 @@ func startFunction(ctx context.Context, fn *handler.Function, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	go func() { _ = fcruntime.Serve(ctx, ln, fcruntime.NewHTTPHandler(fn.Invoke, logger)) }()
+	go func() { _ = fcruntime.Serve(ctx, ln, fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger})) }()
 	return &fcruntime.Invoker{URL: "http://" + ln.Addr().String()}, nil
 }
 

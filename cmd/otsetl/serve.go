@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -14,8 +15,41 @@ import (
 // https://www.alibabacloud.com/help/en/functioncompute/fc/principles-1).
 const defaultPort = "9000"
 
+// envMemorySize is the FC system variable holding the instance's memory in MB
+// (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
+const envMemorySize = "FC_FUNCTION_MEMORY_SIZE"
+
+// defaultMemoryMB is the instance memory assumed when FC does not say: s.yaml's memorySize.
+const defaultMemoryMB = 512
+
+// payloadShareOfMemory: an invocation holds about five times its payload (the payload, the
+// decoded records, the plan, the requests), and the process needs room of its own, so the
+// payloads in flight may take a sixth of the instance's memory.
+const payloadShareOfMemory = 6
+
+// maxInFlightBytes returns the bound on the payload bytes of the invocations in flight: the
+// flag when it is set, else a sixth of the instance's memory (FC_FUNCTION_MEMORY_SIZE, MB).
+func maxInFlightBytes(flag int64, getenv func(string) string) (int64, error) {
+	if flag != 0 {
+		if flag < 0 {
+			return 0, fmt.Errorf("--max-inflight-bytes %d: want a positive number of bytes", flag)
+		}
+		return flag, nil
+	}
+	memoryMB := int64(defaultMemoryMB)
+	if v := getenv(envMemorySize); v != "" {
+		mb, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || mb <= 0 {
+			return 0, fmt.Errorf("%s=%q is not a memory size in MB", envMemorySize, v)
+		}
+		memoryMB = mb
+	}
+	return memoryMB << 20 / payloadShareOfMemory, nil
+}
+
 func serveCommand(getenv func(string) string) *cobra.Command {
 	var listen string
+	var inFlight int64
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the function under FC's custom-runtime HTTP protocol (POST /invoke, POST /initialize)",
@@ -23,13 +57,23 @@ func serveCommand(getenv func(string) string) *cobra.Command {
 
 It listens on 0.0.0.0:$FC_CUSTOM_LISTEN_PORT, else 0.0.0.0:$FC_SERVER_PORT, else 0.0.0.0:9000,
 and stops gracefully on SIGTERM or Ctrl-C. The configuration is read from the environment
-and validated before it listens.`,
+and validated before it listens. It answers FC's lifecycle hooks (/initialize, /pre-freeze,
+/pre-stop).
+
+The payloads of the invocations in flight at once may hold a sixth of the instance's memory
+($FC_FUNCTION_MEMORY_SIZE MB, 512 if unset), or --max-inflight-bytes: an invocation beyond that
+fails at once with errorType InstanceBusy and is invoked again later, instead of the instance
+running out of memory. One invocation is always admitted.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := slog.New(slog.NewJSONHandler(cmd.OutOrStdout(), nil))
 			fn, err := newFunction(getenv, logger)
 			if err != nil {
 				return err
+			}
+			bound, err := maxInFlightBytes(inFlight, getenv)
+			if err != nil {
+				return usageError{err}
 			}
 			if listen == "" {
 				listen = net.JoinHostPort("0.0.0.0", firstNonEmpty(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), defaultPort))
@@ -38,8 +82,9 @@ and validated before it listens.`,
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
 			}
-			logger.Info("otsetl serving", slog.String("addr", ln.Addr().String()))
-			if err := fcruntime.Serve(cmd.Context(), ln, fcruntime.NewHTTPHandler(fn.Invoke, logger)); err != nil {
+			logger.Info("otsetl serving", slog.String("addr", ln.Addr().String()), slog.Int64("maxInFlightBytes", bound))
+			h := fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger, MaxInFlightBytes: bound})
+			if err := fcruntime.Serve(cmd.Context(), ln, h); err != nil {
 				return err
 			}
 			logger.Info("otsetl stopped")
@@ -47,6 +92,7 @@ and validated before it listens.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default 0.0.0.0:$FC_CUSTOM_LISTEN_PORT, $FC_SERVER_PORT or 9000)")
+	cmd.Flags().Int64Var(&inFlight, "max-inflight-bytes", 0, "bound on the payload bytes of the invocations in flight (default: a sixth of $FC_FUNCTION_MEMORY_SIZE MB, 512 if unset)")
 	return cmd
 }
 

@@ -137,6 +137,9 @@ func triggeredFunctionOf(resource string, props, trigger map[string]any) (trigge
 	case nil:
 		fn.Timeout = 60 * time.Second
 	case int:
+		if timeout < 1 {
+			return fn, fmt.Errorf("props.timeout %d: the function needs at least 1 second (FC allows 1 to 86400)", timeout)
+		}
 		fn.Timeout = time.Duration(timeout) * time.Second
 	default:
 		return fn, fmt.Errorf("props.timeout %v is not a whole number of seconds", timeout)
