@@ -15,8 +15,8 @@ type CaptureOptions struct {
 	// Since is where every shard's reading starts: its first record committed at or after
 	// Since. The zero time means the oldest record the Stream still holds.
 	Since time.Time
-	// BatchSize is the most records in one batch (the GetStreamRecord limit); 0 means
-	// DefaultBatchSize.
+	// BatchSize is the most records in one batch (the GetStreamRecord limit, 1 to
+	// MaxBatchSize); 0 means DefaultBatchSize.
 	BatchSize int
 }
 
@@ -38,8 +38,8 @@ type Batch struct {
 // its own beyond client's (its TableStoreConfig); the first failed request, or write's
 // first error, ends it with that error. It checks ctx between requests.
 func Capture(ctx context.Context, client *sdk.TableStoreClient, table string, opts CaptureOptions, write func(Batch) error) error {
-	if opts.BatchSize < 0 || opts.BatchSize > 1<<31-1 {
-		return fmt.Errorf("fclocal: CaptureOptions.BatchSize %d: want 0 (default %d) or a positive int32", opts.BatchSize, DefaultBatchSize)
+	if opts.BatchSize < 0 || opts.BatchSize > MaxBatchSize {
+		return fmt.Errorf("fclocal: CaptureOptions.BatchSize %d: want 0 (default %d) up to %d", opts.BatchSize, DefaultBatchSize, MaxBatchSize)
 	}
 	limit := int32(orDefault(opts.BatchSize, DefaultBatchSize))
 	since := streamTimestamp(opts.Since)

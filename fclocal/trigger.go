@@ -47,8 +47,11 @@ import (
 
 // Defaults of [Config].
 const (
-	// DefaultBatchSize is the GetStreamRecord limit: records per invocation at most.
+	// DefaultBatchSize is GetStreamRecord's default limit: records per invocation at most.
 	DefaultBatchSize = 100
+	// MaxBatchSize is the largest limit GetStreamRecord accepts (Tablestore "Limits":
+	// 1 to 1000 records a request).
+	MaxBatchSize = 1000
 	// DefaultPollInterval is the wait before reading a shard again that had no new records,
 	// short enough that a row written with the SDK reaches the function within a second.
 	DefaultPollInterval = 200 * time.Millisecond
@@ -83,8 +86,8 @@ type Config struct {
 	// Since is where every shard's reading starts: its first record committed at or after
 	// Since. The zero time means the oldest record the Stream still holds.
 	Since time.Time
-	// BatchSize is the most records one invocation carries (the GetStreamRecord limit);
-	// 0 means DefaultBatchSize.
+	// BatchSize is the most records one invocation carries (the GetStreamRecord limit,
+	// 1 to MaxBatchSize); 0 means DefaultBatchSize.
 	BatchSize int
 	// PollInterval is the wait before reading again a shard that had no new records;
 	// 0 means DefaultPollInterval.
@@ -195,8 +198,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("fclocal: Config.Client is required")
 	case c.Table == "":
 		return c, errors.New("fclocal: Config.Table is required")
-	case c.BatchSize < 0 || c.BatchSize > 1<<31-1:
-		return c, fmt.Errorf("fclocal: Config.BatchSize %d: want 0 (default %d) or a positive int32", c.BatchSize, DefaultBatchSize)
+	case c.BatchSize < 0 || c.BatchSize > MaxBatchSize:
+		return c, fmt.Errorf("fclocal: Config.BatchSize %d: want 0 (default %d) up to %d", c.BatchSize, DefaultBatchSize, MaxBatchSize)
 	case c.PollInterval < 0, c.DescribeInterval < 0:
 		return c, errors.New("fclocal: Config.PollInterval and DescribeInterval may not be negative")
 	case c.InvocationTimeout < 0 || c.InvocationTimeout > fcruntime.TriggerTimeLimit:

@@ -229,6 +229,7 @@ func TestNewChecksTheConfig(t *testing.T) {
 		{"no URL", func(c *fclocal.Config) { c.FunctionURL = "" }, "Config.FunctionURL"},
 		{"URL without scheme", func(c *fclocal.Config) { c.FunctionURL = "127.0.0.1:9000" }, "want an http:// or https:// URL"},
 		{"negative batch size", func(c *fclocal.Config) { c.BatchSize = -1 }, "Config.BatchSize -1"},
+		{"batch size GetStreamRecord refuses", func(c *fclocal.Config) { c.BatchSize = fclocal.MaxBatchSize + 1 }, "Config.BatchSize 1001: want 0 (default 100) up to 1000"},
 		{"negative poll interval", func(c *fclocal.Config) { c.PollInterval = -time.Second }, "may not be negative"},
 		{"timeout over the trigger's limit", func(c *fclocal.Config) { c.InvocationTimeout = 2 * time.Minute }, "trigger's limit of 1m0s"},
 		{"backoff max below initial", func(c *fclocal.Config) { c.Backoff = fclocal.Backoff{Initial: time.Second, Max: time.Millisecond} }, "want 0 < Initial <= Max"},

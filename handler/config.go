@@ -3,6 +3,7 @@ package handler
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/otsetl/otsetl/tablestore"
@@ -19,6 +20,7 @@ const (
 	EnvFilter          = "FILTER"
 	EnvColumns         = "COLUMNS"
 	EnvDeadLetterTable = "DEAD_LETTER_TABLE"
+	EnvCapturePayloads = "CAPTURE_PAYLOADS"
 	// EnvRegion is the FC system variable holding the instance's region (e.g. "cn-hangzhou"),
 	// used to derive the VPC endpoint when TABLESTORE_ENDPOINT is unset
 	// (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
@@ -54,6 +56,10 @@ type Config struct {
 	// Rule is the cleaning rule: FILTER (default "level > 1") and COLUMNS (comma-separated
 	// projection, default all attribute columns).
 	Rule transform.Config
+	// CapturePayloads is how many of the first payloads an instance receives it writes to
+	// its log, one line each (CAPTURE_PAYLOADS, default 0: none), so that a first deployment
+	// can record what the real trigger sends (see [CapturedPayloadMessage]).
+	CapturePayloads int
 }
 
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in production) and
@@ -95,6 +101,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if cfg.ResultTable == cfg.SourceTable {
 		return Config{}, fmt.Errorf("%s and %s are both %q: writing into the triggering table would trigger the function again, forever", EnvResultTable, EnvSourceTable, cfg.ResultTable)
+	}
+	if v := strings.TrimSpace(getenv(EnvCapturePayloads)); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return Config{}, fmt.Errorf("%s=%q: want how many payloads to capture, a whole number from 0", EnvCapturePayloads, v)
+		}
+		cfg.CapturePayloads = n
 	}
 	if cfg.DeadLetterTable != "" && (cfg.DeadLetterTable == cfg.SourceTable || cfg.DeadLetterTable == cfg.ResultTable) {
 		return Config{}, fmt.Errorf("%s=%q must differ from %s and %s", EnvDeadLetterTable, cfg.DeadLetterTable, EnvSourceTable, EnvResultTable)

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/otsetl/otsetl/aliyun"
@@ -120,10 +121,11 @@ func (s Summary) String() string {
 
 // Function is the configured otsetl function. It is safe for concurrent invocations.
 type Function struct {
-	cfg    Config
-	rule   *transform.Rule
-	logger *slog.Logger
-	now    func() time.Time
+	cfg      Config
+	rule     *transform.Rule
+	logger   *slog.Logger
+	now      func() time.Time
+	captured atomic.Int64 // invocations counted for Config.CapturePayloads
 }
 
 // New compiles cfg's rule once; logger (nil: slog.Default()) gets one line per invocation

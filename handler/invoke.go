@@ -20,10 +20,18 @@ func DeadlineMargin(budget time.Duration) time.Duration {
 	return min(MaxDeadlineMargin, budget/5)
 }
 
+// CapturedPayloadMessage is the message of the log line in which [Function.Invoke] captures a
+// payload, when Config.CapturePayloads asks for it: one JSON line (log/slog's JSON handler)
+// with requestId, payloadBytes and payload, the raw bytes in standard base64. `otsetl replay`
+// replays a file of such lines.
+const CapturedPayloadMessage = "payload captured"
+
 // Invoke is the function as the runtimes serve it (a [fcruntime.Func]): it runs
 // [Function.Process] on one invocation with the invocation's STS credentials, under the
 // deadline min(ctx's, [fcruntime.Invocation.Deadline]) less [DeadlineMargin], and logs the
-// outcome as one line. A panic becomes an ErrorTypeInternal error.
+// outcome as one line. A panic becomes an ErrorTypeInternal error. The first
+// Config.CapturePayloads payloads of the instance are written to the log before they are
+// processed ([CapturedPayloadMessage]).
 //
 // The line is "invocation succeeded" (INFO) or "invocation failed" (ERROR, with errorType
 // and error first), then payloadBytes, durationMs, and every [Summary] field under its JSON
@@ -35,6 +43,9 @@ func (f *Function) Invoke(ctx context.Context, inv fcruntime.Invocation, payload
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(-DeadlineMargin(deadline.Sub(start))))
 	defer cancel()
 	logger := f.logger.With(slog.String("requestId", inv.RequestID))
+	if f.captured.Add(1) <= int64(f.cfg.CapturePayloads) {
+		logger.LogAttrs(ctx, slog.LevelInfo, CapturedPayloadMessage, slog.Int("payloadBytes", len(payload)), slog.Any("payload", payload))
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = &Error{Type: ErrorTypeInternal, Err: fmt.Errorf("panic: %v", p)}

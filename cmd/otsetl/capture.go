@@ -46,7 +46,7 @@ ALIBABA_CLOUD_SECURITY_TOKEN. DIR is created if needed and must hold no event fi
 			if err != nil {
 				return err
 			}
-			if err := checkEmptyOutput(out); err != nil {
+			if err := checkNoEventFiles(out); err != nil {
 				return usageError{err}
 			}
 			client := tables.NewClient(endpoint, instance, creds)
@@ -57,12 +57,12 @@ ALIBABA_CLOUD_SECURITY_TOKEN. DIR is created if needed and must hold no event fi
 			return writeCapture(cmd.OutOrStdout(), out, table, shards)
 		},
 	}
-	cmd.Flags().StringVar(&endpoint, "endpoint", "", "Tablestore endpoint, e.g. https://myinstance.cn-hangzhou.sdk.aliyuncs.com (required)")
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "Tablestore endpoint, e.g. https://myinstance.cn-hangzhou.ots.aliyuncs.com (required)")
 	cmd.Flags().StringVar(&instance, "instance", "", "Tablestore instance name (required)")
 	cmd.Flags().StringVar(&table, "table", "", "the table whose Stream to read (required)")
 	cmd.Flags().StringVar(&out, "out", "", "folder to write the event files to (required)")
 	cmd.Flags().StringVar(&since, "since", "", "read records committed at or after this RFC 3339 time, e.g. 2026-01-02T15:04:05Z (default: the oldest)")
-	cmd.Flags().IntVar(&batchSize, "batch-size", fclocal.DefaultBatchSize, "most records per event file (the GetStreamRecord limit)")
+	cmd.Flags().IntVar(&batchSize, "batch-size", fclocal.DefaultBatchSize, "most records per event file (the GetStreamRecord limit, 1 to 1000)")
 	return cmd
 }
 
@@ -77,8 +77,8 @@ func captureOptions(endpoint, instance, table, since, out string, batchSize int)
 	if _, err := tablestore.CheckEndpoint(endpoint); err != nil {
 		return opts, fmt.Errorf("--endpoint: %w", err)
 	}
-	if batchSize < 1 {
-		return opts, fmt.Errorf("--batch-size %d: want at least 1", batchSize)
+	if batchSize < 1 || batchSize > fclocal.MaxBatchSize {
+		return opts, fmt.Errorf("--batch-size %d: want 1 to %d (GetStreamRecord's limit)", batchSize, fclocal.MaxBatchSize)
 	}
 	opts.BatchSize = batchSize
 	if since != "" {
@@ -91,14 +91,12 @@ func captureOptions(endpoint, instance, table, since, out string, batchSize int)
 	return opts, nil
 }
 
-// checkEmptyOutput creates dir if needed and refuses one that holds event files already:
-// replay would mix them with the capture.
-func checkEmptyOutput(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if files, err := replay.Files([]string{dir}); err == nil {
-		return fmt.Errorf("--out %s holds event files already (%s, ...); choose an empty folder", dir, filepath.Base(files[0]))
+// checkNoEventFiles refuses an output folder that holds event files already: replay would
+// mix them with the capture. A folder that does not exist yet is fine: writeCapture makes it
+// once the capture has succeeded, so that a failed capture leaves nothing behind.
+func checkNoEventFiles(dir string) error {
+	if sources, err := replay.Sources([]string{dir}); err == nil {
+		return fmt.Errorf("--out %s holds event files already (%s, ...); choose an empty folder", dir, sources[0])
 	}
 	return nil
 }
@@ -148,9 +146,12 @@ func (c *capturedShards) merged() []fclocal.Batch {
 // over no empty batches.
 func firstTimestamp(b fclocal.Batch) int64 { return b.Event.Records[0].Info.Timestamp }
 
-// writeCapture writes the batches as numbered CBOR event files into dir and prints one line
-// per file and a total.
+// writeCapture writes the batches as numbered CBOR event files into dir, making it if
+// needed, and prints one line per file and a total.
 func writeCapture(w io.Writer, dir, table string, shards capturedShards) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	batches := shards.merged()
 	width := max(6, len(strconv.Itoa(len(batches))))
 	records := 0

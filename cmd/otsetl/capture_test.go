@@ -108,7 +108,7 @@ func TestCaptureThenReplay(t *testing.T) {
 	fresh := startTablestore(t)
 	code, stdout, stderr = runCLI(t, captureEnv, "replay", "--endpoint", fresh.Endpoint, "--instance", otslocaltest.Instance, "--apply-to-source", out)
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, fmt.Sprintf("replayed %d of %d files", len(entries), len(entries)))
+	assert.Contains(t, stdout, fmt.Sprintf("replayed %d of %d events", len(entries), len(entries)))
 
 	assert.Equal(t, srv.Scan(t, "source_data"), fresh.Scan(t, "source_data"), "the capture holds every change")
 	want := passing(t, srv, "source_data")
@@ -131,7 +131,8 @@ func TestCaptureErrors(t *testing.T) {
 		{"no out", captureEnv, append([]string{"capture"}, required...), "--out is required"},
 		{"bad endpoint", captureEnv, []string{"capture", "--endpoint", "127.0.0.1:1", "--instance", "i", "--table", "t", "--out", "d"}, "want an http:// or https:// URL"},
 		{"bad since", captureEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir(), "--since", "yesterday"), `--since "yesterday": want an RFC 3339 time`},
-		{"bad batch size", captureEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir(), "--batch-size", "0"), "--batch-size 0: want at least 1"},
+		{"bad batch size", captureEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir(), "--batch-size", "0"), "--batch-size 0: want 1 to 1000"},
+		{"batch size GetStreamRecord refuses", captureEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir(), "--batch-size", "1001"), "--batch-size 1001: want 1 to 1000 (GetStreamRecord's limit)"},
 		{"no credentials", noEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir()), "ALIBABA_CLOUD_ACCESS_KEY_ID"},
 		{"out holds events", captureEnv, append(append([]string{"capture"}, required...), "--out", full), "holds event files already (000001-x.cbor, ...)"},
 		{"arguments", captureEnv, append(append([]string{"capture"}, required...), "--out", t.TempDir(), "extra"), "unknown command"},
@@ -145,7 +146,9 @@ func TestCaptureErrors(t *testing.T) {
 		})
 	}
 
-	code, _, stderr := runCLI(t, captureEnv, "capture", "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--table", "result", "--out", t.TempDir())
+	out := filepath.Join(t.TempDir(), "capture")
+	code, _, stderr := runCLI(t, captureEnv, "capture", "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--table", "result", "--out", out)
 	assert.Equal(t, 1, code)
 	assert.Equal(t, "otsetl: fclocal: table \"result\" has no Stream enabled\n", stderr)
+	assert.NoDirExists(t, out, "a failed capture leaves no output folder behind")
 }

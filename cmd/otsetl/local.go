@@ -85,7 +85,7 @@ any key works with the embedded otslocal).`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&flags.file, "file", "f", "s.yaml", "the Serverless Devs s.yaml with the function and its Tablestore trigger")
-	f.StringVar(&flags.endpoint, "endpoint", "", "a Tablestore endpoint to use instead of the embedded otslocal, e.g. https://myinstance.cn-hangzhou.sdk.aliyuncs.com")
+	f.StringVar(&flags.endpoint, "endpoint", "", "a Tablestore endpoint to use instead of the embedded otslocal, e.g. https://myinstance.cn-hangzhou.ots.aliyuncs.com")
 	f.StringVar(&flags.instance, "instance", "", "the instance name (default: the one in the trigger's sourceArn, or \""+localInstance+"\" with the embedded otslocal)")
 	f.StringVar(&flags.listen, "listen", "127.0.0.1:8900", "address of the embedded otslocal")
 	f.IntVar(&flags.streamShards, "stream-shards", 1, "shards of each table's Stream in the embedded otslocal")
@@ -336,6 +336,7 @@ func (p *functionProcess) start() error {
 	cmd := exec.Command(p.path, p.args...)
 	cmd.Env = p.env
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the function: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -295,4 +296,40 @@ func TestLocalAgainstAnEndpointWithoutStream(t *testing.T) {
 	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "otsetl local: Tablestore at "+srv.Endpoint+", instance "+otslocaltest.Instance)
 	assert.Contains(t, stderr, `table "source_data" has no Stream enabled`)
+}
+
+// TestSIGKILLOfLocalEndsItsFunctionProcess kills `otsetl local` with SIGKILL, which it cannot
+// handle: its function process must not outlive it, still listening.
+func TestSIGKILLOfLocalEndsItsFunctionProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the otsetl binary")
+	}
+	bin := buildBinary(t)
+	stdout := &testkit.SyncBuffer{}
+	cmd := exec.Command(bin, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t))
+	cmd.Env = withoutCredentials(os.Environ())
+	cmd.Stdout = stdout
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	require.Eventually(t, func() bool { return strings.Contains(stdout.String(), "trigger source_data -> otsetl running") },
+		30*time.Second, 10*time.Millisecond, "stdout:\n%s", stdout)
+	pid := functionPID(t, stdout.String())
+	addr := regexp.MustCompile(`\(otsetl serve, pid \d+\) at http://(\S+)`).FindStringSubmatch(stdout.String())[1]
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	require.Eventually(t, func() bool { return !processRunning(pid) }, 10*time.Second, 10*time.Millisecond,
+		"function process %d outlived otsetl local", pid)
+	_, err := net.DialTimeout("tcp", addr, time.Second)
+	assert.Error(t, err, "nothing listens where the function did")
+}
+
+// processRunning reports whether process pid exists and is not a zombie waiting to be reaped.
+func processRunning(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
 }

@@ -70,7 +70,7 @@ func TestReplayScenarioPrintsTheExpectedResultTable(t *testing.T) {
 	want, err := os.ReadFile(expectedResult)
 	require.NoError(t, err)
 	assert.Equal(t, string(want), resultTable(t, stdout))
-	assert.Contains(t, stdout, "replayed 4 of 4 files: 26 records, 22 keys: 10 puts, 5 updates (1 not in view), 7 deletes, 7 source reads, 0 dead-lettered; 4 write requests, 3 read requests, 0 retries")
+	assert.Contains(t, stdout, "replayed 4 of 4 events: 26 records, 22 keys: 10 puts, 5 updates (1 not in view), 7 deletes, 7 source reads, 0 dead-lettered; 4 write requests, 3 read requests, 0 retries")
 	assert.Contains(t, stdout, "0002-updates.json: 6 records, 6 keys: 1 puts, 3 updates (1 not in view), 2 deletes, 3 source reads")
 }
 
@@ -136,7 +136,7 @@ func TestReplayStopsAtTheFirstFailedInvocation(t *testing.T) {
 
 	code, stdout, stderr := runCLI(t, noEnv, "replay", dir)
 	assert.Equal(t, 1, code)
-	assert.Contains(t, stdout, "replayed 1 of 3 files")
+	assert.Contains(t, stdout, "replayed 1 of 3 events")
 	assert.Contains(t, stderr, "0002.json: InvalidRecord: 1 record(s) cannot be evaluated")
 	assert.Contains(t, stderr, `column "level" holds STRING "high"`)
 }
@@ -156,6 +156,7 @@ func TestUsageAndConfigurationErrors(t *testing.T) {
 		{"missing instance", nil, []string{"serve"}, "TABLESTORE_INSTANCE is required"},
 		{"result table is the source table", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", handler.EnvResultTable: "source_data"}, []string{"serve"}, "would trigger the function again"},
 		{"unknown flag", nil, []string{"serve", "--no-such-flag"}, "unknown flag"},
+		{"capture count not a number", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", handler.EnvCapturePayloads: "-1"}, []string{"serve"}, `CAPTURE_PAYLOADS="-1": want how many payloads to capture`},
 		{"negative in-flight bound", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1"}, []string{"serve", "--max-inflight-bytes", "-1"}, "--max-inflight-bytes -1"},
 		{"memory size not a number", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", envMemorySize: "lots"}, []string{"serve"}, `FC_FUNCTION_MEMORY_SIZE="lots"`},
 	}
@@ -207,7 +208,8 @@ func invokeSummary(ctx context.Context, invoker *fcruntime.Invoker, inv fcruntim
 
 // TestServeProcess runs the real `otsetl serve` binary under the custom-runtime protocol
 // against otslocal: it answers invocations, survives bad input, keeps credentials out of its
-// logs, and stops cleanly on SIGTERM.
+// logs, and stops cleanly on SIGTERM. With CAPTURE_PAYLOADS=2 its log holds its first two
+// payloads, which `otsetl replay` replays from the log.
 func TestServeProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -220,7 +222,8 @@ func TestServeProcess(t *testing.T) {
 	_, port, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE="+otslocaltest.Instance, "TABLESTORE_ENDPOINT="+srv.Endpoint, "FC_CUSTOM_LISTEN_PORT="+port)
+	cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE="+otslocaltest.Instance, "TABLESTORE_ENDPOINT="+srv.Endpoint, "FC_CUSTOM_LISTEN_PORT="+port,
+		handler.EnvCapturePayloads+"=2")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Start())
@@ -277,6 +280,17 @@ func TestServeProcess(t *testing.T) {
 		assert.NotContains(t, logs+stderr.String(), secret)
 	}
 	assert.Empty(t, stderr.String())
+
+	// The capture: the scenario's event, then "garbage", byte for byte.
+	assert.Equal(t, 2, strings.Count(logs, `"msg":"`+handler.CapturedPayloadMessage+`"`))
+	capture := filepath.Join(t.TempDir(), "function.log")
+	require.NoError(t, os.WriteFile(capture, []byte(logs), 0o644))
+	code, out, errOut := runCLI(t, noEnv, "replay", capture)
+	assert.Equal(t, 1, code, "the second captured payload is the garbage the function refused")
+	assert.Contains(t, out, "function.log:")
+	assert.Contains(t, out, ": 6 records, 6 keys: 4 puts, 0 updates (0 not in view), 2 deletes")
+	assert.Contains(t, out, "replayed 1 of 2 events")
+	assert.Regexp(t, `function.log:\d+: events: payload is neither a CBOR map nor a JSON object: first byte 0x67`, errOut)
 }
 
 // TestGo1Runtime runs the binary under FC's go1 runtime protocol: with FC_RUNTIME_API set it

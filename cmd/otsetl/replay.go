@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -38,10 +37,13 @@ func replayCommand(getenv func(string) string) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "replay [--endpoint URL --instance NAME] PATH...",
-		Short: "Replay trigger event files (.cbor, .json) through the function and print the result table",
-		Long: `Replay trigger event files through the function's HTTP path, in file-name order.
+		Short: "Replay trigger events (.cbor, .json files, captured .log lines) through the function and print the result table",
+		Long: `Replay trigger events through the function's HTTP path, in file-name order.
 
-PATH is an event file or a folder of .cbor and .json event files. The function runs in this
+PATH is an event file (.cbor or .json), a function log (.log) holding payloads the function
+captured with CAPTURE_PAYLOADS (each captured line is an event, in the order of the lines), or
+a folder of such files. Only regular files are read, and no event over FC's 32 MiB. The
+function runs in this
 process with the configuration of the environment (SOURCE_TABLE, RESULT_TABLE, FILTER,
 COLUMNS, DEAD_LETTER_TABLE), exactly as under FC's custom runtime.
 
@@ -55,14 +57,14 @@ ALIBABA_CLOUD_ACCESS_KEY_ID, ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_S
 
 Replay stops at the first failed invocation, as the trigger would block the shard, and exits 1.
 
-It prints one summary line per file; with 10 files or more and standard output a terminal, a
-progress bar below them.`,
+It prints one summary line per event; with 10 events or more and standard output a terminal,
+a progress bar below them.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			if (endpoint == "") != (instance == "") {
 				return usageError{errors.New("--endpoint and --instance go together")}
 			}
-			files, err := replay.Files(paths)
+			sources, err := replay.Sources(paths)
 			if err != nil {
 				return usageError{err}
 			}
@@ -104,7 +106,7 @@ progress bar below them.`,
 			}
 
 			out := cmd.OutOrStdout()
-			progress := newProgress(out, len(files), isTerminal(out))
+			progress := newProgress(out, len(sources), isTerminal(out))
 			client := tables.NewClient(endpoint, instance, creds)
 			cfg := replay.Config{
 				Tablestore:    client,
@@ -113,11 +115,11 @@ progress bar below them.`,
 				Invoker:       invoker,
 				CreateTables:  embedded,
 				ApplyToSource: applyToSource,
-				OnFile:        progress.fileDone,
+				OnEvent:       progress.eventDone,
 			}
-			results, runErr := replay.Run(cmd.Context(), cfg, files)
+			results, runErr := replay.Run(cmd.Context(), cfg, sources)
 			progress.stop()
-			fmt.Fprintf(out, "\nreplayed %d of %d files: %s\n", len(results), len(files), replay.Total(results).String())
+			fmt.Fprintf(out, "\nreplayed %d of %d events: %s\n", len(results), len(sources), replay.Total(results).String())
 			if runErr != nil {
 				return runErr
 			}
@@ -143,31 +145,33 @@ func startFunction(ctx context.Context, fn *handler.Function, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	go func() { _ = fcruntime.Serve(ctx, ln, fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger})) }()
+	go func() {
+		_ = fcruntime.Serve(ctx, ln, fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger}))
+	}()
 	return &fcruntime.Invoker{URL: "http://" + ln.Addr().String()}, nil
 }
 
-// progressMinFiles is the number of files from which replay shows a progress bar.
-const progressMinFiles = 10
+// progressMinEvents is the number of events from which replay shows a progress bar.
+const progressMinEvents = 10
 
-// progress reports replayed files on out: one summary line per file and, when it has a bar,
+// progress reports replayed events on out: one summary line per event and, when it has a bar,
 // a progress bar below the lines.
 type progress struct {
 	out io.Writer
 	bar *progressbar.ProgressBar // nil: lines only
 }
 
-// newProgress returns the progress of replaying files files onto out, with a bar when out is
-// a terminal and there are at least progressMinFiles files. Without a terminal the output
+// newProgress returns the progress of replaying n events onto out, with a bar when out is
+// a terminal and there are at least progressMinEvents events. Without a terminal the output
 // stays plain lines, fit for logs and tests.
-func newProgress(out io.Writer, files int, terminal bool) *progress {
+func newProgress(out io.Writer, n int, terminal bool) *progress {
 	p := &progress{out: out}
-	if terminal && files >= progressMinFiles {
-		p.bar = progressbar.NewOptions(files,
+	if terminal && n >= progressMinEvents {
+		p.bar = progressbar.NewOptions(n,
 			progressbar.OptionSetWriter(out),
 			progressbar.OptionSetDescription("replaying"),
 			progressbar.OptionShowCount(),
-			progressbar.OptionSetItsString("files"),
+			progressbar.OptionSetItsString("events"),
 			progressbar.OptionShowIts(),
 			progressbar.OptionFullWidth(),
 			progressbar.OptionSetRenderBlankState(true),
@@ -177,9 +181,9 @@ func newProgress(out io.Writer, files int, terminal bool) *progress {
 	return p
 }
 
-// fileDone prints r's summary line and advances the bar.
-func (p *progress) fileDone(r replay.FileResult) {
-	line := fmt.Sprintf("%s: %s", filepath.Base(r.Path), r.Summary.String())
+// eventDone prints r's summary line and advances the bar.
+func (p *progress) eventDone(r replay.Result) {
+	line := fmt.Sprintf("%s: %s", r.Source, r.Summary)
 	if p.bar == nil {
 		fmt.Fprintln(p.out, line)
 		return
@@ -189,7 +193,7 @@ func (p *progress) fileDone(r replay.FileResult) {
 	_ = p.bar.Add(1)
 }
 
-// stop ends the bar's line, whether every file was replayed or replay stopped early, so that
+// stop ends the bar's line, whether every event was replayed or replay stopped early, so that
 // what follows starts on a line of its own.
 func (p *progress) stop() {
 	if p.bar != nil && !p.bar.IsFinished() {

@@ -16,11 +16,11 @@ import (
 )
 
 // replayedFiles returns n results, as replay.Run reports them, and the lines they print.
-func replayedFiles(n int) ([]replay.FileResult, []string) {
-	var results []replay.FileResult
+func replayedFiles(n int) ([]replay.Result, []string) {
+	var results []replay.Result
 	var lines []string
 	for i := range n {
-		r := replay.FileResult{Path: filepath.Join("events", fmt.Sprintf("%04d.cbor", i+1)), Summary: handler.Summary{Records: i + 1, Keys: 1, Puts: 1, WriteRequests: 1}}
+		r := replay.Result{Source: replay.Source{Path: filepath.Join("events", fmt.Sprintf("%04d.cbor", i+1))}, Summary: handler.Summary{Records: i + 1, Keys: 1, Puts: 1, WriteRequests: 1}}
 		results = append(results, r)
 		lines = append(lines, fmt.Sprintf("%04d.cbor: %s", i+1, r.Summary.String()))
 	}
@@ -34,14 +34,14 @@ func TestProgressPrintsPlainLinesWithoutATerminalOrWithFewFiles(t *testing.T) {
 		terminal bool
 	}{
 		{"not a terminal", 25, false},
-		{"few files on a terminal", progressMinFiles - 1, true},
+		{"few files on a terminal", progressMinEvents - 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			results, lines := replayedFiles(tc.files)
 			var out bytes.Buffer
 			p := newProgress(&out, tc.files, tc.terminal)
 			for _, r := range results {
-				p.fileDone(r)
+				p.eventDone(r)
 			}
 			p.stop()
 			assert.Equal(t, strings.Join(lines, "\n")+"\n", out.String())
@@ -50,11 +50,11 @@ func TestProgressPrintsPlainLinesWithoutATerminalOrWithFewFiles(t *testing.T) {
 }
 
 func TestProgressDrawsABarBelowTheLinesOnATerminal(t *testing.T) {
-	results, lines := replayedFiles(progressMinFiles + 2)
+	results, lines := replayedFiles(progressMinEvents + 2)
 	var out bytes.Buffer
 	p := newProgress(&out, len(results), true)
 	for _, r := range results {
-		p.fileDone(r)
+		p.eventDone(r)
 	}
 	p.stop()
 
@@ -75,7 +75,7 @@ func TestProgressEndsTheBarLineWhenReplayStopsEarly(t *testing.T) {
 	var out bytes.Buffer
 	p := newProgress(&out, 20, true)
 	for _, r := range results {
-		p.fileDone(r)
+		p.eventDone(r)
 	}
 	p.stop()
 
@@ -97,18 +97,18 @@ func TestIsTerminal(t *testing.T) {
 	assert.False(t, isTerminal(f), "a regular file is not a terminal")
 }
 
-// TestReplayOfManyFilesToAPipeHasNoBar replays more files than progressMinFiles with standard
+// TestReplayOfManyFilesToAPipeHasNoBar replays more files than progressMinEvents with standard
 // output captured (not a terminal): the output is the plain summary lines.
 func TestReplayOfManyFilesToAPipeHasNoBar(t *testing.T) {
 	first, err := os.ReadFile(filepath.Join(scenarioDir, "0001-puts.json"))
 	require.NoError(t, err)
 	dir := t.TempDir()
-	for i := range progressMinFiles + 1 {
+	for i := range progressMinEvents + 1 {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%04d.json", i)), first, 0o644))
 	}
 	code, stdout, stderr := runCLI(t, noEnv, "replay", dir)
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, "replayed 11 of 11 files")
+	assert.Contains(t, stdout, "replayed 11 of 11 events")
 	assert.NotContains(t, stdout, "\r")
 	assert.NotContains(t, stdout, "replaying")
 }
