@@ -87,7 +87,7 @@ any key works with the embedded otslocal).`,
 	f.StringVarP(&flags.file, "file", "f", "s.yaml", "the Serverless Devs s.yaml with the function and its Tablestore trigger")
 	f.StringVar(&flags.endpoint, "endpoint", "", "a Tablestore endpoint to use instead of the embedded otslocal, e.g. https://myinstance.cn-hangzhou.ots.aliyuncs.com")
 	f.StringVar(&flags.instance, "instance", "", "the instance name (default: the one in the trigger's sourceArn, or \""+localInstance+"\" with the embedded otslocal)")
-	f.StringVar(&flags.listen, "listen", "127.0.0.1:8900", "address of the embedded otslocal")
+	f.StringVar(&flags.listen, "listen", defaultOtslocalAddress, "address of the embedded otslocal")
 	f.IntVar(&flags.streamShards, "stream-shards", 1, "shards of each table's Stream in the embedded otslocal")
 	f.StringVar(&flags.primaryKey, "primary-key", "id:integer", "primary key of the tables local creates, as name:type,... (types integer, string, binary)")
 	f.DurationVar(&flags.latency, "latency", 0, "latency the embedded otslocal adds to every request, e.g. 2ms")

@@ -57,7 +57,7 @@ connections after applying them; --fault-seed makes the choices repeatable.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8900", "address to listen on")
+	cmd.Flags().StringVar(&listen, "listen", defaultOtslocalAddress, "address to listen on")
 	cmd.Flags().IntVar(&streamShards, "stream-shards", 1, "shards of each table's Stream; rows are spread over them by partition key")
 	cmd.Flags().StringVar(&accessKeyID, "access-key-id", "", "the only AccessKey ID accepted (with --access-key-secret); default: any")
 	cmd.Flags().StringVar(&accessKeySecret, "access-key-secret", "", "the AccessKey secret requests must be signed with (with --access-key-id)")

@@ -25,6 +25,10 @@ import (
 // (which accepts any), unless told another.
 const localInstance = "otsetl-local"
 
+// defaultOtslocalAddress is where `otsetl otslocal` and the otslocal of `otsetl local` listen
+// unless told another address.
+const defaultOtslocalAddress = "127.0.0.1:8900"
+
 // localCredentials are the access key replay and local use on their embedded otslocal
 // (which accepts any), unless the environment holds one.
 var localCredentials = aliyun.Credentials{AccessKeyID: "local", AccessKeySecret: "local"}
