@@ -160,13 +160,18 @@ func (r *shardReader) undelivered(records []sequencedRecord) []sequencedRecord {
 // advances the checkpoint's sequence. It reports false when ctx ended first.
 func (r *shardReader) deliver(ctx context.Context, batch []sequencedRecord, payload []byte) bool {
 	waits := r.t.cfg.Backoff.start()
+	last := batch[len(batch)-1].seq
 	for attempt := 1; ; attempt++ {
 		if err := r.invoke(ctx, batch, payload, attempt); err == nil {
-			last := batch[len(batch)-1].seq
+			r.t.markAttempt(r.id, false, last, len(batch))
 			r.delivered = &last
 			return true
 		}
-		if ctx.Err() != nil || !sleep(ctx, waits.NextBackOff()) {
+		if ctx.Err() != nil {
+			return false
+		}
+		r.t.markAttempt(r.id, true, last, len(batch))
+		if !sleep(ctx, waits.NextBackOff()) {
 			return false
 		}
 	}
@@ -202,6 +207,7 @@ func (r *shardReader) invoke(ctx context.Context, batch []sequencedRecord, paylo
 		LastTimestamp:  batch[len(batch)-1].seq.timestamp,
 		Attempt:        attempt,
 		Latency:        latency,
+		Payload:        payload,
 		Result:         result,
 		Err:            err,
 	}

@@ -34,6 +34,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,6 +127,9 @@ type InvocationReport struct {
 	Attempt int
 	// Latency is how long the attempt took.
 	Latency time.Duration
+	// Payload is the event the attempt sent, CBOR-encoded as the trigger sends it (decode
+	// it with events.Decode). Every attempt at a batch shares it: it must not be modified.
+	Payload []byte
 	// Result is the function's result, the JSON body of its response; nil when Err is set.
 	Result json.RawMessage
 	// Err is why the attempt failed: an [*fcruntime.InvocationError] when the function
@@ -169,6 +174,74 @@ type shardState struct {
 	started, finished bool
 	// caughtUp is the epoch of the last read that found no new records (0: none yet).
 	caughtUp uint64
+	// checkpoint is the sequence of the last record the function accepted (nil before the
+	// first batch), delivered the number of records it accepted, failedAttempts the failed
+	// attempts at the batch being delivered; atEnd: the last read found no new records.
+	checkpoint     *sequence
+	delivered      int64
+	failedAttempts int
+	atEnd          bool
+}
+
+// Shard states of a [ShardStatus].
+const (
+	// ShardWaiting: a shard whose parents are not fully read yet.
+	ShardWaiting = "waiting"
+	// ShardReading: a shard being read; a shard that is not closed is read for ever.
+	ShardReading = "reading"
+	// ShardFinished: a closed shard whose records were all delivered.
+	ShardFinished = "finished"
+)
+
+// ShardStatus is the trigger's view of one shard of the Stream, for display (and as JSON).
+type ShardStatus struct {
+	// ID is the shard's id; Parents are the ids of the shards it was split or merged from.
+	ID      string   `json:"id"`
+	Parents []string `json:"parents"`
+	// State is ShardWaiting, ShardReading or ShardFinished.
+	State string `json:"state"`
+	// Checkpoint is the trigger's position in the shard: the sequence of the last record
+	// the function accepted, as "epoch:timestamp:rowIndex"; "" before the first batch.
+	Checkpoint string `json:"checkpoint"`
+	// CheckpointMicros is that record's commit time, µs since the Unix epoch; 0 before the
+	// first batch.
+	CheckpointMicros int64 `json:"checkpointMicros"`
+	// Delivered counts the shard's records the function accepted since Run started.
+	Delivered int64 `json:"delivered"`
+	// FailedAttempts counts the failed attempts at the batch being delivered: the shard
+	// waits on a batch the function keeps failing. 0 when no attempt failed.
+	FailedAttempts int `json:"failedAttempts"`
+	// CaughtUp reports that the last read of the shard found no new records.
+	CaughtUp bool `json:"caughtUp"`
+}
+
+// Shards returns the trigger's view of the shards the last DescribeStream listed, sorted by
+// id: none before Run has listed them. It may be called from any goroutine.
+func (t *Trigger) Shards() []ShardStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []ShardStatus
+	for _, st := range t.shards {
+		if !st.listed {
+			continue
+		}
+		status := ShardStatus{ID: string(st.id), State: ShardWaiting, Delivered: st.delivered, FailedAttempts: st.failedAttempts, CaughtUp: st.atEnd}
+		for _, p := range st.parents {
+			status.Parents = append(status.Parents, string(p))
+		}
+		switch {
+		case st.finished:
+			status.State = ShardFinished
+		case st.started:
+			status.State = ShardReading
+		}
+		if st.checkpoint != nil {
+			status.Checkpoint, status.CheckpointMicros = st.checkpoint.String(), st.checkpoint.timestamp
+		}
+		out = append(out, status)
+	}
+	slices.SortFunc(out, func(a, b ShardStatus) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // New checks cfg, fills in its defaults and returns a trigger that is not running yet. The
@@ -423,7 +496,9 @@ func (t *Trigger) requestRescan() {
 func (t *Trigger) markCaughtUp(id sdk.ShardId, epoch uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if st := t.shards[id]; st.caughtUp < epoch {
+	st := t.shards[id]
+	st.atEnd = true
+	if st.caughtUp < epoch {
 		st.caughtUp = epoch
 		t.signalChange()
 	}
@@ -437,6 +512,20 @@ func (t *Trigger) markFinished(id sdk.ShardId) {
 	t.signalChange()
 	t.mu.Unlock()
 	t.requestRescan()
+}
+
+// markAttempt notes the outcome of an attempt at a batch of shard id: on success the
+// checkpoint advances to last and delivered grows by records.
+func (t *Trigger) markAttempt(id sdk.ShardId, failed bool, last sequence, records int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.shards[id]
+	st.atEnd = false
+	if failed {
+		st.failedAttempts++
+		return
+	}
+	st.checkpoint, st.delivered, st.failedAttempts = &last, st.delivered+int64(records), 0
 }
 
 // pollWait waits PollInterval before a caught-up shard is read again, and reports whether

@@ -143,7 +143,24 @@ func TestFailingInvocationBlocksOnlyItsShard(t *testing.T) {
 		requestIDs[rep.RequestID] = true
 	}
 	assert.Len(t, requestIDs, 4, "every attempt is a new invocation with its own request id")
+	assert.Equal(t, failed[0], failedReports[0].Payload, "the report carries the event the attempt sent")
 	assert.Contains(t, logs.String(), "invocation failed; retrying the same batch")
+
+	shards := trig.Shards()
+	require.Len(t, shards, 3)
+	var stuckShard fclocal.ShardStatus
+	delivered := int64(0)
+	for _, sh := range shards {
+		assert.Equal(t, fclocal.ShardReading, sh.State, sh.ID)
+		delivered += sh.Delivered
+		if sh.ID == failedReports[0].Shard {
+			stuckShard = sh
+		}
+	}
+	assert.Equal(t, int64(rows-len(stuck)), delivered, "the shards count what the function accepted")
+	assert.GreaterOrEqual(t, stuckShard.FailedAttempts, 4, "the stuck shard shows its failed attempts")
+	assert.Zero(t, stuckShard.Delivered)
+	assert.Empty(t, stuckShard.Checkpoint, "no batch accepted: no checkpoint")
 
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
@@ -152,8 +169,18 @@ func TestFailingInvocationBlocksOnlyItsShard(t *testing.T) {
 	fn.setFailing(false)
 	waitIdle(t, trig)
 	assert.Equal(t, tb.expectedResult(t), tb.rows(t, resultTable))
-	_, delivered := reps.succeeded()
-	assert.Equal(t, rows, delivered, "nothing lost, nothing repeated")
+	succeeded, total := reps.succeeded()
+	assert.Equal(t, rows, total, "nothing lost, nothing repeated")
+	lastOfShard := map[string]int64{}
+	for _, rep := range succeeded {
+		lastOfShard[rep.Shard] = rep.LastTimestamp
+	}
+	for _, sh := range trig.Shards() {
+		assert.Zero(t, sh.FailedAttempts, sh.ID)
+		assert.True(t, sh.CaughtUp, sh.ID)
+		assert.Equal(t, lastOfShard[sh.ID], sh.CheckpointMicros, "shard %s: the checkpoint is the last delivered record", sh.ID)
+		assert.Regexp(t, fmt.Sprintf(`^\d+:%d:\d+$`, sh.CheckpointMicros), sh.Checkpoint)
+	}
 }
 
 // TestFunctionDownThenUp starts the trigger while nothing listens at the function's

@@ -25,25 +25,46 @@ func Apply(ctx context.Context, client *sdk.TableStoreClient, table string, reco
 		return errors.New("tables: Apply: empty table name")
 	}
 	for i := range records {
-		rec := &records[i]
-		op, call, err := recordCall(client, table, rec)
-		if err == nil {
-			err = ctx.Err()
-		}
-		if err == nil {
-			if _, err = ots.CallSDK(func() (struct{}, error) { return struct{}{}, call() }); err != nil {
-				err = fmt.Errorf("%s on table %q: %w", op, table, err)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("tables: record %d (%s): %w", i, ots.FormatPrimaryKey(rec.PrimaryKey), err)
+		if err := write(ctx, client, table, &records[i], sdk.RowExistenceExpectation_IGNORE); err != nil {
+			return fmt.Errorf("tables: record %d (%s): %w", i, ots.FormatPrimaryKey(records[i].PrimaryKey), err)
 		}
 	}
 	return nil
 }
 
-// recordCall builds the single-row SDK call that re-enacts rec and names its operation.
-func recordCall(api *sdk.TableStoreClient, table string, rec *events.Record) (string, func() error, error) {
+// Write applies one row change to table, as a record describes it (see [Apply]), with the
+// row existence expectation cond: IGNORE, EXPECT_EXIST or EXPECT_NOT_EXIST (DeleteRow
+// allows IGNORE and EXPECT_EXIST only; Tablestore refuses the other). An UpdateRow without
+// cells is an error. A refusal by Tablestore (OTSConditionCheckFail when cond is not met,
+// OTSInvalidPK for a primary key that does not match the table's) wraps the SDK's
+// *tablestore.OtsError; the error names the operation, the table and the primary key.
+func Write(ctx context.Context, client *sdk.TableStoreClient, table string, rec *events.Record, cond sdk.RowExistenceExpectation) error {
+	if rec.Type == events.UpdateRow && len(rec.Columns) == 0 {
+		return fmt.Errorf("tables: UpdateRow on table %q (%s): no cells to put or delete", table, ots.FormatPrimaryKey(rec.PrimaryKey))
+	}
+	if err := write(ctx, client, table, rec, cond); err != nil {
+		return fmt.Errorf("tables: row (%s): %w", ots.FormatPrimaryKey(rec.PrimaryKey), err)
+	}
+	return nil
+}
+
+// write applies rec to table with cond.
+func write(ctx context.Context, client *sdk.TableStoreClient, table string, rec *events.Record, cond sdk.RowExistenceExpectation) error {
+	op, call, err := recordCall(client, table, rec, cond)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		if _, err = ots.CallSDK(func() (struct{}, error) { return struct{}{}, call() }); err != nil {
+			err = fmt.Errorf("%s on table %q: %w", op, table, err)
+		}
+	}
+	return err
+}
+
+// recordCall builds the single-row SDK call that applies rec with cond and names its
+// operation.
+func recordCall(api *sdk.TableStoreClient, table string, rec *events.Record, cond sdk.RowExistenceExpectation) (string, func() error, error) {
 	pk, err := ots.SDKPrimaryKey(rec.PrimaryKey)
 	if err != nil {
 		return "", nil, err
@@ -51,7 +72,7 @@ func recordCall(api *sdk.TableStoreClient, table string, rec *events.Record) (st
 	switch rec.Type {
 	case events.PutRow:
 		put := &sdk.PutRowChange{TableName: table, PrimaryKey: pk}
-		put.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+		put.SetCondition(cond)
 		for _, col := range rec.Columns {
 			if col.Type != events.Put || col.Value.IsNone() {
 				return "", nil, fmt.Errorf("PutRow cell %q is %s; a PutRow holds Put cells with values", col.ColumnName, col.Type)
@@ -65,7 +86,7 @@ func recordCall(api *sdk.TableStoreClient, table string, rec *events.Record) (st
 		return "PutRow", func() error { _, err := api.PutRow(&sdk.PutRowRequest{PutRowChange: put}); return err }, nil
 	case events.UpdateRow:
 		update := &sdk.UpdateRowChange{TableName: table, PrimaryKey: pk}
-		update.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+		update.SetCondition(cond)
 		for _, col := range rec.Columns {
 			switch {
 			case col.Type == events.Put && col.Value.IsNone():
@@ -88,7 +109,7 @@ func recordCall(api *sdk.TableStoreClient, table string, rec *events.Record) (st
 		return "UpdateRow", func() error { _, err := api.UpdateRow(&sdk.UpdateRowRequest{UpdateRowChange: update}); return err }, nil
 	case events.DeleteRow:
 		del := &sdk.DeleteRowChange{TableName: table, PrimaryKey: pk}
-		del.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+		del.SetCondition(cond)
 		return "DeleteRow", func() error { _, err := api.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: del}); return err }, nil
 	}
 	return "", nil, fmt.Errorf("unknown record type %q", rec.Type)

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
@@ -93,32 +94,58 @@ func Ensure(ctx context.Context, client *sdk.TableStoreClient, name string, pk [
 	return nil
 }
 
-// PrimaryKey returns table's primary key schema, from DescribeTable.
-func PrimaryKey(ctx context.Context, client *sdk.TableStoreClient, table string) ([]ots.PrimaryKeySchema, error) {
+// Description is what DescribeTable tells of a table.
+type Description struct {
+	// PrimaryKey is the table's primary key schema, in order.
+	PrimaryKey []ots.PrimaryKeySchema
+	// MaxVersions is how many versions of each attribute column the table keeps.
+	MaxVersions int
+	// TimeToLive is how long data lives, in seconds; -1: for ever.
+	TimeToLive int
+	// StreamExpirationHours is how long the table's Stream keeps its records, in hours;
+	// 0 when the Stream is not enabled.
+	StreamExpirationHours int
+}
+
+// Describe describes table with DescribeTable.
+func Describe(ctx context.Context, client *sdk.TableStoreClient, table string) (Description, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return Description{}, err
 	}
 	resp, err := ots.CallSDK(func() (*sdk.DescribeTableResponse, error) {
 		return client.DescribeTable(&sdk.DescribeTableRequest{TableName: table})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tables: DescribeTable on table %q: %w", table, err)
+		return Description{}, fmt.Errorf("tables: DescribeTable on table %q: %w", table, err)
 	}
-	if resp.TableMeta == nil {
-		return nil, fmt.Errorf("tables: DescribeTable on table %q: the response has no table meta", table)
+	if resp.TableMeta == nil || resp.TableOption == nil {
+		return Description{}, fmt.Errorf("tables: DescribeTable on table %q: the response has no table meta or options", table)
 	}
-	pk := make([]ots.PrimaryKeySchema, 0, len(resp.TableMeta.SchemaEntry))
+	d := Description{
+		PrimaryKey:  make([]ots.PrimaryKeySchema, 0, len(resp.TableMeta.SchemaEntry)),
+		MaxVersions: resp.TableOption.MaxVersion,
+		TimeToLive:  resp.TableOption.TimeToAlive,
+	}
 	for _, entry := range resp.TableMeta.SchemaEntry {
 		if entry == nil || entry.Name == nil || entry.Type == nil {
-			return nil, fmt.Errorf("tables: DescribeTable on table %q: incomplete primary key schema entry", table)
+			return Description{}, fmt.Errorf("tables: DescribeTable on table %q: incomplete primary key schema entry", table)
 		}
 		kind, err := ots.KindOfSDKPrimaryKeyType(*entry.Type)
 		if err != nil {
-			return nil, fmt.Errorf("tables: DescribeTable on table %q: column %q: %w", table, *entry.Name, err)
+			return Description{}, fmt.Errorf("tables: DescribeTable on table %q: column %q: %w", table, *entry.Name, err)
 		}
-		pk = append(pk, ots.PrimaryKeySchema{Name: *entry.Name, Type: kind})
+		d.PrimaryKey = append(d.PrimaryKey, ots.PrimaryKeySchema{Name: *entry.Name, Type: kind})
 	}
-	return pk, nil
+	if resp.StreamDetails != nil && resp.StreamDetails.EnableStream {
+		d.StreamExpirationHours = int(resp.StreamDetails.ExpirationTime)
+	}
+	return d, nil
+}
+
+// PrimaryKey returns table's primary key schema, from DescribeTable ([Describe]).
+func PrimaryKey(ctx context.Context, client *sdk.TableStoreClient, table string) ([]ots.PrimaryKeySchema, error) {
+	d, err := Describe(ctx, client, table)
+	return d.PrimaryKey, err
 }
 
 // Row is one row of a table scan.
@@ -129,56 +156,224 @@ type Row struct {
 	Columns []ots.Cell
 }
 
+// Version is one version of an attribute column, as a read returns it.
+type Version struct {
+	// Value is the version's value.
+	Value ots.Value
+	// Timestamp is the version, Tablestore's cell timestamp: ms since the Unix epoch.
+	Timestamp int64
+}
+
+// Column is one attribute column of a row read with its versions.
+type Column struct {
+	// Name is the attribute column's name.
+	Name string
+	// Versions are the versions read, newest first; never empty.
+	Versions []Version
+}
+
+// VersionedRow is one row of a [Page]: its primary key and the versions read of each of its
+// attribute columns.
+type VersionedRow struct {
+	// PrimaryKey is the row's primary key in the table's primary key order.
+	PrimaryKey []ots.PrimaryKeyColumn
+	// Columns are the row's attribute columns sorted by name; none when the read asked for
+	// the primary key only.
+	Columns []Column
+}
+
+// Latest returns the row with the newest version of each attribute column.
+func (r VersionedRow) Latest() Row {
+	cells := make([]ots.Cell, len(r.Columns))
+	for i, col := range r.Columns {
+		cells[i] = ots.Cell{Name: col.Name, Value: col.Versions[0].Value}
+	}
+	return Row{PrimaryKey: r.PrimaryKey, Columns: cells}
+}
+
+// Range is the part of a table, in primary key order, that [ReadPage] reads.
+type Range struct {
+	// Start is where the range starts, inclusive: the leading columns of a primary key, in
+	// the table's order; the columns after them are INF_MIN. Empty: the table's start.
+	Start []ots.PrimaryKeyColumn
+	// End is where the range ends, exclusive: the leading columns of a primary key, with
+	// INF_MIN after them (so End {id: 5} stops before every row whose id is 5). Empty: the
+	// table's end (INF_MAX on every column).
+	End []ots.PrimaryKeyColumn
+	// MaxVersions is how many versions of each attribute column to read, newest first;
+	// 0 means 1.
+	MaxVersions int
+	// KeysOnly reads the primary keys alone (GetRange's columns_to_get names only the
+	// primary key columns), as counting rows needs.
+	KeysOnly bool
+}
+
+// Page is one page of rows that [ReadPage] read.
+type Page struct {
+	// Rows are the page's rows in primary key order.
+	Rows []VersionedRow
+	// Next is the primary key of the first row after the page, the Start of the next page;
+	// nil when the range holds no more rows.
+	Next []ots.PrimaryKeyColumn
+}
+
+// ReadPage reads the rows of r in table, whose primary key schema is schema (see
+// [PrimaryKey]), in primary key order (INTEGER as signed int64, STRING and BINARY byte-wise):
+// GetRange FORWARD, following next_start_primary_key until the page holds limit rows or
+// the range ends. A limit of 0 or less takes one GetRange response, whatever it holds (at
+// most 5000 rows or 4 MB). The error names the table; a Start or End with more columns than
+// schema, or columns of other names, is an error before any request; Tablestore's own errors
+// (a value of the wrong type, a Start not before End) wrap the SDK's *tablestore.OtsError.
+func ReadPage(ctx context.Context, client *sdk.TableStoreClient, table string, schema []ots.PrimaryKeySchema, r Range, limit int) (Page, error) {
+	start, err := rangeBound(schema, r.Start, (*sdk.PrimaryKey).AddPrimaryKeyColumnWithMinValue)
+	if err != nil {
+		return Page{}, fmt.Errorf("tables: table %q: range start: %w", table, err)
+	}
+	end, err := rangeBound(schema, r.End, (*sdk.PrimaryKey).AddPrimaryKeyColumnWithMinValue)
+	if len(r.End) == 0 {
+		end, err = rangeBound(schema, nil, (*sdk.PrimaryKey).AddPrimaryKeyColumnWithMaxValue)
+	}
+	if err != nil {
+		return Page{}, fmt.Errorf("tables: table %q: range end: %w", table, err)
+	}
+	criteria := &sdk.RangeRowQueryCriteria{TableName: table, EndPrimaryKey: end, MaxVersion: int32(max(r.MaxVersions, 1)), Direction: sdk.FORWARD}
+	if r.KeysOnly {
+		for _, col := range schema {
+			criteria.ColumnsToGet = append(criteria.ColumnsToGet, col.Name)
+		}
+	}
+	var page Page
+	for next := start; next != nil; {
+		if err := ctx.Err(); err != nil {
+			return Page{}, fmt.Errorf("tables: GetRange on table %q: %w", table, err)
+		}
+		criteria.StartPrimaryKey = next
+		criteria.Limit = 0
+		if limit > 0 {
+			criteria.Limit = int32(min(limit-len(page.Rows), 1<<31-1))
+		}
+		resp, err := ots.CallSDK(func() (*sdk.GetRangeResponse, error) {
+			return client.GetRange(&sdk.GetRangeRequest{RangeRowQueryCriteria: criteria})
+		})
+		if err != nil {
+			return Page{}, fmt.Errorf("tables: GetRange on table %q: %w", table, err)
+		}
+		for _, row := range resp.Rows {
+			converted, err := versionedRowOf(row)
+			if err != nil {
+				return Page{}, fmt.Errorf("tables: GetRange on table %q: %w", table, err)
+			}
+			page.Rows = append(page.Rows, converted)
+		}
+		next = resp.NextStartPrimaryKey
+		if next != nil && (limit <= 0 || len(page.Rows) >= limit) {
+			if page.Next, err = ots.PrimaryKeyFromSDK(next); err != nil {
+				return Page{}, fmt.Errorf("tables: GetRange on table %q: next start: %w", table, err)
+			}
+			break
+		}
+	}
+	return page, nil
+}
+
+// rangeBound builds a GetRange bound: the columns of prefix, which must follow schema's
+// names in order, then fill (INF_MIN or INF_MAX) on the rest of schema's columns.
+func rangeBound(schema []ots.PrimaryKeySchema, prefix []ots.PrimaryKeyColumn, fill func(*sdk.PrimaryKey, string)) (*sdk.PrimaryKey, error) {
+	if len(prefix) > len(schema) {
+		return nil, fmt.Errorf("%d primary key columns given, the table has %d", len(prefix), len(schema))
+	}
+	bound := new(sdk.PrimaryKey)
+	if len(prefix) > 0 {
+		given, err := ots.SDKPrimaryKey(prefix)
+		if err != nil {
+			return nil, err
+		}
+		bound = given
+	}
+	for i, col := range schema {
+		if i < len(prefix) {
+			if prefix[i].ColumnName != col.Name {
+				return nil, fmt.Errorf("primary key column %d is %q, not %q", i+1, col.Name, prefix[i].ColumnName)
+			}
+			continue
+		}
+		fill(bound, col.Name)
+	}
+	return bound, nil
+}
+
 // Scan returns every row of table in primary key order (INTEGER as signed int64, STRING and
-// BINARY byte-wise), latest versions only: GetRange from INF_MIN to INF_MAX, following
-// next_start_primary_key page by page. It reads the primary key schema with DescribeTable
-// first. Meant for printing and checking small tables: it holds the whole table in memory.
+// BINARY byte-wise), latest versions only: [ReadPage] from the table's start, page after
+// page. It reads the primary key schema with DescribeTable first. Meant for printing and
+// checking small tables: it holds the whole table in memory.
 func Scan(ctx context.Context, client *sdk.TableStoreClient, table string) ([]Row, error) {
 	schema, err := PrimaryKey(ctx, client, table)
 	if err != nil {
 		return nil, err
 	}
-	start, end := new(sdk.PrimaryKey), new(sdk.PrimaryKey)
-	for _, col := range schema {
-		start.AddPrimaryKeyColumnWithMinValue(col.Name)
-		end.AddPrimaryKeyColumnWithMaxValue(col.Name)
-	}
 	var out []Row
-	for start != nil {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("tables: GetRange on table %q: %w", table, err)
-		}
-		criteria := &sdk.RangeRowQueryCriteria{TableName: table, StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: sdk.FORWARD}
-		resp, err := ots.CallSDK(func() (*sdk.GetRangeResponse, error) {
-			return client.GetRange(&sdk.GetRangeRequest{RangeRowQueryCriteria: criteria})
-		})
+	r := Range{}
+	for {
+		page, err := ReadPage(ctx, client, table, schema, r, 0)
 		if err != nil {
-			return nil, fmt.Errorf("tables: GetRange on table %q: %w", table, err)
+			return nil, err
 		}
-		for _, row := range resp.Rows {
-			scanned, err := rowOf(row)
-			if err != nil {
-				return nil, fmt.Errorf("tables: GetRange on table %q: %w", table, err)
-			}
-			out = append(out, scanned)
+		for _, row := range page.Rows {
+			out = append(out, row.Latest())
 		}
-		start = resp.NextStartPrimaryKey
+		if page.Next == nil {
+			return out, nil
+		}
+		r.Start = page.Next
 	}
-	return out, nil
 }
 
-// rowOf converts one row of a GetRange response.
-func rowOf(row *sdk.Row) (Row, error) {
+// Count counts the rows of table, whose primary key schema is schema, reading primary keys
+// only, page by page. With limit > 0 it stops at limit rows and then reports complete false:
+// the table has limit rows or more; with limit 0 it counts every row.
+func Count(ctx context.Context, client *sdk.TableStoreClient, table string, schema []ots.PrimaryKeySchema, limit int) (n int, complete bool, err error) {
+	r := Range{KeysOnly: true}
+	for {
+		page, err := ReadPage(ctx, client, table, schema, r, limit-n)
+		if err != nil {
+			return 0, false, err
+		}
+		n += len(page.Rows)
+		if page.Next == nil {
+			return n, true, nil
+		}
+		if limit > 0 && n >= limit {
+			return n, false, nil
+		}
+		r.Start = page.Next
+	}
+}
+
+// versionedRowOf converts one row of a GetRange response, whose versions of a column
+// Tablestore lists newest first.
+func versionedRowOf(row *sdk.Row) (VersionedRow, error) {
 	if row.PrimaryKey == nil {
-		return Row{}, errors.New("a row without a primary key")
+		return VersionedRow{}, errors.New("a row without a primary key")
 	}
 	pk, err := ots.PrimaryKeyFromSDK(row.PrimaryKey)
 	if err != nil {
-		return Row{}, err
+		return VersionedRow{}, err
 	}
-	cells, err := ots.CellsFromSDK(row.Columns)
-	if err != nil {
-		return Row{}, fmt.Errorf("row (%s): %w", ots.FormatPrimaryKey(pk), err)
+	out := VersionedRow{PrimaryKey: pk}
+	index := map[string]int{}
+	for _, col := range row.Columns {
+		v, err := ots.ValueOf(col.Value)
+		if err != nil {
+			return VersionedRow{}, fmt.Errorf("row (%s): attribute column %q: %w", ots.FormatPrimaryKey(pk), col.ColumnName, err)
+		}
+		version := Version{Value: v, Timestamp: col.Timestamp}
+		if i, ok := index[col.ColumnName]; ok {
+			out.Columns[i].Versions = append(out.Columns[i].Versions, version)
+			continue
+		}
+		index[col.ColumnName] = len(out.Columns)
+		out.Columns = append(out.Columns, Column{Name: col.ColumnName, Versions: []Version{version}})
 	}
-	return Row{PrimaryKey: pk, Columns: cells}, nil
+	slices.SortStableFunc(out.Columns, func(a, b Column) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package tables_test
 
 import (
+	"errors"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -158,4 +159,134 @@ func TestApplyReenactsEveryRecordType(t *testing.T) {
 	err = tables.Apply(t.Context(), srv.SDK, "missing", records[:1])
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `tables: record 0 (id=1): PutRow on table "missing"`)
+}
+
+func TestReadPageFollowsARangeInPagesWithVersions(t *testing.T) {
+	schema := []ots.PrimaryKeySchema{{Name: "g", Type: ots.KindString}, {Name: "n", Type: ots.KindInteger}}
+	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "t", PrimaryKey: schema, MaxVersions: 3})
+	pk := func(g string, n int64) []ots.PrimaryKeyColumn {
+		return []ots.PrimaryKeyColumn{{ColumnName: "g", Value: ots.String(g)}, {ColumnName: "n", Value: ots.Integer(n)}}
+	}
+	ts := func(ms int64) *int64 { return &ms }
+	base := time.Now().UnixMilli()
+	var records []events.Record
+	for _, key := range [][]ots.PrimaryKeyColumn{pk("a", -5), pk("a", 3), pk("a", 20), pk("b", 1), pk("c", 0)} {
+		records = append(records, events.Record{Type: events.UpdateRow, PrimaryKey: key, Columns: []events.Column{
+			{Type: events.Put, ColumnName: "v", Value: ots.Integer(1), Timestamp: ts(base)},
+			{Type: events.Put, ColumnName: "v", Value: ots.Integer(2), Timestamp: ts(base + 1)},
+			{Type: events.Put, ColumnName: "s", Value: ots.String("x"), Timestamp: ts(base)},
+		}})
+	}
+	require.NoError(t, tables.Apply(t.Context(), srv.SDK, "t", records))
+	versions := []tables.Column{
+		{Name: "s", Versions: []tables.Version{{Value: ots.String("x"), Timestamp: base}}},
+		{Name: "v", Versions: []tables.Version{{Value: ots.Integer(2), Timestamp: base + 1}, {Value: ots.Integer(1), Timestamp: base}}},
+	}
+
+	// The rows whose g is "a" or "b", two a page, every version.
+	r := tables.Range{Start: pk("a", 0)[:1], End: pk("c", 0)[:1], MaxVersions: 3}
+	page, err := tables.ReadPage(t.Context(), srv.SDK, "t", schema, r, 2)
+	require.NoError(t, err)
+	assert.Equal(t, []tables.VersionedRow{{PrimaryKey: pk("a", -5), Columns: versions}, {PrimaryKey: pk("a", 3), Columns: versions}}, page.Rows)
+	assert.Equal(t, pk("a", 20), page.Next)
+	r.Start = page.Next
+	page, err = tables.ReadPage(t.Context(), srv.SDK, "t", schema, r, 2)
+	require.NoError(t, err)
+	assert.Equal(t, []tables.VersionedRow{{PrimaryKey: pk("a", 20), Columns: versions}, {PrimaryKey: pk("b", 1), Columns: versions}}, page.Rows)
+
+	// A full start key, the table's end, the latest version only, then keys only.
+	page, err = tables.ReadPage(t.Context(), srv.SDK, "t", schema, tables.Range{Start: pk("b", 1)}, 10)
+	require.NoError(t, err)
+	require.Len(t, page.Rows, 2)
+	assert.Nil(t, page.Next)
+	assert.Equal(t, tables.Row{PrimaryKey: pk("c", 0), Columns: []ots.Cell{cell("s", ots.String("x")), cell("v", ots.Integer(2))}}, page.Rows[1].Latest())
+	assert.Len(t, page.Rows[1].Columns[1].Versions, 1, "MaxVersions 0 reads the newest version")
+	page, err = tables.ReadPage(t.Context(), srv.SDK, "t", schema, tables.Range{KeysOnly: true}, 0)
+	require.NoError(t, err)
+	require.Len(t, page.Rows, 5)
+	assert.Equal(t, tables.VersionedRow{PrimaryKey: pk("a", -5)}, page.Rows[0])
+}
+
+func TestReadPageRejectsBadBounds(t *testing.T) {
+	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "t"})
+	id := func(v ots.Value) []ots.PrimaryKeyColumn { return []ots.PrimaryKeyColumn{{ColumnName: "id", Value: v}} }
+	read := func(r tables.Range) error {
+		_, err := tables.ReadPage(t.Context(), srv.SDK, "t", idKey, r, 10)
+		return err
+	}
+	assert.ErrorContains(t, read(tables.Range{Start: []ots.PrimaryKeyColumn{{ColumnName: "other", Value: ots.Integer(1)}}}),
+		`table "t": range start: primary key column 1 is "id", not "other"`)
+	assert.ErrorContains(t, read(tables.Range{End: append(id(ots.Integer(1)), id(ots.Integer(2))...)}),
+		`table "t": range end: 2 primary key columns given, the table has 1`)
+	assert.ErrorContains(t, read(tables.Range{Start: id(ots.Double(1))}), "only INTEGER, STRING and BINARY are allowed")
+
+	var otsErr *sdk.OtsError
+	err := read(tables.Range{Start: id(ots.String("1"))})
+	require.ErrorAs(t, err, &otsErr, "a value of the wrong type is Tablestore's to refuse")
+	assert.Equal(t, "OTSInvalidPK", otsErr.Code)
+	err = read(tables.Range{Start: id(ots.Integer(5)), End: id(ots.Integer(5))})
+	require.ErrorAs(t, err, &otsErr, "an empty range is Tablestore's to refuse")
+	assert.Contains(t, err.Error(), `GetRange on table "t"`)
+}
+
+func TestCountStopsAtTheLimit(t *testing.T) {
+	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "t"}, otslocaltest.Table{Name: "empty"})
+	var records []events.Record
+	for i := range int64(7) {
+		records = append(records, put([]ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(i)}}, cell("v", ots.Integer(i))))
+	}
+	require.NoError(t, tables.Apply(t.Context(), srv.SDK, "t", records))
+	for _, c := range []struct {
+		table    string
+		limit    int
+		n        int
+		complete bool
+	}{{"t", 0, 7, true}, {"t", 100, 7, true}, {"t", 5, 5, false}, {"empty", 0, 0, true}} {
+		n, complete, err := tables.Count(t.Context(), srv.SDK, c.table, idKey, c.limit)
+		require.NoError(t, err)
+		assert.Equal(t, c.n, n, "%+v", c)
+		assert.Equal(t, c.complete, complete, "%+v", c)
+	}
+	_, _, err := tables.Count(t.Context(), srv.SDK, "missing", idKey, 0)
+	assert.ErrorContains(t, err, "OTSObjectNotExist")
+}
+
+func TestDescribe(t *testing.T) {
+	srv := otslocaltest.NewServer(t, otslocal.Options{},
+		otslocaltest.Table{Name: "plain", MaxVersions: 3}, otslocaltest.Table{Name: "streamed", Stream: true})
+	d, err := tables.Describe(t.Context(), srv.SDK, "plain")
+	require.NoError(t, err)
+	assert.Equal(t, tables.Description{PrimaryKey: idKey, MaxVersions: 3, TimeToLive: -1}, d)
+	d, err = tables.Describe(t.Context(), srv.SDK, "streamed")
+	require.NoError(t, err)
+	assert.Equal(t, otslocaltest.StreamExpirationHours, d.StreamExpirationHours)
+	_, err = tables.Describe(t.Context(), srv.SDK, "missing")
+	assert.ErrorContains(t, err, `tables: DescribeTable on table "missing"`)
+}
+
+func TestWriteChecksTheRowExistenceExpectation(t *testing.T) {
+	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "t"})
+	id := []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(1)}}
+	ctx := t.Context()
+	conditionFailed := func(err error) bool {
+		var otsErr *sdk.OtsError
+		return errors.As(err, &otsErr) && otsErr.Code == "OTSConditionCheckFail"
+	}
+	update := &events.Record{Type: events.UpdateRow, PrimaryKey: id, Columns: []events.Column{
+		{Type: events.Put, ColumnName: "level", Value: ots.Integer(1)}, {Type: events.DeleteAllVersions, ColumnName: "gone"}}}
+	err := tables.Write(ctx, srv.SDK, "t", update, sdk.RowExistenceExpectation_EXPECT_EXIST)
+	assert.True(t, conditionFailed(err), "%v", err)
+	assert.ErrorContains(t, err, `tables: row (id=1): UpdateRow on table "t"`)
+
+	insert := put(id, cell("level", ots.Integer(3)), cell("gone", ots.String("x")))
+	require.NoError(t, tables.Write(ctx, srv.SDK, "t", &insert, sdk.RowExistenceExpectation_EXPECT_NOT_EXIST))
+	err = tables.Write(ctx, srv.SDK, "t", &insert, sdk.RowExistenceExpectation_EXPECT_NOT_EXIST)
+	assert.True(t, conditionFailed(err), "%v", err)
+	require.NoError(t, tables.Write(ctx, srv.SDK, "t", update, sdk.RowExistenceExpectation_EXPECT_EXIST))
+	assert.Equal(t, []tables.Row{{PrimaryKey: id, Columns: []ots.Cell{cell("level", ots.Integer(1))}}}, srv.Scan(t, "t"))
+
+	assert.ErrorContains(t, tables.Write(ctx, srv.SDK, "t", &events.Record{Type: events.UpdateRow, PrimaryKey: id}, sdk.RowExistenceExpectation_IGNORE),
+		"no cells to put or delete")
+	require.NoError(t, tables.Write(ctx, srv.SDK, "t", &events.Record{Type: events.DeleteRow, PrimaryKey: id}, sdk.RowExistenceExpectation_EXPECT_EXIST))
+	assert.Empty(t, srv.Scan(t, "t"))
 }

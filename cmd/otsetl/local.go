@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/console"
 	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ots"
@@ -36,6 +37,7 @@ type localFlags struct {
 	primaryKey   string
 	latency      time.Duration
 	verbose      bool
+	console      consoleFlags
 }
 
 // Defaults of `otsetl local`.
@@ -68,7 +70,10 @@ fc3 resource with a trigger of triggerType tablestore), then:
      that Tablestore, and restarts it if it exits;
   4. reads the source table's Stream like the Tablestore trigger and invokes the function
      with every batch of records, retrying a failed batch until it succeeds; it prints one
-     line per invocation.
+     line per invocation;
+  5. serves the web console (--console, default 127.0.0.1:8901): the tables and their rows,
+     a row editor, the Stream's shards, the function process, the invocations, and plots
+     of records per second and lag.
 
 Write rows into the source table with any Tablestore SDK and watch the result table follow.
 Ctrl-C or SIGTERM stops everything. Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID,
@@ -92,6 +97,7 @@ any key works with the embedded otslocal).`,
 	f.StringVar(&flags.primaryKey, "primary-key", "id:integer", "primary key of the tables local creates, as name:type,... (types integer, string, binary)")
 	f.DurationVar(&flags.latency, "latency", 0, "latency the embedded otslocal adds to every request, e.g. 2ms")
 	f.BoolVarP(&flags.verbose, "verbose", "v", false, "also print the function's own log lines")
+	flags.console.register(cmd, "127.0.0.1:8901", "tables, row editor, Stream, invocations")
 	return cmd
 }
 
@@ -126,6 +132,9 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 	}
 	if flags.streamShards < 1 {
 		return nil, fmt.Errorf("--stream-shards %d: want at least 1", flags.streamShards)
+	}
+	if err := flags.console.check(); err != nil {
+		return nil, err
 	}
 	s := &localSetup{flags: flags, function: fn, primaryKey: pk}
 	instance := firstNonEmpty(flags.instance, fn.Instance)
@@ -197,6 +206,15 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "otsetl local: tables %s (with Stream) and %s ready\n", cfg.SourceTable, cfg.ResultTable)
+	var consoleListener net.Listener
+	if s.flags.console.enabled() {
+		ln, err := s.flags.console.listen(errOut, "otsetl local")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		consoleListener = ln
+	}
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -223,6 +241,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 	if err := fclocal.CheckStream(client, cfg.SourceTable); err != nil {
 		return err
 	}
+	monitor := console.NewMonitor()
 	trigger, err := fclocal.New(fclocal.Config{
 		Client:            client,
 		Table:             cfg.SourceTable,
@@ -232,7 +251,20 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		Credentials:       s.credentials,
 		InvocationTimeout: min(s.function.Timeout, fclocal.DefaultInvocationTimeout),
 		Logger:            slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		OnInvocation:      func(r fclocal.InvocationReport) { fmt.Fprintln(out, formatInvocation(r)) },
+		OnInvocation: func(r fclocal.InvocationReport) {
+			fmt.Fprintln(out, formatInvocation(r))
+			monitor.Record(r)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	web, err := console.New(console.Config{
+		Client: client, Endpoint: cfg.Endpoint, Instance: cfg.Instance, AllowRemote: s.flags.console.allowRemote,
+		Pipeline: &console.Pipeline{
+			SourceTable: cfg.SourceTable, ResultTable: cfg.ResultTable, FunctionName: s.function.FunctionName,
+			Trigger: trigger, Function: fn, Monitor: monitor,
+		},
 	})
 	if err != nil {
 		return err
@@ -247,6 +279,14 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		fnErr = fn.supervise(ctx)
 		cancel() // a function that cannot be kept running stops the trigger too
 	})
+	if consoleListener != nil {
+		wg.Go(func() {
+			if err := console.Serve(ctx, consoleListener, web); err != nil {
+				fmt.Fprintf(errOut, "otsetl local: the console stopped: %v\n", err)
+			}
+		})
+		fmt.Fprintf(out, "otsetl local: console at %s\n", console.URL(consoleListener))
+	}
 	fmt.Fprintf(out, "otsetl local: trigger %s -> %s running; write rows into %s, read %s; Ctrl-C stops\n",
 		cfg.SourceTable, s.function.FunctionName, cfg.SourceTable, cfg.ResultTable)
 	err = trigger.Run(ctx)
@@ -327,8 +367,21 @@ type functionProcess struct {
 	stdout     io.Writer // the function's log lines
 	stderr     io.Writer
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	running  bool // cmd is up and listening
+	restarts int  // processes started after the first
+}
+
+// Status reports the process's state to the console.
+func (p *functionProcess) Status() console.ProcessStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	status := console.ProcessStatus{Running: p.running, Restarts: p.restarts, Address: p.addr}
+	if p.cmd != nil {
+		status.PID = p.cmd.Process.Pid
+	}
+	return status
 }
 
 // start starts the process and waits until it listens.
@@ -348,6 +401,9 @@ func (p *functionProcess) start() error {
 		_ = cmd.Wait()
 		return fmt.Errorf("the function process (pid %d) did not listen on %s: %w", cmd.Process.Pid, p.addr, err)
 	}
+	p.mu.Lock()
+	p.running = true
+	p.mu.Unlock()
 	fmt.Fprintf(p.report, "otsetl local: function %s (otsetl serve, pid %d) at http://%s\n", p.name, cmd.Process.Pid, p.addr)
 	return nil
 }
@@ -373,6 +429,9 @@ func (p *functionProcess) supervise(ctx context.Context) error {
 			}
 			return nil
 		case err := <-exited:
+			p.mu.Lock()
+			p.running = false
+			p.mu.Unlock()
 			fmt.Fprintf(p.report, "otsetl local: function process (pid %d) exited unexpectedly (%s); restarting it\n", cmd.Process.Pid, exitDescription(err))
 		}
 		select {
@@ -383,6 +442,9 @@ func (p *functionProcess) supervise(ctx context.Context) error {
 		if err := p.start(); err != nil {
 			return err
 		}
+		p.mu.Lock()
+		p.restarts++
+		p.mu.Unlock()
 	}
 }
 

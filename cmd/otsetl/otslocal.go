@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/spf13/cobra"
 
+	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/console"
 	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/tables"
 )
 
 func otslocalCommand() *cobra.Command {
@@ -15,6 +21,7 @@ func otslocalCommand() *cobra.Command {
 	var streamShards int
 	var faults faultFlags
 	var accessKeyID, accessKeySecret string
+	var web consoleFlags
 	cmd := &cobra.Command{
 		Use:   "otslocal",
 		Short: "Run a local, wire-compatible Tablestore server for any Tablestore SDK",
@@ -27,7 +34,10 @@ serves until SIGTERM or Ctrl-C; its data is lost when it stops.
 
 For testing clients under faults it can add latency and answer a share of the requests
 (or of the rows of batch requests) with the service's retryable errors, or drop their
-connections after applying them; --fault-seed makes the choices repeatable.`,
+connections after applying them; --fault-seed makes the choices repeatable.
+
+--console ADDR serves the web console's table views there: the tables, their rows and a
+row editor, read and written through the Tablestore API.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (accessKeyID == "") != (accessKeySecret == "") {
@@ -38,6 +48,9 @@ connections after applying them; --fault-seed makes the choices repeatable.`,
 			}
 			injected := faults.faults()
 			if err := injected.Validate(); err != nil {
+				return usageError{err}
+			}
+			if err := web.check(); err != nil {
 				return usageError{err}
 			}
 			srv, err := otslocal.NewServer(listen, otslocal.Options{
@@ -53,6 +66,14 @@ connections after applying them; --fault-seed makes the choices repeatable.`,
 				accepted = "access key " + accessKeyID + " only"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "otslocal: Tablestore endpoint %s (any instance name, %s)\n", srv.Endpoint, accepted)
+			if web.enabled() {
+				creds := localCredentials
+				if accessKeyID != "" {
+					creds = aliyun.Credentials{AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret}
+				}
+				return serveTableConsole(cmd.Context(), web, cmd.OutOrStdout(), cmd.ErrOrStderr(),
+					tables.NewClient(srv.Endpoint, localInstance, creds), srv.Endpoint)
+			}
 			<-cmd.Context().Done()
 			return nil
 		},
@@ -62,7 +83,24 @@ connections after applying them; --fault-seed makes the choices repeatable.`,
 	cmd.Flags().StringVar(&accessKeyID, "access-key-id", "", "the only AccessKey ID accepted (with --access-key-secret); default: any")
 	cmd.Flags().StringVar(&accessKeySecret, "access-key-secret", "", "the AccessKey secret requests must be signed with (with --access-key-id)")
 	faults.register(cmd)
+	web.register(cmd, "", "table views; default: none")
 	return cmd
+}
+
+// serveTableConsole serves the web console's table views of client's instance until ctx
+// ends.
+func serveTableConsole(ctx context.Context, web consoleFlags, out, errOut io.Writer, client *sdk.TableStoreClient, endpoint string) error {
+	ln, err := web.listen(errOut, "otslocal")
+	if err != nil {
+		return err
+	}
+	c, err := console.New(console.Config{Client: client, Endpoint: endpoint, Instance: localInstance, AllowRemote: web.allowRemote})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	fmt.Fprintf(out, "otslocal: console at %s\n", console.URL(ln))
+	return console.Serve(ctx, ln, c)
 }
 
 // faultFlags are the fault injection flags of `otsetl otslocal` (see otslocal.Faults).
