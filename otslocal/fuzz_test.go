@@ -44,6 +44,9 @@ type capturedRequest struct {
 // FuzzRequest input meets: a table with a Stream, and two rows.
 const fuzzFixtureRequests = 3
 
+// fuzzInstance is the instance every FuzzRequest request names, as an SDK client would.
+const fuzzInstance = "inst"
+
 // fuzzClock is the clock of the servers FuzzRequest runs, so that an input meets the
 // same state each time.
 func fuzzClock() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
@@ -67,7 +70,7 @@ func sdkRequests(t testing.TB) []capturedRequest {
 		srv.serveHTTP(w, r)
 	}))
 	defer capturing.Close()
-	client := tablestore.NewClient(capturing.URL, "inst", "ak", "sk")
+	client := tablestore.NewClient(capturing.URL, fuzzInstance, "ak", "sk")
 
 	meta := &tablestore.TableMeta{TableName: "fuzz"}
 	meta.AddPrimaryKeyColumn("region", tablestore.PrimaryKeyType_STRING)
@@ -196,10 +199,12 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// serveRequest has srv serve "POST /<action>" with body, in process, and returns the
-// status and the body of the answer.
+// serveRequest has srv serve "POST /<action>" with body to fuzzInstance, in process, and
+// returns the status and the body of the answer.
 func serveRequest(srv *Server, action string, body []byte) (int, []byte) {
 	rec := httptest.NewRecorder()
-	srv.serveHTTP(rec, httptest.NewRequest(http.MethodPost, "/"+action, bytes.NewReader(body)))
+	req := httptest.NewRequest(http.MethodPost, "/"+action, bytes.NewReader(body))
+	req.Header.Set(instanceNameHeader, fuzzInstance)
+	srv.serveHTTP(rec, req)
 	return rec.Code, rec.Body.Bytes()
 }

@@ -110,7 +110,7 @@ func post(t *testing.T, srv *otslocal.Server, action string, body []byte) (int, 
 	req, err := http.NewRequest(http.MethodPost, srv.Endpoint+"/"+action, bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("x-ots-accesskeyid", "ak")
-	req.Header.Set("x-ots-instancename", "inst")
+	req.Header.Set("x-ots-instancename", otslocaltest.Instance)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

@@ -19,5 +19,6 @@ const (
 	maxRangeRows             = 5000    // rows in one GetRange response
 	maxRangeBytes            = 4 << 20 // row bytes in one GetRange response
 	defaultDeviationSeconds  = 86400   // deviation_cell_version_in_sec when CreateTable leaves it out
+	minTimeToLiveSeconds     = 86400   // the least time_to_live other than -1 (TableOptions API reference)
 	maxTimestampMilliseconds = (1<<63 - 1) / 1000
 )

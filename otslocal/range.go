@@ -18,6 +18,10 @@ import (
 // still a next start ("Configure a filter": "If no data matches the filter conditions
 // in the range of the scan, the returned rows are empty. However, NextStartPrimaryKey
 // may not be empty.").
+//
+// The rows come in the data block type data_block_type_hint asks for, PlainBuffer (the
+// default) or SimpleRowMatrix (encodeSimpleRowMatrix), and data_block_type says which.
+// Either way a response holds the rows that fit in 4 MB of PlainBuffer.
 func (st *store) getRange(req *otsprotocol.GetRangeRequest) (proto.Message, error) {
 	opts, err := readOptionsOf(readRequest{
 		columnsToGet:  req.ColumnsToGet,
@@ -69,13 +73,18 @@ func (st *store) getRange(req *otsprotocol.GetRangeRequest) (proto.Message, erro
 	}
 	scan := rangeScan{table: t, opts: opts, limit: limit}
 	scan.run(start, end, forward, st.now())
-	return &otsprotocol.GetRangeResponse{
+	resp := &otsprotocol.GetRangeResponse{
 		Consumed:            readConsumed(),
-		Rows:                scan.rows,
+		Rows:                scan.plainBuffer,
 		NextStartPrimaryKey: scan.nextStart,
 		DataBlockType:       otsprotocol.DataBlockType_DBT_PLAIN_BUFFER.Enum(),
 		CompressType:        otsprotocol.CompressType_CPT_NONE.Enum(),
-	}, nil
+	}
+	if req.GetDataBlockTypeHint() == otsprotocol.DataBlockType_DBT_SIMPLE_ROW_MATRIX {
+		resp.Rows = encodeSimpleRowMatrix(t.schema, scan.rows)
+		resp.DataBlockType = otsprotocol.DataBlockType_DBT_SIMPLE_ROW_MATRIX.Enum()
+	}
+	return resp, nil
 }
 
 // checkDirection checks that the bounds are ordered for the direction and reports
@@ -99,51 +108,47 @@ func checkDirection(direction otsprotocol.Direction, start, end primaryKey) (boo
 
 // rangeScan collects one GetRange response.
 type rangeScan struct {
-	table     *table
-	opts      readOptions
-	limit     int
-	scanned   int // rows visited, returned or not
-	returned  int
-	rows      []byte // header then rows; the header alone when no row is returned
-	nextStart []byte // PlainBuffer primary key of the next row, nil when the range is done
+	table       *table
+	opts        readOptions
+	limit       int
+	scanned     int    // rows visited, returned or not
+	rows        []row  // the rows returned, in order
+	plainBuffer []byte // header then rows; empty when no row is returned
+	nextStart   []byte // PlainBuffer primary key of the next row, nil when the range is done
 }
 
 // run walks the rows in the range in direction order. Rows the read options select
 // nothing from, or the filter drops, count as scanned but not as returned.
 func (s *rangeScan) run(start, end primaryKey, forward bool, now time.Time) {
-	rows := s.table.rows
-	i, found := s.table.search(start)
-	step := 1
-	if !forward {
-		step = -1
-		if !found {
-			i-- // the first row below start; start itself is inclusive
-		}
-	}
-	s.rows = binary.LittleEndian.AppendUint32(nil, plainBufferHeader)
-	for ; i >= 0 && i < len(rows); i += step {
-		r := rows[i]
+	s.plainBuffer = binary.LittleEndian.AppendUint32(nil, plainBufferHeader)
+	visit := func(r *storedRow) bool {
 		if order := comparePrimaryKeys(r.primaryKey, end); forward && order >= 0 || !forward && order <= 0 {
-			break
+			return false
 		}
-		if s.returned == s.limit || s.scanned == maxRangeRows {
+		if len(s.rows) == s.limit || s.scanned == maxRangeRows {
 			s.nextStart = encodeRows(row{primaryKey: r.primaryKey.cells(s.table.schema)})
-			break
+			return false
 		}
 		s.scanned++
 		result, ok := s.table.readRow(r, s.opts, now)
 		if !ok {
-			continue
+			return true
 		}
-		withRow := appendRow(s.rows, result)
-		if s.returned > 0 && len(withRow)-4 > maxRangeBytes {
+		withRow := appendRow(s.plainBuffer, result)
+		if len(s.rows) > 0 && len(withRow)-4 > maxRangeBytes {
 			s.nextStart = encodeRows(row{primaryKey: r.primaryKey.cells(s.table.schema)})
-			break
+			return false
 		}
-		s.rows = withRow
-		s.returned++
+		s.plainBuffer = withRow
+		s.rows = append(s.rows, result)
+		return true
 	}
-	if s.returned == 0 {
-		s.rows = []byte{}
+	if forward {
+		s.table.ascend(start, visit) // start is inclusive
+	} else {
+		s.table.descend(start, visit)
+	}
+	if len(s.rows) == 0 {
+		s.plainBuffer = []byte{}
 	}
 }

@@ -89,7 +89,10 @@ func (st *store) writeSingleRow(req singleRowWrite) ([]byte, error) {
 }
 
 // getRow reads one row. A missing row, or one with none of the columns asked for, is
-// an empty (but present) row field.
+// an empty (but present) row field. The row is PlainBuffer: unlike GetRange, GetRow and
+// BatchGetRow have no data_block_type_hint in any SDK's protocol (Go SDK v1.7.17 and
+// Node.js SDK 5.6.5 table_store.proto, Java SDK 5.17.7 ots_internal_api.proto), and their
+// responses no data_block_type.
 func (st *store) getRow(req *otsprotocol.GetRowRequest) (proto.Message, error) {
 	opts, err := readOptionsOf(readRequest{
 		columnsToGet:  req.ColumnsToGet,

@@ -18,19 +18,28 @@
 // GetRow, UpdateRow, DeleteRow, BatchGetRow, BatchWriteRow and GetRange, with row
 // existence conditions, column conditions on writes and filters on reads (single column,
 // composite and column pagination), atomic BatchWriteRow (is_atomic), versions
-// (max_versions, TTL, time ranges), auto-increment primary keys and the service's
-// limits; and the Stream API (ListStream, DescribeStream,
-// GetShardIterator, GetStreamRecord): every committed row change is recorded in its
-// table's Stream, spread over Options.StreamShards shards by partition key. Anything
+// (max_versions, TTL, time ranges), every table option (time_to_live, max_versions,
+// deviation_cell_version_in_sec, allow_update, update_full_row), GetRange in PlainBuffer
+// or SimpleRowMatrix, auto-increment primary keys and the service's limits; and the
+// Stream API (ListStream, DescribeStream, GetShardIterator, GetStreamRecord): every
+// committed row change is recorded in its table's Stream, spread over
+// Options.StreamShards shards by partition key, with the pre-image of the Stream's
+// columns_to_get. Anything
 // else, including transactions and regular expression filters (value_trans_rule), is
 // answered with 400 OTSParameterInvalid "Unsupported operation: ...".
 //
-// Any access key and any instance name are accepted unless Options sets an access key:
+// Any access key is accepted unless Options sets one:
 // then every request must carry that key id and the Tablestore signature made with its
 // secret (the layouts of the Go and Node.js SDKs), a matching x-ots-contentmd5 and an
 // x-ots-date within 15 minutes, or it is refused with the service's 403 OTSAuthFailed;
-// and responses are signed with that secret as the Java and Python SDKs check. All
-// instances share one set of tables. State lives in memory only and is lost on Close.
+// and responses are signed with that secret as the Java and Python SDKs check.
+//
+// Instances are separate namespaces, as on the service: every request names its instance
+// in the x-ots-instancename header, which the SDKs send, and reaches only that instance's
+// tables and Streams; two clients with different instance names never see each other's
+// tables. An instance is created empty by its first request; a request without an
+// instance name is 400 OTSParameterInvalid "Missing header: x-ots-instancename.". State
+// lives in memory only and is lost on Close.
 package otslocal
 
 import (
@@ -57,7 +66,7 @@ type Server struct {
 	// Endpoint is "http://" + Addr, the endpoint a Tablestore SDK client is given.
 	Endpoint string
 
-	store      *store
+	instances  *instances
 	faults     *faultInjector
 	auth       authenticator
 	httpServer *http.Server
@@ -103,15 +112,13 @@ func newServer(addr string, opts Options, clock func() time.Time) (*Server, erro
 		return nil, err
 	}
 	s := &Server{
-		Addr:     listener.Addr().String(),
-		Endpoint: "http://" + listener.Addr().String(),
-		store:    newStore(clock),
-		faults:   faults,
-		auth:     newAuthenticator(opts),
-		served:   make(chan struct{}),
+		Addr:      listener.Addr().String(),
+		Endpoint:  "http://" + listener.Addr().String(),
+		instances: newInstances(clock, faults, streamShards),
+		faults:    faults,
+		auth:      newAuthenticator(opts),
+		served:    make(chan struct{}),
 	}
-	s.store.faults = faults
-	s.store.streamShards = streamShards
 	s.httpServer = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		defer close(s.served)
@@ -134,8 +141,8 @@ func (s *Server) Close() {
 	})
 }
 
-// operation runs one action on a request body and returns the response message; a nil
-// message is answered with an empty body.
+// operation runs one action on a request body in the store of the request's instance and
+// returns the response message; a nil message is answered with an empty body.
 type operation func(st *store, body []byte) (proto.Message, error)
 
 // operations maps each implemented action to its operation. Actions are the URIs of the
@@ -194,6 +201,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	writeResponse(w, r, action, http.StatusOK, body, s.auth.responseSecret())
 }
 
+// instanceNameHeader names the instance a request is for; every SDK sends it (Go SDK
+// tablestore/ots_header.go, Node.js SDK lib/client.js).
+const instanceNameHeader = "x-ots-instancename"
+
+// errMissingInstanceName answers a request that names no instance, with the service's
+// message for a missing header (Tablestore error codes, "HTTP message errors").
+var errMissingInstanceName = parameterInvalid("Missing header: %s.", instanceNameHeader)
+
+// handle answers one request: the action's response body, or the error to answer.
 func (s *Server) handle(action string, r *http.Request) ([]byte, error) {
 	if r.Method != http.MethodPost {
 		return nil, errMethodNotAllowed
@@ -206,10 +222,14 @@ func (s *Server) handle(action string, r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.auth.verify(r, action, body, s.store.now()); err != nil {
+	if err := s.auth.verify(r, action, body, s.instances.now()); err != nil {
 		return nil, err
 	}
-	resp, err := op(s.store, body)
+	instance := r.Header.Get(instanceNameHeader)
+	if instance == "" {
+		return nil, errMissingInstanceName
+	}
+	resp, err := op(s.instances.store(instance), body)
 	if err != nil || resp == nil {
 		return nil, err
 	}

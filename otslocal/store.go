@@ -8,26 +8,53 @@ import (
 	"time"
 
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
+	"github.com/google/btree"
 )
 
-// store holds every table in memory. One RWMutex guards all of it: reads share it, and
-// a write request holds it exclusively while it checks conditions and applies its rows,
-// so each request is atomic with respect to every other.
+// instances holds the instances of a server, each a store of its own: as on the service,
+// an instance is a namespace, and a request reaches only the tables and Streams of the
+// instance its x-ots-instancename header names. An instance comes into being with its
+// first request; names are compared exactly, case included.
+type instances struct {
+	mu     sync.Mutex
+	byName map[string]*store
+	now    func() time.Time // the server clock, shared by every instance
+	faults *faultInjector
+	// streamShards is the number of shards of each new stream, in every instance.
+	streamShards int
+}
+
+func newInstances(clock func() time.Time, faults *faultInjector, streamShards int) *instances {
+	return &instances{byName: map[string]*store{}, now: clock, faults: faults, streamShards: streamShards}
+}
+
+// store returns the store of the named instance, creating it empty on first use.
+func (in *instances) store(name string) *store {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	st, ok := in.byName[name]
+	if !ok {
+		st = &store{tables: map[string]*table{}, now: in.now, faults: in.faults, streams: map[string]*stream{}, streamShards: in.streamShards}
+		in.byName[name] = st
+	}
+	return st
+}
+
+// store holds every table of one instance in memory. One RWMutex guards all of it: reads
+// share it, and a write request holds it exclusively while it checks conditions and
+// applies its rows, so each request is atomic with respect to every other.
 type store struct {
 	mu     sync.RWMutex
 	tables map[string]*table
 	now    func() time.Time // the server clock: timestamps, TTL and the deviation check
 	faults *faultInjector   // per-row failures of batch requests; nil injects none
 
-	streams      map[string]*stream // every stream ever enabled, open or closed, by id
+	streams      map[string]*stream // every stream of the instance ever enabled, open or closed, by id
 	streamShards int                // shards of each new stream
 }
 
-func newStore(clock func() time.Time) *store {
-	return &store{tables: map[string]*table{}, now: clock, streams: map[string]*stream{}, streamShards: 1}
-}
-
-// table is one table: its schema and options, and its rows sorted by primary key.
+// table is one table: its schema and options, and its rows ordered by primary key. Its
+// row access goes through get, set, ascend and descend.
 type table struct {
 	name                   string
 	schema                 []primaryKeySchema
@@ -35,14 +62,24 @@ type table struct {
 	timeToLive             int32 // seconds; -1 keeps data forever
 	maxVersions            int32
 	deviationSec           int64 // max distance in seconds of a written timestamp from now
+	allowUpdate            bool  // false: UpdateRow is refused
+	updateFullRow          bool  // true: an UpdateRow writes every column of the row at its version
 	reservedRead           int32
 	reservedWrite          int32
 	createdAt              time.Time
 	throughputRaisedAt     time.Time // the last UpdateTable that raised reserved throughput, else createdAt
 	throughputLoweredAt    time.Time // the last UpdateTable that lowered it; zero if none did
 	stream                 *stream   // the open stream; nil while the Stream is off
-	rows                   []*storedRow
+	rows                   *btree.BTreeG[*storedRow]
 	lastAutoIncrementValue int64
+}
+
+// rowTreeDegree is the degree of a table's B-tree: each node holds up to 2·degree−1 rows.
+const rowTreeDegree = 32
+
+// newRowTree returns an empty row tree ordered by primary key.
+func newRowTree() *btree.BTreeG[*storedRow] {
+	return btree.NewG(rowTreeDegree, func(a, b *storedRow) bool { return comparePrimaryKeys(a.primaryKey, b.primaryKey) < 0 })
 }
 
 // storedRow is one row. A row exists while it is stored, even when it has no attribute
@@ -67,33 +104,33 @@ func (s *store) table(name string) (*table, error) {
 	return nil, errTableNotExist
 }
 
-// search returns the index of the first row whose key is ≥ pk, and whether it is equal.
-func (t *table) search(pk primaryKey) (int, bool) {
-	i := sort.Search(len(t.rows), func(i int) bool {
-		return comparePrimaryKeys(t.rows[i].primaryKey, pk) >= 0
-	})
-	return i, i < len(t.rows) && comparePrimaryKeys(t.rows[i].primaryKey, pk) == 0
-}
-
-// get returns the row with this key, or nil.
+// get returns the row with this key, or nil. O(log n).
 func (t *table) get(pk primaryKey) *storedRow {
-	if i, found := t.search(pk); found {
-		return t.rows[i]
-	}
-	return nil
+	r, _ := t.rows.Get(&storedRow{primaryKey: pk})
+	return r
 }
 
-// set stores r under pk, replacing any row there; a nil r removes the row.
+// set stores r under pk, replacing any row there; a nil r removes the row. r's own key
+// is pk. O(log n).
 func (t *table) set(pk primaryKey, r *storedRow) {
-	i, found := t.search(pk)
-	switch {
-	case found && r == nil:
-		t.rows = slices.Delete(t.rows, i, i+1)
-	case found:
-		t.rows[i] = r
-	case r != nil:
-		t.rows = slices.Insert(t.rows, i, r)
+	if r == nil {
+		t.rows.Delete(&storedRow{primaryKey: pk})
+		return
 	}
+	t.rows.ReplaceOrInsert(r)
+}
+
+// ascend calls visit with the rows whose key is ≥ from, in ascending key order, until
+// visit returns false. from may hold INF_MIN and INF_MAX; a nil from, shorter than every
+// key, visits every row. O(log n) to the first row.
+func (t *table) ascend(from primaryKey, visit func(*storedRow) bool) {
+	t.rows.AscendGreaterOrEqual(&storedRow{primaryKey: from}, visit)
+}
+
+// descend calls visit with the rows whose key is ≤ from, in descending key order, until
+// visit returns false. from may hold INF_MIN and INF_MAX. O(log n) to the first row.
+func (t *table) descend(from primaryKey, visit func(*storedRow) bool) {
+	t.rows.DescendLessOrEqual(&storedRow{primaryKey: from}, visit)
 }
 
 // nextAutoIncrementValue hands out the next value of the auto-increment primary key

@@ -118,9 +118,10 @@ func TestStreamTrimsExpiredRecords(t *testing.T) {
 	assert.Equal(t, []int64{2}, recordIDs(t, client, iteratorAt(t, client, nil)), "a new iterator starts at the oldest untrimmed record")
 
 	putID(t, client, 3)
-	srv.store.mu.RLock()
-	defer srv.store.mu.RUnlock()
-	shard := srv.store.tables["t"].stream.shards[0]
+	st := srv.instances.store(clockedInstance)
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	shard := st.tables["t"].stream.shards[0]
 	assert.Equal(t, int64(1), shard.firstOffset, "appending drops the expired records")
 	assert.Len(t, shard.records, 2)
 }
@@ -175,17 +176,17 @@ func TestUpdateTableLowersMaxVersionsAndTimeToLive(t *testing.T) {
 		require.NoError(t, err)
 	}
 	put("first")
-	clock.advance(time.Hour)
+	clock.advance(25 * time.Hour)
 	put("second")
-	clock.advance(time.Hour)
+	clock.advance(25 * time.Hour)
 	all := tablestore.SingleRowQueryCriteria{MaxVersion: 10}
-	assert.Equal(t, []cellVersion{{"c", "second", startMs + 3600_000}, {"c", "first", startMs}}, read(t, client, all))
+	assert.Equal(t, []cellVersion{{"c", "second", startMs + 25*3600_000}, {"c", "first", startMs}}, read(t, client, all))
 
 	setOptions(-1, 1)
-	assert.Equal(t, []cellVersion{{"c", "second", startMs + 3600_000}}, read(t, client, all),
+	assert.Equal(t, []cellVersion{{"c", "second", startMs + 25*3600_000}}, read(t, client, all),
 		"lowering max_versions drops the older versions")
-	setOptions(1800, 3)
-	assert.Empty(t, read(t, client, all), "the new TTL hides versions older than 30 minutes")
+	setOptions(86400, 3)
+	assert.Empty(t, read(t, client, all), "the new TTL hides versions older than a day")
 }
 
 // requireStreamError checks that err is the service error with this status, code and

@@ -37,9 +37,19 @@ const (
 
 // checkStreamSpec checks a stream_spec of CreateTable or UpdateTable. Enabling needs an
 // expiration_time of 1 to 168 hours, columns_to_get naming attribute columns, and a
-// table whose Stream is off; disabling is always accepted.
+// table whose Stream is off. Disabling takes neither an expiration time nor columns: the
+// service answers an expiration_time with 400 OTSParameterInvalid "Expiration time is
+// invalid when enableStream is false" (aliyun-tablestore-go-sdk pull requests 17 and 34,
+// which stopped the SDK from sending it); columns_to_get gets the same answer here, in
+// words of this server's own.
 func (t *table) checkStreamSpec(spec *otsprotocol.StreamSpecification) error {
 	if !spec.GetEnableStream() {
+		switch {
+		case spec != nil && spec.ExpirationTime != nil:
+			return parameterInvalid("Expiration time is invalid when enableStream is false")
+		case len(spec.GetColumnsToGet()) > 0:
+			return parameterInvalid("Columns to get are invalid when enableStream is false")
+		}
 		return nil
 	}
 	if t.stream != nil {

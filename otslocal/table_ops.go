@@ -12,7 +12,7 @@ import (
 // createTable validates the table as the service does (Tablestore error codes,
 // CreateTable section) and creates it empty, with its Stream on when stream_spec asks.
 // Features this server does not implement (encryption, secondary indexes, local
-// transactions, allow_update=false, update_full_row) are refused rather than ignored.
+// transactions) are refused rather than ignored.
 func (st *store) createTable(req *otsprotocol.CreateTableRequest) (proto.Message, error) {
 	t, err := newTable(req)
 	if err != nil {
@@ -54,6 +54,7 @@ func newTable(req *otsprotocol.CreateTableRequest) (*table, error) {
 		definedColumns: meta.GetDefinedColumn(),
 		reservedRead:   req.GetReservedThroughput().GetCapacityUnit().GetRead(),
 		reservedWrite:  req.GetReservedThroughput().GetCapacityUnit().GetWrite(),
+		rows:           newRowTree(),
 	}
 	if t.reservedRead < 0 || t.reservedWrite < 0 {
 		return nil, parameterInvalid("Reserved throughput must not be negative.")
@@ -150,7 +151,9 @@ func checkDefinedColumns(columns []*otsprotocol.DefinedColumnSchema, schema []pr
 }
 
 // setOptions takes CreateTable's options: time_to_live and max_versions are required,
-// deviation_cell_version_in_sec defaults to 86400.
+// deviation_cell_version_in_sec defaults to 86400, allow_update to true and
+// update_full_row to false (TableOptions API reference,
+// https://www.alibabacloud.com/help/en/tablestore/developer-reference/tableoptions).
 func (t *table) setOptions(options *otsprotocol.TableOptions) error {
 	switch {
 	case options == nil || options.TimeToLive == nil:
@@ -162,32 +165,36 @@ func (t *table) setOptions(options *otsprotocol.TableOptions) error {
 		return err
 	}
 	t.deviationSec = defaultDeviationSeconds
+	t.allowUpdate = true
+	t.updateFullRow = options.GetUpdateFullRow()
 	t.takeOptions(options)
 	return nil
 }
 
-// checkTableOptions checks the options that are set: time_to_live (s, -1 = forever),
-// max_versions and deviation_cell_version_in_sec (s). allow_update=false and
-// update_full_row are not implemented.
+// checkTableOptions checks the options that are set: time_to_live (s: -1 = forever, else
+// at least a day), max_versions and deviation_cell_version_in_sec (s).
+//
+// The TableOptions API reference gives time_to_live's valid values as -1 and 86400 or
+// more; the error code reference has the message for 0 and below -1 only. The message for
+// 1 to 86399 is this server's own.
 func checkTableOptions(options *otsprotocol.TableOptions) error {
 	switch {
 	case options == nil:
 		return nil
 	case options.TimeToLive != nil && (options.GetTimeToLive() == 0 || options.GetTimeToLive() < -1):
 		return parameterInvalid("TimeToLive cannot be 0 or less than -1.")
+	case options.TimeToLive != nil && options.GetTimeToLive() > 0 && options.GetTimeToLive() < minTimeToLiveSeconds:
+		return parameterInvalid("TimeToLive must be -1 or at least %d seconds, got %d.", minTimeToLiveSeconds, options.GetTimeToLive())
 	case options.MaxVersions != nil && options.GetMaxVersions() <= 0:
 		return parameterInvalid("The maximum versions cannot be less than or equal to 0.")
 	case options.DeviationCellVersionInSec != nil && options.GetDeviationCellVersionInSec() <= 0:
 		return parameterInvalid("DeviationCellVersionInSec must be greater than 0.")
-	case options.AllowUpdate != nil && !options.GetAllowUpdate():
-		return unsupported("allow_update=false")
-	case options.GetUpdateFullRow():
-		return unsupported("update_full_row")
 	}
 	return nil
 }
 
 // takeOptions sets the checked options that are set and leaves the others as they are.
+// update_full_row is not among them: only CreateTable sets it.
 func (t *table) takeOptions(options *otsprotocol.TableOptions) {
 	if options.TimeToLive != nil {
 		t.timeToLive = options.GetTimeToLive()
@@ -197,6 +204,9 @@ func (t *table) takeOptions(options *otsprotocol.TableOptions) {
 	}
 	if options.DeviationCellVersionInSec != nil {
 		t.deviationSec = options.GetDeviationCellVersionInSec()
+	}
+	if options.AllowUpdate != nil {
+		t.allowUpdate = options.GetAllowUpdate()
 	}
 }
 
@@ -260,20 +270,27 @@ func (st *store) describeTable(req *otsprotocol.DescribeTableRequest) (proto.Mes
 }
 
 // updateTable changes what UpdateTable may change: reserved throughput, time_to_live,
-// max_versions, deviation_cell_version_in_sec, and the Stream (stream_spec enables it
-// with a new stream or disables it). Everything is checked before anything changes.
-// Lowering max_versions drops the versions beyond it; a lower time_to_live hides older
-// versions from then on. The response sets every field the Go SDK dereferences,
+// max_versions, deviation_cell_version_in_sec, allow_update, and the Stream (stream_spec
+// enables it with a new stream or disables it). Everything is checked before anything
+// changes. Lowering max_versions drops the versions beyond it; a lower time_to_live hides
+// older versions from then on. The response sets every field the Go SDK dereferences,
 // stream_details included (tablestore/api.go, UpdateTable;
 // https://www.alibabacloud.com/help/en/tablestore/developer-reference/updatetable).
+//
+// It refuses, with 400 OTSParameterInvalid, what the service refuses: a request that
+// changes nothing (the Java SDK's updateTable reference: "at least one of
+// tableOptionsForUpdate, streamSpecification and reservedThroughputForUpdate must be
+// specified"); reserved_throughput with neither read nor write ("At least one of read
+// or write in capacity_unit must be specified. Otherwise, the request fails", UpdateTable
+// API reference); update_full_row, which "cannot be dynamically modified" after the table
+// is created (Java SDK model/TableOptions.java, updateFullRow; table_store.proto: 不可动态修改);
+// invalid options and Stream specifications (checkTableOptions, checkStreamSpec). The
+// messages of the first three are this server's own: the service's are not documented.
 func (st *store) updateTable(req *otsprotocol.UpdateTableRequest) (proto.Message, error) {
-	capacity := req.GetReservedThroughput().GetCapacityUnit()
-	if capacity.GetRead() < 0 || capacity.GetWrite() < 0 {
-		return nil, parameterInvalid("Reserved throughput must not be negative.")
-	}
-	if err := checkTableOptions(req.GetTableOptions()); err != nil {
+	if err := checkUpdateTableRequest(req); err != nil {
 		return nil, err
 	}
+	capacity := req.GetReservedThroughput().GetCapacityUnit()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	t, err := st.table(req.GetTableName())
@@ -295,6 +312,23 @@ func (st *store) updateTable(req *otsprotocol.UpdateTableRequest) (proto.Message
 		TableOptions:              t.options(),
 		StreamDetails:             t.streamDetails(),
 	}, nil
+}
+
+// checkUpdateTableRequest checks what an UpdateTable request may ask, before the table is
+// looked up.
+func checkUpdateTableRequest(req *otsprotocol.UpdateTableRequest) error {
+	capacity := req.GetReservedThroughput().GetCapacityUnit()
+	switch {
+	case req.ReservedThroughput == nil && req.TableOptions == nil && req.StreamSpec == nil:
+		return parameterInvalid("Nothing to update: give reserved_throughput, table_options or stream_spec.")
+	case req.ReservedThroughput != nil && (capacity == nil || capacity.Read == nil && capacity.Write == nil):
+		return parameterInvalid("At least one of read and write must be given in the capacity_unit of reserved_throughput.")
+	case capacity.GetRead() < 0 || capacity.GetWrite() < 0:
+		return parameterInvalid("Reserved throughput must not be negative.")
+	case req.TableOptions != nil && req.TableOptions.UpdateFullRow != nil:
+		return parameterInvalid("UpdateFullRow cannot be modified after the table is created.")
+	}
+	return checkTableOptions(req.GetTableOptions())
 }
 
 // updateThroughput takes the read and write capacity units that are set, noting when
@@ -322,7 +356,8 @@ func (t *table) updateThroughput(capacity *otsprotocol.CapacityUnit, now time.Ti
 // dropVersionsBeyondMax keeps at most max_versions of the newest versions of every
 // column. Stored rows are never changed: a row that loses versions is replaced by a copy.
 func (t *table) dropVersionsBeyondMax() {
-	for i, r := range t.rows {
+	var trimmedRows []*storedRow
+	t.ascend(nil, func(r *storedRow) bool {
 		var trimmed *storedRow
 		for name, versions := range r.columns {
 			if len(versions) > int(t.maxVersions) {
@@ -333,8 +368,12 @@ func (t *table) dropVersionsBeyondMax() {
 			}
 		}
 		if trimmed != nil {
-			t.rows[i] = trimmed
+			trimmedRows = append(trimmedRows, trimmed)
 		}
+		return true
+	})
+	for _, r := range trimmedRows {
+		t.set(r.primaryKey, r)
 	}
 }
 
@@ -357,8 +396,8 @@ func (t *table) options() *otsprotocol.TableOptions {
 		TimeToLive:                proto.Int32(t.timeToLive),
 		MaxVersions:               proto.Int32(t.maxVersions),
 		DeviationCellVersionInSec: proto.Int64(t.deviationSec),
-		AllowUpdate:               proto.Bool(true),
-		UpdateFullRow:             proto.Bool(false),
+		AllowUpdate:               proto.Bool(t.allowUpdate),
+		UpdateFullRow:             proto.Bool(t.updateFullRow),
 	}
 }
 

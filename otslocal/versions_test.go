@@ -24,6 +24,9 @@ func (c *testClock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 const startMs = int64(1_700_000_000_000)
 
+// clockedInstance is the instance name of newClockedTable's client.
+const clockedInstance = "inst"
+
 // newClockedTable starts a server at startMs with table "t" (pk "id" INTEGER), with its
 // Stream when stream is not nil.
 func newClockedTable(t *testing.T, timeToLive, maxVersions int, stream *tablestore.StreamSpecification) (*tablestore.TableStoreClient, *testClock, *Server) {
@@ -33,7 +36,7 @@ func newClockedTable(t *testing.T, timeToLive, maxVersions int, stream *tablesto
 	srv, err := newServer("127.0.0.1:0", Options{}, clock.now)
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
-	client := tablestore.NewClient(srv.Endpoint, "inst", "ak", "sk")
+	client := tablestore.NewClient(srv.Endpoint, clockedInstance, "ak", "sk")
 	meta := &tablestore.TableMeta{TableName: "t"}
 	meta.AddPrimaryKeyColumn("id", tablestore.PrimaryKeyType_INTEGER)
 	_, err = client.CreateTable(&tablestore.CreateTableRequest{
@@ -134,32 +137,37 @@ func TestIncrementWritesANewVersionAtServerTime(t *testing.T) {
 }
 
 func TestTimeToLiveHidesExpiredVersions(t *testing.T) {
-	client, clock, _ := newClockedTable(t, 100, 5, nil)
+	client, clock, _ := newClockedTable(t, 86400, 5, nil) // a day, the shortest TTL the service takes
 	require.NoError(t, update(t, client, func(change *tablestore.UpdateRowChange) {
 		change.PutColumnWithTimestamp("c", "old", startMs-30_000)
 		change.PutColumn("d", "new")
 	}))
-	clock.advance(50 * time.Second) // c is 80 s old, d 50 s
+	clock.advance(86350 * time.Second) // c is 86380 s old, d 86350 s
 	assert.Equal(t, []cellVersion{{"c", "old", startMs - 30_000}, {"d", "new", startMs}},
 		read(t, client, tablestore.SingleRowQueryCriteria{MaxVersion: 5}))
 
-	clock.advance(30 * time.Second) // c is 110 s old, d 80 s
+	clock.advance(30 * time.Second) // c is 86410 s old, d 86380 s
 	assert.Equal(t, []cellVersion{{"d", "new", startMs}}, read(t, client, tablestore.SingleRowQueryCriteria{MaxVersion: 5}))
 
 	require.NoError(t, update(t, client, func(change *tablestore.UpdateRowChange) { change.IncrementColumn("c", 1) }),
 		"an expired value does not count for increment")
-	assert.Equal(t, []cellVersion{{"c", int64(1), startMs + 80_000}},
+	assert.Equal(t, []cellVersion{{"c", int64(1), startMs + 86380_000}},
 		read(t, client, tablestore.SingleRowQueryCriteria{MaxVersion: 5, ColumnsToGet: []string{"c"}}))
 }
 
 func TestExplicitTimestampsMustBeWithinTheDeviation(t *testing.T) {
-	client, _, _ := newClockedTable(t, 3600, 1, nil)
+	client, _, _ := newClockedTable(t, 86400, 1, nil)
+	_, err := client.UpdateTable(&tablestore.UpdateTableRequest{
+		TableName: "t", TableOption: &tablestore.TableOption{TimeToAlive: 86400, MaxVersion: 1, DeviationCellVersionInSec: 2 * 86400},
+	})
+	require.NoError(t, err)
 	put := func(timestamp int64) error {
 		return update(t, client, func(change *tablestore.UpdateRowChange) { change.PutColumnWithTimestamp("c", "v", timestamp) })
 	}
-	require.NoError(t, put(startMs-3600_000))
-	require.NoError(t, put(startMs+86399_000))
-	for _, timestamp := range []int64{startMs - 3601_000, startMs + 86400_000} {
+	// The valid range is [max(now − deviation, now − TTL), now + deviation): [now − 1 day, now + 2 days).
+	require.NoError(t, put(startMs-86400_000))
+	require.NoError(t, put(startMs+172799_000))
+	for _, timestamp := range []int64{startMs - 86401_000, startMs + 172800_000} {
 		err := put(timestamp)
 		var oe *tablestore.OtsError
 		require.True(t, errors.As(err, &oe), "timestamp %d", timestamp)
@@ -167,7 +175,7 @@ func TestExplicitTimestampsMustBeWithinTheDeviation(t *testing.T) {
 		assert.Equal(t, "OTSParameterInvalid", oe.Code)
 		assert.Equal(t, "Invalid timestamp. Cell:c.", oe.Message)
 	}
-	err := put(-1)
+	err = put(-1)
 	require.Error(t, err)
 	assert.Equal(t, "Timestamp must be in range [0, INT64_MAX/1000).", err.(*tablestore.OtsError).Message)
 }

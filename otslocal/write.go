@@ -170,6 +170,9 @@ func (t *table) checkChange(w rowWrite, now time.Time) error {
 		}
 		return t.checkCells(cells, now, t.checkPutCell)
 	case otsprotocol.OperationType_UPDATE:
+		if !t.allowUpdate {
+			return parameterInvalid("UpdateRow is not allowed on table '%s': its allow_update option is false.", t.name)
+		}
 		if w.change.deleteMarker {
 			return parameterInvalid("Invalid update row request: RowDeleteMarker is not allowed.")
 		}
@@ -350,7 +353,8 @@ func (t *table) replacedRow(pk primaryKey, cells []cell, now time.Time) *storedR
 // updatedRow is UpdateRow's result. It creates the row when absent unless the change
 // only deletes, in which case no row is created (Tablestore Python SDK tests
 // row_op_test.py test_all_delete_in_update). A row stays even when all its columns are
-// deleted.
+// deleted. On a table with update_full_row, the columns the change does not name are
+// written again too (fillFullRow).
 func (t *table) updatedRow(existing *storedRow, pk primaryKey, cells []cell, now time.Time) (*storedRow, error) {
 	var r *storedRow
 	switch {
@@ -366,11 +370,47 @@ func (t *table) updatedRow(existing *storedRow, pk primaryKey, cells []cell, now
 			return nil, err
 		}
 	}
+	if t.updateFullRow {
+		t.fillFullRow(r, cells, now)
+	}
 	return r, nil
 }
 
+// fillFullRow writes, on a table with update_full_row, each column of the row that the
+// UpdateRow's cells do not name again: its newest live value at the version the update
+// writes. "When updating partial columns, the version number of the original columns
+// will automatically be filled into the row ... consistent with the version numbers of
+// pk and a" (Java SDK model/TableOptions.java, updateFullRow). The service's choice when
+// an update writes several versions is not documented; here it is the newest the update
+// writes, and the server time when it writes none (it only deletes). Columns TTL hides
+// stay hidden.
+func (t *table) fillFullRow(r *storedRow, cells []cell, now time.Time) {
+	written := int64(math.MinInt64)
+	for _, c := range cells {
+		if c.writesValue() { // a PUT at its timestamp or the server time, an INCREMENT at the server time
+			written = max(written, timestampOf(c, now))
+		}
+	}
+	if written == math.MinInt64 {
+		written = now.UnixMilli()
+	}
+	for name, versions := range r.columns {
+		if slices.ContainsFunc(cells, func(c cell) bool { return c.name == name }) {
+			continue
+		}
+		if live := t.liveVersions(versions, now); len(live) > 0 {
+			r.columns[name] = putVersion(versions, version{written, live[0].value}, t.maxVersions)
+		}
+	}
+}
+
 func writesValue(cells []cell) bool {
-	return slices.ContainsFunc(cells, func(c cell) bool { return !c.hasOpType || c.opType == opIncrement })
+	return slices.ContainsFunc(cells, cell.writesValue)
+}
+
+// writesValue reports whether an UpdateRow cell writes a value: a PUT or an INCREMENT.
+func (c cell) writesValue() bool {
+	return !c.hasOpType || c.opType == opIncrement
 }
 
 func (t *table) applyUpdateCell(r *storedRow, c cell, now time.Time) error {
