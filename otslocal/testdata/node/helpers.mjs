@@ -23,17 +23,24 @@ if (!endpoint) {
 }
 
 /**
- * The SDK client every test uses. Retries are off (maxRetries 0) so that a server error
- * reaches the test at once instead of after the SDK's 20 backed-off retries
+ * clientFor returns an SDK client of the instance with this name, with the access key of
+ * the environment. Retries are off (maxRetries 0) so that a server error reaches the test
+ * at once instead of after the SDK's 20 backed-off retries
  * (lib/retry/default_retry_policy.js).
+ * @param {string} instancename
  */
-export const client = new TableStore.Client({
-  endpoint,
-  instancename: process.env.OTSLOCAL_INSTANCE || 'otslocal',
-  accessKeyId: process.env.OTSLOCAL_ACCESS_KEY_ID || 'otslocal',
-  secretAccessKey: process.env.OTSLOCAL_ACCESS_KEY_SECRET || 'otslocal',
-  maxRetries: 0,
-});
+export function clientFor(instancename) {
+  return new TableStore.Client({
+    endpoint,
+    instancename,
+    accessKeyId: process.env.OTSLOCAL_ACCESS_KEY_ID || 'otslocal',
+    secretAccessKey: process.env.OTSLOCAL_ACCESS_KEY_SECRET || 'otslocal',
+    maxRetries: 0,
+  });
+}
+
+/** The SDK client every test uses, of the instance OTSLOCAL_INSTANCE. */
+export const client = clientFor(process.env.OTSLOCAL_INSTANCE || 'otslocal');
 
 /**
  * int is a Tablestore INTEGER (int64) value: a TableStore.Long from a JS number, or from
@@ -64,34 +71,36 @@ export function uniqueTableName(prefix) {
  * createTableRequest is the SDK's createTable parameters for a table with the given
  * primary key columns ([name, 'INTEGER'|'STRING'|'BINARY'] pairs, in schema order), no
  * reserved throughput and the given options. timeToLive is in seconds (-1: never
- * expire); maxTimeDeviation, in seconds, is only sent when given.
+ * expire); maxTimeDeviation, in seconds, and allowUpdate are only sent when given.
  * @param {string} tableName
  * @param {Array<[string, string]>} primaryKey
- * @param {{maxVersions?: number, timeToLive?: number, maxTimeDeviation?: number}} [options]
+ * @param {{maxVersions?: number, timeToLive?: number, maxTimeDeviation?: number, allowUpdate?: boolean}} [options]
  */
-export function createTableRequest(tableName, primaryKey, { maxVersions = 1, timeToLive = -1, maxTimeDeviation } = {}) {
+export function createTableRequest(tableName, primaryKey, { maxVersions = 1, timeToLive = -1, maxTimeDeviation, allowUpdate } = {}) {
   return {
     tableMeta: {
       tableName,
       primaryKey: primaryKey.map(([name, type]) => ({ name, type })),
     },
     reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive, maxVersions, maxTimeDeviation },
+    tableOptions: { timeToLive, maxVersions, maxTimeDeviation, allowUpdate },
   };
 }
 
 /**
  * createTable creates a table with a unique name (see uniqueTableName and
- * createTableRequest) and deletes it when the test t ends. It returns the name.
+ * createTableRequest) through tableClient (default: client) and deletes it when the test
+ * t ends. It returns the name.
  * @param {import('node:test').TestContext} t
  * @param {string} prefix
  * @param {Array<[string, string]>} primaryKey
- * @param {{maxVersions?: number, timeToLive?: number, maxTimeDeviation?: number}} [options]
+ * @param {{maxVersions?: number, timeToLive?: number, maxTimeDeviation?: number, allowUpdate?: boolean}} [options]
+ * @param {object} [tableClient] a TableStore.Client, e.g. of another instance (clientFor)
  */
-export async function createTable(t, prefix, primaryKey, options) {
+export async function createTable(t, prefix, primaryKey, options, tableClient = client) {
   const tableName = uniqueTableName(prefix);
-  await client.createTable(createTableRequest(tableName, primaryKey, options));
-  t.after(() => client.deleteTable({ tableName }));
+  await tableClient.createTable(createTableRequest(tableName, primaryKey, options));
+  t.after(() => tableClient.deleteTable({ tableName }));
   return tableName;
 }
 
