@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return usageError{fmt.Errorf("unknown command %q; see otsetl --help", args[0])}
 	}
-	root.AddCommand(serveCommand(getenv), replayCommand(getenv), otslocalCommand(), localCommand(getenv), captureCommand(getenv))
+	root.AddCommand(serveCommand(getenv), replayCommand(getenv), otslocalCommand(getenv), localCommand(getenv), captureCommand(getenv))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0

@@ -371,16 +371,17 @@ func TestGo1Runtime(t *testing.T) {
 	assert.NotContains(t, stop(), "go1-secret")
 }
 
-// startOtslocalCommand runs `otsetl otslocal` with args (which must include --listen) in
-// process until it prints its endpoint, and returns its output and a stop function: stop
-// cancels its context, as SIGTERM would, and requires it to exit 0.
-func startOtslocalCommand(t *testing.T, args ...string) (out *testkit.SyncBuffer, stop func()) {
+// startOtslocalCommand runs `otsetl otslocal` with args (which must include --listen) and
+// the environment getenv in process until it prints its endpoint, and returns its output
+// and a stop function: stop cancels its context, as SIGTERM would, and requires it to
+// exit 0.
+func startOtslocalCommand(t *testing.T, getenv func(string) string, args ...string) (out *testkit.SyncBuffer, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	out = &testkit.SyncBuffer{}
 	var errb testkit.SyncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, append([]string{"otslocal"}, args...), out, &errb, noEnv) }()
+	go func() { done <- run(ctx, append([]string{"otslocal"}, args...), out, &errb, getenv) }()
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "otslocal: Tablestore endpoint") }, 10*time.Second, 10*time.Millisecond,
 		"stderr: %s", &errb)
 	return out, func() {
@@ -398,9 +399,9 @@ func startOtslocalCommand(t *testing.T, args ...string) (out *testkit.SyncBuffer
 // stops when its context ends (SIGTERM or Ctrl-C in the binary).
 func TestOtslocalCommand(t *testing.T) {
 	addr := freePort(t)
-	out, stop := startOtslocalCommand(t, "--listen", addr)
+	out, stop := startOtslocalCommand(t, noEnv, "--listen", addr)
 	endpoint := "http://" + addr
-	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (any instance name, any access key)\n", out.String())
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, any access key)\n", out.String())
 
 	client := tables.NewClient(endpoint, "any", aliyun.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
 	require.NoError(t, tables.Ensure(t.Context(), client, "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tables.Options{}))
@@ -417,10 +418,10 @@ func TestOtslocalCommand(t *testing.T) {
 // every request of one action failing, and checks its usage errors.
 func TestOtslocalCommandFlags(t *testing.T) {
 	addr := freePort(t)
-	out, stop := startOtslocalCommand(t, "--listen", addr, "--access-key-id", "id", "--access-key-secret", "secret",
+	out, stop := startOtslocalCommand(t, noEnv, "--listen", addr, "--access-key-id", "id", "--access-key-secret", "secret",
 		"--stream-shards", "2", "--error-rate", "1", "--fault-operations", "ListTable")
 	endpoint := "http://" + addr
-	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (any instance name, access key id only)\n", out.String())
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, access key id only)\n", out.String())
 
 	api := func(id, secret string) *sdk.TableStoreClient {
 		config := sdk.NewDefaultTableStoreConfig()
@@ -465,4 +466,47 @@ func TestOtslocalCommandFlags(t *testing.T) {
 		assert.Equal(t, 2, code, "%v: %s", tt.args, stderr)
 		assert.Contains(t, stderr, tt.want, "%v", tt.args)
 	}
+}
+
+// TestOtslocalCommandTakesTheAccessKeyFromTheEnvironment runs `otsetl otslocal` with its
+// access key in OTSLOCAL_ACCESS_KEY_ID and OTSLOCAL_ACCESS_KEY_SECRET, which keep the
+// secret out of the process list, and checks that a flag overrides its variable.
+func TestOtslocalCommandTakesTheAccessKeyFromTheEnvironment(t *testing.T) {
+	env := func(values map[string]string) func(string) string {
+		return func(name string) string { return values[name] }
+	}
+	describe := func(endpoint, id, secret string) error {
+		config := sdk.NewDefaultTableStoreConfig()
+		config.RetryTimes = 0
+		_, err := sdk.NewClientWithConfig(endpoint, "inst", id, secret, "", config).DescribeTable(&sdk.DescribeTableRequest{TableName: "t"})
+		return err
+	}
+	requireCode := func(t *testing.T, err error, code string) {
+		t.Helper()
+		var otsErr *sdk.OtsError
+		require.ErrorAs(t, err, &otsErr)
+		assert.Equal(t, code, otsErr.Code)
+	}
+
+	addr := freePort(t)
+	out, stop := startOtslocalCommand(t, env(map[string]string{"OTSLOCAL_ACCESS_KEY_ID": "env-id", "OTSLOCAL_ACCESS_KEY_SECRET": "env-secret"}),
+		"--listen", addr)
+	endpoint := "http://" + addr
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, access key env-id only)\n", out.String())
+	requireCode(t, describe(endpoint, "env-id", "wrong"), "OTSAuthFailed")
+	requireCode(t, describe(endpoint, "env-id", "env-secret"), "OTSObjectNotExist")
+	stop()
+
+	addr = freePort(t)
+	out, stop = startOtslocalCommand(t, env(map[string]string{"OTSLOCAL_ACCESS_KEY_ID": "env-id", "OTSLOCAL_ACCESS_KEY_SECRET": "env-secret"}),
+		"--listen", addr, "--access-key-id", "flag-id")
+	endpoint = "http://" + addr
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, access key flag-id only)\n", out.String())
+	requireCode(t, describe(endpoint, "env-id", "env-secret"), "OTSAuthFailed")
+	requireCode(t, describe(endpoint, "flag-id", "env-secret"), "OTSObjectNotExist")
+	stop()
+
+	code, _, stderr := runCLI(t, env(map[string]string{"OTSLOCAL_ACCESS_KEY_ID": "env-id"}), "otslocal", "--listen", freePort(t))
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "--access-key-id and --access-key-secret go together (from the flags, or from OTSLOCAL_ACCESS_KEY_ID and OTSLOCAL_ACCESS_KEY_SECRET)")
 }

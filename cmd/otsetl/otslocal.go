@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -16,21 +15,34 @@ import (
 	"github.com/otsetl/otsetl/tables"
 )
 
-func otslocalCommand() *cobra.Command {
+// The environment variables `otsetl otslocal` takes its access key from when the flags do
+// not give it: a secret in an environment variable stays out of the process list, where a
+// flag's value shows.
+const (
+	envOtslocalAccessKeyID     = "OTSLOCAL_ACCESS_KEY_ID"
+	envOtslocalAccessKeySecret = "OTSLOCAL_ACCESS_KEY_SECRET"
+)
+
+func otslocalCommand(getenv func(string) string) *cobra.Command {
 	var listen string
 	var streamShards int
 	var faults faultFlags
-	var accessKeyID, accessKeySecret string
+	var accessKeyID, accessKeySecret, consoleInstance string
 	var web consoleFlags
 	cmd := &cobra.Command{
 		Use:   "otslocal",
 		Short: "Run a local, wire-compatible Tablestore server for any Tablestore SDK",
 		Long: `Run a local, wire-compatible Tablestore server in memory.
 
-Any instance name is accepted, and any access key unless --access-key-id and
---access-key-secret are given: then every request must be signed with that key, as the
-real service requires, and responses are signed with it. It prints the endpoint, then
-serves until SIGTERM or Ctrl-C; its data is lost when it stops.
+Every instance name is an instance of its own, as on the service: a client reaches only
+the tables and Streams of the instance it names, and an instance is created by its first
+request. Any access key is accepted unless an access key is given, with
+--access-key-id and --access-key-secret or with the environment variables
+` + envOtslocalAccessKeyID + ` and ` + envOtslocalAccessKeySecret + ` (a flag overrides
+its variable; the environment keeps the secret out of the process list): then every
+request must be signed with that key, as the real service requires, and responses are
+signed with it. It prints the endpoint, then serves until SIGTERM or Ctrl-C; its data is
+lost when it stops.
 
 For testing clients under faults it can add latency and answer a share of the requests
 (or of the rows of batch requests) with the service's retryable errors, or drop their
@@ -40,8 +52,15 @@ connections after applying them; --fault-seed makes the choices repeatable.
 row editor, read and written through the Tablestore API.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("access-key-id") {
+				accessKeyID = getenv(envOtslocalAccessKeyID)
+			}
+			if !cmd.Flags().Changed("access-key-secret") {
+				accessKeySecret = getenv(envOtslocalAccessKeySecret)
+			}
 			if (accessKeyID == "") != (accessKeySecret == "") {
-				return usageError{errors.New("--access-key-id and --access-key-secret go together")}
+				return usageError{fmt.Errorf("--access-key-id and --access-key-secret go together (from the flags, or from %s and %s)",
+					envOtslocalAccessKeyID, envOtslocalAccessKeySecret)}
 			}
 			if streamShards < 1 {
 				return usageError{fmt.Errorf("--stream-shards %d: want at least 1", streamShards)}
@@ -65,14 +84,14 @@ row editor, read and written through the Tablestore API.`,
 			if accessKeyID != "" {
 				accepted = "access key " + accessKeyID + " only"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "otslocal: Tablestore endpoint %s (any instance name, %s)\n", srv.Endpoint, accepted)
+			fmt.Fprintf(cmd.OutOrStdout(), "otslocal: Tablestore endpoint %s (an instance per instance name, %s)\n", srv.Endpoint, accepted)
 			if web.enabled() {
 				creds := localCredentials
 				if accessKeyID != "" {
 					creds = aliyun.Credentials{AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret}
 				}
 				return serveTableConsole(cmd.Context(), web, cmd.OutOrStdout(), cmd.ErrOrStderr(),
-					tables.NewClient(srv.Endpoint, localInstance, creds), srv.Endpoint)
+					tables.NewClient(srv.Endpoint, consoleInstance, creds), srv.Endpoint, consoleInstance)
 			}
 			<-cmd.Context().Done()
 			return nil
@@ -80,21 +99,24 @@ row editor, read and written through the Tablestore API.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", defaultOtslocalAddress, "address to listen on")
 	cmd.Flags().IntVar(&streamShards, "stream-shards", 1, "shards of each table's Stream; rows are spread over them by partition key")
-	cmd.Flags().StringVar(&accessKeyID, "access-key-id", "", "the only AccessKey ID accepted (with --access-key-secret); default: any")
-	cmd.Flags().StringVar(&accessKeySecret, "access-key-secret", "", "the AccessKey secret requests must be signed with (with --access-key-id)")
+	cmd.Flags().StringVar(&accessKeyID, "access-key-id", "",
+		"the only AccessKey ID accepted, with its secret (default: $"+envOtslocalAccessKeyID+"; unset: any key)")
+	cmd.Flags().StringVar(&accessKeySecret, "access-key-secret", "",
+		"the AccessKey secret requests must be signed with (default: $"+envOtslocalAccessKeySecret+", which keeps it out of the process list)")
 	faults.register(cmd)
 	web.register(cmd, "", "table views; default: none")
+	cmd.Flags().StringVar(&consoleInstance, "instance", localInstance, "with --console: the instance whose tables the console shows")
 	return cmd
 }
 
-// serveTableConsole serves the web console's table views of client's instance until ctx
-// ends.
-func serveTableConsole(ctx context.Context, web consoleFlags, out, errOut io.Writer, client *sdk.TableStoreClient, endpoint string) error {
+// serveTableConsole serves the web console's table views of instance, which client reaches,
+// until ctx ends.
+func serveTableConsole(ctx context.Context, web consoleFlags, out, errOut io.Writer, client *sdk.TableStoreClient, endpoint, instance string) error {
 	ln, err := web.listen(errOut, "otslocal")
 	if err != nil {
 		return err
 	}
-	c, err := console.New(console.Config{Client: client, Endpoint: endpoint, Instance: localInstance, AllowRemote: web.allowRemote})
+	c, err := console.New(console.Config{Client: client, Endpoint: endpoint, Instance: instance, AllowRemote: web.allowRemote})
 	if err != nil {
 		_ = ln.Close()
 		return err
