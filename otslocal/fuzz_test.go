@@ -134,6 +134,11 @@ func sdkRequests(t testing.TB) []capturedRequest {
 		TableName: "fuzz", StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 1, Direction: tablestore.FORWARD, Limit: 1,
 	}})
 	require.NoError(t, err)
+	_, err = client.GetRange(&tablestore.GetRangeRequest{RangeRowQueryCriteria: &tablestore.RangeRowQueryCriteria{
+		TableName: "fuzz", StartPrimaryKey: start, EndPrimaryKey: end, MaxVersion: 2, Direction: tablestore.FORWARD,
+		DataBlockType: tablestore.SimpleRowMatrix,
+	}})
+	require.NoError(t, err)
 	_, err = client.DescribeTable(&tablestore.DescribeTableRequest{TableName: "fuzz"})
 	require.NoError(t, err)
 	_, err = client.ListTable()
