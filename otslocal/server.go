@@ -24,15 +24,15 @@
 // Stream API (ListStream, DescribeStream, GetShardIterator, GetStreamRecord): every
 // committed row change is recorded in its table's Stream, spread over
 // Options.StreamShards shards by partition key, with the pre-image of the Stream's
-// columns_to_get. Anything
-// else, including transactions and regular expression filters (value_trans_rule), is
-// answered with 400 OTSParameterInvalid "Unsupported operation: ...".
+// columns_to_get. Anything else, including transactions and regular expression filters
+// (value_trans_rule), is answered with 400 OTSParameterInvalid "Unsupported operation:
+// ...".
 //
-// Any access key is accepted unless Options sets one:
-// then every request must carry that key id and the Tablestore signature made with its
-// secret (the layouts of the Go and Node.js SDKs), a matching x-ots-contentmd5 and an
-// x-ots-date within 15 minutes, or it is refused with the service's 403 OTSAuthFailed;
-// and responses are signed with that secret as the Java and Python SDKs check.
+// Any access key is accepted unless Options sets one: then every request must carry that
+// key id and the Tablestore signature made with its secret (the layouts of the Go and
+// Node.js SDKs), a matching x-ots-contentmd5 and an x-ots-date within 15 minutes, or it
+// is refused with the service's 403 OTSAuthFailed; and responses are signed with that
+// secret as the Java and Python SDKs check.
 //
 // Instances are separate namespaces, as on the service: every request names its instance
 // in the x-ots-instancename header, which the SDKs send, and reaches only that instance's

@@ -278,9 +278,8 @@ func (st *store) describeTable(req *otsprotocol.DescribeTableRequest) (proto.Mes
 // https://www.alibabacloud.com/help/en/tablestore/developer-reference/updatetable).
 //
 // It refuses, with 400 OTSParameterInvalid, what the service refuses: a request that
-// changes nothing (the Java SDK's updateTable reference: "at least one of
-// tableOptionsForUpdate, streamSpecification and reservedThroughputForUpdate must be
-// specified"); reserved_throughput with neither read nor write ("At least one of read
+// changes nothing (the Java SDK's updateTable documentation requires at least one of the
+// table options, the Stream specification and the reserved throughput); reserved_throughput with neither read nor write ("At least one of read
 // or write in capacity_unit must be specified. Otherwise, the request fails", UpdateTable
 // API reference); update_full_row, which "cannot be dynamically modified" after the table
 // is created (Java SDK model/TableOptions.java, updateFullRow; table_store.proto: 不可动态修改);

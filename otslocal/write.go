@@ -383,7 +383,7 @@ func (t *table) updatedRow(existing *storedRow, pk primaryKey, cells []cell, now
 // pk and a" (Java SDK model/TableOptions.java, updateFullRow). The service's choice when
 // an update writes several versions is not documented; here it is the newest the update
 // writes, and the server time when it writes none (it only deletes). Columns TTL hides
-// stay hidden.
+// stay hidden. The Stream record of the update shows the update's own cells.
 func (t *table) fillFullRow(r *storedRow, cells []cell, now time.Time) {
 	written := int64(math.MinInt64)
 	for _, c := range cells {
