@@ -71,7 +71,8 @@ func (st *store) getRange(req *otsprotocol.GetRangeRequest) (proto.Message, erro
 	if err != nil {
 		return nil, err
 	}
-	scan := rangeScan{table: t, opts: opts, limit: limit}
+	matrix := req.GetDataBlockTypeHint() == otsprotocol.DataBlockType_DBT_SIMPLE_ROW_MATRIX
+	scan := rangeScan{table: t, opts: opts, limit: limit, keepRows: matrix}
 	scan.run(start, end, forward, st.now())
 	resp := &otsprotocol.GetRangeResponse{
 		Consumed:            readConsumed(),
@@ -80,7 +81,7 @@ func (st *store) getRange(req *otsprotocol.GetRangeRequest) (proto.Message, erro
 		DataBlockType:       otsprotocol.DataBlockType_DBT_PLAIN_BUFFER.Enum(),
 		CompressType:        otsprotocol.CompressType_CPT_NONE.Enum(),
 	}
-	if req.GetDataBlockTypeHint() == otsprotocol.DataBlockType_DBT_SIMPLE_ROW_MATRIX {
+	if matrix {
 		resp.Rows = encodeSimpleRowMatrix(t.schema, scan.rows)
 		resp.DataBlockType = otsprotocol.DataBlockType_DBT_SIMPLE_ROW_MATRIX.Enum()
 	}
@@ -111,8 +112,10 @@ type rangeScan struct {
 	table       *table
 	opts        readOptions
 	limit       int
+	keepRows    bool   // keep the rows returned in rows, for another data block type
 	scanned     int    // rows visited, returned or not
-	rows        []row  // the rows returned, in order
+	returned    int    // rows returned
+	rows        []row  // with keepRows, the rows returned, in order
 	plainBuffer []byte // header then rows; empty when no row is returned
 	nextStart   []byte // PlainBuffer primary key of the next row, nil when the range is done
 }
@@ -125,7 +128,7 @@ func (s *rangeScan) run(start, end primaryKey, forward bool, now time.Time) {
 		if order := comparePrimaryKeys(r.primaryKey, end); forward && order >= 0 || !forward && order <= 0 {
 			return false
 		}
-		if len(s.rows) == s.limit || s.scanned == maxRangeRows {
+		if s.returned == s.limit || s.scanned == maxRangeRows {
 			s.nextStart = encodeRows(row{primaryKey: r.primaryKey.cells(s.table.schema)})
 			return false
 		}
@@ -135,12 +138,15 @@ func (s *rangeScan) run(start, end primaryKey, forward bool, now time.Time) {
 			return true
 		}
 		withRow := appendRow(s.plainBuffer, result)
-		if len(s.rows) > 0 && len(withRow)-4 > maxRangeBytes {
+		if s.returned > 0 && len(withRow)-4 > maxRangeBytes {
 			s.nextStart = encodeRows(row{primaryKey: r.primaryKey.cells(s.table.schema)})
 			return false
 		}
 		s.plainBuffer = withRow
-		s.rows = append(s.rows, result)
+		s.returned++
+		if s.keepRows {
+			s.rows = append(s.rows, result)
+		}
 		return true
 	}
 	if forward {
@@ -148,7 +154,7 @@ func (s *rangeScan) run(start, end primaryKey, forward bool, now time.Time) {
 	} else {
 		s.table.descend(start, visit)
 	}
-	if len(s.rows) == 0 {
+	if s.returned == 0 {
 		s.plainBuffer = []byte{}
 	}
 }
