@@ -501,17 +501,21 @@ func TestLocalConsoleAgainstAnotherTablestore(t *testing.T) {
 // console signs with the server's own key, shows its tables and no trigger views.
 func TestOtslocalCommandConsole(t *testing.T) {
 	addr := freePort(t)
-	out, stop := startOtslocalCommand(t, "--listen", addr, "--access-key-id", "id", "--access-key-secret", "strict-secret", "--console", "127.0.0.1:0")
+	out, stop := startOtslocalCommand(t, noEnv, "--listen", addr, "--access-key-id", "id", "--access-key-secret", "strict-secret",
+		"--console", "127.0.0.1:0", "--instance", "shown")
 	defer stop()
 	consoleLine := regexp.MustCompile(`(?m)^otslocal: console at (http://127\.0\.0\.1:\d+/)$`)
 	require.Eventually(t, func() bool { return consoleLine.MatchString(out.String()) }, browserWait, 10*time.Millisecond, out.String())
 	base := consoleLine.FindStringSubmatch(out.String())[1]
 
-	client := tables.NewClient("http://"+addr, "any", aliyun.Credentials{AccessKeyID: "id", AccessKeySecret: "strict-secret"})
+	strict := aliyun.Credentials{AccessKeyID: "id", AccessKeySecret: "strict-secret"}
+	client := tables.NewClient("http://"+addr, "shown", strict)
 	require.NoError(t, tables.Ensure(t.Context(), client, "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tables.Options{}))
+	other := tables.NewClient("http://"+addr, "other", strict)
+	require.NoError(t, tables.Ensure(t.Context(), other, "hidden", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tables.Options{}))
 	var o consoleOverview
 	getJSON(t, base+"api/overview", &o)
-	require.Len(t, o.Tables, 1, "signed with the server's key, the console lists its tables")
+	require.Len(t, o.Tables, 1, "signed with the server's key, the console lists the tables of the instance --instance names")
 	assert.Equal(t, "t", o.Tables[0].Name)
 	assert.Nil(t, o.Pipeline)
 	resp, err := http.Get(base + "invocations")
