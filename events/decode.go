@@ -1,12 +1,14 @@
 package events
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
-	"sync"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/otsetl/otsetl/ots"
 )
 
 // DecodeOptions bounds what Decode accepts, in the style of fxamacker/cbor's DecOptions.
@@ -17,14 +19,15 @@ type DecodeOptions struct {
 	// Compute limit on a synchronous invocation's payload.
 	MaxPayloadBytes int
 	// MaxNestedLevels is the deepest nesting of arrays and maps accepted; the outermost map is
-	// level 1 and a documented event reaches level 5 (6 with a JSON binary value). Default 8;
-	// CBOR payloads need 4 to 65535 (fxamacker/cbor DecOptions.MaxNestedLevels).
+	// level 1 and a documented event reaches level 5 (6 with a JSON binary value). In CBOR
+	// each tag after the first of a chain adds a level, as fxamacker/cbor counts them.
+	// Default 8; 4 to 65535 (the bounds of fxamacker/cbor DecOptions.MaxNestedLevels).
 	MaxNestedLevels int
 	// MaxArrayElements is the longest array accepted, which bounds the records of one event.
-	// Default 200000; at least 16 (fxamacker/cbor DecOptions.MaxArrayElements).
+	// Default 200000; 16 to 2147483647 (fxamacker/cbor DecOptions.MaxArrayElements).
 	MaxArrayElements int
 	// MaxMapPairs is the largest map accepted. Documented maps have at most five pairs; the
-	// rest is headroom for fields added later. Default 1024; at least 16 (fxamacker/cbor
+	// rest is headroom for fields added later. Default 1024; 16 to 2147483647 (fxamacker/cbor
 	// DecOptions.MaxMapPairs).
 	MaxMapPairs int
 }
@@ -37,9 +40,9 @@ var DefaultDecodeOptions = DecodeOptions{
 	MaxMapPairs:      1024,
 }
 
-// DecodeError reports where a payload breaks the trigger event format: a record or event
-// field of the wrong type, a value out of range, or a rule of [Event.Validate]. Its message
-// reads like
+// DecodeError reports where a payload breaks the trigger event format: malformed CBOR or
+// JSON, a limit of DecodeOptions exceeded, a repeated key, a record or event field of the
+// wrong type, a value out of range, or a rule of [Event.Validate]. Its message reads like
 //
 //	events: record 3: Columns[1] "level": integer 18446744073709551615 overflows int64
 type DecodeError struct {
@@ -83,107 +86,279 @@ func Decode(payload []byte) (*Event, error) {
 // test events are), chosen by the first byte that is not JSON whitespace: 0xa0–0xbf (a CBOR
 // map) or '{'.
 //
-// CBOR values map to kinds by major type (RFC 8949 §3.1): unsigned and negative integers to
-// INTEGER, floats of any width to DOUBLE, true/false to BOOLEAN, text strings to STRING, byte
-// strings to BINARY, null and undefined to no value. Tags, other simple values, and arrays
-// or maps in place of a value are errors. Maps must have text keys and no duplicates; text
-// must be valid UTF-8; indefinite lengths are accepted.
+// A CBOR payload must be one well-formed data item (RFC 8949 §3, §5.3.1), checked as
+// fxamacker/cbor's Wellformed checks it, within the limits of o. Values map to kinds by major
+// type (RFC 8949 §3.1): unsigned and negative integers to INTEGER, floats of any width to
+// DOUBLE, true/false to BOOLEAN, text strings to STRING, byte strings to BINARY, null and
+// undefined to no value. Lengths may be indefinite (§3.2) and heads of any argument width.
+// Tag 55799 (self-described CBOR, §3.4.6) is read through wherever a value is read, as
+// fxamacker/cbor does; any other tag, another simple value, or an array or map in place of a
+// value is an error. The maps Decode reads must have distinct text keys of valid UTF-8 (the
+// keys fxamacker/cbor matches to struct fields), and every text string it reads must be valid
+// UTF-8; members it does not read are only checked for well-formedness.
 //
 // JSON numbers without fraction or exponent are INTEGER, other numbers DOUBLE. JSON has no
-// byte strings, so a BINARY value is the object {"Binary": "<standard base64>"}. Objects must
-// not repeat a key.
+// byte strings, so a BINARY value is the object {"Binary": "<standard base64>"}. The payload
+// must be valid UTF-8, and objects must not repeat a key (compared after unescaping).
 //
 // Map keys match the documented names exactly; other keys are ignored. Info, its Timestamp,
 // Columns, a cell's Timestamp and Value may be absent or null. The decoded event then must
 // pass [Event.Validate]. Every record keeps its exact bytes in Record.Raw; the Raw and
 // BINARY values of a CBOR event may share one copy of the payload, never payload itself.
 //
-// Errors about the payload's content are *DecodeError naming the record and field; invalid
-// options give a plain error.
+// Errors about the payload are *DecodeError naming the record and field; a fault of CBOR
+// well-formedness or of a limit is reported for the event as a whole (Record -1) even when
+// it lies inside a record, in preference to any other fault. Invalid options give a plain
+// error.
 func (o DecodeOptions) Decode(payload []byte) (*Event, error) {
-	d, err := o.decoder()
+	o, err := o.checked()
 	if err != nil {
 		return nil, err
 	}
-	if len(payload) > d.limits.MaxPayloadBytes {
-		return nil, eventError(fmt.Errorf("payload is %d bytes, above the limit of %d", len(payload), d.limits.MaxPayloadBytes))
+	if len(payload) > o.MaxPayloadBytes {
+		return nil, eventError(fmt.Errorf("payload is %d bytes, above the limit of %d", len(payload), o.MaxPayloadBytes))
 	}
-	payload = trimJSONSpace(payload)
+	payload = bytes.TrimLeft(payload, " \t\n\r") // JSON whitespace, RFC 8259 §2
 	if len(payload) == 0 {
 		return nil, eventError(errors.New("payload is empty"))
 	}
 	var e *Event
 	switch first := payload[0]; {
 	case first >= 0xa0 && first <= 0xbf:
-		e, err = d.decodeCBOR(payload)
+		e, err = o.decodeCBOR(payload)
 	case first == '{':
-		e, err = d.decodeJSON(payload)
+		e, err = o.decodeJSON(payload)
 	default:
 		return nil, eventError(fmt.Errorf("payload is neither a CBOR map nor a JSON object: first byte 0x%02x", first))
 	}
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = e.Validate()
 	}
-	if err := e.Validate(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-// trimJSONSpace drops the JSON whitespace (RFC 8259 §2) before the first byte.
-func trimJSONSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
-		b = b[1:]
+// checked returns o with defaults for zero fields, or fxamacker/cbor's error for a bad one.
+func (o DecodeOptions) checked() (DecodeOptions, error) {
+	d := DefaultDecodeOptions
+	o = DecodeOptions{cmp.Or(o.MaxPayloadBytes, d.MaxPayloadBytes), cmp.Or(o.MaxNestedLevels, d.MaxNestedLevels),
+		cmp.Or(o.MaxArrayElements, d.MaxArrayElements), cmp.Or(o.MaxMapPairs, d.MaxMapPairs)}
+	if o.MaxPayloadBytes < 0 {
+		return o, fmt.Errorf("events: invalid DecodeOptions: MaxPayloadBytes %d is negative", o.MaxPayloadBytes)
 	}
-	return b
-}
-
-// decoder is a DecodeOptions with its defaults applied and its CBOR decoding mode built.
-type decoder struct {
-	limits DecodeOptions
-	cbor   cbor.DecMode
-}
-
-// decoders caches one decoder per distinct DecodeOptions (defaults applied), so a CBOR
-// decoding mode is built once per set of options.
-var decoders sync.Map
-
-// decoder returns the cached decoder for o, building it on first use.
-func (o DecodeOptions) decoder() (*decoder, error) {
-	limits := o.withDefaults()
-	if d, ok := decoders.Load(limits); ok {
-		return d.(*decoder), nil
-	}
-	if limits.MaxPayloadBytes < 0 {
-		return nil, fmt.Errorf("events: invalid DecodeOptions: MaxPayloadBytes %d is negative", limits.MaxPayloadBytes)
-	}
-	dm, err := cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthAllowed,
-		UTF8:             cbor.UTF8RejectInvalid,
-		MaxNestedLevels:  limits.MaxNestedLevels,
-		MaxArrayElements: limits.MaxArrayElements,
-		MaxMapPairs:      limits.MaxMapPairs,
-	}.DecMode()
-	if err != nil {
-		return nil, fmt.Errorf("events: invalid DecodeOptions: %w", err)
-	}
-	d, _ := decoders.LoadOrStore(limits, &decoder{limits: limits, cbor: dm})
-	return d.(*decoder), nil
-}
-
-// withDefaults returns o with every zero field taken from DefaultDecodeOptions.
-func (o DecodeOptions) withDefaults() DecodeOptions {
-	orDefault := func(v, def int) int {
-		if v == 0 {
-			return def
+	for _, f := range []struct {
+		name            string
+		value, min, max int
+	}{{"MaxNestedLevels", o.MaxNestedLevels, 4, 65535}, {"MaxArrayElements", o.MaxArrayElements, 16, math.MaxInt32},
+		{"MaxMapPairs", o.MaxMapPairs, 16, math.MaxInt32}} {
+		if f.value < f.min || f.value > f.max {
+			return o, fmt.Errorf("events: invalid DecodeOptions: cbor: invalid %s %d (range is [%d, %d])", f.name, f.value, f.min, f.max)
 		}
-		return v
 	}
-	return DecodeOptions{
-		MaxPayloadBytes:  orDefault(o.MaxPayloadBytes, DefaultDecodeOptions.MaxPayloadBytes),
-		MaxNestedLevels:  orDefault(o.MaxNestedLevels, DefaultDecodeOptions.MaxNestedLevels),
-		MaxArrayElements: orDefault(o.MaxArrayElements, DefaultDecodeOptions.MaxArrayElements),
-		MaxMapPairs:      orDefault(o.MaxMapPairs, DefaultDecodeOptions.MaxMapPairs),
+	return o, nil
+}
+
+// describeString describes a string in an error, cut after 40 bytes.
+func describeString(s string) string {
+	const maxShown = 40
+	if len(s) > maxShown {
+		return fmt.Sprintf("string %q…", s[:maxShown])
 	}
+	return fmt.Sprintf("string %q", s)
+}
+
+// elementLabel names the i-th element of a list in errors: `Columns[2] "level"`.
+func elementLabel(list string, i int, name string) string {
+	label := list + "[" + strconv.Itoa(i) + "]"
+	if name != "" {
+		label += " " + strconv.Quote(name)
+	}
+	return label
+}
+
+// Validate checks e against the rules of the trigger event format (Function Compute,
+// "Tablestore trigger event format", and the Stream record model of the Tablestore Go SDK,
+// tablestore/model.go StreamRecord and RecordColumn). Decode applies it to every event.
+//
+//   - Version is "Sync-v1".
+//   - Every record's Type is PutRow, UpdateRow or DeleteRow, and Info.Timestamp (µs) is not
+//     negative.
+//   - PrimaryKey is not empty; every column has a name and an INTEGER, STRING or BINARY value.
+//   - Every attribute column has a name and a Type of Put, DeleteOneVersion or
+//     DeleteAllVersions. Put has a Value; DeleteOneVersion has a Timestamp and no Value;
+//     DeleteAllVersions has neither. A Timestamp (ms) is not negative.
+//   - A PutRow's cells are all Put; a DeleteRow has no Columns.
+//
+// The error is a *DecodeError naming the first record and field that break a rule; an
+// event with no records is valid.
+func (e *Event) Validate() error {
+	if e == nil {
+		return eventError(errors.New("nil event"))
+	}
+	if e.Version != Version {
+		return &DecodeError{Record: -1, Field: "Version", Err: fmt.Errorf("unsupported version %q (want %q)", e.Version, Version)}
+	}
+	for i := range e.Records {
+		if field, err := e.Records[i].validate(); err != nil {
+			return &DecodeError{Record: i, Field: field, Err: err}
+		}
+	}
+	return nil
+}
+
+// Validate checks one record against the rules of [Event.Validate]. The error is a
+// *DecodeError naming the field at fault, without a record index (Record is -1).
+func (r *Record) Validate() error {
+	if field, err := r.validate(); err != nil {
+		return &DecodeError{Record: -1, Field: field, Err: err}
+	}
+	return nil
+}
+
+// validate checks one record, returning the field at fault with the error.
+func (r *Record) validate() (field string, err error) {
+	if !r.Type.Valid() {
+		return "Type", fmt.Errorf("unknown record type %q (want %s, %s or %s)", r.Type, PutRow, UpdateRow, DeleteRow)
+	}
+	if r.Info.Timestamp < 0 {
+		return "Info.Timestamp", fmt.Errorf("negative timestamp %d", r.Info.Timestamp)
+	}
+	if len(r.PrimaryKey) == 0 {
+		return "PrimaryKey", errors.New("no primary key columns")
+	}
+	for i, pk := range r.PrimaryKey {
+		if field, err := validatePrimaryKeyColumn(pk, i); err != nil {
+			return field, err
+		}
+	}
+	if r.Type == DeleteRow && len(r.Columns) > 0 {
+		return "Columns", fmt.Errorf("a %s carries no columns, got %d", DeleteRow, len(r.Columns))
+	}
+	for i, c := range r.Columns {
+		if field, err := c.validate(i, r.Type); err != nil {
+			return field, err
+		}
+	}
+	return "", nil
+}
+
+// validatePrimaryKeyColumn checks the i-th primary key column.
+func validatePrimaryKeyColumn(pk ots.PrimaryKeyColumn, i int) (field string, err error) {
+	if pk.ColumnName == "" {
+		return elementLabel("PrimaryKey", i, "") + ".ColumnName", errors.New("empty column name")
+	}
+	switch pk.Value.Kind() {
+	case ots.KindInteger, ots.KindString, ots.KindBinary:
+		return "", nil
+	case ots.KindNone:
+		return elementLabel("PrimaryKey", i, pk.ColumnName), errors.New("missing Value")
+	}
+	return elementLabel("PrimaryKey", i, pk.ColumnName), fmt.Errorf("%s is not a primary key type (want INTEGER, STRING or BINARY)", pk.Value.Kind())
+}
+
+// validate checks the i-th attribute column change of a record of type recordType.
+func (c Column) validate(i int, recordType RecordType) (field string, err error) {
+	if c.ColumnName == "" {
+		return c.label(i) + ".ColumnName", errors.New("empty column name")
+	}
+	if !c.Type.Valid() {
+		return c.label(i) + ".Type", fmt.Errorf("unknown column type %q (want %s, %s or %s)", c.Type, Put, DeleteOneVersion, DeleteAllVersions)
+	}
+	if recordType == PutRow && c.Type != Put {
+		return c.label(i), fmt.Errorf("a %s writes only %s cells, got %s", PutRow, Put, c.Type)
+	}
+	if c.Timestamp != nil && *c.Timestamp < 0 {
+		return c.label(i) + ".Timestamp", fmt.Errorf("negative timestamp %d", *c.Timestamp)
+	}
+	hasValue, hasTimestamp := !c.Value.IsNone(), c.Timestamp != nil
+	switch {
+	case c.Type == Put && !hasValue:
+		return c.label(i), errors.New("a Put needs a Value")
+	case c.Type == DeleteOneVersion && !hasTimestamp:
+		return c.label(i), errors.New("a DeleteOneVersion needs a Timestamp")
+	case c.Type != Put && hasValue:
+		return c.label(i), fmt.Errorf("a %s carries no Value", c.Type)
+	case c.Type == DeleteAllVersions && hasTimestamp:
+		return c.label(i), fmt.Errorf("a %s carries no Timestamp", DeleteAllVersions)
+	}
+	return "", nil
+}
+
+// label names the i-th attribute column change in errors, e.g. `Columns[2] "level"`.
+func (c Column) label(i int) string { return elementLabel("Columns", i, c.ColumnName) }
+
+// The wire types give the encoders the documented shape, keys in documented order; V is how
+// a value is written (any for CBOR, json.RawMessage for JSON).
+
+type wireEvent[V any] struct {
+	Version string          `cbor:"Version" json:"Version"`
+	Records []wireRecord[V] `cbor:"Records" json:"Records"`
+}
+
+type wireRecord[V any] struct {
+	Type       RecordType                `cbor:"Type" json:"Type"`
+	Info       wireInfo                  `cbor:"Info" json:"Info"`
+	PrimaryKey []wirePrimaryKeyColumn[V] `cbor:"PrimaryKey" json:"PrimaryKey"`
+	Columns    []wireColumn[V]           `cbor:"Columns" json:"Columns"`
+}
+
+type wireInfo struct {
+	Timestamp int64 `cbor:"Timestamp" json:"Timestamp"`
+}
+
+type wirePrimaryKeyColumn[V any] struct {
+	ColumnName string `cbor:"ColumnName" json:"ColumnName"`
+	Value      V      `cbor:"Value,omitempty" json:"Value,omitempty"`
+}
+
+type wireColumn[V any] struct {
+	Type       ColumnType `cbor:"Type" json:"Type"`
+	ColumnName string     `cbor:"ColumnName" json:"ColumnName"`
+	Value      V          `cbor:"Value,omitempty" json:"Value,omitempty"`
+	Timestamp  *int64     `cbor:"Timestamp,omitempty" json:"Timestamp,omitempty"`
+}
+
+// valueWriter gives a value's wire form, the zero V for none.
+type valueWriter[V any] func(ots.Value) (V, error)
+
+// wireEventOf converts e to its wire form.
+func wireEventOf[V any](e *Event, write valueWriter[V]) (*wireEvent[V], error) {
+	if e == nil {
+		return nil, errors.New("events: nil event")
+	}
+	w := &wireEvent[V]{Version: e.Version, Records: make([]wireRecord[V], len(e.Records))}
+	for i := range e.Records {
+		var err error
+		if w.Records[i], err = wireRecordOf(&e.Records[i], write); err != nil {
+			return nil, fmt.Errorf("events: cannot encode record %d: %w", i, err)
+		}
+	}
+	return w, nil
+}
+
+// wireRecordOf converts r to its wire form; errors name the cell.
+func wireRecordOf[V any](r *Record, write valueWriter[V]) (wireRecord[V], error) {
+	w := wireRecord[V]{
+		Type:       r.Type,
+		Info:       wireInfo(r.Info),
+		PrimaryKey: make([]wirePrimaryKeyColumn[V], len(r.PrimaryKey)),
+		Columns:    make([]wireColumn[V], len(r.Columns)),
+	}
+	for i, pk := range r.PrimaryKey {
+		value, err := write(pk.Value)
+		if err != nil {
+			return wireRecord[V]{}, fmt.Errorf("%s: %w", elementLabel("PrimaryKey", i, pk.ColumnName), err)
+		}
+		w.PrimaryKey[i] = wirePrimaryKeyColumn[V]{ColumnName: pk.ColumnName, Value: value}
+	}
+	for i, c := range r.Columns {
+		value, err := write(c.Value)
+		if err != nil {
+			return wireRecord[V]{}, fmt.Errorf("%s: %w", elementLabel("Columns", i, c.ColumnName), err)
+		}
+		w.Columns[i] = wireColumn[V]{Type: c.Type, ColumnName: c.ColumnName, Value: value, Timestamp: c.Timestamp}
+	}
+	return w, nil
 }

@@ -353,11 +353,6 @@ func column(event map[string]any, i int) map[string]any {
 	return second(event)["Columns"].([]any)[i].(map[string]any)
 }
 
-const (
-	cborValueKinds = "a value (integer, float, boolean, text string or byte string)"
-	jsonValueKinds = `a value (number, boolean, string, or {"Binary": "<base64>"} for binary)`
-)
-
 var errorCases = []errorCase{
 	{name: "unsupported version",
 		edit: func(e map[string]any) { e["Version"] = "Sync-v2" },
@@ -556,6 +551,11 @@ var errorCases = []errorCase{
 		edit: func(e map[string]any) { second(e)["Type"] = "PutRow" },
 		want: `events: record 1: Columns[1] "note": a PutRow writes only Put cells, got DeleteAllVersions`},
 }
+
+const (
+	cborValueKinds = "a value (integer, float, boolean, text string or byte string)"
+	jsonValueKinds = `a value (number, boolean, string, or {"Binary": "<base64>"} for binary)`
+)
 
 func TestDecodeErrors(t *testing.T) {
 	for _, tc := range errorCases {

@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,206 +16,139 @@ import (
 	"github.com/otsetl/otsetl/ots"
 )
 
-// decodeJSON decodes a JSON event: the payload tree first, then the Event built from it.
-func (d *decoder) decodeJSON(payload []byte) (*Event, error) {
-	top, err := d.jsonDocument(payload)
-	if err != nil {
-		return nil, err
-	}
-	return builder{format: formatJSON, record: -1}.event(top)
-}
-
-// jsonDocument decodes a JSON payload into the top-level map of a payload tree, with the
-// elements of a Records array as encodedRecord when they are objects.
-func (d *decoder) jsonDocument(payload []byte) (map[string]any, error) {
+// decodeJSON decodes a JSON event: encoding/json's tokenizer checks syntax, repeated keys and
+// limits, and the values, written as CBOR items, go through the eventReader like CBOR events.
+func (o DecodeOptions) decodeJSON(payload []byte) (*Event, error) {
 	if !utf8.Valid(payload) {
 		return nil, eventError(errors.New("json: payload is not valid UTF-8"))
 	}
-	p := jsonReader{src: payload, dec: json.NewDecoder(bytes.NewReader(payload)), limits: d.limits}
-	p.dec.UseNumber()
-	if _, err := p.dec.Token(); err != nil { // the '{' that Decode sniffed
-		return nil, eventError(p.syntaxError(err))
+	t := jsonTranscoder{dec: json.NewDecoder(bytes.NewReader(payload)), src: bytes.Clone(payload), limits: o}
+	t.dec.UseNumber()
+	if err := t.value(1, false, false); err != nil {
+		var de *DecodeError
+		if errors.As(err, &de) {
+			return nil, de
+		}
+		return nil, eventError(err)
 	}
-	top, err := p.object(1, p.topMember)
-	if err != nil {
-		return nil, asDecodeError(err)
-	}
-	if _, err := p.dec.Token(); err != io.EOF {
+	if _, err := t.dec.Token(); err != io.EOF {
 		return nil, eventError(errors.New("json: unexpected data after the top-level object"))
 	}
-	return top, nil
-}
-
-// asDecodeError returns err as a DecodeError, wrapping it at the event level if needed.
-func asDecodeError(err error) *DecodeError {
-	var de *DecodeError
-	if errors.As(err, &de) {
-		return de
-	}
-	return eventError(err)
-}
-
-// jsonReader builds a payload tree from JSON tokens, enforcing the limits as it goes and
-// rejecting repeated keys.
-type jsonReader struct {
-	src    []byte
-	dec    *json.Decoder
-	limits DecodeOptions
-}
-
-// memberFunc reads the value of an object member whose key has been read; depth is the
-// nesting level of the object holding it.
-type memberFunc func(key string, depth int) (any, error)
-
-// value reads the next value; member reads the members of an object.
-func (p *jsonReader) value(depth int, member memberFunc) (any, error) {
-	token, err := p.dec.Token()
+	r := newEventReader(t.out, o, true)
+	e, err := r.decode()
 	if err != nil {
-		return nil, p.syntaxError(err)
+		return nil, err
 	}
-	return p.valueFrom(token, depth, member)
+	for i := range e.Records {
+		e.Records[i].Raw = t.records[i]
+	}
+	return e, nil
 }
 
-// genericMember reads any member value.
-func (p *jsonReader) genericMember(_ string, depth int) (any, error) {
-	return p.value(depth, p.genericMember)
+// jsonTranscoder writes JSON values as CBOR items; numbers are integers (without fraction or
+// exponent) or float64, or their text tagged tagJSONInteger or tagJSONNumber beyond those.
+type jsonTranscoder struct {
+	dec     *json.Decoder
+	src     []byte
+	limits  DecodeOptions
+	out     []byte   // the CBOR items
+	records [][]byte // the JSON of each object among the elements of the top-level Records
 }
 
-// topMember reads a member of the top-level object, splitting a Records array into records.
-func (p *jsonReader) topMember(key string, depth int) (any, error) {
-	if key != "Records" {
-		return p.value(depth, p.genericMember)
-	}
-	token, err := p.dec.Token()
+// value transcodes the next value, nested at depth, in or else of the top-level Records.
+func (t *jsonTranscoder) value(depth int, records, record bool) error {
+	token, err := t.dec.Token()
 	if err != nil {
-		return nil, p.syntaxError(err)
+		return t.syntaxError(err)
 	}
-	if token != json.Delim('[') {
-		return p.valueFrom(token, depth, p.genericMember)
-	}
-	var records []any
-	for i := 0; p.dec.More(); i++ {
-		if i == p.limits.MaxArrayElements {
-			return nil, p.arrayTooLong()
-		}
-		record, err := p.record(depth + 1)
-		if err != nil {
-			return nil, &DecodeError{Record: i, Err: err}
-		}
-		records = append(records, record)
-	}
-	return records, p.closing()
-}
-
-// record reads one element of Records, keeping an object's exact bytes.
-func (p *jsonReader) record(depth int) (any, error) {
-	token, err := p.dec.Token()
-	if err != nil {
-		return nil, p.syntaxError(err)
-	}
-	start := p.dec.InputOffset() - 1
-	node, err := p.valueFrom(token, depth, p.genericMember)
-	if err != nil || token != json.Delim('{') {
-		return node, err
-	}
-	return encodedRecord{node: node, raw: bytes.Clone(p.src[start:p.dec.InputOffset()])}, nil
-}
-
-// valueFrom reads the value that starts with token.
-func (p *jsonReader) valueFrom(token json.Token, depth int, member memberFunc) (any, error) {
-	switch t := token.(type) {
+	switch v := token.(type) {
 	case json.Delim:
-		if depth+1 > p.limits.MaxNestedLevels {
-			return nil, fmt.Errorf("json: exceeded max nested level %d", p.limits.MaxNestedLevels)
-		}
-		if t == '{' {
-			return p.object(depth+1, member)
-		}
-		return p.array(depth + 1)
+		return t.container(v, depth, records, record)
+	case string:
+		t.text(v)
 	case json.Number:
-		return jsonNumber(t), nil
-	}
-	return token, nil // string, bool or nil
-}
-
-// object reads the members of an object whose '{' has been read.
-func (p *jsonReader) object(depth int, member memberFunc) (map[string]any, error) {
-	members := make(map[string]any)
-	for p.dec.More() {
-		if len(members) == p.limits.MaxMapPairs {
-			return nil, fmt.Errorf("json: exceeded max number of key-value pairs %d for an object", p.limits.MaxMapPairs)
-		}
-		token, err := p.dec.Token()
-		if err != nil {
-			return nil, p.syntaxError(err)
-		}
-		key, ok := token.(string)
-		if !ok {
-			return nil, fmt.Errorf("json: want an object key, got %v", token)
-		}
-		if _, seen := members[key]; seen {
-			return nil, fmt.Errorf("json: duplicate key %q", key)
-		}
-		if members[key], err = member(key, depth); err != nil {
-			return nil, err
-		}
-	}
-	return members, p.closing()
-}
-
-// array reads the elements of an array whose '[' has been read.
-func (p *jsonReader) array(depth int) ([]any, error) {
-	elements := []any{}
-	for p.dec.More() {
-		if len(elements) == p.limits.MaxArrayElements {
-			return nil, p.arrayTooLong()
-		}
-		element, err := p.value(depth, p.genericMember)
-		if err != nil {
-			return nil, err
-		}
-		elements = append(elements, element)
-	}
-	return elements, p.closing()
-}
-
-// closing reads the delimiter that ends the current object or array; the decoder checks
-// that it matches.
-func (p *jsonReader) closing() error {
-	if _, err := p.dec.Token(); err != nil {
-		return p.syntaxError(err)
+		t.number(string(v))
+	case bool:
+		t.out = append(t.out, either[byte](v, majorSimple<<5|simpleTrue, majorSimple<<5|simpleFalse))
+	default:
+		t.out = append(t.out, majorSimple<<5|simpleNull)
 	}
 	return nil
 }
 
-func (p *jsonReader) arrayTooLong() error {
-	return fmt.Errorf("json: exceeded max number of elements %d for an array", p.limits.MaxArrayElements)
+// container transcodes the object or array that token opens.
+func (t *jsonTranscoder) container(token json.Delim, depth int, records, record bool) error {
+	start, object, keys := t.dec.InputOffset()-1, token == '{', map[string]bool{}
+	if depth > t.limits.MaxNestedLevels {
+		return fmt.Errorf("json: exceeded max nested level %d", t.limits.MaxNestedLevels)
+	}
+	t.out = append(t.out, either[byte](object, majorMap, majorArray)<<5|additionalIndefinite)
+	for n := 0; t.dec.More(); n++ {
+		key := ""
+		if object && n == t.limits.MaxMapPairs {
+			return fmt.Errorf("json: exceeded max number of key-value pairs %d for an object", t.limits.MaxMapPairs)
+		} else if !object && n == t.limits.MaxArrayElements {
+			return fmt.Errorf("json: exceeded max number of elements %d for an array", t.limits.MaxArrayElements)
+		} else if object {
+			token, err := t.dec.Token()
+			if err != nil {
+				return t.syntaxError(err)
+			} else if key = token.(string); keys[key] {
+				return fmt.Errorf("json: duplicate key %q", key)
+			}
+			keys[key] = true
+			t.text(key)
+		}
+		if err := t.value(depth+1, depth == 1 && key == "Records", records); err != nil && records {
+			return &DecodeError{Record: n, Err: err}
+		} else if err != nil {
+			return err
+		}
+	}
+	if _, err := t.dec.Token(); err != nil { // the closing delimiter, which the decoder matches
+		return t.syntaxError(err)
+	}
+	t.out = append(t.out, breakByte)
+	if record && object {
+		t.records = append(t.records, t.src[start:t.dec.InputOffset():t.dec.InputOffset()])
+	}
+	return nil
 }
 
 // syntaxError describes a malformed payload with the offset where reading stopped.
-func (p *jsonReader) syntaxError(err error) error {
+func (t *jsonTranscoder) syntaxError(err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("json: %w (at byte %d)", err, p.dec.InputOffset())
+	return fmt.Errorf("json: %w (at byte %d)", err, t.dec.InputOffset())
 }
 
-// jsonNumber converts a JSON number: INTEGER (int64) without fraction or exponent,
-// DOUBLE (float64) otherwise, outOfRange when it fits neither.
-func jsonNumber(n json.Number) any {
-	text := string(n)
-	if !strings.ContainsAny(text, ".eE") {
-		i, err := strconv.ParseInt(text, 10, 64)
-		if err != nil {
-			return outOfRange{text: text, integer: true}
-		}
-		return i
+// head writes a CBOR head with an eight-byte argument.
+func (t *jsonTranscoder) head(major byte, argument uint64) {
+	t.out = binary.BigEndian.AppendUint64(append(t.out, major<<5|additionalDouble), argument)
+}
+
+// text writes a text string.
+func (t *jsonTranscoder) text(s string) {
+	t.head(majorTextString, uint64(len(s)))
+	t.out = append(t.out, s...)
+}
+
+// number writes a JSON number (see jsonTranscoder).
+func (t *jsonTranscoder) number(text string) {
+	i, intErr := strconv.ParseInt(text, 10, 64)
+	f, floatErr := strconv.ParseFloat(text, 64) // fails only on overflow, for a number
+	switch integer := !strings.ContainsAny(text, ".eE"); {
+	case integer && intErr == nil && i < 0:
+		t.head(majorNegative, uint64(-1-i))
+	case integer && intErr == nil:
+		t.head(majorUnsigned, uint64(i))
+	case !integer && floatErr == nil:
+		t.head(majorSimple, math.Float64bits(f))
+	default:
+		t.head(majorTag, either[uint64](integer, tagJSONInteger, tagJSONNumber))
+		t.text(text)
 	}
-	f, err := strconv.ParseFloat(text, 64) // fails only on overflow; underflow rounds to 0
-	if err != nil {
-		return outOfRange{text: text}
-	}
-	return f
 }
 
 // EncodeJSON encodes e as a JSON event, the form console test events take, indented by two
@@ -247,8 +181,7 @@ func MarshalRecordJSON(r *Record) ([]byte, error) {
 	return marshalJSON(w, "")
 }
 
-// marshalJSON encodes v without escaping <, > and &, indented by indent when it is not
-// empty; compact output has no trailing newline.
+// marshalJSON encodes v without escaping <, > and &, compact (no newline) or indented.
 func marshalJSON(v any, indent string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -268,29 +201,19 @@ func jsonValue(v ots.Value) (json.RawMessage, error) {
 	switch v.Kind() {
 	case ots.KindNone:
 		return nil, nil
-	case ots.KindDouble:
+	case ots.KindDouble: // as encoding/json writes it, with ".0" added to an integral value
 		f, _ := v.Float()
-		return formatJSONDouble(f)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("DOUBLE %v has no JSON representation", f)
+		}
+		text, err := json.Marshal(f)
+		if err == nil && !bytes.ContainsAny(text, ".e") {
+			text = append(text, ".0"...)
+		}
+		return text, err
 	case ots.KindBinary:
 		b, _ := v.Bytes()
-		return marshalJSON(map[string]string{jsonBinaryKey: base64.StdEncoding.EncodeToString(b)}, "")
+		return marshalJSON(map[string]string{"Binary": base64.StdEncoding.EncodeToString(b)}, "")
 	}
 	return marshalJSON(v.Any(), "")
-}
-
-// formatJSONDouble writes f as encoding/json does (shortest representation that reads back
-// as f; exponent form below 1e-6 and from 1e21), adding ".0" when that has neither fraction
-// nor exponent.
-func formatJSONDouble(f float64) (json.RawMessage, error) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return nil, fmt.Errorf("DOUBLE %v has no JSON representation", f)
-	}
-	text, err := json.Marshal(f)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.ContainsAny(text, ".e") {
-		text = append(text, ".0"...)
-	}
-	return text, nil
 }

@@ -1,0 +1,277 @@
+package events
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/ots"
+)
+
+// The oracle decodes a CBOR event with fxamacker/cbor into typed wire structs whose members
+// are cbor.RawMessage, so that it sees every member as it came (fxamacker/cbor strips tag
+// 55799 wherever it decodes a value, and so does Decode), and converts the members with a few
+// lines of its own. Decode must accept exactly what it accepts and give the same event.
+
+type oracleEvent struct {
+	Version cbor.RawMessage `cbor:"Version"`
+	Records cbor.RawMessage `cbor:"Records"`
+}
+
+type oracleRecord struct {
+	Type       cbor.RawMessage `cbor:"Type"`
+	Info       cbor.RawMessage `cbor:"Info"`
+	PrimaryKey cbor.RawMessage `cbor:"PrimaryKey"`
+	Columns    cbor.RawMessage `cbor:"Columns"`
+}
+
+type oracleInfo struct {
+	Timestamp cbor.RawMessage `cbor:"Timestamp"`
+}
+
+type oraclePrimaryKeyColumn struct {
+	ColumnName cbor.RawMessage `cbor:"ColumnName"`
+	Value      cbor.RawMessage `cbor:"Value"`
+}
+
+type oracleColumn struct {
+	Type       cbor.RawMessage `cbor:"Type"`
+	ColumnName cbor.RawMessage `cbor:"ColumnName"`
+	Value      cbor.RawMessage `cbor:"Value"`
+	Timestamp  cbor.RawMessage `cbor:"Timestamp"`
+}
+
+// oracleMode is fxamacker/cbor's decoding mode under limits as Decode applies them.
+func oracleMode(t testing.TB, limits DecodeOptions) cbor.DecMode {
+	t.Helper()
+	limits, err := limits.checked()
+	require.NoError(t, err)
+	dm, err := cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		UTF8:              cbor.UTF8RejectInvalid,
+		IndefLength:       cbor.IndefLengthAllowed,
+		MaxNestedLevels:   limits.MaxNestedLevels,
+		MaxArrayElements:  limits.MaxArrayElements,
+		MaxMapPairs:       limits.MaxMapPairs,
+		FieldNameMatching: cbor.FieldNameMatchingCaseSensitive,
+	}.DecMode()
+	require.NoError(t, err)
+	return dm
+}
+
+// errOracle is the oracle's verdict on content it refuses; only whether it refuses counts.
+var errOracle = errors.New("oracle: refused")
+
+// oracle decodes a CBOR event as fxamacker/cbor does into the oracle's wire structs, and
+// converts it by the rules Decode documents, Validate included.
+func oracle(dm cbor.DecMode, payload []byte) (*Event, error) {
+	o := oracleDecoder{dm: dm}
+	var w oracleEvent
+	o.mapInto(payload, &w)
+	e := &Event{Version: o.text(w.Version, true)}
+	for _, raw := range o.array(w.Records, true) {
+		var wr oracleRecord
+		o.mapInto(raw, &wr)
+		r := Record{Type: RecordType(o.text(wr.Type, true))}
+		if !o.none(wr.Info) {
+			var wi oracleInfo
+			o.mapInto(wr.Info, &wi)
+			if ts := o.integer(wi.Timestamp); ts != nil {
+				r.Info.Timestamp = *ts
+			}
+		}
+		for _, raw := range o.array(wr.PrimaryKey, true) {
+			var wc oraclePrimaryKeyColumn
+			o.mapInto(raw, &wc)
+			r.PrimaryKey = append(r.PrimaryKey, ots.PrimaryKeyColumn{ColumnName: o.text(wc.ColumnName, true), Value: o.value(wc.Value)})
+		}
+		if !o.none(wr.Columns) {
+			for _, raw := range o.array(wr.Columns, true) {
+				var wc oracleColumn
+				o.mapInto(raw, &wc)
+				r.Columns = append(r.Columns, Column{
+					Type: ColumnType(o.text(wc.Type, true)), ColumnName: o.text(wc.ColumnName, true),
+					Value: o.value(wc.Value), Timestamp: o.integer(wc.Timestamp),
+				})
+			}
+		}
+		e.Records = append(e.Records, r)
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	return e, e.Validate()
+}
+
+// oracleDecoder keeps the first error of a conversion; after it every step gives zero values.
+type oracleDecoder struct {
+	dm  cbor.DecMode
+	err error
+}
+
+// decode unmarshals raw into v.
+func (o *oracleDecoder) decode(raw []byte, v any) {
+	if o.err == nil {
+		o.err = o.dm.Unmarshal(raw, v)
+	}
+}
+
+// refuse notes a refusal unless ok.
+func (o *oracleDecoder) refuse(ok bool) bool {
+	if !ok && o.err == nil {
+		o.err = errOracle
+	}
+	return ok && o.err == nil
+}
+
+// plain reports whether raw is present and, as Decode reads it, carries no tag.
+func (o *oracleDecoder) plain(raw cbor.RawMessage, required bool) bool {
+	return o.refuse(raw != nil || !required) && raw != nil && o.refuse(raw[0]>>5 != majorTag)
+}
+
+// none reports whether raw is absent, null or undefined.
+func (o *oracleDecoder) none(raw cbor.RawMessage) bool {
+	return raw == nil || raw[0] == 0xf6 || raw[0] == 0xf7
+}
+
+// mapInto decodes a map into a wire struct. fxamacker/cbor passes over an integer key as an
+// unknown member; Decode wants text keys, which textKeys checks.
+func (o *oracleDecoder) mapInto(raw cbor.RawMessage, v any) {
+	if o.plain(raw, true) && o.refuse(raw[0]>>5 == majorMap) {
+		o.decode(raw, v)
+		o.textKeys(raw)
+	}
+}
+
+// textKeys refuses a well-formed map with a key that fxamacker/cbor does not decode as a text
+// string, skipping the values unread.
+func (o *oracleDecoder) textKeys(raw cbor.RawMessage) {
+	count, body := -1, raw[1:] // -1: an indefinite length
+	if additional := raw[0] & 0x1f; additional < 24 {
+		count = int(additional)
+	} else if additional < 28 {
+		size := 1 << (additional - 24)
+		var argument [8]byte
+		copy(argument[8-size:], body[:size])
+		count, body = int(binary.BigEndian.Uint64(argument[:])), body[size:]
+	}
+	dec := o.dm.NewDecoder(bytes.NewReader(body))
+	for i := 0; i < count || count < 0 && body[dec.NumBytesRead()] != 0xff; i++ {
+		var key any
+		err := dec.Decode(&key)
+		if _, text := key.(string); !o.refuse(err == nil && text && dec.Skip() == nil) {
+			return
+		}
+	}
+}
+
+// array returns the elements of an array.
+func (o *oracleDecoder) array(raw cbor.RawMessage, required bool) (elements []cbor.RawMessage) {
+	if o.plain(raw, required) && o.refuse(raw[0]>>5 == majorArray) {
+		o.decode(raw, &elements)
+	}
+	return elements
+}
+
+// text returns a text string.
+func (o *oracleDecoder) text(raw cbor.RawMessage, required bool) (s string) {
+	if o.plain(raw, required) && o.refuse(raw[0]>>5 == majorTextString) {
+		o.decode(raw, &s)
+	}
+	return s
+}
+
+// integer returns an integer within int64, nil for none.
+func (o *oracleDecoder) integer(raw cbor.RawMessage) *int64 {
+	var i int64
+	if o.none(raw) || !o.plain(raw, false) || !o.refuse(raw[0]>>5 <= majorNegative) {
+		return nil
+	}
+	o.decode(raw, &i)
+	return &i
+}
+
+// value converts a value as fxamacker/cbor decodes it into an interface.
+func (o *oracleDecoder) value(raw cbor.RawMessage) ots.Value {
+	var v any
+	if !o.plain(raw, false) {
+		return ots.Value{}
+	}
+	o.decode(raw, &v)
+	switch x := v.(type) {
+	case uint64:
+		o.refuse(x <= math.MaxInt64)
+		return ots.Integer(int64(x))
+	case []byte:
+		return ots.Binary(x)
+	case string, int64, float64, bool, nil:
+		value, err := ots.ValueOf(x)
+		o.refuse(err == nil)
+		return value
+	}
+	o.refuse(false) // a big.Int, an array, a map, a simple value
+	return ots.Value{}
+}
+
+// requireDecodeMatchesOracle holds Decode to the oracle on payload under limits: Decode
+// accepts exactly what the oracle accepts, with the same event; a payload that fxamacker/cbor's
+// Wellformed rejects is rejected with its error, for the event as a whole. It reports
+// whether Decode accepted the payload.
+func requireDecodeMatchesOracle(t testing.TB, payload []byte, limits DecodeOptions) bool {
+	t.Helper()
+	got, err := limits.Decode(payload)
+	var de *DecodeError
+	if err != nil {
+		require.ErrorAs(t, err, &de)
+	}
+	payload = bytes.TrimLeft(payload, " \t\n\r")
+	if len(payload) == 0 || payload[0]>>5 != majorMap || len(payload) > DefaultDecodeOptions.MaxPayloadBytes {
+		return err == nil
+	}
+	dm := oracleMode(t, limits)
+	if wellFormed := dm.Wellformed(payload); wellFormed != nil {
+		require.EqualError(t, err, "events: "+wellFormed.Error())
+		require.Equal(t, -1, de.Record)
+		return false
+	}
+	want, wantErr := oracle(dm, payload)
+	if wantErr != nil {
+		require.Error(t, err, "Decode accepts what fxamacker/cbor refuses: %v", wantErr)
+		return false
+	}
+	require.NoError(t, err, "Decode refuses what fxamacker/cbor accepts")
+	requireSameEvent(t, want, got)
+	for i := range got.Records {
+		require.Equal(t, got.Records[i].Columns == nil, want.Records[i].Columns == nil, "record %d: nil Columns", i)
+	}
+	return true
+}
+
+// tightLimits are the smallest limits fxamacker/cbor allows but for the nesting, which a
+// documented event reaches exactly.
+var tightLimits = DecodeOptions{MaxNestedLevels: 5, MaxArrayElements: 16, MaxMapPairs: 16}
+
+// FuzzDecodeMatchesFxamacker holds Decode to fxamacker/cbor on any payload, under the default
+// limits and tight ones, starting from generated events, the fixture and its truncations.
+func FuzzDecodeMatchesFxamacker(f *testing.F) {
+	fixture := updateRowFixture(f)
+	f.Add(fixture)
+	f.Add(fixture[:len(fixture)-1])
+	f.Add(fixture[:len(fixture)/2])
+	f.Add(append(bytes.Clone(fixture), 0))
+	for seed := range uint64(20) {
+		g := eventGenerator{rng: rand.New(rand.NewPCG(seed, 1))}
+		f.Add(g.payload())
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		for _, limits := range []DecodeOptions{DefaultDecodeOptions, tightLimits} {
+			requireDecodeMatchesOracle(t, payload, limits)
+		}
+	})
+}
