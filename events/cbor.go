@@ -113,8 +113,8 @@ func (r *eventReader) rejectCBOR(sub string, err error) bool {
 	return r.reject(sub, err)
 }
 
-// acceptedTag reports whether the reader reads through a tag: self-described CBOR (55799, RFC
-// 8949 §3.4.6) leaves the item's meaning as it is, and fxamacker/cbor strips it too.
+// acceptedTag reports whether the reader reads through a tag wherever it reads an item (not a
+// key): self-described CBOR (55799, RFC 8949 §3.4.6) leaves the item's meaning as it is.
 func acceptedTag(number uint64) bool { return number == 55799 }
 
 // tagged reads on from the tag head h through accepted tags to the head of the item they
@@ -280,11 +280,16 @@ func (r *eventReader) optionalInteger(sub string) (value int64, present, ok bool
 
 // value reads a cell or primary key value; null and undefined give no value.
 func (r *eventReader) value() (ots.Value, bool) {
-	h, extra := r.head(), 0
-	if h.major == majorTag {
-		h, extra = r.tagged(h)
+	h, extra, hint := r.head(), 0, false
+	if h.major == majorTag { // expected later encodings (21–23, RFC 8949 §3.4.5.2) hint at binary
+		h, extra = r.untag(h, func(n uint64) bool { hint = hint || n-21 < 3; return acceptedTag(n) || n-21 < 3 })
+		if h.major != majorArray && h.major != majorMap {
+			r.depth, extra = r.depth-extra, 0
+		}
 	}
 	switch f, isFloat := floatOf(h); {
+	case hint && h.major != majorByteString:
+		return ots.Value{}, r.wrongType("", "a byte string inside tags 21 to 23", h)
 	case h.major <= majorNegative:
 		i, ok := r.integer("", h)
 		return ots.Integer(i), ok

@@ -83,19 +83,25 @@ func Decode(payload []byte) (*Event, error) {
 }
 
 // Decode decodes a trigger event, CBOR (as the trigger delivers it) or JSON (as console
-// test events are), chosen by the first byte that is not JSON whitespace: 0xa0–0xbf (a CBOR
-// map) or '{'.
+// test events are), chosen by the first byte that is not JSON whitespace: 0xa0–0xdf (a CBOR
+// map or tag, such as the self-described CBOR prefix 0xd9d9f7) or '{'.
 //
 // A CBOR payload must be one well-formed data item (RFC 8949 §3, §5.3.1), checked as
 // fxamacker/cbor's Wellformed checks it, within the limits of o. Values map to kinds by major
 // type (RFC 8949 §3.1): unsigned and negative integers to INTEGER, floats of any width to
 // DOUBLE, true/false to BOOLEAN, text strings to STRING, byte strings to BINARY, null and
-// undefined to no value. Lengths may be indefinite (§3.2) and heads of any argument width.
-// Tag 55799 (self-described CBOR, §3.4.6) is read through wherever a value is read, as
-// fxamacker/cbor does; any other tag, another simple value, or an array or map in place of a
-// value is an error. The maps Decode reads must have distinct text keys of valid UTF-8 (the
-// keys fxamacker/cbor matches to struct fields), and every text string it reads must be valid
-// UTF-8; members it does not read are only checked for well-formedness.
+// undefined to no value. Every encoding the standard allows for this data model decodes alike:
+// heads of any argument width (§3), indefinite lengths (§3.2), members in any order. Tags
+// (§3.4) that leave the data model as it is are read through: 55799, self-described CBOR
+// (§3.4.6), on any item but a key, the payload itself included; 21, 22 and 23, expected later
+// encodings (§3.4.5.2), on a value that is a byte string. Any other tag on an item Decode
+// reads is an error, as it would change the item's meaning (0 and 1 dates §3.4.1–§3.4.2,
+// 2 and 3 bignums §3.4.3, 4 and 5 decimal fractions and bigfloats §3.4.4, 24 embedded CBOR
+// §3.4.5.1, and every tag Decode does not know); so are other simple values, and an array or
+// map in place of a value. The maps Decode reads must have distinct, untagged text keys of
+// valid UTF-8 (the keys fxamacker/cbor matches to struct fields), and every text string it
+// reads must be valid UTF-8. Members it does not read are only checked for well-formedness,
+// tags included.
 //
 // JSON numbers without fraction or exponent are INTEGER, other numbers DOUBLE. JSON has no
 // byte strings, so a BINARY value is the object {"Binary": "<standard base64>"}. The payload
@@ -124,7 +130,7 @@ func (o DecodeOptions) Decode(payload []byte) (*Event, error) {
 	}
 	var e *Event
 	switch first := payload[0]; {
-	case first >= 0xa0 && first <= 0xbf:
+	case first>>5 == majorMap || first>>5 == majorTag: // a map, perhaps self-described
 		e, err = o.decodeCBOR(payload)
 	case first == '{':
 		e, err = o.decodeJSON(payload)

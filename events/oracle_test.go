@@ -73,13 +73,13 @@ var errOracle = errors.New("oracle: refused")
 func oracle(dm cbor.DecMode, payload []byte) (*Event, error) {
 	o := oracleDecoder{dm: dm}
 	var w oracleEvent
-	o.mapInto(payload, &w)
+	o.mapInto(o.strip(payload, false), &w)
 	e := &Event{Version: o.text(w.Version, true)}
 	for _, raw := range o.array(w.Records, true) {
 		var wr oracleRecord
 		o.mapInto(raw, &wr)
 		r := Record{Type: RecordType(o.text(wr.Type, true))}
-		if !o.none(wr.Info) {
+		if !o.none(o.strip(wr.Info, false)) {
 			var wi oracleInfo
 			o.mapInto(wr.Info, &wi)
 			if ts := o.integer(wi.Timestamp); ts != nil {
@@ -91,7 +91,7 @@ func oracle(dm cbor.DecMode, payload []byte) (*Event, error) {
 			o.mapInto(raw, &wc)
 			r.PrimaryKey = append(r.PrimaryKey, ots.PrimaryKeyColumn{ColumnName: o.text(wc.ColumnName, true), Value: o.value(wc.Value)})
 		}
-		if !o.none(wr.Columns) {
+		if !o.none(o.strip(wr.Columns, false)) {
 			for _, raw := range o.array(wr.Columns, true) {
 				var wc oracleColumn
 				o.mapInto(raw, &wc)
@@ -130,9 +130,25 @@ func (o *oracleDecoder) refuse(ok bool) bool {
 	return ok && o.err == nil
 }
 
-// plain reports whether raw is present and, as Decode reads it, carries no tag.
+// strip removes the tags Decode reads through: 55799 anywhere (fxamacker/cbor strips it before
+// a value, but not inside another tag), and 21 to 23 on a value, which must then be a byte string.
+func (o *oracleDecoder) strip(raw cbor.RawMessage, value bool) cbor.RawMessage {
+	hint := false
+	for raw != nil && raw[0]>>5 == majorTag && o.err == nil {
+		number, content := argument(raw) // fxamacker/cbor strips 55799 when it decodes a cbor.RawTag
+		if number != 55799 && (!value || number < 21 || number > 23) {
+			break
+		}
+		hint, raw = hint || number != 55799, content
+	}
+	o.refuse(!hint || raw[0]>>5 == majorByteString)
+	return raw
+}
+
+// plain reports whether raw is present and, as Decode reads it, carries no tag; accepted tags
+// are stripped first.
 func (o *oracleDecoder) plain(raw cbor.RawMessage, required bool) bool {
-	return o.refuse(raw != nil || !required) && raw != nil && o.refuse(raw[0]>>5 != majorTag)
+	return o.refuse(raw != nil || !required) && raw != nil && o.refuse(o.strip(raw, false)[0]>>5 != majorTag)
 }
 
 // none reports whether raw is absent, null or undefined.
@@ -143,7 +159,8 @@ func (o *oracleDecoder) none(raw cbor.RawMessage) bool {
 // mapInto decodes a map into a wire struct. fxamacker/cbor passes over an integer key as an
 // unknown member; Decode wants text keys, which textKeys checks.
 func (o *oracleDecoder) mapInto(raw cbor.RawMessage, v any) {
-	if o.plain(raw, true) && o.refuse(raw[0]>>5 == majorMap) {
+	if o.plain(raw, true) && o.refuse(o.strip(raw, false)[0]>>5 == majorMap) {
+		raw = o.strip(raw, false)
 		o.decode(raw, v)
 		o.textKeys(raw)
 	}
@@ -152,17 +169,12 @@ func (o *oracleDecoder) mapInto(raw cbor.RawMessage, v any) {
 // textKeys refuses a well-formed map with a key that fxamacker/cbor does not decode as a text
 // string, skipping the values unread.
 func (o *oracleDecoder) textKeys(raw cbor.RawMessage) {
-	count, body := -1, raw[1:] // -1: an indefinite length
-	if additional := raw[0] & 0x1f; additional < 24 {
-		count = int(additional)
-	} else if additional < 28 {
-		size := 1 << (additional - 24)
-		var argument [8]byte
-		copy(argument[8-size:], body[:size])
-		count, body = int(binary.BigEndian.Uint64(argument[:])), body[size:]
+	count, body := argument(raw)
+	if raw[0]&0x1f == additionalIndefinite {
+		count = math.MaxUint64
 	}
 	dec := o.dm.NewDecoder(bytes.NewReader(body))
-	for i := 0; i < count || count < 0 && body[dec.NumBytesRead()] != 0xff; i++ {
+	for i := uint64(0); i < count && body[dec.NumBytesRead()] != 0xff; i++ { // a break ends an indefinite length
 		var key any
 		err := dec.Decode(&key)
 		if _, text := key.(string); !o.refuse(err == nil && text && dec.Skip() == nil) {
@@ -173,7 +185,7 @@ func (o *oracleDecoder) textKeys(raw cbor.RawMessage) {
 
 // array returns the elements of an array.
 func (o *oracleDecoder) array(raw cbor.RawMessage, required bool) (elements []cbor.RawMessage) {
-	if o.plain(raw, required) && o.refuse(raw[0]>>5 == majorArray) {
+	if raw = o.strip(raw, false); o.plain(raw, required) && o.refuse(raw[0]>>5 == majorArray) {
 		o.decode(raw, &elements)
 	}
 	return elements
@@ -181,7 +193,7 @@ func (o *oracleDecoder) array(raw cbor.RawMessage, required bool) (elements []cb
 
 // text returns a text string.
 func (o *oracleDecoder) text(raw cbor.RawMessage, required bool) (s string) {
-	if o.plain(raw, required) && o.refuse(raw[0]>>5 == majorTextString) {
+	if raw = o.strip(raw, false); o.plain(raw, required) && o.refuse(raw[0]>>5 == majorTextString) {
 		o.decode(raw, &s)
 	}
 	return s
@@ -190,7 +202,7 @@ func (o *oracleDecoder) text(raw cbor.RawMessage, required bool) (s string) {
 // integer returns an integer within int64, nil for none.
 func (o *oracleDecoder) integer(raw cbor.RawMessage) *int64 {
 	var i int64
-	if o.none(raw) || !o.plain(raw, false) || !o.refuse(raw[0]>>5 <= majorNegative) {
+	if raw = o.strip(raw, false); o.none(raw) || !o.plain(raw, false) || !o.refuse(raw[0]>>5 <= majorNegative) {
 		return nil
 	}
 	o.decode(raw, &i)
@@ -200,7 +212,7 @@ func (o *oracleDecoder) integer(raw cbor.RawMessage) *int64 {
 // value converts a value as fxamacker/cbor decodes it into an interface.
 func (o *oracleDecoder) value(raw cbor.RawMessage) ots.Value {
 	var v any
-	if !o.plain(raw, false) {
+	if raw = o.strip(raw, true); !o.plain(raw, false) {
 		return ots.Value{}
 	}
 	o.decode(raw, &v)
@@ -231,7 +243,7 @@ func requireDecodeMatchesOracle(t testing.TB, payload []byte, limits DecodeOptio
 		require.ErrorAs(t, err, &de)
 	}
 	payload = bytes.TrimLeft(payload, " \t\n\r")
-	if len(payload) == 0 || payload[0]>>5 != majorMap || len(payload) > DefaultDecodeOptions.MaxPayloadBytes {
+	if len(payload) == 0 || payload[0]>>5 != majorMap && payload[0]>>5 != majorTag || len(payload) > DefaultDecodeOptions.MaxPayloadBytes {
 		return err == nil
 	}
 	dm := oracleMode(t, limits)
@@ -251,6 +263,18 @@ func requireDecodeMatchesOracle(t testing.TB, payload []byte, limits DecodeOptio
 		require.Equal(t, got.Records[i].Columns == nil, want.Records[i].Columns == nil, "record %d: nil Columns", i)
 	}
 	return true
+}
+
+// argument returns the argument of the well-formed head that starts raw, and what follows it.
+func argument(raw []byte) (uint64, []byte) {
+	if additional := raw[0] & 0x1f; additional < 24 || additional > 27 {
+		return uint64(additional), raw[1:]
+	} else {
+		size := 1 << (additional - 24)
+		var b [8]byte
+		copy(b[8-size:], raw[1:1+size])
+		return binary.BigEndian.Uint64(b[:]), raw[1+size:]
+	}
 }
 
 // tightLimits are the smallest limits fxamacker/cbor allows but for the nesting, which a
