@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/x448/float16"
@@ -298,7 +299,7 @@ func (r *eventReader) value() (ots.Value, bool) {
 		return ots.Binary(content), true
 	case h.major == majorTextString:
 		if content, valid := r.stringContent(h); valid {
-			return ots.String(string(content)), true
+			return ots.String(shared(content)), true
 		}
 		return ots.Value{}, r.rejectCBOR("", errInvalidUTF8)
 	case isFloat:
@@ -314,6 +315,17 @@ func (r *eventReader) value() (ots.Value, bool) {
 		return ots.Value{}, r.reject("", overflows(kind, text))
 	}
 	return ots.Value{}, r.wrongType("", r.valueKinds, h)
+}
+
+// shared returns content as a string without copying it. content is a part of the reader's
+// own copy of the payload (or a join of a string's chunks), which nothing writes once the
+// event is read: STRING values share that copy as Record.Raw and BINARY values do, and cost
+// no allocation of their own.
+func shared(content []byte) string {
+	if len(content) == 0 {
+		return ""
+	}
+	return unsafe.String(&content[0], len(content))
 }
 
 // binary reads the JSON form of a BINARY value, {"Binary": "<standard base64>"}.
@@ -334,6 +346,7 @@ func (r *eventReader) binary(h itemHead, extra int) (ots.Value, bool) {
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(string(encoded))
 	if err != nil {
+		//lint:ignore ST1005 Binary is the name of the JSON member.
 		return ots.Value{}, r.reject("", fmt.Errorf("Binary is not standard base64: %w", err))
 	}
 	return ots.Binary(b), true

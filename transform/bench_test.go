@@ -10,7 +10,7 @@ import (
 
 // BenchmarkDecodeAndPlan measures the CPU side of one invocation, decoding a CBOR event and
 // planning its mutations, per record (ns/record), for events of 1, 100 and 1,000 records of
-// mixed PutRow, UpdateRow and DeleteRow over the seed's log table.
+// mixed PutRow, UpdateRow and DeleteRow over the documented example's log table (level, message).
 func BenchmarkDecodeAndPlan(b *testing.B) {
 	rule, err := Compile(Config{})
 	if err != nil {
