@@ -461,7 +461,7 @@ func (r *eventReader) nextMember(m *members) bool {
 			r.skip() // checked for well-formedness only
 			continue
 		}
-		return r.rejectCBOR("", fmt.Errorf("cbor: found duplicate map key %q at map element index %d", key, m.index))
+		return r.rejectCBOR("", fmt.Errorf("cbor: found duplicate map key %q at map element index %d", ots.Brief(string(key)), m.index))
 	}
 	return false
 }

@@ -166,20 +166,19 @@ func (o DecodeOptions) checked() (DecodeOptions, error) {
 	return o, nil
 }
 
-// describeString describes a string in an error, cut after 40 bytes.
+// describeString describes a string in an error, cut as ots.Value.Brief cuts it.
 func describeString(s string) string {
-	const maxShown = 40
-	if len(s) > maxShown {
-		return fmt.Sprintf("string %q…", s[:maxShown])
-	}
-	return fmt.Sprintf("string %q", s)
+	return "string " + ots.String(s).Brief()
 }
 
 // elementLabel names the i-th element of a list in errors: `Columns[2] "level"`.
 func elementLabel(list string, i int, name string) string {
 	label := list + "[" + strconv.Itoa(i) + "]"
 	if name != "" {
-		label += " " + strconv.Quote(name)
+		label += " " + strconv.Quote(ots.Brief(name))
+		if len(name) > ots.MaxQuoted {
+			label += "…"
+		}
 	}
 	return label
 }
@@ -204,7 +203,7 @@ func (e *Event) Validate() error {
 		return eventError(errors.New("nil event"))
 	}
 	if e.Version != Version {
-		return &DecodeError{Record: -1, Field: "Version", Err: fmt.Errorf("unsupported version %q (want %q)", e.Version, Version)}
+		return &DecodeError{Record: -1, Field: "Version", Err: fmt.Errorf("unsupported version %s (want %q)", ots.String(e.Version).Brief(), Version)}
 	}
 	for i := range e.Records {
 		if field, err := e.Records[i].validate(); err != nil {
@@ -226,7 +225,7 @@ func (r *Record) Validate() error {
 // validate checks one record, returning the field at fault with the error.
 func (r *Record) validate() (field string, err error) {
 	if !r.Type.Valid() {
-		return "Type", fmt.Errorf("unknown record type %q (want %s, %s or %s)", r.Type, PutRow, UpdateRow, DeleteRow)
+		return "Type", fmt.Errorf("unknown record type %s (want %s, %s or %s)", ots.String(string(r.Type)).Brief(), PutRow, UpdateRow, DeleteRow)
 	}
 	if r.Info.Timestamp < 0 {
 		return "Info.Timestamp", fmt.Errorf("negative timestamp %d", r.Info.Timestamp)
@@ -270,7 +269,7 @@ func (c Column) validate(i int, recordType RecordType) (field string, err error)
 		return c.label(i) + ".ColumnName", errors.New("empty column name")
 	}
 	if !c.Type.Valid() {
-		return c.label(i) + ".Type", fmt.Errorf("unknown column type %q (want %s, %s or %s)", c.Type, Put, DeleteOneVersion, DeleteAllVersions)
+		return c.label(i) + ".Type", fmt.Errorf("unknown column type %s (want %s, %s or %s)", ots.String(string(c.Type)).Brief(), Put, DeleteOneVersion, DeleteAllVersions)
 	}
 	if recordType == PutRow && c.Type != Put {
 		return c.label(i), fmt.Errorf("a %s writes only %s cells, got %s", PutRow, Put, c.Type)

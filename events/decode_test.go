@@ -768,3 +768,22 @@ func TestValidate(t *testing.T) {
 	}}}
 	require.EqualError(t, e.Validate(), `events: record 0: Columns[0] "c".Timestamp: negative timestamp -1`)
 }
+
+// TestErrorsQuoteLongNamesAndValuesBriefly: a forged event with a megabyte column name or
+// value gives a short message, never a megabyte log line.
+func TestErrorsQuoteLongNamesAndValuesBriefly(t *testing.T) {
+	long := strings.Repeat("n", 1<<20)
+	tree := validTree()
+	column(tree, 0)["ColumnName"] = long
+	column(tree, 0)["Type"] = "Increment"
+	_, err := Decode(cborOf(t, tree))
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 300)
+	assert.Contains(t, err.Error(), `Columns[0] "`+strings.Repeat("n", ots.MaxQuoted)+`"….Type: unknown column type "Increment"`)
+
+	tree = validTree()
+	second(tree)["Type"] = long
+	_, err = Decode(cborOf(t, tree))
+	require.Error(t, err)
+	assert.Less(t, len(err.Error()), 300)
+}

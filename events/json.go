@@ -94,7 +94,7 @@ func (t *jsonTranscoder) container(token json.Delim, depth int, records, record 
 			if err != nil {
 				return t.syntaxError(err)
 			} else if key = token.(string); keys[key] {
-				return fmt.Errorf("json: duplicate key %q", key)
+				return fmt.Errorf("json: duplicate key %q", ots.Brief(key))
 			}
 			keys[key] = true
 			t.text(key)
