@@ -2,7 +2,6 @@ package ots
 
 import (
 	"encoding/binary"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,14 +52,10 @@ func AppendPrimaryKey(b []byte, pk []PrimaryKeyColumn) []byte {
 func appendValue(b []byte, v Value) []byte {
 	b = append(b, byte(v.kind))
 	switch v.kind {
-	case KindInteger, KindBoolean:
-		b = binary.BigEndian.AppendUint64(b, uint64(v.i))
-	case KindDouble:
-		b = binary.BigEndian.AppendUint64(b, math.Float64bits(v.f))
-	case KindString:
-		b = appendLengthPrefixed(b, v.s)
-	case KindBinary:
-		b = appendLengthPrefixed(b, string(v.b))
+	case KindInteger, KindDouble, KindBoolean:
+		b = binary.BigEndian.AppendUint64(b, v.word)
+	case KindString, KindBinary:
+		b = appendLengthPrefixed(b, v.text)
 	}
 	return b
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Kind is the Tablestore type a [Value] holds.
@@ -49,38 +50,44 @@ func (k Kind) String() string {
 // Value is a Tablestore cell value: INTEGER (int64), DOUBLE (float64), BOOLEAN, STRING or
 // BINARY ([]byte), or none. The zero Value holds none. Accessors return (value, ok) and
 // never panic on the wrong kind.
+//
+// A Value is 32 bytes with one pointer: the kind, one 8-byte word for an INTEGER, DOUBLE
+// (its IEEE-754 bits) or BOOLEAN, and one string for a STRING or BINARY, whose bytes a
+// BINARY value keeps where the caller of [Binary] had them. The events of a trigger hold
+// one Value a cell, so its size is what the garbage collector scans.
 type Value struct {
+	_    [0]func() // Values compare with Equal, not ==
 	kind Kind
-	i    int64
-	f    float64
-	s    string
-	b    []byte
+	word uint64
+	text string // a STRING's text or a BINARY's bytes
 }
 
 // Integer returns an INTEGER value.
-func Integer(v int64) Value { return Value{kind: KindInteger, i: v} }
+func Integer(v int64) Value { return Value{kind: KindInteger, word: uint64(v)} }
 
 // Double returns a DOUBLE value.
-func Double(v float64) Value { return Value{kind: KindDouble, f: v} }
+func Double(v float64) Value { return Value{kind: KindDouble, word: math.Float64bits(v)} }
 
 // Boolean returns a BOOLEAN value.
 func Boolean(v bool) Value {
-	var i int64
+	var word uint64
 	if v {
-		i = 1
+		word = 1
 	}
-	return Value{kind: KindBoolean, i: i}
+	return Value{kind: KindBoolean, word: word}
 }
 
 // String returns a STRING value.
-func String(v string) Value { return Value{kind: KindString, s: v} }
+func String(v string) Value { return Value{kind: KindString, text: v} }
 
-// Binary returns a BINARY value. It keeps b; the caller must not modify b afterwards.
+// Binary returns a BINARY value. It keeps b's bytes, without a copy: the caller must not
+// modify b afterwards.
 func Binary(b []byte) Value {
-	if b == nil {
-		b = []byte{}
+	var text string
+	if len(b) > 0 {
+		text = unsafe.String(&b[0], len(b))
 	}
-	return Value{kind: KindBinary, b: b}
+	return Value{kind: KindBinary, text: text}
 }
 
 // ValueOf converts a Go value of one of the types the Tablestore Go SDK uses (int64, float64,
@@ -114,41 +121,59 @@ func (v Value) Int() (int64, bool) {
 	if v.kind != KindInteger {
 		return 0, false
 	}
-	return v.i, true
+	return int64(v.word), true
 }
 
 // Float returns the DOUBLE value and true, or 0 and false for any other kind.
-func (v Value) Float() (float64, bool) { return v.f, v.kind == KindDouble }
+func (v Value) Float() (float64, bool) {
+	if v.kind != KindDouble {
+		return 0, false
+	}
+	return math.Float64frombits(v.word), true
+}
 
 // Bool returns the BOOLEAN value and true, or false and false for any other kind.
-func (v Value) Bool() (bool, bool) { return v.i != 0 && v.kind == KindBoolean, v.kind == KindBoolean }
+func (v Value) Bool() (bool, bool) {
+	return v.word != 0 && v.kind == KindBoolean, v.kind == KindBoolean
+}
 
 // Str returns the STRING value and true, or "" and false for any other kind.
-func (v Value) Str() (string, bool) { return v.s, v.kind == KindString }
+func (v Value) Str() (string, bool) {
+	if v.kind != KindString {
+		return "", false
+	}
+	return v.text, true
+}
 
-// Bytes returns the BINARY value and true, or nil and false for any other kind.
-// The slice is shared with v.
+// Bytes returns the BINARY value and true, or nil and false for any other kind; an empty
+// BINARY value gives an empty, non-nil slice. The slice is the bytes v holds, those given to
+// [Binary], not a copy: the caller must not modify them, nor append to them in place (its
+// capacity is its length, so append copies).
 func (v Value) Bytes() ([]byte, bool) {
 	if v.kind != KindBinary {
 		return nil, false
 	}
-	return v.b, true
+	if v.text == "" {
+		return []byte{}, true
+	}
+	return unsafe.Slice(unsafe.StringData(v.text), len(v.text)), true
 }
 
 // Any returns the value as the Go type the Tablestore Go SDK accepts: int64, float64, bool,
-// string or []byte, and nil for none.
+// string or []byte, and nil for none. A []byte is the one [Value.Bytes] returns.
 func (v Value) Any() any {
 	switch v.kind {
 	case KindInteger:
-		return v.i
+		return int64(v.word)
 	case KindDouble:
-		return v.f
+		return math.Float64frombits(v.word)
 	case KindBoolean:
-		return v.i != 0
+		return v.word != 0
 	case KindString:
-		return v.s
+		return v.text
 	case KindBinary:
-		return v.b
+		b, _ := v.Bytes()
+		return b
 	}
 	return nil
 }
@@ -156,18 +181,7 @@ func (v Value) Any() any {
 // Equal reports whether v and w hold the same kind and value. DOUBLE values compare by
 // their IEEE-754 bits, so NaN equals NaN and 0.0 differs from -0.0.
 func (v Value) Equal(w Value) bool {
-	if v.kind != w.kind {
-		return false
-	}
-	switch v.kind {
-	case KindDouble:
-		return math.Float64bits(v.f) == math.Float64bits(w.f)
-	case KindString:
-		return v.s == w.s
-	case KindBinary:
-		return string(v.b) == string(w.b)
-	}
-	return v.i == w.i
+	return v.kind == w.kind && v.word == w.word && v.text == w.text
 }
 
 // String formats v for messages and tables: integers and doubles in Go syntax, strings
@@ -192,23 +206,23 @@ func (v Value) Brief() string {
 func (v Value) format(limit int) string {
 	switch v.kind {
 	case KindString:
-		if cut := Brief(v.s); limit >= 0 && len(cut) < len(v.s) {
-			return fmt.Sprintf("%q…(%d bytes)", cut, len(v.s))
+		if cut := Brief(v.text); limit >= 0 && len(cut) < len(v.text) {
+			return fmt.Sprintf("%q…(%d bytes)", cut, len(v.text))
 		}
-		return fmt.Sprintf("%q", v.s)
+		return fmt.Sprintf("%q", v.text)
 	case KindBinary:
-		if limit >= 0 && len(v.b) > limit {
-			return fmt.Sprintf("0x%x…(%d bytes)", v.b[:limit], len(v.b))
+		if limit >= 0 && len(v.text) > limit {
+			return fmt.Sprintf("0x%x…(%d bytes)", v.text[:limit], len(v.text))
 		}
-		return fmt.Sprintf("0x%x", v.b)
+		return fmt.Sprintf("0x%x", v.text)
 	}
 	switch v.kind {
 	case KindInteger:
-		return fmt.Sprintf("%d", v.i)
+		return fmt.Sprintf("%d", int64(v.word))
 	case KindDouble:
-		return fmt.Sprintf("%g", v.f)
+		return fmt.Sprintf("%g", math.Float64frombits(v.word))
 	case KindBoolean:
-		return fmt.Sprintf("%t", v.i != 0)
+		return fmt.Sprintf("%t", v.word != 0)
 	}
 	return "<none>"
 }

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestAccessorsReportTheKindInsteadOfPanicking(t *testing.T) {
@@ -91,4 +93,21 @@ func TestBriefCutsLongValuesAndNames(t *testing.T) {
 	assert.Equal(t, "0x"+strings.Repeat("ab", MaxQuoted)+"…(2097152 bytes)", brief)
 	assert.Equal(t, len(big)*2+2, len(Binary(big).String()), "String shows everything")
 	assert.Equal(t, "42", Integer(42).Brief())
+}
+
+func TestValueIsCompact(t *testing.T) {
+	assert.Equal(t, uintptr(32), unsafe.Sizeof(Value{}), "kind, one word, one string")
+}
+
+func TestBinarySharesItsBytes(t *testing.T) {
+	b := []byte{1, 2, 3}
+	got, ok := Binary(b).Bytes()
+	require.True(t, ok)
+	assert.Equal(t, unsafe.SliceData(b), unsafe.SliceData(got), "no copy")
+	assert.Equal(t, len(b), cap(got), "append copies instead of writing past the value")
+	empty, ok := Binary(nil).Bytes()
+	assert.True(t, ok)
+	assert.NotNil(t, empty)
+	assert.Empty(t, empty)
+	assert.Equal(t, []byte{}, Binary(nil).Any())
 }
