@@ -2,6 +2,8 @@ package transform
 
 import (
 	"errors"
+	"hash/maphash"
+	"math/bits"
 	"slices"
 
 	"github.com/otsetl/otsetl/ots"
@@ -60,86 +62,115 @@ func (r *Rule) Plan(ev *events.Event) Plan {
 	if ev == nil {
 		return Plan{}
 	}
-	n := len(ev.Records) // bounds the keys
-	p := planner{rule: r, order: make([]keyFold, 0, n), folds: make(map[string]int, n), nextRecord: make([]int, n)}
-	for i := range ev.Records {
-		p.add(i, &ev.Records[i])
-	}
+	p := planner{rule: r, records: ev.Records}
+	p.group()
 	return p.plan()
 }
 
-// planner holds the per-key folds of one event while Plan walks its records. It allocates
-// its tables once, sized by the records (which bound the keys), and then only per key, never
-// per record: a record's key is looked up through one reused buffer, the records of every
-// key are chained through one slice, and folds point at the event's cells.
+// planner plans one event in two passes: group chains the records of every key, and plan
+// folds and decides one key after the other. It allocates its tables once, sized by the
+// records (which bound the keys), and nothing per key or per record: keys are told apart by
+// their encodings (ots.AppendPrimaryKey), kept one after the other in one buffer and found
+// through an open-addressing table of indexes; one fold serves every key in turn, pointing
+// at the event's cells; the Columns of all mutations are carved from one array.
 type planner struct {
-	rule  *Rule
-	order []keyFold      // in order of each key's first record
-	folds map[string]int // index into order, by the primary key's encoding (ots.AppendPrimaryKey)
-	key   []byte         // the encoding of the current record's primary key
+	rule    *Rule
+	records []events.Record
+	keys    []plannedKey // in order of each key's first record
+	// slots is the hash table of keys: 0 for a free slot, else 1 + an index into keys.
+	// Its length is a power of two, at least twice the records.
+	slots   []int32
+	seed    maphash.Seed
+	encoded []byte // the encodings of the keys, one after the other
 	// nextRecord chains the records of a key: nextRecord[i] is the index of the key's
 	// record after record i, or -1 after its last.
 	nextRecord []int
 	folded     int     // records folded into a key
+	cells      int     // cells of the records folded into a key, which bound the Columns of all mutations
 	invalid    []error // by record index; nil until some record is invalid
+	fold       keyFold // the fold of the key being decided
 }
 
-// add folds the record at index i into its key's fold.
-func (p *planner) add(i int, rec *events.Record) {
-	if len(rec.PrimaryKey) == 0 {
-		p.setInvalid(i, errors.New("record has no primary key"))
-		return
-	}
-	fold := p.fold(i, rec.PrimaryKey)
-	if err := rec.Validate(); err != nil {
-		p.setInvalid(i, err)
-		fold.forgetRow()
-		return
-	}
-	fold.apply(p.rule, rec)
+// plannedKey is one primary key of the event: where its encoding lies in planner.encoded,
+// and the indexes of its first and last record, the others being chained between them by
+// planner.nextRecord.
+type plannedKey struct {
+	encodedStart, encodedEnd int
+	firstRecord, lastRecord  int
 }
 
-// fold returns the fold of primaryKey, the key of the record at index i, starting it when
-// this is the key's first record, and chains the record to the key's records.
-func (p *planner) fold(i int, primaryKey []ots.PrimaryKeyColumn) *keyFold {
-	p.key = ots.AppendPrimaryKey(p.key[:0], primaryKey)
-	p.nextRecord[i] = -1
-	p.folded++
-	at, ok := p.folds[string(p.key)]
-	if !ok {
-		at = len(p.order)
-		p.folds[string(p.key)] = at
-		p.order = append(p.order, keyFold{primaryKey: primaryKey, firstRecord: i, lastRecord: i})
-		return &p.order[at]
+// group chains every record with a primary key to its key's records; one without goes to
+// Invalid.
+func (p *planner) group() {
+	n := len(p.records)
+	p.nextRecord = make([]int, n)
+	p.keys = make([]plannedKey, 0, n)
+	p.slots = make([]int32, max(2, 1<<bits.Len(uint(2*n))))
+	p.seed = maphash.MakeSeed()
+	for i := range p.records {
+		rec := &p.records[i]
+		if len(rec.PrimaryKey) == 0 {
+			p.setInvalid(i, errors.New("record has no primary key"))
+			continue
+		}
+		p.nextRecord[i] = -1
+		p.folded++
+		p.cells += len(rec.Columns)
+		p.chain(i, rec.PrimaryKey)
 	}
-	fold := &p.order[at]
-	p.nextRecord[fold.lastRecord] = i
-	fold.lastRecord = i
-	return fold
+}
+
+// chain adds the record at index i, of key primaryKey, to its key's records, starting the key
+// when this is its first record.
+func (p *planner) chain(i int, primaryKey []ots.PrimaryKeyColumn) {
+	start := len(p.encoded)
+	p.encoded = ots.AppendPrimaryKey(p.encoded, primaryKey)
+	encoded := p.encoded[start:]
+	mask := len(p.slots) - 1
+	for slot := int(maphash.Bytes(p.seed, encoded)) & mask; ; slot = (slot + 1) & mask {
+		if p.slots[slot] == 0 {
+			p.slots[slot] = int32(len(p.keys) + 1)
+			p.keys = append(p.keys, plannedKey{encodedStart: start, encodedEnd: len(p.encoded), firstRecord: i, lastRecord: i})
+			return
+		}
+		if key := &p.keys[p.slots[slot]-1]; string(p.encoded[key.encodedStart:key.encodedEnd]) == string(encoded) {
+			p.encoded = p.encoded[:start]
+			p.nextRecord[key.lastRecord] = i
+			key.lastRecord = i
+			return
+		}
+	}
 }
 
 // setInvalid records err as the reason record i is invalid, unless it has one already.
 func (p *planner) setInvalid(i int, err error) {
 	if p.invalid == nil {
-		p.invalid = make([]error, len(p.nextRecord))
+		p.invalid = make([]error, len(p.records))
 	}
 	if p.invalid[i] == nil {
 		p.invalid[i] = err
 	}
 }
 
-// plan decides every key and returns the Plan.
+// plan folds and decides every key and returns the Plan.
 func (p *planner) plan() Plan {
-	plan := Plan{Keys: len(p.order)}
+	plan := Plan{Keys: len(p.keys)}
 	indexes := make([]int, 0, p.folded) // the Records of every key, one after the other
-	for k := range p.order {
-		fold := &p.order[k]
+	columns := make([]ots.Cell, 0, p.cells)
+	for k, key := range p.keys {
 		start := len(indexes)
-		for i := fold.firstRecord; i >= 0; i = p.nextRecord[i] {
+		p.fold.start(p.records[key.firstRecord].PrimaryKey)
+		for i := key.firstRecord; i >= 0; i = p.nextRecord[i] {
 			indexes = append(indexes, i)
+			if err := p.records[i].Validate(); err != nil {
+				p.setInvalid(i, err)
+				p.fold.forgetRow()
+				continue
+			}
+			p.fold.apply(p.rule, &p.records[i])
 		}
 		records := indexes[start:len(indexes):len(indexes)]
-		m, ok, err := fold.decide(p.rule)
+		m, ok, err := p.fold.decide(p.rule, columns)
 		if err != nil {
 			for _, i := range records {
 				p.setInvalid(i, err)
@@ -149,8 +180,9 @@ func (p *planner) plan() Plan {
 			continue
 		}
 		if plan.Mutations == nil {
-			plan.Mutations = make([]Mutation, 0, len(p.order)-k)
+			plan.Mutations = make([]Mutation, 0, len(p.keys)-k)
 		}
+		columns = columns[:len(columns)+len(m.Columns)]
 		m.Records = records
 		plan.Mutations = append(plan.Mutations, m)
 	}
@@ -165,9 +197,6 @@ func (p *planner) plan() Plan {
 // keyFold is the state of one primary key's records so far.
 type keyFold struct {
 	primaryKey []ots.PrimaryKeyColumn // as the key's first record carried it
-	// firstRecord and lastRecord are the indexes of the key's first and last record so far;
-	// planner.nextRecord links the others.
-	firstRecord, lastRecord int
 	// imageKnown is set by a PutRow or DeleteRow: cells then holds the full row image, and
 	// rowExists says whether the row exists.
 	imageKnown bool
@@ -177,6 +206,12 @@ type keyFold struct {
 	unknown bool
 	// cells is the row image when imageKnown, else the UpdateRows' cell changes.
 	cells cellFold
+}
+
+// start empties the fold, keeping its memory, for the key primaryKey.
+func (f *keyFold) start(primaryKey []ots.PrimaryKeyColumn) {
+	*f = keyFold{primaryKey: primaryKey, cells: f.cells}
+	f.cells.reset(0)
 }
 
 // forgetRow records that the row is no longer known from the event at all, as after a
@@ -231,8 +266,9 @@ func (f *keyFold) applyCell(rule *Rule, c *events.Column) {
 
 // decide returns the key's Mutation, without its Records, and true, or false when the key
 // needs none. A non-nil error means the filter could not be evaluated on the key's full
-// image.
-func (f *keyFold) decide(rule *Rule) (Mutation, bool, error) {
+// image. The Mutation's Columns lie in the free capacity of columns, after its length, and
+// have a capacity of their length.
+func (f *keyFold) decide(rule *Rule, columns []ots.Cell) (Mutation, bool, error) {
 	m := Mutation{PrimaryKey: f.primaryKey}
 	var err error
 	switch {
@@ -241,13 +277,14 @@ func (f *keyFold) decide(rule *Rule) (Mutation, bool, error) {
 	case f.unknown || (!f.imageKnown && rule.passesEmptyRow):
 		m.Kind = MutationReadSource
 	case f.imageKnown:
-		m.Kind, m.Columns, err = rule.decide(f.cells.image())
+		m.Kind, m.Columns, err = rule.decide(f.cells.appendImage(columns))
 	default:
-		m.Kind, m.Columns = MutationUpdateIfExists, f.cells.projectedChanges(rule)
+		m.Kind, m.Columns = MutationUpdateIfExists, f.cells.appendProjectedChanges(rule, columns)
 		if len(m.Columns) == 0 {
 			return Mutation{}, false, nil
 		}
 	}
+	m.Columns = m.Columns[:len(m.Columns):len(m.Columns)]
 	return m, true, err
 }
 
@@ -325,32 +362,27 @@ func newer(a, b *int64) bool {
 	return *a > *b
 }
 
-// image returns the folded cells as a row image, without removed columns; nil when none is
-// left.
-func (f *cellFold) image() row {
-	present := 0
-	for _, c := range f.cells {
-		if !c.Value.IsNone() {
-			present++
-		}
-	}
-	if present == 0 {
-		return nil
-	}
-	image := make(row, 0, present)
+// appendImage returns the folded cells as a row image, without removed columns, in the array
+// of dst after its length (dst's capacity must hold them); nil when none is left.
+func (f *cellFold) appendImage(dst []ots.Cell) row {
+	image := dst[len(dst):len(dst)]
 	for _, c := range f.cells {
 		if !c.Value.IsNone() {
 			image = append(image, ots.Cell{Name: c.ColumnName, Value: c.Value})
 		}
 	}
+	if len(image) == 0 {
+		return nil
+	}
 	slices.SortFunc(image, ots.CompareCellNames)
 	return image
 }
 
-// projectedChanges returns the final change of each projected column, in the order of the
-// columns' first change; a removed column is a cell without a value.
-func (f *cellFold) projectedChanges(rule *Rule) []ots.Cell {
-	var changes []ots.Cell
+// appendProjectedChanges returns the final change of each projected column, in the order of
+// the columns' first change, in the array of dst after its length (dst's capacity must hold
+// them); a removed column is a cell without a value.
+func (f *cellFold) appendProjectedChanges(rule *Rule, dst []ots.Cell) []ots.Cell {
+	changes := dst[len(dst):len(dst)]
 	for _, c := range f.cells {
 		if rule.Projects(c.ColumnName) {
 			changes = append(changes, ots.Cell{Name: c.ColumnName, Value: c.Value})
