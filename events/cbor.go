@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -41,8 +40,6 @@ type eventReader struct {
 	primaryKeys         chunks[ots.PrimaryKeyColumn]
 	columns             chunks[Column]
 	timestamps          chunks[int64]
-	names               [16]string // the first column names met, allocated once each
-	nameCount           int
 }
 
 // newEventReader returns a reader of data, the CBOR items of a CBOR or JSON event.
@@ -225,7 +222,8 @@ func either[T any](cond bool, a, b T) T {
 	return b
 }
 
-// text reads a text string of valid UTF-8; one equal to a string of known costs nothing.
+// text reads a text string of valid UTF-8, which shares the data unless it equals a string
+// of known.
 func text[T ~string](r *eventReader, sub string, known []string) (T, bool) {
 	h := r.head()
 	if h.major == majorTag {
@@ -243,21 +241,9 @@ func text[T ~string](r *eventReader, sub string, known []string) (T, bool) {
 		}
 	}
 	if content, valid := r.stringContent(h); valid {
-		return T(content), true
+		return T(shared(content)), true
 	}
 	return "", r.rejectCBOR(sub, errInvalidUTF8)
-}
-
-// columnName reads the name of the element being read; the first 16 names are kept.
-func (r *eventReader) columnName() (string, bool) {
-	known := r.names[:r.nameCount]
-	name, ok := text[string](r, ".ColumnName", known)
-	if ok && r.nameCount < len(r.names) && !slices.Contains(known, name) {
-		r.names[r.nameCount] = name
-		r.nameCount++
-	}
-	r.element.name = name
-	return name, ok
 }
 
 // optionalInteger reads an integer within int64, or null or undefined (not present).
@@ -319,8 +305,8 @@ func (r *eventReader) value() (ots.Value, bool) {
 
 // shared returns content as a string without copying it. content is a part of the reader's
 // own copy of the payload (or a join of a string's chunks), which nothing writes once the
-// event is read: STRING values share that copy as Record.Raw and BINARY values do, and cost
-// no allocation of their own.
+// event is read: column names and STRING values share that copy as Record.Raw and BINARY
+// values do, and cost no allocation of their own.
 func shared(content []byte) string {
 	if len(content) == 0 {
 		return ""
@@ -590,7 +576,8 @@ func (r *eventReader) readElement(list string, i int, name *string, value *ots.V
 		case fieldType:
 			column.Type, ok = text[ColumnType](r, ".Type", columnTypes)
 		case fieldColumnName:
-			*name, ok = r.columnName()
+			*name, ok = text[string](r, ".ColumnName", nil)
+			r.element.name = *name
 		case fieldValue:
 			*value, ok = r.value()
 		default:
@@ -888,7 +875,7 @@ func (c *cursor) wellFormed() error {
 func (c *cursor) stringContent(h itemHead) (content []byte, valid bool) {
 	if !h.indefinite() {
 		content, c.off = c.data[c.off:c.off+int(h.argument):c.off+int(h.argument)], c.off+int(h.argument)
-		return content, h.major != majorTextString || utf8.Valid(content)
+		return content, h.major != majorTextString || validUTF8(content)
 	}
 	content, valid = []byte{}, true
 	for c.fault == nil {
@@ -912,6 +899,19 @@ func (c *cursor) stringContent(h itemHead) (content []byte, valid bool) {
 		}
 	}
 	return content, valid
+}
+
+// validUTF8 is utf8.Valid, with a shorter way for the short ASCII texts of events.
+func validUTF8(b []byte) bool {
+	if len(b) > 16 {
+		return utf8.Valid(b)
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return utf8.Valid(b)
+		}
+	}
+	return true
 }
 
 // cborEncMode is EncodeCBOR's mode: definite lengths, fields in order, floats as float64.

@@ -109,8 +109,9 @@ func Decode(payload []byte) (*Event, error) {
 //
 // Map keys match the documented names exactly; other keys are ignored. Info, its Timestamp,
 // Columns, a cell's Timestamp and Value may be absent or null. The decoded event then must
-// pass [Event.Validate]. Every record keeps its exact bytes in Record.Raw; the Raw, STRING and
-// BINARY values of an event may share one copy of the payload, never payload itself.
+// pass [Event.Validate]. Every record keeps its exact bytes in Record.Raw; the Raw, column
+// names, STRING and BINARY values of an event may share one copy of the payload, never
+// payload itself.
 //
 // Errors about the payload are *DecodeError naming the record and field; a fault of CBOR
 // well-formedness or of a limit is reported for the event as a whole (Record -1) even when
