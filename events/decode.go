@@ -234,16 +234,17 @@ func (r *Record) validate() (field string, err error) {
 	if len(r.PrimaryKey) == 0 {
 		return "PrimaryKey", errors.New("no primary key columns")
 	}
-	for i, pk := range r.PrimaryKey {
-		if field, err := validatePrimaryKeyColumn(pk, i); err != nil {
+	for i := range r.PrimaryKey {
+		if field, err := validatePrimaryKeyColumn(&r.PrimaryKey[i], i); err != nil {
 			return field, err
 		}
 	}
-	if r.Type == DeleteRow && len(r.Columns) > 0 {
+	putRow := r.Type == PutRow
+	if !putRow && len(r.Columns) > 0 && r.Type == DeleteRow {
 		return "Columns", fmt.Errorf("a %s carries no columns, got %d", DeleteRow, len(r.Columns))
 	}
-	for i, c := range r.Columns {
-		if field, err := c.validate(i, r.Type); err != nil {
+	for i := range r.Columns {
+		if field, err := r.Columns[i].validate(i, putRow); err != nil {
 			return field, err
 		}
 	}
@@ -251,7 +252,7 @@ func (r *Record) validate() (field string, err error) {
 }
 
 // validatePrimaryKeyColumn checks the i-th primary key column.
-func validatePrimaryKeyColumn(pk ots.PrimaryKeyColumn, i int) (field string, err error) {
+func validatePrimaryKeyColumn(pk *ots.PrimaryKeyColumn, i int) (field string, err error) {
 	if pk.ColumnName == "" {
 		return elementLabel("PrimaryKey", i, "") + ".ColumnName", errors.New("empty column name")
 	}
@@ -264,15 +265,18 @@ func validatePrimaryKeyColumn(pk ots.PrimaryKeyColumn, i int) (field string, err
 	return elementLabel("PrimaryKey", i, pk.ColumnName), fmt.Errorf("%s is not a primary key type (want INTEGER, STRING or BINARY)", pk.Value.Kind())
 }
 
-// validate checks the i-th attribute column change of a record of type recordType.
-func (c Column) validate(i int, recordType RecordType) (field string, err error) {
+// validate checks the i-th attribute column change of a record, a PutRow if putRow.
+func (c *Column) validate(i int, putRow bool) (field string, err error) {
 	if c.ColumnName == "" {
 		return c.label(i) + ".ColumnName", errors.New("empty column name")
 	}
-	if !c.Type.Valid() {
+	isPut := c.Type == Put
+	isDeleteAll := !isPut && c.Type == DeleteAllVersions
+	isDeleteOne := !isPut && !isDeleteAll && c.Type == DeleteOneVersion
+	if !isPut && !isDeleteAll && !isDeleteOne {
 		return c.label(i) + ".Type", fmt.Errorf("unknown column type %s (want %s, %s or %s)", ots.String(string(c.Type)).Brief(), Put, DeleteOneVersion, DeleteAllVersions)
 	}
-	if recordType == PutRow && c.Type != Put {
+	if putRow && !isPut {
 		return c.label(i), fmt.Errorf("a %s writes only %s cells, got %s", PutRow, Put, c.Type)
 	}
 	if c.Timestamp != nil && *c.Timestamp < 0 {
@@ -280,20 +284,20 @@ func (c Column) validate(i int, recordType RecordType) (field string, err error)
 	}
 	hasValue, hasTimestamp := !c.Value.IsNone(), c.Timestamp != nil
 	switch {
-	case c.Type == Put && !hasValue:
+	case isPut && !hasValue:
 		return c.label(i), errors.New("a Put needs a Value")
-	case c.Type == DeleteOneVersion && !hasTimestamp:
+	case isDeleteOne && !hasTimestamp:
 		return c.label(i), errors.New("a DeleteOneVersion needs a Timestamp")
-	case c.Type != Put && hasValue:
+	case !isPut && hasValue:
 		return c.label(i), fmt.Errorf("a %s carries no Value", c.Type)
-	case c.Type == DeleteAllVersions && hasTimestamp:
+	case isDeleteAll && hasTimestamp:
 		return c.label(i), fmt.Errorf("a %s carries no Timestamp", DeleteAllVersions)
 	}
 	return "", nil
 }
 
 // label names the i-th attribute column change in errors, e.g. `Columns[2] "level"`.
-func (c Column) label(i int) string { return elementLabel("Columns", i, c.ColumnName) }
+func (c *Column) label(i int) string { return elementLabel("Columns", i, c.ColumnName) }
 
 // The wire types give the encoders the documented shape, keys in documented order; V is how
 // a value is written (any for CBOR, json.RawMessage for JSON).
