@@ -471,8 +471,8 @@ func (r *eventReader) key() ([]byte, bool) {
 	}
 }
 
-// list reads the array sub (null or undefined give nil if optional) into a slice from take.
-func list[T any](r *eventReader, sub string, optional bool, take func(int) []T, read func(int, *T) bool) ([]T, bool) {
+// list reads the array sub (null or undefined give nil if optional) into a slice from c.
+func list[T any](r *eventReader, sub string, optional bool, c *chunks[T], read func(int, *T) bool) ([]T, bool) {
 	h, extra := r.head(), 0
 	if h.major == majorTag {
 		h, extra = r.tagged(h)
@@ -483,9 +483,9 @@ func list[T any](r *eventReader, sub string, optional bool, take func(int) []T, 
 		return nil, r.wrongType(sub, "an array", h)
 	}
 	it := r.itemsOf(h, extra)
-	elements := take(0)
+	elements := []T{}
 	if it.left > 0 { // a definite length; an item takes a byte at least
-		elements = take(min(it.left, len(r.data)-r.off))
+		elements = c.take(min(it.left, len(r.data)-r.off))
 	}
 	for i := 0; r.more(&it); i++ {
 		if i == len(elements) {
@@ -517,7 +517,7 @@ func (r *eventReader) event() *Event {
 		if m.field == fieldVersion {
 			e.Version, ok = text[string](r, "Version", versions)
 		} else {
-			e.Records, ok = list(r, "Records", false, func(n int) []Record { return make([]Record, n) }, r.readRecord)
+			e.Records, ok = list(r, "Records", false, &chunks[Record]{}, r.readRecord)
 			r.record = -1
 		}
 	}
@@ -542,11 +542,11 @@ func (r *eventReader) readRecord(i int, record *Record) bool {
 				record.Info.Timestamp, _, ok = r.optionalInteger("Info.Timestamp")
 			}
 		case fieldPrimaryKey:
-			record.PrimaryKey, ok = list(r, "PrimaryKey", false, r.primaryKeys.take, func(i int, pk *ots.PrimaryKeyColumn) bool {
+			record.PrimaryKey, ok = list(r, "PrimaryKey", false, &r.primaryKeys, func(i int, pk *ots.PrimaryKeyColumn) bool {
 				return r.readElement("PrimaryKey", i, &pk.ColumnName, &pk.Value, nil)
 			})
 		default:
-			record.Columns, ok = list(r, "Columns", true, r.columns.take, func(i int, c *Column) bool {
+			record.Columns, ok = list(r, "Columns", true, &r.columns, func(i int, c *Column) bool {
 				return r.readElement("Columns", i, &c.ColumnName, &c.Value, c)
 			})
 		}
