@@ -425,9 +425,11 @@ func (r *eventReader) openMap(m *members, sub string, optional bool, fields uint
 func (r *eventReader) nextMember(m *members) bool {
 	for m.fields != 0 && r.ok() && r.more(&m.pairs) {
 		m.index++
-		key, ok := r.key()
+		key, ok := r.shortKey()
 		if !ok {
-			return false
+			if key, ok = r.key(); !ok {
+				return false
+			}
 		}
 		if m.field = fieldOf(key); m.field >= 0 && m.fields&(1<<m.field) == 0 {
 			m.field = -1
@@ -452,14 +454,20 @@ func (r *eventReader) nextMember(m *members) bool {
 	return false
 }
 
-// key reads a map key, a text string; a short one takes a shorter way.
-func (r *eventReader) key() ([]byte, bool) {
-	if r.off < len(r.data) {
-		if n := int(r.data[r.off]) - majorTextString<<5; n >= 0 && n < additionalOneByte && r.off+n < len(r.data) {
-			r.off += 1 + n
-			return r.data[r.off-n : r.off : r.off], true
+// shortKey reads a map key that is a text string of at most 23 bytes, whose head is its first
+// byte; it reports false, reading nothing, for any other key.
+func (r *eventReader) shortKey() ([]byte, bool) {
+	if off := r.off; off < len(r.data) {
+		if n := r.data[off] - majorTextString<<5; n < additionalOneByte && off+int(n) < len(r.data) {
+			r.off = off + 1 + int(n)
+			return r.data[off+1 : r.off : r.off], true
 		}
 	}
+	return nil, false
+}
+
+// key reads a map key, a text string.
+func (r *eventReader) key() ([]byte, bool) {
 	switch h := r.head(); {
 	case r.fault != nil:
 		return nil, false
