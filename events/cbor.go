@@ -717,7 +717,7 @@ func (c *cursor) head() itemHead {
 	h := itemHead{major: initial >> 5, additional: initial & 0x1f, argument: uint64(initial & 0x1f)}
 	var err error
 	if h.additional >= additionalOneByte {
-		err = c.argument(&h)
+		h, err = c.argument(h)
 	}
 	if err == nil && (h.major-majorByteString < 2 && h.argument > uint64(len(c.data)-c.off) || // 0 if indefinite
 		h.major-majorArray < 2 && c.nest(h)) {
@@ -730,22 +730,23 @@ func (c *cursor) head() itemHead {
 	return h
 }
 
-// argument reads the argument that follows the initial byte of h, as wellformedHead does.
-func (c *cursor) argument(h *itemHead) error {
+// argument reads the argument that follows the initial byte of h, as wellformedHead does, and
+// returns h with it.
+func (c *cursor) argument(h itemHead) (itemHead, error) {
 	if h.additional > additionalDouble {
 		switch {
 		case h.additional != additionalIndefinite:
 		case h.major == majorSimple:
-			return errors.New(`cbor: unexpected "break" code`)
+			return h, errors.New(`cbor: unexpected "break" code`)
 		case h.major >= majorByteString && h.major <= majorMap:
 			h.argument = 0
-			return nil
+			return h, nil
 		}
-		return fmt.Errorf("cbor: invalid additional information %d for type %s", h.additional, typeNames[h.major])
+		return h, fmt.Errorf("cbor: invalid additional information %d for type %s", h.additional, typeNames[h.major])
 	}
 	size := 1 << (h.additional - additionalOneByte)
 	if len(c.data)-c.off < size {
-		return io.ErrUnexpectedEOF
+		return h, io.ErrUnexpectedEOF
 	}
 	switch b := c.data[c.off:]; size {
 	case 1:
@@ -759,9 +760,9 @@ func (c *cursor) argument(h *itemHead) error {
 	}
 	c.off += size
 	if size == 1 && h.major == majorSimple && h.argument < 32 {
-		return fmt.Errorf("cbor: invalid simple value %d for type primitives", h.argument)
+		return h, fmt.Errorf("cbor: invalid simple value %d for type primitives", h.argument)
 	}
-	return nil
+	return h, nil
 }
 
 // nest counts the array or map of head h into the nesting, and reports whether it may be
