@@ -274,7 +274,7 @@ func (r *eventReader) value() (ots.Value, bool) {
 			r.depth, extra = r.depth-extra, 0
 		}
 	}
-	switch f, isFloat := floatOf(h); {
+	switch {
 	case hint && h.major != majorByteString:
 		return ots.Value{}, r.wrongType("", "a byte string inside tags 21 to 23", h)
 	case h.major <= majorNegative:
@@ -288,6 +288,8 @@ func (r *eventReader) value() (ots.Value, bool) {
 			return ots.String(shared(content)), true
 		}
 		return ots.Value{}, r.rejectCBOR("", errInvalidUTF8)
+	}
+	switch f, isFloat := floatOf(h); {
 	case isFloat:
 		return ots.Double(f), true
 	case h.none():
