@@ -495,7 +495,7 @@ func list[T any](r *eventReader, sub string, optional bool, c *chunks[T], read f
 	it := r.itemsOf(h, extra)
 	elements := []T{}
 	if it.left > 0 { // a definite length; an item takes a byte at least
-		elements = c.take(min(it.left, len(r.data)-r.off))
+		elements = take(r, c, min(it.left, len(r.data)-r.off))
 	}
 	for i := 0; r.more(&it); i++ {
 		if i == len(elements) {
@@ -594,7 +594,7 @@ func (r *eventReader) readElement(list string, i int, name *string, value *ots.V
 			var timestamp int64
 			var present bool
 			if timestamp, present, ok = r.optionalInteger(".Timestamp"); present {
-				column.Timestamp = &r.timestamps.take(1)[0]
+				column.Timestamp = &take(r, &r.timestamps, 1)[0]
 				*column.Timestamp = timestamp
 			}
 		}
@@ -632,17 +632,20 @@ func (r *eventReader) nameFault(m members) {
 // columns and timestamps cost a few allocations; each slice's capacity is its length.
 type chunks[T any] struct {
 	free []T
-	size int // length of the last allocation
+	used int // elements handed out
 }
 
-// take returns n zero elements; allocations double from 4 to 1024 elements, or fit n.
-func (c *chunks[T]) take(n int) []T {
+// take returns n zero elements from c. A new allocation holds as many as the rest of r's data
+// will need if it needs them at the rate of the data read so far, and an eighth more, but no
+// more than twice those handed out and 1024; n and 4 at least.
+func take[T any](r *eventReader, c *chunks[T], n int) []T {
 	if n > len(c.free) {
-		c.size = min(max(2*c.size, 4), 1024)
-		c.free = make([]T, max(n, c.size))
+		estimate := int64(c.used)*int64(len(r.data)-r.off)/int64(max(r.off, 1)) + int64(c.used/8)
+		c.free = make([]T, max(n, 4, int(min(estimate, int64(2*c.used+1024)))))
 	}
 	s := c.free[:n:n]
 	c.free = c.free[n:]
+	c.used += n
 	return s
 }
 
