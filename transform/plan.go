@@ -69,19 +69,19 @@ func (r *Rule) Plan(ev *events.Event) Plan {
 
 // planner plans one event in two passes: group chains the records of every key, and plan
 // folds and decides one key after the other. It allocates its tables once, sized by the
-// records (which bound the keys), and nothing per key or per record: keys are told apart by
-// their encodings (ots.AppendPrimaryKey), kept one after the other in one buffer and found
-// through an open-addressing table of indexes; one fold serves every key in turn, pointing
-// at the event's cells; the Columns of all mutations are carved from one array.
+// records (which bound the keys), and nothing per key or per record: keys are found through
+// an open-addressing table of indexes, hashed by their encoding (ots.AppendPrimaryKey) in one
+// reused buffer; one fold serves every key in turn, pointing at the event's cells; the Columns
+// of all mutations are carved from one array.
 type planner struct {
 	rule    *Rule
 	records []events.Record
 	keys    []plannedKey // in order of each key's first record
 	// slots is the hash table of keys: 0 for a free slot, else 1 + an index into keys.
 	// Its length is a power of two, at least twice the records.
-	slots   []int32
-	seed    maphash.Seed
-	encoded []byte // the encodings of the keys, one after the other
+	slots []int32
+	seed  maphash.Seed
+	key   []byte // the encoding of the current record's primary key
 	// nextRecord chains the records of a key: nextRecord[i] is the index of the key's
 	// record after record i, or -1 after its last.
 	nextRecord []int
@@ -91,12 +91,10 @@ type planner struct {
 	fold       keyFold // the fold of the key being decided
 }
 
-// plannedKey is one primary key of the event: where its encoding lies in planner.encoded,
-// and the indexes of its first and last record, the others being chained between them by
-// planner.nextRecord.
+// plannedKey is one primary key of the event: the indexes of its first and last record, the
+// others being chained between them by planner.nextRecord.
 type plannedKey struct {
-	encodedStart, encodedEnd int
-	firstRecord, lastRecord  int
+	firstRecord, lastRecord int
 }
 
 // group chains every record with a primary key to its key's records; one without goes to
@@ -123,23 +121,26 @@ func (p *planner) group() {
 // chain adds the record at index i, of key primaryKey, to its key's records, starting the key
 // when this is its first record.
 func (p *planner) chain(i int, primaryKey []ots.PrimaryKeyColumn) {
-	start := len(p.encoded)
-	p.encoded = ots.AppendPrimaryKey(p.encoded, primaryKey)
-	encoded := p.encoded[start:]
+	p.key = ots.AppendPrimaryKey(p.key[:0], primaryKey)
 	mask := len(p.slots) - 1
-	for slot := int(maphash.Bytes(p.seed, encoded)) & mask; ; slot = (slot + 1) & mask {
+	for slot := int(maphash.Bytes(p.seed, p.key)) & mask; ; slot = (slot + 1) & mask {
 		if p.slots[slot] == 0 {
 			p.slots[slot] = int32(len(p.keys) + 1)
-			p.keys = append(p.keys, plannedKey{encodedStart: start, encodedEnd: len(p.encoded), firstRecord: i, lastRecord: i})
+			p.keys = append(p.keys, plannedKey{firstRecord: i, lastRecord: i})
 			return
 		}
-		if key := &p.keys[p.slots[slot]-1]; string(p.encoded[key.encodedStart:key.encodedEnd]) == string(encoded) {
-			p.encoded = p.encoded[:start]
+		if key := &p.keys[p.slots[slot]-1]; slices.EqualFunc(p.records[key.firstRecord].PrimaryKey, primaryKey, sameColumn) {
 			p.nextRecord[key.lastRecord] = i
 			key.lastRecord = i
 			return
 		}
 	}
+}
+
+// sameColumn reports whether two primary key columns have the same name and value, as their
+// encodings are alike (ots.AppendPrimaryKey).
+func sameColumn(a, b ots.PrimaryKeyColumn) bool {
+	return a.ColumnName == b.ColumnName && a.Value.Equal(b.Value)
 }
 
 // setInvalid records err as the reason record i is invalid, unless it has one already.
