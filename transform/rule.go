@@ -191,8 +191,16 @@ func rowOf(cells []ots.Cell) row {
 	return slices.CompactFunc(image, func(a, b ots.Cell) bool { return a.Name == b.Name })
 }
 
-// get returns the value of column and whether image has it.
+// get returns the value of column and whether image has it; a short image is scanned.
 func (image row) get(column string) (ots.Value, bool) {
+	if len(image) <= 8 {
+		for _, c := range image {
+			if c.Name == column {
+				return c.Value, true
+			}
+		}
+		return ots.Value{}, false
+	}
 	at, found := slices.BinarySearchFunc(image, column, func(c ots.Cell, name string) int { return strings.Compare(c.Name, name) })
 	if !found {
 		return ots.Value{}, false
