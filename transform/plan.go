@@ -62,7 +62,8 @@ func (r *Rule) Plan(ev *events.Event) Plan {
 	if ev == nil {
 		return Plan{}
 	}
-	p := planner{rule: r, records: ev.Records}
+	p := planner{rule: r, records: ev.Records, evaluator: r.evaluator()}
+	defer p.evaluator.release()
 	p.group()
 	return p.plan()
 }
@@ -74,9 +75,10 @@ func (r *Rule) Plan(ev *events.Event) Plan {
 // reused buffer; one fold serves every key in turn, pointing at the event's cells; the Columns
 // of all mutations are carved from one array.
 type planner struct {
-	rule    *Rule
-	records []events.Record
-	keys    []plannedKey // in order of each key's first record
+	rule      *Rule
+	evaluator *evaluator
+	records   []events.Record
+	keys      []plannedKey // in order of each key's first record
 	// slots is the hash table of keys: 0 for a free slot, else 1 + an index into keys.
 	// Its length is a power of two, at least twice the records.
 	slots []int32
@@ -171,7 +173,7 @@ func (p *planner) plan() Plan {
 			p.fold.apply(p.rule, &p.records[i])
 		}
 		records := indexes[start:len(indexes):len(indexes)]
-		m, ok, err := p.fold.decide(p.rule, columns)
+		m, ok, err := p.fold.decide(p.evaluator, columns)
 		if err != nil {
 			for _, i := range records {
 				p.setInvalid(i, err)
@@ -269,7 +271,8 @@ func (f *keyFold) applyCell(rule *Rule, c *events.Column) {
 // needs none. A non-nil error means the filter could not be evaluated on the key's full
 // image. The Mutation's Columns lie in the free capacity of columns, after its length, and
 // have a capacity of their length.
-func (f *keyFold) decide(rule *Rule, columns []ots.Cell) (Mutation, bool, error) {
+func (f *keyFold) decide(e *evaluator, columns []ots.Cell) (Mutation, bool, error) {
+	rule := e.rule
 	m := Mutation{PrimaryKey: f.primaryKey}
 	var err error
 	switch {
@@ -278,7 +281,7 @@ func (f *keyFold) decide(rule *Rule, columns []ots.Cell) (Mutation, bool, error)
 	case f.unknown || (!f.imageKnown && rule.passesEmptyRow):
 		m.Kind = MutationReadSource
 	case f.imageKnown:
-		m.Kind, m.Columns, err = rule.decide(f.cells.appendImage(columns))
+		m.Kind, m.Columns, err = e.decide(f.cells.appendImage(columns))
 	default:
 		m.Kind, m.Columns = MutationUpdateIfExists, f.cells.appendProjectedChanges(rule, columns)
 		if len(m.Columns) == 0 {

@@ -50,11 +50,12 @@ type Rule struct {
 	evaluators     sync.Pool       // of *evaluator, so that evaluations allocate no VM and no environment
 }
 
-// evaluator is what one run of the filter needs: expr's VM, which keeps its stack from one
-// run to the next, and the environment map.
+// evaluator is what runs of the filter need: expr's VM, which keeps its stack from one run to
+// the next, and the environment map. One serves one goroutine at a time.
 type evaluator struct {
-	vm  vm.VM
-	env map[string]any
+	rule *Rule
+	vm   vm.VM
+	env  map[string]any
 }
 
 // Compile checks and compiles cfg once, for use on every event.
@@ -93,8 +94,10 @@ func Compile(cfg Config) (*Rule, error) {
 	for _, name := range columns {
 		r.readsColumn[name] = true
 	}
-	r.evaluators.New = func() any { return &evaluator{env: make(map[string]any, len(columns))} }
-	if r.passesEmptyRow, err = r.evaluate(nil); err != nil {
+	r.evaluators.New = func() any { return &evaluator{rule: r, env: make(map[string]any, len(columns))} }
+	e := r.evaluator()
+	defer e.release()
+	if r.passesEmptyRow, err = e.evaluate(nil); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -170,8 +173,10 @@ func (r *Rule) Resolve(m Mutation, sourceRow []ots.Cell, found bool) (Mutation, 
 	if !found {
 		return resolved, nil
 	}
+	e := r.evaluator()
+	defer e.release()
 	var err error
-	resolved.Kind, resolved.Columns, err = r.decide(rowOf(sourceRow))
+	resolved.Kind, resolved.Columns, err = e.decide(rowOf(sourceRow))
 	return resolved, err
 }
 
@@ -208,15 +213,21 @@ func (image row) get(column string) (ots.Value, bool) {
 	return image[at].Value, true
 }
 
+// evaluator returns an evaluator of r's filter, for one goroutine until its release.
+func (r *Rule) evaluator() *evaluator { return r.evaluators.Get().(*evaluator) }
+
+// release hands e back to its rule.
+func (e *evaluator) release() { e.rule.evaluators.Put(e) }
+
 // decide is the outcome for a known row image: put its projection when the filter passes,
 // delete it otherwise. An evaluation error comes with MutationDelete. The put's Columns may
 // share image's array.
-func (r *Rule) decide(image row) (MutationKind, []ots.Cell, error) {
-	pass, err := r.evaluate(image)
+func (e *evaluator) decide(image row) (MutationKind, []ots.Cell, error) {
+	pass, err := e.evaluate(image)
 	if err != nil || !pass {
 		return MutationDelete, nil, err
 	}
-	return MutationPut, r.project(image), nil
+	return MutationPut, e.rule.project(image), nil
 }
 
 // project returns the projected columns of image, sorted by name, in image's own array; nil
@@ -232,12 +243,9 @@ func (r *Rule) project(image row) []ots.Cell {
 }
 
 // evaluate runs the filter on image, under the failure rule of [Rule].
-func (r *Rule) evaluate(image row) (bool, error) {
-	e := r.evaluators.Get().(*evaluator)
-	defer func() {
-		clear(e.env)
-		r.evaluators.Put(e)
-	}()
+func (e *evaluator) evaluate(image row) (bool, error) {
+	r := e.rule
+	defer clear(e.env)
 	for _, name := range r.filterColumns {
 		if value, ok := image.get(name); ok {
 			e.env[name] = value.Any()
