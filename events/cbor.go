@@ -40,6 +40,7 @@ type eventReader struct {
 	primaryKeys         chunks[ots.PrimaryKeyColumn]
 	columns             chunks[Column]
 	timestamps          chunks[int64]
+	others              map[otherKey]bool // the keys of the members not read, by map
 }
 
 // newEventReader returns a reader of data, the CBOR items of a CBOR or JSON event.
@@ -319,7 +320,7 @@ func shared(content []byte) string {
 // binary reads the JSON form of a BINARY value, {"Binary": "<standard base64>"}.
 func (r *eventReader) binary(h itemHead, extra int) (ots.Value, bool) {
 	var encoded []byte
-	m := members{pairs: r.itemsOf(h, extra), fields: 1 << fieldBinary, index: -1}
+	m := members{pairs: r.itemsOf(h, extra), fields: 1 << fieldBinary, index: -1, at: r.off}
 	for r.nextMember(&m) {
 		if h := r.head(); h.major == majorTextString {
 			encoded, _ = r.stringContent(h)
@@ -394,11 +395,18 @@ var (
 // members walks the members of a map the reader interprets.
 type members struct {
 	pairs  items
-	fields uint32          // the fields the reader reads, bit id for the field of that id
-	seen   uint32          // the fields met
-	index  int             // pair index of the current member
-	field  int             // id of its field
-	other  map[string]bool // the keys of the other members met
+	fields uint32 // the fields the reader reads, bit id for the field of that id
+	seen   uint32 // the fields met
+	index  int    // pair index of the current member
+	field  int    // id of its field
+	at     int    // offset of the first member, which tells the map from others
+}
+
+// otherKey is the key of a member the reader does not read, in the map whose first member is
+// at offset at.
+type otherKey struct {
+	at  int
+	key string
 }
 
 // has reports whether the field of id i has been met.
@@ -416,7 +424,7 @@ func (r *eventReader) openMap(m *members, sub string, optional bool, fields uint
 	case h.major != majorMap:
 		return r.wrongType(sub, r.mapName, h)
 	default:
-		*m = members{pairs: r.itemsOf(h, extra), fields: fields, index: -1}
+		*m = members{pairs: r.itemsOf(h, extra), fields: fields, index: -1, at: r.off}
 		return true
 	}
 }
@@ -443,11 +451,11 @@ func (r *eventReader) nextMember(m *members) bool {
 		case m.field >= 0:
 		case !utf8.Valid(key):
 			return r.rejectCBOR("", errInvalidUTF8)
-		case !m.other[string(key)]:
-			if m.other == nil {
-				m.other = make(map[string]bool)
+		case !r.others[otherKey{m.at, string(key)}]:
+			if r.others == nil {
+				r.others = make(map[otherKey]bool)
 			}
-			m.other[string(key)] = true
+			r.others[otherKey{m.at, string(key)}] = true
 			r.skip() // checked for well-formedness only
 			continue
 		}
