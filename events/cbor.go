@@ -34,7 +34,8 @@ type eventReader struct {
 	json                bool         // the items come from JSON, whose values may be {"Binary": …}
 	mapName, valueKinds string       // what errors call a map, and the forms of a value
 	record              int          // index of the record being read, -1 outside Records
-	element             place        // the primary key or attribute column being read, if any
+	list, index         int          // the list (noList if none) and index of the element being read
+	name                *string      // where the element's ColumnName goes
 	err                 *DecodeError // the first fault of content
 	errAt               place        // where it lies
 	primaryKeys         chunks[ots.PrimaryKeyColumn]
@@ -75,6 +76,15 @@ var (
 	errMissing     = errors.New("missing")
 )
 
+// The lists whose elements errors name, and their names.
+const (
+	noList = iota
+	primaryKeyList
+	columnsList
+)
+
+var listNames = [...]string{"", "PrimaryKey", "Columns"}
+
 // place names a field in errors: sub, after the index-th element of list if any.
 type place struct {
 	list  string // "PrimaryKey", "Columns", or empty
@@ -97,8 +107,10 @@ func (r *eventReader) ok() bool { return r.fault == nil && r.err == nil }
 // reject notes a fault in the field sub of the current record or element and returns false.
 func (r *eventReader) reject(sub string, err error) bool {
 	if r.err == nil {
-		r.errAt = r.element
-		r.errAt.sub = sub
+		r.errAt = place{list: listNames[r.list], index: r.index, sub: sub}
+		if r.list != noList {
+			r.errAt.name = *r.name
+		}
 		r.err = &DecodeError{Record: r.record, Field: r.errAt.String(), Err: err}
 	}
 	return false
@@ -107,7 +119,7 @@ func (r *eventReader) reject(sub string, err error) bool {
 // rejectCBOR is reject for a fault of CBOR itself, which inside Records names no field.
 func (r *eventReader) rejectCBOR(sub string, err error) bool {
 	if r.record >= 0 {
-		r.element, sub = place{}, ""
+		r.list, sub = noList, ""
 	}
 	return r.reject(sub, err)
 }
@@ -524,7 +536,7 @@ func (r *eventReader) complete(m *members, ok bool, required uint32) bool {
 
 // incomplete is complete for a map that lacks a field or met a fault.
 func (r *eventReader) incomplete(m *members, ok bool, required uint32) bool {
-	return ok && r.ok() && r.reject(either(r.element.list != "", ".", "")+fieldNames[bits.TrailingZeros32(required&^m.seen)], errMissing)
+	return ok && r.ok() && r.reject(either(r.list != noList, ".", "")+fieldNames[bits.TrailingZeros32(required&^m.seen)], errMissing)
 }
 
 // event reads the top-level map.
@@ -561,11 +573,11 @@ func (r *eventReader) readRecord(i int, record *Record) bool {
 			}
 		case fieldPrimaryKey:
 			record.PrimaryKey, ok = list(r, "PrimaryKey", false, &r.primaryKeys, func(i int, pk *ots.PrimaryKeyColumn) bool {
-				return r.readElement("PrimaryKey", i, &pk.ColumnName, &pk.Value, nil)
+				return r.readElement(primaryKeyList, i, &pk.ColumnName, &pk.Value, nil)
 			})
 		default:
 			record.Columns, ok = list(r, "Columns", true, &r.columns, func(i int, c *Column) bool {
-				return r.readElement("Columns", i, &c.ColumnName, &c.Value, c)
+				return r.readElement(columnsList, i, &c.ColumnName, &c.Value, c)
 			})
 		}
 	}
@@ -581,8 +593,8 @@ func (r *eventReader) readRecord(i int, record *Record) bool {
 
 // readElement reads the i-th element of list: its name and value, and for a column (Columns)
 // its Type and Timestamp.
-func (r *eventReader) readElement(list string, i int, name *string, value *ots.Value, column *Column) bool {
-	r.element.list, r.element.index, r.element.name = list, i, ""
+func (r *eventReader) readElement(list, i int, name *string, value *ots.Value, column *Column) bool {
+	r.list, r.index, r.name = list, i, name
 	fields := uint32(1<<fieldColumnName | 1<<fieldValue)
 	if column != nil {
 		fields |= 1<<fieldType | 1<<fieldTimestamp
@@ -595,7 +607,6 @@ func (r *eventReader) readElement(list string, i int, name *string, value *ots.V
 			column.Type, ok = text[ColumnType](r, ".Type", columnTypes)
 		case fieldColumnName:
 			*name, ok = text[string](r, ".ColumnName", nil)
-			r.element.name = *name
 		case fieldValue:
 			*value, ok = r.value()
 		default:
@@ -608,7 +619,7 @@ func (r *eventReader) readElement(list string, i int, name *string, value *ots.V
 		}
 	}
 	if ok = r.complete(&m, ok, fields&(1<<fieldColumnName|1<<fieldType)); ok {
-		r.element.list = ""
+		r.list = noList
 	} else {
 		r.nameFault(m)
 	}
@@ -639,7 +650,8 @@ func (r *eventReader) nameFault(m members) {
 // chunks hands out slices carved from larger allocations, so that an event's primary keys,
 // columns and timestamps cost a few allocations; each slice's capacity is its length.
 type chunks[T any] struct {
-	free []T
+	last []T // the last allocation, whose elements from next on are free
+	next int
 	used int // elements handed out
 }
 
@@ -647,12 +659,12 @@ type chunks[T any] struct {
 // will need if it needs them at the rate of the data read so far, and an eighth more, but no
 // more than twice those handed out and 1024; n and 4 at least.
 func take[T any](r *eventReader, c *chunks[T], n int) []T {
-	if n > len(c.free) {
+	if n > len(c.last)-c.next {
 		estimate := int64(c.used)*int64(len(r.data)-r.off)/int64(max(r.off, 1)) + int64(c.used/8)
-		c.free = make([]T, max(n, 4, int(min(estimate, int64(2*c.used+1024)))))
+		c.last, c.next = make([]T, max(n, 4, int(min(estimate, int64(2*c.used+1024))))), 0
 	}
-	s := c.free[:n:n]
-	c.free = c.free[n:]
+	s := c.last[c.next : c.next+n : c.next+n]
+	c.next += n
 	c.used += n
 	return s
 }
