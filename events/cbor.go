@@ -445,7 +445,7 @@ func (r *eventReader) openMap(m *members, sub string, optional bool, fields uint
 // reports false at the end or a fault. Keys must be distinct text strings of valid UTF-8, as
 // fxamacker/cbor wants them when it decodes a map into a struct.
 func (r *eventReader) nextMember(m *members) bool {
-	for m.fields != 0 && r.ok() && r.more(&m.pairs) {
+	for m.fields != 0 && r.more(&m.pairs) { // after a fault of content, its reader returns false
 		m.index++
 		key, ok := r.shortKey()
 		if !ok {
