@@ -88,7 +88,7 @@ type planner struct {
 	// record after record i, or -1 after its last.
 	nextRecord []int
 	folded     int     // records folded into a key
-	cells      int     // cells of the records folded into a key, which bound the Columns of all mutations
+	cells      int     // cells of the records folded into a key, which bound the Columns of the mutations
 	invalid    []error // by record index; nil until some record is invalid
 	fold       keyFold // the fold of the key being decided
 }
@@ -159,12 +159,14 @@ func (p *planner) setInvalid(i int, err error) {
 func (p *planner) plan() Plan {
 	plan := Plan{Keys: len(p.keys)}
 	indexes := make([]int, 0, p.folded) // the Records of every key, one after the other
-	columns := make([]ots.Cell, 0, p.cells)
+	var columns []ots.Cell              // the Columns of the last mutations, one after the other
+	cellsLeft, produced := p.cells, 0   // cells of the keys to decide, and columns of the mutations so far
 	for k, key := range p.keys {
-		start := len(indexes)
+		start, cells := len(indexes), 0
 		p.fold.start(p.records[key.firstRecord].PrimaryKey)
 		for i := key.firstRecord; i >= 0; i = p.nextRecord[i] {
 			indexes = append(indexes, i)
+			cells += len(p.records[i].Columns)
 			if err := p.records[i].Validate(); err != nil {
 				p.setInvalid(i, err)
 				p.fold.forgetRow()
@@ -173,6 +175,11 @@ func (p *planner) plan() Plan {
 			p.fold.apply(p.rule, &p.records[i])
 		}
 		records := indexes[start:len(indexes):len(indexes)]
+		if cap(columns)-len(columns) < cells { // a new array, for the keys left at the rate of those decided
+			decided := p.cells - cellsLeft
+			columns = make([]ots.Cell, 0, max(cells, min(cellsLeft, cellsLeft*produced/max(decided, 1)+16)))
+		}
+		cellsLeft -= cells
 		m, ok, err := p.fold.decide(p.evaluator, columns)
 		if err != nil {
 			for _, i := range records {
@@ -186,6 +193,7 @@ func (p *planner) plan() Plan {
 			plan.Mutations = make([]Mutation, 0, len(p.keys)-k)
 		}
 		columns = columns[:len(columns)+len(m.Columns)]
+		produced += len(m.Columns)
 		m.Records = records
 		plan.Mutations = append(plan.Mutations, m)
 	}
