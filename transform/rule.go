@@ -216,8 +216,11 @@ func (image row) get(column string) (ots.Value, bool) {
 // evaluator returns an evaluator of r's filter, for one goroutine until its release.
 func (r *Rule) evaluator() *evaluator { return r.evaluators.Get().(*evaluator) }
 
-// release hands e back to its rule.
-func (e *evaluator) release() { e.rule.evaluators.Put(e) }
+// release hands e back to its rule, holding no value.
+func (e *evaluator) release() {
+	clear(e.env)
+	e.rule.evaluators.Put(e)
+}
 
 // decide is the outcome for a known row image: put its projection when the filter passes,
 // delete it otherwise. An evaluation error comes with MutationDelete. The put's Columns may
@@ -245,10 +248,11 @@ func (r *Rule) project(image row) []ots.Cell {
 // evaluate runs the filter on image, under the failure rule of [Rule].
 func (e *evaluator) evaluate(image row) (bool, error) {
 	r := e.rule
-	defer clear(e.env)
 	for _, name := range r.filterColumns {
 		if value, ok := image.get(name); ok {
 			e.env[name] = value.Any()
+		} else {
+			delete(e.env, name)
 		}
 	}
 	out, err := e.vm.Run(r.program, e.env)
