@@ -35,7 +35,6 @@ type eventReader struct {
 	mapName, valueKinds string       // what errors call a map, and the forms of a value
 	record              int          // index of the record being read, -1 outside Records
 	list, index         int          // the list (noList if none) and index of the element being read
-	name                *string      // where the element's ColumnName goes
 	err                 *DecodeError // the first fault of content
 	errAt               place        // where it lies
 	primaryKeys         chunks[ots.PrimaryKeyColumn]
@@ -107,10 +106,7 @@ func (r *eventReader) ok() bool { return r.fault == nil && r.err == nil }
 // reject notes a fault in the field sub of the current record or element and returns false.
 func (r *eventReader) reject(sub string, err error) bool {
 	if r.err == nil {
-		r.errAt = place{list: listNames[r.list], index: r.index, sub: sub}
-		if r.list != noList {
-			r.errAt.name = *r.name
-		}
+		r.errAt = place{list: listNames[r.list], index: r.index, sub: sub} // readElement adds the name
 		r.err = &DecodeError{Record: r.record, Field: r.errAt.String(), Err: err}
 	}
 	return false
@@ -594,7 +590,7 @@ func (r *eventReader) readRecord(i int, record *Record) bool {
 // readElement reads the i-th element of list: its name and value, and for a column (Columns)
 // its Type and Timestamp.
 func (r *eventReader) readElement(list, i int, name *string, value *ots.Value, column *Column) bool {
-	r.list, r.index, r.name = list, i, name
+	r.list, r.index = list, i
 	fields := uint32(1<<fieldColumnName | 1<<fieldValue)
 	if column != nil {
 		fields |= 1<<fieldType | 1<<fieldTimestamp
@@ -621,14 +617,19 @@ func (r *eventReader) readElement(list, i int, name *string, value *ots.Value, c
 	if ok = r.complete(&m, ok, fields&(1<<fieldColumnName|1<<fieldType)); ok {
 		r.list = noList
 	} else {
-		r.nameFault(m)
+		r.nameFault(m, *name)
 	}
 	return ok
 }
 
-// nameFault names the column in a fault met before its ColumnName, looking ahead in the map m.
-func (r *eventReader) nameFault(m members) {
-	if m.has(fieldColumnName) || r.err == nil || r.errAt.list == "" || r.errAt.sub == ".ColumnName" {
+// nameFault names the column in a fault met in the element of map m: name, read before the
+// fault, or else the ColumnName that follows, looking ahead in m.
+func (r *eventReader) nameFault(m members, name string) {
+	if r.err == nil || r.errAt.list == "" {
+		return
+	} else if m.has(fieldColumnName) || r.errAt.sub == ".ColumnName" {
+		r.errAt.name = name
+		r.err.Field = r.errAt.String()
 		return
 	}
 	for c := r.cursor; c.more(&m.pairs); {
