@@ -83,7 +83,6 @@ type planner struct {
 	// Its length is a power of two, at least twice the records.
 	slots []int32
 	seed  maphash.Seed
-	key   []byte // the encoding of the current record's primary key
 	// nextRecord chains the records of a key: nextRecord[i] is the index of the key's
 	// record after record i, or -1 after its last.
 	nextRecord []int
@@ -107,6 +106,7 @@ func (p *planner) group() {
 	p.keys = make([]plannedKey, 0, n)
 	p.slots = make([]int32, max(2, 1<<bits.Len(uint(2*n))))
 	p.seed = maphash.MakeSeed()
+	var key []byte // the encoding of a record's primary key
 	for i := range p.records {
 		rec := &p.records[i]
 		if len(rec.PrimaryKey) == 0 {
@@ -116,16 +116,16 @@ func (p *planner) group() {
 		p.nextRecord[i] = -1
 		p.folded++
 		p.cells += len(rec.Columns)
-		p.chain(i, rec.PrimaryKey)
+		key = ots.AppendPrimaryKey(key[:0], rec.PrimaryKey)
+		p.chain(i, rec.PrimaryKey, maphash.Bytes(p.seed, key))
 	}
 }
 
-// chain adds the record at index i, of key primaryKey, to its key's records, starting the key
-// when this is its first record.
-func (p *planner) chain(i int, primaryKey []ots.PrimaryKeyColumn) {
-	p.key = ots.AppendPrimaryKey(p.key[:0], primaryKey)
+// chain adds the record at index i, of key primaryKey whose encoding hashes to hash, to its
+// key's records, starting the key when this is its first record.
+func (p *planner) chain(i int, primaryKey []ots.PrimaryKeyColumn, hash uint64) {
 	mask := len(p.slots) - 1
-	for slot := int(maphash.Bytes(p.seed, p.key)) & mask; ; slot = (slot + 1) & mask {
+	for slot := int(hash) & mask; ; slot = (slot + 1) & mask {
 		if p.slots[slot] == 0 {
 			p.slots[slot] = int32(len(p.keys) + 1)
 			p.keys = append(p.keys, plannedKey{firstRecord: i, lastRecord: i})
@@ -221,7 +221,8 @@ type keyFold struct {
 
 // start empties the fold, keeping its memory, for the key primaryKey.
 func (f *keyFold) start(primaryKey []ots.PrimaryKeyColumn) {
-	*f = keyFold{primaryKey: primaryKey, cells: f.cells}
+	f.primaryKey = primaryKey
+	f.imageKnown, f.rowExists, f.unknown = false, false, false
 	f.cells.reset(0)
 }
 
@@ -316,7 +317,9 @@ const linearColumns = 16
 
 // reset empties the fold, keeping its memory, with room for columns cells.
 func (f *cellFold) reset(columns int) {
-	f.cells = slices.Grow(f.cells[:0], columns)
+	if f.cells = f.cells[:0]; cap(f.cells) < columns {
+		f.cells = slices.Grow(f.cells, columns)
+	}
 	clear(f.index)
 }
 
