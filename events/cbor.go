@@ -572,16 +572,17 @@ func (r *eventReader) readRecord(i int, record *Record) bool {
 				return r.readElement(primaryKeyList, i, &pk.ColumnName, &pk.Value, nil)
 			})
 		default:
-			record.Columns, ok = list(r, "Columns", true, &r.columns, func(i int, c *Column) bool {
+			var columns []Column
+			columns, ok = list(r, "Columns", true, &r.columns, func(i int, c *Column) bool {
 				return r.readElement(columnsList, i, &c.ColumnName, &c.Value, c)
 			})
+			if len(columns) > 0 { // Columns stays nil for none
+				record.Columns = columns
+			}
 		}
 	}
 	if !r.complete(&m, ok, 1<<fieldType|1<<fieldPrimaryKey) {
 		return false
-	}
-	if len(record.Columns) == 0 {
-		record.Columns = nil
 	}
 	record.Raw = r.data[start:r.off:r.off]
 	return true
