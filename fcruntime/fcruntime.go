@@ -34,6 +34,10 @@ const TriggerTimeLimit = 60 * time.Second
 // Compute "Limits": the request payload of a synchronous invocation).
 const MaxPayloadBytes = 32 << 20
 
+// EnvMemorySize is the FC system variable holding the instance's memory size in MB, e.g.
+// "512" (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
+const EnvMemorySize = "FC_FUNCTION_MEMORY_SIZE"
+
 // The request headers FC sends with every invocation, and the response header of the
 // custom-runtime protocol.
 const (

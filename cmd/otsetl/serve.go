@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,15 +10,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/fcruntime"
+	"github.com/otsetl/otsetl/handler"
 )
 
 // defaultPort is the custom runtime's default listening port (CAPort 9000,
 // https://www.alibabacloud.com/help/en/functioncompute/fc/principles-1).
 const defaultPort = "9000"
-
-// envMemorySize is the FC system variable holding the instance's memory in MB
-// (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
-const envMemorySize = "FC_FUNCTION_MEMORY_SIZE"
 
 // defaultMemoryMB is the instance memory assumed when FC does not say: s.yaml's memorySize.
 const defaultMemoryMB = 512
@@ -37,10 +35,10 @@ func maxInFlightBytes(flag int64, getenv func(string) string) (int64, error) {
 		return flag, nil
 	}
 	memoryMB := int64(defaultMemoryMB)
-	if v := getenv(envMemorySize); v != "" {
+	if v := getenv(fcruntime.EnvMemorySize); v != "" {
 		mb, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || mb <= 0 {
-			return 0, fmt.Errorf("%s=%q is not a memory size in MB", envMemorySize, v)
+			return 0, fmt.Errorf("%s=%q is not a memory size in MB", fcruntime.EnvMemorySize, v)
 		}
 		memoryMB = mb
 	}
@@ -50,6 +48,7 @@ func maxInFlightBytes(flag int64, getenv func(string) string) (int64, error) {
 func serveCommand(getenv func(string) string) *cobra.Command {
 	var listen string
 	var inFlight int64
+	var profileDir string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the function under FC's custom-runtime HTTP protocol (POST /invoke, POST /initialize)",
@@ -63,9 +62,13 @@ and validated before it listens. It answers FC's lifecycle hooks (/initialize, /
 The payloads of the invocations in flight at once may hold a sixth of the instance's memory
 ($FC_FUNCTION_MEMORY_SIZE MB, 512 if unset), or --max-inflight-bytes: an invocation beyond that
 fails at once with errorType InstanceBusy and is invoked again later, instead of the instance
-running out of memory. One invocation is always admitted.`,
+running out of memory. One invocation is always admitted.
+
+--profile DIR is for diagnostics: it writes the CPU profile of the whole run (cpu.pprof) and
+the allocation profile (allocs.pprof) into DIR when the process stops, and after every
+invocation a line of the allocations and garbage collections so far (invocations.jsonl).`,
 		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			logger := slog.New(slog.NewJSONHandler(cmd.OutOrStdout(), nil))
 			fn, err := newFunction(getenv, logger)
 			if err != nil {
@@ -75,6 +78,15 @@ running out of memory. One invocation is always admitted.`,
 			if err != nil {
 				return usageError{err}
 			}
+			invoke := fcruntime.Func[handler.Summary](fn.Invoke)
+			if profileDir != "" {
+				p, perr := startProfiler(profileDir)
+				if perr != nil {
+					return usageError{perr}
+				}
+				defer func() { err = errors.Join(err, p.stop()) }()
+				invoke = profiled(p, invoke)
+			}
 			if listen == "" {
 				listen = net.JoinHostPort("0.0.0.0", firstNonEmpty(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), defaultPort))
 			}
@@ -83,7 +95,7 @@ running out of memory. One invocation is always admitted.`,
 				return fmt.Errorf("listen: %w", err)
 			}
 			logger.Info("otsetl serving", slog.String("addr", ln.Addr().String()), slog.Int64("maxInFlightBytes", bound))
-			h := fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger, MaxInFlightBytes: bound})
+			h := fcruntime.NewHTTPHandler(invoke, fcruntime.HTTPOptions{Logger: logger, MaxInFlightBytes: bound})
 			if err := fcruntime.Serve(cmd.Context(), ln, h); err != nil {
 				return err
 			}
@@ -93,6 +105,7 @@ running out of memory. One invocation is always admitted.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default 0.0.0.0:$FC_CUSTOM_LISTEN_PORT, $FC_SERVER_PORT or 9000)")
 	cmd.Flags().Int64Var(&inFlight, "max-inflight-bytes", 0, "bound on the payload bytes of the invocations in flight (default: a sixth of $FC_FUNCTION_MEMORY_SIZE MB, 512 if unset)")
+	cmd.Flags().StringVar(&profileDir, "profile", "", "write CPU and allocation profiles, and allocation counts after each invocation, into this folder (diagnostics)")
 	return cmd
 }
 
