@@ -131,7 +131,9 @@ func invocationOf(h http.Header) Invocation {
 }
 
 // Func is a function as the runtimes serve it: one invocation's payload in, a result (sent
-// as JSON) or an error out. It must be safe for concurrent invocations.
+// as JSON) or an error out. It must be safe for concurrent invocations. The payload is the
+// runtime's, valid until the function returns: the custom runtime reuses its memory for
+// later invocations, so a function that keeps any of it must copy it.
 type Func[R any] func(ctx context.Context, inv Invocation, payload []byte) (R, error)
 
 // ErrorBody is the JSON body of a failed invocation, the shape the go1 runtime posts to

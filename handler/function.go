@@ -221,20 +221,19 @@ func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *ev
 // puts and deletes. It returns the mutations to write and every invalid record (the plan's
 // and those found on the source rows), sorted by record index.
 func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan transform.Plan, sum *Summary) ([]transform.Mutation, []transform.InvalidRecord, error) {
-	muts := make([]transform.Mutation, 0, len(plan.Mutations))
-	invalid := append([]transform.InvalidRecord(nil), plan.Invalid...)
 	var reads []int // indexes into muts
 	var keys [][]ots.PrimaryKeyColumn
-	for _, m := range plan.Mutations {
+	for i, m := range plan.Mutations {
 		if m.Kind == transform.MutationReadSource {
-			reads = append(reads, len(muts))
+			reads = append(reads, i)
 			keys = append(keys, m.PrimaryKey)
 		}
-		muts = append(muts, m)
 	}
 	if len(keys) == 0 {
-		return muts, invalid, nil
+		return plan.Mutations, plan.Invalid, nil
 	}
+	muts := slices.Clone(plan.Mutations)
+	invalid := slices.Clone(plan.Invalid)
 	rows, stats, err := client.Read(ctx, f.cfg.SourceTable, keys, f.rule.ReadColumns())
 	sum.Reads += len(keys)
 	sum.ReadRequests += stats.Requests

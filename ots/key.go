@@ -49,6 +49,33 @@ func AppendPrimaryKey(b []byte, pk []PrimaryKeyColumn) []byte {
 	return b
 }
 
+// GroupPrimaryKeys numbers the distinct primary keys of n rows in the order of their first
+// appearance, where key(i) is row i's: group[i] is the number of row i's key, and first[g]
+// the first row whose key is number g. Two keys are the same when [AppendPrimaryKey]
+// encodes them alike. It encodes every key into one buffer and looks them up as substrings
+// of one string, so that its allocations do not grow with n.
+func GroupPrimaryKeys(n int, key func(i int) []PrimaryKeyColumn) (group, first []int) {
+	group = make([]int, n) // the end of each encoding, until replaced by its group
+	var encodings []byte
+	for i := range group {
+		encodings = AppendPrimaryKey(encodings, key(i))
+		group[i] = len(encodings)
+	}
+	all := string(encodings)
+	groups := make(map[string]int, n)
+	start := 0
+	for i, end := range group {
+		g, seen := groups[all[start:end]]
+		if !seen {
+			g = len(first)
+			groups[all[start:end]] = g
+			first = append(first, i)
+		}
+		group[i], start = g, end
+	}
+	return group, first
+}
+
 // appendValue appends v's kind and an unambiguous encoding of its value.
 func appendValue(b []byte, v Value) []byte {
 	b = append(b, byte(v.kind))

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/assert"
@@ -331,12 +330,12 @@ func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("n", ots.Integer(3))}},
 	})
 	require.NoError(t, err)
-	conditionFailed := sdk.Error{Code: codeConditionCheckFail, Message: "Condition check failed."}
-	for _, failing := range []int32{0, 1} {
+	conditionFailed := rowResult{code: codeConditionCheckFail, message: "Condition check failed."}
+	for _, failing := range []int{0, 1} {
 		// The conditional update of row 3 failing its condition is a correct outcome; the put
 		// or delete failing it is not.
-		results := []sdk.RowResult{{Index: 0, IsSucceed: true}, {Index: 1, IsSucceed: true}, {Index: 2, Error: conditionFailed}}
-		results[failing] = sdk.RowResult{Index: failing, Error: conditionFailed}
+		results := []rowResult{{ok: true}, {ok: true}, conditionFailed}
+		results[failing] = conditionFailed
 		_, _, err := settleWrites("result", rows, results, &WriteStats{})
 		var rowErr *RowError
 		require.ErrorAs(t, err, &rowErr)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -16,34 +15,6 @@ import (
 // defaultPort is the custom runtime's default listening port (CAPort 9000,
 // https://www.alibabacloud.com/help/en/functioncompute/fc/principles-1).
 const defaultPort = "9000"
-
-// defaultMemoryMB is the instance memory assumed when FC does not say: s.yaml's memorySize.
-const defaultMemoryMB = 512
-
-// payloadShareOfMemory: an invocation holds about five times its payload (the payload, the
-// decoded records, the plan, the requests), and the process needs room of its own, so the
-// payloads in flight may take a sixth of the instance's memory.
-const payloadShareOfMemory = 6
-
-// maxInFlightBytes returns the bound on the payload bytes of the invocations in flight: the
-// flag when it is set, else a sixth of the instance's memory (FC_FUNCTION_MEMORY_SIZE, MB).
-func maxInFlightBytes(flag int64, getenv func(string) string) (int64, error) {
-	if flag != 0 {
-		if flag < 0 {
-			return 0, fmt.Errorf("--max-inflight-bytes %d: want a positive number of bytes", flag)
-		}
-		return flag, nil
-	}
-	memoryMB := int64(defaultMemoryMB)
-	if v := getenv(fcruntime.EnvMemorySize); v != "" {
-		mb, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || mb <= 0 {
-			return 0, fmt.Errorf("%s=%q is not a memory size in MB", fcruntime.EnvMemorySize, v)
-		}
-		memoryMB = mb
-	}
-	return memoryMB << 20 / payloadShareOfMemory, nil
-}
 
 func serveCommand(getenv func(string) string) *cobra.Command {
 	var listen string
@@ -64,6 +35,9 @@ The payloads of the invocations in flight at once may hold a sixth of the instan
 fails at once with errorType InstanceBusy and is invoked again later, instead of the instance
 running out of memory. One invocation is always admitted.
 
+The garbage collector is sized to the instance: unless GOMEMLIMIT and GOGC say otherwise, a
+memory limit of 90% of the instance's memory and GOGC 400 under it.
+
 --profile DIR is for diagnostics: it writes the CPU profile of the whole run (cpu.pprof) and
 the allocation profile (allocs.pprof) into DIR when the process stops, and after every
 invocation a line of the allocations and garbage collections so far (invocations.jsonl).`,
@@ -75,6 +49,10 @@ invocation a line of the allocations and garbage collections so far (invocations
 				return err
 			}
 			bound, err := maxInFlightBytes(inFlight, getenv)
+			if err != nil {
+				return usageError{err}
+			}
+			gc, err := gcSettingsFor(getenv)
 			if err != nil {
 				return usageError{err}
 			}
@@ -94,7 +72,9 @@ invocation a line of the allocations and garbage collections so far (invocations
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
 			}
-			logger.Info("otsetl serving", slog.String("addr", ln.Addr().String()), slog.Int64("maxInFlightBytes", bound))
+			memoryLimit, gcPercent := gc.apply()
+			logger.Info("otsetl serving", slog.String("addr", ln.Addr().String()), slog.Int64("maxInFlightBytes", bound),
+				slog.Int64("memoryLimit", memoryLimit), slog.Int("gcPercent", gcPercent))
 			h := fcruntime.NewHTTPHandler(invoke, fcruntime.HTTPOptions{Logger: logger, MaxInFlightBytes: bound})
 			if err := fcruntime.Serve(cmd.Context(), ln, h); err != nil {
 				return err
