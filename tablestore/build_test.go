@@ -37,7 +37,7 @@ func TestEstimateRowSizeNeverUnderestimatesTheSDKEncoding(t *testing.T) {
 		{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "g", Value: ots.String(strings.Repeat("k", 1024))}}},
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(7), Columns: []ots.Cell{cell("gone", ots.Value{}), cell("message", ots.String("x"))}},
 	}
-	rows, err := buildRowWrites("result", muts)
+	rows, err := new(rowBuffers).build("result", muts)
 	require.NoError(t, err)
 	for i, m := range muts {
 		framed := len(appendBatchWriteRowRequest(nil, "result", rows[i:i+1])) - len(appendBatchWriteRowRequest(nil, "result", nil))
@@ -94,12 +94,12 @@ func TestChunkingUsesTheRowEstimate(t *testing.T) {
 		put(3, cell("payload", ots.String(payload))),
 	}
 	require.Equal(t, maxBatchWriteBytes/2, estimateRowSize(muts[0]))
-	rows, err := buildRowWrites("result", muts)
+	rows, err := new(rowBuffers).build("result", muts)
 	require.NoError(t, err)
 	assert.Equal(t, []int{2, 1}, chunkLengths(chunkRowWrites(rows)))
 
 	muts[0].Columns[0].Value = ots.String(payload + "x")
-	rows, err = buildRowWrites("result", muts)
+	rows, err = new(rowBuffers).build("result", muts)
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 2}, chunkLengths(chunkRowWrites(rows)))
 }
@@ -111,7 +111,7 @@ func TestBuildRowWritesEncodesTheSDKsRowChanges(t *testing.T) {
 		{Kind: transform.MutationDelete, PrimaryKey: key(3)},
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(4), Columns: []ots.Cell{cell("a", ots.Double(2.5)), cell("b", ots.Value{})}},
 	}
-	rows, err := buildRowWrites("result", muts)
+	rows, err := new(rowBuffers).build("result", muts)
 	require.NoError(t, err)
 	require.Len(t, rows, 3, "an update without columns is skipped")
 	for i, m := range []transform.Mutation{muts[0], muts[2], muts[3]} {
@@ -161,7 +161,7 @@ func TestBuildRowWritesRejectsBadMutations(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			rows, err := buildRowWrites("result", tc.muts)
+			rows, err := new(rowBuffers).build("result", tc.muts)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Nil(t, rows)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
@@ -48,9 +49,62 @@ const (
 // requestTimeout and by its context.
 var httpClient = &http.Client{Transport: sharedTransport, Timeout: requestTimeout}
 
-// bodyBuffers holds request bodies and response buffers between requests, so that a warm
-// instance reuses them from one invocation to the next.
-var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// responseBuffers holds the buffers answers are read into, so that a warm instance reuses
+// them from one invocation to the next.
+var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// requestBuffers holds the buffers (*[]byte) of request bodies nobody reads any more.
+var requestBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// requestBody is a request body in a buffer of requestBuffers, which goes back there once
+// its last reader is closed. net/http may close a request's body after Do returns ("the
+// Body may be closed asynchronously after Do returns") and, before it returns, read it
+// again through GetBody to send it again; so the buffer is counted, not freed with the
+// request.
+type requestBody struct {
+	buf     *[]byte
+	readers atomic.Int32 // the sender's share and each open reader
+}
+
+// newRequestBody returns a body whose bytes are fill's appending to an empty buffer. The
+// caller holds one share of it, which post releases.
+func newRequestBody(fill func([]byte) []byte) *requestBody {
+	b := &requestBody{buf: requestBuffers.Get().(*[]byte)}
+	*b.buf = fill((*b.buf)[:0])
+	b.readers.Store(1)
+	return b
+}
+
+// bytes returns the body's bytes.
+func (b *requestBody) bytes() []byte { return *b.buf }
+
+// reader returns a new reader of the body; closing it releases its share.
+func (b *requestBody) reader() io.ReadCloser {
+	b.readers.Add(1)
+	return &bodyReader{Reader: bytes.NewReader(*b.buf), body: b}
+}
+
+// release gives up one share, and the buffer with the last one.
+func (b *requestBody) release() {
+	if b.readers.Add(-1) == 0 {
+		requestBuffers.Put(b.buf)
+	}
+}
+
+// bodyReader is one reader of a requestBody.
+type bodyReader struct {
+	*bytes.Reader
+	body   *requestBody
+	closed atomic.Bool
+}
+
+// Close releases the reader's share of the body, once.
+func (r *bodyReader) Close() error {
+	if r.closed.CompareAndSwap(false, true) {
+		r.body.release()
+	}
+	return nil
+}
 
 // newRequest builds the signed POST of action (e.g. "BatchWriteRow") with body, stamped
 // with date (an x-ots-date value).
@@ -91,24 +145,28 @@ func (c *Client) newRequest(ctx context.Context, action string, body []byte, dat
 	return req, nil
 }
 
-// post sends the request newRequest builds, stamped now, and unmarshals a successful
-// answer into resp. A failed exchange is net/http's *url.Error; an answer outside 2xx is an
-// *sdk.OtsError, made from the protobuf Error in its body (or, when the body is not one,
-// with code OTSServerUnavailable for a 5xx status and OTSClientUnknownError otherwise and
-// the body as message), as the SDK makes it (tablestore/api.go postReq); a body that is not
-// resp is an error wrapping the protobuf error.
-func (c *Client) post(ctx context.Context, action string, body []byte, resp proto.Message) error {
-	req, err := c.newRequest(ctx, action, body, time.Now().UTC().Format(sdkDateLayout))
+// post sends body, signed as newRequest signs it and stamped now, and unmarshals a
+// successful answer into resp; it releases the caller's share of body. A failed exchange is
+// net/http's *url.Error; an answer outside 2xx is an *sdk.OtsError, made from the protobuf
+// Error in its body (or, when the body is not one, with code OTSServerUnavailable for a 5xx
+// status and OTSClientUnknownError otherwise and the body as message), as the SDK makes it
+// (tablestore/api.go postReq); a body that is not resp is an error wrapping the protobuf
+// error.
+func (c *Client) post(ctx context.Context, action string, body *requestBody, resp proto.Message) error {
+	defer body.release()
+	req, err := c.newRequest(ctx, action, body.bytes(), time.Now().UTC().Format(sdkDateLayout))
 	if err != nil {
 		return err
 	}
+	req.Body = body.reader()
+	req.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
 	answer, err := httpClient.Do(req)
 	if err != nil {
 		return err
 	}
 	defer answer.Body.Close()
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	defer bodyBuffers.Put(buf)
+	buf := responseBuffers.Get().(*bytes.Buffer)
+	defer responseBuffers.Put(buf)
 	buf.Reset()
 	if _, err := buf.ReadFrom(answer.Body); err != nil {
 		return err

@@ -101,7 +101,7 @@ func TestRequestsAreTheSDKs(t *testing.T) {
 
 			c, err := NewClient(Config{Endpoint: "http://tablestore.test:8800", Instance: "inst"}, creds)
 			require.NoError(t, err)
-			rows, err := buildRowWrites("result", muts)
+			rows, err := new(rowBuffers).build("result", muts)
 			require.NoError(t, err)
 			body := appendBatchWriteRowRequest(nil, "result", rows)
 			req, err := c.newRequest(t.Context(), "BatchWriteRow", body, want.header.Get("X-Ots-Date"))

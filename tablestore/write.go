@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 
@@ -119,7 +120,9 @@ func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutat
 	if table == "" {
 		return WriteStats{}, errors.New("tablestore: Write: empty table name")
 	}
-	rows, err := buildRowWrites(table, muts)
+	bufs := rowBufferPool.Get().(*rowBuffers)
+	defer bufs.release()
+	rows, err := bufs.build(table, muts)
 	if err != nil {
 		return WriteStats{}, err
 	}
@@ -135,10 +138,27 @@ func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutat
 	return stats, err
 }
 
-// buildRowWrites checks mutations, skips conditional updates without columns, checks that
-// no primary key appears twice, and encodes each row change (appendRowChange) into one
-// buffer.
-func buildRowWrites(table string, muts []transform.Mutation) ([]rowWrite, error) {
+// rowBuffers hold the rows of one Write and the encodings of their row changes; a warm
+// instance reuses them from one invocation to the next.
+type rowBuffers struct {
+	rows      []rowWrite
+	encodings []byte
+}
+
+// rowBufferPool holds the rowBuffers of finished Writes.
+var rowBufferPool = sync.Pool{New: func() any { return new(rowBuffers) }}
+
+// release empties b, keeping nothing of the mutations alive, and puts it back into the pool.
+func (b *rowBuffers) release() {
+	clear(b.rows)
+	b.rows = b.rows[:0]
+	rowBufferPool.Put(b)
+}
+
+// build checks mutations, skips conditional updates without columns, checks that no primary
+// key appears twice, and encodes each row change (appendRowChange) into b. The rows are
+// valid until b is released.
+func (b *rowBuffers) build(table string, muts []transform.Mutation) ([]rowWrite, error) {
 	sources := make([]int, 0, len(muts)) // the mutation of each row
 	for i, m := range muts {
 		skip, err := checkMutation(m)
@@ -158,7 +178,8 @@ func buildRowWrites(table string, muts []transform.Mutation) ([]rowWrite, error)
 			}
 		}
 	}
-	rows := make([]rowWrite, len(sources))
+	rows := slices.Grow(b.rows[:0], len(sources))[:len(sources)]
+	b.rows = rows
 	total := 0
 	for i, at := range sources {
 		m := &muts[at]
@@ -167,12 +188,13 @@ func buildRowWrites(table string, muts []transform.Mutation) ([]rowWrite, error)
 	}
 	// One buffer holds every row: the estimates bound the encodings, so it never grows and
 	// the rows' slices of it stay valid.
-	buf := make([]byte, 0, total)
+	buf := slices.Grow(b.encodings[:0], total)
 	for i, at := range sources {
 		start := len(buf)
 		buf = appendRowChange(buf, muts[at].Kind, muts[at].PrimaryKey, muts[at].Columns)
 		rows[i].row = buf[start:len(buf):len(buf)]
 	}
+	b.encodings = buf
 	return rows, nil
 }
 
@@ -263,7 +285,8 @@ func (c *Client) writeChunk(ctx context.Context, table string, rows []rowWrite, 
 	err := r.run(ctx, func() (retry, err error) {
 		stats.Requests++
 		var resp otsprotocol.BatchWriteRowResponse
-		if err := c.post(ctx, "BatchWriteRow", appendBatchWriteRowRequest(nil, table, pending), &resp); err != nil {
+		body := newRequestBody(func(b []byte) []byte { return appendBatchWriteRowRequest(b, table, pending) })
+		if err := c.post(ctx, "BatchWriteRow", body, &resp); err != nil {
 			return classify("BatchWriteRow", table, err)
 		}
 		results, err := tableResults(table, len(pending), &resp)

@@ -324,7 +324,7 @@ func TestWriteMapsRowFailuresByIndex(t *testing.T) {
 }
 
 func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
-	rows, err := buildRowWrites("result", []transform.Mutation{
+	rows, err := new(rowBuffers).build("result", []transform.Mutation{
 		put(1, cell("n", ots.Integer(1))),
 		{Kind: transform.MutationDelete, PrimaryKey: key(2)},
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("n", ots.Integer(3))}},
