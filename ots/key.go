@@ -3,7 +3,6 @@ package ots
 import (
 	"encoding/binary"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -98,14 +97,10 @@ func appendLengthPrefixed(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// plainName matches the names Tablestore allows for tables and primary key columns
-// ([a-zA-Z_][a-zA-Z0-9_]*); such names need no quoting.
-var plainName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // FormatPrimaryKey formats a primary key for messages as `id=5, sub="a", bin=0x0a0b`:
 // columns in the given order, values as [Value.Brief] writes them (a long STRING or BINARY
-// value shows its first MaxQuoted bytes and its length). A column name that is not a plain
-// identifier is quoted, and cut to MaxQuoted bytes too. It is for people, not an identity:
+// value shows its first MaxQuoted bytes and its length). A column name that is not a
+// Tablestore name ([IsName]) is quoted, and cut to MaxQuoted bytes too. It is for people, not an identity:
 // [AppendPrimaryKey] tells keys apart.
 func FormatPrimaryKey(pk []PrimaryKeyColumn) string {
 	var b strings.Builder
@@ -113,7 +108,7 @@ func FormatPrimaryKey(pk []PrimaryKeyColumn) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if name := Brief(col.ColumnName); name == col.ColumnName && plainName.MatchString(name) {
+		if name := Brief(col.ColumnName); name == col.ColumnName && IsName(name) {
 			b.WriteString(name)
 		} else {
 			b.WriteString(strconv.Quote(name))

@@ -62,26 +62,49 @@ func (s *WriteStats) add(o WriteStats) {
 	s.Retries += o.Retries
 }
 
-// rowWrite is one mutation ready to be sent.
+// rowWrite is one row change ready to be sent: a whole mutation, or one part of a mutation
+// too large for one request.
 type rowWrite struct {
 	kind transform.MutationKind
 	// primaryKey is the row's primary key, formatted for messages only when one is needed.
 	primaryKey []ots.PrimaryKeyColumn
+	// cells are the cells the row change writes: the mutation's, or a part of them.
+	cells []ots.Cell
 	// row is the row change in PlainBuffer (appendRowChange).
 	row []byte
 	// size is the estimated encoded size in bytes.
 	size int
+	// mutation is the index of the mutation in the Write's; part is which part of it this
+	// is, from 0, and last whether no part follows.
+	mutation, part int
+	last           bool
 }
 
 // operation names the row operation for messages: PutRow, UpdateRow or DeleteRow.
 func (w *rowWrite) operation() string {
-	switch w.kind {
-	case transform.MutationPut:
+	switch op, _ := w.wire(); op {
+	case pbOperationPut:
 		return "PutRow"
-	case transform.MutationUpdateIfExists:
+	case pbOperationUpdate:
 		return "UpdateRow"
 	}
 	return "DeleteRow"
+}
+
+// wire returns the row's operation type and row existence expectation in the request: a
+// put's first part is a PutRow with IGNORE, its later parts UpdateRows with IGNORE (the row
+// exists by then, and they only add cells); every part of a conditional update is an
+// UpdateRow with EXPECT_EXIST; a delete is a DeleteRow with IGNORE.
+func (w *rowWrite) wire() (operation, expect byte) {
+	switch {
+	case w.kind == transform.MutationPut && w.part == 0:
+		return pbOperationPut, pbExpectIgnore
+	case w.kind == transform.MutationPut:
+		return pbOperationUpdate, pbExpectIgnore
+	case w.kind == transform.MutationUpdateIfExists:
+		return pbOperationUpdate, pbExpectExist
+	}
+	return pbOperationDelete, pbExpectIgnore
 }
 
 // Write applies mutations to table with BatchWriteRow and reports what it did:
@@ -95,8 +118,13 @@ func (w *rowWrite) operation() string {
 //
 // Cells carry no timestamp: Tablestore stamps them with its own time (ms). Mutations need
 // distinct primary keys, since requests run concurrently and in no particular order. Rows
-// go in requests of at most 200 rows and 4 MB (estimated conservatively; a larger row goes
-// alone and Tablestore judges it), at most MaxConcurrentRequests at a time.
+// go in requests of at most 200 rows and 4 MB (estimated conservatively), at most
+// MaxConcurrentRequests at a time. A row larger than one request (Tablestore keeps rows of
+// any size, but carries at most 4 MB in one request) goes in parts, one request after the
+// other, each with as many of its cells as fit: a put as a PutRow of its first cells and
+// UpdateRows of the others, a conditional update as several conditional UpdateRows, which
+// stop at the first that finds no row. Written again, the parts give the same row. Every
+// cell fits in one request, since no value may be larger than 2 MB.
 //
 // Rows failing with a retryable code (OTSRowOperationConflict, OTSNotEnoughCapacityUnit,
 // OTSTableNotReady, OTSPartitionUnavailable, OTSServerBusy, OTSStorageServerBusy,
@@ -105,17 +133,18 @@ func (w *rowWrite) operation() string {
 // with a network error is re-sent whole. Retries back off exponentially with jitter (pauses
 // of 20 ms ±50%, doubling up to 1 s ±50%). They stop with an error wrapping [ErrDeadline]
 // when the next attempt could not end 500 ms before ctx's deadline (or within a minute if ctx
-// has none),
-// and with ctx's error when ctx ends; both errors wrap the last failure too.
+// has none), and with ctx's error when ctx ends; both errors wrap the last failure too.
 //
 // Any other row failure fails the call with a [*RowError] naming the table, the operation,
 // the primary key, the code and the message; any other request failure fails it with an
 // *sdk.OtsError for Tablestore's errors, as the SDK reports them, or net/http's *url.Error.
 // The requests are the SDK's, byte for byte, built without its intermediate objects (see
-// appendRowChange and appendBatchWriteRowRequest), and its protobuf types read the answers. A mutation of another kind, a primary
-// key value that is not INTEGER, STRING or BINARY, a put cell without a value, or a primary
-// key given twice is an error before anything is sent. On failure some rows may have been
-// written; the returned stats count them.
+// appendRowChange and appendBatchWriteRowRequest), and its protobuf types read the answers.
+//
+// A mutation of another kind, a primary key or a cell that Tablestore would refuse
+// (checkMutation), a put cell without a value, or a primary key given twice is an error
+// before anything is sent. On failure some rows may have been written; the returned stats
+// count them.
 func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutation) (WriteStats, error) {
 	if table == "" {
 		return WriteStats{}, errors.New("tablestore: Write: empty table name")
@@ -126,16 +155,62 @@ func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutat
 	if err != nil {
 		return WriteStats{}, err
 	}
-	chunks := chunkRowWrites(rows)
-	perChunk := make([]WriteStats, len(chunks))
-	err = runBounded(ctx, len(chunks), c.maxConcurrent, func(ctx context.Context, i int) error {
-		return c.writeChunk(ctx, table, chunks[i], &perChunk[i])
-	})
 	var stats WriteStats
-	for _, s := range perChunk {
-		stats.add(s)
+	w := &write{table: table}
+	for part := 0; len(rows) > 0; part++ {
+		// The rows of this round: every mutation's part number part, but for the
+		// conditional updates that found no row.
+		round, later := rows, rows[:0:0]
+		if bufs.parts > 1 {
+			round = nil
+			for _, row := range rows {
+				switch {
+				case row.part > part:
+					later = append(later, row)
+				case !w.notFound(row.mutation):
+					round = append(round, row)
+				}
+			}
+		}
+		chunks := chunkRowWrites(round)
+		perChunk := make([]WriteStats, len(chunks))
+		err := runBounded(ctx, len(chunks), c.maxConcurrent, func(ctx context.Context, i int) error {
+			return c.writeChunk(ctx, w, chunks[i], &perChunk[i])
+		})
+		for _, s := range perChunk {
+			stats.add(s)
+		}
+		if err != nil {
+			return stats, err
+		}
+		rows = later
 	}
-	return stats, err
+	return stats, nil
+}
+
+// write is the state of one Write that outlasts a request: the table, and the conditional
+// updates whose first part found no row, so that their other parts are not sent.
+type write struct {
+	table  string
+	mu     sync.Mutex
+	absent map[int]bool // by mutation index; nil until one is
+}
+
+// notFoundRow reports that the conditional update of mutation i found no row.
+func (w *write) notFoundRow(i int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.absent == nil {
+		w.absent = make(map[int]bool)
+	}
+	w.absent[i] = true
+}
+
+// notFound reports whether the conditional update of mutation i found no row.
+func (w *write) notFound(i int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.absent[i]
 }
 
 // rowBuffers hold the rows of one Write and the encodings of their row changes; a warm
@@ -143,6 +218,8 @@ func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutat
 type rowBuffers struct {
 	rows      []rowWrite
 	encodings []byte
+	// parts is the most parts a mutation was cut into.
+	parts int
 }
 
 // rowBufferPool holds the rowBuffers of finished Writes.
@@ -151,15 +228,15 @@ var rowBufferPool = sync.Pool{New: func() any { return new(rowBuffers) }}
 // release empties b, keeping nothing of the mutations alive, and puts it back into the pool.
 func (b *rowBuffers) release() {
 	clear(b.rows)
-	b.rows = b.rows[:0]
+	b.rows, b.parts = b.rows[:0], 0
 	rowBufferPool.Put(b)
 }
 
 // build checks mutations, skips conditional updates without columns, checks that no primary
-// key appears twice, and encodes each row change (appendRowChange) into b. The rows are
-// valid until b is released.
+// key appears twice, cuts a mutation too large for one request into parts (splitCells), and
+// encodes each row change (appendRowChange) into b. The rows are valid until b is released.
 func (b *rowBuffers) build(table string, muts []transform.Mutation) ([]rowWrite, error) {
-	sources := make([]int, 0, len(muts)) // the mutation of each row
+	sources := make([]int, 0, len(muts)) // the mutations that write something
 	for i, m := range muts {
 		skip, err := checkMutation(m)
 		if err != nil {
@@ -178,54 +255,88 @@ func (b *rowBuffers) build(table string, muts []transform.Mutation) ([]rowWrite,
 			}
 		}
 	}
-	rows := slices.Grow(b.rows[:0], len(sources))[:len(sources)]
-	b.rows = rows
+	rows := slices.Grow(b.rows[:0], len(sources))
+	b.parts = 1
 	total := 0
-	for i, at := range sources {
+	for _, at := range sources {
 		m := &muts[at]
-		rows[i] = rowWrite{kind: m.Kind, primaryKey: m.PrimaryKey, size: estimateRowSize(*m)}
-		total += rows[i].size
+		row := rowWrite{kind: m.Kind, primaryKey: m.PrimaryKey, cells: m.Columns, size: estimateRowSize(*m), mutation: at, last: true}
+		if row.size <= maxBatchWriteBytes {
+			rows = append(rows, row)
+			total += row.size
+			continue
+		}
+		parts := splitCells(*m)
+		for part, cells := range parts {
+			size := estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey, Columns: cells})
+			rows = append(rows, rowWrite{kind: m.Kind, primaryKey: m.PrimaryKey, cells: cells, size: size, mutation: at, part: part, last: part == len(parts)-1})
+			total += size
+		}
+		b.parts = max(b.parts, len(parts))
 	}
+	b.rows = rows
 	// One buffer holds every row: the estimates bound the encodings, so it never grows and
 	// the rows' slices of it stay valid.
 	buf := slices.Grow(b.encodings[:0], total)
-	for i, at := range sources {
+	for i := range rows {
+		row := &rows[i]
+		kind := row.kind
+		if kind == transform.MutationPut && row.part > 0 {
+			kind = transform.MutationUpdateIfExists // an UpdateRow of the cells
+		}
 		start := len(buf)
-		buf = appendRowChange(buf, muts[at].Kind, muts[at].PrimaryKey, muts[at].Columns)
-		rows[i].row = buf[start:len(buf):len(buf)]
+		buf = appendRowChange(buf, kind, row.primaryKey, row.cells)
+		row.row = buf[start:len(buf):len(buf)]
 	}
 	b.encodings = buf
 	return rows, nil
 }
 
+// splitCells cuts the cells of m, in order, into parts that each fit in one request with
+// m's primary key (estimateRowSize at most maxBatchWriteBytes). A part holds at least one
+// cell: checkMutation lets no value be larger than ots.MaxAttributeValueBytes, which fits.
+func splitCells(m transform.Mutation) [][]ots.Cell {
+	var parts [][]ots.Cell
+	start, size := 0, estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey})
+	for i, c := range m.Columns {
+		cellSize := cellOverheadBytes + len(c.Name) + valueSize(c.Value)
+		if i > start && size+cellSize > maxBatchWriteBytes {
+			parts = append(parts, m.Columns[start:i:i])
+			start, size = i, estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey})
+		}
+		size += cellSize
+	}
+	return append(parts, m.Columns[start:])
+}
+
 // checkMutation checks that m can be written: a put, a delete or a conditional update, a
-// primary key of INTEGER, STRING and BINARY values, a value in every cell of a put. It
-// reports whether m is a conditional update without columns, which writes nothing.
+// primary key and cells within Tablestore's limits (ots.CheckPrimaryKeyColumn,
+// ots.CheckAttribute), a value in every cell of a put. It reports whether m is a conditional
+// update without columns, which writes nothing.
 func checkMutation(m transform.Mutation) (skip bool, err error) {
 	if len(m.PrimaryKey) == 0 {
 		return false, errors.New("empty primary key")
 	}
 	for _, col := range m.PrimaryKey {
-		switch col.Value.Kind() {
-		case ots.KindInteger, ots.KindString, ots.KindBinary:
-		default:
-			return false, fmt.Errorf("primary key column %q holds %s; only INTEGER, STRING and BINARY are allowed", col.ColumnName, col.Value.Kind())
+		if err := ots.CheckPrimaryKeyColumn(col); err != nil {
+			return false, err
 		}
 	}
 	switch m.Kind {
-	case transform.MutationPut:
+	case transform.MutationPut, transform.MutationUpdateIfExists:
 		for _, cell := range m.Columns {
-			if cell.Value.IsNone() {
-				return false, fmt.Errorf("column %q has no value; a put needs a value in every cell", cell.Name)
+			if m.Kind == transform.MutationPut && cell.Value.IsNone() {
+				return false, fmt.Errorf("column %q has no value; a put needs a value in every cell", ots.Brief(cell.Name))
+			}
+			if err := ots.CheckAttribute(cell.Name, cell.Value, m.PrimaryKey); err != nil {
+				return false, err
 			}
 		}
+		return m.Kind == transform.MutationUpdateIfExists && len(m.Columns) == 0, nil
 	case transform.MutationDelete:
-	case transform.MutationUpdateIfExists:
-		return len(m.Columns) == 0, nil
-	default:
-		return false, fmt.Errorf("unsupported mutation kind %s; only put, delete and update-if-exists can be written", m.Kind)
+		return false, nil
 	}
-	return false, nil
+	return false, fmt.Errorf("unsupported mutation kind %s; only put, delete and update-if-exists can be written", m.Kind)
 }
 
 // estimateRowSize returns an upper bound of the bytes a mutation's row takes in a
@@ -279,7 +390,8 @@ func chunkRowWrites(rows []rowWrite) [][]rowWrite {
 
 // writeChunk writes one request's rows, re-sending the rows that fail with retryable codes
 // until all are settled, one fails for good, or time runs out.
-func (c *Client) writeChunk(ctx context.Context, table string, rows []rowWrite, stats *WriteStats) error {
+func (c *Client) writeChunk(ctx context.Context, w *write, rows []rowWrite, stats *WriteStats) error {
+	table := w.table
 	r := newRetrier(ctx)
 	pending := rows
 	err := r.run(ctx, func() (retry, err error) {
@@ -293,7 +405,7 @@ func (c *Client) writeChunk(ctx context.Context, table string, rows []rowWrite, 
 		if err != nil {
 			return nil, err
 		}
-		pending, retry, err = settleWrites(table, pending, results, stats)
+		pending, retry, err = w.settle(pending, results, stats)
 		return retry, err
 	})
 	stats.Retries = r.retries
@@ -338,13 +450,7 @@ func appendBatchWriteRowRequest(b []byte, table string, rows []rowWrite) []byte 
 	b = append(b, table...)
 	for i := range rows {
 		row := &rows[i]
-		operation, expect := byte(pbOperationPut), byte(pbExpectIgnore)
-		switch row.kind {
-		case transform.MutationDelete:
-			operation = pbOperationDelete
-		case transform.MutationUpdateIfExists:
-			operation, expect = pbOperationUpdate, pbExpectExist
-		}
+		operation, expect := row.wire()
 		b = append(b, fieldRows<<3|wireBytes)
 		b = binary.AppendUvarint(b, uint64(rowSize(row)))
 		b = append(b, fieldType<<3|wireVarint, operation, fieldRowChange<<3|wireBytes)
@@ -402,25 +508,31 @@ func tableResults(table string, sent int, resp *otsprotocol.BatchWriteRowRespons
 	return results, nil
 }
 
-// settleWrites maps the row results of a BatchWriteRow to the rows sent, in order, and
-// counts the settled ones. It returns the rows to re-send with the first of their errors, or
-// the error of a row that failed for good.
-func settleWrites(table string, sent []rowWrite, results []rowResult, stats *WriteStats) (again []rowWrite, retry, err error) {
+// settle maps the row results of a BatchWriteRow to the rows sent, in order, and counts
+// the mutations they settle: a mutation counts when its last part is written, or when a
+// conditional update finds no row. It returns the rows to re-send with the first of their
+// errors, or the error of a row that failed for good.
+func (w *write) settle(sent []rowWrite, results []rowResult, stats *WriteStats) (again []rowWrite, retry, err error) {
 	for i, res := range results {
 		row := &sent[i]
 		switch {
 		case res.ok:
-			stats.count(row.kind)
+			if row.last {
+				stats.count(row.kind)
+			}
 		case row.kind == transform.MutationUpdateIfExists && res.code == codeConditionCheckFail:
 			stats.count(row.kind)
 			stats.NotInView++
+			if !row.last {
+				w.notFoundRow(row.mutation)
+			}
 		case retryableCode(res.code, res.message):
 			again = append(again, *row)
 			if retry == nil {
-				retry = row.failure(table, res)
+				retry = row.failure(w.table, res)
 			}
 		default:
-			return nil, nil, row.failure(table, res)
+			return nil, nil, row.failure(w.table, res)
 		}
 	}
 	return again, retry, nil

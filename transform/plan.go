@@ -54,8 +54,13 @@ type Plan struct {
 //
 // A key whose full image the filter cannot evaluate gets a MutationDelete and every record
 // of the key goes to Invalid. A malformed record (one that fails events.Record.Validate, as
-// events.Decode never lets through) goes to Invalid and leaves its key's row unknown until
-// a later PutRow or DeleteRow: MutationReadSource. A nil ev is an empty event.
+// events.Decode never lets through), and a record holding in a projected column what
+// Tablestore would refuse in a row of the result table (a DOUBLE NaN or infinity, a value or
+// a name beyond its limits: ots.CheckAttribute), go to Invalid and leave their key's row
+// unknown until a later PutRow or DeleteRow: MutationReadSource, so that the key's row is
+// read from the source table, which never holds such values. A record whose primary key
+// Tablestore would refuse (ots.CheckPrimaryKeyColumn) goes to Invalid and is not folded: no
+// table holds a row of that key. A nil ev is an empty event.
 func (r *Rule) Plan(ev *events.Event) Plan {
 	if ev == nil {
 		return Plan{}
@@ -114,8 +119,20 @@ func (p *planner) add(i int, rec *events.Record) {
 		p.setInvalid(i, errors.New("record has no primary key"))
 		return
 	}
+	for _, col := range rec.PrimaryKey {
+		if err := ots.CheckPrimaryKeyColumn(col); err != nil {
+			// Tablestore holds no row of such a key, in the source table or the result:
+			// there is nothing to read or write.
+			p.setInvalid(i, err)
+			return
+		}
+	}
 	fold := p.fold(i, rec.PrimaryKey)
-	if err := rec.Validate(); err != nil {
+	err := rec.Validate()
+	if err == nil {
+		err = p.rule.unwritable(rec)
+	}
+	if err != nil {
 		p.setInvalid(i, err)
 		fold.forgetRow()
 		return
@@ -146,6 +163,22 @@ func (p *planner) fold(i int, primaryKey []ots.PrimaryKeyColumn) *keyFold {
 	p.nextRecord[fold.lastRecord] = i
 	fold.lastRecord = i
 	return fold
+}
+
+// unwritable returns why rec holds what Tablestore would refuse in a row of the result
+// table, or nil: a cell of a projected column beyond Tablestore's limits
+// ([ots.CheckAttribute]). A cell the projection drops is never written, and may hold
+// anything.
+func (r *Rule) unwritable(rec *events.Record) error {
+	for i := range rec.Columns {
+		c := &rec.Columns[i]
+		if r.Projects(c.ColumnName) {
+			if err := ots.CheckAttribute(c.ColumnName, c.Value, rec.PrimaryKey); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // setInvalid records err as the reason record i is invalid, unless it has one already.
