@@ -3,7 +3,6 @@ package ots
 import (
 	"encoding/binary"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -49,6 +48,33 @@ func AppendPrimaryKey(b []byte, pk []PrimaryKeyColumn) []byte {
 	return b
 }
 
+// GroupPrimaryKeys numbers the distinct primary keys of n rows in the order of their first
+// appearance, where key(i) is row i's: group[i] is the number of row i's key, and first[g]
+// the first row whose key is number g. Two keys are the same when [AppendPrimaryKey]
+// encodes them alike. It encodes every key into one buffer and looks them up as substrings
+// of one string, so that its allocations do not grow with n.
+func GroupPrimaryKeys(n int, key func(i int) []PrimaryKeyColumn) (group, first []int) {
+	group = make([]int, n) // the end of each encoding, until replaced by its group
+	var encodings []byte
+	for i := range group {
+		encodings = AppendPrimaryKey(encodings, key(i))
+		group[i] = len(encodings)
+	}
+	all := string(encodings)
+	groups := make(map[string]int, n)
+	start := 0
+	for i, end := range group {
+		g, seen := groups[all[start:end]]
+		if !seen {
+			g = len(first)
+			groups[all[start:end]] = g
+			first = append(first, i)
+		}
+		group[i], start = g, end
+	}
+	return group, first
+}
+
 // appendValue appends v's kind and an unambiguous encoding of its value.
 func appendValue(b []byte, v Value) []byte {
 	b = append(b, byte(v.kind))
@@ -71,14 +97,10 @@ func appendLengthPrefixed(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// plainName matches the names Tablestore allows for tables and primary key columns
-// ([a-zA-Z_][a-zA-Z0-9_]*); such names need no quoting.
-var plainName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // FormatPrimaryKey formats a primary key for messages as `id=5, sub="a", bin=0x0a0b`:
 // columns in the given order, values as [Value.Brief] writes them (a long STRING or BINARY
-// value shows its first MaxQuoted bytes and its length). A column name that is not a plain
-// identifier is quoted, and cut to MaxQuoted bytes too. It is for people, not an identity:
+// value shows its first MaxQuoted bytes and its length). A column name that is not a
+// Tablestore name ([IsName]) is quoted, and cut to MaxQuoted bytes too. It is for people, not an identity:
 // [AppendPrimaryKey] tells keys apart.
 func FormatPrimaryKey(pk []PrimaryKeyColumn) string {
 	var b strings.Builder
@@ -86,7 +108,7 @@ func FormatPrimaryKey(pk []PrimaryKeyColumn) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if name := Brief(col.ColumnName); name == col.ColumnName && plainName.MatchString(name) {
+		if name := Brief(col.ColumnName); name == col.ColumnName && IsName(name) {
 			b.WriteString(name)
 		} else {
 			b.WriteString(strconv.Quote(name))

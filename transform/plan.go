@@ -54,34 +54,63 @@ type Plan struct {
 //
 // A key whose full image the filter cannot evaluate gets a MutationDelete and every record
 // of the key goes to Invalid. A malformed record (one that fails events.Record.Validate, as
-// events.Decode never lets through) goes to Invalid and leaves its key's row unknown until
-// a later PutRow or DeleteRow: MutationReadSource. A nil ev is an empty event.
+// events.Decode never lets through), and a record holding in a projected column what
+// Tablestore would refuse in a row of the result table (a DOUBLE NaN or infinity, a value or
+// a name beyond its limits: ots.CheckAttribute), go to Invalid and leave their key's row
+// unknown until a later PutRow or DeleteRow: MutationReadSource, so that the key's row is
+// read from the source table, which never holds such values. A record whose primary key
+// Tablestore would refuse (ots.CheckPrimaryKeyColumn) goes to Invalid and is not folded: no
+// table holds a row of that key. A nil ev is an empty event.
 func (r *Rule) Plan(ev *events.Event) Plan {
 	if ev == nil {
 		return Plan{}
 	}
-	n := len(ev.Records) // bounds the keys
-	p := planner{rule: r, order: make([]keyFold, 0, n), folds: make(map[string]int, n), nextRecord: make([]int, n)}
+	p := newPlanner(r, ev.Records)
 	for i := range ev.Records {
 		p.add(i, &ev.Records[i])
 	}
 	return p.plan()
 }
 
-// planner holds the per-key folds of one event while Plan walks its records. It allocates
-// its tables once, sized by the records (which bound the keys), and then only per key, never
-// per record: a record's key is looked up through one reused buffer, the records of every
-// key are chained through one slice, and folds point at the event's cells.
+// planner holds the per-key folds of one event while Plan walks its records. Its
+// allocations do not grow with the records or the keys: the keys are numbered once
+// (ots.GroupPrimaryKeys), the records of every key are chained through one slice, the folds
+// point at the event's cells, and every key's cells and row image are carved from two
+// arrays sized by the cells of its records.
 type planner struct {
 	rule  *Rule
-	order []keyFold      // in order of each key's first record
-	folds map[string]int // index into order, by the primary key's encoding (ots.AppendPrimaryKey)
-	key   []byte         // the encoding of the current record's primary key
+	order []keyFold // in order of each key's first record
+	// group numbers each record's primary key; foldOf maps a key's number to its index in
+	// order, -1 until the key's first record.
+	group, foldOf []int
+	// cells and images are the arrays the folds' cells and images are carved from; cellsAt
+	// is where each key's part of them starts.
+	cells   []*events.Column
+	images  []ots.Cell
+	cellsAt []int
 	// nextRecord chains the records of a key: nextRecord[i] is the index of the key's
 	// record after record i, or -1 after its last.
 	nextRecord []int
 	folded     int     // records folded into a key
 	invalid    []error // by record index; nil until some record is invalid
+}
+
+// newPlanner numbers the primary keys of records and sizes the planner's arrays for them.
+func newPlanner(r *Rule, records []events.Record) *planner {
+	group, first := ots.GroupPrimaryKeys(len(records), func(i int) []ots.PrimaryKeyColumn { return records[i].PrimaryKey })
+	p := &planner{rule: r, order: make([]keyFold, 0, len(first)), group: group, nextRecord: make([]int, len(records))}
+	p.foldOf = make([]int, 2*len(first))
+	p.cellsAt, p.foldOf = p.foldOf[len(first):], p.foldOf[:len(first)]
+	for i := range records {
+		p.cellsAt[group[i]] += len(records[i].Columns)
+	}
+	total := 0
+	for g, n := range p.cellsAt {
+		p.cellsAt[g], total = total, total+n
+		p.foldOf[g] = -1
+	}
+	p.cells, p.images = make([]*events.Column, total), make([]ots.Cell, total)
+	return p
 }
 
 // add folds the record at index i into its key's fold.
@@ -90,8 +119,20 @@ func (p *planner) add(i int, rec *events.Record) {
 		p.setInvalid(i, errors.New("record has no primary key"))
 		return
 	}
+	for _, col := range rec.PrimaryKey {
+		if err := ots.CheckPrimaryKeyColumn(col); err != nil {
+			// Tablestore holds no row of such a key, in the source table or the result:
+			// there is nothing to read or write.
+			p.setInvalid(i, err)
+			return
+		}
+	}
 	fold := p.fold(i, rec.PrimaryKey)
-	if err := rec.Validate(); err != nil {
+	err := rec.Validate()
+	if err == nil {
+		err = p.rule.unwritable(rec)
+	}
+	if err != nil {
 		p.setInvalid(i, err)
 		fold.forgetRow()
 		return
@@ -102,20 +143,42 @@ func (p *planner) add(i int, rec *events.Record) {
 // fold returns the fold of primaryKey, the key of the record at index i, starting it when
 // this is the key's first record, and chains the record to the key's records.
 func (p *planner) fold(i int, primaryKey []ots.PrimaryKeyColumn) *keyFold {
-	p.key = ots.AppendPrimaryKey(p.key[:0], primaryKey)
 	p.nextRecord[i] = -1
 	p.folded++
-	at, ok := p.folds[string(p.key)]
-	if !ok {
-		at = len(p.order)
-		p.folds[string(p.key)] = at
-		p.order = append(p.order, keyFold{primaryKey: primaryKey, firstRecord: i, lastRecord: i})
-		return &p.order[at]
+	g := p.group[i]
+	if p.foldOf[g] < 0 {
+		p.foldOf[g] = len(p.order)
+		start := p.cellsAt[g]
+		end := len(p.cells)
+		if g+1 < len(p.cellsAt) {
+			end = p.cellsAt[g+1]
+		}
+		p.order = append(p.order, keyFold{
+			primaryKey: primaryKey, firstRecord: i, lastRecord: i,
+			cells: cellFold{cells: p.cells[start:start:end]}, image: p.images[start:start:end],
+		})
+		return &p.order[len(p.order)-1]
 	}
-	fold := &p.order[at]
+	fold := &p.order[p.foldOf[g]]
 	p.nextRecord[fold.lastRecord] = i
 	fold.lastRecord = i
 	return fold
+}
+
+// unwritable returns why rec holds what Tablestore would refuse in a row of the result
+// table, or nil: a cell of a projected column beyond Tablestore's limits
+// ([ots.CheckAttribute]). A cell the projection drops is never written, and may hold
+// anything.
+func (r *Rule) unwritable(rec *events.Record) error {
+	for i := range rec.Columns {
+		c := &rec.Columns[i]
+		if r.Projects(c.ColumnName) {
+			if err := ots.CheckAttribute(c.ColumnName, c.Value, rec.PrimaryKey); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // setInvalid records err as the reason record i is invalid, unless it has one already.
@@ -177,6 +240,9 @@ type keyFold struct {
 	unknown bool
 	// cells is the row image when imageKnown, else the UpdateRows' cell changes.
 	cells cellFold
+	// image is where decide builds the key's row image or cell changes; it has room for
+	// every cell of the key's records.
+	image []ots.Cell
 }
 
 // forgetRow records that the row is no longer known from the event at all, as after a
@@ -190,10 +256,10 @@ func (f *keyFold) forgetRow() {
 func (f *keyFold) apply(rule *Rule, rec *events.Record) {
 	switch rec.Type {
 	case events.DeleteRow:
-		f.replaceRow(false, 0)
+		f.replaceRow(false)
 		return // a DeleteRow carries no cells
 	case events.PutRow:
-		f.replaceRow(true, len(rec.Columns))
+		f.replaceRow(true)
 	}
 	for i := range rec.Columns {
 		f.applyCell(rule, &rec.Columns[i])
@@ -201,12 +267,12 @@ func (f *keyFold) apply(rule *Rule, rec *events.Record) {
 }
 
 // replaceRow starts a full, empty row image: the row after a DeleteRow (exists false), or
-// before a PutRow's cells (exists true), with room for columns cells.
-func (f *keyFold) replaceRow(exists bool, columns int) {
+// before a PutRow's cells (exists true).
+func (f *keyFold) replaceRow(exists bool) {
 	f.imageKnown = true
 	f.rowExists = exists
 	f.unknown = false
-	f.cells.reset(columns)
+	f.cells.reset()
 }
 
 // applyCell folds one cell change, which stays referenced until the key is decided.
@@ -241,9 +307,9 @@ func (f *keyFold) decide(rule *Rule) (Mutation, bool, error) {
 	case f.unknown || (!f.imageKnown && rule.passesEmptyRow):
 		m.Kind = MutationReadSource
 	case f.imageKnown:
-		m.Kind, m.Columns, err = rule.decide(f.cells.image())
+		m.Kind, m.Columns, err = rule.decide(f.cells.image(f.image))
 	default:
-		m.Kind, m.Columns = MutationUpdateIfExists, f.cells.projectedChanges(rule)
+		m.Kind, m.Columns = MutationUpdateIfExists, f.cells.projectedChanges(rule, f.image)
 		if len(m.Columns) == 0 {
 			return Mutation{}, false, nil
 		}
@@ -265,9 +331,9 @@ type cellFold struct {
 // linearColumns is how many columns a cellFold looks up by scanning.
 const linearColumns = 16
 
-// reset empties the fold, keeping its memory, with room for columns cells.
-func (f *cellFold) reset(columns int) {
-	f.cells = slices.Grow(f.cells[:0], columns)
+// reset empties the fold, keeping its memory.
+func (f *cellFold) reset() {
+	f.cells = f.cells[:0]
 	clear(f.index)
 }
 
@@ -325,36 +391,34 @@ func newer(a, b *int64) bool {
 	return *a > *b
 }
 
-// image returns the folded cells as a row image, without removed columns; nil when none is
-// left.
-func (f *cellFold) image() row {
-	present := 0
-	for _, c := range f.cells {
-		if !c.Value.IsNone() {
-			present++
-		}
-	}
-	if present == 0 {
-		return nil
-	}
-	image := make(row, 0, present)
+// image returns the folded cells as a row image, without removed columns, in buf's array
+// when it has room; nil when no column is left.
+func (f *cellFold) image(buf []ots.Cell) row {
+	image := row(buf[:0])
 	for _, c := range f.cells {
 		if !c.Value.IsNone() {
 			image = append(image, ots.Cell{Name: c.ColumnName, Value: c.Value})
 		}
+	}
+	if len(image) == 0 {
+		return nil
 	}
 	slices.SortFunc(image, ots.CompareCellNames)
 	return image
 }
 
 // projectedChanges returns the final change of each projected column, in the order of the
-// columns' first change; a removed column is a cell without a value.
-func (f *cellFold) projectedChanges(rule *Rule) []ots.Cell {
-	var changes []ots.Cell
+// columns' first change, in buf's array when it has room; a removed column is a cell
+// without a value. It is nil when no projected column changed.
+func (f *cellFold) projectedChanges(rule *Rule, buf []ots.Cell) []ots.Cell {
+	changes := buf[:0]
 	for _, c := range f.cells {
 		if rule.Projects(c.ColumnName) {
 			changes = append(changes, ots.Cell{Name: c.ColumnName, Value: c.Value})
 		}
+	}
+	if len(changes) == 0 {
+		return nil
 	}
 	return changes
 }
