@@ -55,9 +55,8 @@ func expectedWriteRequests(evs []workloadEvent) int {
 }
 
 // runOtsetl invokes fn once per event, in order, as one shard of the trigger would, and
-// checks each invocation against the plan: ceil(mutations/200) write requests, one row
-// written per mutation, no retries (the benchmark injects no faults). A failed invocation is
-// an error; a check that fails is a line in throughput.insane.
+// checks each invocation against the plan (planChecks). A failed invocation is an error; a
+// check that fails is a line in throughput.insane.
 func runOtsetl(ctx context.Context, fn *handler.Function, creds aliyun.Credentials, evs []workloadEvent) (throughput, error) {
 	var t throughput
 	start := time.Now()
@@ -66,15 +65,7 @@ func runOtsetl(ctx context.Context, fn *handler.Function, creds aliyun.Credentia
 		if err != nil {
 			return t, fmt.Errorf("otsetl: event %d: %w", i, err)
 		}
-		if want := batchWriteRequests(ev.mutations); sum.WriteRequests != want {
-			t.insane = append(t.insane, fmt.Sprintf("otsetl: event %d: %d write requests for %d mutations, want ceil(%d/%d) = %d", i, sum.WriteRequests, ev.mutations, ev.mutations, maxBatchWriteRows, want))
-		}
-		if written := sum.Puts + sum.Updates + sum.Deletes; written != ev.mutations {
-			t.insane = append(t.insane, fmt.Sprintf("otsetl: event %d: %d rows written for %d mutations", i, written, ev.mutations))
-		}
-		if sum.Retries > 0 {
-			t.insane = append(t.insane, fmt.Sprintf("otsetl: event %d: %d retries without injected faults", i, sum.Retries))
-		}
+		t.insane = append(t.insane, planChecks("otsetl", i, sum, ev)...)
 		t.records += sum.Records
 		t.writeRequests += sum.WriteRequests
 		t.readRequests += sum.ReadRequests
@@ -82,6 +73,23 @@ func runOtsetl(ctx context.Context, fn *handler.Function, creds aliyun.Credentia
 	}
 	t.elapsed = time.Since(start)
 	return t, nil
+}
+
+// planChecks checks the Summary of event i's invocation against the plan: ceil(mutations/200)
+// write requests, one row written per mutation, no retries (the benchmark injects no
+// faults). It returns a line, starting with who, for each check that fails.
+func planChecks(who string, i int, sum handler.Summary, ev workloadEvent) []string {
+	var insane []string
+	if want := batchWriteRequests(ev.mutations); sum.WriteRequests != want {
+		insane = append(insane, fmt.Sprintf("%s: event %d: %d write requests for %d mutations, want ceil(%d/%d) = %d", who, i, sum.WriteRequests, ev.mutations, ev.mutations, maxBatchWriteRows, want))
+	}
+	if written := sum.Puts + sum.Updates + sum.Deletes; written != ev.mutations {
+		insane = append(insane, fmt.Sprintf("%s: event %d: %d rows written for %d mutations", who, i, written, ev.mutations))
+	}
+	if sum.Retries > 0 {
+		insane = append(insane, fmt.Sprintf("%s: event %d: %d retries without injected faults", who, i, sum.Retries))
+	}
+	return insane
 }
 
 // invokeOnce runs one invocation under the trigger's time limit.

@@ -53,6 +53,9 @@ const (
 var credentials = aliyun.Credentials{AccessKeyID: "bench", AccessKeySecret: "bench"}
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == baselineChildCommand {
+		os.Exit(runBaselineChild(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -60,11 +63,13 @@ func main() {
 type options struct {
 	events, records, runs int
 	latency               time.Duration
-	rss                   bool
+	rss, cpu              bool
 	largeEventBytes       int
 	readme                string
 	seed                  uint64
 	cpuProfile            string
+	// serveProfile keeps the profiles of `otsetl serve --profile` of the allocation count.
+	serveProfile string
 }
 
 // parseOptions parses and checks the flags.
@@ -77,6 +82,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 5, "runs to take the medians of")
 	fs.DurationVar(&o.latency, "latency", time.Millisecond, "latency otslocal adds to every request")
 	fs.BoolVar(&o.rss, "rss", true, "build cmd/otsetl and measure the cold start and peak RSS of `otsetl serve` (Linux)")
+	fs.BoolVar(&o.cpu, "cpu", true, "build cmd/otsetl and measure the CPU per record of `otsetl serve` and of the baseline, each in its own process (Linux)")
+	fs.StringVar(&o.serveProfile, "serve-profile", "", "keep the CPU and allocation profiles of `otsetl serve` from the allocation count in this folder")
 	fs.IntVar(&o.largeEventBytes, "large-event-bytes", 4<<20, "size of the event the peak RSS is measured with, in bytes")
 	fs.StringVar(&o.readme, "readme", "", "write the table between the bench markers of this markdown file")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated events")
@@ -186,12 +193,74 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 		fmt.Fprintf(progress, "run %d/%d: otsetl %s records/s, one PutRow per record %s records/s\n",
 			i+1, opts.runs, grouped(int64(o.recordsPerSecond())), grouped(int64(s.recordsPerSecond())))
 	}
+	if !opts.cpu && !opts.rss {
+		return rep, insane, nil
+	}
+	dir, err := os.MkdirTemp("", "otsetl-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	fmt.Fprintln(progress, "building cmd/otsetl")
+	bin, err := buildBinary(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	target := serveTarget{bin: bin, endpoint: srv.Endpoint, instance: instance, resultTable: serveResultTable, creds: credentials}
+	if opts.cpu {
+		more, err := measureCPU(ctx, opts, target, rule, rep, progress)
+		if err != nil {
+			return nil, nil, err
+		}
+		insane = append(insane, more...)
+	}
 	if opts.rss {
-		if rep.process, rep.largeEventBytes, err = measureProcesses(ctx, opts, srv.Endpoint, gen, rule, progress); err != nil {
+		if rep.process, rep.largeEventBytes, err = measureProcesses(ctx, opts, target, gen, rule, progress); err != nil {
 			return nil, nil, err
 		}
 	}
 	return rep, insane, nil
+}
+
+// measureCPU measures, opts.runs times, the CPU per record of `otsetl serve` (target) and of
+// the baseline, each in its own process, on events of PutRow records (putRowEvents) after
+// one warm-up event, then counts the function's allocations in one more run. It puts the
+// figures into rep and returns what was not sane.
+func measureCPU(ctx context.Context, opts options, target serveTarget, rule *transform.Rule, rep *report, progress io.Writer) ([]string, error) {
+	evs, err := newGenerator(opts.seed, time.Now()).putRowEvents(opts.events+1, opts.records, rule)
+	if err != nil {
+		return nil, err
+	}
+	warmUp, evs := evs[0].payload, evs[1:]
+	var insane []string
+	for i := range opts.runs {
+		f, more, err := measureServeCPU(ctx, target, warmUp, evs)
+		if err != nil {
+			return nil, err
+		}
+		insane = append(insane, more...)
+		b, err := measureBaselineCPU(ctx, target.endpoint, sequentialResultTable, warmUp, evs)
+		if err != nil {
+			return nil, err
+		}
+		rep.functionCPU, rep.baselineCPU = append(rep.functionCPU, f), append(rep.baselineCPU, b)
+		fmt.Fprintf(progress, "CPU %d/%d: otsetl serve %.2f µs per record, one PutRow per record %.1f µs per record\n",
+			i+1, opts.runs, f.nsPerRecord()/1000, b.nsPerRecord()/1000)
+	}
+	dir := opts.serveProfile
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "otsetl-bench-profile-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	allocs, err := measureServeAllocations(ctx, target, warmUp, evs, dir)
+	if err != nil {
+		return nil, err
+	}
+	rep.functionAllocs = cpuFigures{records: opts.events * opts.records, allocs: allocs}
+	fmt.Fprintf(progress, "allocations: otsetl serve %.1f per record\n", rep.functionAllocs.allocsPerRecord())
+	return insane, nil
 }
 
 // profiled runs measure, with the CPU profiler writing to path unless path is empty. Each
@@ -257,20 +326,10 @@ func newFunction(endpoint, result string) (*handler.Function, error) {
 	return handler.New(cfg, nil)
 }
 
-// measureProcesses builds cmd/otsetl and measures opts.runs starts of `otsetl serve`, each
-// answering a one-record event, then one of at least opts.largeEventBytes. It returns the
-// figures and the large event's size.
-func measureProcesses(ctx context.Context, opts options, endpoint string, gen *generator, rule *transform.Rule, progress io.Writer) ([]processFigures, int, error) {
-	dir, err := os.MkdirTemp("", "otsetl-bench-")
-	if err != nil {
-		return nil, 0, err
-	}
-	defer os.RemoveAll(dir)
-	fmt.Fprintln(progress, "building cmd/otsetl")
-	bin, err := buildBinary(ctx, dir)
-	if err != nil {
-		return nil, 0, err
-	}
+// measureProcesses measures opts.runs starts of `otsetl serve` (target), each answering a
+// one-record event, then one of at least opts.largeEventBytes. It returns the figures and
+// the large event's size.
+func measureProcesses(ctx context.Context, opts options, target serveTarget, gen *generator, rule *transform.Rule, progress io.Writer) ([]processFigures, int, error) {
 	small, err := gen.event(1, rule)
 	if err != nil {
 		return nil, 0, err
@@ -279,7 +338,6 @@ func measureProcesses(ctx context.Context, opts options, endpoint string, gen *g
 	if err != nil {
 		return nil, 0, err
 	}
-	target := serveTarget{bin: bin, endpoint: endpoint, instance: instance, resultTable: serveResultTable, creds: credentials}
 	var figures []processFigures
 	for i := range opts.runs {
 		f, err := measureProcess(ctx, target, small.payload, large.payload)

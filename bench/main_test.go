@@ -107,3 +107,12 @@ func TestRunSequentialSendsOneRequestPerPassingRecordOrDelete(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, rows)
 }
+
+// TestMain lets the test binary stand in for the benchmark's binary when measureBaselineCPU
+// runs it as the baseline's process.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == baselineChildCommand {
+		os.Exit(runBaselineChild(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -59,50 +60,102 @@ type serveTarget struct {
 	creds       aliyun.Credentials
 }
 
-// measureProcess starts `otsetl serve` on a free loopback port, as FC's custom runtime
-// would, and invokes it until it answers small (the cold start), then with large, then reads
-// its peak resident set from /proc/<pid>/status. It stops the process before returning.
-func measureProcess(ctx context.Context, target serveTarget, small, large []byte) (processFigures, error) {
+// instanceMemoryMB is the memory FC gives the function's instance: s.yaml's memorySize,
+// which FC passes in FC_FUNCTION_MEMORY_SIZE.
+const instanceMemoryMB = "512"
+
+// servedFunction is a running `otsetl serve` process.
+type servedFunction struct {
+	cmd     *exec.Cmd
+	stderr  *bytes.Buffer
+	invoker fcruntime.Invoker
+	creds   aliyun.Credentials
+}
+
+// startServe starts `otsetl serve` with args on a free loopback port, as FC's custom runtime
+// would, and invokes it with first until it answers. It returns the process and the time
+// from its start to that answer (the cold start); stop the process with stop.
+func startServe(ctx context.Context, target serveTarget, first []byte, args ...string) (*servedFunction, time.Duration, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
-		return processFigures{}, err
+		return nil, 0, err
 	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(target.bin, "serve", "--listen", addr)
-	cmd.Env = []string{
+	f := &servedFunction{stderr: new(bytes.Buffer), invoker: fcruntime.Invoker{URL: "http://" + addr}, creds: target.creds}
+	f.cmd = exec.Command(target.bin, append([]string{"serve", "--listen", addr}, args...)...)
+	f.cmd.Env = []string{
 		handler.EnvEndpoint + "=" + target.endpoint,
 		handler.EnvInstance + "=" + target.instance,
 		handler.EnvResultTable + "=" + target.resultTable,
+		fcruntime.EnvMemorySize + "=" + instanceMemoryMB,
 	}
-	cmd.Stderr = &stderr
+	f.cmd.Stderr = f.stderr
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return processFigures{}, fmt.Errorf("starting otsetl serve: %w", err)
-	}
-	defer stopProcess(cmd)
-
-	invoker := &fcruntime.Invoker{URL: "http://" + addr}
-	invoke := func(id string, payload []byte) error {
-		ctx, cancel := context.WithTimeout(ctx, invocationTimeout)
-		defer cancel()
-		_, err := invoker.Invoke(ctx, fcruntime.Invocation{RequestID: id, Credentials: target.creds}, payload)
-		return err
+	if err := f.cmd.Start(); err != nil {
+		return nil, 0, fmt.Errorf("starting otsetl serve: %w", err)
 	}
 	for {
-		err := invoke("bench-cold-start", small)
+		_, err := f.invoke(ctx, "bench-first", first)
 		if err == nil {
-			break
+			return f, time.Since(start), nil
 		}
 		if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > startTimeout {
-			return processFigures{}, fmt.Errorf("first invocation of otsetl serve: %w (stderr: %s)", err, strings.TrimSpace(stderr.String()))
+			f.stop()
+			return nil, 0, fmt.Errorf("first invocation of otsetl serve: %w (stderr: %s)", err, strings.TrimSpace(f.stderr.String()))
 		}
 		time.Sleep(refusedPause)
 	}
-	figures := processFigures{coldStart: time.Since(start)}
-	if err := invoke("bench-large-event", large); err != nil {
+}
+
+// invoke sends one invocation under the trigger's time limit and returns its Summary.
+func (f *servedFunction) invoke(ctx context.Context, id string, payload []byte) (handler.Summary, error) {
+	ctx, cancel := context.WithTimeout(ctx, invocationTimeout)
+	defer cancel()
+	result, err := f.invoker.Invoke(ctx, fcruntime.Invocation{RequestID: id, Credentials: f.creds}, payload)
+	if err != nil {
+		return handler.Summary{}, err
+	}
+	var sum handler.Summary
+	if err := json.Unmarshal(result, &sum); err != nil {
+		return handler.Summary{}, fmt.Errorf("the result of otsetl serve is not a Summary: %w", err)
+	}
+	return sum, nil
+}
+
+// pid is the process id of the function.
+func (f *servedFunction) pid() int { return f.cmd.Process.Pid }
+
+// stop stops the function as FC does (SIGTERM), killing it if it has not exited within
+// stopTimeout.
+func (f *servedFunction) stop() {
+	const stopTimeout = 5 * time.Second
+	_ = f.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		_ = f.cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopTimeout):
+		_ = f.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// measureProcess starts `otsetl serve` and invokes it until it answers small (the cold
+// start), then with large, then reads its peak resident set from /proc/<pid>/status. It
+// stops the process before returning.
+func measureProcess(ctx context.Context, target serveTarget, small, large []byte) (processFigures, error) {
+	f, coldStart, err := startServe(ctx, target, small)
+	if err != nil {
+		return processFigures{}, err
+	}
+	defer f.stop()
+	figures := processFigures{coldStart: coldStart}
+	if _, err := f.invoke(ctx, "bench-large-event", large); err != nil {
 		return processFigures{}, fmt.Errorf("large invocation of otsetl serve: %w", err)
 	}
-	if figures.peakRSSBytes, err = peakRSS(cmd.Process.Pid); err != nil {
+	if figures.peakRSSBytes, err = peakRSS(f.pid()); err != nil {
 		return processFigures{}, err
 	}
 	return figures, nil
@@ -116,24 +169,6 @@ func freeLoopbackAddr() (string, error) {
 	}
 	addr := ln.Addr().String()
 	return addr, ln.Close()
-}
-
-// stopProcess stops a started function as FC does (SIGTERM), killing it if it has not
-// exited within stopTimeout.
-func stopProcess(cmd *exec.Cmd) {
-	const stopTimeout = 5 * time.Second
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(stopTimeout):
-		_ = cmd.Process.Kill()
-		<-done
-	}
 }
 
 // peakRSS returns the peak resident set size of process pid in bytes: the VmHWM line of

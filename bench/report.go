@@ -19,6 +19,8 @@ const (
 	targetDecodePlanNs = 2000        // ns per record, decode + plan
 	targetPeakRSSBytes = 100_000_000 // bytes (100 MB) for one large event
 	targetColdStart    = 100 * time.Millisecond
+	targetCPUNs        = 2000 // ns of the function process's CPU per record
+	targetCPUFactor    = 100  // × less CPU per record than the baseline's process
 )
 
 // megabyte is the unit of the memory figures: 10^6 bytes, as in the targets.
@@ -47,6 +49,11 @@ type report struct {
 	// process holds one entry per start of `otsetl serve`; empty when not measured.
 	process         []processFigures
 	largeEventBytes int
+	// functionCPU and baselineCPU hold one entry per run of the CPU measurement (`otsetl
+	// serve`, and the baseline in a process of its own); empty when not measured.
+	functionCPU, baselineCPU []cpuFigures
+	// functionAllocs is the allocation count of `otsetl serve` over one more run.
+	functionAllocs cpuFigures
 }
 
 // machine describes the computer the benchmark ran on.
@@ -108,6 +115,25 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "| decode + plan, per record | %.2f µs, %.1f allocs | | ≤ %.0f µs | %s |\n", ns/1000, allocs, float64(targetDecodePlanNs)/1000,
 		verdict(ns <= targetDecodePlanNs, fmt.Sprintf("%.2f µs to spare", (targetDecodePlanNs-ns)/1000), fmt.Sprintf("over by %.2f µs", (ns-targetDecodePlanNs)/1000)))
 
+	if len(r.functionCPU) > 0 {
+		ns, baselineNs := medianOf(r.functionCPU, cpuFigures.nsPerRecord), medianOf(r.baselineCPU, cpuFigures.nsPerRecord)
+		factor := baselineNs / ns
+		detail := fmt.Sprintf("%.2f µs, %.0f× less", ns/1000, factor)
+		var missed []string
+		if ns > targetCPUNs {
+			missed = append(missed, fmt.Sprintf("over by %.2f µs", (ns-targetCPUNs)/1000))
+		}
+		if factor < targetCPUFactor {
+			missed = append(missed, fmt.Sprintf("short of %d× by %.0f%%", targetCPUFactor, 100*(1-factor/targetCPUFactor)))
+		}
+		if len(missed) > 0 {
+			detail += " (" + strings.Join(missed, "; ") + ")"
+		}
+		fmt.Fprintf(&b, "| CPU per record of the process, %d events of %s PutRows | %.2f µs, %.1f allocs | %.1f µs, %.1f allocs | ≤ %.0f µs and ≥ %d× less than the baseline's | %s |\n",
+			r.events, grouped(int64(r.records)), ns/1000, r.functionAllocs.allocsPerRecord(),
+			baselineNs/1000, medianOf(r.baselineCPU, cpuFigures.allocsPerRecord), float64(targetCPUNs)/1000, targetCPUFactor,
+			verdict(len(missed) == 0, detail, detail))
+	}
 	if len(r.process) > 0 {
 		rss := medianOf(r.process, func(p processFigures) float64 { return float64(p.peakRSSBytes) })
 		fmt.Fprintf(&b, "| peak RSS, one %.1f MB event | %.0f MB | | < %d MB | %s |\n", float64(r.largeEventBytes)/megabyte, rss/megabyte, targetPeakRSSBytes/megabyte,

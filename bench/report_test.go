@@ -34,6 +34,9 @@ func sampleReport() *report {
 		decodePlan:      []decodePlan{{1500, 2.5}, {1350, 2.2}, {1400, 2.2}},
 		process:         []processFigures{{coldStart: 12340 * time.Microsecond, peakRSSBytes: 61_500_000}, {coldStart: 30 * time.Millisecond, peakRSSBytes: 62_000_000}, {coldStart: 11 * time.Millisecond, peakRSSBytes: 60_000_000}},
 		largeEventBytes: 4_194_304,
+		functionCPU:     []cpuFigures{{records: 20000, cpu: 30 * time.Millisecond}, {records: 20000, cpu: 36 * time.Millisecond}, {records: 20000, cpu: 40 * time.Millisecond}},
+		baselineCPU:     []cpuFigures{{records: 20000, cpu: 5 * time.Second, allocs: 3_000_000}, {records: 20000, cpu: 4 * time.Second, allocs: 3_000_000}, {records: 20000, cpu: 6 * time.Second, allocs: 3_000_000}},
+		functionAllocs:  cpuFigures{records: 20000, allocs: 250_000},
 	}
 }
 
@@ -46,6 +49,7 @@ func TestMarkdownReportsMediansAgainstTheTargets(t *testing.T) {
 | write requests | 94 | 9,500 | Σ ceil(mutations/200) = 94 | met: equal |
 | read requests | 20 | 0 | | |
 | decode + plan, per record | 1.40 µs, 2.2 allocs | | ≤ 2 µs | met: 0.60 µs to spare |
+| CPU per record of the process, 20 events of 1,000 PutRows | 1.80 µs, 12.5 allocs | 250.0 µs, 150.0 allocs | ≤ 2 µs and ≥ 100× less than the baseline's | met: 1.80 µs, 139× less |
 | peak RSS, one 4.2 MB event | 62 MB | | < 100 MB | met: 38 MB to spare |
 | cold start, to the first invocation answered | 12.3ms | | < 100ms | met: 87.7ms to spare |
 `, sampleReport().markdown())
@@ -57,17 +61,20 @@ func TestMarkdownSaysByHowMuchATargetIsMissed(t *testing.T) {
 	r.sequential = []throughput{{records: 20000, elapsed: 2 * time.Second, writeRequests: 9500}}
 	r.decodePlan = []decodePlan{{2500, 4}}
 	r.process = []processFigures{{coldStart: 150 * time.Millisecond, peakRSSBytes: 120_000_000}}
+	r.functionCPU = []cpuFigures{{records: 20000, cpu: 260 * time.Millisecond}}
 	text := r.markdown()
 	assert.Contains(t, text, "| records/s | 200,000 | 10,000 | ≥ 100× the baseline's | **missed**: 20× (short by 80%) |")
 	assert.Contains(t, text, "| write requests | 96 | 9,500 | Σ ceil(mutations/200) = 94 | **missed**: +2 |")
 	assert.Contains(t, text, "| decode + plan, per record | 2.50 µs, 4.0 allocs | | ≤ 2 µs | **missed**: over by 0.50 µs |")
+	assert.Contains(t, text, "| CPU per record of the process, 20 events of 1,000 PutRows | 13.00 µs, 12.5 allocs | 250.0 µs, 150.0 allocs | ≤ 2 µs and ≥ 100× less than the baseline's | **missed**: 13.00 µs, 19× less (over by 11.00 µs; short of 100× by 81%) |")
 	assert.Contains(t, text, "| peak RSS, one 4.2 MB event | 120 MB | | < 100 MB | **missed**: over by 20 MB |")
 	assert.Contains(t, text, "| cold start, to the first invocation answered | 150ms | | < 100ms | **missed**: over by 50ms |")
 }
 
 func TestMarkdownLeavesOutProcessFiguresNotMeasured(t *testing.T) {
 	r := sampleReport()
-	r.process = nil
+	r.process, r.functionCPU = nil, nil
+	assert.NotContains(t, r.markdown(), "CPU per record")
 	assert.NotContains(t, r.markdown(), "peak RSS")
 	assert.NotContains(t, r.markdown(), "cold start")
 }

@@ -71,6 +71,37 @@ func (g *generator) event(size int, rule *transform.Rule) (workloadEvent, error)
 	for i := range records {
 		records[i] = g.record()
 	}
+	return encodeEvent(records, rule)
+}
+
+// putRowEvents returns count events of size PutRow records each, every one on a new id with
+// two attribute columns, `level` (uniform in 0..3, so half the rows pass `level > 1`) and
+// `message`: the workload of the CPU figures (cpu.go).
+func (g *generator) putRowEvents(count, size int, rule *transform.Rule) ([]workloadEvent, error) {
+	evs := make([]workloadEvent, 0, count)
+	for range count {
+		records := make([]events.Record, size)
+		for i := range records {
+			g.clock = g.clock.Add(time.Millisecond)
+			id := g.nextID
+			g.nextID++
+			records[i] = g.change(events.PutRow, id,
+				g.put("level", ots.Integer(g.random.Int64N(maxLevel+1))),
+				g.put("message", ots.String(g.message(id))),
+			)
+		}
+		ev, err := encodeEvent(records, rule)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// encodeEvent encodes records as one trigger event, with the number of mutations rule
+// plans for it.
+func encodeEvent(records []events.Record, rule *transform.Rule) (workloadEvent, error) {
 	ev := &events.Event{Version: events.Version, Records: records}
 	payload, err := events.EncodeCBOR(ev)
 	if err != nil {

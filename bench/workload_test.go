@@ -11,7 +11,7 @@ import (
 	"github.com/otsetl/otsetl/transform"
 )
 
-func defaultRule(t *testing.T) *transform.Rule {
+func defaultRule(t testing.TB) *transform.Rule {
 	t.Helper()
 	rule, err := transform.Compile(transform.Config{})
 	require.NoError(t, err)

@@ -34,6 +34,10 @@ const TriggerTimeLimit = 60 * time.Second
 // Compute "Limits": the request payload of a synchronous invocation).
 const MaxPayloadBytes = 32 << 20
 
+// EnvMemorySize is the FC system variable holding the instance's memory size in MB, e.g.
+// "512" (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
+const EnvMemorySize = "FC_FUNCTION_MEMORY_SIZE"
+
 // The request headers FC sends with every invocation, and the response header of the
 // custom-runtime protocol.
 const (
@@ -127,7 +131,9 @@ func invocationOf(h http.Header) Invocation {
 }
 
 // Func is a function as the runtimes serve it: one invocation's payload in, a result (sent
-// as JSON) or an error out. It must be safe for concurrent invocations.
+// as JSON) or an error out. It must be safe for concurrent invocations. The payload is the
+// runtime's, valid until the function returns: the custom runtime reuses its memory for
+// later invocations, so a function that keeps any of it must copy it.
 type Func[R any] func(ctx context.Context, inv Invocation, payload []byte) (R, error)
 
 // ErrorBody is the JSON body of a failed invocation, the shape the go1 runtime posts to

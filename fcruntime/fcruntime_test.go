@@ -247,3 +247,30 @@ func TestInFlightPayloadBytesAreBounded(t *testing.T) {
 	}
 	require.NoError(t, invoke(150), "the bytes are released when the invocations end, and a lone invocation passes whatever its size")
 }
+
+// TestPayloadsArriveWhole sends payloads of many sizes, with and without a Content-Length,
+// one after the other, so that later ones reuse the buffers of earlier ones: each
+// invocation sees its own payload, byte for byte.
+func TestPayloadsArriveWhole(t *testing.T) {
+	var got []byte
+	fn := func(_ context.Context, _ fcruntime.Invocation, payload []byte) (int, error) {
+		got = bytes.Clone(payload)
+		return len(payload), nil
+	}
+	h := fcruntime.NewHTTPHandler(fn, fcruntime.HTTPOptions{Logger: slog.New(slog.DiscardHandler)})
+	for _, size := range []int{100_000, 3, 0, 70_000, 5 << 20, 512, 100_001} {
+		payload := bytes.Repeat([]byte{byte(size)}, size)
+		payload = append(payload, "end"...)
+		for _, known := range []bool{true, false} {
+			var body io.Reader = bytes.NewReader(payload)
+			if !known {
+				body = io.MultiReader(body) // hides the length from net/http
+			}
+			req := httptest.NewRequest(http.MethodPost, "/invoke", body)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			require.Equal(t, payload, got, "%d bytes, length known: %v", len(payload), known)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -117,7 +118,14 @@ func (h *httpHandler[R]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.admission.release(size)
-	payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxPayloadBytes))
+	buf := payloadBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledPayloadBytes {
+			payloadBuffers.Put(buf)
+		}
+	}()
+	payload, err := readPayload((*buf)[:0], http.MaxBytesReader(w, r.Body, MaxPayloadBytes), r.ContentLength)
+	*buf = payload
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -132,6 +140,35 @@ func (h *httpHandler[R]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, result)
+}
+
+// maxPooledPayloadBytes bounds the payload buffers kept for later invocations: those of
+// trigger events of a few thousand records, not those of rare 32 MiB ones.
+const maxPooledPayloadBytes = 4 << 20
+
+// payloadBuffers holds the payload buffers (*[]byte) of finished invocations, so that a warm
+// instance reads the next payloads without allocating.
+var payloadBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// readPayload appends the body r to b, growing b once to size first when the size is
+// known (the request's Content-Length; -1 when unknown).
+func readPayload(b []byte, r io.Reader, size int64) ([]byte, error) {
+	if size > 0 && size <= MaxPayloadBytes {
+		b = slices.Grow(b, int(size)+1) // one more byte for the EOF read
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // admission counts the payload bytes of the invocations in flight against a limit.

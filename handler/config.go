@@ -2,10 +2,10 @@ package handler
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
 )
@@ -33,10 +33,6 @@ const (
 	DefaultResultTable = "result"
 )
 
-// tableName is Tablestore's table naming rule: 1–255 bytes of [a-zA-Z0-9_], not starting
-// with a digit (https://www.alibabacloud.com/help/en/tablestore/limits-on-widecolumn-model).
-var tableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,254}$`)
-
 // Config is the function's configuration, read once at start-up.
 type Config struct {
 	// Instance is the Tablestore instance name (TABLESTORE_INSTANCE, required).
@@ -50,8 +46,8 @@ type Config struct {
 	SourceTable string
 	// ResultTable is the cleaned table (RESULT_TABLE, default "result").
 	ResultTable string
-	// DeadLetterTable receives the records the rule cannot evaluate (DEAD_LETTER_TABLE);
-	// empty means such records fail the invocation.
+	// DeadLetterTable receives the records the rule cannot evaluate or Tablestore would refuse
+	// in a row (DEAD_LETTER_TABLE); empty means such records fail the invocation.
 	DeadLetterTable string
 	// Rule is the cleaning rule: FILTER (default "level > 1") and COLUMNS (comma-separated
 	// projection, default all attribute columns).
@@ -95,7 +91,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	for _, t := range []struct{ env, name string }{
 		{EnvSourceTable, cfg.SourceTable}, {EnvResultTable, cfg.ResultTable}, {EnvDeadLetterTable, cfg.DeadLetterTable},
 	} {
-		if t.name != "" && !tableName.MatchString(t.name) {
+		if t.name != "" && !ots.IsName(t.name) {
 			return Config{}, fmt.Errorf("%s=%q is not a valid Tablestore table name (1-255 characters of [A-Za-z0-9_], not starting with a digit)", t.env, t.name)
 		}
 	}

@@ -34,7 +34,9 @@ import (
 const (
 	// ErrorTypeInvalidEvent: the payload is not a well-formed trigger event.
 	ErrorTypeInvalidEvent = fcruntime.ErrorTypeInvalidEvent
-	// ErrorTypeInvalidRecord: the rule cannot evaluate some records and no DEAD_LETTER_TABLE is set.
+	// ErrorTypeInvalidRecord: some records cannot be evaluated by the rule or hold what
+	// Tablestore refuses in a row (a DOUBLE NaN, a value or a name beyond its limits), and no
+	// DEAD_LETTER_TABLE is set.
 	ErrorTypeInvalidRecord = "InvalidRecord"
 	// ErrorTypeInvalidCredentials: the invocation carried no usable credentials.
 	ErrorTypeInvalidCredentials = "InvalidCredentials"
@@ -195,10 +197,7 @@ func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *ev
 		if f.cfg.DeadLetterTable == "" {
 			return sum, &Error{Type: ErrorTypeInvalidRecord, Err: invalidRecordsError(invalid)}
 		}
-		letters, err := f.deadLetters(ev, invalid)
-		if err != nil {
-			return sum, &Error{Type: ErrorTypeInternal, Err: err}
-		}
+		letters := f.deadLetters(ev, invalid)
 		stats, err := client.Write(ctx, f.cfg.DeadLetterTable, letters)
 		sum.WriteRequests += stats.Requests
 		sum.Retries += stats.Retries
@@ -221,20 +220,19 @@ func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *ev
 // puts and deletes. It returns the mutations to write and every invalid record (the plan's
 // and those found on the source rows), sorted by record index.
 func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan transform.Plan, sum *Summary) ([]transform.Mutation, []transform.InvalidRecord, error) {
-	muts := make([]transform.Mutation, 0, len(plan.Mutations))
-	invalid := append([]transform.InvalidRecord(nil), plan.Invalid...)
 	var reads []int // indexes into muts
 	var keys [][]ots.PrimaryKeyColumn
-	for _, m := range plan.Mutations {
+	for i, m := range plan.Mutations {
 		if m.Kind == transform.MutationReadSource {
-			reads = append(reads, len(muts))
+			reads = append(reads, i)
 			keys = append(keys, m.PrimaryKey)
 		}
-		muts = append(muts, m)
 	}
 	if len(keys) == 0 {
-		return muts, invalid, nil
+		return plan.Mutations, plan.Invalid, nil
 	}
+	muts := slices.Clone(plan.Mutations)
+	invalid := slices.Clone(plan.Invalid)
 	rows, stats, err := client.Read(ctx, f.cfg.SourceTable, keys, f.rule.ReadColumns())
 	sum.Reads += len(keys)
 	sum.ReadRequests += stats.Requests
@@ -259,11 +257,14 @@ func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan 
 // bytes, so that a redelivered batch overwrites its own dead letters instead of adding more.
 const (
 	DeadLetterPrimaryKey = "id"
-	// DeadLetterRecord (BINARY) holds the record exactly as it arrived (CBOR or JSON).
+	// DeadLetterRecord (BINARY) holds the record exactly as it arrived (CBOR or JSON), its
+	// first MB when it is longer (maxDeadLetterPartBytes).
 	DeadLetterRecord = "record"
-	// DeadLetterDecoded (STRING) holds the record as JSON, for people.
+	// DeadLetterDecoded (STRING) holds the record as JSON, for people, its first MB when it
+	// is longer (cut at a rune boundary); empty when the record has no JSON form.
 	DeadLetterDecoded = "decoded"
-	// DeadLetterError (STRING) says why the rule could not evaluate the record.
+	// DeadLetterError (STRING) says why the record is invalid: "record N: " and the reason,
+	// and which parts of it were cut to fit.
 	DeadLetterError = "error"
 	// DeadLetterTime (INTEGER) is when the record was dead-lettered, in ms since the Unix epoch.
 	DeadLetterTime = "time"
@@ -271,19 +272,30 @@ const (
 	DeadLetterSourceTable = "source_table"
 )
 
-func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidRecord) ([]transform.Mutation, error) {
+// maxDeadLetterPartBytes bounds the record and its JSON in a dead letter, each, so that
+// every dead letter is a row Tablestore takes in one request (at most 2 MB a value, 4 MB a
+// request) with room to spare; a longer record or JSON keeps its first bytes, and the error
+// column says so.
+const maxDeadLetterPartBytes = 1 << 20
+
+// deadLetters turns the invalid records of ev into dead-letter rows, one per distinct record.
+func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidRecord) []transform.Mutation {
 	now := f.now().UnixMilli()
 	letters := make([]transform.Mutation, 0, len(invalid))
 	seen := make(map[string]bool, len(invalid))
 	for _, inv := range invalid {
 		rec := &ev.Records[inv.Index]
+		reason := fmt.Sprintf("record %d: %v", inv.Index, inv.Err)
 		decoded, err := events.MarshalRecordJSON(rec)
 		if err != nil {
-			return nil, fmt.Errorf("record %d: rendering the dead letter: %w", inv.Index, err)
+			reason += fmt.Sprintf("; it has no JSON form: %v", err) // a NaN, say, of a record built in code
 		}
 		raw := rec.Raw
 		if raw == nil {
 			raw = decoded
+		}
+		if raw == nil {
+			raw = []byte(reason)
 		}
 		sum := sha256.Sum256(raw)
 		id := hex.EncodeToString(sum[:])
@@ -291,27 +303,30 @@ func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidReco
 			continue
 		}
 		seen[id] = true
+		if len(raw) > maxDeadLetterPartBytes || len(decoded) > maxDeadLetterPartBytes {
+			reason += fmt.Sprintf(" (a record of %d bytes, its JSON of %d: the first %d bytes of each are kept)", len(raw), len(decoded), maxDeadLetterPartBytes)
+		}
 		letters = append(letters, transform.Mutation{
 			Kind:       transform.MutationPut,
 			PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: ots.String(id)}},
 			Columns: []ots.Cell{
-				{Name: DeadLetterDecoded, Value: ots.String(string(decoded))},
-				{Name: DeadLetterError, Value: ots.String(fmt.Sprintf("record %d: %v", inv.Index, inv.Err))},
-				{Name: DeadLetterRecord, Value: ots.Binary(raw)},
+				{Name: DeadLetterDecoded, Value: ots.String(ots.Cut(string(decoded), maxDeadLetterPartBytes))},
+				{Name: DeadLetterError, Value: ots.String(reason)},
+				{Name: DeadLetterRecord, Value: ots.Binary(raw[:min(len(raw), maxDeadLetterPartBytes)])},
 				{Name: DeadLetterSourceTable, Value: ots.String(f.cfg.SourceTable)},
 				{Name: DeadLetterTime, Value: ots.Integer(now)},
 			},
 			Records: []int{inv.Index},
 		})
 	}
-	return letters, nil
+	return letters
 }
 
 // invalidRecordsError names up to five invalid records and how many there are in all.
 func invalidRecordsError(invalid []transform.InvalidRecord) error {
 	const shown = 5
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d record(s) cannot be evaluated by the rule and %s is unset: ", len(invalid), EnvDeadLetterTable)
+	fmt.Fprintf(&b, "%d record(s) cannot be evaluated by the rule or written to Tablestore and %s is unset: ", len(invalid), EnvDeadLetterTable)
 	for i, inv := range invalid {
 		if i == shown {
 			fmt.Fprintf(&b, "; and %d more", len(invalid)-shown)

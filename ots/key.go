@@ -2,7 +2,9 @@ package ots
 
 import (
 	"encoding/binary"
-	"regexp"
+	"hash/maphash"
+	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -48,6 +50,39 @@ func AppendPrimaryKey(b []byte, pk []PrimaryKeyColumn) []byte {
 	return b
 }
 
+// GroupPrimaryKeys numbers the distinct primary keys of n rows in the order of their first
+// appearance, where key(i) is row i's: group[i] is the number of row i's key, and first[g]
+// the first row whose key is number g. Two keys are the same when [AppendPrimaryKey]
+// encodes them alike. It hashes each key's encoding, made in one reused buffer, into an
+// open-addressing table of key numbers, and compares keys column by column, so that it
+// allocates a few arrays whatever n and holds no pointer for the garbage collector to scan.
+func GroupPrimaryKeys(n int, key func(i int) []PrimaryKeyColumn) (group, first []int) {
+	group, first = make([]int, n), make([]int, 0, n)
+	slots := make([]int32, max(2, 1<<bits.Len(uint(2*n)))) // 0 if free, else 1 + a key's number; at most half used
+	mask, seed := len(slots)-1, maphash.MakeSeed()
+	var encoding []byte
+	for i := range group {
+		pk := key(i)
+		encoding = AppendPrimaryKey(encoding[:0], pk)
+		slot := int(maphash.Bytes(seed, encoding)) & mask
+		for slots[slot] != 0 && !slices.EqualFunc(key(first[slots[slot]-1]), pk, sameColumn) {
+			slot = (slot + 1) & mask
+		}
+		if slots[slot] == 0 {
+			slots[slot] = int32(len(first) + 1)
+			first = append(first, i)
+		}
+		group[i] = int(slots[slot]) - 1
+	}
+	return group, first
+}
+
+// sameColumn reports whether two primary key columns encode alike: the same name, and values
+// of the same kind and value.
+func sameColumn(a, b PrimaryKeyColumn) bool {
+	return a.ColumnName == b.ColumnName && a.Value.Equal(b.Value)
+}
+
 // appendValue appends v's kind and an unambiguous encoding of its value.
 func appendValue(b []byte, v Value) []byte {
 	b = append(b, byte(v.kind))
@@ -66,14 +101,10 @@ func appendLengthPrefixed(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// plainName matches the names Tablestore allows for tables and primary key columns
-// ([a-zA-Z_][a-zA-Z0-9_]*); such names need no quoting.
-var plainName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // FormatPrimaryKey formats a primary key for messages as `id=5, sub="a", bin=0x0a0b`:
 // columns in the given order, values as [Value.Brief] writes them (a long STRING or BINARY
-// value shows its first MaxQuoted bytes and its length). A column name that is not a plain
-// identifier is quoted, and cut to MaxQuoted bytes too. It is for people, not an identity:
+// value shows its first MaxQuoted bytes and its length). A column name that is not a
+// Tablestore name ([IsName]) is quoted, and cut to MaxQuoted bytes too. It is for people, not an identity:
 // [AppendPrimaryKey] tells keys apart.
 func FormatPrimaryKey(pk []PrimaryKeyColumn) string {
 	var b strings.Builder
@@ -81,7 +112,7 @@ func FormatPrimaryKey(pk []PrimaryKeyColumn) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if name := Brief(col.ColumnName); name == col.ColumnName && plainName.MatchString(name) {
+		if name := Brief(col.ColumnName); name == col.ColumnName && IsName(name) {
 			b.WriteString(name)
 		} else {
 			b.WriteString(strconv.Quote(name))

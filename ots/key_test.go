@@ -24,6 +24,25 @@ func TestAppendPrimaryKey(t *testing.T) {
 	}
 }
 
+func TestGroupPrimaryKeys(t *testing.T) {
+	keys := [][]PrimaryKeyColumn{
+		{{ColumnName: "id", Value: Integer(1)}},
+		{{ColumnName: "id", Value: String("1")}},
+		{{ColumnName: "id", Value: Integer(1)}},
+		{{ColumnName: "id", Value: Integer(1)}, {ColumnName: "sub", Value: Binary(nil)}},
+		{},
+		{{ColumnName: "id", Value: String("1")}},
+		{},
+	}
+	group, first := GroupPrimaryKeys(len(keys), func(i int) []PrimaryKeyColumn { return keys[i] })
+	assert.Equal(t, []int{0, 1, 0, 2, 3, 1, 3}, group)
+	assert.Equal(t, []int{0, 1, 3, 4}, first)
+
+	group, first = GroupPrimaryKeys(0, nil)
+	assert.Empty(t, group)
+	assert.Empty(t, first)
+}
+
 func TestFormatPrimaryKey(t *testing.T) {
 	pk := []PrimaryKeyColumn{
 		{ColumnName: "id", Value: Integer(5)},

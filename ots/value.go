@@ -229,13 +229,16 @@ func (v Value) format(limit int) string {
 
 // Brief returns s cut to at most MaxQuoted bytes at a rune boundary, so that a message
 // quoting a name or a text stays short; s itself when it is short enough.
-func Brief(s string) string {
-	if len(s) <= MaxQuoted {
+func Brief(s string) string { return Cut(s, MaxQuoted) }
+
+// Cut returns the longest prefix of s of at most n bytes that ends at a rune boundary, so
+// that valid UTF-8 stays valid; s itself when it is not longer than n.
+func Cut(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	end := MaxQuoted
-	for end > 0 && !utf8.RuneStart(s[end]) {
-		end--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:end]
+	return s[:n]
 }

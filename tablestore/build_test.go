@@ -37,25 +37,25 @@ func TestEstimateRowSizeNeverUnderestimatesTheSDKEncoding(t *testing.T) {
 		{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "g", Value: ots.String(strings.Repeat("k", 1024))}}},
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(7), Columns: []ots.Cell{cell("gone", ots.Value{}), cell("message", ots.String("x"))}},
 	}
+	rows, err := new(rowBuffers).build("result", muts)
+	require.NoError(t, err)
 	for i, m := range muts {
-		row, err := buildRowWrite("result", m)
-		require.NoError(t, err)
-		encoded := len(row.change.Serialize())
-		assert.GreaterOrEqual(t, estimateRowSize(m), encoded+20, "mutation %d: PlainBuffer plus protobuf framing", i)
+		framed := len(appendBatchWriteRowRequest(nil, "result", rows[i:i+1])) - len(appendBatchWriteRowRequest(nil, "result", nil))
+		assert.GreaterOrEqual(t, estimateRowSize(m), framed, "mutation %d: PlainBuffer and protobuf framing", i)
 	}
 }
 
 // sizedRows returns rows with the given estimated sizes.
-func sizedRows(sizes ...int) []*rowWrite {
-	rows := make([]*rowWrite, len(sizes))
+func sizedRows(sizes ...int) []rowWrite {
+	rows := make([]rowWrite, len(sizes))
 	for i, size := range sizes {
-		rows[i] = &rowWrite{kind: transform.MutationPut, size: size}
+		rows[i] = rowWrite{kind: transform.MutationPut, size: size}
 	}
 	return rows
 }
 
 // chunkLengths returns the number of rows of each chunk.
-func chunkLengths(chunks [][]*rowWrite) []int {
+func chunkLengths(chunks [][]rowWrite) []int {
 	lengths := make([]int, len(chunks))
 	for i, c := range chunks {
 		lengths[i] = len(c)
@@ -94,49 +94,31 @@ func TestChunkingUsesTheRowEstimate(t *testing.T) {
 		put(3, cell("payload", ots.String(payload))),
 	}
 	require.Equal(t, maxBatchWriteBytes/2, estimateRowSize(muts[0]))
-	rows, err := buildRowWrites("result", muts)
+	rows, err := new(rowBuffers).build("result", muts)
 	require.NoError(t, err)
 	assert.Equal(t, []int{2, 1}, chunkLengths(chunkRowWrites(rows)))
 
 	muts[0].Columns[0].Value = ots.String(payload + "x")
-	rows, err = buildRowWrites("result", muts)
+	rows, err = new(rowBuffers).build("result", muts)
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 2}, chunkLengths(chunkRowWrites(rows)))
 }
 
-func TestBuildRowWriteMapsMutationsToRowChanges(t *testing.T) {
-	row, err := buildRowWrite("result", put(1, cell("a", ots.Integer(1)), cell("b", ots.String("x"))))
+func TestBuildRowWritesEncodesTheSDKsRowChanges(t *testing.T) {
+	muts := []transform.Mutation{
+		put(1, cell("a", ots.Integer(1)), cell("b", ots.String("x"))),
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2)},
+		{Kind: transform.MutationDelete, PrimaryKey: key(3)},
+		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(4), Columns: []ots.Cell{cell("a", ots.Double(2.5)), cell("b", ots.Value{})}},
+	}
+	rows, err := new(rowBuffers).build("result", muts)
 	require.NoError(t, err)
-	p, ok := row.change.(*sdk.PutRowChange)
-	require.True(t, ok)
-	assert.Equal(t, sdk.RowExistenceExpectation_IGNORE, p.Condition.RowExistenceExpectation)
-	assert.Equal(t, []sdk.AttributeColumn{{ColumnName: "a", Value: int64(1)}, {ColumnName: "b", Value: "x"}}, p.Columns,
-		"no timestamps: the server stamps the cells")
-	assert.Equal(t, "PutRow", row.operation())
-
-	row, err = buildRowWrite("result", transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: key(1)})
-	require.NoError(t, err)
-	d, ok := row.change.(*sdk.DeleteRowChange)
-	require.True(t, ok)
-	assert.Equal(t, sdk.RowExistenceExpectation_IGNORE, d.Condition.RowExistenceExpectation)
-	assert.Equal(t, "DeleteRow", row.operation())
-
-	row, err = buildRowWrite("result", transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1),
-		Columns: []ots.Cell{cell("a", ots.Double(2.5)), cell("b", ots.Value{})}})
-	require.NoError(t, err)
-	u, ok := row.change.(*sdk.UpdateRowChange)
-	require.True(t, ok)
-	assert.Equal(t, sdk.RowExistenceExpectation_EXPECT_EXIST, u.Condition.RowExistenceExpectation)
-	require.Len(t, u.Columns, 2)
-	assert.Equal(t, sdk.ColumnToUpdate{ColumnName: "a", Value: 2.5}, u.Columns[0])
-	assert.Equal(t, "b", u.Columns[1].ColumnName)
-	assert.True(t, u.Columns[1].HasType && u.Columns[1].IgnoreValue && u.Columns[1].Type == sdk.DELETE_ALL_VERSION,
-		"a cell without a value deletes all versions")
-	assert.Equal(t, "UpdateRow", row.operation())
-
-	row, err = buildRowWrite("result", transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1)})
-	require.NoError(t, err)
-	assert.Nil(t, row, "an update without columns is skipped")
+	require.Len(t, rows, 3, "an update without columns is skipped")
+	for i, m := range []transform.Mutation{muts[0], muts[2], muts[3]} {
+		assert.Equal(t, sdkRowChange(t, "result", m).Serialize(), rows[i].row, "%s: the SDK's row change: no timestamps, a cell without a value deletes all versions", m.Kind)
+		assert.Equal(t, m.PrimaryKey, rows[i].primaryKey)
+	}
+	assert.Equal(t, []string{"PutRow", "DeleteRow", "UpdateRow"}, []string{rows[0].operation(), rows[1].operation(), rows[2].operation()})
 }
 
 func TestBuildRowWritesRejectsBadMutations(t *testing.T) {
@@ -179,7 +161,7 @@ func TestBuildRowWritesRejectsBadMutations(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			rows, err := buildRowWrites("result", tc.muts)
+			rows, err := new(rowBuffers).build("result", tc.muts)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Nil(t, rows)

@@ -1,6 +1,9 @@
 // Package tablestore is otsetl's Tablestore client: it writes the result table with
-// BatchWriteRow and reads source rows with BatchGetRow through the official Tablestore Go SDK
-// (github.com/aliyun/aliyun-tablestore-go-sdk/tablestore).
+// BatchWriteRow and reads source rows with BatchGetRow, the requests of the official
+// Tablestore Go SDK (github.com/aliyun/aliyun-tablestore-go-sdk/tablestore). Reads go
+// through the SDK. Writes, the function's hot path, are encoded here, byte for byte as the
+// SDK encodes them but without its per-row objects, and signed as it signs them; the SDK's
+// protobuf types read the answers, and failures come back as the SDK's *OtsError.
 //
 // A [Client] is built per invocation from that invocation's STS credentials ([aliyun.Credentials]). [Client.Write]
 // applies planned [transform.Mutation]s in requests of at most 200 rows and 4 MB, several at a
@@ -51,7 +54,7 @@ const (
 
 // sharedTransport pools connections to Tablestore endpoints across clients, so that an
 // invocation reuses the connections (and TLS sessions) of earlier ones. It holds no
-// credentials: every request is signed on its own by the SDK.
+// credentials: every request is signed on its own.
 var sharedTransport = &http.Transport{
 	DialContext:         (&net.Dialer{Timeout: connectionTimeout}).DialContext,
 	TLSHandshakeTimeout: connectionTimeout,
@@ -85,8 +88,8 @@ type Client struct {
 // not an http(s) URL without a path, the instance is empty, or MaxConcurrentRequests is
 // negative. It sends nothing.
 //
-// The SDK is configured with a 10 s request timeout, a 3 s connection timeout and no
-// retries of its own (RetryTimes 0, which also turns off its re-sending of failed batch
+// Requests time out after 10 s, connections after 3 s. The SDK's reads are configured with
+// no retries of their own (RetryTimes 0, which also turns off its re-sending of failed batch
 // rows, tablestore/api.go doBatchRequestWithRetry): this package retries, bounded by each
 // call's context.
 func NewClient(cfg Config, creds aliyun.Credentials) (*Client, error) {

@@ -156,3 +156,19 @@ func rowFromResult(res sdk.RowResult) (Row, error) {
 	}
 	return Row{Found: true, Columns: cells}, nil
 }
+
+// checkResultIndexes checks that a batch response has exactly one result for each of the
+// sent rows of table, so that mapping results back by Index is safe.
+func checkResultIndexes(table, op string, sent int, results []sdk.RowResult) error {
+	if len(results) != sent {
+		return fmt.Errorf("tablestore: %s on table %q: the response has %d row results for %d rows sent", op, table, len(results), sent)
+	}
+	seen := make([]bool, sent)
+	for _, res := range results {
+		if res.Index < 0 || int(res.Index) >= sent || seen[res.Index] {
+			return fmt.Errorf("tablestore: %s on table %q: the response has a bad or repeated row index %d", op, table, res.Index)
+		}
+		seen[res.Index] = true
+	}
+	return nil
+}

@@ -2,10 +2,13 @@ package tablestore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
-	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/transform"
@@ -59,25 +62,49 @@ func (s *WriteStats) add(o WriteStats) {
 	s.Retries += o.Retries
 }
 
-// rowWrite is one mutation turned into an SDK row change.
+// rowWrite is one row change ready to be sent: a whole mutation, or one part of a mutation
+// too large for one request.
 type rowWrite struct {
 	kind transform.MutationKind
 	// primaryKey is the row's primary key, formatted for messages only when one is needed.
 	primaryKey []ots.PrimaryKeyColumn
-	change     sdk.RowChange
+	// cells are the cells the row change writes: the mutation's, or a part of them.
+	cells []ots.Cell
+	// row is the row change in PlainBuffer (appendRowChange).
+	row []byte
 	// size is the estimated encoded size in bytes.
 	size int
+	// mutation is the index of the mutation in the Write's; part is which part of it this
+	// is, from 0, and last whether no part follows.
+	mutation, part int
+	last           bool
 }
 
 // operation names the row operation for messages: PutRow, UpdateRow or DeleteRow.
 func (w *rowWrite) operation() string {
-	switch w.kind {
-	case transform.MutationPut:
+	switch op, _ := w.wire(); op {
+	case pbOperationPut:
 		return "PutRow"
-	case transform.MutationUpdateIfExists:
+	case pbOperationUpdate:
 		return "UpdateRow"
 	}
 	return "DeleteRow"
+}
+
+// wire returns the row's operation type and row existence expectation in the request: a
+// put's first part is a PutRow with IGNORE, its later parts UpdateRows with IGNORE (the row
+// exists by then, and they only add cells); every part of a conditional update is an
+// UpdateRow with EXPECT_EXIST; a delete is a DeleteRow with IGNORE.
+func (w *rowWrite) wire() (operation, expect byte) {
+	switch {
+	case w.kind == transform.MutationPut && w.part == 0:
+		return pbOperationPut, pbExpectIgnore
+	case w.kind == transform.MutationPut:
+		return pbOperationUpdate, pbExpectIgnore
+	case w.kind == transform.MutationUpdateIfExists:
+		return pbOperationUpdate, pbExpectExist
+	}
+	return pbOperationDelete, pbExpectIgnore
 }
 
 // Write applies mutations to table with BatchWriteRow and reports what it did:
@@ -91,8 +118,13 @@ func (w *rowWrite) operation() string {
 //
 // Cells carry no timestamp: Tablestore stamps them with its own time (ms). Mutations need
 // distinct primary keys, since requests run concurrently and in no particular order. Rows
-// go in requests of at most 200 rows and 4 MB (estimated conservatively; a larger row goes
-// alone and Tablestore judges it), at most MaxConcurrentRequests at a time.
+// go in requests of at most 200 rows and 4 MB (estimated conservatively), at most
+// MaxConcurrentRequests at a time. A row larger than one request (Tablestore keeps rows of
+// any size, but carries at most 4 MB in one request) goes in parts, one request after the
+// other, each with as many of its cells as fit: a put as a PutRow of its first cells and
+// UpdateRows of the others, a conditional update as several conditional UpdateRows, which
+// stop at the first that finds no row. Written again, the parts give the same row. Every
+// cell fits in one request, since no value may be larger than 2 MB.
 //
 // Rows failing with a retryable code (OTSRowOperationConflict, OTSNotEnoughCapacityUnit,
 // OTSTableNotReady, OTSPartitionUnavailable, OTSServerBusy, OTSStorageServerBusy,
@@ -101,102 +133,210 @@ func (w *rowWrite) operation() string {
 // with a network error is re-sent whole. Retries back off exponentially with jitter (pauses
 // of 20 ms ±50%, doubling up to 1 s ±50%). They stop with an error wrapping [ErrDeadline]
 // when the next attempt could not end 500 ms before ctx's deadline (or within a minute if ctx
-// has none),
-// and with ctx's error when ctx ends; both errors wrap the last failure too.
+// has none), and with ctx's error when ctx ends; both errors wrap the last failure too.
 //
 // Any other row failure fails the call with a [*RowError] naming the table, the operation,
-// the primary key, the code and the message; any other request failure fails it with the
-// SDK's error (an *sdk.OtsError for Tablestore's). A mutation of another kind, a primary
-// key value that is not INTEGER, STRING or BINARY, a put cell without a value, or a primary
-// key given twice is an error before anything is sent. On failure some rows may have been
-// written; the returned stats count them.
+// the primary key, the code and the message; any other request failure fails it with an
+// *sdk.OtsError for Tablestore's errors, as the SDK reports them, or net/http's *url.Error.
+// The requests are the SDK's, byte for byte, built without its intermediate objects (see
+// appendRowChange and appendBatchWriteRowRequest), and its protobuf types read the answers.
+//
+// A mutation of another kind, a primary key or a cell that Tablestore would refuse
+// (checkMutation), a put cell without a value, or a primary key given twice is an error
+// before anything is sent. On failure some rows may have been written; the returned stats
+// count them.
 func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutation) (WriteStats, error) {
 	if table == "" {
 		return WriteStats{}, errors.New("tablestore: Write: empty table name")
 	}
-	rows, err := buildRowWrites(table, muts)
+	bufs := rowBufferPool.Get().(*rowBuffers)
+	defer bufs.release()
+	rows, err := bufs.build(table, muts)
 	if err != nil {
 		return WriteStats{}, err
 	}
-	chunks := chunkRowWrites(rows)
-	perChunk := make([]WriteStats, len(chunks))
-	err = runBounded(ctx, len(chunks), c.maxConcurrent, func(ctx context.Context, i int) error {
-		return c.writeChunk(ctx, table, chunks[i], &perChunk[i])
-	})
 	var stats WriteStats
-	for _, s := range perChunk {
-		stats.add(s)
+	w := &write{table: table}
+	for part := 0; len(rows) > 0; part++ {
+		// The rows of this round: every mutation's part number part, but for the
+		// conditional updates that found no row.
+		round, later := rows, rows[:0:0]
+		if bufs.parts > 1 {
+			round = nil
+			for _, row := range rows {
+				switch {
+				case row.part > part:
+					later = append(later, row)
+				case !w.notFound(row.mutation):
+					round = append(round, row)
+				}
+			}
+		}
+		chunks := chunkRowWrites(round)
+		perChunk := make([]WriteStats, len(chunks))
+		err := runBounded(ctx, len(chunks), c.maxConcurrent, func(ctx context.Context, i int) error {
+			return c.writeChunk(ctx, w, chunks[i], &perChunk[i])
+		})
+		for _, s := range perChunk {
+			stats.add(s)
+		}
+		if err != nil {
+			return stats, err
+		}
+		rows = later
 	}
-	return stats, err
+	return stats, nil
 }
 
-// buildRowWrites turns mutations into row changes, skipping conditional updates without
-// columns, and checks that no primary key appears twice.
-func buildRowWrites(table string, muts []transform.Mutation) ([]*rowWrite, error) {
-	rows := make([]*rowWrite, 0, len(muts))
-	firstIndex := make(map[string]int, len(muts))
-	var key []byte
+// write is the state of one Write that outlasts a request: the table, and the conditional
+// updates whose first part found no row, so that their other parts are not sent.
+type write struct {
+	table  string
+	mu     sync.Mutex
+	absent map[int]bool // by mutation index; nil until one is
+}
+
+// notFoundRow reports that the conditional update of mutation i found no row.
+func (w *write) notFoundRow(i int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.absent == nil {
+		w.absent = make(map[int]bool)
+	}
+	w.absent[i] = true
+}
+
+// notFound reports whether the conditional update of mutation i found no row.
+func (w *write) notFound(i int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.absent[i]
+}
+
+// rowBuffers hold the rows of one Write and the encodings of their row changes; a warm
+// instance reuses them from one invocation to the next.
+type rowBuffers struct {
+	rows      []rowWrite
+	encodings []byte
+	// parts is the most parts a mutation was cut into.
+	parts int
+}
+
+// rowBufferPool holds the rowBuffers of finished Writes.
+var rowBufferPool = sync.Pool{New: func() any { return new(rowBuffers) }}
+
+// release empties b, keeping nothing of the mutations alive, and puts it back into the pool.
+func (b *rowBuffers) release() {
+	clear(b.rows)
+	b.rows, b.parts = b.rows[:0], 0
+	rowBufferPool.Put(b)
+}
+
+// build checks mutations, skips conditional updates without columns, checks that no primary
+// key appears twice, cuts a mutation too large for one request into parts (splitCells), and
+// encodes each row change (appendRowChange) into b. The rows are valid until b is released.
+func (b *rowBuffers) build(table string, muts []transform.Mutation) ([]rowWrite, error) {
+	sources := make([]int, 0, len(muts)) // the mutations that write something
 	for i, m := range muts {
-		row, err := buildRowWrite(table, m)
+		skip, err := checkMutation(m)
 		if err != nil {
 			return nil, fmt.Errorf("tablestore: mutation %d (%s) of row (%s) for table %q: %w", i, m.Kind, ots.FormatPrimaryKey(m.PrimaryKey), table, err)
 		}
-		if row == nil {
+		if !skip {
+			sources = append(sources, i)
+		}
+	}
+	group, first := ots.GroupPrimaryKeys(len(sources), func(i int) []ots.PrimaryKeyColumn { return muts[sources[i]].PrimaryKey })
+	if len(first) < len(sources) {
+		for i, g := range group {
+			if at := first[g]; at != i {
+				return nil, fmt.Errorf("tablestore: mutations %d and %d both write row (%s) of table %q; one Write needs distinct primary keys",
+					sources[at], sources[i], ots.FormatPrimaryKey(muts[sources[i]].PrimaryKey), table)
+			}
+		}
+	}
+	rows := slices.Grow(b.rows[:0], len(sources))
+	b.parts = 1
+	total := 0
+	for _, at := range sources {
+		m := &muts[at]
+		row := rowWrite{kind: m.Kind, primaryKey: m.PrimaryKey, cells: m.Columns, size: estimateRowSize(*m), mutation: at, last: true}
+		if row.size <= maxBatchWriteBytes {
+			rows = append(rows, row)
+			total += row.size
 			continue
 		}
-		key = ots.AppendPrimaryKey(key[:0], m.PrimaryKey)
-		if first, dup := firstIndex[string(key)]; dup {
-			return nil, fmt.Errorf("tablestore: mutations %d and %d both write row (%s) of table %q; one Write needs distinct primary keys",
-				first, i, ots.FormatPrimaryKey(m.PrimaryKey), table)
+		parts := splitCells(*m)
+		for part, cells := range parts {
+			size := estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey, Columns: cells})
+			rows = append(rows, rowWrite{kind: m.Kind, primaryKey: m.PrimaryKey, cells: cells, size: size, mutation: at, part: part, last: part == len(parts)-1})
+			total += size
 		}
-		firstIndex[string(key)] = i
-		row.primaryKey = m.PrimaryKey
-		rows = append(rows, row)
+		b.parts = max(b.parts, len(parts))
 	}
+	b.rows = rows
+	// One buffer holds every row: the estimates bound the encodings, so it never grows and
+	// the rows' slices of it stay valid.
+	buf := slices.Grow(b.encodings[:0], total)
+	for i := range rows {
+		row := &rows[i]
+		kind := row.kind
+		if kind == transform.MutationPut && row.part > 0 {
+			kind = transform.MutationUpdateIfExists // an UpdateRow of the cells
+		}
+		start := len(buf)
+		buf = appendRowChange(buf, kind, row.primaryKey, row.cells)
+		row.row = buf[start:len(buf):len(buf)]
+	}
+	b.encodings = buf
 	return rows, nil
 }
 
-// buildRowWrite turns one mutation into a row change with its estimated size. It returns nil
-// for a conditional update without columns.
-func buildRowWrite(table string, m transform.Mutation) (*rowWrite, error) {
-	pk, err := ots.SDKPrimaryKey(m.PrimaryKey)
-	if err != nil {
-		return nil, err
+// splitCells cuts the cells of m, in order, into parts that each fit in one request with
+// m's primary key (estimateRowSize at most maxBatchWriteBytes). A part holds at least one
+// cell: checkMutation lets no value be larger than ots.MaxAttributeValueBytes, which fits.
+func splitCells(m transform.Mutation) [][]ots.Cell {
+	var parts [][]ots.Cell
+	start, size := 0, estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey})
+	for i, c := range m.Columns {
+		cellSize := cellOverheadBytes + len(c.Name) + valueSize(c.Value)
+		if i > start && size+cellSize > maxBatchWriteBytes {
+			parts = append(parts, m.Columns[start:i:i])
+			start, size = i, estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey})
+		}
+		size += cellSize
 	}
-	row := &rowWrite{kind: m.Kind, size: estimateRowSize(m)}
+	return append(parts, m.Columns[start:])
+}
+
+// checkMutation checks that m can be written: a put, a delete or a conditional update, a
+// primary key and cells within Tablestore's limits (ots.CheckPrimaryKeyColumn,
+// ots.CheckAttribute), a value in every cell of a put. It reports whether m is a conditional
+// update without columns, which writes nothing.
+func checkMutation(m transform.Mutation) (skip bool, err error) {
+	if len(m.PrimaryKey) == 0 {
+		return false, errors.New("empty primary key")
+	}
+	for _, col := range m.PrimaryKey {
+		if err := ots.CheckPrimaryKeyColumn(col); err != nil {
+			return false, err
+		}
+	}
 	switch m.Kind {
-	case transform.MutationPut:
-		put := &sdk.PutRowChange{TableName: table, PrimaryKey: pk}
-		put.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	case transform.MutationPut, transform.MutationUpdateIfExists:
 		for _, cell := range m.Columns {
-			if cell.Value.IsNone() {
-				return nil, fmt.Errorf("column %q has no value; a put needs a value in every cell", cell.Name)
+			if m.Kind == transform.MutationPut && cell.Value.IsNone() {
+				return false, fmt.Errorf("column %q has no value; a put needs a value in every cell", ots.Brief(cell.Name))
 			}
-			put.AddColumn(cell.Name, cell.Value.Any())
+			if err := ots.CheckAttribute(cell.Name, cell.Value, m.PrimaryKey); err != nil {
+				return false, err
+			}
 		}
-		row.change = put
+		return m.Kind == transform.MutationUpdateIfExists && len(m.Columns) == 0, nil
 	case transform.MutationDelete:
-		del := &sdk.DeleteRowChange{TableName: table, PrimaryKey: pk}
-		del.SetCondition(sdk.RowExistenceExpectation_IGNORE)
-		row.change = del
-	case transform.MutationUpdateIfExists:
-		if len(m.Columns) == 0 {
-			return nil, nil
-		}
-		update := &sdk.UpdateRowChange{TableName: table, PrimaryKey: pk}
-		update.SetCondition(sdk.RowExistenceExpectation_EXPECT_EXIST)
-		for _, cell := range m.Columns {
-			if cell.Value.IsNone() {
-				update.DeleteColumn(cell.Name)
-			} else {
-				update.PutColumn(cell.Name, cell.Value.Any())
-			}
-		}
-		row.change = update
-	default:
-		return nil, fmt.Errorf("unsupported mutation kind %s; only put, delete and update-if-exists can be written", m.Kind)
+		return false, nil
 	}
-	return row, nil
+	return false, fmt.Errorf("unsupported mutation kind %s; only put, delete and update-if-exists can be written", m.Kind)
 }
 
 // estimateRowSize returns an upper bound of the bytes a mutation's row takes in a
@@ -232,69 +372,167 @@ func valueSize(v ots.Value) int {
 // chunkRowWrites splits rows, in order, into requests of at most maxBatchWriteRows rows and
 // maxBatchWriteBytes estimated bytes. A row larger than maxBatchWriteBytes gets a request
 // of its own.
-func chunkRowWrites(rows []*rowWrite) [][]*rowWrite {
-	var chunks [][]*rowWrite
-	var current []*rowWrite
-	size := 0
-	for _, row := range rows {
-		if len(current) > 0 && (len(current) == maxBatchWriteRows || size+row.size > maxBatchWriteBytes) {
-			chunks = append(chunks, current)
-			current, size = nil, 0
+func chunkRowWrites(rows []rowWrite) [][]rowWrite {
+	var chunks [][]rowWrite
+	start, size := 0, 0
+	for i, row := range rows {
+		if i > start && (i-start == maxBatchWriteRows || size+row.size > maxBatchWriteBytes) {
+			chunks = append(chunks, rows[start:i:i])
+			start, size = i, 0
 		}
-		current = append(current, row)
 		size += row.size
 	}
-	if len(current) > 0 {
-		chunks = append(chunks, current)
+	if start < len(rows) {
+		chunks = append(chunks, rows[start:])
 	}
 	return chunks
 }
 
 // writeChunk writes one request's rows, re-sending the rows that fail with retryable codes
 // until all are settled, one fails for good, or time runs out.
-func (c *Client) writeChunk(ctx context.Context, table string, rows []*rowWrite, stats *WriteStats) error {
-	api := c.api(ctx)
+func (c *Client) writeChunk(ctx context.Context, w *write, rows []rowWrite, stats *WriteStats) error {
+	table := w.table
 	r := newRetrier(ctx)
 	pending := rows
 	err := r.run(ctx, func() (retry, err error) {
-		req := new(sdk.BatchWriteRowRequest)
-		for _, row := range pending {
-			req.AddRowChange(row.change)
-		}
 		stats.Requests++
-		resp, err := ots.CallSDK(func() (*sdk.BatchWriteRowResponse, error) { return api.BatchWriteRow(req) })
-		if err != nil {
+		var resp otsprotocol.BatchWriteRowResponse
+		body := newRequestBody(func(b []byte) []byte { return appendBatchWriteRowRequest(b, table, pending) })
+		if err := c.post(ctx, "BatchWriteRow", body, &resp); err != nil {
 			return classify("BatchWriteRow", table, err)
 		}
-		pending, retry, err = settleWrites(table, pending, resp.TableToRowsResult[table], stats)
+		results, err := tableResults(table, len(pending), &resp)
+		if err != nil {
+			return nil, err
+		}
+		pending, retry, err = w.settle(pending, results, stats)
 		return retry, err
 	})
 	stats.Retries = r.retries
 	return err
 }
 
-// settleWrites maps the per-row results of a BatchWriteRow back to the rows sent, by their
-// Index, and counts the settled ones. It returns the rows to re-send with the first of their
-// errors, or the error of a row that failed for good.
-func settleWrites(table string, sent []*rowWrite, results []sdk.RowResult, stats *WriteStats) (again []*rowWrite, retry, err error) {
-	if err := checkResultIndexes(table, "BatchWriteRow", len(sent), results); err != nil {
-		return nil, nil, err
+// The enumerations of a BatchWriteRow request (table_store.proto OperationType and
+// RowExistenceExpectation).
+const (
+	pbOperationPut    = 1
+	pbOperationUpdate = 2
+	pbOperationDelete = 3
+	pbExpectIgnore    = 0
+	pbExpectExist     = 1
+)
+
+// appendBatchWriteRowRequest appends the BatchWriteRowRequest (table_store.proto) that
+// writes rows to table, as the SDK's BatchWriteRow marshals it: one table, each row with
+// its operation type, its row change and its condition (IGNORE, or EXPECT_EXIST for a
+// conditional update), and is_atomic false.
+func appendBatchWriteRowRequest(b []byte, table string, rows []rowWrite) []byte {
+	const (
+		fieldTables, fieldIsAtomic           = 1, 3 // BatchWriteRowRequest
+		fieldTableName, fieldRows            = 1, 2 // TableInBatchWriteRowRequest
+		fieldType, fieldRowChange, fieldCond = 1, 2, 3
+		fieldRowExistence                    = 1 // Condition
+		wireVarint, wireBytes                = 0, 2
+	)
+	rowSize := func(row *rowWrite) int {
+		return 2 + 1 + uvarintLen(len(row.row)) + len(row.row) + 4 // type, row change, condition
 	}
-	for _, res := range results {
-		row := sent[res.Index]
+	tableSize := 1 + uvarintLen(len(table)) + len(table)
+	for i := range rows {
+		n := rowSize(&rows[i])
+		tableSize += 1 + uvarintLen(n) + n
+	}
+	b = slices.Grow(b, 1+uvarintLen(tableSize)+tableSize+2)
+	b = append(b, fieldTables<<3|wireBytes)
+	b = binary.AppendUvarint(b, uint64(tableSize))
+	b = append(b, fieldTableName<<3|wireBytes)
+	b = binary.AppendUvarint(b, uint64(len(table)))
+	b = append(b, table...)
+	for i := range rows {
+		row := &rows[i]
+		operation, expect := row.wire()
+		b = append(b, fieldRows<<3|wireBytes)
+		b = binary.AppendUvarint(b, uint64(rowSize(row)))
+		b = append(b, fieldType<<3|wireVarint, operation, fieldRowChange<<3|wireBytes)
+		b = binary.AppendUvarint(b, uint64(len(row.row)))
+		b = append(b, row.row...)
+		b = append(b, fieldCond<<3|wireBytes, 2, fieldRowExistence<<3|wireVarint, expect)
+	}
+	return append(b, fieldIsAtomic<<3|wireVarint, 0)
+}
+
+// uvarintLen is the length of n as a protobuf varint.
+func uvarintLen(n int) int {
+	size := 1
+	for ; n >= 0x80; n >>= 7 {
+		size++
+	}
+	return size
+}
+
+// rowResult is the outcome of one row of a BatchWriteRow, from its response.
+type rowResult struct {
+	ok            bool
+	code, message string
+}
+
+// tableResults returns the row results of table in a BatchWriteRow response to sent rows:
+// one per row, in the rows' order. A response without them, or with a failed row lacking
+// its error's code or message, is malformed ([ots.ErrMalformedResponse]).
+func tableResults(table string, sent int, resp *otsprotocol.BatchWriteRowResponse) ([]rowResult, error) {
+	malformed := func(format string, args ...any) error {
+		return fmt.Errorf("tablestore: BatchWriteRow on table %q: %w: %s", table, ots.ErrMalformedResponse, fmt.Sprintf(format, args...))
+	}
+	var rows []*otsprotocol.RowInBatchWriteRowResponse
+	for _, t := range resp.Tables {
+		if t.GetTableName() == table {
+			rows = t.Rows
+		}
+	}
+	if len(rows) != sent {
+		return nil, fmt.Errorf("tablestore: BatchWriteRow on table %q: the response has %d row results for %d rows sent", table, len(rows), sent)
+	}
+	results := make([]rowResult, len(rows))
+	for i, row := range rows {
 		switch {
-		case res.IsSucceed:
-			stats.count(row.kind)
-		case row.kind == transform.MutationUpdateIfExists && res.Error.Code == codeConditionCheckFail:
+		case row.IsOk == nil:
+			return nil, malformed("row %d has no is_ok", i)
+		case *row.IsOk:
+			results[i].ok = true
+		case row.Error == nil || row.Error.Code == nil || row.Error.Message == nil:
+			return nil, malformed("failed row %d has no error code and message", i)
+		default:
+			results[i] = rowResult{code: *row.Error.Code, message: *row.Error.Message}
+		}
+	}
+	return results, nil
+}
+
+// settle maps the row results of a BatchWriteRow to the rows sent, in order, and counts
+// the mutations they settle: a mutation counts when its last part is written, or when a
+// conditional update finds no row. It returns the rows to re-send with the first of their
+// errors, or the error of a row that failed for good.
+func (w *write) settle(sent []rowWrite, results []rowResult, stats *WriteStats) (again []rowWrite, retry, err error) {
+	for i, res := range results {
+		row := &sent[i]
+		switch {
+		case res.ok:
+			if row.last {
+				stats.count(row.kind)
+			}
+		case row.kind == transform.MutationUpdateIfExists && res.code == codeConditionCheckFail:
 			stats.count(row.kind)
 			stats.NotInView++
-		case retryableCode(res.Error.Code, res.Error.Message):
-			again = append(again, row)
+			if !row.last {
+				w.notFoundRow(row.mutation)
+			}
+		case retryableCode(res.code, res.message):
+			again = append(again, *row)
 			if retry == nil {
-				retry = row.failure(table, res.Error)
+				retry = row.failure(w.table, res)
 			}
 		default:
-			return nil, nil, row.failure(table, res.Error)
+			return nil, nil, row.failure(w.table, res)
 		}
 	}
 	return again, retry, nil
@@ -313,22 +551,6 @@ func (s *WriteStats) count(kind transform.MutationKind) {
 }
 
 // failure describes the row's per-row error.
-func (w *rowWrite) failure(table string, e sdk.Error) *RowError {
-	return &RowError{Table: table, Operation: w.operation(), PrimaryKey: ots.FormatPrimaryKey(w.primaryKey), Code: e.Code, Message: e.Message}
-}
-
-// checkResultIndexes checks that a batch response has exactly one result for each of the
-// sent rows of table, so that mapping results back by Index is safe.
-func checkResultIndexes(table, op string, sent int, results []sdk.RowResult) error {
-	if len(results) != sent {
-		return fmt.Errorf("tablestore: %s on table %q: the response has %d row results for %d rows sent", op, table, len(results), sent)
-	}
-	seen := make([]bool, sent)
-	for _, res := range results {
-		if res.Index < 0 || int(res.Index) >= sent || seen[res.Index] {
-			return fmt.Errorf("tablestore: %s on table %q: the response has a bad or repeated row index %d", op, table, res.Index)
-		}
-		seen[res.Index] = true
-	}
-	return nil
+func (w *rowWrite) failure(table string, res rowResult) *RowError {
+	return &RowError{Table: table, Operation: w.operation(), PrimaryKey: ots.FormatPrimaryKey(w.primaryKey), Code: res.code, Message: res.message}
 }

@@ -1,17 +1,20 @@
 package tablestore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 	"github.com/golang/protobuf/proto"
 	"github.com/stretchr/testify/assert"
@@ -325,19 +328,19 @@ func TestWriteMapsRowFailuresByIndex(t *testing.T) {
 }
 
 func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
-	rows, err := buildRowWrites("result", []transform.Mutation{
+	rows, err := new(rowBuffers).build("result", []transform.Mutation{
 		put(1, cell("n", ots.Integer(1))),
 		{Kind: transform.MutationDelete, PrimaryKey: key(2)},
 		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("n", ots.Integer(3))}},
 	})
 	require.NoError(t, err)
-	conditionFailed := sdk.Error{Code: codeConditionCheckFail, Message: "Condition check failed."}
-	for _, failing := range []int32{0, 1} {
+	conditionFailed := rowResult{code: codeConditionCheckFail, message: "Condition check failed."}
+	for _, failing := range []int{0, 1} {
 		// The conditional update of row 3 failing its condition is a correct outcome; the put
 		// or delete failing it is not.
-		results := []sdk.RowResult{{Index: 0, IsSucceed: true}, {Index: 1, IsSucceed: true}, {Index: 2, Error: conditionFailed}}
-		results[failing] = sdk.RowResult{Index: failing, Error: conditionFailed}
-		_, _, err := settleWrites("result", rows, results, &WriteStats{})
+		results := []rowResult{{ok: true}, {ok: true}, conditionFailed}
+		results[failing] = conditionFailed
+		_, _, err := (&write{table: "result"}).settle(rows, results, &WriteStats{})
 		var rowErr *RowError
 		require.ErrorAs(t, err, &rowErr)
 		assert.Equal(t, codeConditionCheckFail, rowErr.Code)
@@ -389,4 +392,139 @@ func TestWriteSurvivesAMalformedResponse(t *testing.T) {
 	require.ErrorIs(t, err, ots.ErrMalformedResponse)
 	assert.Contains(t, err.Error(), `BatchWriteRow on table "result": malformed response`)
 	assert.Equal(t, WriteStats{Requests: 1}, stats, "a malformed response is not retried")
+}
+
+// recordRequests starts a proxy to backend that records the BatchWriteRow requests it passes
+// on, decoded, in arrival order.
+func recordRequests(t *testing.T, backend string) (endpoint string, requests func() []*otsprotocol.BatchWriteRowRequest) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []*otsprotocol.BatchWriteRowRequest
+	rp := newReverseProxy(t, backend)
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if actionOf(r) == "BatchWriteRow" {
+			body, err := io.ReadAll(r.Body)
+			require.NoError(t, err)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			req := new(otsprotocol.BatchWriteRowRequest)
+			require.NoError(t, proto.Unmarshal(body, req))
+			mu.Lock()
+			seen = append(seen, req)
+			mu.Unlock()
+		}
+		rp.ServeHTTP(w, r)
+	})
+	return serve(t, record), func() []*otsprotocol.BatchWriteRowRequest {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+}
+
+// rowsOf lists a request's rows as "OPERATION/EXPECTATION" for a test to compare.
+func rowsOf(req *otsprotocol.BatchWriteRowRequest) []string {
+	var rows []string
+	for _, table := range req.Tables {
+		for _, row := range table.Rows {
+			rows = append(rows, row.GetType().String()+"/"+row.GetCondition().GetRowExistence().String())
+		}
+	}
+	return rows
+}
+
+// TestWriteSendsARowLargerThanOneRequestInParts writes rows larger than one request carries
+// (4 MB), next to a small row: three cells of 1.9 MB go in two parts, a PutRow of the first
+// two (in the first request, with the small row) and an UpdateRow of the third; three
+// cells of 2 MB, the largest value there is, go in three. The table ends up with the whole
+// rows, also when the Write is repeated.
+func TestWriteSendsARowLargerThanOneRequestInParts(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cellBytes int
+		requests  [][]string // the rows of each request of one Write
+	}{
+		{"1.9 MB cells", 1900 << 10, [][]string{{"PUT/IGNORE", "PUT/IGNORE"}, {"UPDATE/IGNORE"}}},
+		{"2 MB cells", ots.MaxAttributeValueBytes, [][]string{{"PUT/IGNORE", "PUT/IGNORE"}, {"UPDATE/IGNORE"}, {"UPDATE/IGNORE"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := newTable(t, "result")
+			endpoint, requests := recordRequests(t, srv.Endpoint)
+			c := newTestClient(t, endpoint, 0)
+			big := func(b byte) string { return strings.Repeat(string(rune('a'+b)), tc.cellBytes) }
+			muts := []transform.Mutation{
+				put(1, cell("a", ots.String(big(0))), cell("b", ots.String(big(1))), cell("c", ots.String(big(2))), cell("level", ots.Integer(3))),
+				put(2, cell("level", ots.Integer(2))),
+			}
+			for range 2 {
+				stats, err := c.Write(t.Context(), "result", muts)
+				require.NoError(t, err)
+				assert.Equal(t, WriteStats{Requests: len(tc.requests), Puts: 2}, stats)
+				row := getRow(t, srv.Endpoint, "result", key(1))
+				require.Equal(t, 4, len(row))
+				for i, name := range []string{"a", "b", "c"} {
+					assert.True(t, row[name] == big(byte(i)), "column %s is whole", name)
+				}
+				assert.Equal(t, int64(3), row["level"])
+				assert.Equal(t, map[string]any{"level": int64(2)}, getRow(t, srv.Endpoint, "result", key(2)))
+			}
+			sent := requests()
+			require.Equal(t, 2*len(tc.requests), len(sent))
+			for i, want := range tc.requests {
+				assert.Equal(t, want, rowsOf(sent[i]), "request %d", i)
+			}
+
+			// A smaller put replaces the whole row, as a put does.
+			_, err := c.Write(t.Context(), "result", []transform.Mutation{put(1, cell("level", ots.Integer(2)))})
+			require.NoError(t, err)
+			assert.Equal(t, map[string]any{"level": int64(2)}, getRow(t, srv.Endpoint, "result", key(1)))
+		})
+	}
+}
+
+// TestWriteSendsALargeConditionalUpdateInParts: every part of a conditional update expects
+// the row to exist; when it does not, the first part says so and the others are not sent.
+func TestWriteSendsALargeConditionalUpdateInParts(t *testing.T) {
+	srv, seeder := newTable(t, "result")
+	seed(t, seeder, "result", put(1, cell("keep", ots.Boolean(true)), cell("gone", ots.Integer(1))))
+	endpoint, requests := recordRequests(t, srv.Endpoint)
+	c := newTestClient(t, endpoint, 0)
+	big := ots.Binary(make([]byte, 1900<<10))
+	update := func(id int64) transform.Mutation {
+		return transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(id),
+			Columns: []ots.Cell{cell("a", big), cell("gone", ots.Value{}), cell("b", big), cell("c", big)}}
+	}
+	stats, err := c.Write(t.Context(), "result", []transform.Mutation{update(1), update(2)})
+	require.NoError(t, err)
+	assert.Equal(t, WriteStats{Requests: 3, Updates: 2, NotInView: 1}, stats)
+	row := getRow(t, srv.Endpoint, "result", key(1))
+	assert.Equal(t, []string{"a", "b", "c", "keep"}, slices.Sorted(maps.Keys(row)), "puts and deletes of every part applied")
+	assert.Nil(t, getRow(t, srv.Endpoint, "result", key(2)), "an update never creates a row")
+	sent := requests()
+	require.Equal(t, 3, len(sent), "the first parts of both rows (3.9 MB each, one request each), then the second part of row 1 only")
+	for i, req := range sent {
+		assert.Equal(t, []string{"UPDATE/EXPECT_EXIST"}, rowsOf(req), "request %d", i)
+	}
+}
+
+// TestWriteRefusesRowsTablestoreRefuses: a mutation holding what no request can carry is an
+// error naming the key before anything is sent.
+func TestWriteRefusesRowsTablestoreRefuses(t *testing.T) {
+	for name, tc := range map[string]struct {
+		mut  transform.Mutation
+		want string
+	}{
+		"NaN":          {put(1, cell("ratio", ots.Double(math.NaN()))), `mutation 1 (put) of row (id=1) for table "result": column "ratio" holds DOUBLE NaN`},
+		"infinity":     {transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []ots.Cell{cell("r", ots.Double(math.Inf(1)))}}, `row (id=2)`},
+		"value > 2 MB": {put(3, cell("blob", ots.Binary(make([]byte, ots.MaxAttributeValueBytes+1)))), `longer than Tablestore's limit of 2097152 bytes`},
+		"key > 1 KB":   {transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Binary(make([]byte, 1025))}}}, `longer than Tablestore's limit of 1024 bytes for a primary key value`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newTestClient(t, "http://127.0.0.1:1", 0) // nothing may be sent
+			stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(9), tc.mut})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Less(t, len(err.Error()), 500, "values are quoted briefly")
+			assert.Equal(t, WriteStats{}, stats)
+		})
+	}
 }

@@ -2,8 +2,6 @@ package transform
 
 import (
 	"errors"
-	"hash/maphash"
-	"math/bits"
 	"slices"
 
 	"github.com/otsetl/otsetl/ots"
@@ -56,8 +54,13 @@ type Plan struct {
 //
 // A key whose full image the filter cannot evaluate gets a MutationDelete and every record
 // of the key goes to Invalid. A malformed record (one that fails events.Record.Validate, as
-// events.Decode never lets through) goes to Invalid and leaves its key's row unknown until
-// a later PutRow or DeleteRow: MutationReadSource. A nil ev is an empty event.
+// events.Decode never lets through), and a record holding in a projected column what
+// Tablestore would refuse in a row of the result table (a DOUBLE NaN or infinity, a value or
+// a name beyond its limits: ots.CheckAttribute), go to Invalid and leave their key's row
+// unknown until a later PutRow or DeleteRow: MutationReadSource, so that the key's row is
+// read from the source table, which never holds such values. A record whose primary key
+// Tablestore would refuse (ots.CheckPrimaryKeyColumn) goes to Invalid and is not folded: no
+// table holds a row of that key. A nil ev is an empty event.
 func (r *Rule) Plan(ev *events.Event) Plan {
 	if ev == nil {
 		return Plan{}
@@ -69,20 +72,16 @@ func (r *Rule) Plan(ev *events.Event) Plan {
 }
 
 // planner plans one event in two passes: group chains the records of every key, and plan
-// folds and decides one key after the other. It allocates its tables once, sized by the
-// records (which bound the keys), and nothing per key or per record: keys are found through
-// an open-addressing table of indexes, hashed by their encoding (ots.AppendPrimaryKey) in one
-// reused buffer; one fold serves every key in turn, pointing at the event's cells; the Columns
-// of all mutations are carved from one array.
+// folds and decides one key after the other. It allocates a few arrays, sized by the records
+// (which bound the keys), and nothing per key or per record: the keys are numbered once
+// (ots.GroupPrimaryKeys), the records of every key are chained through one slice, one fold
+// serves every key in turn, pointing at the event's cells, and the Columns of the mutations
+// are carved from a few arrays.
 type planner struct {
 	rule      *Rule
 	evaluator *evaluator
 	records   []events.Record
 	keys      []plannedKey // in order of each key's first record
-	// slots is the hash table of keys: 0 for a free slot, else 1 + an index into keys.
-	// Its length is a power of two, at least twice the records.
-	slots []int32
-	seed  maphash.Seed
 	// nextRecord chains the records of a key: nextRecord[i] is the index of the key's
 	// record after record i, or -1 after its last.
 	nextRecord []int
@@ -98,51 +97,69 @@ type plannedKey struct {
 	firstRecord, lastRecord int
 }
 
-// group chains every record with a primary key to its key's records; one without goes to
-// Invalid.
+// group chains the records of every key. A record without a primary key, or with one that
+// Tablestore would refuse, goes to Invalid and is not folded: no table holds a row of that
+// key, so there is nothing to read or write.
 func (p *planner) group() {
-	n := len(p.records)
-	p.nextRecord = make([]int, n)
-	p.keys = make([]plannedKey, 0, n)
-	p.slots = make([]int32, max(2, 1<<bits.Len(uint(2*n))))
-	p.seed = maphash.MakeSeed()
-	var key []byte // the encoding of a record's primary key
-	for i := range p.records {
-		rec := &p.records[i]
-		if len(rec.PrimaryKey) == 0 {
-			p.setInvalid(i, errors.New("record has no primary key"))
+	group, first := ots.GroupPrimaryKeys(len(p.records), func(i int) []ots.PrimaryKeyColumn { return p.records[i].PrimaryKey })
+	p.nextRecord = make([]int, len(p.records))
+	p.keys = make([]plannedKey, 0, len(first))
+	keyOf := make([]int, len(first)) // by key number: 1 + the key's index in keys, 0 for a key refused
+	var refused []error              // by key number: why Tablestore would refuse the key
+	for i, g := range group {
+		if i == first[g] {
+			if err := checkPrimaryKey(p.records[i].PrimaryKey); err != nil {
+				if refused == nil {
+					refused = make([]error, len(first))
+				}
+				refused[g] = err
+			} else {
+				keyOf[g] = len(p.keys) + 1
+				p.keys = append(p.keys, plannedKey{firstRecord: i, lastRecord: i})
+			}
+		}
+		if keyOf[g] == 0 {
+			p.setInvalid(i, refused[g])
 			continue
+		}
+		if key := &p.keys[keyOf[g]-1]; key.lastRecord != i {
+			p.nextRecord[key.lastRecord] = i
+			key.lastRecord = i
 		}
 		p.nextRecord[i] = -1
 		p.folded++
-		p.cells += len(rec.Columns)
-		key = ots.AppendPrimaryKey(key[:0], rec.PrimaryKey)
-		p.chain(i, rec.PrimaryKey, maphash.Bytes(p.seed, key))
+		p.cells += len(p.records[i].Columns)
 	}
 }
 
-// chain adds the record at index i, of key primaryKey whose encoding hashes to hash, to its
-// key's records, starting the key when this is its first record.
-func (p *planner) chain(i int, primaryKey []ots.PrimaryKeyColumn, hash uint64) {
-	mask := len(p.slots) - 1
-	for slot := int(hash) & mask; ; slot = (slot + 1) & mask {
-		if p.slots[slot] == 0 {
-			p.slots[slot] = int32(len(p.keys) + 1)
-			p.keys = append(p.keys, plannedKey{firstRecord: i, lastRecord: i})
-			return
-		}
-		if key := &p.keys[p.slots[slot]-1]; slices.EqualFunc(p.records[key.firstRecord].PrimaryKey, primaryKey, sameColumn) {
-			p.nextRecord[key.lastRecord] = i
-			key.lastRecord = i
-			return
+// checkPrimaryKey returns why Tablestore would refuse a row of primary key pk, or nil: pk is
+// empty, or one of its columns is refused (ots.CheckPrimaryKeyColumn).
+func checkPrimaryKey(pk []ots.PrimaryKeyColumn) error {
+	if len(pk) == 0 {
+		return errors.New("record has no primary key")
+	}
+	for _, col := range pk {
+		if err := ots.CheckPrimaryKeyColumn(col); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
-// sameColumn reports whether two primary key columns have the same name and value, as their
-// encodings are alike (ots.AppendPrimaryKey).
-func sameColumn(a, b ots.PrimaryKeyColumn) bool {
-	return a.ColumnName == b.ColumnName && a.Value.Equal(b.Value)
+// unwritable returns why rec holds what Tablestore would refuse in a row of the result
+// table, or nil: a cell of a projected column beyond Tablestore's limits
+// ([ots.CheckAttribute]). A cell the projection drops is never written, and may hold
+// anything.
+func (r *Rule) unwritable(rec *events.Record) error {
+	for i := range rec.Columns {
+		c := &rec.Columns[i]
+		if r.Projects(c.ColumnName) {
+			if err := ots.CheckAttribute(c.ColumnName, c.Value, rec.PrimaryKey); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // setInvalid records err as the reason record i is invalid, unless it has one already.
@@ -167,7 +184,11 @@ func (p *planner) plan() Plan {
 		for i := key.firstRecord; i >= 0; i = p.nextRecord[i] {
 			indexes = append(indexes, i)
 			cells += len(p.records[i].Columns)
-			if err := p.records[i].Validate(); err != nil {
+			err := p.records[i].Validate()
+			if err == nil {
+				err = p.rule.unwritable(&p.records[i])
+			}
+			if err != nil {
 				p.setInvalid(i, err)
 				p.fold.forgetRow()
 				continue

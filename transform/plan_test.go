@@ -2,6 +2,7 @@ package transform
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -585,6 +586,80 @@ func TestPlanMalformedRecords(t *testing.T) {
 				`0: events: Type: unknown record type "Upsert" (want PutRow, UpdateRow or DeleteRow)`,
 				`1: filter "level > 1": column "level" holds STRING "x": invalid operation: string > int (1:7)`,
 			},
+		},
+	})
+}
+
+// TestPlanUnwritableRecords: a record holding what Tablestore refuses in a row, in its
+// primary key or in a projected column, is invalid, and its key's row is read from the
+// source table, which never holds such values; in a column the projection drops it is
+// harmless.
+func TestPlanUnwritableRecords(t *testing.T) {
+	longKey := []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.String(strings.Repeat("k", ots.MaxPrimaryKeyValueBytes+1))}}
+	runPlanCases(t, []planCase{
+		{
+			name:        "DOUBLE NaN",
+			records:     []events.Record{putRow(1, put("level", ots.Integer(3)), put("ratio", ots.Double(math.NaN())))},
+			want:        []Mutation{mutation(MutationReadSource, 1, []int{0})},
+			wantInvalid: []string{`0: column "ratio" holds DOUBLE NaN; Tablestore stores no NaN or infinity`},
+		},
+		{
+			name: "infinity in an UpdateRow, after a full image",
+			records: []events.Record{
+				putRow(1, put("level", ots.Integer(3))),
+				updateRow(1, put("ratio", ots.Double(math.Inf(-1)))),
+				putRow(2, put("level", ots.Integer(2))),
+			},
+			want: []Mutation{
+				mutation(MutationReadSource, 1, []int{0, 1}),
+				mutation(MutationPut, 2, []int{2}, cell("level", ots.Integer(2))),
+			},
+			wantInvalid: []string{`1: column "ratio" holds DOUBLE -Inf; Tablestore stores no NaN or infinity`},
+		},
+		{
+			name:        "an attribute value over 2 MB",
+			records:     []events.Record{updateRow(1, put("message", ots.Binary(make([]byte, ots.MaxAttributeValueBytes+1))))},
+			want:        []Mutation{mutation(MutationReadSource, 1, []int{0})},
+			wantInvalid: []string{`0: column "message" holds BINARY 0x` + strings.Repeat("00", ots.MaxQuoted) + `…(2097153 bytes), longer than Tablestore's limit of 2097152 bytes for an attribute value`},
+		},
+		{
+			name:        "a primary key value over 1 KB: no table holds such a key",
+			records:     []events.Record{{Type: events.DeleteRow, PrimaryKey: longKey}, putRow(2, put("level", ots.Integer(2)))},
+			want:        []Mutation{mutation(MutationPut, 2, []int{1}, cell("level", ots.Integer(2)))},
+			wantInvalid: []string{`0: primary key column "id" holds STRING "` + strings.Repeat("k", ots.MaxQuoted) + `"…(1025 bytes), longer than Tablestore's limit of 1024 bytes for a primary key value`},
+		},
+		{
+			name:        "a column name over 255 bytes",
+			records:     []events.Record{updateRow(1, deleteAll(strings.Repeat("c", 256)))},
+			want:        []Mutation{mutation(MutationReadSource, 1, []int{0})},
+			wantInvalid: []string{`0: column name "` + strings.Repeat("c", ots.MaxQuoted) + `" (256 bytes) is not 1-255 bytes long`},
+		},
+		{
+			name:        "an attribute named like a primary key column",
+			records:     []events.Record{putRow(1, put("level", ots.Integer(3)), put("id", ots.Integer(1)))},
+			want:        []Mutation{mutation(MutationReadSource, 1, []int{0})},
+			wantInvalid: []string{`0: column "id" has the name of a primary key column`},
+		},
+		{
+			name:        "a primary key column name Tablestore does not allow",
+			records:     []events.Record{{Type: events.DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "user id", Value: ots.Integer(1)}}}},
+			want:        nil,
+			wantInvalid: []string{`0: primary key column name "user id" is not a Tablestore name (1-255 bytes of [A-Za-z0-9_], not starting with a digit)`},
+		},
+		{
+			name:    "a NaN the projection drops is never written",
+			cfg:     messageOnly,
+			records: []events.Record{putRow(1, put("level", ots.Integer(3)), put("message", ots.String("m")), put("ratio", ots.Double(math.NaN())))},
+			want:    []Mutation{mutation(MutationPut, 1, []int{0}, cell("message", ots.String("m")))},
+		},
+		{
+			name: "a later PutRow replaces the row an unwritable record left unknown",
+			records: []events.Record{
+				putRow(1, put("level", ots.Integer(3)), put("ratio", ots.Double(math.Inf(1)))),
+				putRow(1, put("level", ots.Integer(2)), put("ratio", ots.Double(0.5))),
+			},
+			want:        []Mutation{mutation(MutationPut, 1, []int{0, 1}, cell("level", ots.Integer(2)), cell("ratio", ots.Double(0.5)))},
+			wantInvalid: []string{`0: column "ratio" holds DOUBLE +Inf; Tablestore stores no NaN or infinity`},
 		},
 	})
 }

@@ -18,10 +18,6 @@ import (
 // attribute column is greater than 1.
 const DefaultFilter = "level > 1"
 
-// maxColumnNameBytes is Tablestore's limit on the length of a column name (Tablestore
-// "Limits": column names are 1 to 255 bytes).
-const maxColumnNameBytes = 255
-
 // Config is the rule's configuration, as the FILTER and COLUMNS environment variables give it.
 type Config struct {
 	// Filter is an expr-lang/expr boolean expression over a row's attribute columns; a
@@ -113,8 +109,8 @@ func compileProjection(columns []string) (map[string]bool, error) {
 		switch {
 		case name == "":
 			return nil, errors.New("projection: empty column name")
-		case len(name) > maxColumnNameBytes:
-			return nil, fmt.Errorf("projection: column %q is longer than %d bytes", name, maxColumnNameBytes)
+		case len(name) > ots.MaxNameBytes:
+			return nil, fmt.Errorf("projection: column %q is longer than %d bytes", name, ots.MaxNameBytes)
 		case projection[name]:
 			return nil, fmt.Errorf("projection: column %q is listed twice", name)
 		}
@@ -161,9 +157,10 @@ func (r *Rule) ReadColumns() []string {
 // exist, which gives a delete. The result keeps m's PrimaryKey and Records.
 //
 // When the filter cannot be evaluated on the row (say `level` holds a STRING under
-// `level > 1`), Resolve returns a MutationDelete, since an unevaluable row is not in the
-// result table, together with an error naming the filter's columns, their kinds and values;
-// the caller reports m.Records as invalid records. Any other error (m is not a
+// `level > 1`), or its projection holds what Tablestore would refuse in a row
+// ([ots.CheckAttribute]), Resolve returns a MutationDelete, since such a row is not in the
+// result table, together with an error naming the columns, their kinds and values; the
+// caller reports m.Records as invalid records. Any other error (m is not a
 // MutationReadSource) comes with a zero Mutation.
 func (r *Rule) Resolve(m Mutation, sourceRow []ots.Cell, found bool) (Mutation, error) {
 	if m.Kind != MutationReadSource {
@@ -177,6 +174,11 @@ func (r *Rule) Resolve(m Mutation, sourceRow []ots.Cell, found bool) (Mutation, 
 	defer e.release()
 	var err error
 	resolved.Kind, resolved.Columns, err = e.decide(rowOf(sourceRow))
+	for _, c := range resolved.Columns {
+		if err := ots.CheckAttribute(c.Name, c.Value, m.PrimaryKey); err != nil {
+			return Mutation{Kind: MutationDelete, PrimaryKey: m.PrimaryKey, Records: m.Records}, fmt.Errorf("the source row cannot be written: %w", err)
+		}
+	}
 	return resolved, err
 }
 

@@ -177,6 +177,20 @@ func TestResolve(t *testing.T) {
 			wantErr: `filter "level > 1": column "level" holds STRING "3": invalid operation: string > int (1:7)`,
 		},
 		{
+			name:    "a row Tablestore would not take in the result table",
+			row:     []ots.Cell{cell("level", ots.Integer(3)), cell("id", ots.String("shadow"))},
+			found:   true,
+			want:    mutation(MutationDelete, 7, []int{0, 2}),
+			wantErr: `the source row cannot be written: column "id" has the name of a primary key column`,
+		},
+		{
+			name:  "what the projection drops is never written",
+			cfg:   messageOnly,
+			row:   []ots.Cell{cell("level", ots.Integer(3)), cell("id", ots.String("shadow")), cell("message", ots.String("m"))},
+			found: true,
+			want:  mutation(MutationPut, 7, []int{0, 2}, cell("message", ots.String("m"))),
+		},
+		{
 			name:    "invalid row, DOUBLE against a STRING comparison",
 			cfg:     Config{Filter: `message > "m"`},
 			row:     []ots.Cell{cell("message", ots.Double(2.5))},

@@ -33,6 +33,12 @@ func main() {
 			fmt.Fprintln(os.Stderr, "otsetl:", err)
 			os.Exit(2)
 		}
+		gc, err := gcSettingsFor(os.Getenv)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "otsetl:", err)
+			os.Exit(2)
+		}
+		gc.apply()
 		fcruntime.StartGo1(fn.Invoke)
 		return
 	}

@@ -158,7 +158,8 @@ func TestUsageAndConfigurationErrors(t *testing.T) {
 		{"unknown flag", nil, []string{"serve", "--no-such-flag"}, "unknown flag"},
 		{"capture count not a number", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", handler.EnvCapturePayloads: "-1"}, []string{"serve"}, `CAPTURE_PAYLOADS="-1": want how many payloads to capture`},
 		{"negative in-flight bound", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1"}, []string{"serve", "--max-inflight-bytes", "-1"}, "--max-inflight-bytes -1"},
-		{"memory size not a number", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", envMemorySize: "lots"}, []string{"serve"}, `FC_FUNCTION_MEMORY_SIZE="lots"`},
+		{"profile folder is a file", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1"}, []string{"serve", "--profile", "main_test.go"}, "--profile: mkdir main_test.go"},
+		{"memory size not a number", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", fcruntime.EnvMemorySize: "lots"}, []string{"serve"}, `FC_FUNCTION_MEMORY_SIZE="lots"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,55 +1,25 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/fcruntime"
+	"github.com/otsetl/otsetl/handler"
 )
 
 // defaultPort is the custom runtime's default listening port (CAPort 9000,
 // https://www.alibabacloud.com/help/en/functioncompute/fc/principles-1).
 const defaultPort = "9000"
 
-// envMemorySize is the FC system variable holding the instance's memory in MB
-// (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
-const envMemorySize = "FC_FUNCTION_MEMORY_SIZE"
-
-// defaultMemoryMB is the instance memory assumed when FC does not say: s.yaml's memorySize.
-const defaultMemoryMB = 512
-
-// payloadShareOfMemory: an invocation holds about five times its payload (the payload, the
-// decoded records, the plan, the requests), and the process needs room of its own, so the
-// payloads in flight may take a sixth of the instance's memory.
-const payloadShareOfMemory = 6
-
-// maxInFlightBytes returns the bound on the payload bytes of the invocations in flight: the
-// flag when it is set, else a sixth of the instance's memory (FC_FUNCTION_MEMORY_SIZE, MB).
-func maxInFlightBytes(flag int64, getenv func(string) string) (int64, error) {
-	if flag != 0 {
-		if flag < 0 {
-			return 0, fmt.Errorf("--max-inflight-bytes %d: want a positive number of bytes", flag)
-		}
-		return flag, nil
-	}
-	memoryMB := int64(defaultMemoryMB)
-	if v := getenv(envMemorySize); v != "" {
-		mb, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || mb <= 0 {
-			return 0, fmt.Errorf("%s=%q is not a memory size in MB", envMemorySize, v)
-		}
-		memoryMB = mb
-	}
-	return memoryMB << 20 / payloadShareOfMemory, nil
-}
-
 func serveCommand(getenv func(string) string) *cobra.Command {
 	var listen string
 	var inFlight int64
+	var profileDir string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the function under FC's custom-runtime HTTP protocol (POST /invoke, POST /initialize)",
@@ -63,9 +33,16 @@ and validated before it listens. It answers FC's lifecycle hooks (/initialize, /
 The payloads of the invocations in flight at once may hold a sixth of the instance's memory
 ($FC_FUNCTION_MEMORY_SIZE MB, 512 if unset), or --max-inflight-bytes: an invocation beyond that
 fails at once with errorType InstanceBusy and is invoked again later, instead of the instance
-running out of memory. One invocation is always admitted.`,
+running out of memory. One invocation is always admitted.
+
+The garbage collector is sized to the instance: unless GOMEMLIMIT and GOGC say otherwise, a
+memory limit of 90% of the instance's memory and GOGC 400 under it.
+
+--profile DIR is for diagnostics: it writes the CPU profile of the whole run (cpu.pprof) and
+the allocation profile (allocs.pprof) into DIR when the process stops, and after every
+invocation a line of the allocations and garbage collections so far (invocations.jsonl).`,
 		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			logger := slog.New(slog.NewJSONHandler(cmd.OutOrStdout(), nil))
 			fn, err := newFunction(getenv, logger)
 			if err != nil {
@@ -75,6 +52,19 @@ running out of memory. One invocation is always admitted.`,
 			if err != nil {
 				return usageError{err}
 			}
+			gc, err := gcSettingsFor(getenv)
+			if err != nil {
+				return usageError{err}
+			}
+			invoke := fcruntime.Func[handler.Summary](fn.Invoke)
+			if profileDir != "" {
+				p, perr := startProfiler(profileDir)
+				if perr != nil {
+					return usageError{perr}
+				}
+				defer func() { err = errors.Join(err, p.stop()) }()
+				invoke = profiled(p, invoke)
+			}
 			if listen == "" {
 				listen = net.JoinHostPort("0.0.0.0", firstNonEmpty(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), defaultPort))
 			}
@@ -82,8 +72,10 @@ running out of memory. One invocation is always admitted.`,
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
 			}
-			logger.Info("otsetl serving", slog.String("addr", ln.Addr().String()), slog.Int64("maxInFlightBytes", bound))
-			h := fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger, MaxInFlightBytes: bound})
+			memoryLimit, gcPercent := gc.apply()
+			logger.Info("otsetl serving", slog.String("addr", ln.Addr().String()), slog.Int64("maxInFlightBytes", bound),
+				slog.Int64("memoryLimit", memoryLimit), slog.Int("gcPercent", gcPercent))
+			h := fcruntime.NewHTTPHandler(invoke, fcruntime.HTTPOptions{Logger: logger, MaxInFlightBytes: bound})
 			if err := fcruntime.Serve(cmd.Context(), ln, h); err != nil {
 				return err
 			}
@@ -93,6 +85,7 @@ running out of memory. One invocation is always admitted.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default 0.0.0.0:$FC_CUSTOM_LISTEN_PORT, $FC_SERVER_PORT or 9000)")
 	cmd.Flags().Int64Var(&inFlight, "max-inflight-bytes", 0, "bound on the payload bytes of the invocations in flight (default: a sixth of $FC_FUNCTION_MEMORY_SIZE MB, 512 if unset)")
+	cmd.Flags().StringVar(&profileDir, "profile", "", "write CPU and allocation profiles, and allocation counts after each invocation, into this folder (diagnostics)")
 	return cmd
 }
 
