@@ -761,15 +761,11 @@ func (c *cursor) head() itemHead {
 // returns h with it.
 func (c *cursor) argument(h itemHead) (itemHead, error) {
 	if h.additional > additionalDouble {
-		switch {
-		case h.additional != additionalIndefinite:
-		case h.major == majorSimple:
-			return h, errors.New(`cbor: unexpected "break" code`)
-		case h.major >= majorByteString && h.major <= majorMap:
+		if h.additional == additionalIndefinite && h.major >= majorByteString && h.major <= majorMap {
 			h.argument = 0
 			return h, nil
 		}
-		return h, fmt.Errorf("cbor: invalid additional information %d for type %s", h.additional, typeNames[h.major])
+		return h, headFault(h)
 	}
 	size := 1 << (h.additional - additionalOneByte)
 	if len(c.data)-c.off < size {
@@ -787,9 +783,22 @@ func (c *cursor) argument(h itemHead) (itemHead, error) {
 	}
 	c.off += size
 	if size == 1 && h.major == majorSimple && h.argument < 32 {
-		return h, fmt.Errorf("cbor: invalid simple value %d for type primitives", h.argument)
+		return h, headFault(h)
 	}
 	return h, nil
+}
+
+// headFault is Wellformed's fault for a head that is a break code out of place, has
+// additional information 28 to 30 (or 31 where no indefinite length is), or is a two-byte
+// simple value below 32.
+func headFault(h itemHead) error {
+	switch {
+	case h.additional <= additionalDouble:
+		return fmt.Errorf("cbor: invalid simple value %d for type primitives", h.argument)
+	case h.additional == additionalIndefinite && h.major == majorSimple:
+		return errors.New(`cbor: unexpected "break" code`)
+	}
+	return fmt.Errorf("cbor: invalid additional information %d for type %s", h.additional, typeNames[h.major])
 }
 
 // nest counts the array or map of head h into the nesting, and reports whether it may be
@@ -937,17 +946,23 @@ func (c *cursor) stringContent(h itemHead) (content []byte, valid bool) {
 	return content, valid
 }
 
-// validUTF8 is utf8.Valid, with a shorter way for the short ASCII texts of events.
+// validUTF8 is utf8.Valid, with a shorter way for the short ASCII texts of events: a text of
+// up to 16 bytes without a byte of its high bit set, checked two overlapping words at a time.
 func validUTF8(b []byte) bool {
-	if len(b) > 16 {
+	var bits uint64 // the bits of b's bytes, or-ed
+	switch n := len(b); {
+	case n > 16:
 		return utf8.Valid(b)
-	}
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return utf8.Valid(b)
+	case n >= 8:
+		bits = binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		bits = uint64(binary.LittleEndian.Uint32(b) | binary.LittleEndian.Uint32(b[n-4:]))
+	default:
+		for _, c := range b {
+			bits |= uint64(c)
 		}
 	}
-	return true
+	return bits&0x8080808080808080 == 0 || utf8.Valid(b)
 }
 
 // cborEncMode is EncodeCBOR's mode: definite lengths, fields in order, floats as float64.

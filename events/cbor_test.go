@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
@@ -280,6 +282,21 @@ func TestDecodeCopiesThePayload(t *testing.T) {
 	assert.Equal(t, second, e.Records[1].Raw)
 	assert.Equal(t, "int", e.Records[1].PrimaryKey[0].ColumnName)
 	assert.Equal(t, "level", e.Records[1].Columns[0].ColumnName)
+}
+
+// TestValidUTF8AgreesWithTheStandardLibrary puts a non-ASCII byte, a valid sequence and a
+// broken one at every position of texts of every length the shorter way takes, and beyond.
+func TestValidUTF8AgreesWithTheStandardLibrary(t *testing.T) {
+	for n := range 20 {
+		for at := range n {
+			for _, insert := range []string{"\xff", "é", "\xc3", "€"} {
+				text := []byte(strings.Repeat("a", n))
+				text = append(text[:at], append([]byte(insert), text[at:]...)...)
+				assert.Equal(t, utf8.Valid(text), validUTF8(text), "%q", text)
+			}
+		}
+		assert.True(t, validUTF8([]byte(strings.Repeat("a", n))))
+	}
 }
 
 // eventGenerator makes random CBOR events of the documented shape, mostly valid, with now and
