@@ -271,40 +271,55 @@ const (
 	DeadLetterSourceTable = "source_table"
 )
 
+// deadLetters returns the dead letters of ev's invalid records, one per distinct record.
 func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidRecord) ([]transform.Mutation, error) {
-	now := f.now().UnixMilli()
+	now := f.now()
 	letters := make([]transform.Mutation, 0, len(invalid))
 	seen := make(map[string]bool, len(invalid))
 	for _, inv := range invalid {
-		rec := &ev.Records[inv.Index]
-		decoded, err := events.MarshalRecordJSON(rec)
+		letter, err := DeadLetter(&ev.Records[inv.Index], fmt.Sprintf("record %d: %v", inv.Index, inv.Err), f.cfg.SourceTable, now)
 		if err != nil {
-			return nil, fmt.Errorf("record %d: rendering the dead letter: %w", inv.Index, err)
+			return nil, fmt.Errorf("record %d: %w", inv.Index, err)
 		}
-		raw := rec.Raw
-		if raw == nil {
-			raw = decoded
-		}
-		sum := sha256.Sum256(raw)
-		id := hex.EncodeToString(sum[:])
-		if seen[id] {
+		id := ots.AppendPrimaryKey(nil, letter.PrimaryKey)
+		if seen[string(id)] {
 			continue
 		}
-		seen[id] = true
-		letters = append(letters, transform.Mutation{
-			Kind:       transform.MutationPut,
-			PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: ots.String(id)}},
-			Columns: []ots.Cell{
-				{Name: DeadLetterDecoded, Value: ots.String(string(decoded))},
-				{Name: DeadLetterError, Value: ots.String(fmt.Sprintf("record %d: %v", inv.Index, inv.Err))},
-				{Name: DeadLetterRecord, Value: ots.Binary(raw)},
-				{Name: DeadLetterSourceTable, Value: ots.String(f.cfg.SourceTable)},
-				{Name: DeadLetterTime, Value: ots.Integer(now)},
-			},
-			Records: []int{inv.Index},
-		})
+		seen[string(id)] = true
+		letter.Records = []int{inv.Index}
+		letters = append(letters, letter)
 	}
 	return letters, nil
+}
+
+// DeadLetter returns the row DEAD_LETTER_TABLE gets for rec, a record the rule cannot
+// evaluate, as a put: primary key DeadLetterPrimaryKey, the hex SHA-256 of the record's raw
+// bytes (rec.Raw, or its JSON when it has none, as a record built rather than decoded), so
+// that the same record always gets the same row; DeadLetterRecord the raw bytes,
+// DeadLetterDecoded the JSON, DeadLetterError reason, DeadLetterTime now in ms since the
+// Unix epoch, and DeadLetterSourceTable sourceTable. The error says why rec cannot be
+// rendered as JSON.
+func DeadLetter(rec *events.Record, reason, sourceTable string, now time.Time) (transform.Mutation, error) {
+	decoded, err := events.MarshalRecordJSON(rec)
+	if err != nil {
+		return transform.Mutation{}, fmt.Errorf("rendering the dead letter: %w", err)
+	}
+	raw := rec.Raw
+	if raw == nil {
+		raw = decoded
+	}
+	sum := sha256.Sum256(raw)
+	return transform.Mutation{
+		Kind:       transform.MutationPut,
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: ots.String(hex.EncodeToString(sum[:]))}},
+		Columns: []ots.Cell{
+			{Name: DeadLetterDecoded, Value: ots.String(string(decoded))},
+			{Name: DeadLetterError, Value: ots.String(reason)},
+			{Name: DeadLetterRecord, Value: ots.Binary(raw)},
+			{Name: DeadLetterSourceTable, Value: ots.String(sourceTable)},
+			{Name: DeadLetterTime, Value: ots.Integer(now.UnixMilli())},
+		},
+	}, nil
 }
 
 // invalidRecordsError names up to five invalid records and how many there are in all.

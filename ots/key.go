@@ -1,6 +1,8 @@
 package ots
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"math"
 	"regexp"
@@ -69,6 +71,34 @@ func appendValue(b []byte, v Value) []byte {
 func appendLengthPrefixed(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// ComparePrimaryKeys orders two primary keys of one table as Tablestore orders its rows
+// (GetRange returns them in this order): column by column, INTEGER as signed int64, STRING
+// and BINARY byte-wise; the first column that differs decides. It returns -1, 0 or +1.
+// Column names are not compared; keys of different kinds in one column order by kind, and a
+// key that is a prefix of the other comes first.
+func ComparePrimaryKeys(a, b []PrimaryKeyColumn) int {
+	for i := range min(len(a), len(b)) {
+		if c := compareKeyValues(a[i].Value, b[i].Value); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// compareKeyValues orders two primary key values.
+func compareKeyValues(a, b Value) int {
+	if a.kind != b.kind {
+		return cmp.Compare(a.kind, b.kind)
+	}
+	switch a.kind {
+	case KindString:
+		return strings.Compare(a.s, b.s)
+	case KindBinary:
+		return bytes.Compare(a.b, b.b)
+	}
+	return cmp.Compare(a.i, b.i)
 }
 
 // plainName matches the names Tablestore allows for tables and primary key columns
