@@ -77,14 +77,14 @@ func TestDryRunReportsThePlantedDamageAndSyncRepairsIt(t *testing.T) {
 	view := levelView(source, nil)
 	f.put(t, resultTable, view)
 
-	f.delete(t, resultTable, 2, 3, 6)                           // missing
-	f.put(t, resultTable, map[int64][]ots.Cell{                 //
-		1:    {cell("level", ots.Integer(1))},                  // extra: not in the view
-		1000: {cell("level", ots.Integer(3))},                  // extra: no source row
-		7:    {cell("level", ots.Integer(3))},                  // differing: message missing
-		10:   append(view[10], cell("z", ots.Boolean(true))),   // differing: a column too many
+	f.delete(t, resultTable, 2, 3, 6) // missing
+	f.put(t, resultTable, map[int64][]ots.Cell{
+		1:    {cell("level", ots.Integer(1))},                   // extra: not in the view
+		1000: {cell("level", ots.Integer(3))},                   // extra: no source row
+		7:    {cell("level", ots.Integer(3))},                   // differing: message missing
+		10:   append(view[10], cell("z", ots.Boolean(true))),    // differing: a column too many
 		11:   {view[11][0], cell("message", ots.String("old"))}, // differing: a wrong value
-		14:   {cell("level", ots.Double(2)), view[14][1]},      // differing: DOUBLE 2 is not INTEGER 2
+		14:   {cell("level", ots.Double(2)), view[14][1]},       // differing: DOUBLE 2 is not INTEGER 2
 	})
 	damaged := f.rows(t, resultTable)
 	writesBefore := counter.count("BatchWriteRow")
