@@ -22,6 +22,7 @@ import (
 	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/modeltest"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
@@ -31,10 +32,6 @@ const (
 	streamSequences      = 40
 	streamShortSequences = 20
 	streamShards         = 4
-	// functionFailureRate is the share of invocations the test makes fail.
-	functionFailureRate = 0.1
-	// injectedErrorType is the errorType of the failures the test answers for the function.
-	injectedErrorType = "InjectedFailure"
 	// triggerPollInterval is how soon the trigger reads a caught-up shard again: short, so
 	// that records are delivered while the sequence is still being written.
 	triggerPollInterval = 10 * time.Millisecond
@@ -54,23 +51,6 @@ var triggerBatchSizes = []int{1, 2, 3, 5, fclocal.DefaultBatchSize}
 // triggerBackoff keeps the trigger's redeliveries and Stream API retries quick.
 var triggerBackoff = fclocal.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond}
 
-// streamFaults injects 20% faults, 4% of each kind, into the requests of every action the
-// function sends (BatchWriteRow, BatchGetRow) and the trigger sends while it reads
-// (ListStream, DescribeStream, GetShardIterator, GetStreamRecord, which have no rows to
-// fail, so 16%).
-//
-// The test's own requests meet none: the source writes (PutRow, UpdateRow, DeleteRow) must
-// apply exactly once for the model to stay exact, and the scans (GetRange) must see the
-// tables as they are.
-func streamFaults(seed uint64) otslocal.Faults {
-	rates := otslocal.FaultRates{ServerBusy: 0.04, PartitionUnavailable: 0.04, RowOperationConflict: 0.04, DropConnection: 0.04, RowFailure: 0.04}
-	perOperation := map[string]otslocal.FaultRates{}
-	for _, action := range []string{"BatchWriteRow", "BatchGetRow", "ListStream", "DescribeStream", "GetShardIterator", "GetStreamRecord"} {
-		perOperation[action] = rates
-	}
-	return otslocal.Faults{Seed: int64(seed), PerOperation: perOperation}
-}
-
 // TestInvariantThroughTheStream checks the invariant of docs/design.md along the production path:
 // random sequences of the invariant test are written with the SDK to a source table whose
 // Stream has several shards, while an fclocal trigger reads the Stream and invokes the
@@ -83,7 +63,7 @@ func streamFaults(seed uint64) otslocal.Faults {
 // then the result table must equal the filtered, projected view of the model, and the
 // source table the model.
 func TestInvariantThroughTheStream(t *testing.T) {
-	seed := invariantSeed(t)
+	seed := modeltest.Seed(t)
 	sequences := streamSequences
 	if testing.Short() {
 		sequences = streamShortSequences
@@ -94,7 +74,7 @@ func TestInvariantThroughTheStream(t *testing.T) {
 		assert.Zero(t, tally.streamFailures.Load(), "without faults, every Stream API request succeeds")
 	})
 	t.Run("failing function and Tablestore faults", func(t *testing.T) {
-		tally := runThroughTheStream(t, seed, sequences, streamFaults(seed))
+		tally := runThroughTheStream(t, seed, sequences, modeltest.StreamFaults(seed))
 		assert.Positive(t, tally.retries, "no request of the function met a fault")
 		assert.Positive(t, tally.streamFailures.Load(), "no Stream API request of the trigger met a fault")
 	})
@@ -158,7 +138,7 @@ func (r *streamRun) newStreamClient(t *testing.T) *sdk.TableStoreClient {
 	t.Cleanup(transport.CloseIdleConnections)
 	config := sdk.NewDefaultTableStoreConfig()
 	config.RetryTimes = 0
-	config.Transport = &failureCounter{next: transport, failures: &r.tally.streamFailures}
+	config.Transport = &modeltest.FailureCounter{Next: transport, Failures: &r.tally.streamFailures}
 	creds := otslocaltest.Credentials
 	return sdk.NewClientWithConfig(r.srv.Endpoint, otslocaltest.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, config)
 }
@@ -167,18 +147,18 @@ func (r *streamRun) newStreamClient(t *testing.T) *sdk.TableStoreClient {
 // while a trigger delivers its Stream to the function; after each of the sequence's events
 // it waits for the trigger to be idle and checks the invariant.
 func (r *streamRun) sequence(t *testing.T, n int) {
-	seq := generateSequence(r.seed, n, r.clock)
+	seq := modeltest.Generate(r.seed, n, r.clock)
 	// The trigger cuts its own batches, encodes them as CBOR and redelivers what fails: the
 	// sequence's events only mark where the test waits for it, so their drawn JSON encodings
 	// and redeliveries are cleared, and the report shows plain events.
-	for i := range seq.events {
-		seq.events[i].json, seq.events[i].redeliver = false, false
+	for i := range seq.Events {
+		seq.Events[i].JSON, seq.Events[i].Redeliver = false, false
 	}
 	batchSize := triggerBatchSizes[n%len(triggerBatchSizes)]
 	path := fmt.Sprintf("through the Stream (%d shards, trigger batches of at most %d records)", streamShards, batchSize)
 	source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
 	r.createSourceWithStream(t, source)
-	r.createTable(t, result, resultMaxVersions)
+	r.createTable(t, result, modeltest.ResultMaxVersions)
 	defer r.deleteTables(t, source, result)
 
 	function := r.serveFlakyFunction(t, seq, source, result)
@@ -186,21 +166,21 @@ func (r *streamRun) sequence(t *testing.T, n int) {
 	trigger, stop := r.startTrigger(t, source, function.URL, batchSize)
 	defer stop()
 
-	model := newSourceModel()
-	for i, ev := range seq.events {
-		for at := ev.start; at < ev.end; at++ {
-			seq.requireNoError(t, writeSource(r.client, source, seq.records[at]), fmt.Sprintf("applying record %d", at))
-			model.apply(seq.records[at])
+	model := modeltest.NewSourceModel()
+	for i, ev := range seq.Events {
+		for at := ev.Start; at < ev.End; at++ {
+			seq.RequireNoError(t, modeltest.WriteSource(r.client, source, seq.Records[at]), fmt.Sprintf("applying record %d", at))
+			model.Apply(seq.Records[at])
 		}
-		r.tally.operations += ev.end - ev.start
+		r.tally.operations += ev.End - ev.Start
 		ctx, cancel := context.WithTimeout(t.Context(), streamWaitTimeout)
 		err := trigger.WaitIdle(ctx)
 		cancel()
-		seq.requireNoError(t, err, fmt.Sprintf("%s, waiting for the trigger after the records of event %d", path, i))
+		seq.RequireNoError(t, err, fmt.Sprintf("%s, waiting for the trigger after the records of event %d", path, i))
 		r.checks++
-		seq.requireEqualRows(t, renderVersions(model.rows), renderVersions(r.scan(t, source)),
+		seq.RequireEqualRows(t, modeltest.RenderVersions(model.Rows), modeltest.RenderVersions(r.scan(t, source)),
 			fmt.Sprintf("%s, idle after the records of event %d: the source table differs from the model; the function must never write it (expected: model, actual: table)", path, i))
-		seq.requireEqualRows(t, renderImages(model.view(seq.rule)), renderImages(latestImages(r.scan(t, result))),
+		seq.RequireEqualRows(t, modeltest.RenderImages(model.View(seq.Rule)), modeltest.RenderImages(modeltest.LatestImages(r.scan(t, result))),
 			fmt.Sprintf("%s, idle after the records of event %d: the result table differs from filter(source) (expected: view of the model, actual: table)", path, i))
 	}
 }
@@ -208,23 +188,23 @@ func (r *streamRun) sequence(t *testing.T, n int) {
 // createSourceWithStream creates a source table like createTable's, with its Stream
 // enabled.
 func (r *streamRun) createSourceWithStream(t *testing.T, table string) {
-	r.srv.CreateTable(t, otslocaltest.Table{Name: table, MaxVersions: sourceMaxVersions, Stream: true})
+	r.srv.CreateTable(t, otslocaltest.Table{Name: table, MaxVersions: modeltest.SourceMaxVersions, Stream: true})
 }
 
 // serveFlakyFunction serves the function of seq's rule for source and result behind a
-// flakyFunction that draws from the sequence's own random stream and counts into r.
-func (r *streamRun) serveFlakyFunction(t *testing.T, seq *testSequence, source, result string) *httptest.Server {
+// FlakyFunction that draws from the sequence's own random stream and counts into r.
+func (r *streamRun) serveFlakyFunction(t *testing.T, seq *modeltest.Sequence, source, result string) *httptest.Server {
 	fn, err := handler.New(handler.Config{
-		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.rule.config,
+		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.Rule.Config,
 	}, discard)
 	require.NoError(t, err)
-	flaky := &flakyFunction{
-		next:     fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: discard}),
-		rate:     functionFailureRate,
-		rejected: &r.rejected,
-		lost:     &r.lost,
+	flaky := &modeltest.FlakyFunction{
+		Next:     fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: discard}),
+		Rate:     modeltest.FunctionFailureRate,
+		Rejected: &r.rejected,
+		Lost:     &r.lost,
 		// The high bit keeps this stream apart from the generator's (seed, n).
-		random: rand.New(rand.NewPCG(r.seed, uint64(seq.number)|1<<63)),
+		Random: rand.New(rand.NewPCG(r.seed, uint64(seq.Number)|1<<63)),
 	}
 	return httptest.NewServer(flaky)
 }
@@ -257,62 +237,6 @@ func (r *streamRun) startTrigger(t *testing.T, table, url string, batchSize int)
 			t.Errorf("the trigger of %s did not stop within %s of its context's end", table, streamWaitTimeout)
 		}
 	}
-}
-
-// flakyFunction serves a function and fails a seeded random share of its invocations, as
-// a function instance that crashes does: half of the failures are answered as a failed
-// invocation (404, x-fc-status: 404 and an {errorMessage, errorType} body) without running
-// the function; the other half run it and then close the connection without an answer, so
-// the trigger redelivers a batch whose writes have landed. Invocations arrive concurrently
-// from the shards, so which ones fail depends on their order as well as on the seed.
-type flakyFunction struct {
-	next http.Handler
-	rate float64
-	// rejected and lost count the invocations answered as failed and those whose answer
-	// was lost.
-	rejected, lost *atomic.Int64
-
-	mu     sync.Mutex
-	random *rand.Rand
-}
-
-// The fates of an invocation.
-const (
-	invocationServed = iota
-	invocationRejected
-	invocationLost
-)
-
-// ServeHTTP serves one invocation, or fails it as the draw says.
-func (f *flakyFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch f.draw() {
-	case invocationRejected:
-		w.Header().Set(fcruntime.HeaderStatus, "404")
-		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(fcruntime.ErrorBody{ErrorMessage: "injected failure before the function ran", ErrorType: injectedErrorType})
-	case invocationLost:
-		f.next.ServeHTTP(httptest.NewRecorder(), r)
-		// net/http closes the connection without a response and logs nothing.
-		panic(http.ErrAbortHandler)
-	default:
-		f.next.ServeHTTP(w, r)
-	}
-}
-
-// draw chooses the fate of the next invocation and counts it.
-func (f *flakyFunction) draw() int {
-	f.mu.Lock()
-	u := f.random.Float64()
-	f.mu.Unlock()
-	switch {
-	case u < f.rate/2:
-		f.rejected.Add(1)
-		return invocationRejected
-	case u < f.rate:
-		f.lost.Add(1)
-		return invocationLost
-	}
-	return invocationServed
 }
 
 // invocationTally counts what the trigger reports of its invocation attempts
@@ -356,7 +280,7 @@ func (s *invocationTally) count(rep fclocal.InvocationReport) {
 		}
 		s.add(sum)
 		s.retries += sum.Retries
-	case errors.As(rep.Err, &failure) && failure.ErrorType == injectedErrorType:
+	case errors.As(rep.Err, &failure) && failure.ErrorType == modeltest.ErrorTypeInjected:
 		s.rejected++
 	case errors.As(rep.Err, &failure) && failure.ErrorType == handler.ErrorTypeTablestore:
 		s.tablestoreFailures++
@@ -365,20 +289,4 @@ func (s *invocationTally) count(rep fclocal.InvocationReport) {
 	default:
 		s.unexpected = append(s.unexpected, fmt.Sprintf("shard %s, attempt %d: %v", rep.Shard, rep.Attempt, rep.Err))
 	}
-}
-
-// failureCounter is an http.RoundTripper that counts the requests without a 200 answer:
-// for Tablestore, the failed requests.
-type failureCounter struct {
-	next     http.RoundTripper
-	failures *atomic.Int64
-}
-
-// RoundTrip sends req with next and counts a failure or a status other than 200.
-func (c *failureCounter) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.next.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		c.failures.Add(1)
-	}
-	return resp, err
 }
