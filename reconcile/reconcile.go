@@ -136,8 +136,8 @@ type Counts struct {
 	Unsettled int64 `json:"unsettled"`
 }
 
-// add adds o to c.
-func (c *Counts) add(o Counts) {
+// Add adds o's counts to c, as over the runs of a test.
+func (c *Counts) Add(o Counts) {
 	c.SourceRows += o.SourceRows
 	c.ResultRows += o.ResultRows
 	c.Missing += o.Missing

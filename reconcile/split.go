@@ -444,7 +444,7 @@ func (p *progress) advance(sp *split, last []ots.PrimaryKeyColumn, counts Counts
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sp.after = last
-	sp.counts.add(counts)
+	sp.counts.Add(counts)
 	p.dirty = true
 	p.report(false)
 }
@@ -453,7 +453,7 @@ func (p *progress) advance(sp *split, last []ots.PrimaryKeyColumn, counts Counts
 func (p *progress) finishSplit(sp *split, counts Counts) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	sp.counts.add(counts)
+	sp.counts.Add(counts)
 	sp.done, sp.after = true, nil
 	p.dirty = true
 	p.report(true)
@@ -465,7 +465,7 @@ func (p *progress) total() Counts {
 	defer p.mu.Unlock()
 	var c Counts
 	for _, sp := range p.all {
-		c.add(sp.counts)
+		c.Add(sp.counts)
 	}
 	return c
 }
