@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -26,7 +25,7 @@ const checkpointVersion = 1
 
 // checkpointInterval is how often a run saves its checkpoint while it changes: a run stopped
 // by SIGKILL redoes at most this much work (idempotently) when it resumes.
-const checkpointInterval = time.Second
+const checkpointInterval = 250 * time.Millisecond
 
 // progressInterval is how often OnProgress is called at most.
 const progressInterval = 100 * time.Millisecond
@@ -321,9 +320,13 @@ func (id identity) String() string {
 		id.Instance, id.SourceTable, id.ResultTable, id.Filter, id.Columns, id.DeadLetterTable)
 }
 
-// save writes the checkpoint file atomically: a temporary file in the same folder, synced,
-// then renamed over the file, so that a run killed at any moment leaves the old or the new
-// checkpoint, whole.
+// tempSuffix names the file a checkpoint is written to before it is renamed over the
+// checkpoint.
+const tempSuffix = ".tmp"
+
+// save writes the checkpoint file atomically: the file with tempSuffix in the same folder,
+// synced, then renamed over the checkpoint, so that a run killed at any moment leaves the
+// old or the new checkpoint, whole (and at most a temporary file the next save replaces).
 func (p *progress) save() error {
 	p.mu.Lock()
 	file := checkpointFile{Version: checkpointVersion, Sync: p.identity, Splits: make([]checkpointSplit, len(p.all))}
@@ -339,7 +342,7 @@ func (p *progress) save() error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p.path), filepath.Base(p.path)+".*.tmp")
+	tmp, err := os.Create(p.path + tempSuffix)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -405,8 +408,10 @@ func (p *progress) finish() error {
 	if p.path == "" {
 		return nil
 	}
-	if err := os.Remove(p.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("checkpoint: %w", err)
+	for _, path := range []string{p.path, p.path + tempSuffix} {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
 	}
 	return nil
 }
