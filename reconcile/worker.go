@@ -61,7 +61,8 @@ func (s *syncer) syncSplit(ctx context.Context, sp *split) error {
 	result := s.scan(ctx, tables.Range{Table: fn.ResultTable, Start: start, End: end}, after, false)
 	defer result.stop()
 
-	w := &worker{syncer: s, split: sp}
+	w := &worker{syncer: s, split: sp, batch: &batch{}}
+	defer w.wait()
 	for {
 		src, err := source.peek()
 		if err != nil {
@@ -74,11 +75,7 @@ func (s *syncer) syncSplit(ctx context.Context, sp *split) error {
 		var order int
 		switch {
 		case src == nil && res == nil:
-			if err := w.flush(ctx); err != nil {
-				return err
-			}
-			s.splits.finishSplit(sp, w.counts)
-			return nil
+			return w.finish(ctx)
 		case res == nil:
 			order = -1
 		case src == nil:
@@ -97,28 +94,38 @@ func (s *syncer) syncSplit(ctx context.Context, sp *split) error {
 			result.next()
 		}
 		w.decide(src, res)
-		switch {
-		case len(w.batch) >= writeBatchRows || len(w.letters) >= writeBatchRows:
-			if err := w.flush(ctx); err != nil {
-				return err
-			}
-		case len(w.batch) == 0 && len(w.letters) == 0:
-			w.commit()
+		if err := w.progress(ctx); err != nil {
+			return err
 		}
 	}
 }
 
-// worker syncs one split: it decides each key and fixes the result in rounds.
+// maxBatchesInFlight is how many batches of one split are written and re-checked at a time,
+// so that a split's scan and decisions go on while its fixes are on their way.
+const maxBatchesInFlight = 2
+
+// worker syncs one split: it decides each key into a batch, and writes and re-checks the
+// batches, up to maxBatchesInFlight at a time, recording the split's progress in key order
+// as they are confirmed.
 type worker struct {
 	*syncer
 	split *split
-	// last is the last key decided.
-	last []ots.PrimaryKeyColumn
-	// counts are what was found and done since the split's progress last advanced.
-	counts Counts
-	// batch holds the fixes not yet confirmed, letters the dead letters not yet written.
-	batch   []fix
+	// batch is the batch being filled; inFlight the batches being written, oldest first.
+	batch    *batch
+	inFlight []*batch
+}
+
+// batch is a run of consecutive keys of a split: the fixes and dead letters they need, and
+// what was found and done for them.
+type batch struct {
+	fixes   []fix
 	letters []transform.Mutation
+	counts  Counts
+	// last is the batch's last key.
+	last []ots.PrimaryKeyColumn
+	// done is closed when the batch's writes are confirmed, or err is set.
+	done chan struct{}
+	err  error
 }
 
 // fix is one key to write and the source read its decision rests on.
@@ -128,19 +135,20 @@ type fix struct {
 }
 
 // decide compares the view of src with res, one key's rows (either may be nil), counts and
-// lists the difference, and queues its fix.
+// lists the difference, and queues its fix in the batch.
 func (w *worker) decide(src, res *scannedRow) {
+	b := w.batch
 	var state rowState
 	key := res.keyOr(src)
 	if src != nil {
-		w.counts.SourceRows++
+		b.counts.SourceRows++
 		state = rowState{found: true, cells: src.cells, timestamps: src.timestamps}
 	}
 	if res != nil {
-		w.counts.ResultRows++
+		b.counts.ResultRows++
 	}
-	w.last = key
-	want := w.view(key, state)
+	b.last = key
+	want := w.view(b, key, state)
 	var have []ots.Cell
 	if res != nil {
 		have = res.cells
@@ -149,19 +157,91 @@ func (w *worker) decide(src, res *scannedRow) {
 	case want.Kind == transform.MutationDelete && res == nil:
 		return
 	case want.Kind == transform.MutationDelete:
-		w.counts.Extra++
+		b.counts.Extra++
 		w.sample(&w.samples.extra, key, have, nil, false)
 	case res == nil:
-		w.counts.Missing++
+		b.counts.Missing++
 		w.sample(&w.samples.missing, key, nil, want.Columns, false)
 	case sameCells(want.Columns, have):
 		return
 	default:
-		w.counts.Differing++
+		b.counts.Differing++
 		w.sample(&w.samples.differing, key, have, want.Columns, true)
 	}
 	if !w.cfg.DryRun {
-		w.batch = append(w.batch, fix{write: want, state: state})
+		b.fixes = append(b.fixes, fix{write: want, state: state})
+	}
+}
+
+// progress starts the batch once it is full; a batch that needs no writes is recorded at
+// once when no batch before it is in flight. It records the batches confirmed so far, and
+// waits for the oldest when maxBatchesInFlight are in flight.
+func (w *worker) progress(ctx context.Context) error {
+	b := w.batch
+	switch {
+	case len(b.fixes) >= writeBatchRows || len(b.letters) >= writeBatchRows:
+		w.start(ctx)
+	case len(b.fixes) == 0 && len(b.letters) == 0 && len(w.inFlight) == 0:
+		w.splits.advance(w.split, b.last, b.counts)
+		b.counts = Counts{}
+		return nil
+	}
+	return w.record(len(w.inFlight) >= maxBatchesInFlight)
+}
+
+// start writes and confirms the batch in a goroutine of its own, and begins a new one.
+func (w *worker) start(ctx context.Context) {
+	b := w.batch
+	b.done = make(chan struct{})
+	w.inFlight = append(w.inFlight, b)
+	w.batch = &batch{}
+	go func() {
+		defer close(b.done)
+		b.err = w.flush(ctx, b)
+	}()
+}
+
+// record records the split's progress up to each confirmed batch, oldest first: it waits
+// for the oldest batch when wait is set, and stops at the first one not done otherwise.
+func (w *worker) record(wait bool) error {
+	for len(w.inFlight) > 0 {
+		oldest := w.inFlight[0]
+		if !wait {
+			select {
+			case <-oldest.done:
+			default:
+				return nil
+			}
+		}
+		<-oldest.done
+		if oldest.err != nil {
+			return oldest.err
+		}
+		w.splits.advance(w.split, oldest.last, oldest.counts)
+		w.inFlight = w.inFlight[1:]
+		wait = false
+	}
+	return nil
+}
+
+// finish writes the last batch and waits for every batch, then records the split done.
+func (w *worker) finish(ctx context.Context) error {
+	if len(w.batch.fixes) > 0 || len(w.batch.letters) > 0 {
+		w.start(ctx)
+	}
+	for len(w.inFlight) > 0 {
+		if err := w.record(true); err != nil {
+			return err
+		}
+	}
+	w.splits.finishSplit(w.split, w.batch.counts)
+	return nil
+}
+
+// wait waits for the batches in flight, when the split stops early.
+func (w *worker) wait() {
+	for _, b := range w.inFlight {
+		<-b.done
 	}
 }
 
@@ -175,11 +255,11 @@ func (r *scannedRow) keyOr(other *scannedRow) []ots.PrimaryKeyColumn {
 
 // view is the function's decision for key on a source row read as state: a put of the
 // projected row, or a delete. A row the rule cannot evaluate is not in the view (a delete);
-// it is counted, listed and, with a dead-letter table, queued as a dead letter.
-func (w *worker) view(key []ots.PrimaryKeyColumn, state rowState) transform.Mutation {
-	m, err := w.rule.Resolve(transform.Mutation{Kind: transform.MutationReadSource, PrimaryKey: key}, state.cells, state.found)
+// it is counted in b, listed and, with a dead-letter table, queued in b as a dead letter.
+func (s *syncer) view(b *batch, key []ots.PrimaryKeyColumn, state rowState) transform.Mutation {
+	m, err := s.rule.Resolve(transform.Mutation{Kind: transform.MutationReadSource, PrimaryKey: key}, state.cells, state.found)
 	if err != nil {
-		w.invalid(key, state, err)
+		s.invalid(b, key, state, err)
 	}
 	return m
 }
@@ -187,36 +267,36 @@ func (w *worker) view(key []ots.PrimaryKeyColumn, state rowState) transform.Muta
 // invalid counts and lists a source row the rule cannot evaluate, and queues its dead
 // letter: the row as the PutRow record that would write it, which is what the function
 // dead-letters for a record.
-func (w *worker) invalid(key []ots.PrimaryKeyColumn, state rowState, err error) {
-	w.counts.Invalid++
+func (s *syncer) invalid(b *batch, key []ots.PrimaryKeyColumn, state rowState, err error) {
+	b.counts.Invalid++
 	reason := err.Error()
-	if !w.cfg.DryRun && w.cfg.Function.DeadLetterTable != "" {
+	if !s.cfg.DryRun && s.cfg.Function.DeadLetterTable != "" {
 		rec := events.Record{Type: events.PutRow, PrimaryKey: key, Columns: make([]events.Column, len(state.cells))}
 		for i, c := range state.cells {
 			timestamp := state.timestamps[i]
 			rec.Columns[i] = events.Column{Type: events.Put, ColumnName: c.Name, Value: c.Value, Timestamp: &timestamp}
 		}
-		letter, letterErr := handler.DeadLetter(&rec, fmt.Sprintf("sync: row (%s): %v", ots.FormatPrimaryKey(key), err), w.cfg.Function.SourceTable, time.Now())
+		letter, letterErr := handler.DeadLetter(&rec, fmt.Sprintf("sync: row (%s): %v", ots.FormatPrimaryKey(key), err), s.cfg.Function.SourceTable, time.Now())
 		if letterErr == nil {
-			w.letters = append(w.letters, letter)
+			b.letters = append(b.letters, letter)
 		} else {
 			// Only a NaN or infinite DOUBLE cannot be rendered, and Tablestore stores none.
 			reason += "; not dead-lettered: " + letterErr.Error()
 		}
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.samples.invalid) < w.limit(true) {
-		w.samples.invalid = append(w.samples.invalid, InvalidRow{PrimaryKey: ots.FormatPrimaryKey(key), Error: reason})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.samples.invalid) < s.limit(true) {
+		s.samples.invalid = append(s.samples.invalid, InvalidRow{PrimaryKey: ots.FormatPrimaryKey(key), Error: reason})
 	}
 }
 
 // sample lists one difference, up to the report's limit. onlyDiffering keeps the columns
 // whose values differ; otherwise every column of have and want is listed.
-func (w *worker) sample(list *[]Difference, key []ots.PrimaryKeyColumn, have, want []ots.Cell, onlyDiffering bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(*list) >= w.limit(false) {
+func (s *syncer) sample(list *[]Difference, key []ots.PrimaryKeyColumn, have, want []ots.Cell, onlyDiffering bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(*list) >= s.limit(false) {
 		return
 	}
 	d := Difference{PrimaryKey: ots.FormatPrimaryKey(key)}
@@ -248,37 +328,26 @@ func describe(v ots.Value) string {
 	return v.Kind().String() + " " + v.Brief()
 }
 
-// commit records that every key up to the last one decided is done.
-func (w *worker) commit() {
-	if w.last == nil {
-		return
-	}
-	w.splits.advance(w.split, w.last, w.counts)
-	w.counts = Counts{}
-}
-
-// flush writes the queued dead letters and fixes and confirms the fixes (see recheck), then
-// commits.
-func (w *worker) flush(ctx context.Context) error {
-	if err := w.writeLetters(ctx); err != nil {
+// flush writes b's dead letters and fixes and confirms the fixes (see round), at most
+// MaxAttempts rounds; the keys still changing then are unsettled.
+func (s *syncer) flush(ctx context.Context, b *batch) error {
+	if err := s.writeLetters(ctx, b); err != nil {
 		return err
 	}
-	fixes := w.batch
+	fixes := b.fixes
 	for attempt := 1; len(fixes) > 0; attempt++ {
 		if attempt > MaxAttempts {
-			w.unsettled(fixes)
+			s.unsettled(b, fixes)
 			break
 		}
 		var err error
-		if fixes, err = w.round(ctx, fixes); err != nil {
+		if fixes, err = s.round(ctx, b, fixes); err != nil {
 			return err
 		}
-		if err := w.writeLetters(ctx); err != nil {
+		if err := s.writeLetters(ctx, b); err != nil {
 			return err
 		}
 	}
-	w.batch = w.batch[:0]
-	w.commit()
 	return nil
 }
 
@@ -288,7 +357,7 @@ func (w *worker) flush(ctx context.Context) error {
 // A key whose row is unchanged, or whose view did not change, is settled: the result holds
 // the view of the row as it is after the write, and every later change of it reaches the
 // trigger after the write (docs/design.md, "Sync").
-func (w *worker) round(ctx context.Context, fixes []fix) ([]fix, error) {
+func (s *syncer) round(ctx context.Context, b *batch, fixes []fix) ([]fix, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
 	writes := make([]transform.Mutation, len(fixes))
@@ -296,26 +365,26 @@ func (w *worker) round(ctx context.Context, fixes []fix) ([]fix, error) {
 	for i, f := range fixes {
 		writes[i], keys[i] = f.write, f.write.PrimaryKey
 	}
-	fn := w.cfg.Function
-	stats, err := w.client.Write(ctx, fn.ResultTable, writes)
-	w.counts.Written += int64(stats.Puts)
-	w.counts.Deleted += int64(stats.Deletes)
+	fn := s.cfg.Function
+	stats, err := s.client.Write(ctx, fn.ResultTable, writes)
+	b.counts.Written += int64(stats.Puts)
+	b.counts.Deleted += int64(stats.Deletes)
 	if err != nil {
 		return nil, fmt.Errorf("writing the result table: %w", err)
 	}
-	rows, _, err := w.client.Read(ctx, fn.SourceTable, keys, w.readColumns)
+	rows, _, err := s.client.Read(ctx, fn.SourceTable, keys, s.readColumns)
 	if err != nil {
 		return nil, fmt.Errorf("reading the source rows written: %w", err)
 	}
-	w.counts.Rechecked += int64(len(fixes))
+	b.counts.Rechecked += int64(len(fixes))
 	var again []fix
 	for i, f := range fixes {
 		now := stateOf(rows[i])
 		if f.state.equal(now) {
 			continue
 		}
-		w.counts.ChangedDuringSync++
-		want := w.view(keys[i], now)
+		b.counts.ChangedDuringSync++
+		want := s.view(b, keys[i], now)
 		if !sameWrite(want, f.write) {
 			again = append(again, fix{write: want, state: now})
 		}
@@ -335,33 +404,33 @@ func sameWrite(a, b transform.Mutation) bool {
 }
 
 // unsettled counts and lists the keys still changing after MaxAttempts writes.
-func (w *worker) unsettled(fixes []fix) {
-	w.counts.Unsettled += int64(len(fixes))
-	w.mu.Lock()
-	defer w.mu.Unlock()
+func (s *syncer) unsettled(b *batch, fixes []fix) {
+	b.counts.Unsettled += int64(len(fixes))
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, f := range fixes {
-		if len(w.samples.unsettled) < w.limit(true) {
-			w.samples.unsettled = append(w.samples.unsettled, ots.FormatPrimaryKey(f.write.PrimaryKey))
+		if len(s.samples.unsettled) < s.limit(true) {
+			s.samples.unsettled = append(s.samples.unsettled, ots.FormatPrimaryKey(f.write.PrimaryKey))
 		}
 	}
 }
 
-// writeLetters writes the queued dead letters, one per distinct letter.
-func (w *worker) writeLetters(ctx context.Context) error {
-	if len(w.letters) == 0 {
+// writeLetters writes b's queued dead letters, one per distinct letter.
+func (s *syncer) writeLetters(ctx context.Context, b *batch) error {
+	if len(b.letters) == 0 {
 		return nil
 	}
-	letters := slices.CompactFunc(slices.SortedFunc(slices.Values(w.letters), func(a, b transform.Mutation) int {
-		return ots.ComparePrimaryKeys(a.PrimaryKey, b.PrimaryKey)
-	}), func(a, b transform.Mutation) bool { return ots.ComparePrimaryKeys(a.PrimaryKey, b.PrimaryKey) == 0 })
+	letters := slices.CompactFunc(slices.SortedFunc(slices.Values(b.letters), func(x, y transform.Mutation) int {
+		return ots.ComparePrimaryKeys(x.PrimaryKey, y.PrimaryKey)
+	}), func(x, y transform.Mutation) bool { return ots.ComparePrimaryKeys(x.PrimaryKey, y.PrimaryKey) == 0 })
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
-	stats, err := w.client.Write(ctx, w.cfg.Function.DeadLetterTable, letters)
-	w.counts.DeadLettered += int64(stats.Puts)
+	stats, err := s.client.Write(ctx, s.cfg.Function.DeadLetterTable, letters)
+	b.counts.DeadLettered += int64(stats.Puts)
 	if err != nil {
 		return fmt.Errorf("writing dead letters: %w", err)
 	}
-	w.letters = w.letters[:0]
+	b.letters = b.letters[:0]
 	return nil
 }
 
