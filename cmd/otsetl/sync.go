@@ -10,11 +10,16 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/reconcile"
 	"github.com/otsetl/otsetl/tablestore"
 )
+
+// english formats the numbers of sync's output as English text does: 48,870.
+var english = message.NewPrinter(language.English)
 
 // syncFlags are the flags of `otsetl sync`.
 type syncFlags struct {
@@ -162,7 +167,7 @@ func runSync(ctx context.Context, cfg reconcile.Config, flags syncFlags, out, er
 	case err != nil:
 		return err
 	case report.DryRun && report.Differences() > 0:
-		return fmt.Errorf("dry run: %d key(s) of %s differ from the view; run without --dry-run to fix them", report.Differences(), cfg.Function.ResultTable)
+		return fmt.Errorf("dry run: %s key(s) of %s differ from the view; run without --dry-run to fix them", english.Sprint(report.Differences()), cfg.Function.ResultTable)
 	}
 	fmt.Fprintf(out, "otsetl sync: %s equals the view of %s\n", cfg.Function.ResultTable, cfg.Function.SourceTable)
 	return nil
@@ -221,7 +226,7 @@ func printSyncJSON(out io.Writer, report *reconcile.Report, runErr error) error 
 		return runErr
 	}
 	if report.DryRun && report.Differences() > 0 {
-		return fmt.Errorf("dry run: %d key(s) differ from the view", report.Differences())
+		return fmt.Errorf("dry run: %s key(s) differ from the view", english.Sprint(report.Differences()))
 	}
 	return nil
 }
@@ -237,19 +242,19 @@ func printDifferences(out io.Writer, r *reconcile.Report) {
 		if len(class.keys) == 0 {
 			continue
 		}
-		fmt.Fprintf(out, "%s (%d of %d):\n", class.name, len(class.keys), class.total)
+		english.Fprintf(out, "%s (%d of %d):\n", class.name, len(class.keys), class.total)
 		for _, d := range class.keys {
 			fmt.Fprintf(out, "  %s: %s\n", d.PrimaryKey, describeColumns(d.Columns))
 		}
 	}
 	if len(r.InvalidRows) > 0 {
-		fmt.Fprintf(out, "invalid (%d of %d):\n", len(r.InvalidRows), r.Invalid)
+		english.Fprintf(out, "invalid (%d of %d):\n", len(r.InvalidRows), r.Invalid)
 		for _, row := range r.InvalidRows {
 			fmt.Fprintf(out, "  %s: %s\n", row.PrimaryKey, row.Error)
 		}
 	}
 	if len(r.UnsettledKeys) > 0 {
-		fmt.Fprintf(out, "unsettled (%d of %d): %s\n", len(r.UnsettledKeys), r.Unsettled, strings.Join(r.UnsettledKeys, "; "))
+		english.Fprintf(out, "unsettled (%d of %d): %s\n", len(r.UnsettledKeys), r.Unsettled, strings.Join(r.UnsettledKeys, "; "))
 	}
 }
 
