@@ -161,7 +161,7 @@ func TestInvariantUnderFaultsAndRedelivery(t *testing.T) {
 			seq.RequireEqualRows(t, modeltest.RenderImages(model.View(seq.Rule)), modeltest.RenderImages(modeltest.LatestImages(r.scan(t, result))),
 				fmt.Sprintf("event %d under faults: the result table differs from filter(source) (expected: view of the model, actual: table)", i))
 		}
-		r.deleteTables(t, source, result)
+		modeltest.DeleteTables(t, r.client, source, result)
 	}
 	t.Logf("seed %d: %d sequences, %d invocations, %d of them failed and were redelivered", seed, sequences, invocations, failed)
 	assert.Positive(t, failed, "no invocation failed: the faults exercised no redelivery")

@@ -2,8 +2,6 @@ package handler_test
 
 import (
 	"fmt"
-	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,26 +39,10 @@ func TestInvariantUnderRandomOperationsAndRedelivery(t *testing.T) {
 	srv, client := newRetrylessServer(t, otslocal.Options{})
 	run := &invariantRun{seed: seed, srv: srv, client: client, clock: time.Now().UnixMilli()}
 
-	// Sequences are independent (own tables, own function server), so they run on parallel
-	// workers; a failure stops the other workers at their next sequence.
 	started := time.Now()
-	workers := min(runtime.GOMAXPROCS(0), maxWorkers)
+	workers := modeltest.Workers(maxWorkers)
 	stats := make([]runStats, workers)
-	t.Run("sequences", func(t *testing.T) {
-		for w := range workers {
-			t.Run(fmt.Sprintf("worker%d", w), func(t *testing.T) {
-				t.Parallel()
-				defer func() {
-					if t.Failed() {
-						run.failed.Store(true)
-					}
-				}()
-				for n := w; n < sequences && !run.failed.Load(); n += workers {
-					run.sequence(t, n, &stats[w])
-				}
-			})
-		}
-	})
+	modeltest.RunSequences(t, sequences, workers, func(t *testing.T, w, n int) { run.sequence(t, n, &stats[w]) })
 	if t.Failed() {
 		return
 	}
@@ -87,7 +69,6 @@ type invariantRun struct {
 	srv    *otslocaltest.Server
 	client *sdk.TableStoreClient // "production": writes the source table, reads both tables
 	clock  int64                 // the first cell timestamp of every sequence, in ms
-	failed atomic.Bool           // a worker failed: the others stop
 }
 
 // runStats counts what a run did, for its log lines and coverage checks.
@@ -119,7 +100,7 @@ func (r *invariantRun) sequence(t *testing.T, n int, stats *runStats) {
 	source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
 	r.createTable(t, source, modeltest.SourceMaxVersions)
 	r.createTable(t, result, modeltest.ResultMaxVersions)
-	defer r.deleteTables(t, source, result)
+	defer modeltest.DeleteTables(t, r.client, source, result)
 
 	fn, err := handler.New(handler.Config{
 		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.Rule.Config,
@@ -175,15 +156,6 @@ func (r *invariantRun) deliver(t *testing.T, seq *modeltest.Sequence, i, deliver
 // explicit timestamps allowed up to a day from now (Tablestore's default), and no Stream.
 func (r *invariantRun) createTable(t *testing.T, table string, maxVersions int) {
 	r.srv.CreateTable(t, otslocaltest.Table{Name: table, MaxVersions: maxVersions})
-}
-
-// deleteTables drops a sequence's tables: otslocal holds at most 64 tables per instance.
-// It runs deferred, possibly after a failure, so it does not stop the test itself.
-func (r *invariantRun) deleteTables(t *testing.T, tables ...string) {
-	for _, table := range tables {
-		_, err := r.client.DeleteTable(&sdk.DeleteTableRequest{TableName: table})
-		assert.NoError(t, err, "deleting table %s", table)
-	}
 }
 
 // scan reads every row of table with its versions.

@@ -2,15 +2,10 @@ package handler_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,78 +64,65 @@ func TestInvariantThroughTheStream(t *testing.T) {
 		sequences = streamShortSequences
 	}
 	t.Run("failing function", func(t *testing.T) {
-		tally := runThroughTheStream(t, seed, sequences, otslocal.Faults{})
-		assert.Zero(t, tally.tablestoreFailures, "without faults, invocations fail only where the test makes them")
-		assert.Zero(t, tally.streamFailures.Load(), "without faults, every Stream API request succeeds")
+		r := runThroughTheStream(t, seed, sequences, otslocal.Faults{})
+		assert.Zero(t, r.invocations.TablestoreFailures, "without faults, invocations fail only where the test makes them")
+		assert.Zero(t, r.streamFailures.Load(), "without faults, every Stream API request succeeds")
 	})
 	t.Run("failing function and Tablestore faults", func(t *testing.T) {
-		tally := runThroughTheStream(t, seed, sequences, modeltest.StreamFaults(seed))
-		assert.Positive(t, tally.retries, "no request of the function met a fault")
-		assert.Positive(t, tally.streamFailures.Load(), "no Stream API request of the trigger met a fault")
+		r := runThroughTheStream(t, seed, sequences, modeltest.StreamFaults(seed))
+		assert.Positive(t, r.invocations.Summary.Retries, "no request of the function met a fault")
+		assert.Positive(t, r.streamFailures.Load(), "no Stream API request of the trigger met a fault")
 	})
 }
 
 // runThroughTheStream runs sequences random sequences through the Stream of an otslocal
 // server that injects faults, checks that every failed invocation is explained, logs the
-// counts and returns them.
-func runThroughTheStream(t *testing.T, seed uint64, sequences int, faults otslocal.Faults) *invocationTally {
+// counts and returns the run.
+func runThroughTheStream(t *testing.T, seed uint64, sequences int, faults otslocal.Faults) *streamRun {
 	srv, client := newRetrylessServer(t, otslocal.Options{StreamShards: streamShards, Faults: faults})
-	r := &streamRun{
-		invariantRun: &invariantRun{seed: seed, srv: srv, client: client, clock: time.Now().UnixMilli()},
-		tally:        &invocationTally{},
-	}
-	r.streamClient = r.newStreamClient(t)
+	r := &streamRun{invariantRun: &invariantRun{seed: seed, srv: srv, client: client, clock: time.Now().UnixMilli()}}
+	r.streamClient = modeltest.RetrylessClient(t, srv.Endpoint, &r.streamFailures)
 
 	started := time.Now()
 	for n := range sequences {
 		r.sequence(t, n)
 	}
-	s := r.tally
-	require.Empty(t, s.unexpected, "invocations failed in ways neither the test nor the faults explain")
-	require.Equal(t, int(r.rejected.Load()), s.rejected, "invocations answered as failed by the test, as the trigger saw them")
-	require.Equal(t, int(r.lost.Load()), s.lost, "invocations whose answer the test lost, as the trigger saw them")
+	s := &r.invocations
+	require.Empty(t, s.Unexpected, "invocations failed in ways neither the test nor the faults explain")
+	require.Equal(t, int(r.rejected.Load()), s.Rejected, "invocations answered as failed by the test, as the trigger saw them")
+	require.Equal(t, int(r.lost.Load()), s.Lost, "invocations whose answer the test lost, as the trigger saw them")
 	t.Logf("seed %d, %d shards: %d sequences, %d operations, %d idle checks, %d invocations, %d failed (%d answered as failed, %d answers lost, %d Tablestore errors) in %s",
-		seed, streamShards, sequences, s.operations, r.checks, s.invocations+s.failed(), s.failed(),
-		s.rejected, s.lost, s.tablestoreFailures, time.Since(started).Round(time.Millisecond))
+		seed, streamShards, sequences, r.operations, r.checks, s.Succeeded+s.Failed(), s.Failed(),
+		s.Rejected, s.Lost, s.TablestoreFailures, time.Since(started).Round(time.Millisecond))
 	t.Logf("faults met: %d retried requests of the function, %d failed Stream API requests of the trigger",
-		s.retries, s.streamFailures.Load())
+		s.Summary.Retries, r.streamFailures.Load())
 	t.Logf("result writes: %d puts, %d conditional updates (%d not in the view), %d deletes; %d source rows read",
-		s.summary.Puts, s.summary.Updates, s.summary.NotInView, s.summary.Deletes, s.summary.Reads)
+		s.Summary.Puts, s.Summary.Updates, s.Summary.NotInView, s.Summary.Deletes, s.Summary.Reads)
 
 	// Redelivery must have been exercised both ways, and the function must have done real
 	// work, or the run proves little.
-	assert.Positive(t, s.rejected, "no invocation was answered as failed")
-	assert.Positive(t, s.lost, "no invocation's answer was lost")
-	assert.Positive(t, s.summary.Puts, "no result row was put")
-	assert.Positive(t, s.summary.Deletes, "no result row was deleted")
-	assert.Positive(t, s.summary.Reads, "no source row was read")
-	return s
+	assert.Positive(t, s.Rejected, "no invocation was answered as failed")
+	assert.Positive(t, s.Lost, "no invocation's answer was lost")
+	assert.Positive(t, s.Summary.Puts, "no result row was put")
+	assert.Positive(t, s.Summary.Deletes, "no result row was deleted")
+	assert.Positive(t, s.Summary.Reads, "no source row was read")
+	return r
 }
 
 // streamRun is an invariantRun whose events reach the function through the Stream.
 type streamRun struct {
 	*invariantRun
 	// streamClient is the trigger's: without SDK retries, and counting the requests that
-	// failed into tally.streamFailures.
-	streamClient *sdk.TableStoreClient
-	tally        *invocationTally
+	// failed into streamFailures.
+	streamClient   *sdk.TableStoreClient
+	streamFailures atomic.Int64
+	// invocations counts the trigger's invocation attempts.
+	invocations modeltest.Invocations
 	// rejected and lost count the invocations the test failed, as the function saw them.
 	rejected, lost atomic.Int64
-	// checks counts the comparisons of the tables with the model.
-	checks int
-}
-
-// newStreamClient returns an SDK client of the server for the trigger. It makes no retries
-// of its own, so that every failed Stream API request reaches the trigger's retry loop,
-// and it counts them.
-func (r *streamRun) newStreamClient(t *testing.T) *sdk.TableStoreClient {
-	transport := &http.Transport{}
-	t.Cleanup(transport.CloseIdleConnections)
-	config := sdk.NewDefaultTableStoreConfig()
-	config.RetryTimes = 0
-	config.Transport = &modeltest.FailureCounter{Next: transport, Failures: &r.tally.streamFailures}
-	creds := otslocaltest.Credentials
-	return sdk.NewClientWithConfig(r.srv.Endpoint, otslocaltest.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, config)
+	// operations counts the source writes, checks the comparisons of the tables with the
+	// model.
+	operations, checks int
 }
 
 // sequence generates random sequence n and writes its records to a fresh source table
@@ -159,7 +141,7 @@ func (r *streamRun) sequence(t *testing.T, n int) {
 	source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
 	r.createSourceWithStream(t, source)
 	r.createTable(t, result, modeltest.ResultMaxVersions)
-	defer r.deleteTables(t, source, result)
+	defer modeltest.DeleteTables(t, r.client, source, result)
 
 	function := r.serveFlakyFunction(t, seq, source, result)
 	defer function.Close()
@@ -172,7 +154,7 @@ func (r *streamRun) sequence(t *testing.T, n int) {
 			seq.RequireNoError(t, modeltest.WriteSource(r.client, source, seq.Records[at]), fmt.Sprintf("applying record %d", at))
 			model.Apply(seq.Records[at])
 		}
-		r.tally.operations += ev.End - ev.Start
+		r.operations += ev.End - ev.Start
 		ctx, cancel := context.WithTimeout(t.Context(), streamWaitTimeout)
 		err := trigger.WaitIdle(ctx)
 		cancel()
@@ -212,7 +194,7 @@ func (r *streamRun) serveFlakyFunction(t *testing.T, seq *modeltest.Sequence, so
 // startTrigger runs a trigger of table's Stream that invokes the function at url with up to
 // batchSize records, and returns it with the function that stops it.
 func (r *streamRun) startTrigger(t *testing.T, table, url string, batchSize int) (*fclocal.Trigger, func()) {
-	trigger, err := fclocal.New(fclocal.Config{
+	return modeltest.StartTrigger(t, fclocal.Config{
 		Client:            r.streamClient,
 		Table:             table,
 		FunctionURL:       url,
@@ -222,71 +204,6 @@ func (r *streamRun) startTrigger(t *testing.T, table, url string, batchSize int)
 		Backoff:           triggerBackoff,
 		InvocationTimeout: triggerInvocationTimeout,
 		Logger:            slog.New(slog.DiscardHandler),
-		OnInvocation:      r.tally.count,
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- trigger.Run(ctx) }()
-	return trigger, func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "the trigger of %s", table)
-		case <-time.After(streamWaitTimeout):
-			t.Errorf("the trigger of %s did not stop within %s of its context's end", table, streamWaitTimeout)
-		}
-	}
-}
-
-// invocationTally counts what the trigger reports of its invocation attempts
-// (Config.OnInvocation, called concurrently from the shards) and the Stream API requests
-// that failed.
-type invocationTally struct {
-	// streamFailures counts the trigger's Stream API requests that got no 200 answer.
-	streamFailures atomic.Int64
-
-	// mu guards what count counts.
-	mu sync.Mutex
-	// runStats counts the successful attempts with their summed summaries, and the source
-	// writes (on the test's goroutine, without mu).
-	runStats
-	// retries sums the successful attempts' Summary.Retries.
-	retries int
-	// rejected, lost and tablestoreFailures count the failed attempts: answered as failed
-	// by the test, answer lost (the connection closed), failed by the function with a
-	// Tablestore error.
-	rejected, lost, tablestoreFailures int
-	// unexpected lists the failed attempts of any other kind.
-	unexpected []string
-}
-
-// failed is the number of failed attempts.
-func (s *invocationTally) failed() int {
-	return s.rejected + s.lost + s.tablestoreFailures + len(s.unexpected)
-}
-
-// count counts one invocation attempt by its outcome.
-func (s *invocationTally) count(rep fclocal.InvocationReport) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var failure *fcruntime.InvocationError
-	switch {
-	case rep.Err == nil:
-		var sum handler.Summary
-		if err := json.Unmarshal(rep.Result, &sum); err != nil {
-			s.unexpected = append(s.unexpected, fmt.Sprintf("shard %s, attempt %d: the result is not a summary: %v", rep.Shard, rep.Attempt, err))
-			return
-		}
-		s.add(sum)
-		s.retries += sum.Retries
-	case errors.As(rep.Err, &failure) && failure.ErrorType == modeltest.ErrorTypeInjected:
-		s.rejected++
-	case errors.As(rep.Err, &failure) && failure.ErrorType == handler.ErrorTypeTablestore:
-		s.tablestoreFailures++
-	case errors.Is(rep.Err, io.EOF):
-		s.lost++
-	default:
-		s.unexpected = append(s.unexpected, fmt.Sprintf("shard %s, attempt %d: %v", rep.Shard, rep.Attempt, rep.Err))
-	}
+		OnInvocation:      r.invocations.Count,
+	}, streamWaitTimeout)
 }

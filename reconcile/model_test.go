@@ -2,15 +2,10 @@ package reconcile_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,27 +62,13 @@ func TestSyncBesideTheLiveTrigger(t *testing.T) {
 	faults := modeltest.StreamFaults(seed)
 	faults.Latency = modelLatency
 	srv := otslocaltest.NewServer(t, otslocal.Options{StreamShards: modelStreamShards, Faults: faults})
-	run := &modelRun{seed: seed, srv: srv, client: retrylessClient(t, srv.Endpoint, nil), clock: time.Now().UnixMilli()}
-	run.streamClient = retrylessClient(t, srv.Endpoint, &run.streamFailures)
+	run := &modelRun{seed: seed, srv: srv, client: modeltest.RetrylessClient(t, srv.Endpoint, nil), clock: time.Now().UnixMilli()}
+	run.streamClient = modeltest.RetrylessClient(t, srv.Endpoint, &run.streamFailures)
 
 	started := time.Now()
-	workers := min(runtime.GOMAXPROCS(0), modelWorkers)
+	workers := modeltest.Workers(modelWorkers)
 	tallies := make([]modelTally, workers)
-	t.Run("sequences", func(t *testing.T) {
-		for w := range workers {
-			t.Run(fmt.Sprintf("worker%d", w), func(t *testing.T) {
-				t.Parallel()
-				defer func() {
-					if t.Failed() {
-						run.failed.Store(true)
-					}
-				}()
-				for n := w; n < sequences && !run.failed.Load(); n += workers {
-					run.sequence(t, n, &tallies[w])
-				}
-			})
-		}
-	})
+	modeltest.RunSequences(t, sequences, workers, func(t *testing.T, w, n int) { run.sequence(t, n, &tallies[w]) })
 	if t.Failed() {
 		return
 	}
@@ -97,8 +78,9 @@ func TestSyncBesideTheLiveTrigger(t *testing.T) {
 	}
 	t.Logf("seed %d: %d sequences, %d operations (%d before the trigger, %d while a sync ran), %d damaged result rows, in %s",
 		seed, sequences, total.operations, total.history, total.duringSync, total.damaged, time.Since(started).Round(time.Millisecond))
+	inv := &total.invocations
 	t.Logf("trigger: %d invocations, %d failed (%d answered as failed, %d answers lost, %d Tablestore errors); function requests retried %d times, %d failed Stream API requests",
-		total.invocations, total.rejected+total.lost+total.tablestoreFailures, total.rejected, total.lost, total.tablestoreFailures, total.retries, run.streamFailures.Load())
+		inv.Succeeded+inv.Failed(), inv.Failed(), inv.Rejected, inv.Lost, inv.TablestoreFailures, inv.Summary.Retries, run.streamFailures.Load())
 	c := total.sync
 	t.Logf("syncs: %d source rows, %d result rows: %d missing, %d extra, %d differing; %d written, %d deleted; %d rechecked, %d changed during sync; %d unsettled keys, in %d syncs run again after the writes",
 		c.SourceRows, c.ResultRows, c.Missing, c.Extra, c.Differing, c.Written, c.Deleted, c.Rechecked, c.ChangedDuringSync, total.unsettled, total.reruns)
@@ -109,8 +91,12 @@ func TestSyncBesideTheLiveTrigger(t *testing.T) {
 	assert.Positive(t, total.sync.Differing, "no sync found a differing key")
 	assert.Positive(t, total.sync.ChangedDuringSync, "no source row changed during a sync")
 	assert.Positive(t, total.duringSync, "no operation was written while a sync ran")
-	assert.Positive(t, total.retries, "no request of the function met a fault")
-	assert.Positive(t, total.rejected+total.lost, "no invocation failed")
+	require.Empty(t, inv.Unexpected, "invocations failed in ways neither the test nor the faults explain")
+	assert.Equal(t, int(total.rejectedByFunction.Load()), inv.Rejected, "invocations answered as failed by the test, as the trigger saw them")
+	assert.Equal(t, int(total.lostByFunction.Load()), inv.Lost, "invocations whose answer the test lost, as the trigger saw them")
+	assert.Positive(t, inv.Summary.Retries, "no request of the function met a fault")
+	assert.Positive(t, inv.Rejected, "no invocation was answered as failed")
+	assert.Positive(t, inv.Lost, "no invocation's answer was lost")
 }
 
 // modelRun is the state the sequences of one run share.
@@ -122,7 +108,6 @@ type modelRun struct {
 	streamClient   *sdk.TableStoreClient
 	streamFailures atomic.Int64
 	clock          int64 // the first cell timestamp of every sequence, in ms
-	failed         atomic.Bool
 }
 
 // modelTally counts what the sequences of one worker did.
@@ -132,16 +117,10 @@ type modelTally struct {
 	// unsettled counts the keys syncs reported unsettled, and reruns the syncs run again
 	// after the writes because of them.
 	unsettled, reruns int
-	// rejectedByFunction and lostByFunction count the invocations the flaky functions
-	// failed, as they saw them.
+	// invocations counts the triggers' invocation attempts; rejectedByFunction and
+	// lostByFunction the invocations the flaky functions failed, as they saw them.
+	invocations                        modeltest.Invocations
 	rejectedByFunction, lostByFunction atomic.Int64
-
-	mu sync.Mutex // guards what follows, which the trigger's shards report concurrently
-	// invocations counts the successful invocations and retries their function's retried
-	// requests; rejected, lost and tablestoreFailures count the failed ones as the trigger
-	// saw them, and unexplained lists failures of any other kind.
-	invocations, rejected, lost, tablestoreFailures, retries int
-	unexplained                                              []string
 }
 
 // merge adds another worker's counts.
@@ -152,52 +131,10 @@ func (m *modelTally) merge(o *modelTally) {
 	m.damaged += o.damaged
 	m.unsettled += o.unsettled
 	m.reruns += o.reruns
-	m.invocations += o.invocations
-	m.rejected += o.rejected
-	m.lost += o.lost
-	m.tablestoreFailures += o.tablestoreFailures
-	m.retries += o.retries
 	m.sync.Add(o.sync)
-}
-
-// count counts one invocation attempt of the trigger (fclocal.Config.OnInvocation).
-func (m *modelTally) count(rep fclocal.InvocationReport) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var failure *fcruntime.InvocationError
-	switch {
-	case rep.Err == nil:
-		var sum handler.Summary
-		if err := json.Unmarshal(rep.Result, &sum); err != nil {
-			m.unexplained = append(m.unexplained, fmt.Sprintf("the result is not a summary: %v", err))
-			return
-		}
-		m.invocations++
-		m.retries += sum.Retries
-	case errors.As(rep.Err, &failure) && failure.ErrorType == modeltest.ErrorTypeInjected:
-		m.rejected++
-	case errors.As(rep.Err, &failure) && failure.ErrorType == handler.ErrorTypeTablestore:
-		m.tablestoreFailures++
-	case errors.Is(rep.Err, io.EOF):
-		m.lost++
-	default:
-		m.unexplained = append(m.unexplained, rep.Err.Error())
-	}
-}
-
-// retrylessClient is an SDK client of endpoint without retries of its own, counting its
-// failed requests into failures when that is set.
-func retrylessClient(t *testing.T, endpoint string, failures *atomic.Int64) *sdk.TableStoreClient {
-	transport := &http.Transport{}
-	t.Cleanup(transport.CloseIdleConnections)
-	config := sdk.NewDefaultTableStoreConfig()
-	config.RetryTimes = 0
-	config.Transport = transport
-	if failures != nil {
-		config.Transport = &modeltest.FailureCounter{Next: transport, Failures: failures}
-	}
-	creds := otslocaltest.Credentials
-	return sdk.NewClientWithConfig(endpoint, otslocaltest.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, config)
+	m.invocations.Merge(&o.invocations)
+	m.rejectedByFunction.Add(o.rejectedByFunction.Load())
+	m.lostByFunction.Add(o.lostByFunction.Load())
 }
 
 // sequence runs random sequence n: history, damage, the trigger, the writes with a sync
@@ -208,7 +145,7 @@ func (r *modelRun) sequence(t *testing.T, n int, tally *modelTally) {
 	source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
 	r.srv.CreateTable(t, otslocaltest.Table{Name: source, MaxVersions: modeltest.SourceMaxVersions, Stream: true})
 	r.srv.CreateTable(t, otslocaltest.Table{Name: result, MaxVersions: modeltest.ResultMaxVersions})
-	defer r.deleteTables(t, source, result)
+	defer modeltest.DeleteTables(t, r.client, source, result)
 
 	// History: the first operations, before the trigger is bound.
 	model := modeltest.NewSourceModel()
@@ -294,9 +231,6 @@ func (r *modelRun) sequence(t *testing.T, n int, tally *modelTally) {
 	tally.operations += len(seq.Records)
 	tally.history += history
 	tally.sync.Add(report.Counts)
-	tally.mu.Lock()
-	defer tally.mu.Unlock()
-	require.Empty(t, tally.unexplained, "invocations failed in ways neither the test nor the faults explain")
 }
 
 // damage writes wrong rows into the result table: for each key, at random, nothing, the
@@ -349,7 +283,7 @@ func (r *modelRun) damage(t *testing.T, seq *modeltest.Sequence, rng *rand.Rand,
 // startTrigger runs a trigger of table's Stream from since, invoking the function at url,
 // and returns it with the function that stops it.
 func (r *modelRun) startTrigger(t *testing.T, table, url string, since time.Time, tally *modelTally) (*fclocal.Trigger, func()) {
-	trigger, err := fclocal.New(fclocal.Config{
+	return modeltest.StartTrigger(t, fclocal.Config{
 		Client:            r.streamClient,
 		Table:             table,
 		FunctionURL:       url,
@@ -359,27 +293,6 @@ func (r *modelRun) startTrigger(t *testing.T, table, url string, since time.Time
 		Backoff:           fclocal.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond},
 		InvocationTimeout: 10 * time.Second,
 		Logger:            slog.New(slog.DiscardHandler),
-		OnInvocation:      tally.count,
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- trigger.Run(ctx) }()
-	return trigger, func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "the trigger of %s", table)
-		case <-time.After(modelWaitTimeout):
-			t.Errorf("the trigger of %s did not stop within %s of its context's end", table, modelWaitTimeout)
-		}
-	}
-}
-
-// deleteTables drops a sequence's tables: otslocal holds at most 64 tables per instance.
-func (r *modelRun) deleteTables(t *testing.T, tables ...string) {
-	for _, table := range tables {
-		_, err := r.client.DeleteTable(&sdk.DeleteTableRequest{TableName: table})
-		assert.NoError(t, err, "deleting table %s", table)
-	}
+		OnInvocation:      tally.invocations.Count,
+	}, modelWaitTimeout)
 }
