@@ -16,10 +16,10 @@
 // it backfills -sync-rows source rows of the same shape (half of them passing `level > 1`)
 // into an empty result table, in process with reconcile.Run, against the naive loop (GetRange
 // page by page, one sequential PutRow per row that passes) over the first
-// -sync-baseline-rows rows, -runs times; with -rss it runs `otsetl sync` as a child process on
-// -sync-rss-rows rows for its peak resident set (ru_maxrss). It prints markdown tables of
-// the medians against the targets; -readme FILE puts them between the <!-- bench:start -->
-// and <!-- bench:end --> lines of FILE.
+// -sync-baseline-rows rows, -runs times; with -rss it runs `otsetl sync` as a child process
+// on -sync-rss-rows rows for its peak resident set (VmHWM, read while it runs). It prints
+// markdown tables of the medians against the targets; -readme FILE puts them between the
+// <!-- bench:start --> and <!-- bench:end --> lines of FILE.
 //
 //	go run ./bench -readme README.md                    # what `make bench` runs
 //	go run ./bench -events 2 -records 100 -runs 1 -rss=false   # smoke test, a few seconds

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
@@ -252,8 +251,13 @@ func runNaive(ctx context.Context, client *sdk.TableStoreClient, source, result 
 	return puts, nil
 }
 
+// rssPollInterval is how often the sync process's peak resident set is read while it runs.
+const rssPollInterval = 10 * time.Millisecond
+
 // runSyncProcess runs `otsetl sync --json` (bin) on the RSS tables as a child process and
-// records its duration and its peak resident set (ru_maxrss, in kB on Linux, getrusage(2)).
+// records its duration and its peak resident set: VmHWM (peakRSS), read every
+// rssPollInterval until the process exits, the last reading. (The rusage of a child counts
+// the parent's pages it shared until exec, the whole otslocal here.)
 func runSyncProcess(ctx context.Context, bin, endpoint string, f *syncFigures) (reconcile.Counts, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, "sync", "--endpoint", endpoint, "--instance", instance, "--json")
@@ -265,18 +269,32 @@ func runSyncProcess(ctx context.Context, bin, endpoint string, f *syncFigures) (
 	}
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	started := time.Now()
-	if err := cmd.Run(); err != nil {
-		return reconcile.Counts{}, fmt.Errorf("otsetl sync: %w: %s", err, strings.TrimSpace(stderr.String()))
+	if err := cmd.Start(); err != nil {
+		return reconcile.Counts{}, fmt.Errorf("starting otsetl sync: %w", err)
 	}
-	f.rssElapsed = time.Since(started)
-	usage, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return reconcile.Counts{}, errors.New("the peak RSS of a process needs getrusage (Linux), or run with -rss=false")
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	ticker := time.NewTicker(rssPollInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case err := <-exited:
+			if err != nil {
+				return reconcile.Counts{}, fmt.Errorf("otsetl sync: %w: %s", err, strings.TrimSpace(stderr.String()))
+			}
+			f.rssElapsed = time.Since(started)
+			if f.peakRSSBytes == 0 {
+				return reconcile.Counts{}, errors.New("the sync process ended before its resident set could be read")
+			}
+			var report reconcile.Report
+			if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
+				return reconcile.Counts{}, fmt.Errorf("otsetl sync --json: %w: %q", err, stdout.String())
+			}
+			return report.Counts, nil
+		case <-ticker.C:
+			if peak, err := peakRSS(cmd.Process.Pid); err == nil {
+				f.peakRSSBytes = peak
+			}
+		}
 	}
-	f.peakRSSBytes = usage.Maxrss << 10
-	var report reconcile.Report
-	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil {
-		return reconcile.Counts{}, fmt.Errorf("otsetl sync --json: %w: %q", err, stdout.String())
-	}
-	return report.Counts, nil
 }
