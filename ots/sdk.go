@@ -75,11 +75,14 @@ func TimestampsFromSDK(cols []*sdk.AttributeColumn) []int64 {
 }
 
 // sortedByName returns cols sorted by column name, byte-wise, keeping the order of a
-// column's versions.
+// column's versions: cols itself when it is sorted already, as Tablestore lists a row's
+// columns, and a sorted copy otherwise.
 func sortedByName(cols []*sdk.AttributeColumn) []*sdk.AttributeColumn {
-	return slices.SortedStableFunc(slices.Values(cols), func(a, b *sdk.AttributeColumn) int {
-		return strings.Compare(a.ColumnName, b.ColumnName)
-	})
+	byName := func(a, b *sdk.AttributeColumn) int { return strings.Compare(a.ColumnName, b.ColumnName) }
+	if slices.IsSortedFunc(cols, byName) {
+		return cols
+	}
+	return slices.SortedStableFunc(slices.Values(cols), byName)
 }
 
 // SDKPrimaryKeyType maps a value kind to the primary key type of a table schema: INTEGER,
