@@ -207,46 +207,48 @@ func recreate(ctx context.Context, client *sdk.TableStoreClient, names ...string
 	return createTables(ctx, client, names...)
 }
 
-// errBaselineDone stops the naive loop's scan at its row limit.
-var errBaselineDone = errors.New("the naive loop read its rows")
-
 // runNaive is the naive backfill: it reads source page by page with GetRange and puts each
 // row that passes `level > 1` into result with one PutRow, in order, with the SDK's default
 // client, for the first limit rows. It returns the rows put.
 func runNaive(ctx context.Context, client *sdk.TableStoreClient, source, result string, limit int) (int, error) {
-	whole := tables.Range{Table: source, Start: new(sdk.PrimaryKey), End: new(sdk.PrimaryKey)}
-	whole.Start.AddPrimaryKeyColumnWithMinValue("id")
-	whole.End.AddPrimaryKeyColumnWithMaxValue("id")
+	schema := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
+	var r tables.Range
 	read, puts := 0, 0
-	err := tables.ScanRange(ctx, client, whole, func(page []*sdk.Row) error {
-		for _, row := range page {
-			if read == limit {
-				return errBaselineDone
-			}
+	for read < limit {
+		page, err := tables.ReadPage(ctx, client, source, schema, r, 0)
+		if err != nil {
+			return 0, err
+		}
+		for _, versioned := range page.Rows[:min(len(page.Rows), limit-read)] {
 			read++
+			row := versioned.Latest()
 			level, passes := int64(0), false
-			for _, col := range row.Columns {
-				if col.ColumnName == "level" {
-					level, passes = col.Value.(int64)
+			for _, cell := range row.Columns {
+				if cell.Name == "level" {
+					level, passes = cell.Value.Int()
 				}
 			}
 			if !passes || level <= 1 {
 				continue
 			}
-			change := &sdk.PutRowChange{TableName: result, PrimaryKey: row.PrimaryKey}
-			for _, col := range row.Columns {
-				change.AddColumn(col.ColumnName, col.Value)
+			pk, err := ots.SDKPrimaryKey(row.PrimaryKey)
+			if err != nil {
+				return 0, err
+			}
+			change := &sdk.PutRowChange{TableName: result, PrimaryKey: pk}
+			for _, cell := range row.Columns {
+				change.AddColumn(cell.Name, cell.Value.Any())
 			}
 			change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 			if _, err := client.PutRow(&sdk.PutRowRequest{PutRowChange: change}); err != nil {
-				return err
+				return 0, err
 			}
 			puts++
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errBaselineDone) {
-		return 0, err
+		if page.Next == nil {
+			break
+		}
+		r.Start = page.Next
 	}
 	return puts, nil
 }

@@ -283,7 +283,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 type syncer struct {
 	cfg         Config
 	rule        *transform.Rule
-	readColumns []string // what the rule reads of a source row; nil: every column
+	readColumns []string               // what the rule reads of a source row; nil: every column
+	schema      []ots.PrimaryKeySchema // the primary key of the source and the result table
 	api         *sdk.TableStoreClient
 	client      *tablestore.Client
 	splits      *progress
@@ -357,6 +358,7 @@ func (s *syncer) checkTables(ctx context.Context) error {
 		return configError("the result table %q has the primary key (%s), the source table %q (%s): they must be the same",
 			fn.ResultTable, ots.FormatSchema(result), fn.SourceTable, ots.FormatSchema(source))
 	}
+	s.schema = source
 	if fn.DeadLetterTable == "" {
 		return nil
 	}

@@ -30,10 +30,13 @@ const checkpointInterval = 250 * time.Millisecond
 // progressInterval is how often OnProgress is called at most.
 const progressInterval = 100 * time.Millisecond
 
-// split is one primary key range of the source table, [lower, upper), and how far it was
-// synced. Its mutable fields are guarded by the progress that holds it.
+// split is one primary key range of the source table, from lower (inclusive) to upper
+// (exclusive), each the leading columns of a primary key with INF_MIN after them (the form
+// of ComputeSplitPointsBySize's split points and of tables.Range); an empty lower is the
+// table's start and an empty upper its end. Its mutable fields are guarded by the progress
+// that holds it.
 type split struct {
-	lower, upper []boundColumn
+	lower, upper []ots.PrimaryKeyColumn
 	// after is the last key whose every fix was confirmed; keys up to and including it are
 	// done. Nil: none yet.
 	after []ots.PrimaryKeyColumn
@@ -42,120 +45,90 @@ type split struct {
 	counts Counts
 }
 
-// boundColumn is one column of a split bound or a key, in the checkpoint file's form.
-type boundColumn struct {
+// keyColumn is one column of a key or a key prefix, in the checkpoint file's form.
+type keyColumn struct {
 	Name string `json:"name"`
-	// Type is INTEGER, STRING, BINARY, INF_MIN or INF_MAX.
+	// Type is INTEGER, STRING or BINARY.
 	Type string `json:"type"`
-	// Value is an INTEGER in decimal, a STRING as it is, a BINARY in base64; empty for
-	// INF_MIN and INF_MAX.
-	Value string `json:"value,omitempty"`
+	// Value is an INTEGER in decimal, a STRING as it is, a BINARY in base64.
+	Value string `json:"value"`
 }
 
-// The Type of the infinite bound columns.
-const (
-	infMin = "INF_MIN"
-	infMax = "INF_MAX"
-)
-
-// boundOfSDK converts a split bound the SDK decoded.
-func boundOfSDK(pk *sdk.PrimaryKey) ([]boundColumn, error) {
+// prefixOfSDK converts a split bound the SDK decoded: leading columns with values, then
+// only INF_MIN (or, for the end of the last split, only INF_MAX), into the leading columns.
+func prefixOfSDK(pk *sdk.PrimaryKey) ([]ots.PrimaryKeyColumn, error) {
 	if pk == nil || len(pk.PrimaryKeys) == 0 {
 		return nil, errors.New("a split without a bound")
 	}
-	bound := make([]boundColumn, len(pk.PrimaryKeys))
-	for i, col := range pk.PrimaryKeys {
-		switch col.PrimaryKeyOption {
-		case sdk.MIN:
-			bound[i] = boundColumn{Name: col.ColumnName, Type: infMin}
-		case sdk.MAX:
-			bound[i] = boundColumn{Name: col.ColumnName, Type: infMax}
+	var prefix []ots.PrimaryKeyColumn
+	infinite := sdk.NONE
+	for _, col := range pk.PrimaryKeys {
+		switch {
+		case col.PrimaryKeyOption == sdk.MIN || col.PrimaryKeyOption == sdk.MAX:
+			if infinite != sdk.NONE && infinite != col.PrimaryKeyOption {
+				return nil, fmt.Errorf("split bound (%v): INF_MIN and INF_MAX together", pk)
+			}
+			infinite = col.PrimaryKeyOption
+		case infinite != sdk.NONE:
+			return nil, fmt.Errorf("split bound (%v): a value after an infinite column", pk)
 		default:
 			v, err := ots.ValueOf(col.Value)
 			if err != nil {
 				return nil, fmt.Errorf("split bound column %q: %w", col.ColumnName, err)
 			}
-			bound[i] = boundColumnOf(ots.PrimaryKeyColumn{ColumnName: col.ColumnName, Value: v})
+			prefix = append(prefix, ots.PrimaryKeyColumn{ColumnName: col.ColumnName, Value: v})
 		}
 	}
-	return bound, nil
+	if infinite == sdk.MAX && len(prefix) > 0 {
+		return nil, fmt.Errorf("split bound (%v): INF_MAX after a value", pk)
+	}
+	return prefix, nil
 }
 
-// boundOfKey converts a primary key.
-func boundOfKey(key []ots.PrimaryKeyColumn) []boundColumn {
-	bound := make([]boundColumn, len(key))
+// keyColumnsOf converts a key or a key prefix for the checkpoint file.
+func keyColumnsOf(key []ots.PrimaryKeyColumn) []keyColumn {
+	columns := make([]keyColumn, len(key))
 	for i, col := range key {
-		bound[i] = boundColumnOf(col)
-	}
-	return bound
-}
-
-// boundColumnOf converts one primary key column.
-func boundColumnOf(col ots.PrimaryKeyColumn) boundColumn {
-	c := boundColumn{Name: col.ColumnName, Type: col.Value.Kind().String()}
-	switch v := col.Value.Any().(type) {
-	case int64:
-		c.Value = strconv.FormatInt(v, 10)
-	case string:
-		c.Value = v
-	case []byte:
-		c.Value = base64.StdEncoding.EncodeToString(v)
-	}
-	return c
-}
-
-// sdkKey converts a bound for a GetRange request.
-func sdkKey(bound []boundColumn) (*sdk.PrimaryKey, error) {
-	pk := new(sdk.PrimaryKey)
-	for _, c := range bound {
-		switch c.Type {
-		case infMin:
-			pk.AddPrimaryKeyColumnWithMinValue(c.Name)
-		case infMax:
-			pk.AddPrimaryKeyColumnWithMaxValue(c.Name)
-		default:
-			v, err := c.value()
-			if err != nil {
-				return nil, err
-			}
-			pk.AddPrimaryKeyColumn(c.Name, v.Any())
+		c := keyColumn{Name: col.ColumnName, Type: col.Value.Kind().String()}
+		switch v := col.Value.Any().(type) {
+		case int64:
+			c.Value = strconv.FormatInt(v, 10)
+		case string:
+			c.Value = v
+		case []byte:
+			c.Value = base64.StdEncoding.EncodeToString(v)
 		}
+		columns[i] = c
 	}
-	return pk, nil
+	return columns
 }
 
-// keyOf converts a bound that is a primary key (no infinite columns).
-func keyOf(bound []boundColumn) ([]ots.PrimaryKeyColumn, error) {
-	key := make([]ots.PrimaryKeyColumn, len(bound))
-	for i, c := range bound {
-		v, err := c.value()
-		if err != nil {
-			return nil, err
+// keyOf converts a key or a key prefix of the checkpoint file.
+func keyOf(columns []keyColumn) ([]ots.PrimaryKeyColumn, error) {
+	key := make([]ots.PrimaryKeyColumn, len(columns))
+	for i, c := range columns {
+		var v ots.Value
+		switch c.Type {
+		case ots.KindInteger.String():
+			n, err := strconv.ParseInt(c.Value, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("column %q: INTEGER %q: %w", c.Name, c.Value, err)
+			}
+			v = ots.Integer(n)
+		case ots.KindString.String():
+			v = ots.String(c.Value)
+		case ots.KindBinary.String():
+			b, err := base64.StdEncoding.DecodeString(c.Value)
+			if err != nil {
+				return nil, fmt.Errorf("column %q: BINARY %q: %w", c.Name, c.Value, err)
+			}
+			v = ots.Binary(b)
+		default:
+			return nil, fmt.Errorf("column %q: type %q, want INTEGER, STRING or BINARY", c.Name, c.Type)
 		}
 		key[i] = ots.PrimaryKeyColumn{ColumnName: c.Name, Value: v}
 	}
 	return key, nil
-}
-
-// value decodes a finite column's value.
-func (c boundColumn) value() (ots.Value, error) {
-	switch c.Type {
-	case ots.KindInteger.String():
-		n, err := strconv.ParseInt(c.Value, 10, 64)
-		if err != nil {
-			return ots.Value{}, fmt.Errorf("column %q: INTEGER %q: %w", c.Name, c.Value, err)
-		}
-		return ots.Integer(n), nil
-	case ots.KindString.String():
-		return ots.String(c.Value), nil
-	case ots.KindBinary.String():
-		b, err := base64.StdEncoding.DecodeString(c.Value)
-		if err != nil {
-			return ots.Value{}, fmt.Errorf("column %q: BINARY %q: %w", c.Name, c.Value, err)
-		}
-		return ots.Binary(b), nil
-	}
-	return ots.Value{}, fmt.Errorf("column %q: type %q, want INTEGER, STRING or BINARY", c.Name, c.Type)
 }
 
 // computeSplits asks the source table's splits of splitSizeUnit each.
@@ -175,11 +148,11 @@ func (s *syncer) computeSplits(ctx context.Context) ([]*split, error) {
 	}
 	splits := make([]*split, len(resp.Splits))
 	for i, sp := range resp.Splits {
-		lower, err := boundOfSDK(sp.LowerBound)
+		lower, err := prefixOfSDK(sp.LowerBound)
 		if err != nil {
 			return nil, fmt.Errorf("ComputeSplitPointsBySize on table %q: %w", table, err)
 		}
-		upper, err := boundOfSDK(sp.UpperBound)
+		upper, err := prefixOfSDK(sp.UpperBound)
 		if err != nil {
 			return nil, fmt.Errorf("ComputeSplitPointsBySize on table %q: %w", table, err)
 		}
@@ -225,11 +198,11 @@ type checkpointFile struct {
 
 // checkpointSplit is one split's progress in the file.
 type checkpointSplit struct {
-	Lower  []boundColumn `json:"lower"`
-	Upper  []boundColumn `json:"upper"`
-	After  []boundColumn `json:"after,omitempty"`
-	Done   bool          `json:"done,omitempty"`
-	Counts Counts        `json:"counts"`
+	Lower  []keyColumn `json:"lower"`
+	Upper  []keyColumn `json:"upper"`
+	After  []keyColumn `json:"after,omitempty"`
+	Done   bool        `json:"done,omitempty"`
+	Counts Counts      `json:"counts"`
 }
 
 // loadOrSplit resumes the checkpoint file when there is one, and computes the splits
@@ -288,16 +261,15 @@ func (p *progress) load() (bool, error) {
 		return false, configError("checkpoint %s holds no splits", p.path)
 	}
 	for i, fs := range file.Splits {
-		sp := &split{lower: fs.Lower, upper: fs.Upper, done: fs.Done, counts: fs.Counts}
-		for _, bound := range [][]boundColumn{fs.Lower, fs.Upper} {
-			if _, err := sdkKey(bound); err != nil {
-				return false, configError("checkpoint %s, split %d: %w", p.path, i, err)
-			}
+		sp := &split{done: fs.Done, counts: fs.Counts}
+		if sp.lower, err = keyOf(fs.Lower); err == nil {
+			sp.upper, err = keyOf(fs.Upper)
 		}
-		if fs.After != nil {
-			if sp.after, err = keyOf(fs.After); err != nil {
-				return false, configError("checkpoint %s, split %d: %w", p.path, i, err)
-			}
+		if err == nil && fs.After != nil {
+			sp.after, err = keyOf(fs.After)
+		}
+		if err != nil {
+			return false, configError("checkpoint %s, split %d: %w", p.path, i, err)
 		}
 		if sp.done || sp.after != nil {
 			p.resumed++
@@ -331,9 +303,9 @@ func (p *progress) save() error {
 	p.mu.Lock()
 	file := checkpointFile{Version: checkpointVersion, Sync: p.identity, Splits: make([]checkpointSplit, len(p.all))}
 	for i, sp := range p.all {
-		file.Splits[i] = checkpointSplit{Lower: sp.lower, Upper: sp.upper, Done: sp.done, Counts: sp.counts}
+		file.Splits[i] = checkpointSplit{Lower: keyColumnsOf(sp.lower), Upper: keyColumnsOf(sp.upper), Done: sp.done, Counts: sp.counts}
 		if sp.after != nil {
-			file.Splits[i].After = boundOfKey(sp.after)
+			file.Splits[i].After = keyColumnsOf(sp.after)
 		}
 	}
 	p.dirty = false
@@ -429,18 +401,15 @@ func (p *progress) pending() []*split {
 	return todo
 }
 
-// start returns where sp's scan starts: the lower bound, or the last done key (which the
+// start returns where sp's scan starts: its lower bound, or its last done key (which the
 // scan skips) when sp was started before.
-func (p *progress) start(sp *split) (*sdk.PrimaryKey, []ots.PrimaryKeyColumn, error) {
+func (p *progress) start(sp *split) (start, after []ots.PrimaryKeyColumn) {
 	p.mu.Lock()
-	after := sp.after
-	p.mu.Unlock()
-	if after != nil {
-		start, err := ots.SDKPrimaryKey(after)
-		return start, after, err
+	defer p.mu.Unlock()
+	if sp.after != nil {
+		return sp.after, sp.after
 	}
-	start, err := sdkKey(sp.lower)
-	return start, nil, err
+	return sp.lower, nil
 }
 
 // advance records that every key of sp up to and including last is done, with counts of

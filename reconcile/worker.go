@@ -6,8 +6,6 @@ import (
 	"slices"
 	"time"
 
-	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
-
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ots"
@@ -16,8 +14,8 @@ import (
 	"github.com/otsetl/otsetl/transform"
 )
 
-// scannedRow is one row of a scan: its primary key, its attribute columns sorted by name and,
-// for source rows, their versions (ms), index-aligned.
+// scannedRow is one row of a scan: its primary key, its attribute columns sorted by name and
+// their versions (ms), index-aligned.
 type scannedRow struct {
 	key        []ots.PrimaryKeyColumn
 	cells      []ots.Cell
@@ -47,18 +45,11 @@ func sameCells(a, b []ots.Cell) bool {
 // syncSplit merge-joins the source and result rows of sp, fixing the result as it goes,
 // and records its progress after every confirmed key.
 func (s *syncer) syncSplit(ctx context.Context, sp *split) error {
-	start, after, err := s.splits.start(sp)
-	if err != nil {
-		return err
-	}
-	end, err := sdkKey(sp.upper)
-	if err != nil {
-		return err
-	}
+	start, after := s.splits.start(sp)
 	fn := s.cfg.Function
-	source := s.scan(ctx, tables.Range{Table: fn.SourceTable, Start: start, End: end, Columns: s.readColumns}, after, true)
+	source := s.scan(ctx, fn.SourceTable, tables.Range{Start: start, End: sp.upper, Columns: s.readColumns}, after)
 	defer source.stop()
-	result := s.scan(ctx, tables.Range{Table: fn.ResultTable, Start: start, End: end}, after, false)
+	result := s.scan(ctx, fn.ResultTable, tables.Range{Start: start, End: sp.upper}, after)
 	defer result.stop()
 
 	w := &worker{syncer: s, split: sp, batch: &batch{}}
@@ -452,42 +443,44 @@ type scanPage struct {
 	err  error
 }
 
-// scan starts reading r, skipping the rows up to and including after (when set), with
-// the versions of the cells when timestamps is set.
-func (s *syncer) scan(ctx context.Context, r tables.Range, after []ots.PrimaryKeyColumn, timestamps bool) *cursor {
+// scan starts reading r of table, page by page, skipping the rows up to and including after
+// (when set).
+func (s *syncer) scan(ctx context.Context, table string, r tables.Range, after []ots.PrimaryKeyColumn) *cursor {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &cursor{pages: make(chan scanPage, 1), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		defer close(c.pages)
-		err := tables.ScanRange(ctx, s.api, r, func(rows []*sdk.Row) error {
-			page := make([]scannedRow, 0, len(rows))
-			for _, row := range rows {
-				converted, err := tables.RowOf(row)
-				if err != nil {
-					return fmt.Errorf("tables: GetRange on table %q: %w", r.Table, err)
+		for {
+			page, err := tables.ReadPage(ctx, s.api, table, s.schema, r, 0)
+			if err != nil {
+				select {
+				case c.pages <- scanPage{err: err}:
+				case <-ctx.Done():
 				}
-				if after != nil && ots.ComparePrimaryKeys(converted.PrimaryKey, after) <= 0 {
+				return
+			}
+			rows := make([]scannedRow, 0, len(page.Rows))
+			for _, row := range page.Rows {
+				if after != nil && ots.ComparePrimaryKeys(row.PrimaryKey, after) <= 0 {
 					continue
 				}
-				scanned := scannedRow{key: converted.PrimaryKey, cells: converted.Columns}
-				if timestamps {
-					scanned.timestamps = ots.TimestampsFromSDK(row.Columns)
+				scanned := scannedRow{key: row.PrimaryKey, cells: make([]ots.Cell, len(row.Columns)), timestamps: make([]int64, len(row.Columns))}
+				for i, col := range row.Columns {
+					scanned.cells[i] = ots.Cell{Name: col.Name, Value: col.Versions[0].Value}
+					scanned.timestamps[i] = col.Versions[0].Timestamp
 				}
-				page = append(page, scanned)
+				rows = append(rows, scanned)
 			}
 			select {
-			case c.pages <- scanPage{rows: page}:
-				return nil
+			case c.pages <- scanPage{rows: rows}:
 			case <-ctx.Done():
-				return context.Cause(ctx)
+				return
 			}
-		})
-		if err != nil {
-			select {
-			case c.pages <- scanPage{err: err}:
-			case <-ctx.Done():
+			if page.Next == nil {
+				return
 			}
+			r.Start = page.Next
 		}
 	}()
 	return c
