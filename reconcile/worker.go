@@ -443,6 +443,11 @@ type scanPage struct {
 	err  error
 }
 
+// scanPageRows is the most rows one page of a scan holds (GetRange's limit). Pages smaller
+// than GetRange's own bound (5,000 rows or 4 MB) keep the memory of a scan's pages small
+// and let a split's fixes start sooner; the next page is read while one is merged.
+const scanPageRows = 1000
+
 // scan starts reading r of table, page by page, skipping the rows up to and including after
 // (when set).
 func (s *syncer) scan(ctx context.Context, table string, r tables.Range, after []ots.PrimaryKeyColumn) *cursor {
@@ -452,7 +457,7 @@ func (s *syncer) scan(ctx context.Context, table string, r tables.Range, after [
 		defer close(c.done)
 		defer close(c.pages)
 		for {
-			page, err := tables.ReadPage(ctx, s.api, table, s.schema, r, 0)
+			page, err := tables.ReadPage(ctx, s.api, table, s.schema, r, scanPageRows)
 			if err != nil {
 				select {
 				case c.pages <- scanPage{err: err}:
