@@ -10,15 +10,23 @@
 // decode + plan per record in process with testing.Benchmark, and, with -rss, builds
 // cmd/otsetl and starts `otsetl serve` as a child process -runs times, for the time to its
 // first answered invocation (cold start) and its peak resident set (VmHWM, Linux) after one
-// large event. It prints a markdown table of the medians against the targets; -readme FILE
-// puts that table between the <!-- bench:start --> and <!-- bench:end --> lines of FILE.
+// large event.
+//
+// It then measures `otsetl sync` (sync.go): in an otslocal of its own, with the same latency,
+// it backfills -sync-rows source rows of the same shape (half of them passing `level > 1`)
+// into an empty result table, in process with reconcile.Run, against the naive loop (GetRange
+// page by page, one sequential PutRow per row that passes) over the first
+// -sync-baseline-rows rows, -runs times; with -rss it runs `otsetl sync` as a child process
+// on -sync-rss-rows rows for its peak resident set (VmHWM, read while it runs). It prints
+// markdown tables of the medians against the targets; -readme FILE puts them between the
+// <!-- bench:start --> and <!-- bench:end --> lines of FILE.
 //
 //	go run ./bench -readme README.md                    # what `make bench` runs
 //	go run ./bench -events 2 -records 100 -runs 1 -rss=false   # smoke test, a few seconds
 //
 // The exit code is 1 when an invocation fails or otsetl's requests are not what its plan
-// implies (ceil(mutations/200) BatchWriteRow requests per event, no retries), and 2 on bad
-// flags. Speed targets are reported, never enforced: they depend on the machine.
+// implies (ceil(mutations/200) BatchWriteRow requests per event, no retries), or a sync's
+// counts are not those of a backfill, and 2 on bad flags. Speed targets are reported, never enforced: they depend on the machine.
 package main
 
 import (
@@ -70,6 +78,22 @@ type options struct {
 	cpuProfile            string
 	// serveProfile keeps the profiles of `otsetl serve --profile` of the allocation count.
 	serveProfile string
+	// syncRows, syncBaselineRows and syncRSSRows size the sync measurement (see
+	// syncRowsOrDefault).
+	syncRows, syncBaselineRows, syncRSSRows int
+}
+
+// syncRowsPerRecord scales the default size of the sync measurement with the events':
+// 100,000 source rows for the default 20 events of 1,000 records, 1,000 for the smoke run.
+const syncRowsPerRecord = 5
+
+// syncRowsOrDefault is -sync-rows, or syncRowsPerRecord times the events' records when it
+// is 0.
+func (o options) syncRowsOrDefault() int {
+	if o.syncRows > 0 {
+		return o.syncRows
+	}
+	return syncRowsPerRecord * o.events * o.records
 }
 
 // parseOptions parses and checks the flags.
@@ -88,6 +112,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.readme, "readme", "", "write the table between the bench markers of this markdown file")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated events")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of otsetl's runs (function, SDK and otslocal together) to this file")
+	fs.IntVar(&o.syncRows, "sync-rows", 0, "source rows `otsetl sync` backfills; 0 means 5 × the events' records (100,000 by default)")
+	fs.IntVar(&o.syncBaselineRows, "sync-baseline-rows", 10_000, "source rows the naive backfill loop reads (its rate is per row)")
+	fs.IntVar(&o.syncRSSRows, "sync-rss-rows", 1_000_000, "source rows of the sync whose peak RSS is measured, as a process of its own (with -rss)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -100,6 +127,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("-latency must not be negative")
 	case o.largeEventBytes < 1:
 		return options{}, errors.New("-large-event-bytes must be positive")
+	case o.syncRows < 0 || o.syncBaselineRows < 1 || o.syncRSSRows < 1:
+		return options{}, errors.New("-sync-rows must not be negative, -sync-baseline-rows and -sync-rss-rows must be positive")
 	}
 	return o, nil
 }
@@ -193,20 +222,20 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 		fmt.Fprintf(progress, "run %d/%d: otsetl %s records/s, one PutRow per record %s records/s\n",
 			i+1, opts.runs, grouped(int64(o.recordsPerSecond())), grouped(int64(s.recordsPerSecond())))
 	}
-	if !opts.cpu && !opts.rss {
-		return rep, insane, nil
+	var bin string
+	var target serveTarget
+	if opts.cpu || opts.rss {
+		dir, err := os.MkdirTemp("", "otsetl-bench-")
+		if err != nil {
+			return nil, nil, err
+		}
+		defer os.RemoveAll(dir)
+		fmt.Fprintln(progress, "building cmd/otsetl")
+		if bin, err = buildBinary(ctx, dir); err != nil {
+			return nil, nil, err
+		}
+		target = serveTarget{bin: bin, endpoint: srv.Endpoint, instance: instance, resultTable: serveResultTable, creds: credentials}
 	}
-	dir, err := os.MkdirTemp("", "otsetl-bench-")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.RemoveAll(dir)
-	fmt.Fprintln(progress, "building cmd/otsetl")
-	bin, err := buildBinary(ctx, dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	target := serveTarget{bin: bin, endpoint: srv.Endpoint, instance: instance, resultTable: serveResultTable, creds: credentials}
 	if opts.cpu {
 		more, err := measureCPU(ctx, opts, target, rule, rep, progress)
 		if err != nil {
@@ -215,11 +244,20 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 		insane = append(insane, more...)
 	}
 	if opts.rss {
+		var err error
 		if rep.process, rep.largeEventBytes, err = measureProcesses(ctx, opts, target, gen, rule, progress); err != nil {
 			return nil, nil, err
 		}
 	}
-	return rep, insane, nil
+	if !opts.rss {
+		bin = "" // the sync's peak RSS is measured with the other processes' only
+	}
+	sync, syncInsane, err := measureSync(ctx, opts, bin, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep.sync = sync
+	return rep, append(insane, syncInsane...), nil
 }
 
 // measureCPU measures, opts.runs times, the CPU per record of `otsetl serve` (target) and of

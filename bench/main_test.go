@@ -38,6 +38,9 @@ func TestSmokeRunRewritesTheReadme(t *testing.T) {
 	assert.Contains(t, stdout, "| decode + plan, per record |")
 	assert.NotContains(t, stdout, "peak RSS")
 	assert.Contains(t, stderr, "run 1/1: otsetl ")
+	assert.Regexp(t, "Sync: `otsetl sync` backfilling 1,000 source rows \\(\\d+ in the view\\) into an empty result table", stdout, "5 × the events' 200 records")
+	assert.Regexp(t, `\| source rows/s \| [\d,]+ \| [\d,]+ \| ≥ 50× the naive loop's \|`, stdout)
+	assert.Contains(t, stderr, "sync run 1/1: sync ")
 
 	doc, err := os.ReadFile(readme)
 	require.NoError(t, err)
@@ -45,7 +48,7 @@ func TestSmokeRunRewritesTheReadme(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-runs", "0"}, {"-events", "-1"}, {"-latency", "-1ms"}, {"-large-event-bytes", "0"}, {"extra"}, {"-no-such-flag"}} {
+	for _, args := range [][]string{{"-runs", "0"}, {"-events", "-1"}, {"-latency", "-1ms"}, {"-large-event-bytes", "0"}, {"-sync-rows", "-1"}, {"-sync-baseline-rows", "0"}, {"extra"}, {"-no-such-flag"}} {
 		code, stdout, stderr := runBench(t, args...)
 		assert.Equal(t, 2, code, "%v", args)
 		assert.Empty(t, stdout)

@@ -21,6 +21,7 @@ const (
 	targetColdStart    = 100 * time.Millisecond
 	targetCPUNs        = 2000 // ns of the function process's CPU per record
 	targetCPUFactor    = 100  // × less CPU per record than the baseline's process
+	targetSyncSpeedup  = 50   // × the naive backfill loop's source rows/s
 )
 
 // megabyte is the unit of the memory figures: 10^6 bytes, as in the targets.
@@ -54,6 +55,8 @@ type report struct {
 	functionCPU, baselineCPU []cpuFigures
 	// functionAllocs is the allocation count of `otsetl serve` over one more run.
 	functionAllocs cpuFigures
+	// sync is the sync measurement.
+	sync *syncFigures
 }
 
 // machine describes the computer the benchmark ran on.
@@ -142,7 +145,25 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "| cold start, to the first invocation answered | %s | | < %v | %s |\n", start.Round(100*time.Microsecond), targetColdStart,
 			verdict(start < targetColdStart, fmt.Sprintf("%v to spare", (targetColdStart-start).Round(100*time.Microsecond)), fmt.Sprintf("over by %v", (start-targetColdStart).Round(100*time.Microsecond))))
 	}
+	if r.sync != nil {
+		r.sync.markdown(&b, r.runs)
+	}
 	return b.String()
+}
+
+// markdown renders the sync figures as a table of their own, after a line on the workload.
+func (f *syncFigures) markdown(b *strings.Builder, runs int) {
+	fmt.Fprintf(b, "\nSync: `otsetl sync` backfilling %s source rows (%s in the view) into an empty result table through the same otslocal, against the naive loop (GetRange page by page, one PutRow per row in the view, sequentially) over the first %s rows; medians of %d runs.\n\n",
+		grouped(int64(f.rows)), grouped(int64(f.inView)), grouped(int64(f.baselineRows)), runs)
+	b.WriteString("| figure | otsetl sync | naive loop | target | result |\n|---|---:|---:|---|---|\n")
+	syncRate, naiveRate := medianOf(f.runs, f.syncRowsPerSecond), medianOf(f.runs, f.baselineRowsPerSecond)
+	speedup := syncRate / naiveRate
+	fmt.Fprintf(b, "| source rows/s | %s | %s | ≥ %d× the naive loop's | %s |\n", grouped(int64(syncRate)), grouped(int64(naiveRate)), targetSyncSpeedup,
+		verdict(speedup >= targetSyncSpeedup, fmt.Sprintf("%.0f×", speedup), fmt.Sprintf("%.0f× (short by %.0f%%)", speedup, 100*(1-speedup/targetSyncSpeedup))))
+	if f.rssRows > 0 {
+		fmt.Fprintf(b, "| peak RSS of the sync process, %s source rows (synced in %.1f s) | %.0f MB | | | |\n",
+			grouped(int64(f.rssRows)), f.rssElapsed.Seconds(), float64(f.peakRSSBytes)/megabyte)
+	}
 }
 
 // verdict is "met: detail" or "missed: detail".

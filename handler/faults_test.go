@@ -12,6 +12,7 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/modeltest"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/otslocal/otslocaltest"
@@ -53,9 +54,9 @@ func newFaultRun(t *testing.T, seed uint64) *faultRun {
 }
 
 // function builds the function for source and result with rule config.
-func (r *faultRun) function(t *testing.T, source, result string, rule ruleCase) *handler.Function {
+func (r *faultRun) function(t *testing.T, source, result string, rule modeltest.RuleCase) *handler.Function {
 	t.Helper()
-	fn, err := handler.New(handler.Config{Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: rule.config}, discard)
+	fn, err := handler.New(handler.Config{Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: rule.Config}, discard)
 	require.NoError(t, err)
 	return fn
 }
@@ -89,21 +90,21 @@ func process(t *testing.T, fn *handler.Function, deadline time.Duration, payload
 // error naming the fault, before the context's deadline, having written nothing.
 func TestFaultsThatNeverClearFailTheInvocationBeforeItsDeadline(t *testing.T) {
 	level := func(v int64) events.Column {
-		return events.Column{Type: events.Put, ColumnName: columnLevel, Value: ots.Integer(v)}
+		return events.Column{Type: events.Put, ColumnName: modeltest.ColumnLevel, Value: ots.Integer(v)}
 	}
 	cases := []struct {
 		action string
 		record events.Record // a PutRow is decided from the event; an UpdateRow needs a source read
 	}{
-		{"BatchWriteRow", newRecord(events.PutRow, 1, 0, []events.Column{level(2)})},
-		{"BatchGetRow", newRecord(events.UpdateRow, 1, 0, []events.Column{level(2)})},
+		{"BatchWriteRow", modeltest.NewRecord(events.PutRow, 1, 0, []events.Column{level(2)})},
+		{"BatchGetRow", modeltest.NewRecord(events.UpdateRow, 1, 0, []events.Column{level(2)})},
 	}
 	for _, c := range cases {
 		t.Run(c.action, func(t *testing.T) {
 			r := newFaultRun(t, 0)
-			r.createTable(t, "source", sourceMaxVersions)
-			r.createTable(t, "result", resultMaxVersions)
-			fn := r.function(t, "source", "result", defaultRule)
+			r.createTable(t, "source", modeltest.SourceMaxVersions)
+			r.createTable(t, "result", modeltest.ResultMaxVersions)
+			fn := r.function(t, "source", "result", modeltest.DefaultRule)
 			require.NoError(t, r.srv.SetFaults(otslocal.Faults{PerOperation: map[string]otslocal.FaultRates{c.action: {ServerBusy: 1}}}))
 			payload, err := events.EncodeCBOR(&events.Event{Version: events.Version, Records: []events.Record{c.record}})
 			require.NoError(t, err)
@@ -130,7 +131,7 @@ func TestFaultsThatNeverClearFailTheInvocationBeforeItsDeadline(t *testing.T) {
 // the sequence says so); after each success the result table must equal the filtered,
 // projected view of the source table.
 func TestInvariantUnderFaultsAndRedelivery(t *testing.T) {
-	seed := invariantSeed(t)
+	seed := modeltest.Seed(t)
 	sequences := faultSequences
 	if testing.Short() {
 		sequences = faultShortSequences
@@ -141,26 +142,26 @@ func TestInvariantUnderFaultsAndRedelivery(t *testing.T) {
 	})))
 	var invocations, failed int
 	for n := range sequences {
-		seq := generateSequence(seed, n, r.clock)
+		seq := modeltest.Generate(seed, n, r.clock)
 		source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
-		r.createTable(t, source, sourceMaxVersions)
-		r.createTable(t, result, resultMaxVersions)
-		fn := r.function(t, source, result, seq.rule)
-		model := newSourceModel()
-		for i, ev := range seq.events {
-			for at := ev.start; at < ev.end; at++ {
-				seq.requireNoError(t, writeSource(r.client, source, seq.records[at]), fmt.Sprintf("applying record %d", at))
-				model.apply(seq.records[at])
+		r.createTable(t, source, modeltest.SourceMaxVersions)
+		r.createTable(t, result, modeltest.ResultMaxVersions)
+		fn := r.function(t, source, result, seq.Rule)
+		model := modeltest.NewSourceModel()
+		for i, ev := range seq.Events {
+			for at := ev.Start; at < ev.End; at++ {
+				seq.RequireNoError(t, modeltest.WriteSource(r.client, source, seq.Records[at]), fmt.Sprintf("applying record %d", at))
+				model.Apply(seq.Records[at])
 			}
-			for delivery := 1; delivery <= ev.deliveries(); delivery++ {
+			for delivery := 1; delivery <= ev.Deliveries(); delivery++ {
 				tries := deliverUntilSuccess(t, fn, seq, i)
 				invocations += tries
 				failed += tries - 1
 			}
-			seq.requireEqualRows(t, renderImages(model.view(seq.rule)), renderImages(latestImages(r.scan(t, result))),
+			seq.RequireEqualRows(t, modeltest.RenderImages(model.View(seq.Rule)), modeltest.RenderImages(modeltest.LatestImages(r.scan(t, result))),
 				fmt.Sprintf("event %d under faults: the result table differs from filter(source) (expected: view of the model, actual: table)", i))
 		}
-		r.deleteTables(t, source, result)
+		modeltest.DeleteTables(t, r.client, source, result)
 	}
 	t.Logf("seed %d: %d sequences, %d invocations, %d of them failed and were redelivered", seed, sequences, invocations, failed)
 	assert.Positive(t, failed, "no invocation failed: the faults exercised no redelivery")
@@ -169,9 +170,9 @@ func TestInvariantUnderFaultsAndRedelivery(t *testing.T) {
 // deliverUntilSuccess invokes fn with event i of seq until an invocation succeeds, at
 // most maxDeliveries times, and returns the number of invocations. A failure must be a
 // Tablestore error: the faults are the only thing that can go wrong.
-func deliverUntilSuccess(t *testing.T, fn *handler.Function, seq *testSequence, i int) int {
+func deliverUntilSuccess(t *testing.T, fn *handler.Function, seq *modeltest.Sequence, i int) int {
 	t.Helper()
-	payload := seq.payload(t, i)
+	payload := seq.Payload(t, i)
 	var last error
 	for try := 1; try <= maxDeliveries; try++ {
 		_, err := process(t, fn, invocationDeadline, payload)
@@ -179,11 +180,11 @@ func deliverUntilSuccess(t *testing.T, fn *handler.Function, seq *testSequence, 
 			return try
 		}
 		if fcruntime.ErrorType(err) != handler.ErrorTypeTablestore {
-			require.NoError(t, err, "%s", seq.report(fmt.Sprintf("event %d, try %d: not a Tablestore fault", i, try)))
+			require.NoError(t, err, "%s", seq.Report(fmt.Sprintf("event %d, try %d: not a Tablestore fault", i, try)))
 		}
 		last = err
 	}
-	require.NoError(t, last, "%s", seq.report(fmt.Sprintf("event %d: still failing after %d deliveries", i, maxDeliveries)))
+	require.NoError(t, last, "%s", seq.Report(fmt.Sprintf("event %d: still failing after %d deliveries", i, maxDeliveries)))
 	return maxDeliveries
 }
 
@@ -196,20 +197,20 @@ func deliverUntilSuccess(t *testing.T, fn *handler.Function, seq *testSequence, 
 func TestRedeliveryAfterAnInvocationStoppedPartWayThroughItsWrites(t *testing.T) {
 	const rows = 300
 	r := newFaultRun(t, 0)
-	r.createTable(t, "source", sourceMaxVersions)
-	r.createTable(t, "result", resultMaxVersions)
-	fn := r.function(t, "source", "result", defaultRule)
-	model := newSourceModel()
+	r.createTable(t, "source", modeltest.SourceMaxVersions)
+	r.createTable(t, "result", modeltest.ResultMaxVersions)
+	fn := r.function(t, "source", "result", modeltest.DefaultRule)
+	model := modeltest.NewSourceModel()
 	eventOf := func(level func(id int64) int64, message string) []byte {
 		records := make([]events.Record, rows)
 		for id := range int64(rows) {
 			timestamp := r.clock + id
-			records[id] = newRecord(events.PutRow, id, timestamp, []events.Column{
-				{Type: events.Put, ColumnName: columnLevel, Value: ots.Integer(level(id)), Timestamp: &timestamp},
-				{Type: events.Put, ColumnName: columnMessage, Value: ots.String(message), Timestamp: &timestamp},
+			records[id] = modeltest.NewRecord(events.PutRow, id, timestamp, []events.Column{
+				{Type: events.Put, ColumnName: modeltest.ColumnLevel, Value: ots.Integer(level(id)), Timestamp: &timestamp},
+				{Type: events.Put, ColumnName: modeltest.ColumnMessage, Value: ots.String(message), Timestamp: &timestamp},
 			})
-			require.NoError(t, writeSource(r.client, "source", records[id]))
-			model.apply(records[id])
+			require.NoError(t, modeltest.WriteSource(r.client, "source", records[id]))
+			model.Apply(records[id])
 		}
 		r.clock += rows
 		payload, err := events.EncodeCBOR(&events.Event{Version: events.Version, Records: records})
@@ -220,13 +221,13 @@ func TestRedeliveryAfterAnInvocationStoppedPartWayThroughItsWrites(t *testing.T)
 	// Every row in the view first, so that the second event's deletes have rows to remove.
 	_, err := process(t, fn, time.Minute, eventOf(func(int64) int64 { return 3 }, "first"))
 	require.NoError(t, err)
-	before := renderImages(latestImages(r.scan(t, "result")))
+	before := modeltest.RenderImages(modeltest.LatestImages(r.scan(t, "result")))
 	require.Len(t, before, rows)
 
 	// Even rows stay in the view with a new message, odd rows leave it: 150 puts and 150
 	// deletes.
 	second := eventOf(func(id int64) int64 { return 2 * (1 - id%2) }, "second")
-	want := renderImages(model.view(defaultRule))
+	want := modeltest.RenderImages(model.View(modeltest.DefaultRule))
 	require.NoError(t, r.srv.SetFaults(otslocal.Faults{Seed: 5, PerOperation: map[string]otslocal.FaultRates{
 		"BatchWriteRow": {RowFailure: 0.9, DropConnection: 0.3},
 	}}))
@@ -234,7 +235,7 @@ func TestRedeliveryAfterAnInvocationStoppedPartWayThroughItsWrites(t *testing.T)
 	require.Error(t, err, "the invocation must not report success")
 	assert.Equal(t, handler.ErrorTypeTablestore, fcruntime.ErrorType(err))
 	assert.Less(t, sum.Puts+sum.Deletes, rows)
-	partial := renderImages(latestImages(r.scan(t, "result")))
+	partial := modeltest.RenderImages(modeltest.LatestImages(r.scan(t, "result")))
 	require.NotEqual(t, before, partial, "some rows of the second event landed")
 	require.NotEqual(t, want, partial, "not all rows of the second event landed")
 
@@ -242,7 +243,7 @@ func TestRedeliveryAfterAnInvocationStoppedPartWayThroughItsWrites(t *testing.T)
 	sum, err = process(t, fn, time.Minute, second)
 	require.NoError(t, err)
 	assert.Equal(t, handler.Summary{Records: rows, Keys: rows, Puts: rows / 2, Deletes: rows / 2, WriteRequests: 2}, withoutLag(sum))
-	assert.Equal(t, want, renderImages(latestImages(r.scan(t, "result"))))
+	assert.Equal(t, want, modeltest.RenderImages(modeltest.LatestImages(r.scan(t, "result"))))
 }
 
 // withoutLag clears the wall-clock part of a summary.

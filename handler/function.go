@@ -280,46 +280,58 @@ const maxDeadLetterPartBytes = 1 << 20
 
 // deadLetters turns the invalid records of ev into dead-letter rows, one per distinct record.
 func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidRecord) []transform.Mutation {
-	now := f.now().UnixMilli()
+	now := f.now()
 	letters := make([]transform.Mutation, 0, len(invalid))
 	seen := make(map[string]bool, len(invalid))
 	for _, inv := range invalid {
-		rec := &ev.Records[inv.Index]
-		reason := fmt.Sprintf("record %d: %v", inv.Index, inv.Err)
-		decoded, err := events.MarshalRecordJSON(rec)
-		if err != nil {
-			reason += fmt.Sprintf("; it has no JSON form: %v", err) // a NaN, say, of a record built in code
-		}
-		raw := rec.Raw
-		if raw == nil {
-			raw = decoded
-		}
-		if raw == nil {
-			raw = []byte(reason)
-		}
-		sum := sha256.Sum256(raw)
-		id := hex.EncodeToString(sum[:])
+		letter := DeadLetter(&ev.Records[inv.Index], fmt.Sprintf("record %d: %v", inv.Index, inv.Err), f.cfg.SourceTable, now)
+		id, _ := letter.PrimaryKey[0].Value.Str()
 		if seen[id] {
 			continue
 		}
 		seen[id] = true
-		if len(raw) > maxDeadLetterPartBytes || len(decoded) > maxDeadLetterPartBytes {
-			reason += fmt.Sprintf(" (a record of %d bytes, its JSON of %d: the first %d bytes of each are kept)", len(raw), len(decoded), maxDeadLetterPartBytes)
-		}
-		letters = append(letters, transform.Mutation{
-			Kind:       transform.MutationPut,
-			PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: ots.String(id)}},
-			Columns: []ots.Cell{
-				{Name: DeadLetterDecoded, Value: ots.String(ots.Cut(string(decoded), maxDeadLetterPartBytes))},
-				{Name: DeadLetterError, Value: ots.String(reason)},
-				{Name: DeadLetterRecord, Value: ots.Binary(raw[:min(len(raw), maxDeadLetterPartBytes)])},
-				{Name: DeadLetterSourceTable, Value: ots.String(f.cfg.SourceTable)},
-				{Name: DeadLetterTime, Value: ots.Integer(now)},
-			},
-			Records: []int{inv.Index},
-		})
+		letter.Records = []int{inv.Index}
+		letters = append(letters, letter)
 	}
 	return letters
+}
+
+// DeadLetter returns the row DEAD_LETTER_TABLE gets for rec, a record the rule cannot
+// evaluate, as a put: primary key DeadLetterPrimaryKey, the hex SHA-256 of the record's raw
+// bytes (rec.Raw, or its JSON when it has none, as a record built rather than decoded), so
+// that the same record always gets the same row; DeadLetterRecord the raw bytes,
+// DeadLetterDecoded the JSON, DeadLetterError reason, DeadLetterTime now in ms since the
+// Unix epoch, and DeadLetterSourceTable sourceTable. The row always fits in one request:
+// the record and its JSON keep at most their first 1 MB each, and the error column says
+// when they were cut, or why the record has no JSON form (a NaN, say, of a record built in
+// code).
+func DeadLetter(rec *events.Record, reason, sourceTable string, now time.Time) transform.Mutation {
+	decoded, err := events.MarshalRecordJSON(rec)
+	if err != nil {
+		reason += fmt.Sprintf("; it has no JSON form: %v", err)
+	}
+	raw := rec.Raw
+	if raw == nil {
+		raw = decoded
+	}
+	if raw == nil {
+		raw = []byte(reason)
+	}
+	sum := sha256.Sum256(raw)
+	if len(raw) > maxDeadLetterPartBytes || len(decoded) > maxDeadLetterPartBytes {
+		reason += fmt.Sprintf(" (a record of %d bytes, its JSON of %d: the first %d bytes of each are kept)", len(raw), len(decoded), maxDeadLetterPartBytes)
+	}
+	return transform.Mutation{
+		Kind:       transform.MutationPut,
+		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: ots.String(hex.EncodeToString(sum[:]))}},
+		Columns: []ots.Cell{
+			{Name: DeadLetterDecoded, Value: ots.String(ots.Cut(string(decoded), maxDeadLetterPartBytes))},
+			{Name: DeadLetterError, Value: ots.String(reason)},
+			{Name: DeadLetterRecord, Value: ots.Binary(raw[:min(len(raw), maxDeadLetterPartBytes)])},
+			{Name: DeadLetterSourceTable, Value: ots.String(sourceTable)},
+			{Name: DeadLetterTime, Value: ots.Integer(now.UnixMilli())},
+		},
+	}
 }
 
 // invalidRecordsError names up to five invalid records and how many there are in all.

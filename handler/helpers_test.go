@@ -11,6 +11,7 @@ import (
 
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/modeltest"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
@@ -48,8 +49,5 @@ func invoke(ctx context.Context, invoker *fcruntime.Invoker, inv fcruntime.Invoc
 func newRetrylessServer(t *testing.T, opts otslocal.Options) (*otslocaltest.Server, *sdk.TableStoreClient) {
 	t.Helper()
 	srv := otslocaltest.NewServer(t, opts)
-	config := sdk.NewDefaultTableStoreConfig()
-	config.RetryTimes = 0
-	creds := otslocaltest.Credentials
-	return srv, sdk.NewClientWithConfig(srv.Endpoint, otslocaltest.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, config)
+	return srv, modeltest.RetrylessClient(t, srv.Endpoint, nil)
 }

@@ -2,15 +2,10 @@ package handler_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +17,7 @@ import (
 	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/modeltest"
 	"github.com/otsetl/otsetl/otslocal"
 	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
@@ -31,10 +27,6 @@ const (
 	streamSequences      = 40
 	streamShortSequences = 20
 	streamShards         = 4
-	// functionFailureRate is the share of invocations the test makes fail.
-	functionFailureRate = 0.1
-	// injectedErrorType is the errorType of the failures the test answers for the function.
-	injectedErrorType = "InjectedFailure"
 	// triggerPollInterval is how soon the trigger reads a caught-up shard again: short, so
 	// that records are delivered while the sequence is still being written.
 	triggerPollInterval = 10 * time.Millisecond
@@ -54,23 +46,6 @@ var triggerBatchSizes = []int{1, 2, 3, 5, fclocal.DefaultBatchSize}
 // triggerBackoff keeps the trigger's redeliveries and Stream API retries quick.
 var triggerBackoff = fclocal.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond}
 
-// streamFaults injects 20% faults, 4% of each kind, into the requests of every action the
-// function sends (BatchWriteRow, BatchGetRow) and the trigger sends while it reads
-// (ListStream, DescribeStream, GetShardIterator, GetStreamRecord, which have no rows to
-// fail, so 16%).
-//
-// The test's own requests meet none: the source writes (PutRow, UpdateRow, DeleteRow) must
-// apply exactly once for the model to stay exact, and the scans (GetRange) must see the
-// tables as they are.
-func streamFaults(seed uint64) otslocal.Faults {
-	rates := otslocal.FaultRates{ServerBusy: 0.04, PartitionUnavailable: 0.04, RowOperationConflict: 0.04, DropConnection: 0.04, RowFailure: 0.04}
-	perOperation := map[string]otslocal.FaultRates{}
-	for _, action := range []string{"BatchWriteRow", "BatchGetRow", "ListStream", "DescribeStream", "GetShardIterator", "GetStreamRecord"} {
-		perOperation[action] = rates
-	}
-	return otslocal.Faults{Seed: int64(seed), PerOperation: perOperation}
-}
-
 // TestInvariantThroughTheStream checks the invariant of docs/design.md along the production path:
 // random sequences of the invariant test are written with the SDK to a source table whose
 // Stream has several shards, while an fclocal trigger reads the Stream and invokes the
@@ -83,124 +58,111 @@ func streamFaults(seed uint64) otslocal.Faults {
 // then the result table must equal the filtered, projected view of the model, and the
 // source table the model.
 func TestInvariantThroughTheStream(t *testing.T) {
-	seed := invariantSeed(t)
+	seed := modeltest.Seed(t)
 	sequences := streamSequences
 	if testing.Short() {
 		sequences = streamShortSequences
 	}
 	t.Run("failing function", func(t *testing.T) {
-		tally := runThroughTheStream(t, seed, sequences, otslocal.Faults{})
-		assert.Zero(t, tally.tablestoreFailures, "without faults, invocations fail only where the test makes them")
-		assert.Zero(t, tally.streamFailures.Load(), "without faults, every Stream API request succeeds")
+		r := runThroughTheStream(t, seed, sequences, otslocal.Faults{})
+		assert.Zero(t, r.invocations.TablestoreFailures, "without faults, invocations fail only where the test makes them")
+		assert.Zero(t, r.streamFailures.Load(), "without faults, every Stream API request succeeds")
 	})
 	t.Run("failing function and Tablestore faults", func(t *testing.T) {
-		tally := runThroughTheStream(t, seed, sequences, streamFaults(seed))
-		assert.Positive(t, tally.retries, "no request of the function met a fault")
-		assert.Positive(t, tally.streamFailures.Load(), "no Stream API request of the trigger met a fault")
+		r := runThroughTheStream(t, seed, sequences, modeltest.StreamFaults(seed))
+		assert.Positive(t, r.invocations.Summary.Retries, "no request of the function met a fault")
+		assert.Positive(t, r.streamFailures.Load(), "no Stream API request of the trigger met a fault")
 	})
 }
 
 // runThroughTheStream runs sequences random sequences through the Stream of an otslocal
 // server that injects faults, checks that every failed invocation is explained, logs the
-// counts and returns them.
-func runThroughTheStream(t *testing.T, seed uint64, sequences int, faults otslocal.Faults) *invocationTally {
+// counts and returns the run.
+func runThroughTheStream(t *testing.T, seed uint64, sequences int, faults otslocal.Faults) *streamRun {
 	srv, client := newRetrylessServer(t, otslocal.Options{StreamShards: streamShards, Faults: faults})
-	r := &streamRun{
-		invariantRun: &invariantRun{seed: seed, srv: srv, client: client, clock: time.Now().UnixMilli()},
-		tally:        &invocationTally{},
-	}
-	r.streamClient = r.newStreamClient(t)
+	r := &streamRun{invariantRun: &invariantRun{seed: seed, srv: srv, client: client, clock: time.Now().UnixMilli()}}
+	r.streamClient = modeltest.RetrylessClient(t, srv.Endpoint, &r.streamFailures)
 
 	started := time.Now()
 	for n := range sequences {
 		r.sequence(t, n)
 	}
-	s := r.tally
-	require.Empty(t, s.unexpected, "invocations failed in ways neither the test nor the faults explain")
-	require.Equal(t, int(r.rejected.Load()), s.rejected, "invocations answered as failed by the test, as the trigger saw them")
-	require.Equal(t, int(r.lost.Load()), s.lost, "invocations whose answer the test lost, as the trigger saw them")
+	s := &r.invocations
+	require.Empty(t, s.Unexpected, "invocations failed in ways neither the test nor the faults explain")
+	require.Equal(t, int(r.rejected.Load()), s.Rejected, "invocations answered as failed by the test, as the trigger saw them")
+	require.Equal(t, int(r.lost.Load()), s.Lost, "invocations whose answer the test lost, as the trigger saw them")
 	t.Logf("seed %d, %d shards: %d sequences, %d operations, %d idle checks, %d invocations, %d failed (%d answered as failed, %d answers lost, %d Tablestore errors) in %s",
-		seed, streamShards, sequences, s.operations, r.checks, s.invocations+s.failed(), s.failed(),
-		s.rejected, s.lost, s.tablestoreFailures, time.Since(started).Round(time.Millisecond))
+		seed, streamShards, sequences, r.operations, r.checks, s.Succeeded+s.Failed(), s.Failed(),
+		s.Rejected, s.Lost, s.TablestoreFailures, time.Since(started).Round(time.Millisecond))
 	t.Logf("faults met: %d retried requests of the function, %d failed Stream API requests of the trigger",
-		s.retries, s.streamFailures.Load())
+		s.Summary.Retries, r.streamFailures.Load())
 	t.Logf("result writes: %d puts, %d conditional updates (%d not in the view), %d deletes; %d source rows read",
-		s.summary.Puts, s.summary.Updates, s.summary.NotInView, s.summary.Deletes, s.summary.Reads)
+		s.Summary.Puts, s.Summary.Updates, s.Summary.NotInView, s.Summary.Deletes, s.Summary.Reads)
 
 	// Redelivery must have been exercised both ways, and the function must have done real
 	// work, or the run proves little.
-	assert.Positive(t, s.rejected, "no invocation was answered as failed")
-	assert.Positive(t, s.lost, "no invocation's answer was lost")
-	assert.Positive(t, s.summary.Puts, "no result row was put")
-	assert.Positive(t, s.summary.Deletes, "no result row was deleted")
-	assert.Positive(t, s.summary.Reads, "no source row was read")
-	return s
+	assert.Positive(t, s.Rejected, "no invocation was answered as failed")
+	assert.Positive(t, s.Lost, "no invocation's answer was lost")
+	assert.Positive(t, s.Summary.Puts, "no result row was put")
+	assert.Positive(t, s.Summary.Deletes, "no result row was deleted")
+	assert.Positive(t, s.Summary.Reads, "no source row was read")
+	return r
 }
 
 // streamRun is an invariantRun whose events reach the function through the Stream.
 type streamRun struct {
 	*invariantRun
 	// streamClient is the trigger's: without SDK retries, and counting the requests that
-	// failed into tally.streamFailures.
-	streamClient *sdk.TableStoreClient
-	tally        *invocationTally
+	// failed into streamFailures.
+	streamClient   *sdk.TableStoreClient
+	streamFailures atomic.Int64
+	// invocations counts the trigger's invocation attempts.
+	invocations modeltest.Invocations
 	// rejected and lost count the invocations the test failed, as the function saw them.
 	rejected, lost atomic.Int64
-	// checks counts the comparisons of the tables with the model.
-	checks int
-}
-
-// newStreamClient returns an SDK client of the server for the trigger. It makes no retries
-// of its own, so that every failed Stream API request reaches the trigger's retry loop,
-// and it counts them.
-func (r *streamRun) newStreamClient(t *testing.T) *sdk.TableStoreClient {
-	transport := &http.Transport{}
-	t.Cleanup(transport.CloseIdleConnections)
-	config := sdk.NewDefaultTableStoreConfig()
-	config.RetryTimes = 0
-	config.Transport = &failureCounter{next: transport, failures: &r.tally.streamFailures}
-	creds := otslocaltest.Credentials
-	return sdk.NewClientWithConfig(r.srv.Endpoint, otslocaltest.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, config)
+	// operations counts the source writes, checks the comparisons of the tables with the
+	// model.
+	operations, checks int
 }
 
 // sequence generates random sequence n and writes its records to a fresh source table
 // while a trigger delivers its Stream to the function; after each of the sequence's events
 // it waits for the trigger to be idle and checks the invariant.
 func (r *streamRun) sequence(t *testing.T, n int) {
-	seq := generateSequence(r.seed, n, r.clock)
+	seq := modeltest.Generate(r.seed, n, r.clock)
 	// The trigger cuts its own batches, encodes them as CBOR and redelivers what fails: the
 	// sequence's events only mark where the test waits for it, so their drawn JSON encodings
 	// and redeliveries are cleared, and the report shows plain events.
-	for i := range seq.events {
-		seq.events[i].json, seq.events[i].redeliver = false, false
+	for i := range seq.Events {
+		seq.Events[i].JSON, seq.Events[i].Redeliver = false, false
 	}
 	batchSize := triggerBatchSizes[n%len(triggerBatchSizes)]
 	path := fmt.Sprintf("through the Stream (%d shards, trigger batches of at most %d records)", streamShards, batchSize)
 	source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
 	r.createSourceWithStream(t, source)
-	r.createTable(t, result, resultMaxVersions)
-	defer r.deleteTables(t, source, result)
+	r.createTable(t, result, modeltest.ResultMaxVersions)
+	defer modeltest.DeleteTables(t, r.client, source, result)
 
 	function := r.serveFlakyFunction(t, seq, source, result)
 	defer function.Close()
 	trigger, stop := r.startTrigger(t, source, function.URL, batchSize)
 	defer stop()
 
-	model := newSourceModel()
-	for i, ev := range seq.events {
-		for at := ev.start; at < ev.end; at++ {
-			seq.requireNoError(t, writeSource(r.client, source, seq.records[at]), fmt.Sprintf("applying record %d", at))
-			model.apply(seq.records[at])
+	model := modeltest.NewSourceModel()
+	for i, ev := range seq.Events {
+		for at := ev.Start; at < ev.End; at++ {
+			seq.RequireNoError(t, modeltest.WriteSource(r.client, source, seq.Records[at]), fmt.Sprintf("applying record %d", at))
+			model.Apply(seq.Records[at])
 		}
-		r.tally.operations += ev.end - ev.start
+		r.operations += ev.End - ev.Start
 		ctx, cancel := context.WithTimeout(t.Context(), streamWaitTimeout)
 		err := trigger.WaitIdle(ctx)
 		cancel()
-		seq.requireNoError(t, err, fmt.Sprintf("%s, waiting for the trigger after the records of event %d", path, i))
+		seq.RequireNoError(t, err, fmt.Sprintf("%s, waiting for the trigger after the records of event %d", path, i))
 		r.checks++
-		seq.requireEqualRows(t, renderVersions(model.rows), renderVersions(r.scan(t, source)),
+		seq.RequireEqualRows(t, modeltest.RenderVersions(model.Rows), modeltest.RenderVersions(r.scan(t, source)),
 			fmt.Sprintf("%s, idle after the records of event %d: the source table differs from the model; the function must never write it (expected: model, actual: table)", path, i))
-		seq.requireEqualRows(t, renderImages(model.view(seq.rule)), renderImages(latestImages(r.scan(t, result))),
+		seq.RequireEqualRows(t, modeltest.RenderImages(model.View(seq.Rule)), modeltest.RenderImages(modeltest.LatestImages(r.scan(t, result))),
 			fmt.Sprintf("%s, idle after the records of event %d: the result table differs from filter(source) (expected: view of the model, actual: table)", path, i))
 	}
 }
@@ -208,23 +170,23 @@ func (r *streamRun) sequence(t *testing.T, n int) {
 // createSourceWithStream creates a source table like createTable's, with its Stream
 // enabled.
 func (r *streamRun) createSourceWithStream(t *testing.T, table string) {
-	r.srv.CreateTable(t, otslocaltest.Table{Name: table, MaxVersions: sourceMaxVersions, Stream: true})
+	r.srv.CreateTable(t, otslocaltest.Table{Name: table, MaxVersions: modeltest.SourceMaxVersions, Stream: true})
 }
 
 // serveFlakyFunction serves the function of seq's rule for source and result behind a
-// flakyFunction that draws from the sequence's own random stream and counts into r.
-func (r *streamRun) serveFlakyFunction(t *testing.T, seq *testSequence, source, result string) *httptest.Server {
+// FlakyFunction that draws from the sequence's own random stream and counts into r.
+func (r *streamRun) serveFlakyFunction(t *testing.T, seq *modeltest.Sequence, source, result string) *httptest.Server {
 	fn, err := handler.New(handler.Config{
-		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.rule.config,
+		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.Rule.Config,
 	}, discard)
 	require.NoError(t, err)
-	flaky := &flakyFunction{
-		next:     fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: discard}),
-		rate:     functionFailureRate,
-		rejected: &r.rejected,
-		lost:     &r.lost,
+	flaky := &modeltest.FlakyFunction{
+		Next:     fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: discard}),
+		Rate:     modeltest.FunctionFailureRate,
+		Rejected: &r.rejected,
+		Lost:     &r.lost,
 		// The high bit keeps this stream apart from the generator's (seed, n).
-		random: rand.New(rand.NewPCG(r.seed, uint64(seq.number)|1<<63)),
+		Random: rand.New(rand.NewPCG(r.seed, uint64(seq.Number)|1<<63)),
 	}
 	return httptest.NewServer(flaky)
 }
@@ -232,7 +194,7 @@ func (r *streamRun) serveFlakyFunction(t *testing.T, seq *testSequence, source, 
 // startTrigger runs a trigger of table's Stream that invokes the function at url with up to
 // batchSize records, and returns it with the function that stops it.
 func (r *streamRun) startTrigger(t *testing.T, table, url string, batchSize int) (*fclocal.Trigger, func()) {
-	trigger, err := fclocal.New(fclocal.Config{
+	return modeltest.StartTrigger(t, fclocal.Config{
 		Client:            r.streamClient,
 		Table:             table,
 		FunctionURL:       url,
@@ -242,143 +204,6 @@ func (r *streamRun) startTrigger(t *testing.T, table, url string, batchSize int)
 		Backoff:           triggerBackoff,
 		InvocationTimeout: triggerInvocationTimeout,
 		Logger:            slog.New(slog.DiscardHandler),
-		OnInvocation:      r.tally.count,
-	})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- trigger.Run(ctx) }()
-	return trigger, func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "the trigger of %s", table)
-		case <-time.After(streamWaitTimeout):
-			t.Errorf("the trigger of %s did not stop within %s of its context's end", table, streamWaitTimeout)
-		}
-	}
-}
-
-// flakyFunction serves a function and fails a seeded random share of its invocations, as
-// a function instance that crashes does: half of the failures are answered as a failed
-// invocation (404, x-fc-status: 404 and an {errorMessage, errorType} body) without running
-// the function; the other half run it and then close the connection without an answer, so
-// the trigger redelivers a batch whose writes have landed. Invocations arrive concurrently
-// from the shards, so which ones fail depends on their order as well as on the seed.
-type flakyFunction struct {
-	next http.Handler
-	rate float64
-	// rejected and lost count the invocations answered as failed and those whose answer
-	// was lost.
-	rejected, lost *atomic.Int64
-
-	mu     sync.Mutex
-	random *rand.Rand
-}
-
-// The fates of an invocation.
-const (
-	invocationServed = iota
-	invocationRejected
-	invocationLost
-)
-
-// ServeHTTP serves one invocation, or fails it as the draw says.
-func (f *flakyFunction) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch f.draw() {
-	case invocationRejected:
-		w.Header().Set(fcruntime.HeaderStatus, "404")
-		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(fcruntime.ErrorBody{ErrorMessage: "injected failure before the function ran", ErrorType: injectedErrorType})
-	case invocationLost:
-		f.next.ServeHTTP(httptest.NewRecorder(), r)
-		// net/http closes the connection without a response and logs nothing.
-		panic(http.ErrAbortHandler)
-	default:
-		f.next.ServeHTTP(w, r)
-	}
-}
-
-// draw chooses the fate of the next invocation and counts it.
-func (f *flakyFunction) draw() int {
-	f.mu.Lock()
-	u := f.random.Float64()
-	f.mu.Unlock()
-	switch {
-	case u < f.rate/2:
-		f.rejected.Add(1)
-		return invocationRejected
-	case u < f.rate:
-		f.lost.Add(1)
-		return invocationLost
-	}
-	return invocationServed
-}
-
-// invocationTally counts what the trigger reports of its invocation attempts
-// (Config.OnInvocation, called concurrently from the shards) and the Stream API requests
-// that failed.
-type invocationTally struct {
-	// streamFailures counts the trigger's Stream API requests that got no 200 answer.
-	streamFailures atomic.Int64
-
-	// mu guards what count counts.
-	mu sync.Mutex
-	// runStats counts the successful attempts with their summed summaries, and the source
-	// writes (on the test's goroutine, without mu).
-	runStats
-	// retries sums the successful attempts' Summary.Retries.
-	retries int
-	// rejected, lost and tablestoreFailures count the failed attempts: answered as failed
-	// by the test, answer lost (the connection closed), failed by the function with a
-	// Tablestore error.
-	rejected, lost, tablestoreFailures int
-	// unexpected lists the failed attempts of any other kind.
-	unexpected []string
-}
-
-// failed is the number of failed attempts.
-func (s *invocationTally) failed() int {
-	return s.rejected + s.lost + s.tablestoreFailures + len(s.unexpected)
-}
-
-// count counts one invocation attempt by its outcome.
-func (s *invocationTally) count(rep fclocal.InvocationReport) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var failure *fcruntime.InvocationError
-	switch {
-	case rep.Err == nil:
-		var sum handler.Summary
-		if err := json.Unmarshal(rep.Result, &sum); err != nil {
-			s.unexpected = append(s.unexpected, fmt.Sprintf("shard %s, attempt %d: the result is not a summary: %v", rep.Shard, rep.Attempt, err))
-			return
-		}
-		s.add(sum)
-		s.retries += sum.Retries
-	case errors.As(rep.Err, &failure) && failure.ErrorType == injectedErrorType:
-		s.rejected++
-	case errors.As(rep.Err, &failure) && failure.ErrorType == handler.ErrorTypeTablestore:
-		s.tablestoreFailures++
-	case errors.Is(rep.Err, io.EOF):
-		s.lost++
-	default:
-		s.unexpected = append(s.unexpected, fmt.Sprintf("shard %s, attempt %d: %v", rep.Shard, rep.Attempt, rep.Err))
-	}
-}
-
-// failureCounter is an http.RoundTripper that counts the requests without a 200 answer:
-// for Tablestore, the failed requests.
-type failureCounter struct {
-	next     http.RoundTripper
-	failures *atomic.Int64
-}
-
-// RoundTrip sends req with next and counts a failure or a status other than 200.
-func (c *failureCounter) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.next.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		c.failures.Add(1)
-	}
-	return resp, err
+		OnInvocation:      r.invocations.Count,
+	}, streamWaitTimeout)
 }

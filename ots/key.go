@@ -1,6 +1,7 @@
 package ots
 
 import (
+	"cmp"
 	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
@@ -99,6 +100,31 @@ func appendValue(b []byte, v Value) []byte {
 func appendLengthPrefixed(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// ComparePrimaryKeys orders two primary keys of one table as Tablestore orders its rows
+// (GetRange returns them in this order): column by column, INTEGER as signed int64, STRING
+// and BINARY byte-wise; the first column that differs decides. It returns -1, 0 or +1.
+// Column names are not compared; keys of different kinds in one column order by kind, and a
+// key that is a prefix of the other comes first.
+func ComparePrimaryKeys(a, b []PrimaryKeyColumn) int {
+	for i := range min(len(a), len(b)) {
+		if c := compareKeyValues(a[i].Value, b[i].Value); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// compareKeyValues orders two primary key values.
+func compareKeyValues(a, b Value) int {
+	if a.kind != b.kind {
+		return cmp.Compare(a.kind, b.kind)
+	}
+	if a.kind == KindString || a.kind == KindBinary {
+		return strings.Compare(a.text, b.text)
+	}
+	return cmp.Compare(int64(a.word), int64(b.word))
 }
 
 // FormatPrimaryKey formats a primary key for messages as `id=5, sub="a", bin=0x0a0b`:

@@ -59,3 +59,35 @@ func TestFormatPrimaryKey(t *testing.T) {
 	assert.Less(t, len(formatted), 4*MaxQuoted, "a forged 2 MB key formats short")
 	assert.Contains(t, formatted, "(2097152 bytes)")
 }
+
+func TestComparePrimaryKeysOrdersAsTablestore(t *testing.T) {
+	key := func(region string, id int64, tag []byte) []PrimaryKeyColumn {
+		return []PrimaryKeyColumn{{ColumnName: "region", Value: String(region)}, {ColumnName: "id", Value: Integer(id)}, {ColumnName: "tag", Value: Binary(tag)}}
+	}
+	// In Tablestore's order: STRING and BINARY byte-wise (UTF-8 bytes for STRING), INTEGER
+	// signed, the first differing column deciding.
+	sorted := [][]PrimaryKeyColumn{
+		key("", 9, nil),
+		key("a", -9, nil),
+		key("a", -1, []byte{0x00}),
+		key("a", -1, []byte{0x00, 0x00}),
+		key("a", -1, []byte{0xff}),
+		key("a", 7, []byte("x")),
+		key("aa", -100, []byte("x")),
+		key("b", 1, []byte("x")),
+		key("é", 1, []byte("x")),
+	}
+	for i, a := range sorted {
+		for j, b := range sorted {
+			want := 0
+			switch {
+			case i < j:
+				want = -1
+			case i > j:
+				want = 1
+			}
+			assert.Equal(t, want, ComparePrimaryKeys(a, b), "%s vs %s", FormatPrimaryKey(a), FormatPrimaryKey(b))
+		}
+	}
+	assert.Equal(t, -1, ComparePrimaryKeys(sorted[1][:1], sorted[1]), "a prefix comes first")
+}

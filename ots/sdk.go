@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 )
@@ -49,16 +50,39 @@ func PrimaryKeyFromSDK(pk *sdk.PrimaryKey) ([]PrimaryKeyColumn, error) {
 // cells sorted by name. Where a column comes several times (several versions, newest first,
 // as Tablestore lists them), the first one stays first.
 func CellsFromSDK(cols []*sdk.AttributeColumn) ([]Cell, error) {
-	cells := make([]Cell, 0, len(cols))
-	for _, col := range cols {
+	sorted := sortedByName(cols)
+	cells := make([]Cell, len(sorted))
+	for i, col := range sorted {
 		v, err := ValueOf(col.Value)
 		if err != nil {
 			return nil, fmt.Errorf("attribute column %q: %w", col.ColumnName, err)
 		}
-		cells = append(cells, Cell{Name: col.ColumnName, Value: v})
+		cells[i] = Cell{Name: col.ColumnName, Value: v}
 	}
-	slices.SortStableFunc(cells, CompareCellNames)
 	return cells, nil
+}
+
+// TimestampsFromSDK returns the timestamps (versions, in ms since the Unix epoch) of the
+// attribute columns the SDK decoded from a read response, index-aligned with the cells
+// [CellsFromSDK] returns for them.
+func TimestampsFromSDK(cols []*sdk.AttributeColumn) []int64 {
+	sorted := sortedByName(cols)
+	timestamps := make([]int64, len(sorted))
+	for i, col := range sorted {
+		timestamps[i] = col.Timestamp
+	}
+	return timestamps
+}
+
+// sortedByName returns cols sorted by column name, byte-wise, keeping the order of a
+// column's versions: cols itself when it is sorted already, as Tablestore lists a row's
+// columns, and a sorted copy otherwise.
+func sortedByName(cols []*sdk.AttributeColumn) []*sdk.AttributeColumn {
+	byName := func(a, b *sdk.AttributeColumn) int { return strings.Compare(a.ColumnName, b.ColumnName) }
+	if slices.IsSortedFunc(cols, byName) {
+		return cols
+	}
+	return slices.SortedStableFunc(slices.Values(cols), byName)
 }
 
 // SDKPrimaryKeyType maps a value kind to the primary key type of a table schema: INTEGER,

@@ -139,6 +139,9 @@ func sdkRequests(t testing.TB) []capturedRequest {
 		DataBlockType: tablestore.SimpleRowMatrix,
 	}})
 	require.NoError(t, err)
+	unit := int64(1 << 20)
+	_, err = client.ComputeSplitPointsBySize(&tablestore.ComputeSplitPointsBySizeRequest{TableName: "fuzz", SplitSize: 1, SplitSizeUnitInByte: &unit})
+	require.NoError(t, err)
 	_, err = client.DescribeTable(&tablestore.DescribeTableRequest{TableName: "fuzz"})
 	require.NoError(t, err)
 	_, err = client.ListTable()

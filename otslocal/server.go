@@ -20,13 +20,14 @@
 // composite and column pagination), atomic BatchWriteRow (is_atomic), versions
 // (max_versions, TTL, time ranges), every table option (time_to_live, max_versions,
 // deviation_cell_version_in_sec, allow_update, update_full_row), GetRange in PlainBuffer
-// or SimpleRowMatrix, auto-increment primary keys and the service's limits; and the
-// Stream API (ListStream, DescribeStream, GetShardIterator, GetStreamRecord): every
-// committed row change is recorded in its table's Stream, spread over
-// Options.StreamShards shards by partition key, with the pre-image of the Stream's
-// columns_to_get. Anything else, including transactions and regular expression filters
-// (value_trans_rule), is answered with 400 OTSParameterInvalid "Unsupported operation:
-// ...".
+// or SimpleRowMatrix, auto-increment primary keys and the service's limits; the Stream
+// API (ListStream, DescribeStream, GetShardIterator, GetStreamRecord): every committed row
+// change is recorded in its table's Stream, spread over Options.StreamShards shards by
+// partition key, with the pre-image of the Stream's columns_to_get; and
+// ComputeSplitPointsBySize, which cuts a table into ranges of about a given data size at
+// partition key boundaries. Anything else, including transactions and regular expression
+// filters (value_trans_rule), is answered with 400 OTSParameterInvalid "Unsupported
+// operation: ...".
 //
 // Any access key is accepted unless Options sets one: then every request must carry that
 // key id and the Tablestore signature made with its secret (the layouts of the Go and
@@ -165,6 +166,8 @@ var operations = map[string]operation{
 	"DescribeStream":   protoOperation((*store).describeStream),
 	"GetShardIterator": protoOperation((*store).getShardIterator),
 	"GetStreamRecord":  protoOperation((*store).getStreamRecord),
+
+	"ComputeSplitPointsBySize": protoOperation((*store).computeSplitPointsBySize),
 }
 
 // protoOperation decodes the body into the action's request message before running it.

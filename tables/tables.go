@@ -206,6 +206,9 @@ type Range struct {
 	// KeysOnly reads the primary keys alone (GetRange's columns_to_get names only the
 	// primary key columns), as counting rows needs.
 	KeysOnly bool
+	// Columns, unless KeysOnly is set, are the attribute columns to read (columns_to_get);
+	// empty reads every column. A row holding none of them is not read at all.
+	Columns []string
 }
 
 // Page is one page of rows that [ReadPage] read.
@@ -237,10 +240,13 @@ func ReadPage(ctx context.Context, client *sdk.TableStoreClient, table string, s
 		return Page{}, fmt.Errorf("tables: table %q: range end: %w", table, err)
 	}
 	criteria := &sdk.RangeRowQueryCriteria{TableName: table, EndPrimaryKey: end, MaxVersion: int32(max(r.MaxVersions, 1)), Direction: sdk.FORWARD}
-	if r.KeysOnly {
+	switch {
+	case r.KeysOnly:
 		for _, col := range schema {
 			criteria.ColumnsToGet = append(criteria.ColumnsToGet, col.Name)
 		}
+	case len(r.Columns) > 0:
+		criteria.ColumnsToGet = r.Columns
 	}
 	var page Page
 	for next := start; next != nil; {

@@ -205,6 +205,15 @@ func TestReadPageFollowsARangeInPagesWithVersions(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, page.Rows, 5)
 	assert.Equal(t, tables.VersionedRow{PrimaryKey: pk("a", -5)}, page.Rows[0])
+
+	// Columns selects the columns read; a row holding none of them is not read.
+	require.NoError(t, tables.Apply(t.Context(), srv.SDK, "t", []events.Record{put(pk("d", 0), cell("v", ots.Integer(7)))}))
+	page, err = tables.ReadPage(t.Context(), srv.SDK, "t", schema, tables.Range{Columns: []string{"s"}}, 0)
+	require.NoError(t, err)
+	require.Len(t, page.Rows, 5, "not the row holding v alone")
+	for _, row := range page.Rows {
+		assert.Equal(t, versions[:1], row.Columns)
+	}
 }
 
 func TestReadPageRejectsBadBounds(t *testing.T) {

@@ -21,6 +21,9 @@ type Row struct {
 	Found bool
 	// Columns are the row's attribute columns, latest version only, sorted by name.
 	Columns []ots.Cell
+	// Timestamps are the versions of Columns, in ms since the Unix epoch: Timestamps[i] is
+	// Columns[i]'s.
+	Timestamps []int64
 }
 
 // ReadStats counts what one Read did.
@@ -154,7 +157,7 @@ func rowFromResult(res sdk.RowResult) (Row, error) {
 	if err != nil {
 		return Row{}, err
 	}
-	return Row{Found: true, Columns: cells}, nil
+	return Row{Found: true, Columns: cells, Timestamps: ots.TimestampsFromSDK(res.Columns)}, nil
 }
 
 // checkResultIndexes checks that a batch response has exactly one result for each of the

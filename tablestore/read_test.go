@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -32,7 +33,36 @@ func TestReadPresentAndAbsentRows(t *testing.T) {
 			cell("blob", ots.Binary([]byte{9})), cell("level", ots.Integer(3)), cell("message", ots.String("one")),
 		}},
 		row2,
-	}, rows, "index-aligned with the keys, columns sorted by name")
+	}, withoutTimestamps(rows), "index-aligned with the keys, columns sorted by name")
+}
+
+// withoutTimestamps returns rows without their Timestamps, for comparing the values read.
+func withoutTimestamps(rows []Row) []Row {
+	out := make([]Row, len(rows))
+	for i, row := range rows {
+		out[i] = Row{Found: row.Found, Columns: row.Columns}
+	}
+	return out
+}
+
+func TestReadReturnsTheVersionOfEachColumn(t *testing.T) {
+	srv, c := newTable(t, "source_data")
+	now := time.Now().UnixMilli()
+	change := &sdk.PutRowChange{TableName: "source_data", PrimaryKey: new(sdk.PrimaryKey)}
+	change.PrimaryKey.AddPrimaryKeyColumn("id", int64(1))
+	change.AddColumnWithTimestamp("level", int64(3), now-2000)
+	change.AddColumnWithTimestamp("level", int64(4), now-1000)
+	change.AddColumnWithTimestamp("a", "x", now-3000)
+	change.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err := srv.SDK.PutRow(&sdk.PutRowRequest{PutRowChange: change})
+	require.NoError(t, err)
+
+	rows, _, err := c.Read(t.Context(), "source_data", [][]ots.PrimaryKeyColumn{key(1), key(2)}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []Row{
+		{Found: true, Columns: []ots.Cell{cell("a", ots.String("x")), cell("level", ots.Integer(4))}, Timestamps: []int64{now - 3000, now - 1000}},
+		{},
+	}, rows, "the latest version of each column, with its timestamp")
 }
 
 func TestReadReturnsTheLatestVersion(t *testing.T) {
@@ -44,7 +74,7 @@ func TestReadReturnsTheLatestVersion(t *testing.T) {
 	}
 	rows, _, err := c.Read(t.Context(), "source_data", [][]ots.PrimaryKeyColumn{key(1)}, nil)
 	require.NoError(t, err)
-	assert.Equal(t, []Row{{Found: true, Columns: []ots.Cell{cell("level", ots.Integer(4))}}}, rows)
+	assert.Equal(t, []Row{{Found: true, Columns: []ots.Cell{cell("level", ots.Integer(4))}}}, withoutTimestamps(rows))
 }
 
 func TestReadSelectsColumns(t *testing.T) {
@@ -60,7 +90,7 @@ func TestReadSelectsColumns(t *testing.T) {
 		{Found: true, Columns: []ots.Cell{cell("level", ots.Integer(3)), cell("message", ots.String("one"))}},
 		{},
 		{},
-	}, rows, "a row with none of the requested columns is not returned")
+	}, withoutTimestamps(rows), "a row with none of the requested columns is not returned")
 
 	all, _, err := c.Read(t.Context(), "source_data", keys, []string{})
 	require.NoError(t, err)
@@ -82,6 +112,7 @@ func TestReadChunksManyKeys(t *testing.T) {
 	}
 	rows, stats, err := c.Read(t.Context(), "source_data", keys, nil)
 	require.NoError(t, err)
+	rows = withoutTimestamps(rows)
 	assert.Equal(t, ReadStats{Requests: 3}, stats)
 	require.Len(t, rows, 250)
 	for i, row := range rows {
@@ -151,7 +182,7 @@ func TestReadRetriesABusyServer(t *testing.T) {
 	for _, e := range seen[:stats.Retries] {
 		assert.Equal(t, http.StatusServiceUnavailable, e.status)
 	}
-	assert.Equal(t, []Row{{Found: true, Columns: []ots.Cell{cell("level", ots.Integer(5))}}, {}}, rows)
+	assert.Equal(t, []Row{{Found: true, Columns: []ots.Cell{cell("level", ots.Integer(5))}}, {}}, withoutTimestamps(rows))
 }
 
 func TestReadGivesUpBeforeTheDeadline(t *testing.T) {
@@ -185,7 +216,7 @@ func TestReadRerequestsOnlyTheFailedKeys(t *testing.T) {
 	assert.Greater(t, len(seen), 1, "seed 1 fails some keys")
 	assert.Equal(t, ReadStats{Requests: len(seen), Retries: len(seen) - 1}, stats)
 	require.Len(t, rows, len(keys))
-	for i, row := range rows {
+	for i, row := range withoutTimestamps(rows) {
 		id := int64(19 - i)
 		if id%2 == 1 {
 			assert.Equal(t, Row{}, row, "key %d", id)

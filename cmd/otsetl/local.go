@@ -112,19 +112,9 @@ type localSetup struct {
 
 // newLocalSetup checks the flags and s.yaml. Every error is a usage or configuration error.
 func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, error) {
-	raw, err := os.ReadFile(flags.file)
+	fn, err := loadTriggeredFunction(flags.file, getenv)
 	if err != nil {
 		return nil, err
-	}
-	// Locally, a variable s.yaml reads from an unset environment variable is empty: the
-	// account id and the region do not matter here, and the instance has a default.
-	doc, err := renderSYAML(raw, func(name string) (string, bool) { return getenv(name), true })
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flags.file, err)
-	}
-	fn, err := findTriggeredFunction(doc)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flags.file, err)
 	}
 	pk, err := parsePrimaryKey(flags.primaryKey)
 	if err != nil {
@@ -149,15 +139,7 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 	}
 	// The function's configuration as it will see it, checked now rather than by a child
 	// process that would exit at once.
-	s.config, err = handler.ConfigFromEnv(func(name string) string {
-		switch name {
-		case handler.EnvInstance:
-			return instance
-		case handler.EnvEndpoint:
-			return firstNonEmpty(flags.endpoint, "http://"+flags.listen)
-		}
-		return fn.Environment[name]
-	})
+	s.config, err = handler.ConfigFromEnv(pointedAt(fn.getenv, firstNonEmpty(flags.endpoint, "http://"+flags.listen), instance))
 	if err != nil {
 		return nil, fmt.Errorf("%s, function %s: %w", flags.file, fn.FunctionName, err)
 	}
@@ -289,6 +271,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	fmt.Fprintf(out, "otsetl local: trigger %s -> %s running; write rows into %s, read %s; Ctrl-C stops\n",
 		cfg.SourceTable, s.function.FunctionName, cfg.SourceTable, cfg.ResultTable)
+	fmt.Fprintf(out, "otsetl local: to backfill or check %s: %s\n", cfg.ResultTable, s.syncCommandLine(cfg))
 	err = trigger.Run(ctx)
 	cancel()
 	wg.Wait()
@@ -300,6 +283,16 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 	}
 	fmt.Fprintln(out, "otsetl local: stopped")
 	return nil
+}
+
+// syncCommandLine is the `otsetl sync` command that syncs the tables local runs, with the
+// access key of the embedded otslocal when local uses it (never one from the environment).
+func (s *localSetup) syncCommandLine(cfg handler.Config) string {
+	line := fmt.Sprintf("otsetl sync -f %s --endpoint %s --instance %s", s.flags.file, cfg.Endpoint, cfg.Instance)
+	if s.credentials == localCredentials {
+		line = fmt.Sprintf("%s=%s %s=%s %s", envAccessKeyID, localCredentials.AccessKeyID, envAccessKeySecret, localCredentials.AccessKeySecret, line)
+	}
+	return line
 }
 
 // functionEnvironment is the function process's environment: this process's, the

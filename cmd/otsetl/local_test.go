@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -219,6 +220,19 @@ func TestLocalRunsTheDocumentedVerification(t *testing.T) {
 	require.True(t, found, string(replayed))
 	_, table, _ = strings.Cut(table, "\n")
 	assert.Equal(t, live, table, "the replayed capture's result table differs from the live one")
+
+	// The sync command local prints checks the result table the trigger kept.
+	_, line, found := strings.Cut(s.stdout.String(), "otsetl local: to backfill or check result: ")
+	require.True(t, found, s.stdout.String())
+	line, _, _ = strings.Cut(line, "\n")
+	words := strings.Fields(line)
+	at := slices.Index(words, "otsetl")
+	require.Positive(t, at, "the line sets the embedded otslocal's access key: %q", line)
+	sync := exec.Command(bin, append(words[at+1:], "--dry-run")...)
+	sync.Env = append(withoutCredentials(os.Environ()), words[:at]...)
+	synced, err := sync.CombinedOutput()
+	require.NoError(t, err, string(synced))
+	assert.Contains(t, string(synced), "otsetl sync: 6 source rows, 3 result rows: 0 missing, 0 extra, 0 differing; dry run, nothing written")
 }
 
 // TestLocalRestartsAKilledFunction kills the function process in the middle of an

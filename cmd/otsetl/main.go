@@ -5,6 +5,7 @@
 //	otsetl otslocal              a local, wire-compatible Tablestore server
 //	otsetl local [-f s.yaml]     otslocal, the function and a local Tablestore trigger, from s.yaml
 //	otsetl capture ...           read a table's Stream into replayable event files
+//	otsetl sync ...              make the result table equal to the view of the source table
 //
 // Started by FC's go1 runtime (FC_RUNTIME_API set), it serves invocations through the
 // runtime API whatever its arguments. Configuration comes from the environment; see README.md.
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return usageError{fmt.Errorf("unknown command %q; see otsetl --help", args[0])}
 	}
-	root.AddCommand(serveCommand(getenv), replayCommand(getenv), otslocalCommand(getenv), localCommand(getenv), captureCommand(getenv))
+	root.AddCommand(serveCommand(getenv), replayCommand(getenv), otslocalCommand(getenv), localCommand(getenv), captureCommand(getenv), syncCommand(getenv))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0

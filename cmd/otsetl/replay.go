@@ -84,21 +84,12 @@ a progress bar below them.`,
 			} else if creds, err = requireCredentials(getenv, "--endpoint"); err != nil {
 				return err
 			}
-			fnEnv := func(name string) string {
-				switch name {
-				case handler.EnvEndpoint:
-					return endpoint
-				case handler.EnvInstance:
-					return instance
-				}
-				return getenv(name)
-			}
 			level := slog.LevelWarn
 			if verbose {
 				level = slog.LevelInfo
 			}
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			fn, err := newFunction(fnEnv, logger)
+			fn, err := newFunction(pointedAt(getenv, endpoint, instance), logger)
 			if err != nil {
 				return err
 			}

@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/otsetl/otsetl/handler"
 )
 
 // Serverless Devs variable references that s.yaml may use: ${vars.name}, ${env('NAME')},
@@ -63,6 +66,41 @@ func renderSYAML(raw []byte, lookupEnv func(string) (string, bool)) (map[string]
 		return nil, fmt.Errorf("not valid YAML: %w", err)
 	}
 	return out, nil
+}
+
+// loadTriggeredFunction reads the s.yaml at path and returns its one function bound to a
+// Tablestore trigger (findTriggeredFunction). A variable that s.yaml reads from an unset
+// environment variable (getenv) is empty: the account id and the region do not matter to
+// the local tools, and the instance is given to them. The error names the file.
+func loadTriggeredFunction(path string, getenv func(string) string) (triggeredFunction, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return triggeredFunction{}, err
+	}
+	doc, err := renderSYAML(raw, func(name string) (string, bool) { return getenv(name), true })
+	if err != nil {
+		return triggeredFunction{}, fmt.Errorf("%s: %w", path, err)
+	}
+	fn, err := findTriggeredFunction(doc)
+	if err != nil {
+		return triggeredFunction{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return fn, nil
+}
+
+// pointedAt returns the function's environment getenv with TABLESTORE_ENDPOINT and
+// TABLESTORE_INSTANCE set to endpoint and instance: the function's configuration pointed at
+// the Tablestore a tool uses.
+func pointedAt(getenv func(string) string, endpoint, instance string) func(string) string {
+	return func(name string) string {
+		switch name {
+		case handler.EnvEndpoint:
+			return endpoint
+		case handler.EnvInstance:
+			return instance
+		}
+		return getenv(name)
+	}
 }
 
 // triggeredFunction is what `otsetl local` takes from s.yaml: the fc3 function bound to
@@ -125,6 +163,9 @@ func findTriggeredFunction(doc map[string]any) (triggeredFunction, error) {
 	}
 	return triggeredFunction{}, fmt.Errorf("%d Tablestore triggers found; otsetl local runs one", len(found))
 }
+
+// getenv reads the function's environmentVariables.
+func (fn triggeredFunction) getenv(name string) string { return fn.Environment[name] }
 
 func triggeredFunctionOf(resource string, props, trigger map[string]any) (triggeredFunction, error) {
 	fn := triggeredFunction{Resource: resource, Environment: map[string]string{}}
