@@ -48,8 +48,9 @@ type Options struct {
 
 // Ensure creates table name with the primary key pk (1 to 4 columns), the options opts, data
 // that never expires (time to live -1) and no reserved throughput. A table that exists
-// already (OTSObjectAlreadyExist) is success if its primary key is pk, and an error naming
-// both schemas otherwise; its options are left as they are.
+// already (OTSObjectAlreadyExist) is success if its primary key is pk and, when opts asks
+// for a Stream, its Stream is enabled; otherwise it is an error naming both schemas, or the
+// missing Stream. An existing table's options are left as they are.
 func Ensure(ctx context.Context, client *sdk.TableStoreClient, name string, pk []ots.PrimaryKeySchema, opts Options) error {
 	if name == "" {
 		return errors.New("tables: empty table name")
@@ -84,12 +85,15 @@ func Ensure(ctx context.Context, client *sdk.TableStoreClient, name string, pk [
 		}
 		return nil
 	}
-	existing, err := PrimaryKey(ctx, client, name)
+	existing, err := Describe(ctx, client, name)
 	if err != nil {
 		return err
 	}
-	if !slices.Equal(existing, pk) {
-		return fmt.Errorf("tables: table %q exists with primary key (%s), not (%s)", name, ots.FormatSchema(existing), ots.FormatSchema(pk))
+	if !slices.Equal(existing.PrimaryKey, pk) {
+		return fmt.Errorf("tables: table %q exists with primary key (%s), not (%s)", name, ots.FormatSchema(existing.PrimaryKey), ots.FormatSchema(pk))
+	}
+	if opts.StreamExpirationHours > 0 && existing.StreamExpirationHours == 0 {
+		return fmt.Errorf("tables: table %q exists without a Stream; enable its Stream (UpdateTable with a StreamSpecification) and start again", name)
 	}
 	return nil
 }

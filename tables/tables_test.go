@@ -44,6 +44,20 @@ func TestEnsureCreatesOnceAndChecksTheSchema(t *testing.T) {
 	assert.Contains(t, err.Error(), `table "t" exists with primary key (g STRING, n INTEGER, b BINARY), not (id INTEGER)`)
 }
 
+func TestEnsureWantsTheStreamOfAnExistingTable(t *testing.T) {
+	srv := otslocaltest.NewServer(t, otslocal.Options{})
+	withStream := tables.Options{StreamExpirationHours: 24}
+	require.NoError(t, tables.Ensure(t.Context(), srv.SDK, "plain", idKey, tables.Options{}))
+	err := tables.Ensure(t.Context(), srv.SDK, "plain", idKey, withStream)
+	assert.ErrorContains(t, err, `table "plain" exists without a Stream`)
+
+	require.NoError(t, tables.Ensure(t.Context(), srv.SDK, "streamed", idKey, withStream))
+	require.NoError(t, tables.Ensure(t.Context(), srv.SDK, "streamed", idKey, withStream), "an existing table with its Stream is fine")
+	d, err := tables.Describe(t.Context(), srv.SDK, "streamed")
+	require.NoError(t, err)
+	assert.Equal(t, 24, d.StreamExpirationHours)
+}
+
 func TestEnsureRejectsBadSchemas(t *testing.T) {
 	srv := otslocaltest.NewServer(t, otslocal.Options{})
 	ctx := t.Context()

@@ -336,7 +336,8 @@ func TestLocalUsageAndConfigurationErrors(t *testing.T) {
 }
 
 // TestLocalAgainstAnEndpointWithoutStream points local at a Tablestore (here otslocal)
-// whose source table has no Stream: it fails with an error that says so.
+// whose source table has no Stream: it fails with an error that says so, before it says the
+// tables are ready.
 func TestLocalAgainstAnEndpointWithoutStream(t *testing.T) {
 	creds := aliyun.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}
 	srv := startTablestore(t) // source_data without Stream
@@ -346,7 +347,8 @@ func TestLocalAgainstAnEndpointWithoutStream(t *testing.T) {
 	code, stdout, stderr := runCLI(t, env, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance)
 	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "otsetl local: Tablestore at "+srv.Endpoint+", instance "+otslocaltest.Instance)
-	assert.Contains(t, stderr, `table "source_data" has no Stream enabled`)
+	assert.Contains(t, stderr, `table "source_data" exists without a Stream`)
+	assert.NotContains(t, stdout, "ready")
 }
 
 // TestSIGKILLOfLocalEndsItsFunctionProcess kills `otsetl local` with SIGKILL, which it cannot
