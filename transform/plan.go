@@ -401,7 +401,7 @@ func newer(a, b *int64) bool {
 // appendImage returns the folded cells as a row image, without removed columns, in the array
 // of dst after its length (dst's capacity must hold them); nil when none is left.
 func (f *cellFold) appendImage(dst []ots.Cell) row {
-	image := dst[len(dst):len(dst)]
+	image := dst[len(dst):]
 	for _, c := range f.cells {
 		if !c.Value.IsNone() {
 			image = append(image, ots.Cell{Name: c.ColumnName, Value: c.Value})
@@ -418,7 +418,7 @@ func (f *cellFold) appendImage(dst []ots.Cell) row {
 // the columns' first change, in the array of dst after its length (dst's capacity must hold
 // them); a removed column is a cell without a value.
 func (f *cellFold) appendProjectedChanges(rule *Rule, dst []ots.Cell) []ots.Cell {
-	changes := dst[len(dst):len(dst)]
+	changes := dst[len(dst):]
 	for _, c := range f.cells {
 		if rule.Projects(c.ColumnName) {
 			changes = append(changes, ots.Cell{Name: c.ColumnName, Value: c.Value})
