@@ -23,12 +23,15 @@ const (
 	// memoryLimitPercent of the instance's memory is the Go runtime's soft memory limit,
 	// leaving the rest to what the runtime does not count (the binary, thread stacks).
 	memoryLimitPercent = 90
-	// gcPercentUnderLimit is GOGC when a memory limit is in effect: the heap may grow to five
+	// gcPercentUnderLimit is GOGC when a memory limit is in effect: the heap may grow to three
 	// times what is live before a collection, instead of twice. FC bills the memory an
 	// instance is given, not the memory it uses, and between invocations little is live, so
-	// this cuts collections (and their CPU) to about a quarter; the memory limit makes the
-	// runtime collect earlier whenever the heap nears the instance's memory.
-	gcPercentUnderLimit = 400
+	// fewer collections cost nothing; the memory limit makes the runtime collect earlier
+	// whenever the heap nears the instance's memory. Measured with bench's ServeCPU (README,
+	// "Performance"): over the first 20 invocations of a warm instance 200 spent 19% less CPU
+	// than 400, whose heap grows for longer before its first collection, and as little over
+	// 100 invocations; 100 spent more, in collections.
+	gcPercentUnderLimit = 200
 )
 
 // instanceMemoryMB returns the instance's memory in MB: FC_FUNCTION_MEMORY_SIZE, or

@@ -36,7 +36,7 @@ fails at once with errorType InstanceBusy and is invoked again later, instead of
 running out of memory. One invocation is always admitted.
 
 The garbage collector is sized to the instance: unless GOMEMLIMIT and GOGC say otherwise, a
-memory limit of 90% of the instance's memory and GOGC 400 under it.
+memory limit of 90% of the instance's memory and GOGC 200 under it.
 
 --profile DIR is for diagnostics: it writes the CPU profile of the whole run (cpu.pprof) and
 the allocation profile (allocs.pprof) into DIR when the process stops, and after every

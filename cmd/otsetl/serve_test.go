@@ -34,12 +34,12 @@ func TestGCSettingsFollowTheInstanceMemory(t *testing.T) {
 	getenv := func(k string) string { return env[k] }
 	s, err := gcSettingsFor(getenv)
 	require.NoError(t, err)
-	assert.Equal(t, gcSettings{memoryLimit: 512 << 20 / 100 * 90, gcPercent: 400}, s, "s.yaml's 512 MB when FC does not say")
+	assert.Equal(t, gcSettings{memoryLimit: 512 << 20 / 100 * 90, gcPercent: 200}, s, "s.yaml's 512 MB when FC does not say")
 
 	env[fcruntime.EnvMemorySize] = "3072"
 	s, err = gcSettingsFor(getenv)
 	require.NoError(t, err)
-	assert.Equal(t, gcSettings{memoryLimit: 3072 << 20 / 100 * 90, gcPercent: 400}, s)
+	assert.Equal(t, gcSettings{memoryLimit: 3072 << 20 / 100 * 90, gcPercent: 200}, s)
 
 	env["GOMEMLIMIT"], env["GOGC"] = "100MiB", "50"
 	s, err = gcSettingsFor(getenv)
@@ -58,14 +58,14 @@ func TestGCSettingsApply(t *testing.T) {
 		debug.SetMemoryLimit(limit)
 		debug.SetGCPercent(percent)
 	})
-	gotLimit, gotPercent := gcSettings{memoryLimit: 300 << 20, gcPercent: 400}.apply()
+	gotLimit, gotPercent := gcSettings{memoryLimit: 300 << 20, gcPercent: 200}.apply()
 	assert.Equal(t, int64(300<<20), gotLimit)
-	assert.Equal(t, 400, gotPercent)
+	assert.Equal(t, 200, gotPercent)
 	assert.Equal(t, int64(300<<20), debug.SetMemoryLimit(-1))
 
 	debug.SetMemoryLimit(math.MaxInt64) // GOMEMLIMIT=off
 	debug.SetGCPercent(100)
-	gotLimit, gotPercent = gcSettings{gcPercent: 400}.apply()
+	gotLimit, gotPercent = gcSettings{gcPercent: 200}.apply()
 	assert.Equal(t, int64(math.MaxInt64), gotLimit)
 	assert.Equal(t, 100, gotPercent, "no higher GOGC without a memory limit")
 }
