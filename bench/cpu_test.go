@@ -155,7 +155,7 @@ func TestBaselineChildNeedsItsArguments(t *testing.T) {
 // allocs.pprof), or is "-" to run it without --profile, as under valgrind, whose callgrind
 // cannot take the profiler's signals:
 //
-//	OTSETL_BENCH_BINARY=/tmp/old go test -run '^$' -bench ServeCPU -benchtime 20x -count 10 ./bench
+//	OTSETL_BENCH_BINARY=/path/to/otsetl go test -run '^$' -bench ServeCPU -benchtime 20x -count 10 ./bench
 func BenchmarkServeCPU(b *testing.B) {
 	const records = 1000
 	ctx := context.Background()
