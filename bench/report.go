@@ -8,9 +8,11 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // The targets the report measures otsetl against.
@@ -192,21 +194,10 @@ func medianOf[T any](items []T, value func(T) float64) float64 {
 }
 
 // grouped formats n with a comma between groups of three digits: 1234567 → "1,234,567".
-func grouped(n int64) string {
-	digits := strconv.FormatInt(n, 10)
-	sign := ""
-	if n < 0 {
-		sign, digits = "-", digits[1:]
-	}
-	var b strings.Builder
-	for i, d := range digits {
-		if i > 0 && (len(digits)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(d)
-	}
-	return sign + b.String()
-}
+func grouped(n int64) string { return english.Sprint(n) }
+
+// english formats numbers as English text does (golang.org/x/text/message).
+var english = message.NewPrinter(language.English)
 
 // The markers between which -readme writes the report.
 const (
