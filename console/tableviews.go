@@ -209,7 +209,7 @@ func parseBound(q url.Values, prefix string, schema []ots.PrimaryKeySchema) ([]o
 		if text == "" && col.Type == ots.KindInteger {
 			return nil, fmt.Errorf("%s: give %s (INTEGER) too, or leave out the columns after it", prefix, col.Name)
 		}
-		v, err := parseValue(col.Type, text)
+		v, err := ots.ParseText(col.Type, text)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", prefix, col.Name, err)
 		}
@@ -329,7 +329,7 @@ func (req *writeRequest) record() (*events.Record, sdk.RowExistenceExpectation, 
 		if err != nil {
 			return nil, 0, fmt.Errorf("primary key column %s: %w", col.Name, err)
 		}
-		if k := v.Kind(); k != ots.KindInteger && k != ots.KindString && k != ots.KindBinary {
+		if k := v.Kind(); !k.IsPrimaryKeyKind() {
 			return nil, 0, fmt.Errorf("primary key column %s: a primary key column holds INTEGER, STRING or BINARY, not %s", col.Name, k)
 		}
 		rec.PrimaryKey = append(rec.PrimaryKey, ots.PrimaryKeyColumn{ColumnName: col.Name, Value: v})

@@ -22,12 +22,10 @@ func SDKPrimaryKey(pk []PrimaryKeyColumn) (*sdk.PrimaryKey, error) {
 	}
 	out := new(sdk.PrimaryKey)
 	for _, col := range pk {
-		switch col.Value.Kind() {
-		case KindInteger, KindString, KindBinary:
-			out.AddPrimaryKeyColumn(col.ColumnName, col.Value.Any())
-		default:
+		if !col.Value.Kind().IsPrimaryKeyKind() {
 			return nil, fmt.Errorf("primary key column %q holds %s; only INTEGER, STRING and BINARY are allowed", col.ColumnName, col.Value.Kind())
 		}
+		out.AddPrimaryKeyColumn(col.ColumnName, col.Value.Any())
 	}
 	return out, nil
 }

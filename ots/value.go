@@ -47,6 +47,12 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
+// IsPrimaryKeyKind reports whether a primary key column can hold values of kind k:
+// INTEGER, STRING or BINARY, Tablestore's primary key types.
+func (k Kind) IsPrimaryKeyKind() bool {
+	return k == KindInteger || k == KindString || k == KindBinary
+}
+
 // Value is a Tablestore cell value: INTEGER (int64), DOUBLE (float64), BOOLEAN, STRING or
 // BINARY ([]byte), or none. The zero Value holds none. Accessors return (value, ok) and
 // never panic on the wrong kind.

@@ -3,14 +3,12 @@ package reconcile
 import (
 	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -50,7 +48,8 @@ type keyColumn struct {
 	Name string `json:"name"`
 	// Type is INTEGER, STRING or BINARY.
 	Type string `json:"type"`
-	// Value is an INTEGER in decimal, a STRING as it is, a BINARY in base64.
+	// Value is the value's text ([ots.Value.Text]): an INTEGER in decimal, a STRING as it
+	// is, a BINARY in hexadecimal.
 	Value string `json:"value"`
 }
 
@@ -89,16 +88,7 @@ func prefixOfSDK(pk *sdk.PrimaryKey) ([]ots.PrimaryKeyColumn, error) {
 func keyColumnsOf(key []ots.PrimaryKeyColumn) []keyColumn {
 	columns := make([]keyColumn, len(key))
 	for i, col := range key {
-		c := keyColumn{Name: col.ColumnName, Type: col.Value.Kind().String()}
-		switch v := col.Value.Any().(type) {
-		case int64:
-			c.Value = strconv.FormatInt(v, 10)
-		case string:
-			c.Value = v
-		case []byte:
-			c.Value = base64.StdEncoding.EncodeToString(v)
-		}
-		columns[i] = c
+		columns[i] = keyColumn{Name: col.ColumnName, Type: col.Value.Kind().String(), Value: col.Value.Text()}
 	}
 	return columns
 }
@@ -107,24 +97,16 @@ func keyColumnsOf(key []ots.PrimaryKeyColumn) []keyColumn {
 func keyOf(columns []keyColumn) ([]ots.PrimaryKeyColumn, error) {
 	key := make([]ots.PrimaryKeyColumn, len(columns))
 	for i, c := range columns {
-		var v ots.Value
-		switch c.Type {
-		case ots.KindInteger.String():
-			n, err := strconv.ParseInt(c.Value, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("column %q: INTEGER %q: %w", c.Name, c.Value, err)
-			}
-			v = ots.Integer(n)
-		case ots.KindString.String():
-			v = ots.String(c.Value)
-		case ots.KindBinary.String():
-			b, err := base64.StdEncoding.DecodeString(c.Value)
-			if err != nil {
-				return nil, fmt.Errorf("column %q: BINARY %q: %w", c.Name, c.Value, err)
-			}
-			v = ots.Binary(b)
-		default:
+		kind, ok := ots.KindNamed(c.Type)
+		if !ok || kind.String() != c.Type || !kind.IsPrimaryKeyKind() {
 			return nil, fmt.Errorf("column %q: type %q, want INTEGER, STRING or BINARY", c.Name, c.Type)
+		}
+		v, err := ots.ParseText(kind, c.Value)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.Name, err)
+		}
+		if v.Text() != c.Value {
+			return nil, fmt.Errorf("column %q: %s %q is not written as a checkpoint writes it (%q)", c.Name, c.Type, c.Value, v.Text())
 		}
 		key[i] = ots.PrimaryKeyColumn{ColumnName: c.Name, Value: v}
 	}

@@ -151,12 +151,11 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 
 // parsePrimaryKey parses "name:type,..." with types integer, string and binary.
 func parsePrimaryKey(spec string) ([]ots.PrimaryKeySchema, error) {
-	kinds := map[string]ots.Kind{"integer": ots.KindInteger, "string": ots.KindString, "binary": ots.KindBinary}
 	var pk []ots.PrimaryKeySchema
 	for _, column := range strings.Split(spec, ",") {
 		name, typ, ok := strings.Cut(strings.TrimSpace(column), ":")
-		kind, known := kinds[strings.ToLower(typ)]
-		if !ok || name == "" || !known {
+		kind, known := ots.KindNamed(typ)
+		if !ok || name == "" || !known || !kind.IsPrimaryKeyKind() {
 			return nil, fmt.Errorf("%q: want name:type,... with types integer, string and binary", spec)
 		}
 		pk = append(pk, ots.PrimaryKeySchema{Name: name, Type: kind})
