@@ -149,10 +149,7 @@ func TestInvariantUnderFaultsAndRedelivery(t *testing.T) {
 		fn := r.function(t, source, result, seq.Rule)
 		model := modeltest.NewSourceModel()
 		for i, ev := range seq.Events {
-			for at := ev.Start; at < ev.End; at++ {
-				seq.RequireNoError(t, modeltest.WriteSource(r.client, source, seq.Records[at]), fmt.Sprintf("applying record %d", at))
-				model.Apply(seq.Records[at])
-			}
+			seq.WriteRecords(t, r.client, source, model, ev.Start, ev.End)
 			for delivery := 1; delivery <= ev.Deliveries(); delivery++ {
 				tries := deliverUntilSuccess(t, fn, seq, i)
 				invocations += tries

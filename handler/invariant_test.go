@@ -110,10 +110,7 @@ func (r *invariantRun) sequence(t *testing.T, n int, stats *runStats) {
 
 	model := modeltest.NewSourceModel()
 	for i, ev := range seq.Events {
-		for at := ev.Start; at < ev.End; at++ {
-			seq.RequireNoError(t, modeltest.WriteSource(r.client, source, seq.Records[at]), fmt.Sprintf("applying record %d", at))
-			model.Apply(seq.Records[at])
-		}
+		seq.WriteRecords(t, r.client, source, model, ev.Start, ev.End)
 		stats.operations += ev.End - ev.Start
 		stats.events++
 		seq.RequireEqualRows(t, modeltest.RenderVersions(model.Rows), modeltest.RenderVersions(r.scan(t, source)),

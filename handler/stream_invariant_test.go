@@ -150,10 +150,7 @@ func (r *streamRun) sequence(t *testing.T, n int) {
 
 	model := modeltest.NewSourceModel()
 	for i, ev := range seq.Events {
-		for at := ev.Start; at < ev.End; at++ {
-			seq.RequireNoError(t, modeltest.WriteSource(r.client, source, seq.Records[at]), fmt.Sprintf("applying record %d", at))
-			model.Apply(seq.Records[at])
-		}
+		seq.WriteRecords(t, r.client, source, model, ev.Start, ev.End)
 		r.operations += ev.End - ev.Start
 		ctx, cancel := context.WithTimeout(t.Context(), streamWaitTimeout)
 		err := trigger.WaitIdle(ctx)

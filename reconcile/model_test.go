@@ -150,10 +150,7 @@ func (r *modelRun) sequence(t *testing.T, n int, tally *modelTally) {
 	// History: the first operations, before the trigger is bound.
 	model := modeltest.NewSourceModel()
 	history := rng.IntN(len(seq.Records) + 1)
-	for at := range history {
-		seq.RequireNoError(t, modeltest.WriteSource(r.client, source, seq.Records[at]), fmt.Sprintf("applying record %d", at))
-		model.Apply(seq.Records[at])
-	}
+	seq.WriteRecords(t, r.client, source, model, 0, history)
 	tally.damaged += r.damage(t, seq, rng, model, result)
 	time.Sleep(2 * time.Millisecond) // so that the history is committed before the trigger's start
 	bound := time.Now()
@@ -197,8 +194,7 @@ func (r *modelRun) sequence(t *testing.T, n int, tally *modelTally) {
 			break
 		}
 		time.Sleep(time.Duration(rng.Int64N(int64(maxWritePause))))
-		seq.RequireNoError(t, modeltest.WriteSource(r.client, source, seq.Records[at]), fmt.Sprintf("applying record %d", at))
-		model.Apply(seq.Records[at])
+		seq.WriteRecords(t, r.client, source, model, at, at+1)
 		if syncing.Load() {
 			tally.duringSync++
 		}

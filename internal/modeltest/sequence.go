@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
@@ -124,6 +125,16 @@ func (s *Sequence) RequireNoError(t *testing.T, err error, doing string) {
 	t.Helper()
 	if err != nil {
 		require.NoError(t, err, "%s", s.Report(doing))
+	}
+}
+
+// WriteRecords writes records [from, to) to the source table with WriteSource and applies
+// each to model, failing the test with the sequence's report when a write fails.
+func (s *Sequence) WriteRecords(t *testing.T, client *sdk.TableStoreClient, table string, model *SourceModel, from, to int) {
+	t.Helper()
+	for at := from; at < to; at++ {
+		s.RequireNoError(t, WriteSource(client, table, s.Records[at]), fmt.Sprintf("applying record %d", at))
+		model.Apply(s.Records[at])
 	}
 }
 
