@@ -44,7 +44,7 @@ func CheckPrimaryKeyColumn(col PrimaryKeyColumn) error {
 	case KindInteger:
 		return nil
 	case KindString, KindBinary:
-		if n := v.size(); n > MaxPrimaryKeyValueBytes {
+		if n := v.DataSize(); n > MaxPrimaryKeyValueBytes {
 			return fmt.Errorf("primary key column %q holds %s %s, longer than Tablestore's limit of %d bytes for a primary key value", col.ColumnName, v.Kind(), v.Brief(), MaxPrimaryKeyValueBytes)
 		}
 		return nil
@@ -74,12 +74,24 @@ func CheckAttribute(name string, v Value, pk []PrimaryKeyColumn) error {
 			return fmt.Errorf("column %q holds DOUBLE %s; Tablestore stores no NaN or infinity", name, v.Brief())
 		}
 	case KindString, KindBinary:
-		if n := v.size(); n > MaxAttributeValueBytes {
+		if n := v.DataSize(); n > MaxAttributeValueBytes {
 			return fmt.Errorf("column %q holds %s %s, longer than Tablestore's limit of %d bytes for an attribute value", name, v.Kind(), v.Brief(), MaxAttributeValueBytes)
 		}
 	}
 	return nil
 }
 
-// size is the length in bytes of a STRING or BINARY value, 0 for other kinds.
-func (v Value) size() int { return len(v.text) }
+// DataSize is the size of v's data in bytes, as Tablestore counts a row's data size: 8 for
+// an INTEGER or a DOUBLE, 1 for a BOOLEAN, the length of a STRING (UTF-8) or a BINARY, 0 for
+// no value (Tablestore documentation, "Storage usage",
+// https://www.alibabacloud.com/help/en/tablestore/storage-usage: a column's data size is its
+// name's length plus its value's size).
+func (v Value) DataSize() int {
+	switch v.kind {
+	case KindInteger, KindDouble:
+		return 8
+	case KindBoolean:
+		return 1
+	}
+	return len(v.text)
+}

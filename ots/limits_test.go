@@ -73,3 +73,17 @@ func TestCheckAttribute(t *testing.T) {
 		}
 	}
 }
+
+func TestDataSizeAsTablestoreCountsIt(t *testing.T) {
+	// Tablestore documentation, "Storage usage": INTEGER 8, DOUBLE 8, BOOLEAN 1, STRING its
+	// UTF-8 bytes (an empty one 0), BINARY its bytes.
+	for _, c := range []struct {
+		v    Value
+		want int
+	}{
+		{Integer(20), 8}, {Double(0.5), 8}, {Boolean(true), 1}, {String("zhangsan"), 8}, {String("é"), 2},
+		{String(""), 0}, {Binary([]byte{1, 2, 3}), 3}, {Value{}, 0},
+	} {
+		assert.Equal(t, c.want, c.v.DataSize(), "%s %v", c.v.Kind(), c.v)
+	}
+}

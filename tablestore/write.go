@@ -299,7 +299,7 @@ func splitCells(m transform.Mutation) [][]ots.Cell {
 	var parts [][]ots.Cell
 	start, size := 0, estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey})
 	for i, c := range m.Columns {
-		cellSize := cellOverheadBytes + len(c.Name) + valueSize(c.Value)
+		cellSize := cellOverheadBytes + len(c.Name) + c.Value.DataSize()
 		if i > start && size+cellSize > maxBatchWriteBytes {
 			parts = append(parts, m.Columns[start:i:i])
 			start, size = i, estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey})
@@ -344,29 +344,12 @@ func checkMutation(m transform.Mutation) (skip bool, err error) {
 func estimateRowSize(m transform.Mutation) int {
 	size := rowOverheadBytes
 	for _, col := range m.PrimaryKey {
-		size += cellOverheadBytes + len(col.ColumnName) + valueSize(col.Value)
+		size += cellOverheadBytes + len(col.ColumnName) + col.Value.DataSize()
 	}
 	for _, cell := range m.Columns {
-		size += cellOverheadBytes + len(cell.Name) + valueSize(cell.Value)
+		size += cellOverheadBytes + len(cell.Name) + cell.Value.DataSize()
 	}
 	return size
-}
-
-// valueSize returns the encoded size of a value without its type and length prefixes.
-func valueSize(v ots.Value) int {
-	switch v.Kind() {
-	case ots.KindInteger, ots.KindDouble:
-		return 8
-	case ots.KindBoolean:
-		return 1
-	case ots.KindString:
-		s, _ := v.Str()
-		return len(s)
-	case ots.KindBinary:
-		b, _ := v.Bytes()
-		return len(b)
-	}
-	return 0
 }
 
 // chunkRowWrites splits rows, in order, into requests of at most maxBatchWriteRows rows and
