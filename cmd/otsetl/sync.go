@@ -155,7 +155,7 @@ func runSync(ctx context.Context, cfg reconcile.Config, flags syncFlags, out, er
 		return usageError{err}
 	}
 	if flags.json {
-		return printSyncJSON(out, report, err)
+		return printSyncJSON(out, report, err, cfg.Function.ResultTable)
 	}
 	if report != nil {
 		fmt.Fprintf(out, "otsetl sync: %s\n", report)
@@ -166,8 +166,9 @@ func runSync(ctx context.Context, cfg reconcile.Config, flags syncFlags, out, er
 		return fmt.Errorf("%w; run again with --checkpoint %s to resume", err, cfg.Checkpoint)
 	case err != nil:
 		return err
-	case report.DryRun && report.Differences() > 0:
-		return fmt.Errorf("dry run: %s key(s) of %s differ from the view; run without --dry-run to fix them", english.Sprint(report.Differences()), cfg.Function.ResultTable)
+	}
+	if err := dryRunFinding(report, cfg.Function.ResultTable); err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "otsetl sync: %s equals the view of %s\n", cfg.Function.ResultTable, cfg.Function.SourceTable)
 	return nil
@@ -208,10 +209,19 @@ func newSyncBar(out io.Writer) *progressbar.ProgressBar {
 	)
 }
 
+// dryRunFinding is the error a dry run that found differences in resultTable exits with;
+// nil for a run that wrote, or found nothing.
+func dryRunFinding(report *reconcile.Report, resultTable string) error {
+	if !report.DryRun || report.Differences() == 0 {
+		return nil
+	}
+	return fmt.Errorf("dry run: %s key(s) of %s differ from the view; run without --dry-run to fix them", english.Sprint(report.Differences()), resultTable)
+}
+
 // printSyncJSON prints the report as one JSON object, with the error's message under
 // "error" when the run failed; it returns the run's error, to set the exit status, or the
-// dry run's finding.
-func printSyncJSON(out io.Writer, report *reconcile.Report, runErr error) error {
+// dry run's finding in resultTable.
+func printSyncJSON(out io.Writer, report *reconcile.Report, runErr error, resultTable string) error {
 	object := struct {
 		*reconcile.Report
 		Error string `json:"error,omitempty"`
@@ -225,10 +235,7 @@ func printSyncJSON(out io.Writer, report *reconcile.Report, runErr error) error 
 	if runErr != nil {
 		return runErr
 	}
-	if report.DryRun && report.Differences() > 0 {
-		return fmt.Errorf("dry run: %s key(s) differ from the view", english.Sprint(report.Differences()))
-	}
-	return nil
+	return dryRunFinding(report, resultTable)
 }
 
 // printDifferences lists the report's keys with what differs, the invalid rows and the
