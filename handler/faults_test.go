@@ -13,9 +13,9 @@ import (
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/modeltest"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/tablestore"
 )
 

@@ -18,10 +18,10 @@ import (
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
-	"github.com/otsetl/otsetl/tables"
 )
 
 // fixture is the function served under the custom-runtime protocol over real HTTP, writing
@@ -206,7 +206,7 @@ func TestDeadLetterTableTakesInvalidRecordsAndTheRestIsWritten(t *testing.T) {
 		Columns: []events.Column{{Type: events.Put, ColumnName: "level", Value: ots.Boolean(true)}}}
 	payload := encode(t, putRow(1, cell("level", ots.Integer(2))), putRow(2, cell("level", ots.String("high"))), bad)
 	// The UpdateRow needs a source read: give the source the row it describes.
-	require.NoError(t, tables.Apply(t.Context(), f.srv.SDK, "source_data", []events.Record{putRow(9, cell("level", ots.Boolean(true)))}))
+	require.NoError(t, tableio.Apply(t.Context(), f.srv.SDK, "source_data", []events.Record{putRow(9, cell("level", ots.Boolean(true)))}))
 
 	for range 2 { // redelivery overwrites its own dead letters
 		sum, err := f.invoke(payload)

@@ -12,8 +12,8 @@ import (
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/modeltest"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 )
 
 // testCreds are the invocations' STS credentials: otslocaltest's, whose secret and token no

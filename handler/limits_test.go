@@ -14,8 +14,8 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/tables"
 )
 
 // updateRow is an UpdateRow of id putting cells.
@@ -82,7 +82,7 @@ func TestValuesTablestoreRefusesAreInvalidRecords(t *testing.T) {
 
 			f := newFixture(t, map[string]string{handler.EnvDeadLetterTable: "dead_letters"})
 			// The source table holds the row the event stands for, as Tablestore keeps it.
-			require.NoError(t, tables.Apply(t.Context(), f.srv.SDK, "source_data", []events.Record{
+			require.NoError(t, tableio.Apply(t.Context(), f.srv.SDK, "source_data", []events.Record{
 				putRow(1, cell("level", ots.Integer(3)), cell("ratio", ots.Double(0.5))),
 				putRow(2, cell("level", ots.Integer(2))),
 			}))
@@ -119,7 +119,7 @@ func TestRowsLargerThanOneRequestReachTheResult(t *testing.T) {
 	wantRow := map[string]ots.Value{"level": ots.Integer(3), "a": big(0), "b": big(1), "c": big(2)}
 
 	f := newFixture(t, nil)
-	require.NoError(t, tables.Apply(t.Context(), f.srv.SDK, "source_data", image))
+	require.NoError(t, tableio.Apply(t.Context(), f.srv.SDK, "source_data", image))
 	assertRow := func(step string) {
 		t.Helper()
 		rows := f.table("result")

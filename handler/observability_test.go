@@ -13,8 +13,8 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
 )
 
 // clockedFixture is the function served over real HTTP against otslocal, as newFixture

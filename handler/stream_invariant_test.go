@@ -14,12 +14,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/modeltest"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/local/fclocal"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 )
 
 // The shape of the runs through the Stream.

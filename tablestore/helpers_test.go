@@ -22,10 +22,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
-	"github.com/otsetl/otsetl/tables"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -85,7 +85,7 @@ func getRow(t *testing.T, endpoint, table string, pk []ots.PrimaryKeyColumn) map
 // countRows counts the rows of a table.
 func countRows(t *testing.T, endpoint, table string) int {
 	t.Helper()
-	rows, err := tables.Scan(t.Context(), otslocaltest.Client(endpoint), table)
+	rows, err := tableio.Scan(t.Context(), otslocaltest.Client(endpoint), table)
 	require.NoError(t, err)
 	return len(rows)
 }

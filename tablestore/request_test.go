@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/transform"
 )
 

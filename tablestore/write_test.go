@@ -20,9 +20,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/transform"
 )
 

@@ -14,9 +14,9 @@ import (
 
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
-	"github.com/otsetl/otsetl/tables"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/ops/tableio"
 )
 
 var captureCreds = aliyun.Credentials{AccessKeyID: "capture-ak", AccessKeySecret: "capture-sk"}
@@ -65,9 +65,9 @@ func streamedSource(t *testing.T) *otslocaltest.Server {
 }
 
 // passing returns the rows of table that pass `level > 1`.
-func passing(t *testing.T, srv *otslocaltest.Server, table string) []tables.Row {
+func passing(t *testing.T, srv *otslocaltest.Server, table string) []tableio.Row {
 	t.Helper()
-	var out []tables.Row
+	var out []tableio.Row
 	for _, r := range srv.Scan(t, table) {
 		for _, c := range r.Columns {
 			if level, ok := c.Value.Int(); ok && c.Name == "level" && level > 1 {
@@ -149,6 +149,6 @@ func TestCaptureErrors(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "capture")
 	code, _, stderr := runCLI(t, captureEnv, "capture", "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--table", "result", "--out", out)
 	assert.Equal(t, 1, code)
-	assert.Equal(t, "otsetl: fclocal: table \"result\" has no Stream enabled\n", stderr)
+	assert.Equal(t, "otsetl: streams: table \"result\" has no Stream enabled\n", stderr)
 	assert.NoDirExists(t, out, "a failed capture leaves no output folder behind")
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/otsetl/otsetl/console"
+	"github.com/otsetl/otsetl/local/console"
 )
 
 // consoleOff is the --console value that turns the console off.

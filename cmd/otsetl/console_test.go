@@ -24,10 +24,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
-	"github.com/otsetl/otsetl/tables"
 )
 
 // envUpdateScreenshots, set to 1, makes TestConsoleInABrowser write its screenshots under
@@ -321,7 +321,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		clicked := time.Now()
 		var inResult time.Time
 		require.Eventually(t, func() bool {
-			rows, err := tables.Scan(t.Context(), s.api, "result")
+			rows, err := tableio.Scan(t.Context(), s.api, "result")
 			if err != nil || len(rows) != 3 {
 				return false
 			}
@@ -410,7 +410,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	})
 
 	// The console wrote what the editor asked for, and nothing else: ids 0-3 and 11.
-	rows, err := tables.Scan(t.Context(), s.api, "source_data")
+	rows, err := tableio.Scan(t.Context(), s.api, "source_data")
 	require.NoError(t, err)
 	var ids []int64
 	for _, r := range rows {
@@ -509,10 +509,10 @@ func TestOtslocalCommandConsole(t *testing.T) {
 	base := consoleLine.FindStringSubmatch(out.String())[1]
 
 	strict := aliyun.Credentials{AccessKeyID: "id", AccessKeySecret: "strict-secret"}
-	client := tables.NewClient("http://"+addr, "shown", strict)
-	require.NoError(t, tables.Ensure(t.Context(), client, "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tables.Options{}))
-	other := tables.NewClient("http://"+addr, "other", strict)
-	require.NoError(t, tables.Ensure(t.Context(), other, "hidden", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tables.Options{}))
+	client := tableio.NewClient("http://"+addr, "shown", strict)
+	require.NoError(t, tableio.Ensure(t.Context(), client, "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tableio.Options{}))
+	other := tableio.NewClient("http://"+addr, "other", strict)
+	require.NoError(t, tableio.Ensure(t.Context(), other, "hidden", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tableio.Options{}))
 	var o consoleOverview
 	getJSON(t, base+"api/overview", &o)
 	require.Len(t, o.Tables, 1, "signed with the server's key, the console lists the tables of the instance --instance names")

@@ -18,8 +18,8 @@ import (
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
 )
 
 // TestFunctionKilledBetweenBatchWriteRowChunks kills the `otsetl serve` process with SIGKILL

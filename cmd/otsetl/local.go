@@ -18,13 +18,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/aliyun"
-	"github.com/otsetl/otsetl/console"
-	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/local/console"
+	"github.com/otsetl/otsetl/local/fclocal"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/ops/replay"
+	"github.com/otsetl/otsetl/ops/streams"
+	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/replay"
-	"github.com/otsetl/otsetl/tables"
 )
 
 // localFlags are the flags of `otsetl local`.
@@ -181,8 +182,8 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		fmt.Fprintf(out, "otsetl local: Tablestore at %s, instance %s\n", cfg.Endpoint, cfg.Instance)
 	}
 
-	client := tables.NewClient(cfg.Endpoint, cfg.Instance, s.credentials)
-	source := tables.Options{StreamExpirationHours: localStreamExpirationHours}
+	client := tableio.NewClient(cfg.Endpoint, cfg.Instance, s.credentials)
+	source := tableio.Options{StreamExpirationHours: localStreamExpirationHours}
 	if err := replay.EnsureTables(ctx, client, cfg, s.primaryKey, source); err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		fn.stdout = errOut
 	}
 
-	if err := fclocal.CheckStream(client, cfg.SourceTable); err != nil {
+	if err := streams.Check(client, cfg.SourceTable); err != nil {
 		return err
 	}
 	monitor := console.NewMonitor()

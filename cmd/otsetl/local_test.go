@@ -22,9 +22,9 @@ import (
 
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/internal/testkit"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
-	"github.com/otsetl/otsetl/replay"
-	"github.com/otsetl/otsetl/tables"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/ops/replay"
+	"github.com/otsetl/otsetl/ops/tableio"
 )
 
 // localStack is a running `otsetl local` binary with the repository's s.yaml and an
@@ -86,7 +86,7 @@ func startLocalEnv(t *testing.T, bin string, env []string, args ...string) *loca
 	c := consoleOutput.FindStringSubmatch(s.stdout.String())
 	require.NotNil(t, c, s.stdout.String())
 	s.console = c[1]
-	s.api = tables.NewClient(s.endpoint, s.instance, aliyun.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
+	s.api = tableio.NewClient(s.endpoint, s.instance, aliyun.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
 	return s
 }
 
@@ -138,7 +138,7 @@ func (s *localStack) delete(t *testing.T, id int64) {
 // table renders a table as replay prints it.
 func (s *localStack) table(t *testing.T, name string) string {
 	t.Helper()
-	rows, err := tables.Scan(t.Context(), s.api, name)
+	rows, err := tableio.Scan(t.Context(), s.api, name)
 	require.NoError(t, err)
 	var buf bytes.Buffer
 	require.NoError(t, replay.PrintTable(&buf, rows))
@@ -151,11 +151,11 @@ func (s *localStack) requireResult(t *testing.T, checkpoint string, ids ...int64
 	t.Helper()
 	var want, got string
 	ok := assert.Eventually(t, func() bool {
-		rows, err := tables.Scan(t.Context(), s.api, "source_data")
+		rows, err := tableio.Scan(t.Context(), s.api, "source_data")
 		if err != nil {
 			return false
 		}
-		var passing []tables.Row
+		var passing []tableio.Row
 		for _, r := range rows {
 			for _, c := range r.Columns {
 				if level, isInt := c.Value.Int(); c.Name == "level" && isInt && level > 1 {

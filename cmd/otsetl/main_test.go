@@ -29,10 +29,10 @@ import (
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
-	"github.com/otsetl/otsetl/tables"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/scenario-cbor and the expected result table from testdata/scenario")
@@ -404,9 +404,9 @@ func TestOtslocalCommand(t *testing.T) {
 	endpoint := "http://" + addr
 	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, any access key)\n", out.String())
 
-	client := tables.NewClient(endpoint, "any", aliyun.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
-	require.NoError(t, tables.Ensure(t.Context(), client, "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tables.Options{}))
-	rows, err := tables.Scan(t.Context(), client, "t")
+	client := tableio.NewClient(endpoint, "any", aliyun.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
+	require.NoError(t, tableio.Ensure(t.Context(), client, "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tableio.Options{}))
+	rows, err := tableio.Scan(t.Context(), client, "t")
 	require.NoError(t, err)
 	assert.Empty(t, rows)
 

@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/aliyun"
-	"github.com/otsetl/otsetl/console"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/tables"
+	"github.com/otsetl/otsetl/local/console"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/ops/tableio"
 )
 
 // The environment variables `otsetl otslocal` takes its access key from when the flags do
@@ -91,7 +91,7 @@ row editor, read and written through the Tablestore API.`,
 					creds = aliyun.Credentials{AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret}
 				}
 				return serveTableConsole(cmd.Context(), web, cmd.OutOrStdout(), cmd.ErrOrStderr(),
-					tables.NewClient(srv.Endpoint, consoleInstance, creds), srv.Endpoint, consoleInstance)
+					tableio.NewClient(srv.Endpoint, consoleInstance, creds), srv.Endpoint, consoleInstance)
 			}
 			<-cmd.Context().Done()
 			return nil

@@ -16,9 +16,9 @@ import (
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/replay"
-	"github.com/otsetl/otsetl/tables"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/ops/replay"
+	"github.com/otsetl/otsetl/ops/tableio"
 )
 
 // localInstance is the instance name replay and local use on their embedded otslocal
@@ -102,7 +102,7 @@ a progress bar below them.`,
 
 			out := cmd.OutOrStdout()
 			progress := newProgress(out, len(sources), isTerminal(out))
-			client := tables.NewClient(endpoint, instance, creds)
+			client := tableio.NewClient(endpoint, instance, creds)
 			cfg := replay.Config{
 				Tablestore:    client,
 				Credentials:   creds,
@@ -118,7 +118,7 @@ a progress bar below them.`,
 			if runErr != nil {
 				return runErr
 			}
-			rows, err := tables.Scan(cmd.Context(), client, fn.Config().ResultTable)
+			rows, err := tableio.Scan(cmd.Context(), client, fn.Config().ResultTable)
 			if err != nil {
 				return err
 			}

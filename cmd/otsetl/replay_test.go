@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/handler"
-	"github.com/otsetl/otsetl/replay"
+	"github.com/otsetl/otsetl/ops/replay"
 )
 
 // replayedFiles returns n results, as replay.Run reports them, and the lines they print.

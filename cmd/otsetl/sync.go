@@ -14,7 +14,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/otsetl/otsetl/handler"
-	"github.com/otsetl/otsetl/reconcile"
+	"github.com/otsetl/otsetl/ops/reconcile"
 	"github.com/otsetl/otsetl/tablestore"
 )
 

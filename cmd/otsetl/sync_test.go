@@ -18,10 +18,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/otslocal"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
-	"github.com/otsetl/otsetl/tables"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
 )
@@ -63,7 +63,7 @@ func putLevelRows(t *testing.T, endpoint, table string, n, messageBytes int) {
 // with all their columns.
 func requireResultIsTheView(t *testing.T, srv *otslocaltest.Server) {
 	t.Helper()
-	var want []tables.Row
+	var want []tableio.Row
 	for _, row := range srv.Scan(t, "source_data") {
 		if level, _ := row.Columns[0].Value.Int(); level > 1 {
 			want = append(want, row)

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/otsetl/otsetl/fcruntime"
-	"github.com/otsetl/otsetl/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal"
 )
 
 // FunctionFailureRate is the share of invocations a FlakyFunction of the tests fails.

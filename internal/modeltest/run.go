@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otsetl/otsetl/fclocal"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
-	"github.com/otsetl/otsetl/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/local/fclocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 )
 
 // Workers is how many workers run sequences in parallel: GOMAXPROCS, at most max.

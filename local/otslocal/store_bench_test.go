@@ -1,0 +1,168 @@
+package otslocal_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+)
+
+// The store benchmark: request throughput of PutRow, BatchWriteRow and GetRange through the
+// Go SDK against a table that holds a million rows.
+const (
+	// benchPreloadRows rows, with the even ids 0, 2, …, are in the table before any
+	// measurement; the measured writes insert odd ids between them, the worst case for a
+	// store that keeps its rows in a sorted array.
+	benchPreloadRows = 1_000_000
+	// benchBatchRows is the size of a measured BatchWriteRow, the service's limit.
+	benchBatchRows = 200
+	// benchRangeLimit is the page size of a measured GetRange.
+	benchRangeLimit = 100
+	// benchPreloadWriters send the preload's BatchWriteRow requests concurrently.
+	benchPreloadWriters = 4
+)
+
+// BenchmarkStoreAtOneMillionRows measures one request at a time, each through the SDK over
+// HTTP on the loopback interface, against table "bench" (primary key id INTEGER, one STRING
+// attribute column), preloaded with benchPreloadRows rows through BatchWriteRow:
+//   - GetRange: one page of benchRangeLimit rows, FORWARD from a pseudo-random preloaded id;
+//   - PutRow: a new row at a pseudo-random odd id, inserted among the preloaded rows;
+//   - BatchWriteRow: benchBatchRows such new rows.
+//
+// Each reports requests/s besides ns/op. GetRange runs first, on exactly the preloaded
+// rows; the table then grows by the rows the writes insert (b.N for PutRow, b.N ×
+// benchBatchRows for BatchWriteRow).
+func BenchmarkStoreAtOneMillionRows(b *testing.B) {
+	srv := otslocaltest.NewServer(b, otslocal.Options{}, otslocaltest.Table{Name: "bench"})
+	preloadBenchTable(b, srv.SDK)
+	odd := oddIDs()
+
+	b.Run("GetRange", func(b *testing.B) {
+		for b.Loop() {
+			start := 2 * (odd() / 2 % (benchPreloadRows - benchRangeLimit)) // an even id with benchRangeLimit more after it
+			resp, err := srv.SDK.GetRange(&tablestore.GetRangeRequest{RangeRowQueryCriteria: &tablestore.RangeRowQueryCriteria{
+				TableName:       "bench",
+				StartPrimaryKey: benchKey(start),
+				EndPrimaryKey:   benchKey(start + 4*benchRangeLimit),
+				Direction:       tablestore.FORWARD,
+				MaxVersion:      1,
+				Limit:           benchRangeLimit,
+			}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(resp.Rows) != benchRangeLimit {
+				b.Fatalf("GetRange from id %d returned %d rows, want %d", start, len(resp.Rows), benchRangeLimit)
+			}
+		}
+		reportRequestsPerSecond(b)
+	})
+	b.Run("PutRow", func(b *testing.B) {
+		for b.Loop() {
+			change := benchPutChange(odd())
+			if _, err := srv.SDK.PutRow(&tablestore.PutRowRequest{PutRowChange: change}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportRequestsPerSecond(b)
+	})
+	b.Run("BatchWriteRow", func(b *testing.B) {
+		for b.Loop() {
+			request := &tablestore.BatchWriteRowRequest{}
+			for range benchBatchRows {
+				request.AddRowChange(benchPutChange(odd()))
+			}
+			requireAllRowsWritten(b, srv.SDK, request)
+		}
+		reportRequestsPerSecond(b)
+	})
+}
+
+// preloadBenchTable writes benchPreloadRows rows with the even ids into table "bench".
+func preloadBenchTable(b *testing.B, client *tablestore.TableStoreClient) {
+	b.Helper()
+	batches := make(chan int64)
+	var wg sync.WaitGroup
+	errs := make(chan error, benchPreloadWriters)
+	for range benchPreloadWriters {
+		wg.Go(func() {
+			for first := range batches {
+				request := &tablestore.BatchWriteRowRequest{}
+				for i := range int64(benchBatchRows) {
+					request.AddRowChange(benchPutChange(2 * (first + i)))
+				}
+				if err := writeAllRows(client, request); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for first := int64(0); first < benchPreloadRows; first += benchBatchRows {
+		select {
+		case batches <- first:
+		case err := <-errs:
+			b.Fatal(err)
+		}
+	}
+	close(batches)
+	wg.Wait()
+	close(errs)
+	require.NoError(b, <-errs)
+}
+
+// oddIDs returns a generator of odd ids in [1, 2·benchPreloadRows), in a fixed
+// pseudo-random order that visits each once before it repeats.
+func oddIDs() func() int64 {
+	const step = 618_034 // coprime with benchPreloadRows
+	var i int64
+	return func() int64 {
+		i++
+		return 2*(i*step%benchPreloadRows) + 1
+	}
+}
+
+func benchKey(id int64) *tablestore.PrimaryKey {
+	pk := &tablestore.PrimaryKey{}
+	pk.AddPrimaryKeyColumn("id", id)
+	return pk
+}
+
+func benchPutChange(id int64) *tablestore.PutRowChange {
+	change := &tablestore.PutRowChange{TableName: "bench", PrimaryKey: benchKey(id)}
+	change.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
+	change.AddColumn("message", "a log line of some forty bytes, or so..")
+	return change
+}
+
+func requireAllRowsWritten(b *testing.B, client *tablestore.TableStoreClient, request *tablestore.BatchWriteRowRequest) {
+	if err := writeAllRows(client, request); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// writeAllRows sends the request and fails unless every row succeeded.
+func writeAllRows(client *tablestore.TableStoreClient, request *tablestore.BatchWriteRowRequest) error {
+	resp, err := client.BatchWriteRow(request)
+	if err != nil {
+		return err
+	}
+	for _, rows := range resp.TableToRowsResult {
+		for _, r := range rows {
+			if !r.IsSucceed {
+				return fmt.Errorf("row %d: %s %s", r.Index, r.Error.Code, r.Error.Message)
+			}
+		}
+	}
+	return nil
+}
+
+// reportRequestsPerSecond reports the requests a measurement sent per second of its run.
+func reportRequestsPerSecond(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
+}

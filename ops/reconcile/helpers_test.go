@@ -1,0 +1,203 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/local/otslocal"
+	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/ops/reconcile"
+	"github.com/otsetl/otsetl/ots"
+	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/transform"
+)
+
+// The tables of the tests.
+const (
+	sourceTable     = "source_data"
+	resultTable     = "result"
+	deadLetterTable = "dead_letters"
+)
+
+// fixture is an otslocal server with a source and a result table, primary key id INTEGER.
+type fixture struct {
+	srv    *otslocaltest.Server
+	writer *tablestore.Client
+	// endpoint is where the runs send their requests: the server, or a proxy in front of it.
+	endpoint string
+}
+
+// newFixture starts a server with opts and the tables.
+func newFixture(t *testing.T, opts otslocal.Options) *fixture {
+	t.Helper()
+	srv := otslocaltest.NewServer(t, opts, otslocaltest.Table{Name: sourceTable}, otslocaltest.Table{Name: resultTable})
+	writer, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: otslocaltest.Instance}, otslocaltest.Credentials)
+	require.NoError(t, err)
+	return &fixture{srv: srv, writer: writer, endpoint: srv.Endpoint}
+}
+
+// config is a run of rule on the fixture's tables.
+func (f *fixture) config(rule transform.Config) reconcile.Config {
+	return reconcile.Config{
+		Function: handler.Config{
+			Instance: otslocaltest.Instance, Endpoint: f.endpoint,
+			SourceTable: sourceTable, ResultTable: resultTable, Rule: rule,
+		},
+		Credentials: otslocaltest.Credentials,
+		Show:        100,
+	}
+}
+
+// id is the primary key id=n.
+func id(n int64) []ots.PrimaryKeyColumn {
+	return []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(n)}}
+}
+
+// cell is an attribute column.
+func cell(name string, v ots.Value) ots.Cell { return ots.Cell{Name: name, Value: v} }
+
+// put writes rows (id → cells, sorted by name) to table, replacing them.
+func (f *fixture) put(t *testing.T, table string, rows map[int64][]ots.Cell) {
+	t.Helper()
+	var muts []transform.Mutation
+	for _, n := range slices.Sorted(maps.Keys(rows)) {
+		muts = append(muts, transform.Mutation{Kind: transform.MutationPut, PrimaryKey: id(n), Columns: rows[n]})
+	}
+	_, err := f.writer.Write(t.Context(), table, muts)
+	require.NoError(t, err)
+}
+
+// putFromHook puts source row n with the level given, from a goroutine other than the
+// test's: a failure is reported, not fatal.
+func (f *fixture) putFromHook(t *testing.T, n int64, level ots.Value) {
+	_, err := f.writer.Write(context.Background(), sourceTable, []transform.Mutation{
+		{Kind: transform.MutationPut, PrimaryKey: id(n), Columns: []ots.Cell{cell("level", level)}},
+	})
+	assert.NoError(t, err)
+}
+
+// delete deletes rows of table.
+func (f *fixture) delete(t *testing.T, table string, ids ...int64) {
+	t.Helper()
+	var muts []transform.Mutation
+	for _, n := range ids {
+		muts = append(muts, transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: id(n)})
+	}
+	_, err := f.writer.Write(t.Context(), table, muts)
+	require.NoError(t, err)
+}
+
+// rows reads table as id → cells.
+func (f *fixture) rows(t *testing.T, table string) map[int64][]ots.Cell {
+	t.Helper()
+	out := map[int64][]ots.Cell{}
+	for _, row := range f.srv.Scan(t, table) {
+		n, ok := row.PrimaryKey[0].Value.Int()
+		require.True(t, ok)
+		out[n] = row.Columns
+	}
+	return out
+}
+
+// levelRows are n source rows: id 0..n-1, level id%4 (so that half pass `level > 1`) and a
+// message of about messageBytes.
+func levelRows(n, messageBytes int) map[int64][]ots.Cell {
+	rows := make(map[int64][]ots.Cell, n)
+	for i := range int64(n) {
+		message := fmt.Sprintf("message %d %s", i, strings.Repeat("x", messageBytes))
+		rows[i] = []ots.Cell{cell("level", ots.Integer(i%4)), cell("message", ots.String(message))}
+	}
+	return rows
+}
+
+// levelView is the view of rows under `level > 1` keeping the columns project keeps (nil:
+// all), computed by the test itself: a row passes when its level is an INTEGER above 1.
+func levelView(rows map[int64][]ots.Cell, project []string) map[int64][]ots.Cell {
+	view := map[int64][]ots.Cell{}
+	for n, cells := range rows {
+		i := slices.IndexFunc(cells, func(c ots.Cell) bool { return c.Name == "level" })
+		if i < 0 {
+			continue
+		}
+		if level, ok := cells[i].Value.Int(); !ok || level <= 1 {
+			continue
+		}
+		kept := []ots.Cell{}
+		for _, c := range cells {
+			if project == nil || slices.Contains(project, c.Name) {
+				kept = append(kept, c)
+			}
+		}
+		view[n] = kept
+	}
+	return view
+}
+
+// requestCounter is a proxy in front of an otslocal server that counts the requests by
+// action and may act before passing one on.
+type requestCounter struct {
+	URL    string
+	mu     sync.Mutex
+	counts map[string]int
+	// before, when set, runs before each request is passed on, with its action and how
+	// many requests of that action came before it.
+	before func(action string, n int)
+}
+
+// newRequestCounter starts a proxy to endpoint that stops with the test.
+func newRequestCounter(t *testing.T, endpoint string) *requestCounter {
+	t.Helper()
+	target, err := url.Parse(endpoint)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0) // requests a stopped run abandons
+	c := &requestCounter{counts: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		action := path.Base(r.URL.Path)
+		c.mu.Lock()
+		n := c.counts[action]
+		c.counts[action]++
+		before := c.before
+		c.mu.Unlock()
+		if before != nil {
+			before(action, n)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.URL = srv.URL
+	return c
+}
+
+// count returns how many requests of action passed.
+func (c *requestCounter) count(action string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[action]
+}
+
+// keysOf returns the primary keys of differences.
+func keysOf(diffs []reconcile.Difference) []string {
+	keys := make([]string, len(diffs))
+	for i, d := range diffs {
+		keys[i] = d.PrimaryKey
+	}
+	slices.Sort(keys)
+	return keys
+}
