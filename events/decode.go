@@ -147,7 +147,7 @@ func (o DecodeOptions) Decode(payload []byte) (*Event, error) {
 	return e, nil
 }
 
-// checked returns o with defaults for zero fields, or fxamacker/cbor's error for a bad one.
+// checked returns o with defaults for zero fields, or an error for one out of its range.
 func (o DecodeOptions) checked() (DecodeOptions, error) {
 	d := DefaultDecodeOptions
 	o = DecodeOptions{cmp.Or(o.MaxPayloadBytes, d.MaxPayloadBytes), cmp.Or(o.MaxNestedLevels, d.MaxNestedLevels),
@@ -161,10 +161,24 @@ func (o DecodeOptions) checked() (DecodeOptions, error) {
 	}{{"MaxNestedLevels", o.MaxNestedLevels, 4, 65535}, {"MaxArrayElements", o.MaxArrayElements, 16, math.MaxInt32},
 		{"MaxMapPairs", o.MaxMapPairs, 16, math.MaxInt32}} {
 		if f.value < f.min || f.value > f.max {
-			return o, fmt.Errorf("events: invalid DecodeOptions: cbor: invalid %s %d (range is [%d, %d])", f.name, f.value, f.min, f.max)
+			return o, fmt.Errorf("events: invalid DecodeOptions: %s %d is out of range [%d, %d]", f.name, f.value, f.min, f.max)
 		}
 	}
 	return o, nil
+}
+
+// The faults of a payload beyond a limit of o, CBOR or JSON; container is "map" or "object".
+
+func nestingFault(o DecodeOptions) error {
+	return fmt.Errorf("nested deeper than MaxNestedLevels %d", o.MaxNestedLevels)
+}
+
+func arrayFault(o DecodeOptions) error {
+	return fmt.Errorf("array longer than MaxArrayElements %d", o.MaxArrayElements)
+}
+
+func mapFault(o DecodeOptions, container string) error {
+	return fmt.Errorf("%s larger than MaxMapPairs %d", container, o.MaxMapPairs)
 }
 
 // describeString describes a string in an error, cut as ots.Value.Brief cuts it.
@@ -298,77 +312,3 @@ func (c *Column) validate(i int, putRow bool) (field string, err error) {
 
 // label names the i-th attribute column change in errors, e.g. `Columns[2] "level"`.
 func (c *Column) label(i int) string { return elementLabel("Columns", i, c.ColumnName) }
-
-// The wire types give the encoders the documented shape, keys in documented order; V is how
-// a value is written (any for CBOR, json.RawMessage for JSON).
-
-type wireEvent[V any] struct {
-	Version string          `cbor:"Version" json:"Version"`
-	Records []wireRecord[V] `cbor:"Records" json:"Records"`
-}
-
-type wireRecord[V any] struct {
-	Type       RecordType                `cbor:"Type" json:"Type"`
-	Info       wireInfo                  `cbor:"Info" json:"Info"`
-	PrimaryKey []wirePrimaryKeyColumn[V] `cbor:"PrimaryKey" json:"PrimaryKey"`
-	Columns    []wireColumn[V]           `cbor:"Columns" json:"Columns"`
-}
-
-type wireInfo struct {
-	Timestamp int64 `cbor:"Timestamp" json:"Timestamp"`
-}
-
-type wirePrimaryKeyColumn[V any] struct {
-	ColumnName string `cbor:"ColumnName" json:"ColumnName"`
-	Value      V      `cbor:"Value,omitempty" json:"Value,omitempty"`
-}
-
-type wireColumn[V any] struct {
-	Type       ColumnType `cbor:"Type" json:"Type"`
-	ColumnName string     `cbor:"ColumnName" json:"ColumnName"`
-	Value      V          `cbor:"Value,omitempty" json:"Value,omitempty"`
-	Timestamp  *int64     `cbor:"Timestamp,omitempty" json:"Timestamp,omitempty"`
-}
-
-// valueWriter gives a value's wire form, the zero V for none.
-type valueWriter[V any] func(ots.Value) (V, error)
-
-// wireEventOf converts e to its wire form.
-func wireEventOf[V any](e *Event, write valueWriter[V]) (*wireEvent[V], error) {
-	if e == nil {
-		return nil, errors.New("events: nil event")
-	}
-	w := &wireEvent[V]{Version: e.Version, Records: make([]wireRecord[V], len(e.Records))}
-	for i := range e.Records {
-		var err error
-		if w.Records[i], err = wireRecordOf(&e.Records[i], write); err != nil {
-			return nil, fmt.Errorf("events: cannot encode record %d: %w", i, err)
-		}
-	}
-	return w, nil
-}
-
-// wireRecordOf converts r to its wire form; errors name the cell.
-func wireRecordOf[V any](r *Record, write valueWriter[V]) (wireRecord[V], error) {
-	w := wireRecord[V]{
-		Type:       r.Type,
-		Info:       wireInfo(r.Info),
-		PrimaryKey: make([]wirePrimaryKeyColumn[V], len(r.PrimaryKey)),
-		Columns:    make([]wireColumn[V], len(r.Columns)),
-	}
-	for i, pk := range r.PrimaryKey {
-		value, err := write(pk.Value)
-		if err != nil {
-			return wireRecord[V]{}, fmt.Errorf("%s: %w", elementLabel("PrimaryKey", i, pk.ColumnName), err)
-		}
-		w.PrimaryKey[i] = wirePrimaryKeyColumn[V]{ColumnName: pk.ColumnName, Value: value}
-	}
-	for i, c := range r.Columns {
-		value, err := write(c.Value)
-		if err != nil {
-			return wireRecord[V]{}, fmt.Errorf("%s: %w", elementLabel("Columns", i, c.ColumnName), err)
-		}
-		w.Columns[i] = wireColumn[V]{Type: c.Type, ColumnName: c.ColumnName, Value: value, Timestamp: c.Timestamp}
-	}
-	return w, nil
-}

@@ -308,7 +308,7 @@ func TestDecodeTenThousandRecords(t *testing.T) {
 
 			_, err = DecodeOptions{MaxArrayElements: n - 1}.Decode(payload)
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), fmt.Sprintf("exceeded max number of elements %d", n-1))
+			assert.Contains(t, err.Error(), fmt.Sprintf("array longer than MaxArrayElements %d (at byte ", n-1))
 		})
 	}
 }
@@ -515,6 +515,10 @@ var errorCases = []errorCase{
 		edit:     func(e map[string]any) { column(e, 0)["Value"] = cbor.SimpleValue(16) },
 		want:     `events: record 1: Columns[0] "level": want ` + cborValueKinds + `, got CBOR simple value 16`,
 		wantJSON: "-"},
+	{name: "value not valid UTF-8",
+		edit:     func(e map[string]any) { column(e, 0)["Value"] = cbor.RawMessage{0x62, 0xc3, 0x28} },
+		want:     `events: record 1: Columns[0] "level": text string is not valid UTF-8`,
+		wantJSON: "-"},
 	{name: "column timestamp a string",
 		edit: func(e map[string]any) { column(e, 0)["Timestamp"] = "x" },
 		want: `events: record 1: Columns[0] "level".Timestamp: want an integer, got string "x"`},
@@ -600,6 +604,39 @@ func cborMap(t testing.TB, pairs ...any) []byte {
 	return out
 }
 
+func TestDecodeErrorsNameTheMapOfAFaultyKey(t *testing.T) {
+	pk := map[string]any{"ColumnName": "id", "Value": 1}
+	valid := cbor.RawMessage(cborMap(t, "Type", "DeleteRow", "PrimaryKey", []any{pk}))
+	record := func(pairs ...any) cbor.RawMessage {
+		return cborMap(t, append([]any{"Type", "UpdateRow", "PrimaryKey", []any{pk}}, pairs...)...)
+	}
+	for _, tc := range []struct {
+		name         string
+		record       cbor.RawMessage
+		field, fault string
+	}{
+		{"the record", record("Extra", 1, "Extra", 2), "", `duplicate key "Extra"`},
+		{"Info", record("Info", cbor.RawMessage(cborMap(t, "Timestamp", 1, "Timestamp", 2))), "Info", `duplicate key "Timestamp"`},
+		{"a primary key column", cborMap(t, "Type", "DeleteRow", "PrimaryKey", []any{cbor.RawMessage(cborMap(t, "ColumnName", "id", "Value", 1, "Value", 2))}),
+			`PrimaryKey[0] "id"`, `duplicate key "Value"`},
+		{"a column, after its name", record("Columns", []any{cbor.RawMessage(cborMap(t, "ColumnName", "level", "Type", "Put", "Type", "Put"))}),
+			`Columns[0] "level"`, `duplicate key "Type"`},
+		{"a column, before its name", record("Columns", []any{cbor.RawMessage(cborMap(t, "Type", "Put", 7, 1, "ColumnName", "level"))}),
+			`Columns[0] "level"`, "want a string key, got integer 7"},
+		{"a column, not valid UTF-8", record("Columns", []any{cbor.RawMessage(cborMap(t, "ColumnName", "level", cbor.RawMessage{0x61, 0xff}, 1))}),
+			`Columns[0] "level"`, "key is not valid UTF-8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode(cborMap(t, "Version", Version, "Records", []any{valid, tc.record}))
+			var de *DecodeError
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, 1, de.Record)
+			assert.Equal(t, tc.field, de.Field)
+			assert.EqualError(t, de.Err, tc.fault)
+		})
+	}
+}
+
 func TestDecodeMalformedPayloads(t *testing.T) {
 	validRecord := cbor.RawMessage(cborMap(t, "Type", "DeleteRow", "PrimaryKey", []any{map[string]any{"ColumnName": "id", "Value": 1}}))
 	cborEvent := func(records ...any) []byte {
@@ -615,14 +652,21 @@ func TestDecodeMalformedPayloads(t *testing.T) {
 		{"JSON array", []byte(` [{}]`), "events: payload is neither a CBOR map nor a JSON object: first byte 0x5b"},
 		{"empty", nil, "events: payload is empty"},
 		{"whitespace", []byte(" \r\n\t"), "events: payload is empty"},
-		{"CBOR trailing data", append(cborEvent(), 0x00), "events: cbor: 1 bytes of extraneous data starting at index 26"},
+		{"CBOR trailing data", append(cborEvent(), 0x00), "events: cbor: data after the event (at byte 26)"},
+		{"CBOR truncated", updateRowFixture(t)[:100], "events: cbor: unexpected EOF (at byte 100)"},
+		{"CBOR reserved additional information", eventParts{recordExtra: []byte{0x1c}}.payload(),
+			"events: cbor: reserved additional information 28 (at byte 122)"},
+		{"CBOR break code out of place", eventParts{value: []byte{breakByte}}.payload(),
+			"events: cbor: break code outside an indefinite length (at byte 115)"},
+		{"CBOR text chunk in a byte string", eventParts{value: []byte{0x5f, 0x61, 'a', breakByte}}.payload(),
+			"events: cbor: text string inside an indefinite-length byte string (at byte 116)"},
 		{"JSON trailing data", []byte(`{"Version": "Sync-v1", "Records": []} {}`), "events: json: unexpected data after the top-level object"},
 		{"JSON syntax", []byte(`{"Version": "Sync-v1", "Records": [}`), "events: json: invalid character '}' looking for beginning of value (at byte 35)"},
 		{"JSON truncated", []byte(`{"Version": "Sync-v1", "Records": [`), "events: json: unexpected EOF (at byte 35)"},
 		{"CBOR duplicate key", cborMap(t, "Version", "Sync-v1", "Version", "Sync-v1", "Records", []any{}),
-			`events: cbor: found duplicate map key "Version" at map element index 1`},
+			`events: duplicate key "Version"`},
 		{"CBOR duplicate key in a record", cborEvent(validRecord, cbor.RawMessage(cborMap(t, "Type", "DeleteRow", "Type", "DeleteRow"))),
-			`events: record 1: cbor: found duplicate map key "Type" at map element index 1`},
+			`events: record 1: duplicate key "Type"`},
 		{"JSON duplicate key", []byte(`{"Version": "Sync-v1", "Version": "Sync-v1", "Records": []}`),
 			`events: json: duplicate key "Version"`},
 		{"JSON duplicate key in a record", []byte(`{"Version": "Sync-v1", "Records": [{"Type": "DeleteRow", "Type": "PutRow"}]}`),
@@ -630,9 +674,9 @@ func TestDecodeMalformedPayloads(t *testing.T) {
 		{"JSON escaped duplicate key", []byte(`{"Version": "Sync-v1", "Records": [{"Type": "DeleteRow", "\u0054ype": "PutRow"}]}`),
 			`events: record 0: json: duplicate key "Type"`},
 		{"CBOR non-text key in a record", cborEvent(cbor.RawMessage(cborMap(t, "Type", "DeleteRow", 1, 2))),
-			"events: record 0: cbor: cannot unmarshal positive integer into Go value of type string"},
+			"events: record 0: want a string key, got integer 1"},
 		{"CBOR invalid UTF-8", cborEvent(cbor.RawMessage(cborMap(t, "Type", cbor.RawMessage{0x62, 0xc3, 0x28}))),
-			"events: record 0: cbor: invalid UTF-8 string"},
+			"events: record 0: Type: text string is not valid UTF-8"},
 		{"JSON invalid UTF-8", []byte("{\"Version\": \"Sync-v1\xff\", \"Records\": []}"), "events: json: payload is not valid UTF-8"},
 	}
 	for _, tc := range cases {
@@ -701,7 +745,8 @@ func TestDecodeLimits(t *testing.T) {
 			require.NoError(t, err, name)
 
 			_, err = Decode(encode(t, eventWithExtra(nested(8))))
-			require.EqualError(t, err, "events: "+strings.ToLower(name)+": exceeded max nested level 8")
+			require.Error(t, err, name)
+			assert.Regexp(t, `^events: `+strings.ToLower(name)+`: nested deeper than MaxNestedLevels 8 \(at byte \d+\)$`, err.Error())
 
 			_, err = DecodeOptions{MaxNestedLevels: 9}.Decode(encode(t, eventWithExtra(nested(8))))
 			require.NoError(t, err, name)
@@ -712,9 +757,11 @@ func TestDecodeLimits(t *testing.T) {
 		tree := validTree()
 		column(tree, 0)["Value"] = nested(4)
 		_, err := Decode(jsonOf(t, tree))
-		require.EqualError(t, err, "events: record 1: json: exceeded max nested level 8")
+		require.Error(t, err)
+		assert.Regexp(t, `^events: record 1: json: nested deeper than MaxNestedLevels 8 \(at byte \d+\)$`, err.Error())
 		_, err = Decode(cborOf(t, tree))
-		require.EqualError(t, err, "events: cbor: exceeded max nested level 8")
+		require.Error(t, err)
+		assert.Regexp(t, `^events: cbor: nested deeper than MaxNestedLevels 8 \(at byte \d+\)$`, err.Error())
 	})
 
 	t.Run("map pairs", func(t *testing.T) {
@@ -725,7 +772,7 @@ func TestDecodeLimits(t *testing.T) {
 		for name, encode := range map[string]func(testing.TB, any) []byte{"CBOR": cborOf, "JSON": jsonOf} {
 			_, err := DecodeOptions{MaxMapPairs: 16}.Decode(encode(t, eventWithExtra(extra)))
 			require.Error(t, err, name)
-			assert.Contains(t, err.Error(), "exceeded max number of key-value pairs 16", name)
+			assert.Contains(t, err.Error(), "larger than MaxMapPairs 16 (at byte ", name)
 			_, err = DecodeOptions{MaxMapPairs: 17}.Decode(encode(t, eventWithExtra(extra)))
 			require.NoError(t, err, name)
 		}
@@ -736,13 +783,13 @@ func TestDecodeLimits(t *testing.T) {
 		for name, encode := range map[string]func(testing.TB, any) []byte{"CBOR": cborOf, "JSON": jsonOf} {
 			_, err := DecodeOptions{MaxArrayElements: 16}.Decode(encode(t, eventWithExtra(extra)))
 			require.Error(t, err, name)
-			assert.Contains(t, err.Error(), "exceeded max number of elements 16", name)
+			assert.Contains(t, err.Error(), "array longer than MaxArrayElements 16 (at byte ", name)
 		}
 	})
 
 	t.Run("invalid options", func(t *testing.T) {
 		_, err := DecodeOptions{MaxNestedLevels: 2}.Decode(fixture)
-		require.ErrorContains(t, err, "events: invalid DecodeOptions: cbor: invalid MaxNestedLevels 2")
+		require.EqualError(t, err, "events: invalid DecodeOptions: MaxNestedLevels 2 is out of range [4, 65535]")
 		var de *DecodeError
 		assert.False(t, errors.As(err, &de))
 

@@ -59,7 +59,7 @@ type jsonTranscoder struct {
 func (t *jsonTranscoder) value(depth int, records, record bool) error {
 	token, err := t.dec.Token()
 	if err != nil {
-		return t.syntaxError(err)
+		return t.fault(err)
 	}
 	switch v := token.(type) {
 	case json.Delim:
@@ -69,7 +69,11 @@ func (t *jsonTranscoder) value(depth int, records, record bool) error {
 	case json.Number:
 		t.number(string(v))
 	case bool:
-		t.out = append(t.out, either[byte](v, majorSimple<<5|simpleTrue, majorSimple<<5|simpleFalse))
+		if v {
+			t.out = append(t.out, majorSimple<<5|simpleTrue)
+		} else {
+			t.out = append(t.out, majorSimple<<5|simpleFalse)
+		}
 	default:
 		t.out = append(t.out, majorSimple<<5|simpleNull)
 	}
@@ -80,19 +84,23 @@ func (t *jsonTranscoder) value(depth int, records, record bool) error {
 func (t *jsonTranscoder) container(token json.Delim, depth int, records, record bool) error {
 	start, object, keys := t.dec.InputOffset()-1, token == '{', map[string]bool{}
 	if depth > t.limits.MaxNestedLevels {
-		return fmt.Errorf("json: exceeded max nested level %d", t.limits.MaxNestedLevels)
+		return t.fault(nestingFault(t.limits))
 	}
-	t.out = append(t.out, either[byte](object, majorMap, majorArray)<<5|additionalIndefinite)
+	if object {
+		t.out = append(t.out, majorMap<<5|additionalIndefinite)
+	} else {
+		t.out = append(t.out, majorArray<<5|additionalIndefinite)
+	}
 	for n := 0; t.dec.More(); n++ {
 		key := ""
 		if object && n == t.limits.MaxMapPairs {
-			return fmt.Errorf("json: exceeded max number of key-value pairs %d for an object", t.limits.MaxMapPairs)
+			return t.fault(mapFault(t.limits, "object"))
 		} else if !object && n == t.limits.MaxArrayElements {
-			return fmt.Errorf("json: exceeded max number of elements %d for an array", t.limits.MaxArrayElements)
+			return t.fault(arrayFault(t.limits))
 		} else if object {
 			token, err := t.dec.Token()
 			if err != nil {
-				return t.syntaxError(err)
+				return t.fault(err)
 			} else if key = token.(string); keys[key] {
 				return fmt.Errorf("json: duplicate key %q", ots.Brief(key))
 			}
@@ -106,7 +114,7 @@ func (t *jsonTranscoder) container(token json.Delim, depth int, records, record 
 		}
 	}
 	if _, err := t.dec.Token(); err != nil { // the closing delimiter, which the decoder matches
-		return t.syntaxError(err)
+		return t.fault(err)
 	}
 	t.out = append(t.out, breakByte)
 	if record && object {
@@ -115,8 +123,9 @@ func (t *jsonTranscoder) container(token json.Delim, depth int, records, record 
 	return nil
 }
 
-// syntaxError describes a malformed payload with the offset where reading stopped.
-func (t *jsonTranscoder) syntaxError(err error) error {
+// fault describes a payload that is malformed or beyond a limit, with the offset where
+// reading stopped.
+func (t *jsonTranscoder) fault(err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
@@ -138,15 +147,19 @@ func (t *jsonTranscoder) text(s string) {
 func (t *jsonTranscoder) number(text string) {
 	i, intErr := strconv.ParseInt(text, 10, 64)
 	f, floatErr := strconv.ParseFloat(text, 64) // fails only on overflow, for a number
-	switch integer := !strings.ContainsAny(text, ".eE"); {
+	integer := !strings.ContainsAny(text, ".eE")
+	switch {
 	case integer && intErr == nil && i < 0:
 		t.head(majorNegative, uint64(-1-i))
 	case integer && intErr == nil:
 		t.head(majorUnsigned, uint64(i))
 	case !integer && floatErr == nil:
 		t.head(majorSimple, math.Float64bits(f))
+	case integer:
+		t.head(majorTag, tagJSONInteger)
+		t.text(text)
 	default:
-		t.head(majorTag, either[uint64](integer, tagJSONInteger, tagJSONNumber))
+		t.head(majorTag, tagJSONNumber)
 		t.text(text)
 	}
 }
