@@ -13,7 +13,7 @@ import (
 
 // DecodeOptions bounds what Decode accepts, in the style of fxamacker/cbor's DecOptions.
 // A zero field takes its value from DefaultDecodeOptions. The limits apply to CBOR and JSON
-// payloads alike.
+// payloads alike; a payload beyond one is refused with a *DecodeError that names the option.
 type DecodeOptions struct {
 	// MaxPayloadBytes is the largest payload accepted, in bytes. Default 32 MiB, the Function
 	// Compute limit on a synchronous invocation's payload.
@@ -49,8 +49,8 @@ type DecodeError struct {
 	// Record is the index of the offending record in Records, or -1 for the event level.
 	Record int
 	// Field locates the fault inside the record or event, e.g. `Type`, `Info.Timestamp`,
-	// `PrimaryKey[0] "id"` or `Columns[2] "level".Timestamp`; a cell's own value is named
-	// by the cell. Empty when the fault concerns the record or payload as a whole.
+	// `PrimaryKey[0] "id"` or `Columns[2] "level".Timestamp`; a cell's value, and the keys
+	// of a map, are named by the cell or map. Empty for the record or the event itself.
 	Field string
 	// Err says what is wrong.
 	Err error
@@ -82,41 +82,21 @@ func Decode(payload []byte) (*Event, error) {
 	return DefaultDecodeOptions.Decode(payload)
 }
 
-// Decode decodes a trigger event, CBOR (as the trigger delivers it) or JSON (as console
-// test events are), chosen by the first byte that is not JSON whitespace: 0xa0–0xdf (a CBOR
-// map or tag, such as the self-described CBOR prefix 0xd9d9f7) or '{'.
+// Decode decodes a trigger event: CBOR (RFC 8949), as the trigger delivers it, when the first
+// byte that is not JSON whitespace opens a map or a tag (0xa0–0xdf); JSON, as console test
+// events are, when it is '{'. A value's kind follows its type: an integer (in JSON a number
+// without fraction or exponent) is INTEGER, a float of any width DOUBLE, a boolean BOOLEAN, a
+// text string STRING, a byte string (in JSON {"Binary": "<standard base64>"}) BINARY, null
+// and undefined no value. CBOR may use any encoding RFC 8949 allows; tags 55799, and 21 to 23
+// on a byte string value, are read through, and any other tag on an item Decode reads is
+// refused. Keys are distinct text strings of valid UTF-8, matched exactly; the members of
+// other keys are only checked for well-formedness. Info, Timestamp, Columns and Value may be
+// absent or null. The event must then pass [Event.Validate]. Each Record.Raw holds the
+// record's bytes; the event shares one copy of payload, never payload itself.
 //
-// A CBOR payload must be one well-formed data item (RFC 8949 §3, §5.3.1), checked as
-// fxamacker/cbor's Wellformed checks it, within the limits of o. Values map to kinds by major
-// type (RFC 8949 §3.1): unsigned and negative integers to INTEGER, floats of any width to
-// DOUBLE, true/false to BOOLEAN, text strings to STRING, byte strings to BINARY, null and
-// undefined to no value. Every encoding the standard allows for this data model decodes alike:
-// heads of any argument width (§3), indefinite lengths (§3.2), members in any order. Tags
-// (§3.4) that leave the data model as it is are read through: 55799, self-described CBOR
-// (§3.4.6), on any item but a key, the payload itself included; 21, 22 and 23, expected later
-// encodings (§3.4.5.2), on a value that is a byte string. Any other tag on an item Decode
-// reads is an error, as it would change the item's meaning (0 and 1 dates §3.4.1–§3.4.2,
-// 2 and 3 bignums §3.4.3, 4 and 5 decimal fractions and bigfloats §3.4.4, 24 embedded CBOR
-// §3.4.5.1, and every tag Decode does not know); so are other simple values, and an array or
-// map in place of a value. The maps Decode reads must have distinct, untagged text keys of
-// valid UTF-8 (the keys fxamacker/cbor matches to struct fields), and every text string it
-// reads must be valid UTF-8. Members it does not read are only checked for well-formedness,
-// tags included.
-//
-// JSON numbers without fraction or exponent are INTEGER, other numbers DOUBLE. JSON has no
-// byte strings, so a BINARY value is the object {"Binary": "<standard base64>"}. The payload
-// must be valid UTF-8, and objects must not repeat a key (compared after unescaping).
-//
-// Map keys match the documented names exactly; other keys are ignored. Info, its Timestamp,
-// Columns, a cell's Timestamp and Value may be absent or null. The decoded event then must
-// pass [Event.Validate]. Every record keeps its exact bytes in Record.Raw; the Raw, column
-// names, STRING and BINARY values of an event may share one copy of the payload, never
-// payload itself.
-//
-// Errors about the payload are *DecodeError naming the record and field; a fault of CBOR
-// well-formedness or of a limit is reported for the event as a whole (Record -1) even when
-// it lies inside a record, in preference to any other fault. Invalid options give a plain
-// error.
+// Errors about the payload are *DecodeError naming the record and field; a fault of
+// well-formedness or of a limit comes first, for the event as a whole (Record -1). Invalid
+// options give a plain error. Why it reads so: docs/design.md, "Trigger events".
 func (o DecodeOptions) Decode(payload []byte) (*Event, error) {
 	o, err := o.checked()
 	if err != nil {

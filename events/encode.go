@@ -20,15 +20,12 @@ var cborEncMode, _ = cbor.EncOptions{
 	NilContainers: cbor.NilContainerAsEmpty,
 }.EncMode()
 
-// EncodeCBOR encodes e the way the trigger delivers events (RFC 8949): maps with definite
-// lengths and the keys in documented order (Version, Records; Type, Info, PrimaryKey,
-// Columns; Type, ColumnName, Value, Timestamp), INTEGER as major type 0 or 1, DOUBLE as a
-// float64 (0xfb), BOOLEAN as true/false, STRING as a text string, BINARY as a byte string.
-// Value is left out when a cell has none and Timestamp when it is nil; Columns is always
-// written, empty for a DeleteRow. Record.Raw is ignored.
-//
-// EncodeCBOR writes e as it is, without [Event.Validate], so tests can build payloads that
-// Decode rejects. It fails only on a nil event.
+// EncodeCBOR encodes e as the trigger delivers events (RFC 8949): definite lengths, keys in
+// documented order, each value of the type that [DecodeOptions.Decode] reads as its kind
+// (DOUBLE always as a float64); Value is left out when a cell has none and Timestamp when it
+// is nil, Columns is always written, Record.Raw is ignored. It writes e as it is, without
+// [Event.Validate], so that tests can build payloads Decode refuses; it fails only on a nil
+// event.
 func EncodeCBOR(e *Event) ([]byte, error) {
 	w, err := wireEventOf(e, func(v ots.Value) (any, error) { return v.Any(), nil })
 	if err != nil {

@@ -1,15 +1,10 @@
-// Package events is the Tablestore trigger event: the batch of Stream change records
-// that Function Compute hands to a function bound by a Tablestore trigger.
-//
-// The documented shape (Function Compute, "Tablestore trigger event format",
-// https://www.alibabacloud.com/help/doc-detail/169673.htm) is
-//
-//	{Version: "Sync-v1", Records: [{Type, Info: {Timestamp}, PrimaryKey: [{ColumnName, Value}],
-//	  Columns: [{Type, ColumnName, Value, Timestamp}]}]}
-//
-// Real trigger invocations carry it CBOR-encoded (RFC 8949); console test events are JSON.
-// Decode sniffs the first byte and accepts both. Values are those of package ots: a
-// typed union ([ots.Value]) whose accessors report the kind they hold instead of panicking.
+// Package events is the Tablestore trigger event: the batch of Stream change records that
+// Function Compute hands to a function bound by a Tablestore trigger, in the shape Function
+// Compute documents ("Tablestore trigger event format",
+// https://www.alibabacloud.com/help/doc-detail/169673.htm; docs/design.md, "The job"), which
+// [Event] and the types it holds follow field by field. Trigger invocations carry it in CBOR
+// (RFC 8949), console test events in JSON: [Decode] reads both, [EncodeCBOR] and [EncodeJSON]
+// write them. Values are [ots.Value]s.
 package events
 
 import "github.com/otsetl/otsetl/ots"
@@ -32,12 +27,12 @@ type RecordType string
 
 // The row change kinds of a Stream record.
 const (
-	// PutRow replaces the whole row: Columns lists every cell written, all of type Put.
+	// PutRow replaces the whole row with the cells Columns lists.
 	PutRow RecordType = "PutRow"
-	// UpdateRow changes only the cells it lists (Put, DeleteOneVersion, DeleteAllVersions);
-	// columns it does not list are unchanged. It may create the row.
+	// UpdateRow changes only the cells Columns lists; the others are unchanged. It may
+	// create the row.
 	UpdateRow RecordType = "UpdateRow"
-	// DeleteRow removes the row; it carries the primary key and no columns.
+	// DeleteRow removes the row.
 	DeleteRow RecordType = "DeleteRow"
 )
 
@@ -54,10 +49,9 @@ type Record struct {
 	// (the documented sample carries 1506416585740836).
 	Info RecordInfo
 	// PrimaryKey is the row's full primary key, in the table's primary key order.
-	// Values are INTEGER, STRING or BINARY. It is never empty in a decoded record.
 	PrimaryKey []ots.PrimaryKeyColumn
-	// Columns are the attribute column changes, in the order the write listed them.
-	// Empty for DeleteRow.
+	// Columns are the attribute column changes, in the order the write listed them; nil in
+	// a decoded record that has none.
 	Columns []Column
 	// Raw is the record exactly as it arrived (its CBOR or JSON bytes), kept for dead
 	// letters. It is nil on records built in code; the encoder ignores it.
@@ -76,11 +70,11 @@ type ColumnType string
 
 // The attribute column change kinds.
 const (
-	// Put writes one version: Value and Timestamp (ms) are set.
+	// Put writes Value as one version of the column, at Timestamp if it is given.
 	Put ColumnType = "Put"
-	// DeleteOneVersion deletes the version at Timestamp (ms); there is no Value.
+	// DeleteOneVersion deletes the version of the column at Timestamp.
 	DeleteOneVersion ColumnType = "DeleteOneVersion"
-	// DeleteAllVersions deletes every version of the column; there is neither Value nor Timestamp.
+	// DeleteAllVersions deletes every version of the column.
 	DeleteAllVersions ColumnType = "DeleteAllVersions"
 )
 
@@ -95,10 +89,10 @@ type Column struct {
 	Type ColumnType
 	// ColumnName is the attribute column's name.
 	ColumnName string
-	// Value is the written value for Put; the zero Value (Kind() == KindNone) otherwise.
+	// Value is the value a Put writes; none (KindNone) for the other types.
 	Value ots.Value
-	// Timestamp is the cell version in milliseconds since the Unix epoch: the version written
-	// (Put) or deleted (DeleteOneVersion). Nil for DeleteAllVersions, and for a Put whose
-	// event omitted it (some console test events do).
+	// Timestamp is the cell version in milliseconds since the Unix epoch that a Put writes
+	// or a DeleteOneVersion deletes; nil if there is none, as for DeleteAllVersions and for
+	// a Put whose event left it out (some console test events do).
 	Timestamp *int64
 }

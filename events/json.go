@@ -165,13 +165,11 @@ func (t *jsonTranscoder) number(text string) {
 }
 
 // EncodeJSON encodes e as a JSON event, the form console test events take, indented by two
-// spaces and ending in a newline. Keys come in documented order. DOUBLE values always carry a
-// fraction or an exponent (2 is written 2.0) so that they decode back as DOUBLE; BINARY values
-// are {"Binary": "<standard base64>"}. Value is left out when a cell has none and Timestamp
-// when it is nil; Columns is always written. Record.Raw is ignored.
-//
-// Like EncodeCBOR it writes e without [Event.Validate]. It fails on a nil event and on a NaN
-// or infinite DOUBLE, which JSON cannot represent, naming the record and the cell.
+// spaces and ending in a newline; keys, and the members left out, are as [EncodeCBOR] writes
+// them, and e is not validated either. A DOUBLE always carries a fraction or an exponent (2
+// is written 2.0), so that it decodes back as DOUBLE; a BINARY value is
+// {"Binary": "<standard base64>"}. It fails on a nil event and on a NaN or infinite DOUBLE,
+// which JSON cannot represent, naming the record and the cell.
 func EncodeJSON(e *Event) ([]byte, error) {
 	w, err := wireEventOf(e, jsonValue)
 	if err != nil {
