@@ -19,9 +19,9 @@ test:
 	$(GO) test -race ./...
 
 ## bench: the end-to-end benchmark against otslocal with 1 ms latency (a few minutes); writes
-## its table into README.md's Performance section. Smoke test: go run ./cmd/bench -events 2 -records 100 -runs 1 -rss=false
+## its tables into docs/performance.md. Smoke test: go run ./cmd/bench -events 2 -records 100 -runs 1 -rss=false
 bench:
-	$(GO) run ./cmd/bench -readme README.md
+	$(GO) run ./cmd/bench -doc docs/performance.md
 
 ## fuzz: every fuzz target in turn, FUZZTIME each (make fuzz FUZZTIME=5m); failing inputs land in testdata/fuzz.
 FUZZTIME ?= 60s

@@ -18,10 +18,10 @@
 // page by page, one sequential PutRow per row that passes) over the first
 // -sync-baseline-rows rows, -runs times; with -rss it runs `otsetl sync` as a child process
 // on -sync-rss-rows rows for its peak resident set (VmHWM, read while it runs). It prints
-// markdown tables of the medians against the targets; -readme FILE puts them between the
+// markdown tables of the medians against the targets; -doc FILE puts them between the
 // <!-- bench:start --> and <!-- bench:end --> lines of FILE.
 //
-//	go run ./cmd/bench -readme README.md                # what `make bench` runs
+//	go run ./cmd/bench -doc docs/performance.md         # what `make bench` runs
 //	go run ./cmd/bench -events 2 -records 100 -runs 1 -rss=false   # smoke test, a few seconds
 //
 // The exit code is 1 when an invocation fails or otsetl's requests are not what its plan
@@ -73,7 +73,7 @@ type options struct {
 	latency               time.Duration
 	rss, cpu              bool
 	largeEventBytes       int
-	readme                string
+	doc                   string
 	seed                  uint64
 	cpuProfile            string
 	// serveProfile keeps the profiles of `otsetl serve --profile` of the allocation count.
@@ -109,7 +109,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.cpu, "cpu", true, "build cmd/otsetl and measure the CPU per record of `otsetl serve` and of the baseline, each in its own process (Linux)")
 	fs.StringVar(&o.serveProfile, "serve-profile", "", "keep the CPU and allocation profiles of `otsetl serve` from the allocation count in this folder")
 	fs.IntVar(&o.largeEventBytes, "large-event-bytes", 4<<20, "size of the event the peak RSS is measured with, in bytes")
-	fs.StringVar(&o.readme, "readme", "", "write the table between the bench markers of this markdown file")
+	fs.StringVar(&o.doc, "doc", "", "write the tables between the bench markers of this markdown file (make bench: docs/performance.md)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated events")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of otsetl's runs (function, SDK and otslocal together) to this file")
 	fs.IntVar(&o.syncRows, "sync-rows", 0, "source rows `otsetl sync` backfills; 0 means 5 × the events' records (100,000 by default)")
@@ -155,8 +155,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if opts.readme != "" {
-		if err := rewriteReadme(opts.readme, table); err != nil {
+	if opts.doc != "" {
+		if err := rewriteDoc(opts.doc, table); err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}

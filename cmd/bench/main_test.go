@@ -25,13 +25,13 @@ func runBench(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-// TestSmokeRunRewritesTheReadme is the CI configuration: a few small events, one run, no
+// TestSmokeRunRewritesTheDoc is the CI configuration: a few small events, one run, no
 // child process.
-func TestSmokeRunRewritesTheReadme(t *testing.T) {
-	readme := filepath.Join(t.TempDir(), "README.md")
-	require.NoError(t, os.WriteFile(readme, []byte("# otsetl\n\n"+readmeStart+"\nold\n"+readmeEnd+"\n"), 0o644))
+func TestSmokeRunRewritesTheDoc(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "performance.md")
+	require.NoError(t, os.WriteFile(page, []byte("# Performance\n\n"+sectionStart+"\nold\n"+sectionEnd+"\n"), 0o644))
 
-	code, stdout, stderr := runBench(t, "-events", "2", "-records", "100", "-runs", "1", "-rss=false", "-readme", readme)
+	code, stdout, stderr := runBench(t, "-events", "2", "-records", "100", "-runs", "1", "-rss=false", "-doc", page)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, ": 2 events of 100 records, otslocal answering every request after 1ms; medians of 1 runs.")
 	assert.Regexp(t, `\| write requests \| \d+ \| [\d,]+ \| Σ ceil\(mutations/200\) = \d+ \| met: equal \|`, stdout)
@@ -42,9 +42,9 @@ func TestSmokeRunRewritesTheReadme(t *testing.T) {
 	assert.Regexp(t, `\| source rows/s \| [\d,]+ \| [\d,]+ \| ≥ 50× the naive loop's \|`, stdout)
 	assert.Contains(t, stderr, "sync run 1/1: sync ")
 
-	doc, err := os.ReadFile(readme)
+	doc, err := os.ReadFile(page)
 	require.NoError(t, err)
-	assert.Equal(t, "# otsetl\n\n"+readmeStart+"\n"+strings.TrimSpace(stdout)+"\n"+readmeEnd+"\n", string(doc))
+	assert.Equal(t, "# Performance\n\n"+sectionStart+"\n"+strings.TrimSpace(stdout)+"\n"+sectionEnd+"\n", string(doc))
 }
 
 func TestBadFlags(t *testing.T) {

@@ -199,28 +199,28 @@ func grouped(n int64) string { return english.Sprint(n) }
 // english formats numbers as English text does (golang.org/x/text/message).
 var english = message.NewPrinter(language.English)
 
-// The markers between which -readme writes the report.
+// The markers between which -doc writes the report.
 const (
-	readmeStart = "<!-- bench:start -->"
-	readmeEnd   = "<!-- bench:end -->"
+	sectionStart = "<!-- bench:start -->"
+	sectionEnd   = "<!-- bench:end -->"
 )
 
-// replaceSection returns doc with the text between readmeStart and readmeEnd replaced by
+// replaceSection returns doc with the text between sectionStart and sectionEnd replaced by
 // section, on lines of its own. The markers must appear once each, in that order.
 func replaceSection(doc, section string) (string, error) {
-	if strings.Count(doc, readmeStart) != 1 || strings.Count(doc, readmeEnd) != 1 {
-		return "", fmt.Errorf("want one %s and one %s marker", readmeStart, readmeEnd)
+	if strings.Count(doc, sectionStart) != 1 || strings.Count(doc, sectionEnd) != 1 {
+		return "", fmt.Errorf("want one %s and one %s marker", sectionStart, sectionEnd)
 	}
-	before, rest, _ := strings.Cut(doc, readmeStart)
-	_, after, found := strings.Cut(rest, readmeEnd)
+	before, rest, _ := strings.Cut(doc, sectionStart)
+	_, after, found := strings.Cut(rest, sectionEnd)
 	if !found {
-		return "", errors.New(readmeEnd + " comes before " + readmeStart)
+		return "", errors.New(sectionEnd + " comes before " + sectionStart)
 	}
-	return before + readmeStart + "\n" + strings.TrimSpace(section) + "\n" + readmeEnd + after, nil
+	return before + sectionStart + "\n" + strings.TrimSpace(section) + "\n" + sectionEnd + after, nil
 }
 
-// rewriteReadme replaces the benchmark section of the file at path with section.
-func rewriteReadme(path, section string) error {
+// rewriteDoc replaces the benchmark section of the markdown file at path with section.
+func rewriteDoc(path, section string) error {
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -99,10 +100,10 @@ func TestCPUModel(t *testing.T) {
 }
 
 func TestReplaceSection(t *testing.T) {
-	doc := "# Title\n\n## Performance\n\n" + readmeStart + "\nold table\n" + readmeEnd + "\n\n## Limits\n"
+	doc := "# Title\n\n## Performance\n\n" + sectionStart + "\nold table\n" + sectionEnd + "\n\n## Limits\n"
 	got, err := replaceSection(doc, "new table\n")
 	require.NoError(t, err)
-	assert.Equal(t, "# Title\n\n## Performance\n\n"+readmeStart+"\nnew table\n"+readmeEnd+"\n\n## Limits\n", got)
+	assert.Equal(t, "# Title\n\n## Performance\n\n"+sectionStart+"\nnew table\n"+sectionEnd+"\n\n## Limits\n", got)
 
 	again, err := replaceSection(got, "new table\n")
 	require.NoError(t, err)
@@ -110,23 +111,37 @@ func TestReplaceSection(t *testing.T) {
 
 	for name, bad := range map[string]string{
 		"no markers": "# Title\n",
-		"no end":     readmeStart + "\n",
-		"twice":      readmeStart + readmeEnd + readmeStart + readmeEnd,
-		"end before": readmeEnd + "\n" + readmeStart + "\n",
-		"no start":   readmeEnd + "\n",
+		"no end":     sectionStart + "\n",
+		"twice":      sectionStart + sectionEnd + sectionStart + sectionEnd,
+		"end before": sectionEnd + "\n" + sectionStart + "\n",
+		"no start":   sectionEnd + "\n",
 	} {
 		_, err := replaceSection(bad, "x")
 		assert.Error(t, err, name)
 	}
 }
 
-func TestRewriteReadme(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "README.md")
-	require.NoError(t, os.WriteFile(path, []byte("intro\n"+readmeStart+readmeEnd+"\nrest\n"), 0o644))
-	require.NoError(t, rewriteReadme(path, "| a | b |\n"))
+func TestRewriteDoc(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "performance.md")
+	require.NoError(t, os.WriteFile(path, []byte("intro\n"+sectionStart+sectionEnd+"\nrest\n"), 0o644))
+	require.NoError(t, rewriteDoc(path, "| a | b |\n"))
 	got, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, "intro\n"+readmeStart+"\n| a | b |\n"+readmeEnd+"\nrest\n", string(got))
+	assert.Equal(t, "intro\n"+sectionStart+"\n| a | b |\n"+sectionEnd+"\nrest\n", string(got))
 
-	assert.ErrorContains(t, rewriteReadme(filepath.Join(t.TempDir(), "missing.md"), "x"), "missing.md")
+	assert.ErrorContains(t, rewriteDoc(filepath.Join(t.TempDir(), "missing.md"), "x"), "missing.md")
+}
+
+// TestMakeBenchWritesAPageWithItsSection checks that `make bench` writes into a page that
+// holds the benchmark's markers once each: the -doc argument of the Makefile's bench target.
+func TestMakeBenchWritesAPageWithItsSection(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^bench:\n\t.* run \./cmd/bench -doc (\S+)$`).FindSubmatch(makefile)
+	require.NotNil(t, m, "the Makefile's bench target runs go run ./cmd/bench -doc PAGE")
+	assert.Equal(t, "docs/performance.md", string(m[1]))
+	page, err := os.ReadFile(filepath.Join("..", "..", string(m[1])))
+	require.NoError(t, err)
+	_, err = replaceSection(string(page), "table")
+	assert.NoError(t, err)
 }

@@ -31,7 +31,7 @@ import (
 )
 
 // envUpdateScreenshots, set to 1, makes TestConsoleInABrowser write its screenshots under
-// docs/ for README.md.
+// docs/ for README.md and docs/local.md.
 const envUpdateScreenshots = "OTSETL_UPDATE_SCREENSHOTS"
 
 // browserWait bounds every wait for the browser; reaching it is a failure, never a
@@ -221,7 +221,7 @@ func (tb *tab) edit(operation, condition, id string, columns ...column) (string,
 }
 
 // screenshot captures the tab's viewport as PNG; with OTSETL_UPDATE_SCREENSHOTS=1 it is
-// written to docs/name for README.md.
+// written to docs/name for README.md and docs/local.md.
 func (tb *tab) screenshot(name string) {
 	tb.t.Helper()
 	png, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())

@@ -8,7 +8,8 @@
 //	otsetl sync ...              make the result table equal to the view of the source table
 //
 // Started by FC's go1 runtime (FC_RUNTIME_API set), it serves invocations through the
-// runtime API whatever its arguments. Configuration comes from the environment; see README.md.
+// runtime API whatever its arguments. Configuration comes from the environment; see
+// docs/design.md, "Configuration".
 package main
 
 import (

@@ -27,8 +27,8 @@ const (
 	// times what is live before a collection, instead of twice. FC bills the memory an
 	// instance is given, not the memory it uses, and between invocations little is live, so
 	// fewer collections cost nothing; the memory limit makes the runtime collect earlier
-	// whenever the heap nears the instance's memory. Measured with bench's ServeCPU (README,
-	// "Performance"): over the first 20 invocations of a warm instance 200 spent 19% less CPU
+	// whenever the heap nears the instance's memory. Measured with bench's ServeCPU (docs/performance.md,
+	// "How to read it"): over the first 20 invocations of a warm instance 200 spent 19% less CPU
 	// than 400, whose heap grows for longer before its first collection, and as little over
 	// 100 invocations; 100 spent more, in collections.
 	gcPercentUnderLimit = 200
