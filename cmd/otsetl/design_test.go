@@ -37,36 +37,31 @@ const designDoc = repoRoot + "/docs/design.md"
 // for a variable nothing reads any more. Reads by a computed name (s.yaml's ${env(NAME)})
 // are not fixed variables and are not counted.
 func TestDesignConfigurationTablesNameEveryVariable(t *testing.T) {
-	code := binaryConstants(t).envReads
-	documented := tableKeys(t, section(t, designDoc, "Configuration"), "variable")
-	require.NotEmpty(t, code, "no environment reads found")
-	for _, name := range slices.Sorted(maps.Keys(code)) {
-		if !documented[name] {
-			t.Errorf("%s reads %s, which docs/design.md, \"Configuration\", does not list", code[name], name)
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(documented)) {
-		if _, read := code[name]; !read {
-			t.Errorf("docs/design.md, \"Configuration\", lists %s, which no code of otsetl reads", name)
-		}
-	}
+	matchDesignTable(t, "Configuration", "variable", "reads", binaryConstants(t).envReads)
 }
 
 // TestDesignErrorTableNamesEveryErrorType compares the errorType column of docs/design.md,
 // "Errors", with the values of the string constants named ErrorType… in the binary's code,
 // the errorTypes a failed invocation or request can answer with.
 func TestDesignErrorTableNamesEveryErrorType(t *testing.T) {
-	code := binaryConstants(t).errorTypes
-	documented := tableKeys(t, section(t, designDoc, "Errors"), "errorType")
-	require.NotEmpty(t, code, "no ErrorType constants found")
-	for _, value := range slices.Sorted(maps.Keys(code)) {
-		if !documented[value] {
-			t.Errorf("%s declares errorType %s, which docs/design.md, \"Errors\", does not list", code[value], value)
+	matchDesignTable(t, "Errors", "errorType", "declares", binaryConstants(t).errorTypes)
+}
+
+// matchDesignTable requires the first column of the tables headed header in docs/design.md's
+// section title to hold exactly the keys of code, which maps each to where the code does
+// (verb) it.
+func matchDesignTable(t *testing.T, title, header, verb string, code map[string]string) {
+	t.Helper()
+	require.NotEmpty(t, code, "the code %s no %s", verb, header)
+	documented := tableKeys(t, section(t, designDoc, title), header)
+	for _, key := range slices.Sorted(maps.Keys(code)) {
+		if !documented[key] {
+			t.Errorf("%s %s %s %s, which docs/design.md, %q, does not list", code[key], verb, header, key, title)
 		}
 	}
-	for _, value := range slices.Sorted(maps.Keys(documented)) {
-		if _, declared := code[value]; !declared {
-			t.Errorf("docs/design.md, \"Errors\", lists errorType %s, which no code of otsetl declares", value)
+	for _, key := range slices.Sorted(maps.Keys(documented)) {
+		if _, ok := code[key]; !ok {
+			t.Errorf("docs/design.md, %q, lists %s %s, which no code of otsetl %s", title, header, key, verb)
 		}
 	}
 }
