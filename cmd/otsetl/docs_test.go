@@ -39,8 +39,8 @@ import (
 //     runs and must exit 0.
 //   - A block whose first line is a comment beginning `# needs ` (an Alibaba Cloud account,
 //     Serverless Devs, minutes of CPU) is not run; the comment says why. Any other shell
-//     block runs, and a transcript outside a console block, or a shell block in another
-//     language, fails the test: no command goes unchecked.
+//     block runs, and a shell block in another language, a transcript outside a console
+//     block or a command in a plain block fails the test: no command goes unchecked.
 //
 // Commands run with bash in a folder that links to the repository's files. `go run
 // ./cmd/otsetl` and `otsetl` both run the binary built here. `export` lines set variables for
@@ -66,11 +66,12 @@ func TestDocsCommands(t *testing.T) {
 		t.Skip("the pages' commands run with bash")
 	}
 	bin := buildBinary(t)
+	env := docEnvironment(t, filepath.Dir(bin))
 	ran, marked := 0, 0
 	for _, page := range docPages(t) {
 		t.Run(page, func(t *testing.T) {
 			blocks := pages[page]
-			s := newDocSession(t, filepath.Dir(bin))
+			s := newDocSession(t, env)
 			for _, b := range blocks {
 				if b.marked {
 					marked += len(b.commands)
@@ -110,7 +111,6 @@ func readPage(t *testing.T, page string) string {
 
 // docBlock is a fenced shell block of a page.
 type docBlock struct {
-	line     int  // the fence's line number
 	console  bool // a transcript
 	marked   bool // `# needs …`: not run
 	commands []docCommand
@@ -165,7 +165,7 @@ func parseBlocks(text string) ([]docBlock, error) {
 		if lang != "sh" && lang != "console" {
 			return nil, fmt.Errorf("line %d: a ```%s block; write commands in ```sh, transcripts in ```console", start+1, lang)
 		}
-		b := docBlock{line: start + 1, console: lang == "console"}
+		b := docBlock{console: lang == "console"}
 		b.marked = len(body) > 0 && strings.HasPrefix(body[0], "# needs ")
 		for j, l := range body {
 			n := start + 2 + j
@@ -220,7 +220,25 @@ type docServer struct {
 	line   int
 }
 
-func newDocSession(t *testing.T, binDir string) *docSession {
+// docEnvironment returns the environment a page's commands start from: the test's, without
+// any variable otsetl reads (the pages set those they need), and with binDir first on the PATH.
+func docEnvironment(t *testing.T, binDir string) []string {
+	t.Helper()
+	read := binaryConstants(t).envReads
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, ok := read[name]; ok || name == "ENDPOINT" || name == "INSTANCE" || name == "PATH" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// newDocSession starts a page's session in a folder that links to the repository's files,
+// with the environment env.
+func newDocSession(t *testing.T, env []string) *docSession {
 	t.Helper()
 	dir := t.TempDir()
 	root, err := filepath.Abs(repoRoot)
@@ -232,18 +250,6 @@ func newDocSession(t *testing.T, binDir string) *docSession {
 			require.NoError(t, os.Symlink(filepath.Join(root, e.Name()), filepath.Join(dir, e.Name())))
 		}
 	}
-	// The commands' environment is the test's, without any variable otsetl reads (the docs'
-	// commands set those they need) and with the binary first on the PATH.
-	read := binaryConstants(t).envReads
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if _, ok := read[name]; ok || name == "ENDPOINT" || name == "INSTANCE" || name == "PATH" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	s := &docSession{t: t, dir: dir, env: env, ports: map[string]string{}}
 	t.Cleanup(s.killServers)
 	return s
