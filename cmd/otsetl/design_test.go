@@ -31,9 +31,8 @@ const designDoc = repoRoot + "/docs/design.md"
 
 // TestDesignConfigurationTablesNameEveryVariable compares the variables in the tables of
 // docs/design.md, "Configuration", with the environment variables the otsetl binary reads:
-// every call of a getenv (a parameter of that name, os.Getenv, os.LookupEnv, or a method
-// named so) with a constant name, in the files `go list -deps ./cmd/otsetl` compiles into
-// the binary. Reading a new variable without documenting it fails here, and so does a row
+// every call that reads one (readsEnv: os.Getenv, a getenv or lookupEnv parameter, env.get)
+// with a constant name, in the files `go list -deps ./cmd/otsetl` compiles into the binary. Reading a new variable without documenting it fails here, and so does a row
 // for a variable nothing reads any more. Reads by a computed name (s.yaml's ${env(NAME)})
 // are not fixed variables and are not counted.
 func TestDesignConfigurationTablesNameEveryVariable(t *testing.T) {
@@ -82,6 +81,16 @@ const (
 	Other = "NOT_READ"
 )
 func Read(getenv func(string) string) string { return getenv(EnvBucket) + getenv("EXPORT_PREFIX") }
+type environment func(string) (string, bool)
+func (env environment) get(name string) string { v, _ := env(name); return v }
+func Serve(env environment, lookupEnv func(string) (string, bool)) {
+	_ = env.get("PORT")
+	_, _ = lookupEnv("MEMORY")
+	c := cache{}
+	_ = c.get("NOT_AN_ENV")
+}
+type cache map[string]int
+func (c cache) get(k string) int { return c[k] }
 `)
 	write("main", "main.go", `package main
 import (
@@ -100,7 +109,7 @@ func main() {
 		{ImportPath: "example.com/conf", Dir: filepath.Join(dir, "conf"), GoFiles: []string{"conf.go"}},
 		{ImportPath: "example.com/main", Dir: filepath.Join(dir, "main"), GoFiles: []string{"main.go"}},
 	})
-	assert.ElementsMatch(t, []string{"EXPORT_BUCKET", "EXPORT_PREFIX", "HOME_DIR"}, slices.Collect(maps.Keys(got.envReads)))
+	assert.ElementsMatch(t, []string{"EXPORT_BUCKET", "EXPORT_PREFIX", "PORT", "MEMORY", "HOME_DIR"}, slices.Collect(maps.Keys(got.envReads)))
 	assert.Equal(t, []string{"ExportError"}, slices.Collect(maps.Keys(got.errorTypes)))
 	assert.Equal(t, filepath.Join(dir, "main", "main.go")+":9", got.envReads["HOME_DIR"])
 }
@@ -157,8 +166,22 @@ func binaryConstants(t *testing.T) binaryScan {
 // module is this module's path.
 const module = "github.com/otsetl/otsetl"
 
-// envFuncs are the names of the calls that read one environment variable.
-var envFuncs = map[string]bool{"getenv": true, "Getenv": true, "LookupEnv": true}
+// readsEnv reports whether call reads one environment variable, by the names the code gives
+// such calls: getenv, Getenv, lookupEnv and LookupEnv (functions, parameters or methods, as
+// os.Getenv), and the get or lookup method of a value named env.
+func readsEnv(call *ast.CallExpr) bool {
+	switch fun := call.Fun.(type) {
+	case *ast.Ident:
+		return envReaders[fun.Name]
+	case *ast.SelectorExpr:
+		x, isIdent := fun.X.(*ast.Ident)
+		return envReaders[fun.Sel.Name] || isIdent && x.Name == "env" && (fun.Sel.Name == "get" || fun.Sel.Name == "lookup")
+	}
+	return false
+}
+
+// envReaders are the names of functions and methods that read one environment variable.
+var envReaders = map[string]bool{"getenv": true, "Getenv": true, "lookupEnv": true, "LookupEnv": true}
 
 // scanPackages parses pkgs' files, resolves their string constants (literals, other
 // constants of the package or of a package among pkgs, and + of those), and collects the
@@ -297,17 +320,7 @@ func scanPackages(t *testing.T, pkgs []listedPackage) binaryScan {
 			imports := importsOf(f)
 			ast.Inspect(f, func(n ast.Node) bool {
 				call, ok := n.(*ast.CallExpr)
-				if !ok || len(call.Args) != 1 {
-					return true
-				}
-				var name string
-				switch fun := call.Fun.(type) {
-				case *ast.Ident:
-					name = fun.Name
-				case *ast.SelectorExpr:
-					name = fun.Sel.Name
-				}
-				if !envFuncs[name] {
+				if !ok || len(call.Args) != 1 || !readsEnv(call) {
 					return true
 				}
 				if v, ok := value(p.pkg.ImportPath, imports, call.Args[0], 0); ok {

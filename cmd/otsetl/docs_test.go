@@ -16,7 +16,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -67,11 +66,12 @@ func TestDocsCommands(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	env := docEnvironment(t, filepath.Dir(bin))
+	addresses := serverAddresses(t, bin)
 	ran, marked := 0, 0
 	for _, page := range docPages(t) {
 		t.Run(page, func(t *testing.T) {
 			blocks := pages[page]
-			s := newDocSession(t, env)
+			s := newDocSession(t, env, addresses)
 			for _, b := range blocks {
 				if b.marked {
 					marked += len(b.commands)
@@ -205,7 +205,9 @@ type docSession struct {
 	dir string
 	// env is the environment of the page's commands; export lines change it.
 	env []string
-	// ports maps each port a page names on 127.0.0.1 to the free port used in its place.
+	// addresses are the server commands' flags of a loopback address, with their defaults.
+	addresses map[string][]string
+	// ports maps each port a page names on 127.0.0.1 to the free address used in its place.
 	ports map[string]string
 	// account is the environment a command aimed at $ENDPOINT gets, once its otslocal runs.
 	account []string
@@ -237,8 +239,8 @@ func docEnvironment(t *testing.T, binDir string) []string {
 }
 
 // newDocSession starts a page's session in a folder that links to the repository's files,
-// with the environment env.
-func newDocSession(t *testing.T, env []string) *docSession {
+// with the environment env and the servers' default addresses (serverAddresses).
+func newDocSession(t *testing.T, env []string, addresses map[string][]string) *docSession {
 	t.Helper()
 	dir := t.TempDir()
 	root, err := filepath.Abs(repoRoot)
@@ -250,18 +252,36 @@ func newDocSession(t *testing.T, env []string) *docSession {
 			require.NoError(t, os.Symlink(filepath.Join(root, e.Name()), filepath.Join(dir, e.Name())))
 		}
 	}
-	s := &docSession{t: t, dir: dir, env: env, ports: map[string]string{}}
+	s := &docSession{t: t, dir: dir, env: env, addresses: addresses, ports: map[string]string{}}
 	t.Cleanup(s.killServers)
 	return s
 }
 
 // serverCommands are the otsetl commands that serve until stopped.
-var serverCommands = map[string]func(func(string) string) *cobra.Command{"local": localCommand, "otslocal": otslocalCommand}
+var serverCommands = []string{"local", "otslocal"}
 
 var (
 	otsetlInvocation = regexp.MustCompile(`(^|\s)otsetl\s+(\S+)`)
 	loopbackAddress  = regexp.MustCompile(`127\.0\.0\.1:(\d+)`)
+	// addressFlag is a flag of a command's help whose default is a loopback address.
+	addressFlag = regexp.MustCompile(`(?m)^\s+(--\S+) string .*\(default "(127\.0\.0\.1:\d+)"\)$`)
 )
+
+// serverAddresses returns, for each server command, its flags whose default is a loopback
+// address, with that default ("--listen 127.0.0.1:8900"), as the binary's help says.
+func serverAddresses(t *testing.T, bin string) map[string][]string {
+	t.Helper()
+	flags := map[string][]string{}
+	for _, sub := range serverCommands {
+		help, err := exec.Command(bin, sub, "--help").Output()
+		require.NoError(t, err, "%s --help", sub)
+		for _, m := range addressFlag.FindAllStringSubmatch(string(help), -1) {
+			flags[sub] = append(flags[sub], m[1]+" "+m[2])
+		}
+		require.NotEmpty(t, flags[sub], "otsetl %s --help names no default address", sub)
+	}
+	return flags
+}
 
 // prepare rewrites a page's command into the one run: the built binary for `go run
 // ./cmd/otsetl`, a server's default addresses made explicit, and every loopback port
@@ -271,13 +291,12 @@ func (s *docSession) prepare(text string) (string, bool) {
 	server := false
 	if m := otsetlInvocation.FindStringSubmatchIndex(text); m != nil {
 		sub := text[m[4]:m[5]]
-		if newCommand, ok := serverCommands[sub]; ok {
+		if slices.Contains(serverCommands, sub) {
 			server = true
-			flags := newCommand(noEnv).Flags()
 			var defaults []string
-			for _, name := range []string{"listen", "console"} {
-				if f := flags.Lookup(name); f != nil && strings.HasPrefix(f.DefValue, "127.0.0.1:") && !strings.Contains(text, "--"+name) {
-					defaults = append(defaults, "--"+name+" "+f.DefValue)
+			for _, flag := range s.addresses[sub] {
+				if name, _, _ := strings.Cut(flag, " "); !strings.Contains(text, name) {
+					defaults = append(defaults, flag)
 				}
 			}
 			if len(defaults) > 0 {
@@ -462,7 +481,8 @@ func TestParseBlocks(t *testing.T) {
 
 // TestPrepareAndNormalize checks the rewriting of commands and the normalization of output.
 func TestPrepareAndNormalize(t *testing.T) {
-	s := &docSession{t: t, dir: "/home/reader/session", ports: map[string]string{}}
+	s := &docSession{t: t, dir: "/home/reader/session", ports: map[string]string{},
+		addresses: map[string][]string{"local": {"--listen 127.0.0.1:8900", "--console 127.0.0.1:8901"}, "otslocal": {"--listen 127.0.0.1:8900"}}}
 	text, server := s.prepare("go run ./cmd/otsetl local            # reads ./s.yaml")
 	assert.True(t, server)
 	listen, console := s.ports["8900"], s.ports["8901"]
