@@ -31,7 +31,7 @@ import (
 //
 //   - A ```console block is a transcript: each `$ ` line is a command, and the lines after it,
 //     up to the next `$ `, are its output (standard output and standard error together, as a
-//     terminal shows them), compared exactly once normalized (see normalizeOutput). A command
+//     terminal shows them), compared exactly once normalized (normalizeOutput). A command
 //     whose shown output ends with otsetl's error line (`otsetl: …`) must fail; any other must
 //     exit 0.
 //   - A ```sh block holds commands whose output is not shown: each line that is not a comment
@@ -437,13 +437,20 @@ var varying = []struct {
 	pattern *regexp.Regexp
 	stand   string
 }{
-	{loopbackAddress, "127.0.0.1:PORT"},                           // servers listen on free ports
-	{regexp.MustCompile(`\bpid \d+`), "pid PID"},                  // process ids
-	{regexp.MustCompile(`\b\d+(\.\d+)? ?(ns|µs|ms|s)\b`), "TIME"}, // durations and lags
+	// Servers listen on free ports.
+	{loopbackAddress, "127.0.0.1:PORT"},
+	// Process ids.
+	{regexp.MustCompile(`\bpid \d+`), "pid PID"},
+	// Clock times: a date and time, or a time of day.
+	{regexp.MustCompile(`\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z?`), "DATETIME"},
+	{regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`), "CLOCK"},
+	// Durations and lags.
+	{regexp.MustCompile(`\b\d+(\.\d+)? ?(ns|µs|ms|s)\b`), "TIME"},
 }
 
-// normalizeOutput replaces in out what must vary between runs (varying), and the session's
-// folder, so that a page's output and a run's compare: nothing else is normalized.
+// normalizeOutput replaces in out what must vary between runs (varying: ports, pids, clock
+// times, durations) and the session's folder, so that a page's output and a run's compare;
+// nothing else is normalized.
 func (s *docSession) normalizeOutput(out string) string {
 	out = strings.ReplaceAll(out, s.dir+string(filepath.Separator), "")
 	for _, v := range varying {
@@ -497,6 +504,8 @@ func TestPrepareAndNormalize(t *testing.T) {
 
 	assert.Equal(t, "at http://127.0.0.1:PORT (otsetl serve, pid PID); 1 splits; TIME; lag TIME, TIME; 4 rows; file f.cbor",
 		s.normalizeOutput("at http://127.0.0.1:39137 (otsetl serve, pid 27917); 1 splits; 0.0 s; lag 27 ms, 1 ms; 4 rows; file /home/reader/session/f.cbor\n"))
+	assert.Equal(t, "verified between DATETIME and CLOCK UTC; since DATETIME; 2026 records",
+		s.normalizeOutput("verified between 2026-12-07 08:11:23 and 08:11:27 UTC; since 2026-01-02T15:04:05Z; 2026 records"))
 }
 
 // markdownLink is a link of a page: [text](target) or an HTML src or href.
