@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +16,7 @@ import (
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/testkit"
 )
 
 // mainPackage is the otsetl binary's package.
@@ -155,8 +153,8 @@ func measureProcess(ctx context.Context, target serveTarget, small, large []byte
 	if _, err := f.invoke(ctx, "bench-large-event", large); err != nil {
 		return processFigures{}, fmt.Errorf("large invocation of otsetl serve: %w", err)
 	}
-	if figures.peakRSSBytes, err = peakRSS(f.pid()); err != nil {
-		return processFigures{}, err
+	if figures.peakRSSBytes, err = testkit.PeakRSS(f.pid()); err != nil {
+		return processFigures{}, fmt.Errorf("%w (or run with -rss=false)", err)
 	}
 	return figures, nil
 }
@@ -169,36 +167,4 @@ func freeLoopbackAddr() (string, error) {
 	}
 	addr := ln.Addr().String()
 	return addr, ln.Close()
-}
-
-// peakRSS returns the peak resident set size of process pid in bytes: the VmHWM line of
-// /proc/<pid>/status (Linux proc(5)), given in kB.
-func peakRSS(pid int) (int64, error) {
-	path := fmt.Sprintf("/proc/%d/status", pid)
-	status, err := os.ReadFile(path)
-	if err != nil {
-		return 0, fmt.Errorf("peak RSS needs Linux's /proc (or run with -rss=false): %w", err)
-	}
-	return parseVmHWM(status)
-}
-
-// parseVmHWM reads the VmHWM line ("VmHWM:	   51200 kB") of a /proc/<pid>/status file.
-func parseVmHWM(status []byte) (int64, error) {
-	lines := bufio.NewScanner(bytes.NewReader(status))
-	for lines.Scan() {
-		value, found := strings.CutPrefix(lines.Text(), "VmHWM:")
-		if !found {
-			continue
-		}
-		kB, found := strings.CutSuffix(strings.TrimSpace(value), " kB")
-		if !found {
-			return 0, fmt.Errorf("VmHWM %q is not in kB", strings.TrimSpace(value))
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(kB), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("VmHWM %q: %w", strings.TrimSpace(value), err)
-		}
-		return n << 10, nil
-	}
-	return 0, errors.New("no VmHWM line in the process status")
 }

@@ -13,20 +13,6 @@ import (
 	"github.com/otsetl/otsetl/ops/tableio"
 )
 
-func TestParseVmHWM(t *testing.T) {
-	status := "Name:\totsetl\nVmPeak:\t 1268956 kB\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\n"
-	got, err := parseVmHWM([]byte(status))
-	require.NoError(t, err)
-	assert.Equal(t, int64(51200*1024), got)
-
-	_, err = parseVmHWM([]byte("Name:\totsetl\n"))
-	assert.EqualError(t, err, "no VmHWM line in the process status")
-	_, err = parseVmHWM([]byte("VmHWM:\t 12 MB\n"))
-	assert.EqualError(t, err, `VmHWM "12 MB" is not in kB`)
-	_, err = parseVmHWM([]byte("VmHWM:\t x kB\n"))
-	assert.ErrorContains(t, err, `VmHWM "x kB"`)
-}
-
 // TestMeasureProcess builds cmd/otsetl, starts `otsetl serve` against otslocal, and checks
 // that both invocations are answered and written, and that the figures are plausible.
 func TestMeasureProcess(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/ops/reconcile"
 	"github.com/otsetl/otsetl/ops/tableio"
@@ -294,7 +295,7 @@ func runSyncProcess(ctx context.Context, bin, endpoint string, f *syncFigures) (
 			}
 			return report.Counts, nil
 		case <-ticker.C:
-			if peak, err := peakRSS(cmd.Process.Pid); err == nil {
+			if peak, err := testkit.PeakRSS(cmd.Process.Pid); err == nil {
 				f.peakRSSBytes = peak
 			}
 		}

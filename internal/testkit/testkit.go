@@ -1,11 +1,17 @@
-// Package testkit holds small helpers that otsetl's tests in several packages share.
+// Package testkit holds small helpers that otsetl's tests in several packages, and the
+// benchmark, share.
 package testkit
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -57,4 +63,36 @@ func TriggerEvents(tb testing.TB) [][]byte {
 		}
 	}
 	return payloads
+}
+
+// PeakRSS returns the peak resident set size of process pid in bytes: the VmHWM line of
+// /proc/<pid>/status (Linux proc(5)), given in kB. Elsewhere than on Linux it fails.
+func PeakRSS(pid int) (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS needs Linux's /proc: %w", err)
+	}
+	return ParseVmHWM(status)
+}
+
+// ParseVmHWM reads the VmHWM line ("VmHWM:	   51200 kB") of a /proc/<pid>/status file and
+// returns it in bytes.
+func ParseVmHWM(status []byte) (int64, error) {
+	lines := bufio.NewScanner(bytes.NewReader(status))
+	for lines.Scan() {
+		value, found := strings.CutPrefix(lines.Text(), "VmHWM:")
+		if !found {
+			continue
+		}
+		kB, found := strings.CutSuffix(strings.TrimSpace(value), " kB")
+		if !found {
+			return 0, fmt.Errorf("VmHWM %q is not in kB", strings.TrimSpace(value))
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(kB), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("VmHWM %q: %w", strings.TrimSpace(value), err)
+		}
+		return n << 10, nil
+	}
+	return 0, errors.New("no VmHWM line in the process status")
 }
