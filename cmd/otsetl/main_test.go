@@ -220,32 +220,14 @@ func TestServeProcess(t *testing.T) {
 	creds := aliyun.Credentials{AccessKeyID: "STS.process-test", AccessKeySecret: "secret-must-not-leak", SecurityToken: "token-must-not-leak"}
 	srv := startTablestore(t)
 
-	addr := freePort(t)
-	_, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE="+otslocaltest.Instance, "TABLESTORE_ENDPOINT="+srv.Endpoint, "FC_CUSTOM_LISTEN_PORT="+port,
-		handler.EnvCapturePayloads+"=2")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-		}
-	})
-
-	invoker := &fcruntime.Invoker{URL: "http://" + addr}
+	p := startServe(t, bin, append(os.Environ(), "TABLESTORE_INSTANCE="+otslocaltest.Instance, "TABLESTORE_ENDPOINT="+srv.Endpoint,
+		handler.EnvCapturePayloads+"=2"))
+	invoker := p.invoker
 	inv := fcruntime.Invocation{RequestID: "process-1", Credentials: creds, Timeout: 60 * time.Second}
 	payload, err := os.ReadFile(filepath.Join(scenarioDir, "0001-puts.json"))
 	require.NoError(t, err)
-	var sum handler.Summary
-	require.Eventually(t, func() bool {
-		sum, err = invokeSummary(t.Context(), invoker, inv, payload)
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "serve answers: %v", err)
+	sum, err := invokeSummary(t.Context(), invoker, inv, payload)
+	require.NoError(t, err)
 	assert.Positive(t, sum.LagMs, "the scenario's records are older than now")
 	sum.LagMs = 0
 	assert.Equal(t, handler.Summary{Records: 6, Keys: 6, Puts: 4, Deletes: 2, WriteRequests: 1}, sum)
@@ -266,22 +248,22 @@ func TestServeProcess(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, "200", resp.Header.Get(fcruntime.HeaderStatus))
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
-	case err := <-exited:
-		require.NoError(t, err, "exit status after SIGTERM; stderr: %s", stderr.String())
+	case <-p.done:
+		require.NoError(t, p.err, "exit status after SIGTERM; stderr: %s", p.stderr)
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop on SIGTERM")
 	}
-	logs := stdout.String()
+	logs := p.stdout.String()
 	assert.Contains(t, logs, `"msg":"FC Invoke Start RequestId: process-1"`)
 	assert.Contains(t, logs, `"msg":"FC Invoke End RequestId: process-1"`)
 	assert.Contains(t, logs, `"errorType":"InvalidEvent"`)
 	assert.Contains(t, logs, `"errorType":"TablestoreError"`)
 	for _, secret := range []string{creds.AccessKeySecret, creds.SecurityToken} {
-		assert.NotContains(t, logs+stderr.String(), secret)
+		assert.NotContains(t, logs+p.stderr.String(), secret)
 	}
-	assert.Empty(t, stderr.String())
+	assert.Empty(t, p.stderr.String())
 
 	// The capture: the scenario's event, then "garbage", byte for byte.
 	assert.Equal(t, 2, strings.Count(logs, `"msg":"`+handler.CapturedPayloadMessage+`"`))

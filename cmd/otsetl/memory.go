@@ -12,17 +12,41 @@ import (
 // defaultMemoryMB is the instance memory assumed when FC does not say: s.yaml's memorySize.
 const defaultMemoryMB = 512
 
-// payloadShareOfMemory: an invocation holds about five times its payload (the payload, the
-// decoded records, the plan, the requests), and the process needs room of its own, so the
-// payloads in flight may take a sixth of the instance's memory.
-const payloadShareOfMemory = 6
+// The bound on the invocations in flight (docs/design.md, "Runtimes"). An invocation holds
+// memory in proportion to its payload while it runs: the payload, the decoded records, the
+// plan, the source rows it reads, the requests it builds. The process's peak resident set
+// must stay within 80% of the instance's memory under any flood of invocations
+// (TestServeFloodStaysWithinInstanceMemory), so the payloads in flight are bounded to what
+// inFlightMemoryPercent of that memory holds at invocationBytesPerPayloadByte each.
+const (
+	// invocationBytesPerPayloadByte is the memory an invocation holds at its peak per byte
+	// of its payload, measured on the real `otsetl serve` under a flood of 1 MB events of
+	// each record shape (GOGC 10, no memory limit: the live memory, not the garbage): 8.9
+	// for UpdateRows of one column, each read from a source row of two short columns; 7.5
+	// for DeleteRows, 6.7 for PutRows of one INTEGER column, 5.6 for PutRows of three, 2.2
+	// for PutRows of 64 KiB STRINGs. The worst, rounded up. Source rows it reads that are
+	// larger than the records take more.
+	invocationBytesPerPayloadByte = 10
+	// inFlightMemoryPercent of the instance's memory is what the invocations in flight may
+	// hold; the rest is the process's own (binary, runtime, buffers) and the garbage
+	// collector's room.
+	inFlightMemoryPercent = 50
+)
 
 // The garbage collector's settings on an instance (runtime/debug SetMemoryLimit and
 // SetGCPercent, the GOMEMLIMIT and GOGC of "A Guide to the Go Garbage Collector").
 const (
-	// memoryLimitPercent of the instance's memory is the Go runtime's soft memory limit,
-	// leaving the rest to what the runtime does not count (the binary, thread stacks).
-	memoryLimitPercent = 90
+	// memoryLimitPercent of the instance's memory, less binaryPagesBytes, is the Go
+	// runtime's soft memory limit. Under a flood of invocations the heap grows to it before
+	// each collection (GOGC gcPercentUnderLimit), so the process's peak resident set is this
+	// limit and the binary's pages: 72 to 75% of the instance's memory at 128, 256 and 512 MB
+	// (the flood test holds it within 80%; FC stops an instance that passes its memory, and
+	// every invocation in flight with it).
+	memoryLimitPercent = 75
+	// binaryPagesBytes is the part of the process's resident set the runtime's memory limit
+	// does not count: the binary's own pages, mapped from its file (RssFile of
+	// /proc/PID/status: 12.8 MB of an idle `otsetl serve`'s 14.7 MB), rounded up.
+	binaryPagesBytes = 16 << 20
 	// gcPercentUnderLimit is GOGC when a memory limit is in effect: the heap may grow to three
 	// times what is live before a collection, instead of twice. FC bills the memory an
 	// instance is given, not the memory it uses, and between invocations little is live, so
@@ -49,7 +73,8 @@ func instanceMemoryMB(getenv func(string) string) (int64, error) {
 }
 
 // maxInFlightBytes returns the bound on the payload bytes of the invocations in flight: the
-// flag when it is set, else a sixth of the instance's memory (instanceMemoryMB).
+// flag when it is set, else inFlightMemoryPercent of the instance's memory
+// (instanceMemoryMB) at invocationBytesPerPayloadByte per payload byte.
 func maxInFlightBytes(flag int64, getenv func(string) string) (int64, error) {
 	if flag != 0 {
 		if flag < 0 {
@@ -61,7 +86,7 @@ func maxInFlightBytes(flag int64, getenv func(string) string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return memoryMB << 20 / payloadShareOfMemory, nil
+	return memoryMB << 20 / 100 * inFlightMemoryPercent / invocationBytesPerPayloadByte, nil
 }
 
 // gcSettings are the garbage collector's settings for the function's process.
@@ -73,7 +98,8 @@ type gcSettings struct {
 }
 
 // gcSettingsFor sizes the garbage collector to the instance: without GOMEMLIMIT, a memory
-// limit of memoryLimitPercent of its memory (instanceMemoryMB); without GOGC, GOGC
+// limit of memoryLimitPercent of its memory (instanceMemoryMB) less binaryPagesBytes, and at
+// least half of it; without GOGC, GOGC
 // gcPercentUnderLimit, which apply sets only under a memory limit. GOMEMLIMIT and GOGC,
 // which the runtime reads itself, always win.
 func gcSettingsFor(getenv func(string) string) (gcSettings, error) {
@@ -83,7 +109,7 @@ func gcSettingsFor(getenv func(string) string) (gcSettings, error) {
 		if err != nil {
 			return gcSettings{}, err
 		}
-		s.memoryLimit = memoryMB << 20 / 100 * memoryLimitPercent
+		s.memoryLimit = max(memoryMB<<20/100*memoryLimitPercent-binaryPagesBytes, memoryMB<<20/2)
 	}
 	if getenv("GOGC") == "" {
 		s.gcPercent = gcPercentUnderLimit

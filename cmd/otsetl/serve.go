@@ -30,13 +30,16 @@ and stops gracefully on SIGTERM or Ctrl-C. The configuration is read from the en
 and validated before it listens. It answers FC's lifecycle hooks (/initialize, /pre-freeze,
 /pre-stop).
 
-The payloads of the invocations in flight at once may hold a sixth of the instance's memory
-($FC_FUNCTION_MEMORY_SIZE MB, 512 if unset), or --max-inflight-bytes: an invocation beyond that
-fails at once with errorType InstanceBusy and is invoked again later, instead of the instance
-running out of memory. One invocation is always admitted.
+The invocations in flight at once may hold half of the instance's memory
+($FC_FUNCTION_MEMORY_SIZE MB, 512 if unset): an invocation holds up to 10 bytes for each byte
+of its payload (measured), so their payloads may take a twentieth of it, or
+--max-inflight-bytes. An invocation beyond that fails at once with errorType InstanceBusy and
+is invoked again later, instead of the instance running out of memory. One invocation is
+always admitted.
 
 The garbage collector is sized to the instance: unless GOMEMLIMIT and GOGC say otherwise, a
-memory limit of 90% of the instance's memory and GOGC 200 under it.
+memory limit of 75% of the instance's memory less 16 MiB for the binary's own pages, and GOGC
+200 under it. Under a flood of invocations the process stays within 80% of its memory.
 
 --profile DIR is for diagnostics: it writes the CPU profile of the whole run (cpu.pprof) and
 the allocation profile (allocs.pprof) into DIR when the process stops, and after every
@@ -84,7 +87,7 @@ invocation a line of the allocations and garbage collections so far (invocations
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default 0.0.0.0:$FC_CUSTOM_LISTEN_PORT, $FC_SERVER_PORT or 9000)")
-	cmd.Flags().Int64Var(&inFlight, "max-inflight-bytes", 0, "bound on the payload bytes of the invocations in flight (default: a sixth of $FC_FUNCTION_MEMORY_SIZE MB, 512 if unset)")
+	cmd.Flags().Int64Var(&inFlight, "max-inflight-bytes", 0, "bound on the payload bytes of the invocations in flight (default: a twentieth of $FC_FUNCTION_MEMORY_SIZE MB, 512 if unset)")
 	cmd.Flags().StringVar(&profileDir, "profile", "", "write CPU and allocation profiles, and allocation counts after each invocation, into this folder (diagnostics)")
 	return cmd
 }
