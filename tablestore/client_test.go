@@ -42,3 +42,28 @@ func TestClientNeverFormatsSecrets(t *testing.T) {
 		assert.Contains(t, out, "inst")
 	}
 }
+
+// TestEndpointUserInformationIsRedacted: `--endpoint http://user:pass@host` once echoed the
+// password in the error that refused it.
+func TestEndpointUserInformationIsRedacted(t *testing.T) {
+	_, err := CheckEndpoint("http://user:pass@host")
+	require.EqualError(t, err, `endpoint "http://REDACTED@host": want an http:// or https:// URL with a host and no path, query, fragment or user, such as https://myinstance.cn-hangzhou.ots.aliyuncs.com`)
+
+	for endpoint, want := range map[string]string{
+		"http://user:pass@host":                     "http://REDACTED@host",
+		"https://user@host:8443/":                   "https://REDACTED@host:8443/",
+		"http://user:p@ss@host":                     "http://REDACTED@host",
+		"http://user:pa/ss@host":                    "http://REDACTED@host",
+		"http://user:pa%zz@host":                    "http://REDACTED@host", // not a URL: an invalid escape
+		"user:pass@host:80":                         "REDACTED@host:80",     // no scheme
+		"https://inst.cn-hangzhou.ots.aliyuncs.com": "https://inst.cn-hangzhou.ots.aliyuncs.com",
+		"": "",
+	} {
+		assert.Equal(t, want, RedactEndpoint(endpoint), endpoint)
+		_, err := CheckEndpoint(endpoint)
+		if err != nil {
+			assert.NotContains(t, err.Error(), "pass", endpoint)
+			assert.NotContains(t, err.Error(), "ss@", endpoint)
+		}
+	}
+}

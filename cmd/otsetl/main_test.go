@@ -142,6 +142,34 @@ func TestReplayStopsAtTheFirstFailedInvocation(t *testing.T) {
 	assert.Contains(t, stderr, `column "level" holds STRING "high"`)
 }
 
+// TestEndpointUserInformationIsNeverPrinted: `--endpoint http://user:pass@host` once echoed
+// the password in the error refusing it. No command prints it now, whichever way the
+// endpoint comes.
+func TestEndpointUserInformationIsNeverPrinted(t *testing.T) {
+	const endpoint = "http://user:s3cret@127.0.0.1:1"
+	env := map[string]string{envAccessKeyID: "id", envAccessKeySecret: "secret"}
+	withEndpoint := map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: endpoint}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"sync", env, []string{"sync", "--endpoint", endpoint, "--instance", "i"}}, // the issue's
+		{"capture", env, []string{"capture", "--endpoint", endpoint, "--instance", "i", "--table", "t", "--out", t.TempDir()}},
+		{"replay", env, []string{"replay", "--endpoint", endpoint, "--instance", "i", scenarioDir}},
+		{"local", env, []string{"local", "-f", "../../s.yaml", "--endpoint", endpoint, "--instance", "i", "--console", "off"}},
+		{"serve", withEndpoint, []string{"serve"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, func(k string) string { return tc.env[k] }, tc.args...)
+			assert.Equal(t, 2, code, stderr)
+			assert.Contains(t, stderr, `"http://REDACTED@127.0.0.1:1"`)
+			assert.NotContains(t, stdout+stderr, "s3cret")
+			assert.NotContains(t, stdout+stderr, "user:")
+		})
+	}
+}
+
 func TestUsageAndConfigurationErrors(t *testing.T) {
 	cases := []struct {
 		name string

@@ -187,7 +187,7 @@ func describeRule(cfg reconcile.Config) string {
 		letters = "to " + fn.DeadLetterTable
 	}
 	line := fmt.Sprintf("%s -> %s on instance %s at %s: filter %q, columns %s, dead letters %s",
-		fn.SourceTable, fn.ResultTable, fn.Instance, fn.Endpoint, fn.Rule.Filter, columns, letters)
+		fn.SourceTable, fn.ResultTable, fn.Instance, tablestore.RedactEndpoint(fn.Endpoint), fn.Rule.Filter, columns, letters)
 	if cfg.DryRun {
 		line += "; dry run, nothing will be written"
 	}

@@ -41,6 +41,7 @@ import (
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/local/fclocal"
+	"github.com/otsetl/otsetl/tablestore"
 )
 
 // Config configures a [Console]. Client is required.
@@ -48,7 +49,7 @@ type Config struct {
 	// Client reads and writes the tables (Tablestore Go SDK).
 	Client *sdk.TableStoreClient
 	// Endpoint and Instance name the Tablestore the console shows, for its pages' header;
-	// user information in Endpoint is not shown.
+	// user information in Endpoint is not shown (tablestore.RedactEndpoint).
 	Endpoint string
 	Instance string
 	// Pipeline, when set, is the trigger and function `otsetl local` runs; nil for a bare
@@ -117,7 +118,7 @@ func New(cfg Config) (*Console, error) {
 	if p := cfg.Pipeline; p != nil && (p.Trigger == nil || p.Function == nil || p.Monitor == nil || p.SourceTable == "" || p.ResultTable == "") {
 		return nil, errors.New("console: Config.Pipeline needs its tables, Trigger, Function and Monitor")
 	}
-	c := &Console{cfg: cfg, endpoint: redactedEndpoint(cfg.Endpoint), pages: map[string]*template.Template{}, logger: cfg.Logger}
+	c := &Console{cfg: cfg, endpoint: tablestore.RedactEndpoint(cfg.Endpoint), pages: map[string]*template.Template{}, logger: cfg.Logger}
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
@@ -152,16 +153,6 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("/", c.notFound)
 	c.mux = mux
 	return c, nil
-}
-
-// redactedEndpoint drops user information from an endpoint URL.
-func redactedEndpoint(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return ""
-	}
-	u.User = nil
-	return u.String()
 }
 
 // ServeHTTP serves the console: the Host check, security headers, the cross-site check on

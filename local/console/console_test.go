@@ -565,7 +565,8 @@ func TestEndpointUserInformationIsNotShown(t *testing.T) {
 	c.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/", nil))
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.NotContains(t, rec.Body.String(), "hunter2")
-	assert.Contains(t, rec.Body.String(), "http://127.0.0.1:1/")
+	assert.NotContains(t, rec.Body.String(), "user:")
+	assert.Contains(t, rec.Body.String(), "http://REDACTED@127.0.0.1:1/")
 }
 
 // A Tablestore that cannot be reached is reported in words.
