@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -28,12 +29,14 @@ type syncFlags struct {
 	dryRun, json       bool
 	parallel, show     int
 	checkpoint         string
+	maxCheckpointAge   time.Duration
+	resumeStale        bool
 }
 
 func syncCommand(getenv func(string) string) *cobra.Command {
 	var flags syncFlags
 	cmd := &cobra.Command{
-		Use:   "sync --endpoint URL --instance NAME [-f s.yaml] [--dry-run] [--json] [--parallel N] [--checkpoint FILE] [--show N]",
+		Use:   "sync --endpoint URL --instance NAME [-f s.yaml] [--dry-run] [--json] [--parallel N] [--checkpoint FILE [--max-checkpoint-age D] [--resume-stale-checkpoint]] [--show N]",
 		Short: "Make the result table equal to the view of the source table: backfill, verify and repair, beside the live trigger",
 		Long: `Make the result table equal to the rows of the source table that pass the function's
 filter, projected to its columns, and prove it.
@@ -58,12 +61,16 @@ view. Keys that never settle are listed and fail the run.
 
 --dry-run writes nothing and reports what sync would fix; --show N lists up to N keys of
 each class with what differs. --checkpoint FILE records each split's progress: a run stopped
-at any point resumes from the same file, which is removed when the run is through.
+at any point resumes from the same file, which is removed when the run is through. The splits
+a checkpoint marks done are not checked again, so a checkpoint is for resuming one run, soon:
+one begun more than --max-checkpoint-age ago (default 24h) is refused unless
+--resume-stale-checkpoint is given, and so is one changed by hand. The report says when the
+keys were verified.
 
 Exit status: 0 when the result table equals the view (after the repair, or a dry run that
 found nothing to fix); 1 when a dry run found differences or the sync failed; 2 for usage
 and configuration errors (a missing table, tables with different primary keys, credentials
-the endpoint refuses).`,
+the endpoint refuses, a checkpoint that cannot be resumed or written).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := newSyncConfig(flags, getenv)
@@ -81,6 +88,8 @@ the endpoint refuses).`,
 	f.BoolVar(&flags.json, "json", false, "print the report as one JSON object on standard output")
 	f.IntVar(&flags.parallel, "parallel", reconcile.DefaultParallel, "splits synced at a time")
 	f.StringVar(&flags.checkpoint, "checkpoint", "", "record progress in this file, and resume from it")
+	f.DurationVar(&flags.maxCheckpointAge, "max-checkpoint-age", reconcile.DefaultMaxCheckpointAge, "refuse to resume a checkpoint begun longer ago than this")
+	f.BoolVar(&flags.resumeStale, "resume-stale-checkpoint", false, "resume a checkpoint older than --max-checkpoint-age all the same")
 	f.IntVar(&flags.show, "show", 0, "list up to N keys of each class (missing, extra, differing) with what differs")
 	return cmd
 }
@@ -93,6 +102,9 @@ func newSyncConfig(flags syncFlags, getenv func(string) string) (reconcile.Confi
 	}
 	if flags.parallel < 1 || flags.show < 0 {
 		return reconcile.Config{}, fmt.Errorf("--parallel %d --show %d: want at least one split at a time, and 0 or more keys", flags.parallel, flags.show)
+	}
+	if flags.maxCheckpointAge <= 0 {
+		return reconcile.Config{}, fmt.Errorf("--max-checkpoint-age %s: want a positive duration, e.g. 2h", flags.maxCheckpointAge)
 	}
 	endpoint, err := tablestore.CheckEndpoint(flags.endpoint)
 	if err != nil {
@@ -118,12 +130,14 @@ func newSyncConfig(flags syncFlags, getenv func(string) string) (reconcile.Confi
 		return reconcile.Config{}, err
 	}
 	return reconcile.Config{
-		Function:    function,
-		Credentials: creds,
-		DryRun:      flags.dryRun,
-		Parallel:    flags.parallel,
-		Checkpoint:  flags.checkpoint,
-		Show:        flags.show,
+		Function:              function,
+		Credentials:           creds,
+		DryRun:                flags.dryRun,
+		Parallel:              flags.parallel,
+		Checkpoint:            flags.checkpoint,
+		MaxCheckpointAge:      flags.maxCheckpointAge,
+		ResumeStaleCheckpoint: flags.resumeStale,
+		Show:                  flags.show,
 	}, nil
 }
 
@@ -170,7 +184,7 @@ func runSync(ctx context.Context, cfg reconcile.Config, flags syncFlags, out, er
 	if err := dryRunFinding(report, cfg.Function.ResultTable); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "otsetl sync: %s equals the view of %s\n", cfg.Function.ResultTable, cfg.Function.SourceTable)
+	fmt.Fprintf(out, "otsetl sync: %s equals the view of %s, as verified %s\n", cfg.Function.ResultTable, cfg.Function.SourceTable, report.Verified())
 	return nil
 }
 

@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,7 +92,7 @@ func TestSyncBackfillsDryRunsAndReportsAsJSON(t *testing.T) {
 	code, stdout, stderr = runCLI(t, syncEnv(nil), syncArgs(srv)...)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "otsetl sync: 1,000 source rows, 0 result rows: 500 missing, 0 extra, 0 differing; 500 written, 0 deleted; 500 rechecked, 0 changed during sync;")
-	assert.Contains(t, stdout, "otsetl sync: result equals the view of source_data\n")
+	assert.Regexp(t, `\notsetl sync: result equals the view of source_data, as verified between \d{4}-\d\d-\d\d \d\d:\d\d:\d\d and \d\d:\d\d:\d\d UTC\n$`, stdout)
 	requireResultIsTheView(t, srv)
 
 	code, stdout, stderr = runCLI(t, syncEnv(nil), syncArgs(srv, "--json", "--dry-run")...)
@@ -150,6 +153,7 @@ func TestSyncUsageAndConfigurationErrors(t *testing.T) {
 		{"checkpoint with a dry run", nil, syncArgs(srv, "--dry-run", "--checkpoint", "x"), "a dry run writes nothing"},
 		{"no such s.yaml", nil, syncArgs(srv, "-f", "no-such-s.yaml"), "no-such-s.yaml"},
 		{"zero parallel", nil, syncArgs(srv, "--parallel", "0"), "--parallel 0 --show 0: want at least one split at a time"},
+		{"zero checkpoint age", nil, syncArgs(srv, "--checkpoint", "x", "--max-checkpoint-age", "0s"), "--max-checkpoint-age 0s: want a positive duration"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,4 +243,102 @@ func TestSyncKilledAndResumed(t *testing.T) {
 	_, err := os.Stat(checkpoint)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "the finished run removed the checkpoint")
 	t.Logf("the resumed run: %d splits, %d resumed", report.Splits, report.ResumedSplits)
+}
+
+// TestSyncRefusesAStaleCheckpoint: a sync stopped with --checkpoint, the result table
+// damaged, and the same command run later: it skipped the splits marked done and exited 0
+// with "result equals the view" while keys were missing. Now a checkpoint begun more than
+// --max-checkpoint-age ago is refused (exit 2) unless --resume-stale-checkpoint is given, and
+// the report says since when the splits were verified.
+func TestSyncRefusesAStaleCheckpoint(t *testing.T) {
+	srv := startTablestore(t)
+	putLevelRows(t, srv.Endpoint, "source_data", 20000, 100)
+	require.NoError(t, srv.SetFaults(otslocal.Faults{Latency: 5 * time.Millisecond}))
+	checkpoint := filepath.Join(t.TempDir(), "sync.checkpoint")
+	args := syncArgs(srv, "--checkpoint", checkpoint, "--parallel", "1")
+
+	// The first run, stopped once it has saved a split done.
+	started := time.Now()
+	ctx, cancel := context.WithCancel(t.Context())
+	stopped := make(chan int, 1)
+	go func() { stopped <- run(ctx, args, io.Discard, io.Discard, syncEnv(nil)) }()
+	require.Eventually(t, func() bool {
+		saved, err := os.ReadFile(checkpoint)
+		return err == nil && bytes.Contains(saved, []byte(`"done": true`))
+	}, time.Minute, 5*time.Millisecond)
+	cancel()
+	require.Equal(t, 1, <-stopped)
+	require.NoError(t, srv.SetFaults(otslocal.Faults{}))
+	damaged := deleteResultRows(t, srv, 100) // the first split's, done by the stopped run
+	time.Sleep(1100 * time.Millisecond)
+	damagedRows := len(srv.Scan(t, "result"))
+
+	code, stdout, stderr := runCLI(t, syncEnv(nil), append(args, "--max-checkpoint-age", "1s")...)
+	assert.Equal(t, 2, code)
+	assert.Regexp(t, `^otsetl: checkpoint `+regexp.QuoteMeta(checkpoint)+` was begun \d+s ago \(`+started.UTC().Format("2006-01-02T15:04")+`:\d\dZ\), more than the 1s a checkpoint is resumed within: the splits it marks done were verified then, and the result table may have changed since; remove it to sync afresh, or resume it anyway \(--resume-stale-checkpoint\)\n$`, stderr)
+	assert.NotContains(t, stdout, "equals the view")
+	assert.Len(t, srv.Scan(t, "result"), damagedRows, "nothing written")
+
+	code, stdout, stderr = runCLI(t, syncEnv(nil), append(args, "--max-checkpoint-age", "1s", "--resume-stale-checkpoint")...)
+	require.Equal(t, 0, code, stderr)
+	verified := regexp.MustCompile(`otsetl sync: result equals the view of source_data, as verified between (\S+ \S+) and \S+ UTC\n`).FindStringSubmatch(stdout)
+	require.NotNil(t, verified, stdout)
+	from, err := time.Parse(time.DateTime, verified[1])
+	require.NoError(t, err)
+	assert.False(t, from.After(damaged), "verified from %s, the stopped run's start, before the damage at %s", from, damaged)
+
+	code, stdout, _ = runCLI(t, syncEnv(nil), syncArgs(srv, "--dry-run")...)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stdout, " missing,", "a new sync finds the damage the resumed one did not look at")
+}
+
+// deleteResultRows deletes the first n rows of the result table and returns when.
+func deleteResultRows(t *testing.T, srv *otslocaltest.Server, n int) time.Time {
+	t.Helper()
+	rows := srv.Scan(t, "result")
+	require.GreaterOrEqual(t, len(rows), n)
+	muts := make([]transform.Mutation, n)
+	for i, row := range rows[:n] {
+		muts[i] = transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: row.PrimaryKey}
+	}
+	writer, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: otslocaltest.Instance}, otslocaltest.Credentials)
+	require.NoError(t, err)
+	_, err = writer.Write(t.Context(), "result", muts)
+	require.NoError(t, err)
+	return time.Now()
+}
+
+// TestSyncCheckpointInAReadOnlyFolder: a checkpoint in a folder the user cannot write was
+// found only at the first save, with rows already written, and exited 1. It is a
+// configuration error now (exit 2), before anything is written. The binary runs as an
+// unprivileged user when the test runs as root, to whom every folder is writable.
+func TestSyncCheckpointInAReadOnlyFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	srv := startTablestore(t)
+	putLevelRows(t, srv.Endpoint, "source_data", 100, 10)
+	base := t.TempDir()
+	bin := filepath.Join(base, "otsetl")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	readOnly := filepath.Join(base, "read-only")
+	require.NoError(t, os.Mkdir(readOnly, 0o555))
+	require.NoError(t, os.Chmod(base, 0o755))
+	require.NoError(t, os.Chmod(filepath.Dir(base), 0o755))
+
+	checkpoint := filepath.Join(readOnly, "sync.checkpoint")
+	cmd := exec.Command(bin, syncArgs(srv, "--checkpoint", checkpoint)...)
+	cmd.Env = append(os.Environ(), envAccessKeyID+"=ak", envAccessKeySecret+"=sk")
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "stderr: %s", &stderr)
+	assert.Equal(t, 2, exit.ExitCode())
+	assert.Equal(t, "otsetl: checkpoint "+checkpoint+" cannot be written in "+readOnly+": permission denied: give a checkpoint file in a folder this user can write\n", stderr.String())
+	assert.Empty(t, srv.Scan(t, "result"), "nothing written")
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -200,4 +201,35 @@ func keysOf(diffs []reconcile.Difference) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// stoppedRun syncs 6,000 source rows of 400-byte messages, three splits, one at a time, with
+// a checkpoint, and stops the run at its eighth BatchWriteRow, in the second split: the
+// checkpoint it leaves has the first split done, the second started and the third not. It
+// returns the fixture, the run's configuration (a run with it resumes) and the source rows.
+func stoppedRun(t *testing.T) (*fixture, reconcile.Config, map[int64][]ots.Cell) {
+	t.Helper()
+	f := newFixture(t, otslocal.Options{})
+	counter := newRequestCounter(t, f.srv.Endpoint)
+	f.endpoint = counter.URL
+	source := levelRows(6000, 400)
+	f.put(t, sourceTable, source)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	counter.mu.Lock()
+	counter.before = func(action string, n int) {
+		if action == "BatchWriteRow" && n == 7 {
+			cancel()
+		}
+	}
+	counter.mu.Unlock()
+	cfg := f.config(transform.Config{})
+	cfg.Checkpoint = filepath.Join(t.TempDir(), "sync.checkpoint")
+	cfg.Parallel = 1
+	_, err := reconcile.Run(ctx, cfg)
+	require.ErrorIs(t, err, context.Canceled)
+	counter.mu.Lock()
+	counter.before = nil
+	counter.mu.Unlock()
+	return f, cfg, source
 }

@@ -96,8 +96,15 @@ type Config struct {
 	// Checkpoint, when set, is a file that records each split's progress, so that a run
 	// stopped at any point (even by SIGKILL) and started again with the same file resumes
 	// where it stopped. The file is removed once every split is done. It is not allowed
-	// with DryRun.
+	// with DryRun. A file that is not a checkpoint of this sync, unchanged since a run wrote
+	// it, is refused; so is one begun more than MaxCheckpointAge ago, unless
+	// ResumeStaleCheckpoint is set. Its folder must be writable.
 	Checkpoint string
+	// MaxCheckpointAge is how long after it began a checkpoint is resumed; 0 means
+	// DefaultMaxCheckpointAge.
+	MaxCheckpointAge time.Duration
+	// ResumeStaleCheckpoint resumes a checkpoint older than MaxCheckpointAge all the same.
+	ResumeStaleCheckpoint bool
 	// Show is how many keys of each class (missing, extra, differing) the report lists,
 	// with what differs. Invalid rows and unsettled keys are listed up to max(Show, 10).
 	Show int
@@ -155,6 +162,23 @@ func (c *Counts) Add(o Counts) {
 // Differences is the number of keys where the result differed from the view.
 func (c Counts) Differences() int64 { return c.Missing + c.Extra + c.Differing }
 
+// negative names the first count below zero, by its JSON name; "" when there is none.
+func (c Counts) negative() string {
+	for _, count := range []struct {
+		name  string
+		value int64
+	}{
+		{"sourceRows", c.SourceRows}, {"resultRows", c.ResultRows}, {"missing", c.Missing}, {"extra", c.Extra},
+		{"differing", c.Differing}, {"written", c.Written}, {"deleted", c.Deleted}, {"rechecked", c.Rechecked},
+		{"changedDuringSync", c.ChangedDuringSync}, {"invalid", c.Invalid}, {"deadLettered", c.DeadLettered}, {"unsettled", c.Unsettled},
+	} {
+		if count.value < 0 {
+			return fmt.Sprintf("%s (%d)", count.name, count.value)
+		}
+	}
+	return ""
+}
+
 // Report is what a run found and did. With a checkpoint, the counts cover the runs before
 // too; a run stopped between a write and the checkpoint's next save finds those keys equal
 // when it resumes, so such writes are not counted. The lists hold what this run found.
@@ -166,6 +190,12 @@ type Report struct {
 	// how many of them a checkpoint had finished or started.
 	Splits        int `json:"splits"`
 	ResumedSplits int `json:"resumedSplits"`
+	// VerifiedFrom and VerifiedTo bound when the keys were compared: from the start of the
+	// run that began the checkpoint (of this run, without one) to the end of this run. A
+	// resumed split was verified by an earlier run; what changed in the result table since
+	// then, other than by the trigger, is not seen.
+	VerifiedFrom time.Time `json:"verifiedFrom"`
+	VerifiedTo   time.Time `json:"verifiedTo"`
 	// DurationMs is the run's duration in milliseconds.
 	DurationMs int64 `json:"durationMs"`
 	// MissingKeys, ExtraKeys and DifferingKeys list up to Config.Show keys of each class.
@@ -233,6 +263,17 @@ func (r *Report) String() string {
 	return b.String()
 }
 
+// Verified says when the keys were compared: "between 2026-12-07 07:23:00 and 07:25:10 UTC",
+// the day repeated when it differs.
+func (r *Report) Verified() string {
+	from, to := r.VerifiedFrom.UTC(), r.VerifiedTo.UTC()
+	layout := "15:04:05 UTC"
+	if from.Format(time.DateOnly) != to.Format(time.DateOnly) {
+		layout = time.DateTime + " UTC"
+	}
+	return fmt.Sprintf("between %s and %s", from.Format(time.DateTime), to.Format(layout))
+}
+
 // grouped formats n with commas between groups of three digits: 1234567 → "1,234,567".
 func grouped(n int64) string { return english.Sprint(n) }
 
@@ -265,14 +306,14 @@ func configError(format string, args ...any) error {
 // a dry run: it did where the report counts no differences). Cancelling ctx stops the run,
 // leaving the checkpoint at the last confirmed key.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	started := time.Now()
-	s, err := newSyncer(ctx, cfg)
+	s, err := newSyncer(ctx, cfg, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	runErr := s.run(ctx)
 	report := s.report()
-	report.DurationMs = time.Since(started).Milliseconds()
+	report.VerifiedTo = time.Now()
+	report.DurationMs = report.VerifiedTo.Sub(s.started).Milliseconds()
 	if runErr != nil {
 		return report, runErr
 	}
@@ -282,6 +323,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // syncer is one run.
 type syncer struct {
 	cfg         Config
+	started     time.Time
 	rule        *transform.Rule
 	readColumns []string               // what the rule reads of a source row; nil: every column
 	schema      []ots.PrimaryKeySchema // the primary key of the source and the result table
@@ -300,8 +342,9 @@ type samples struct {
 	unsettled                 []string
 }
 
-// newSyncer checks the configuration and the tables, and computes or resumes the splits.
-func newSyncer(ctx context.Context, cfg Config) (*syncer, error) {
+// newSyncer checks the configuration and the tables, and computes or resumes the splits, for
+// a run that started at started.
+func newSyncer(ctx context.Context, cfg Config, started time.Time) (*syncer, error) {
 	fn := cfg.Function
 	switch {
 	case fn.SourceTable == "" || fn.ResultTable == "":
@@ -314,6 +357,8 @@ func newSyncer(ctx context.Context, cfg Config) (*syncer, error) {
 		return nil, configError("show %d: want a number of keys, 0 or more", cfg.Show)
 	case cfg.DryRun && cfg.Checkpoint != "":
 		return nil, configError("a dry run writes nothing, so it has no checkpoint to keep")
+	case cfg.MaxCheckpointAge < 0:
+		return nil, configError("max checkpoint age %s: want a positive duration", cfg.MaxCheckpointAge)
 	}
 	if cfg.Parallel == 0 {
 		cfg.Parallel = DefaultParallel
@@ -328,6 +373,7 @@ func newSyncer(ctx context.Context, cfg Config) (*syncer, error) {
 	}
 	s := &syncer{
 		cfg:         cfg,
+		started:     started,
 		rule:        rule,
 		readColumns: rule.ReadColumns(),
 		api:         tableio.NewClient(fn.Endpoint, fn.Instance, cfg.Credentials),
@@ -437,7 +483,8 @@ func (s *syncer) run(ctx context.Context) error {
 
 // report assembles the report from the splits' counts and the samples.
 func (s *syncer) report() *Report {
-	r := &Report{Counts: s.splits.total(), DryRun: s.cfg.DryRun, Splits: len(s.splits.all), ResumedSplits: s.splits.resumed}
+	r := &Report{Counts: s.splits.total(), DryRun: s.cfg.DryRun, Splits: len(s.splits.all), ResumedSplits: s.splits.resumed,
+		VerifiedFrom: s.splits.startedAt}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.MissingKeys, r.ExtraKeys, r.DifferingKeys = s.samples.missing, s.samples.extra, s.samples.differing

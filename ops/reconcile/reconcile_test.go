@@ -1,7 +1,6 @@
 package reconcile_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -210,7 +210,7 @@ func TestBadConfigurationFailsBeforeAnythingIsWritten(t *testing.T) {
 	f.put(t, sourceTable, levelRows(10, 5))
 	strict := otslocaltest.NewServer(t, otslocal.Options{AccessKeyID: "right-id", AccessKeySecret: "right-secret"})
 	checkpoint := filepath.Join(t.TempDir(), "checkpoint.json")
-	require.NoError(t, os.WriteFile(checkpoint, []byte(`{"version":1,"sync":{"instance":"x","sourceTable":"s","resultTable":"r","filter":"level > 1"},"splits":[]}`), 0o644))
+	require.NoError(t, os.WriteFile(checkpoint, []byte(`{"version":2,"sync":{"endpoint":"http://x","instance":"x","sourceTable":"s","resultTable":"r","filter":"level > 1"},"splits":[]}`), 0o644))
 	garbage := filepath.Join(t.TempDir(), "garbage.json")
 	require.NoError(t, os.WriteFile(garbage, []byte("not json"), 0o644))
 
@@ -228,7 +228,7 @@ func TestBadConfigurationFailsBeforeAnythingIsWritten(t *testing.T) {
 			`the dead-letter table "result" has the primary key (id INTEGER); it needs (id STRING)`},
 		{"bad filter", func(c *reconcile.Config) { c.Function.Rule.Filter = "level >" }, `FILTER/COLUMNS: filter "level >"`},
 		{"refused credentials", func(c *reconcile.Config) { c.Function.Endpoint = strict.Endpoint }, strict.Endpoint + " refused the credentials: OTSAuthFailed"},
-		{"checkpoint of another sync", func(c *reconcile.Config) { c.Checkpoint = checkpoint }, "is of another sync (instance x, s -> r"},
+		{"checkpoint of another sync", func(c *reconcile.Config) { c.Checkpoint = checkpoint }, "is of another sync (http://x, instance x, s -> r"},
 		{"checkpoint that is not one", func(c *reconcile.Config) { c.Checkpoint = garbage }, "is not a sync checkpoint"},
 		{"checkpoint with a dry run", func(c *reconcile.Config) { c.Checkpoint, c.DryRun = checkpoint, true }, "a dry run writes nothing, so it has no checkpoint to keep"},
 	} {
@@ -296,31 +296,12 @@ func TestKeysChangedDuringSyncAreDecidedAgain(t *testing.T) {
 	assert.Equal(t, int64(reconcile.MaxAttempts), report.Written)
 }
 
-// TestCheckpointResumesAStoppedRun stops a run (one split at a time) at its eighth
-// BatchWriteRow, in the second of three splits, checks the checkpoint it left, and resumes
-// it: the result equals the view, the counts cover both runs, and the finished run removes
-// the checkpoint.
+// TestCheckpointResumesAStoppedRun resumes the run stoppedRun stops: the result equals the
+// view, the counts cover both runs, and the finished run removes the checkpoint.
 func TestCheckpointResumesAStoppedRun(t *testing.T) {
-	f := newFixture(t, otslocal.Options{})
-	counter := newRequestCounter(t, f.srv.Endpoint)
-	f.endpoint = counter.URL
-	source := levelRows(6000, 400)
-	f.put(t, sourceTable, source)
-	checkpoint := filepath.Join(t.TempDir(), "sync.checkpoint")
-
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	counter.before = func(action string, n int) {
-		if action == "BatchWriteRow" && n == 7 {
-			cancel()
-		}
-	}
-	cfg := f.config(transform.Config{})
-	cfg.Checkpoint = checkpoint
-	cfg.Parallel = 1
-	_, err := reconcile.Run(ctx, cfg)
-	require.ErrorIs(t, err, context.Canceled)
-	saved, err := os.ReadFile(checkpoint)
+	started := time.Now()
+	f, cfg, source := stoppedRun(t)
+	saved, err := os.ReadFile(cfg.Checkpoint)
 	require.NoError(t, err, "the stopped run leaves its checkpoint")
 	assert.Equal(t, 1, strings.Count(string(saved), `"done": true`), "the first split was done")
 	assert.Equal(t, 1, strings.Count(string(saved), `"after": [`), "the second split was started")
@@ -328,7 +309,6 @@ func TestCheckpointResumesAStoppedRun(t *testing.T) {
 	assert.Greater(t, partial, 1000)
 	assert.Less(t, partial, 2000)
 
-	counter.before = nil
 	report, err := reconcile.Run(t.Context(), cfg)
 	require.NoError(t, err)
 	assert.Equal(t, levelView(source, nil), f.rows(t, resultTable))
@@ -336,6 +316,7 @@ func TestCheckpointResumesAStoppedRun(t *testing.T) {
 	assert.Equal(t, 2, report.ResumedSplits)
 	assert.Equal(t, int64(6000), report.SourceRows, "every source row counted once over both runs")
 	assert.Equal(t, int64(3000), report.Missing+report.ResultRows, "a key in the view is found missing by one run, or present by the second")
-	_, err = os.Stat(checkpoint)
+	assert.WithinRange(t, report.VerifiedFrom, started, started.Add(time.Second), "verified from the stopped run's start")
+	_, err = os.Stat(cfg.Checkpoint)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "a finished run removes its checkpoint")
 }

@@ -1,25 +1,16 @@
 package reconcile
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"slices"
 	"sync"
 	"time"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
-
-// checkpointVersion is the layout version of checkpoint files.
-const checkpointVersion = 1
 
 // checkpointInterval is how often a run saves its checkpoint while it changes: a run stopped
 // by SIGKILL redoes at most this much work (idempotently) when it resumes.
@@ -41,16 +32,6 @@ type split struct {
 	done  bool
 	// counts are what was found and done for the keys up to after.
 	counts Counts
-}
-
-// keyColumn is one column of a key or a key prefix, in the checkpoint file's form.
-type keyColumn struct {
-	Name string `json:"name"`
-	// Type is INTEGER, STRING or BINARY.
-	Type string `json:"type"`
-	// Value is the value's text ([ots.Value.Text]): an INTEGER in decimal, a STRING as it
-	// is, a BINARY in hexadecimal.
-	Value string `json:"value"`
 }
 
 // prefixOfSDK converts a split bound the SDK decoded: leading columns with values, then
@@ -82,35 +63,6 @@ func prefixOfSDK(pk *sdk.PrimaryKey) ([]ots.PrimaryKeyColumn, error) {
 		return nil, fmt.Errorf("split bound (%v): INF_MAX after a value", pk)
 	}
 	return prefix, nil
-}
-
-// keyColumnsOf converts a key or a key prefix for the checkpoint file.
-func keyColumnsOf(key []ots.PrimaryKeyColumn) []keyColumn {
-	columns := make([]keyColumn, len(key))
-	for i, col := range key {
-		columns[i] = keyColumn{Name: col.ColumnName, Type: col.Value.Kind().String(), Value: col.Value.Text()}
-	}
-	return columns
-}
-
-// keyOf converts a key or a key prefix of the checkpoint file.
-func keyOf(columns []keyColumn) ([]ots.PrimaryKeyColumn, error) {
-	key := make([]ots.PrimaryKeyColumn, len(columns))
-	for i, c := range columns {
-		kind, ok := ots.KindNamed(c.Type)
-		if !ok || kind.String() != c.Type || !kind.IsPrimaryKeyKind() {
-			return nil, fmt.Errorf("column %q: type %q, want INTEGER, STRING or BINARY", c.Name, c.Type)
-		}
-		v, err := ots.ParseText(kind, c.Value)
-		if err != nil {
-			return nil, fmt.Errorf("column %q: %w", c.Name, err)
-		}
-		if v.Text() != c.Value {
-			return nil, fmt.Errorf("column %q: %s %q is not written as a checkpoint writes it (%q)", c.Name, c.Type, c.Value, v.Text())
-		}
-		key[i] = ots.PrimaryKeyColumn{ColumnName: c.Name, Value: v}
-	}
-	return key, nil
 }
 
 // computeSplits asks the source table's splits of splitSizeUnit each.
@@ -150,224 +102,17 @@ func (s *syncer) computeSplits(ctx context.Context) ([]*split, error) {
 type progress struct {
 	path     string // the checkpoint file; empty: none
 	identity identity
-	all      []*split
-	resumed  int // splits a checkpoint had started or finished
+	// startedAt is when the run that began the checkpoint started (this run's start without
+	// one): every key was verified after it.
+	startedAt time.Time
+	all       []*split
+	resumed   int // splits a checkpoint had started or finished
 
 	onProgress func(scanned, estimate int64)
 
 	mu           sync.Mutex // guards the splits' progress and what follows
 	dirty        bool       // changed since the last save
 	lastReported time.Time
-}
-
-// identity is what a checkpoint is a checkpoint of: a run resumes only a checkpoint of the
-// same tables and rule.
-type identity struct {
-	Instance        string   `json:"instance"`
-	SourceTable     string   `json:"sourceTable"`
-	ResultTable     string   `json:"resultTable"`
-	DeadLetterTable string   `json:"deadLetterTable,omitempty"`
-	Filter          string   `json:"filter"`
-	Columns         []string `json:"columns,omitempty"`
-}
-
-// checkpointFile is the checkpoint's JSON layout.
-type checkpointFile struct {
-	Version int               `json:"version"`
-	Sync    identity          `json:"sync"`
-	Splits  []checkpointSplit `json:"splits"`
-}
-
-// checkpointSplit is one split's progress in the file.
-type checkpointSplit struct {
-	Lower  []keyColumn `json:"lower"`
-	Upper  []keyColumn `json:"upper"`
-	After  []keyColumn `json:"after,omitempty"`
-	Done   bool        `json:"done,omitempty"`
-	Counts Counts      `json:"counts"`
-}
-
-// loadOrSplit resumes the checkpoint file when there is one, and computes the splits
-// otherwise.
-func (s *syncer) loadOrSplit(ctx context.Context) (*progress, error) {
-	fn := s.cfg.Function
-	p := &progress{
-		path: s.cfg.Checkpoint,
-		identity: identity{Instance: fn.Instance, SourceTable: fn.SourceTable, ResultTable: fn.ResultTable, DeadLetterTable: fn.DeadLetterTable,
-			Filter: cmp.Or(fn.Rule.Filter, transform.DefaultFilter), Columns: fn.Rule.Columns},
-		onProgress: s.cfg.OnProgress,
-	}
-	if p.path != "" {
-		found, err := p.load()
-		if err != nil {
-			return nil, err
-		}
-		if found {
-			return p, nil
-		}
-	}
-	splits, err := s.computeSplits(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p.all = splits
-	if p.path != "" {
-		if err := p.save(); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// load reads the checkpoint file, reporting false when there is none.
-func (p *progress) load() (bool, error) {
-	data, err := os.ReadFile(p.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, configError("checkpoint: %w", err)
-	}
-	var file checkpointFile
-	if err := json.Unmarshal(data, &file); err != nil {
-		return false, configError("checkpoint %s is not a sync checkpoint: %w", p.path, err)
-	}
-	if file.Version != checkpointVersion {
-		return false, configError("checkpoint %s has version %d; this otsetl writes version %d", p.path, file.Version, checkpointVersion)
-	}
-	if !sameIdentity(file.Sync, p.identity) {
-		return false, configError("checkpoint %s is of another sync (%s); this one is %s: remove the file or give another",
-			p.path, file.Sync, p.identity)
-	}
-	if len(file.Splits) == 0 {
-		return false, configError("checkpoint %s holds no splits", p.path)
-	}
-	for i, fs := range file.Splits {
-		sp := &split{done: fs.Done, counts: fs.Counts}
-		if sp.lower, err = keyOf(fs.Lower); err == nil {
-			sp.upper, err = keyOf(fs.Upper)
-		}
-		if err == nil && fs.After != nil {
-			sp.after, err = keyOf(fs.After)
-		}
-		if err != nil {
-			return false, configError("checkpoint %s, split %d: %w", p.path, i, err)
-		}
-		if sp.done || sp.after != nil {
-			p.resumed++
-		}
-		p.all = append(p.all, sp)
-	}
-	return true, nil
-}
-
-// sameIdentity reports whether a and b are of the same sync; nil and empty Columns are the
-// same.
-func sameIdentity(a, b identity) bool {
-	return a.Instance == b.Instance && a.SourceTable == b.SourceTable && a.ResultTable == b.ResultTable &&
-		a.DeadLetterTable == b.DeadLetterTable && a.Filter == b.Filter && slices.Equal(a.Columns, b.Columns)
-}
-
-// String describes the sync an identity is of.
-func (id identity) String() string {
-	return fmt.Sprintf("instance %s, %s -> %s, filter %q, columns %q, dead letters %q",
-		id.Instance, id.SourceTable, id.ResultTable, id.Filter, id.Columns, id.DeadLetterTable)
-}
-
-// tempSuffix names the file a checkpoint is written to before it is renamed over the
-// checkpoint.
-const tempSuffix = ".tmp"
-
-// save writes the checkpoint file atomically: the file with tempSuffix in the same folder,
-// synced, then renamed over the checkpoint, so that a run killed at any moment leaves the
-// old or the new checkpoint, whole (and at most a temporary file the next save replaces).
-func (p *progress) save() error {
-	p.mu.Lock()
-	file := checkpointFile{Version: checkpointVersion, Sync: p.identity, Splits: make([]checkpointSplit, len(p.all))}
-	for i, sp := range p.all {
-		file.Splits[i] = checkpointSplit{Lower: keyColumnsOf(sp.lower), Upper: keyColumnsOf(sp.upper), Done: sp.done, Counts: sp.counts}
-		if sp.after != nil {
-			file.Splits[i].After = keyColumnsOf(sp.after)
-		}
-	}
-	p.dirty = false
-	p.mu.Unlock()
-	data, err := json.MarshalIndent(file, "", "  ")
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	tmp, err := os.Create(p.path + tempSuffix)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	_, err = tmp.Write(append(data, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if closeErr := tmp.Close(); err == nil {
-		err = closeErr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p.path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
-}
-
-// saveEvery saves the checkpoint every interval while it changes, until the returned
-// function is called; that saves it a last time and returns the first error of a save.
-// Without a checkpoint file it does nothing.
-func (p *progress) saveEvery(ctx context.Context, interval time.Duration) func() error {
-	if p.path == "" {
-		return func() error { return nil }
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var saveErr error
-	wg.Go(func() {
-		ticker := time.NewTicker(interval)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-			p.mu.Lock()
-			dirty := p.dirty
-			p.mu.Unlock()
-			if dirty && saveErr == nil {
-				saveErr = p.save()
-			}
-		}
-	})
-	return func() error {
-		close(stop)
-		wg.Wait()
-		if err := p.save(); saveErr == nil {
-			saveErr = err
-		}
-		return saveErr
-	}
-}
-
-// finish removes the checkpoint file once every split is done: a new run with the same
-// file starts afresh.
-func (p *progress) finish() error {
-	if p.path == "" {
-		return nil
-	}
-	for _, path := range []string{p.path, p.path + tempSuffix} {
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("checkpoint: %w", err)
-		}
-	}
-	return nil
 }
 
 // pending returns the splits not done yet.
