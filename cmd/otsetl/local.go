@@ -38,6 +38,7 @@ type localFlags struct {
 	streamShards int
 	primaryKey   string
 	latency      time.Duration
+	allowAnyHost bool
 	verbose      bool
 	console      consoleFlags
 }
@@ -98,6 +99,7 @@ any key works with the embedded otslocal).`,
 	f.IntVar(&flags.streamShards, "stream-shards", 1, "shards of each table's Stream in the embedded otslocal")
 	f.StringVar(&flags.primaryKey, "primary-key", "id:integer", "primary key of the tables local creates, as name:type,... (types integer, string, binary)")
 	f.DurationVar(&flags.latency, "latency", 0, "latency the embedded otslocal adds to every request, e.g. 2ms")
+	f.BoolVar(&flags.allowAnyHost, "allow-any-host", false, "embedded otslocal: "+allowAnyHostUsage)
 	f.BoolVarP(&flags.verbose, "verbose", "v", false, "also print the function's own log lines")
 	flags.console.register(cmd, "127.0.0.1:8901", "tables, row editor, Stream, invocations")
 	return cmd
@@ -172,6 +174,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		srv, err := otslocal.NewServer(s.flags.listen, otslocal.Options{
 			StreamShards: s.flags.streamShards,
 			Faults:       otslocal.Faults{Latency: s.flags.latency},
+			AllowAnyHost: s.flags.allowAnyHost,
 		})
 		if err != nil {
 			return err

@@ -192,6 +192,7 @@ func TestLocalRunsTheDocumentedVerification(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	s := startLocal(t, bin, "--stream-shards", "2")
+	assert.Equal(t, http.StatusForbidden, listTablesAs(t, s.endpoint, "evil.example:8900"), "the embedded otslocal serves loopback names only")
 
 	for id := int64(1); id <= 8; id++ {
 		s.put(t, id, id%4, fmt.Sprintf("log line %d", id))

@@ -426,6 +426,35 @@ func TestOtslocalCommand(t *testing.T) {
 	assert.Error(t, err, "nothing listens after it stopped")
 }
 
+// listTablesAs sends a ListTable to the otslocal at endpoint addressed to host, as a web
+// page does after a DNS rebinding, and returns the HTTP status.
+func listTablesAs(t *testing.T, endpoint, host string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, endpoint+"/ListTable", nil)
+	require.NoError(t, err)
+	req.Host = host
+	req.Header.Set("x-ots-instancename", "otsetl-local")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestOtslocalCommandServesLoopbackHostsOnly: on a loopback address `otsetl otslocal`
+// refuses a request addressed to another name, unless --allow-any-host.
+func TestOtslocalCommandServesLoopbackHostsOnly(t *testing.T) {
+	addr := freePort(t)
+	_, stop := startOtslocalCommand(t, noEnv, "--listen", addr)
+	assert.Equal(t, http.StatusForbidden, listTablesAs(t, "http://"+addr, "evil.example:8900"))
+	assert.Equal(t, http.StatusOK, listTablesAs(t, "http://"+addr, addr))
+	stop()
+
+	addr = freePort(t)
+	_, stop = startOtslocalCommand(t, noEnv, "--listen", addr, "--allow-any-host")
+	assert.Equal(t, http.StatusOK, listTablesAs(t, "http://"+addr, "evil.example:8900"))
+	stop()
+}
+
 // TestOtslocalCommandFlags runs `otsetl otslocal` in strict mode with two Stream shards and
 // every request of one action failing, and checks its usage errors.
 func TestOtslocalCommandFlags(t *testing.T) {

@@ -28,6 +28,7 @@ func otslocalCommand(getenv func(string) string) *cobra.Command {
 	var streamShards int
 	var faults faultFlags
 	var accessKeyID, accessKeySecret, consoleInstance string
+	var allowAnyHost bool
 	var web consoleFlags
 	cmd := &cobra.Command{
 		Use:   "otslocal",
@@ -47,6 +48,10 @@ lost when it stops.
 For testing clients under faults it can add latency and answer a share of the requests
 (or of the rows of batch requests) with the service's retryable errors, or drop their
 connections after applying them; --fault-seed makes the choices repeatable.
+
+On a loopback address it serves only requests addressed to 127.0.0.1, [::1] or localhost,
+so that a web page cannot reach it through DNS rebinding; --allow-any-host serves others too
+(a container's name, a proxy's). Another Host is refused with 403 OTSAuthFailed.
 
 --console ADDR serves the web console's table views there: the tables, their rows and a
 row editor, read and written through the Tablestore API.`,
@@ -74,7 +79,7 @@ row editor, read and written through the Tablestore API.`,
 			}
 			srv, err := otslocal.NewServer(listen, otslocal.Options{
 				Faults: injected, AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret,
-				StreamShards: streamShards,
+				StreamShards: streamShards, AllowAnyHost: allowAnyHost,
 			})
 			if err != nil {
 				return err
@@ -99,6 +104,7 @@ row editor, read and written through the Tablestore API.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", defaultOtslocalAddress, "address to listen on")
 	cmd.Flags().IntVar(&streamShards, "stream-shards", 1, "shards of each table's Stream; rows are spread over them by partition key")
+	cmd.Flags().BoolVar(&allowAnyHost, "allow-any-host", false, allowAnyHostUsage)
 	cmd.Flags().StringVar(&accessKeyID, "access-key-id", "",
 		"the only AccessKey ID accepted, with its secret (default: $"+envOtslocalAccessKeyID+"; unset: any key)")
 	cmd.Flags().StringVar(&accessKeySecret, "access-key-secret", "",
@@ -108,6 +114,9 @@ row editor, read and written through the Tablestore API.`,
 	cmd.Flags().StringVar(&consoleInstance, "instance", localInstance, "with --console: the instance whose tables the console shows")
 	return cmd
 }
+
+// allowAnyHostUsage is the help of the --allow-any-host flag of the commands that run otslocal.
+const allowAnyHostUsage = "on a loopback address, serve requests to any Host, not only to 127.0.0.1, [::1] and localhost"
 
 // serveTableConsole serves the web console's table views of instance, which client reaches,
 // until ctx ends.

@@ -41,6 +41,7 @@ import (
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/local/fclocal"
+	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
 )
 
@@ -164,7 +165,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
-	if !c.cfg.AllowRemote && !loopbackHost(r.Host) {
+	if !c.cfg.AllowRemote && !otslocal.LoopbackHost(r.Host) {
 		http.Error(w, fmt.Sprintf("console: Host %q is not a loopback address; this console serves 127.0.0.1, [::1] and localhost only", r.Host), http.StatusMisdirectedRequest)
 		return
 	}
@@ -175,19 +176,6 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.mux.ServeHTTP(w, r)
-}
-
-// loopbackHost reports whether a Host header names a loopback address or localhost.
-func loopbackHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkSameOrigin refuses a state-changing request that does not come from the console's
@@ -281,7 +269,7 @@ func CheckAddress(addr string, allowRemote bool) error {
 	if err != nil {
 		return fmt.Errorf("console address %q: want host:port, e.g. 127.0.0.1:8901", addr)
 	}
-	if !allowRemote && !loopbackHost(host) {
+	if !allowRemote && !otslocal.LoopbackHost(host) {
 		return fmt.Errorf("console address %q: %w", addr, ErrNotLoopback)
 	}
 	return nil

@@ -211,7 +211,7 @@ func FuzzRequest(f *testing.F) {
 // returns the status and the body of the answer.
 func serveRequest(srv *Server, action string, body []byte) (int, []byte) {
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodPost, "/"+action, bytes.NewReader(body))
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/"+action, bytes.NewReader(body))
 	req.Header.Set(instanceNameHeader, fuzzInstance)
 	srv.serveHTTP(rec, req)
 	return rec.Code, rec.Body.Bytes()

@@ -35,6 +35,11 @@
 // is refused with the service's 403 OTSAuthFailed; and responses are signed with that
 // secret as the Java and Python SDKs check.
 //
+// A server listening on a loopback address serves only requests addressed to a loopback
+// name (Host 127.0.0.1, [::1] or localhost, with any port), unless Options.AllowAnyHost:
+// another Host is what a web page sends after a DNS rebinding made it same-origin with the
+// server, and is refused with 403 OTSAuthFailed.
+//
 // Instances are separate namespaces, as on the service: every request names its instance
 // in the x-ots-instancename header, which the SDKs send, and reaches only that instance's
 // tables and Streams; two clients with different instance names never see each other's
@@ -67,12 +72,14 @@ type Server struct {
 	// Endpoint is "http://" + Addr, the endpoint a Tablestore SDK client is given.
 	Endpoint string
 
-	instances  *instances
-	faults     *faultInjector
-	auth       authenticator
-	httpServer *http.Server
-	served     chan struct{} // closed when the serving goroutine has returned
-	closeOnce  sync.Once
+	instances *instances
+	faults    *faultInjector
+	// loopbackOnly refuses requests whose Host is not a loopback name (LoopbackHost).
+	loopbackOnly bool
+	auth         authenticator
+	httpServer   *http.Server
+	served       chan struct{} // closed when the serving goroutine has returned
+	closeOnce    sync.Once
 }
 
 // Options configures a Server. The zero value is a server that accepts any access key,
@@ -89,6 +96,11 @@ type Options struct {
 	AccessKeySecret string
 	// Faults injects errors, latency and dropped connections; the zero value injects none.
 	Faults Faults
+	// AllowAnyHost serves requests whatever their Host header. Without it, a server
+	// listening on a loopback address serves only requests whose Host is a loopback name
+	// ([LoopbackHost]) and refuses others with 403 OTSAuthFailed; one listening on another
+	// address serves any Host.
+	AllowAnyHost bool
 }
 
 // NewServer starts a Tablestore server listening on addr, a TCP host:port
@@ -119,6 +131,9 @@ func newServer(addr string, opts Options, clock func() time.Time) (*Server, erro
 		faults:    faults,
 		auth:      newAuthenticator(opts),
 		served:    make(chan struct{}),
+	}
+	if addr, ok := listener.Addr().(*net.TCPAddr); ok && addr.IP.IsLoopback() {
+		s.loopbackOnly = !opts.AllowAnyHost
 	}
 	s.httpServer = &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 30 * time.Second}
 	go func() {
@@ -187,10 +202,17 @@ func protoOperation[R any, PR interface {
 }
 
 // serveHTTP routes "POST /<Action>" on the last path segment, so an endpoint configured
-// with a trailing slash ("//PutRow") works too.
+// with a trailing slash ("//PutRow") works too. A Host a loopback server does not serve is
+// refused first, before faults and latency.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	action := path.Base(path.Clean("/" + r.URL.Path))
-	body, err := s.faults.inject(r.Context(), action, func() ([]byte, error) { return s.handle(action, r) })
+	var body []byte
+	var err error
+	if s.loopbackOnly && !LoopbackHost(r.Host) {
+		err = hostRefused(r.Host)
+	} else {
+		body, err = s.faults.inject(r.Context(), action, func() ([]byte, error) { return s.handle(action, r) })
+	}
 	if err == errDropConnection {
 		dropConnection(w)
 		return
