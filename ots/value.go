@@ -233,6 +233,18 @@ func (v Value) format(limit int) string {
 	return "<none>"
 }
 
+// Cut returns a STRING or BINARY value longer than n bytes cut to its first n bytes (a
+// STRING at a rune boundary, as [Cut] cuts it) and true; v and false for any other value.
+func (v Value) Cut(n int) (Value, bool) {
+	if (v.kind != KindString && v.kind != KindBinary) || len(v.text) <= n {
+		return v, false
+	}
+	if v.kind == KindString {
+		return Value{kind: KindString, text: Cut(v.text, n)}, true
+	}
+	return Value{kind: KindBinary, text: v.text[:n]}, true
+}
+
 // Brief returns s cut to at most MaxQuoted bytes at a rune boundary, so that a message
 // quoting a name or a text stays short; s itself when it is short enough.
 func Brief(s string) string { return Cut(s, MaxQuoted) }

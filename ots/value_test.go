@@ -95,6 +95,20 @@ func TestBriefCutsLongValuesAndNames(t *testing.T) {
 	assert.Equal(t, "42", Integer(42).Brief())
 }
 
+func TestValueCut(t *testing.T) {
+	cut, ok := String("aé").Cut(2)
+	assert.True(t, ok)
+	assert.Equal(t, String("a"), cut, "whole runes only")
+	cut, ok = Binary([]byte{1, 2, 3}).Cut(2)
+	assert.True(t, ok)
+	assert.Equal(t, Binary([]byte{1, 2}), cut)
+	for _, v := range []Value{String("ab"), Binary([]byte{1, 2}), Integer(123456), Double(1.5), Boolean(true), {}} {
+		cut, ok := v.Cut(2)
+		assert.False(t, ok, "%v", v)
+		assert.Equal(t, v, cut)
+	}
+}
+
 func TestValueIsCompact(t *testing.T) {
 	assert.Equal(t, uintptr(32), unsafe.Sizeof(Value{}), "kind, one word, one string")
 }

@@ -15,8 +15,15 @@
 // DNS rebinding. Every state-changing request must carry the console's per-process token
 // in the X-Console-Token header (pages hold it; another site cannot read it) and, when the
 // browser sends them, an Origin equal to the console's own and a Sec-Fetch-Site of
-// same-origin. Pages forbid framing and run only the console's own scripts
-// (Content-Security-Policy). No credential appears in a page or a log line.
+// same-origin. Its JSON endpoints refuse a browser's cross-site reads (a Sec-Fetch-Site
+// other than same-origin or none) and send no CORS headers. Pages forbid framing and run
+// only the console's own scripts (Content-Security-Policy). No credential appears in a page
+// or a log line.
+//
+// Memory: a page of rows is bounded in bytes (see the paging constants): long values are
+// cut, with their full size and the whole value on demand, and at most maxRowReads pages
+// or values are read at a time, so that no page, nor any number of them, asked for by any
+// web page, takes the console's (and an embedded otslocal's) process down.
 package console
 
 import (
@@ -100,7 +107,17 @@ type Console struct {
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	logger   *slog.Logger
+	// rowReads holds a token for each page of rows or whole value being read (readSlot).
+	rowReads chan struct{}
 }
+
+// Reads of rows at a time.
+const (
+	// maxRowReads is how many pages of rows and whole values are read at once; more wait.
+	maxRowReads = 2
+	// rowReadWait is how long a read waits for its turn before it is answered 503.
+	rowReadWait = 10 * time.Second
+)
 
 // tokenHeader carries the console's token on state-changing requests.
 const tokenHeader = "X-Console-Token"
@@ -119,7 +136,8 @@ func New(cfg Config) (*Console, error) {
 	if p := cfg.Pipeline; p != nil && (p.Trigger == nil || p.Function == nil || p.Monitor == nil || p.SourceTable == "" || p.ResultTable == "") {
 		return nil, errors.New("console: Config.Pipeline needs its tables, Trigger, Function and Monitor")
 	}
-	c := &Console{cfg: cfg, endpoint: tablestore.RedactEndpoint(cfg.Endpoint), pages: map[string]*template.Template{}, logger: cfg.Logger}
+	c := &Console{cfg: cfg, endpoint: tablestore.RedactEndpoint(cfg.Endpoint), pages: map[string]*template.Template{}, logger: cfg.Logger,
+		rowReads: make(chan struct{}, maxRowReads)}
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
@@ -149,6 +167,7 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET /api/metrics", c.metricsJSON)
 	mux.HandleFunc("GET /api/tables/{name}/rows", c.rowsJSON)
 	mux.HandleFunc("POST /api/tables/{name}/rows", c.writeRow)
+	mux.HandleFunc("GET /api/tables/{name}/value", c.valueJSON)
 	mux.HandleFunc("GET /api/invocations", c.invocationsJSON)
 	mux.HandleFunc("GET /api/invocations/{id}/event", c.eventJSON)
 	mux.HandleFunc("/", c.notFound)
@@ -156,8 +175,8 @@ func New(cfg Config) (*Console, error) {
 	return c, nil
 }
 
-// ServeHTTP serves the console: the Host check, security headers, the cross-site check on
-// state-changing requests, then the page or endpoint.
+// ServeHTTP serves the console: the Host check, security headers, the cross-site checks
+// (reads of /api/, every state-changing request), then the page or endpoint.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -167,6 +186,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	if !c.cfg.AllowRemote && !otslocal.LoopbackHost(r.Host) {
 		http.Error(w, fmt.Sprintf("console: Host %q is not a loopback address; this console serves 127.0.0.1, [::1] and localhost only", r.Host), http.StatusMisdirectedRequest)
+		return
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); strings.HasPrefix(r.URL.Path, "/api/") && site != "" && site != "same-origin" && site != "none" {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf("cross-site read refused (Sec-Fetch-Site: %s): the console's data is for its own pages", site)})
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -195,6 +218,26 @@ func (c *Console) checkSameOrigin(r *http.Request) error {
 		return fmt.Errorf("request refused: no valid %s header; send it from the console's own pages", tokenHeader)
 	}
 	return nil
+}
+
+// readSlot waits for a turn to read a page of rows or a whole value (at most maxRowReads
+// at once) and returns the function that ends it. A request that waits rowReadWait in vain
+// is answered 503 with Retry-After; one whose client went away is not answered. ok is false
+// in both cases.
+func (c *Console) readSlot(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	wait := time.NewTimer(rowReadWait)
+	defer wait.Stop()
+	select {
+	case c.rowReads <- struct{}{}:
+		return func() { <-c.rowReads }, true
+	case <-r.Context().Done():
+		return nil, false
+	case <-wait.C:
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": fmt.Sprintf(
+			"The console is busy: %d reads of rows are running and this one waited %s for its turn. Try again.", maxRowReads, rowReadWait)})
+		return nil, false
+	}
 }
 
 // pageData is what every page's template gets.

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +29,8 @@ import (
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
+	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/transform"
 )
 
 // waitTimeout bounds every wait; reaching it is a failure, never a measurement.
@@ -603,4 +607,243 @@ func TestTheOverviewCountsUpToAThousandRows(t *testing.T) {
 	assert.False(t, o.Tables[0].RowsComplete, "shown as 1,000+")
 	assert.Equal(t, 0, o.Tables[1].Rows)
 	assert.True(t, o.Tables[1].RowsComplete)
+}
+
+// putBig writes rows id 0..n-1 of table with columns, through the writer of package
+// tablestore (BatchWriteRow, a request per 4 MB).
+func (s *site) putRows(t *testing.T, table string, n int, columns func(id int) []ots.Cell) {
+	t.Helper()
+	var muts []transform.Mutation
+	for id := range n {
+		muts = append(muts, transform.Mutation{Kind: transform.MutationPut, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(int64(id))}}, Columns: columns(id)})
+	}
+	writer, err := tablestore.NewClient(tablestore.Config{Endpoint: s.srv.Endpoint, Instance: otslocaltest.Instance}, otslocaltest.Credentials)
+	require.NoError(t, err)
+	_, err = writer.Write(t.Context(), table, muts)
+	require.NoError(t, err)
+}
+
+// boundedPage is the JSON of a page of rows, with what the byte bound adds.
+type boundedPage struct {
+	Columns []string
+	Rows    []struct {
+		Key   []console.TypedValue
+		Cells map[string][]struct {
+			Type, Value string
+			Timestamp   int64
+			Cut         bool
+			Size        int
+		}
+	}
+	Next      string
+	PageBytes int
+}
+
+// TestRowPagesAreBoundedInBytes: with rows of a 2 MB STRING each, a page of rows answered
+// hundreds of MB of JSON (a page of 50 rows, 100 MB; limit=1000, 300 MB). A page now reads
+// 4 MB of data at most and shows a long value cut to its first 256 bytes with its size; the
+// page says it stopped at its bound, and the next page goes on from there.
+func TestRowPagesAreBoundedInBytes(t *testing.T) {
+	s := newSite(t, nil)
+	big := strings.Repeat("é", 1<<20) // 2 MiB, Tablestore's limit, of a two-byte rune: a cut keeps whole runes
+	s.putRows(t, "result", 5, func(int) []ots.Cell {
+		return []ots.Cell{{Name: "blob", Value: ots.String(big)}, {Name: "level", Value: ots.Integer(2)}}
+	})
+	for query, next := range map[string]string{"": "from.id=2", "?limit=1000": "from.id=2&limit=1000"} {
+		body := s.get(t, "/api/tables/result/rows"+query, http.StatusOK)
+		assert.Less(t, len(body), 4<<10, "a few hundred bytes a row")
+		var page boundedPage
+		require.NoError(t, json.Unmarshal([]byte(body), &page))
+		require.Len(t, page.Rows, 2, "4 MB of data: two rows of 2 MB")
+		blob := page.Rows[0].Cells["blob"][0]
+		assert.True(t, blob.Cut)
+		assert.Equal(t, len(big), blob.Size)
+		assert.Equal(t, strings.Repeat("é", 128), blob.Value, "the first 256 bytes")
+		level := page.Rows[0].Cells["level"][0]
+		assert.Equal(t, "2", level.Value)
+		assert.False(t, level.Cut)
+		assert.Equal(t, 4<<20, page.PageBytes)
+		assert.Equal(t, next, page.Next)
+	}
+	var keys []string
+	for next := "limit=1000"; next != ""; {
+		var page boundedPage
+		s.getJSON(t, "/api/tables/result/rows?"+next, http.StatusOK, &page)
+		for _, row := range page.Rows {
+			keys = append(keys, row.Key[0].Value)
+		}
+		next = page.Next
+	}
+	assert.Equal(t, []string{"0", "1", "2", "3", "4"}, keys, "the pages go on where the bound stopped them")
+
+	// Small cells: the page's JSON, not its data, reaches the bound first.
+	columns := make([]ots.Cell, 1000)
+	for i := range columns {
+		columns[i] = ots.Cell{Name: fmt.Sprintf("c%03d", i), Value: ots.Integer(int64(i))}
+	}
+	s.putRows(t, "source_data", 100, func(int) []ots.Cell { return columns })
+	body := s.get(t, "/api/tables/source_data/rows?limit=100", http.StatusOK)
+	var page boundedPage
+	require.NoError(t, json.Unmarshal([]byte(body), &page))
+	assert.Less(t, len(page.Rows), 100)
+	assert.Greater(t, len(page.Rows), 10)
+	assert.LessOrEqual(t, len(body), 4<<20+4<<10, "the rows' JSON stops at 4 MB")
+	assert.Equal(t, fmt.Sprintf("from.id=%d&limit=100", len(page.Rows)), page.Next)
+	assert.Equal(t, 4<<20, page.PageBytes)
+}
+
+// TestAWholeValueOnDemand: GET /api/tables/{name}/value gives one version of a cell whole,
+// which a page of rows shows cut.
+func TestAWholeValueOnDemand(t *testing.T) {
+	s := newSite(t, nil)
+	long := strings.Repeat("0123456789", 100)
+	code, out := s.post(t, "result", row("PutRow", "7", col("note", "STRING", long), col("bin", "BINARY", strings.Repeat("ab", 300))), nil)
+	require.Equal(t, http.StatusOK, code, out)
+	time.Sleep(2 * time.Millisecond) // a version of another millisecond
+	code, out = s.post(t, "result", row("UpdateRow", "7", col("note", "STRING", "short now")), nil)
+	require.Equal(t, http.StatusOK, code, out)
+
+	var page boundedPage
+	s.getJSON(t, "/api/tables/result/rows?versions=all", http.StatusOK, &page)
+	require.Len(t, page.Rows, 1)
+	notes := page.Rows[0].Cells["note"]
+	require.Len(t, notes, 2)
+	assert.Equal(t, "short now", notes[0].Value)
+	assert.False(t, notes[0].Cut)
+	assert.True(t, notes[1].Cut)
+	assert.Equal(t, long[:256], notes[1].Value)
+	assert.Equal(t, 1000, notes[1].Size)
+	bin := page.Rows[0].Cells["bin"][0]
+	assert.True(t, bin.Cut)
+	assert.Equal(t, strings.Repeat("ab", 256), bin.Value, "BINARY's first 256 bytes, in hex")
+	assert.Equal(t, 300, bin.Size)
+	assert.Empty(t, page.PageBytes, "a page of one row ends for want of rows")
+
+	var value struct {
+		Type, Value string
+		Timestamp   int64
+	}
+	s.getJSON(t, fmt.Sprintf("/api/tables/result/value?key.id=7&column=note&timestamp=%d", notes[1].Timestamp), http.StatusOK, &value)
+	assert.Equal(t, "STRING", value.Type)
+	assert.Equal(t, long, value.Value)
+	assert.Equal(t, notes[1].Timestamp, value.Timestamp)
+	s.getJSON(t, "/api/tables/result/value?key.id=7&column=note", http.StatusOK, &value)
+	assert.Equal(t, "short now", value.Value, "the newest version without a timestamp")
+	s.getJSON(t, "/api/tables/result/value?key.id=7&column=bin", http.StatusOK, &value)
+	assert.Equal(t, strings.Repeat("ab", 300), value.Value)
+
+	for query, want := range map[string]string{
+		"column=note":                        `key.id (INTEGER): missing; give every primary key column`,
+		"key.id=x&column=note":               `key.id (INTEGER): \"x\" is not an INTEGER`,
+		"key.id=7":                           "give the attribute column: column=NAME",
+		"key.id=7&column=note&timestamp=-1":  `timestamp \"-1\": want a version`,
+		"key.id=7&column=note&timestamp=now": `timestamp \"now\": want a version`,
+	} {
+		assert.Contains(t, s.get(t, "/api/tables/result/value?"+query, http.StatusBadRequest), want, query)
+	}
+	for _, query := range []string{"key.id=8&column=note", "key.id=7&column=nope", "key.id=7&column=note&timestamp=1"} {
+		assert.Contains(t, s.get(t, "/api/tables/result/value?"+query, http.StatusNotFound), "has no column", query)
+	}
+	assert.Contains(t, s.get(t, "/api/tables/nope/value?key.id=7&column=note", http.StatusNotFound), "The table does not exist")
+}
+
+// TestRowReadsAreBoundedInNumber: at most two pages of rows are read at a time; the others
+// wait their turn, and a request that goes away while it waits takes none.
+func TestRowReadsAreBoundedInNumber(t *testing.T) {
+	s := newSite(t, nil)
+	counter := &slowGetRange{target: s.srv.Endpoint, release: make(chan struct{})}
+	proxy := httptest.NewServer(counter)
+	t.Cleanup(proxy.Close)
+	c, err := console.New(console.Config{Client: otslocaltest.Client(proxy.URL), Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	web := httptest.NewServer(c)
+	t.Cleanup(web.Close)
+
+	answers := make(chan int, 8)
+	for range 8 {
+		go func() {
+			resp, err := http.Get(web.URL + "/api/tables/result/rows?limit=1000")
+			if err != nil {
+				answers <- 0
+				return
+			}
+			resp.Body.Close()
+			answers <- resp.StatusCode
+		}()
+	}
+	require.Eventually(t, func() bool { return counter.inFlight.Load() == 2 }, waitTimeout, time.Millisecond, "two reads start")
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, int64(2), counter.inFlight.Load(), "and no more while they run")
+	close(counter.release)
+	for range 8 {
+		assert.Equal(t, http.StatusOK, <-answers)
+	}
+	assert.Equal(t, int64(2), counter.most.Load(), "never more than two at once")
+}
+
+// slowGetRange is a proxy to an otslocal that holds every GetRange until release is
+// closed, counting those in flight.
+type slowGetRange struct {
+	target         string
+	release        chan struct{}
+	inFlight, most atomic.Int64
+}
+
+func (p *slowGetRange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/GetRange") {
+		n := p.inFlight.Add(1)
+		for m := p.most.Load(); n > m && !p.most.CompareAndSwap(m, n); m = p.most.Load() {
+		}
+		<-p.release
+		defer p.inFlight.Add(-1)
+	}
+	target, _ := url.Parse(p.target)
+	httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+}
+
+// TestCrossSiteReadsAreRefused: any web page could read the rows endpoints (an
+// `<img src=…>` needs no token). A browser's cross-site or same-site read of /api/ is
+// refused now, and no response allows another origin (no CORS).
+func TestCrossSiteReadsAreRefused(t *testing.T) {
+	s := newSite(t, nil)
+	code, out := s.post(t, "result", row("PutRow", "1", col("level", "INTEGER", "3")), nil)
+	require.Equal(t, http.StatusOK, code, out)
+	read := func(path string, header http.Header) (int, http.Header, string) {
+		req, err := http.NewRequest(http.MethodGet, s.web.URL+path, nil)
+		require.NoError(t, err)
+		req.Header = header
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, resp.Header, string(body)
+	}
+	img := http.Header{"Sec-Fetch-Site": {"cross-site"}, "Sec-Fetch-Mode": {"no-cors"}, "Sec-Fetch-Dest": {"image"}}
+	for _, path := range []string{"/api/tables/result/rows", "/api/tables/result/rows?limit=1000", "/api/tables/result/value?key.id=1&column=level",
+		"/api/overview", "/api/metrics", "/api/invocations"} {
+		status, _, body := read(path, img)
+		assert.Equal(t, http.StatusForbidden, status, path)
+		assert.Equal(t, `{"error":"cross-site read refused (Sec-Fetch-Site: cross-site): the console's data is for its own pages"}`+"\n", body, path)
+	}
+	status, _, body := read("/api/tables/result/rows", http.Header{"Sec-Fetch-Site": {"same-site"}})
+	assert.Equal(t, http.StatusForbidden, status, body)
+	for _, site := range []string{"same-origin", "none", ""} {
+		status, header, body := read("/api/tables/result/rows", http.Header{"Sec-Fetch-Site": {site}, "Origin": {"http://evil.example"}})
+		assert.Equal(t, http.StatusOK, status, site)
+		assert.Contains(t, body, `"rows"`, site)
+		for name := range header {
+			assert.False(t, strings.HasPrefix(strings.ToLower(name), "access-control-"), "no CORS header: %s", name)
+		}
+	}
+	status, _, _ = read("/tables/result", http.Header{"Sec-Fetch-Site": {"cross-site"}, "Sec-Fetch-Mode": {"navigate"}})
+	assert.Equal(t, http.StatusOK, status, "a link from another site opens a page, which holds no rows")
+	req, err := http.NewRequest(http.MethodOptions, s.web.URL+"/api/tables/result/rows", nil)
+	require.NoError(t, err)
+	req.Header = http.Header{"Origin": {"http://evil.example"}, "Access-Control-Request-Method": {"GET"}}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.NotEqual(t, http.StatusOK, resp.StatusCode, "no preflight is answered")
+	assert.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
 }

@@ -17,12 +17,21 @@ import (
 	"github.com/otsetl/otsetl/ots"
 )
 
-// Paging of a table's page.
+// Paging of a table's page. A page is bounded in rows and in bytes, so that any table's
+// page, asked for by the console's own pages (every second) or by anyone else, takes a few
+// MB of the console's memory: its rows are read up to pageBytes of data, a longer value is
+// shown as its first cellPreviewBytes with its full size (the whole of it on demand,
+// valueJSON), and the page's JSON stops at pageBytes.
 const (
 	// defaultPageRows is how many rows a table's page shows unless its URL says limit=N.
 	defaultPageRows = 50
 	// maxPageRows is the most rows a page may ask for.
 	maxPageRows = 1000
+	// pageBytes bounds the data a page of rows reads (ots.Value.DataSize of its keys and
+	// values) and the JSON of its rows; a page holds one row whatever its size.
+	pageBytes = 4 << 20
+	// cellPreviewBytes is how much of a STRING or BINARY value a page of rows shows.
+	cellPreviewBytes = 256
 	// maxWriteBody bounds a row editor request, in bytes (a row's limit is 2 MB in
 	// Tablestore; its JSON and hex take more).
 	maxWriteBody = 8 << 20
@@ -91,10 +100,14 @@ type rowsResponse struct {
 	PrimaryKey  []keyColumnView `json:"primaryKey"`
 	MaxVersions int             `json:"maxVersions"`
 	// Columns are the attribute columns of the page's rows, by name.
-	Columns []string  `json:"columns"`
-	Rows    []rowView `json:"rows"`
+	Columns []string `json:"columns"`
+	// Rows are the page's rows, each a [rowView].
+	Rows []json.RawMessage `json:"rows"`
 	// Next is the query string of the next page; "" on the last page.
 	Next string `json:"next"`
+	// PageBytes, when the page ended at its bound in bytes rather than in rows, is that
+	// bound; 0 otherwise.
+	PageBytes int `json:"pageBytes,omitempty"`
 }
 
 // rowView is one row: its primary key values in schema order, and each attribute
@@ -105,15 +118,35 @@ type rowView struct {
 }
 
 // cellVersion is one version of a cell; Timestamp is the version, ms since the Unix epoch.
+// A STRING or BINARY value longer than cellPreviewBytes is cut to them: Cut is set and Size
+// is the whole value's size in bytes.
 type cellVersion struct {
 	TypedValue
 	Timestamp int64 `json:"timestamp"`
+	Cut       bool  `json:"cut,omitempty"`
+	Size      int   `json:"size,omitempty"`
+}
+
+// previewOf is the version v of a cell as a page of rows shows it.
+func previewOf(v tableio.Version) cellVersion {
+	cut, isCut := v.Value.Cut(cellPreviewBytes)
+	cell := cellVersion{TypedValue: typedValueOf(cut), Timestamp: v.Timestamp, Cut: isCut}
+	if isCut {
+		cell.Size = v.Value.DataSize()
+	}
+	return cell
 }
 
 // rowsJSON serves one page of a table's rows. The query: from.<column> and to.<column>
 // (see [parseRange]), limit=N rows (default 50, at most 1000), versions=all for every
-// version the table keeps.
+// version the table keeps. The page ends at limit rows or at pageBytes (see the paging
+// constants), whichever comes first.
 func (c *Console) rowsJSON(w http.ResponseWriter, r *http.Request) {
+	release, ok := c.readSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	name := r.PathValue("name")
 	d, err := tableio.Describe(r.Context(), c.cfg.Client, name)
 	if err != nil {
@@ -136,46 +169,126 @@ func (c *Console) rowsJSON(w http.ResponseWriter, r *http.Request) {
 	if q.Get("versions") == "all" {
 		rng.MaxVersions = d.MaxVersions
 	}
+	rng.MaxBytes = pageBytes
 	page, err := tableio.ReadPage(r.Context(), c.cfg.Client, name, d.PrimaryKey, rng, limit)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	resp := rowsResponse{Table: name, MaxVersions: d.MaxVersions, Columns: []string{}, Rows: make([]rowView, 0, len(page.Rows))}
+	resp := rowsResponse{Table: name, MaxVersions: d.MaxVersions, Columns: []string{}, Rows: make([]json.RawMessage, 0, len(page.Rows))}
 	for _, col := range d.PrimaryKey {
 		resp.PrimaryKey = append(resp.PrimaryKey, keyColumnView{Name: col.Name, Type: col.Type.String()})
 	}
 	seen := map[string]bool{}
-	for _, row := range page.Rows {
+	next, size := page.Next, 0
+	for i, row := range page.Rows {
 		view := rowView{Cells: map[string][]cellVersion{}}
 		for _, col := range row.PrimaryKey {
 			view.Key = append(view.Key, typedValueOf(col.Value))
+		}
+		for _, col := range row.Columns {
+			for _, v := range col.Versions {
+				view.Cells[col.Name] = append(view.Cells[col.Name], previewOf(v))
+			}
+		}
+		encoded, err := json.Marshal(view)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "encoding a row: " + err.Error()})
+			return
+		}
+		if size += len(encoded); i > 0 && size > pageBytes {
+			next = row.PrimaryKey
+			break
 		}
 		for _, col := range row.Columns {
 			if !seen[col.Name] {
 				seen[col.Name] = true
 				resp.Columns = append(resp.Columns, col.Name)
 			}
-			for _, v := range col.Versions {
-				view.Cells[col.Name] = append(view.Cells[col.Name], cellVersion{TypedValue: typedValueOf(v.Value), Timestamp: v.Timestamp})
-			}
 		}
-		resp.Rows = append(resp.Rows, view)
+		resp.Rows = append(resp.Rows, encoded)
 	}
 	slices.Sort(resp.Columns)
-	if page.Next != nil {
-		next := url.Values{}
-		for key, values := range q {
-			if !strings.HasPrefix(key, "from.") {
-				next[key] = values
-			}
+	if next != nil {
+		if len(resp.Rows) < limit {
+			resp.PageBytes = pageBytes
 		}
-		for _, col := range page.Next {
-			next.Set("from."+col.ColumnName, typedValueOf(col.Value).Value)
-		}
-		resp.Next = next.Encode()
+		resp.Next = nextQuery(q, next)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// nextQuery is the query of the page that starts at key: q with key as its from.<column>.
+func nextQuery(q url.Values, key []ots.PrimaryKeyColumn) string {
+	next := url.Values{}
+	for k, values := range q {
+		if !strings.HasPrefix(k, "from.") {
+			next[k] = values
+		}
+	}
+	for _, col := range key {
+		next.Set("from."+col.ColumnName, typedValueOf(col.Value).Value)
+	}
+	return next.Encode()
+}
+
+// valueResponse is the JSON of GET /api/tables/{name}/value: one version of a cell, whole.
+type valueResponse struct {
+	TypedValue
+	Timestamp int64 `json:"timestamp"`
+}
+
+// valueJSON serves one version of a cell whole, which a page of rows shows cut: the query
+// names the row (key.<column> for every primary key column, each the text of a
+// [TypedValue] of the column's type), the attribute column (column=NAME) and the version
+// (timestamp=MS; without it, the newest). A value is at most 2 MB in Tablestore.
+func (c *Console) valueJSON(w http.ResponseWriter, r *http.Request) {
+	release, ok := c.readSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	name := r.PathValue("name")
+	d, err := tableio.Describe(r.Context(), c.cfg.Client, name)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	column := q.Get("column")
+	var timestamp int64
+	if s := q.Get("timestamp"); s != "" {
+		timestamp, err = strconv.ParseInt(s, 10, 64)
+		if err != nil || timestamp <= 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("timestamp %q: want a version, ms since the Unix epoch", s)})
+			return
+		}
+	}
+	key := make([]ots.PrimaryKeyColumn, len(d.PrimaryKey))
+	for i, col := range d.PrimaryKey {
+		v, err := ots.ParseText(col.Type, q.Get("key."+col.Name))
+		if !q.Has("key." + col.Name) {
+			err = errors.New("missing")
+		}
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("key.%s (%s): %v; give every primary key column", col.Name, col.Type, err)})
+			return
+		}
+		key[i] = ots.PrimaryKeyColumn{ColumnName: col.Name, Value: v}
+	}
+	if column == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "give the attribute column: column=NAME"})
+		return
+	}
+	v, found, err := tableio.ReadColumn(r.Context(), c.cfg.Client, name, key, column, timestamp)
+	switch {
+	case err != nil:
+		writeError(w, err)
+	case !found:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("Row (%s) of %s has no column %s at that version now.", ots.FormatPrimaryKey(key), name, column)})
+	default:
+		writeJSON(w, http.StatusOK, valueResponse{TypedValue: typedValueOf(v.Value), Timestamp: v.Timestamp})
+	}
 }
 
 // parseRange reads the range of a table's page from its URL query: from.<column> is the

@@ -187,6 +187,21 @@ type VersionedRow struct {
 	Columns []Column
 }
 
+// DataSize is the row's data size as Tablestore counts it ([ots.Value.DataSize]): the
+// name's length and the value's size of each primary key column and of each version read.
+func (r VersionedRow) DataSize() int {
+	size := 0
+	for _, col := range r.PrimaryKey {
+		size += len(col.ColumnName) + col.Value.DataSize()
+	}
+	for _, col := range r.Columns {
+		for _, v := range col.Versions {
+			size += len(col.Name) + v.Value.DataSize()
+		}
+	}
+	return size
+}
+
 // Latest returns the row with the newest version of each attribute column.
 func (r VersionedRow) Latest() Row {
 	cells := make([]ots.Cell, len(r.Columns))
@@ -214,6 +229,11 @@ type Range struct {
 	// Columns, unless KeysOnly is set, are the attribute columns to read (columns_to_get);
 	// empty reads every column. A row holding none of them is not read at all.
 	Columns []string
+	// MaxBytes, when positive, ends a page at the first row that brings the data size of
+	// its rows ([VersionedRow.DataSize]) to MaxBytes or more, however few rows it holds: its
+	// rows hold less than MaxBytes and one row. Reading it holds one GetRange response (at
+	// most 4 MB and one row) besides.
+	MaxBytes int
 }
 
 // Page is one page of rows that [ReadPage] read.
@@ -227,9 +247,9 @@ type Page struct {
 
 // ReadPage reads the rows of r in table, whose primary key schema is schema (see
 // [PrimaryKey]), in primary key order (INTEGER as signed int64, STRING and BINARY byte-wise):
-// GetRange FORWARD, following next_start_primary_key until the page holds limit rows or
-// the range ends. A limit of 0 or less takes one GetRange response, whatever it holds (at
-// most 5000 rows or 4 MB). The error names the table; a Start or End with more columns than
+// GetRange FORWARD, following next_start_primary_key until the page holds limit rows (or
+// r.MaxBytes of data) or the range ends. A limit of 0 or less takes one GetRange response,
+// whatever it holds (at most 5000 rows or 4 MB). The error names the table; a Start or End with more columns than
 // schema, or columns of other names, is an error before any request; Tablestore's own errors
 // (a value of the wrong type, a Start not before End) wrap the SDK's *tablestore.OtsError.
 func ReadPage(ctx context.Context, client *sdk.TableStoreClient, table string, schema []ots.PrimaryKeySchema, r Range, limit int) (Page, error) {
@@ -254,6 +274,7 @@ func ReadPage(ctx context.Context, client *sdk.TableStoreClient, table string, s
 		criteria.ColumnsToGet = r.Columns
 	}
 	var page Page
+	size := 0 // the data size of page.Rows
 	for next := start; next != nil; {
 		if err := ctx.Err(); err != nil {
 			return Page{}, fmt.Errorf("tableio: GetRange on table %q: %w", table, err)
@@ -269,15 +290,21 @@ func ReadPage(ctx context.Context, client *sdk.TableStoreClient, table string, s
 		if err != nil {
 			return Page{}, fmt.Errorf("tableio: GetRange on table %q: %w", table, err)
 		}
-		for _, row := range resp.Rows {
+		for i, row := range resp.Rows {
 			converted, err := versionedRowOf(row)
 			if err != nil {
 				return Page{}, fmt.Errorf("tableio: GetRange on table %q: %w", table, err)
 			}
 			page.Rows = append(page.Rows, converted)
+			if size += converted.DataSize(); r.MaxBytes > 0 && size >= r.MaxBytes && i+1 < len(resp.Rows) {
+				if page.Next, err = ots.PrimaryKeyFromSDK(resp.Rows[i+1].PrimaryKey); err != nil {
+					return Page{}, fmt.Errorf("tableio: GetRange on table %q: %w", table, err)
+				}
+				return page, nil
+			}
 		}
 		next = resp.NextStartPrimaryKey
-		if next != nil && (limit <= 0 || len(page.Rows) >= limit) {
+		if next != nil && (limit <= 0 || len(page.Rows) >= limit || (r.MaxBytes > 0 && size >= r.MaxBytes)) {
 			if page.Next, err = ots.PrimaryKeyFromSDK(next); err != nil {
 				return Page{}, fmt.Errorf("tableio: GetRange on table %q: next start: %w", table, err)
 			}
@@ -285,6 +312,43 @@ func ReadPage(ctx context.Context, client *sdk.TableStoreClient, table string, s
 		}
 	}
 	return page, nil
+}
+
+// ReadColumn reads one version of one attribute column of the row of table with primary key
+// key (every column of the table's primary key, in order): the version whose timestamp (ms
+// since the Unix epoch) is timestamp, or the newest when timestamp is 0. found is false when
+// the row, the column or that version does not exist. It is GetRow with columns_to_get the
+// column alone, and a time range of that one version; Tablestore's errors (a key of the
+// wrong type) wrap the SDK's *tablestore.OtsError.
+func ReadColumn(ctx context.Context, client *sdk.TableStoreClient, table string, key []ots.PrimaryKeyColumn, column string, timestamp int64) (v Version, found bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return Version{}, false, fmt.Errorf("tableio: GetRow on table %q: %w", table, err)
+	}
+	pk, err := ots.SDKPrimaryKey(key)
+	if err != nil {
+		return Version{}, false, fmt.Errorf("tableio: table %q: %w", table, err)
+	}
+	criteria := &sdk.SingleRowQueryCriteria{TableName: table, PrimaryKey: pk, ColumnsToGet: []string{column}, MaxVersion: 1}
+	if timestamp != 0 { // Tablestore takes a specific time or max versions, not both
+		criteria.TimeRange, criteria.MaxVersion = &sdk.TimeRange{Specific: timestamp}, 0
+	}
+	resp, err := ots.CallSDK(func() (*sdk.GetRowResponse, error) {
+		return client.GetRow(&sdk.GetRowRequest{SingleRowQueryCriteria: criteria})
+	})
+	if err != nil {
+		return Version{}, false, fmt.Errorf("tableio: GetRow on table %q: %w", table, err)
+	}
+	for _, col := range resp.Columns {
+		if col.ColumnName != column {
+			continue
+		}
+		value, err := ots.ValueOf(col.Value)
+		if err != nil {
+			return Version{}, false, fmt.Errorf("tableio: GetRow on table %q: row (%s): attribute column %q: %w", table, ots.FormatPrimaryKey(key), column, err)
+		}
+		return Version{Value: value, Timestamp: col.Timestamp}, true, nil
+	}
+	return Version{}, false, nil
 }
 
 // rangeBound builds a GetRange bound: the columns of prefix, which must follow schema's

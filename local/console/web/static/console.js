@@ -186,13 +186,17 @@
 
   // ---- a table's page -------------------------------------------------------------------
 
+  // A page of rows shows a long STRING or BINARY value cut, with its full size ("cut" and
+  // "size"); /api/tables/{name}/value gives one version of a cell whole, which the page
+  // keeps, and the editor always loads whole values.
   function tablePage() {
     var view = document.getElementById('table-view');
     var table = view.dataset.table;
     var allVersions = view.dataset.allVersions === 'true';
-    var base = '/api/tables/' + encodeURIComponent(table) + '/rows';
+    var base = '/api/tables/' + encodeURIComponent(table);
     var errorNode = document.getElementById('rows-error');
     var last = '';
+    var whole = {}; // the whole values fetched, by cellID
 
     // The first page keeps the URL's range end, limit and versions, not its start.
     var first = new URLSearchParams(location.search);
@@ -208,54 +212,121 @@
       location.search = params.toString();
     });
 
+    function cellID(row, name, v) {
+      return JSON.stringify([row.key.map(function (k) { return k.value; }), name, v.timestamp]);
+    }
+
+    // wholeValue gives version v of column name of row whole: v itself unless it is cut.
+    function wholeValue(data, row, name, v) {
+      if (!v.cut) return Promise.resolve(v);
+      var id = cellID(row, name, v);
+      if (whole[id]) return Promise.resolve(whole[id]);
+      var params = new URLSearchParams();
+      data.primaryKey.forEach(function (k, i) { params.set('key.' + k.name, row.key[i].value); });
+      params.set('column', name);
+      params.set('timestamp', String(v.timestamp));
+      return getJSON(base + '/value?' + params.toString()).then(function (got) {
+        whole[id] = got;
+        return got;
+      });
+    }
+
+    // versionNode renders one version of a cell: whole if it was fetched, else cut, with
+    // its size and a button that fetches it whole.
+    function versionNode(data, row, name, v) {
+      var span = el('span', { class: 'version', title: 'version ' + v.timestamp + ' (' + fmtTime(v.timestamp) + ')' });
+      function show(tv, button) {
+        var nodes = valueNodes(tv);
+        span.replaceChildren(nodes[0]);
+        if (button) {
+          nodes[0].textContent += '…';
+          span.append(el('span', { class: 'cut-size', text: ' ' + fmtCount(v.size) + ' bytes' }), button);
+        }
+        span.append(nodes[1]);
+        if (allVersions) span.append(el('time', { text: fmtTime(v.timestamp) + ' · ' + v.timestamp }));
+      }
+      var fetched = v.cut && whole[cellID(row, name, v)];
+      if (!v.cut || fetched) {
+        show(fetched || v);
+        return span;
+      }
+      var button = el('button', { type: 'button', class: 'show-whole', text: 'show whole value' });
+      button.addEventListener('click', function () {
+        button.disabled = true;
+        button.textContent = 'loading…';
+        wholeValue(data, row, name, v).then(function (tv) { show(tv); }).catch(function (err) {
+          button.disabled = false;
+          button.textContent = 'show whole value';
+          showError(errorNode, err);
+        });
+      });
+      show(v, button);
+      return span;
+    }
+
+    function renderRows(data) {
+      var thead = clear(document.querySelector('#rows thead'));
+      var tbody = clear(document.querySelector('#rows tbody'));
+      var head = el('tr');
+      data.primaryKey.forEach(function (k) {
+        head.append(el('th', { class: 'pk', title: 'primary key column' }, k.name, el('span', { class: 'type', text: k.type })));
+      });
+      data.columns.forEach(function (name) { head.append(el('th', { text: name })); });
+      head.append(el('th', { text: '' }));
+      thead.append(head);
+      data.rows.forEach(function (row) {
+        var tr = el('tr', { 'data-key': JSON.stringify(row.key.map(function (v) { return v.value; })) });
+        row.key.forEach(function (v) { var nodes = valueNodes(v); tr.append(el('td', null, nodes[0], nodes[1])); });
+        data.columns.forEach(function (name) {
+          var versions = row.cells[name];
+          if (!versions) { tr.append(el('td', { class: 'absent', 'data-column': name, title: 'no such column in this row' })); return; }
+          var td = el('td', { 'data-column': name });
+          (allVersions ? versions : versions.slice(0, 1)).forEach(function (v) { td.append(versionNode(data, row, name, v)); });
+          tr.append(td);
+        });
+        var edit = el('button', { type: 'button', class: 'edit-row', text: 'Edit' });
+        edit.addEventListener('click', function () { loadIntoEditor(data, row); });
+        tr.append(el('td', null, edit));
+        tbody.append(tr);
+      });
+      var status = data.rows.length === 0 ? 'No rows in this range.' : data.rows.length + (data.rows.length === 1 ? ' row' : ' rows') + ' in primary key order' + (data.next ? ', more on the next page' : '');
+      if (data.pageBytes) status += ' (a page stops at ' + fmtCount(data.pageBytes) + ' bytes)';
+      document.getElementById('rows-status').textContent = status + '.';
+      var next = document.getElementById('next-page');
+      next.hidden = !data.next;
+      next.href = '?' + data.next;
+    }
+
+    // loadIntoEditor loads a row into the editor, its cut values fetched whole first, so
+    // that the editor never writes a cut value back.
+    function loadIntoEditor(data, row) {
+      var result = document.getElementById('editor-result');
+      var names = data.columns.filter(function (name) { return row.cells[name]; });
+      result.className = '';
+      result.textContent = 'Loading the row…';
+      Promise.all(names.map(function (name) { return wholeValue(data, row, name, row.cells[name][0]); })).then(function (values) {
+        document.querySelectorAll('#row-form input.pk').forEach(function (input, i) { input.value = row.key[i] ? row.key[i].value : ''; });
+        clear(document.querySelector('#editor-columns tbody'));
+        values.forEach(function (v, i) { addColumnRow(names[i], v.type, v.value); });
+        result.textContent = '';
+        document.getElementById('editor').scrollIntoView({ behavior: 'smooth' });
+      }).catch(function (err) {
+        result.className = 'error';
+        result.textContent = 'The row could not be loaded whole: ' + String(err.message || err);
+      });
+    }
+
     function refresh() {
-      return getJSON(base + location.search).then(function (data) {
+      return getJSON(base + '/rows' + location.search).then(function (data) {
         showError(errorNode, null);
         var text = JSON.stringify(data);
         if (text === last) return;
         last = text;
-        renderRows(data, allVersions);
+        renderRows(data);
       }).catch(function (err) { showError(errorNode, err); });
     }
     poll(refresh);
     editor(table, refresh);
-  }
-
-  function renderRows(data, allVersions) {
-    var thead = clear(document.querySelector('#rows thead'));
-    var tbody = clear(document.querySelector('#rows tbody'));
-    var head = el('tr');
-    data.primaryKey.forEach(function (k) {
-      head.append(el('th', { class: 'pk', title: 'primary key column' }, k.name, el('span', { class: 'type', text: k.type })));
-    });
-    data.columns.forEach(function (name) { head.append(el('th', { text: name })); });
-    head.append(el('th', { text: '' }));
-    thead.append(head);
-    data.rows.forEach(function (row) {
-      var tr = el('tr', { 'data-key': JSON.stringify(row.key.map(function (v) { return v.value; })) });
-      row.key.forEach(function (v) { var nodes = valueNodes(v); tr.append(el('td', null, nodes[0], nodes[1])); });
-      data.columns.forEach(function (name) {
-        var versions = row.cells[name];
-        if (!versions) { tr.append(el('td', { class: 'absent', 'data-column': name, title: 'no such column in this row' })); return; }
-        var td = el('td', { 'data-column': name });
-        (allVersions ? versions : versions.slice(0, 1)).forEach(function (v) {
-          var nodes = valueNodes(v);
-          var span = el('span', { class: 'version', title: 'version ' + v.timestamp + ' (' + fmtTime(v.timestamp) + ')' }, nodes[0], nodes[1]);
-          if (allVersions) span.append(el('time', { text: fmtTime(v.timestamp) + ' · ' + v.timestamp }));
-          td.append(span);
-        });
-        tr.append(td);
-      });
-      var edit = el('button', { type: 'button', class: 'edit-row', text: 'Edit' });
-      edit.addEventListener('click', function () { loadIntoEditor(data, row); });
-      tr.append(el('td', null, edit));
-      tbody.append(tr);
-    });
-    var status = data.rows.length === 0 ? 'No rows in this range.' : data.rows.length + (data.rows.length === 1 ? ' row' : ' rows') + ' in primary key order' + (data.next ? ', more on the next page' : '');
-    document.getElementById('rows-status').textContent = status + '.';
-    var next = document.getElementById('next-page');
-    next.hidden = !data.next;
-    next.href = '?' + data.next;
   }
 
   // ---- the row editor -------------------------------------------------------------------
@@ -279,16 +350,6 @@
     remove.addEventListener('click', function () { tr.remove(); });
     tbody.append(tr);
     return tr;
-  }
-
-  function loadIntoEditor(data, row) {
-    document.querySelectorAll('#row-form input.pk').forEach(function (input, i) { input.value = row.key[i] ? row.key[i].value : ''; });
-    clear(document.querySelector('#editor-columns tbody'));
-    data.columns.forEach(function (name) {
-      var versions = row.cells[name];
-      if (versions) addColumnRow(name, versions[0].type, versions[0].value);
-    });
-    document.getElementById('editor').scrollIntoView({ behavior: 'smooth' });
   }
 
   function editor(table, refresh) {
