@@ -183,9 +183,12 @@ type rowsPage struct {
 		Cells map[string][]struct {
 			Type, Value string
 			Timestamp   int64
+			Cut         bool
+			Size        int
 		}
 	}
-	Next string
+	Next      string
+	PageBytes int
 }
 
 func TestRowsArePagedInPrimaryKeyOrderWithTypedValues(t *testing.T) {
@@ -609,7 +612,7 @@ func TestTheOverviewCountsUpToAThousandRows(t *testing.T) {
 	assert.True(t, o.Tables[1].RowsComplete)
 }
 
-// putBig writes rows id 0..n-1 of table with columns, through the writer of package
+// putRows writes rows id 0..n-1 of table with columns, through the writer of package
 // tablestore (BatchWriteRow, a request per 4 MB).
 func (s *site) putRows(t *testing.T, table string, n int, columns func(id int) []ots.Cell) {
 	t.Helper()
@@ -621,22 +624,6 @@ func (s *site) putRows(t *testing.T, table string, n int, columns func(id int) [
 	require.NoError(t, err)
 	_, err = writer.Write(t.Context(), table, muts)
 	require.NoError(t, err)
-}
-
-// boundedPage is the JSON of a page of rows, with what the byte bound adds.
-type boundedPage struct {
-	Columns []string
-	Rows    []struct {
-		Key   []console.TypedValue
-		Cells map[string][]struct {
-			Type, Value string
-			Timestamp   int64
-			Cut         bool
-			Size        int
-		}
-	}
-	Next      string
-	PageBytes int
 }
 
 // TestRowPagesAreBoundedInBytes: with rows of a 2 MB STRING each, a page of rows answered
@@ -652,7 +639,7 @@ func TestRowPagesAreBoundedInBytes(t *testing.T) {
 	for query, next := range map[string]string{"": "from.id=2", "?limit=1000": "from.id=2&limit=1000"} {
 		body := s.get(t, "/api/tables/result/rows"+query, http.StatusOK)
 		assert.Less(t, len(body), 4<<10, "a few hundred bytes a row")
-		var page boundedPage
+		var page rowsPage
 		require.NoError(t, json.Unmarshal([]byte(body), &page))
 		require.Len(t, page.Rows, 2, "4 MB of data: two rows of 2 MB")
 		blob := page.Rows[0].Cells["blob"][0]
@@ -667,7 +654,7 @@ func TestRowPagesAreBoundedInBytes(t *testing.T) {
 	}
 	var keys []string
 	for next := "limit=1000"; next != ""; {
-		var page boundedPage
+		var page rowsPage
 		s.getJSON(t, "/api/tables/result/rows?"+next, http.StatusOK, &page)
 		for _, row := range page.Rows {
 			keys = append(keys, row.Key[0].Value)
@@ -683,7 +670,7 @@ func TestRowPagesAreBoundedInBytes(t *testing.T) {
 	}
 	s.putRows(t, "source_data", 100, func(int) []ots.Cell { return columns })
 	body := s.get(t, "/api/tables/source_data/rows?limit=100", http.StatusOK)
-	var page boundedPage
+	var page rowsPage
 	require.NoError(t, json.Unmarshal([]byte(body), &page))
 	assert.Less(t, len(page.Rows), 100)
 	assert.Greater(t, len(page.Rows), 10)
@@ -703,7 +690,7 @@ func TestAWholeValueOnDemand(t *testing.T) {
 	code, out = s.post(t, "result", row("UpdateRow", "7", col("note", "STRING", "short now")), nil)
 	require.Equal(t, http.StatusOK, code, out)
 
-	var page boundedPage
+	var page rowsPage
 	s.getJSON(t, "/api/tables/result/rows?versions=all", http.StatusOK, &page)
 	require.Len(t, page.Rows, 1)
 	notes := page.Rows[0].Cells["note"]

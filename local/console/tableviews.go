@@ -137,22 +137,33 @@ func previewOf(v tableio.Version) cellVersion {
 	return cell
 }
 
+// startTableRead waits for a turn to read rows of the table the path names (readSlot) and
+// describes it; ok is false when it answered the request itself (busy, a Tablestore error).
+// The caller calls release when its read is done.
+func (c *Console) startTableRead(w http.ResponseWriter, r *http.Request) (name string, d tableio.Description, release func(), ok bool) {
+	if release, ok = c.readSlot(w, r); !ok {
+		return "", tableio.Description{}, nil, false
+	}
+	name = r.PathValue("name")
+	d, err := tableio.Describe(r.Context(), c.cfg.Client, name)
+	if err != nil {
+		release()
+		writeError(w, err)
+		return "", tableio.Description{}, nil, false
+	}
+	return name, d, release, true
+}
+
 // rowsJSON serves one page of a table's rows. The query: from.<column> and to.<column>
 // (see [parseRange]), limit=N rows (default 50, at most 1000), versions=all for every
 // version the table keeps. The page ends at limit rows or at pageBytes (see the paging
 // constants), whichever comes first.
 func (c *Console) rowsJSON(w http.ResponseWriter, r *http.Request) {
-	release, ok := c.readSlot(w, r)
+	name, d, release, ok := c.startTableRead(w, r)
 	if !ok {
 		return
 	}
 	defer release()
-	name := r.PathValue("name")
-	d, err := tableio.Describe(r.Context(), c.cfg.Client, name)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	q := r.URL.Query()
 	rng, err := parseRange(q, d.PrimaryKey)
 	if err != nil {
@@ -243,23 +254,17 @@ type valueResponse struct {
 // [TypedValue] of the column's type), the attribute column (column=NAME) and the version
 // (timestamp=MS; without it, the newest). A value is at most 2 MB in Tablestore.
 func (c *Console) valueJSON(w http.ResponseWriter, r *http.Request) {
-	release, ok := c.readSlot(w, r)
+	name, d, release, ok := c.startTableRead(w, r)
 	if !ok {
 		return
 	}
 	defer release()
-	name := r.PathValue("name")
-	d, err := tableio.Describe(r.Context(), c.cfg.Client, name)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	q := r.URL.Query()
 	column := q.Get("column")
 	var timestamp int64
 	if s := q.Get("timestamp"); s != "" {
-		timestamp, err = strconv.ParseInt(s, 10, 64)
-		if err != nil || timestamp <= 0 {
+		var err error
+		if timestamp, err = strconv.ParseInt(s, 10, 64); err != nil || timestamp <= 0 {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("timestamp %q: want a version, ms since the Unix epoch", s)})
 			return
 		}

@@ -107,8 +107,18 @@ func requireOTSError(t *testing.T, err error, status int, code, message string) 
 // the status, the headers and the body.
 func post(t *testing.T, srv *otslocal.Server, action string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
+	return postTo(t, srv, "", action, body)
+}
+
+// postTo is post with the request addressed to host (its Host header), as a web page sends
+// it after a DNS rebinding pointed host at this machine; "" is the server's address.
+func postTo(t *testing.T, srv *otslocal.Server, host, action string, body []byte) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, srv.Endpoint+"/"+action, bytes.NewReader(body))
 	require.NoError(t, err)
+	if host != "" {
+		req.Host = host
+	}
 	req.Header.Set("x-ots-accesskeyid", "ak")
 	req.Header.Set("x-ots-instancename", otslocaltest.Instance)
 	resp, err := http.DefaultClient.Do(req)

@@ -1,9 +1,7 @@
 package otslocal_test
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"testing"
@@ -17,22 +15,6 @@ import (
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 )
-
-// postWithHost sends action with body to srv as a request addressed to host, as a web page
-// does after a DNS rebinding pointed host at this machine.
-func postWithHost(t *testing.T, srv *otslocal.Server, host, action string, body []byte) (int, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, srv.Endpoint+"/"+action, bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Host = host
-	req.Header.Set("x-ots-instancename", otslocaltest.Instance)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	respBody, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, respBody
-}
 
 // hostRefusal is the message a request addressed to host is refused with.
 func hostRefusal(host string) string {
@@ -48,7 +30,7 @@ func TestForeignHostIsRefusedOnLoopback(t *testing.T) {
 	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "source_data"})
 	deleteTable, err := proto.Marshal(&otsprotocol.DeleteTableRequest{TableName: proto.String("source_data")})
 	require.NoError(t, err)
-	status, body := postWithHost(t, srv.Server, "evil.example:8900", "DeleteTable", deleteTable)
+	status, _, body := postTo(t, srv.Server, "evil.example:8900", "DeleteTable", deleteTable)
 	requireErrorBody(t, status, body, http.StatusForbidden, "OTSAuthFailed", hostRefusal("evil.example:8900"))
 	_, err = srv.SDK.DescribeTable(&tablestore.DescribeTableRequest{TableName: "source_data"})
 	require.NoError(t, err, "the table is still there")
@@ -66,12 +48,12 @@ func TestForeignHostIsRefusedOnLoopback(t *testing.T) {
 	requireOTSError(t, err, http.StatusForbidden, "OTSAuthFailed", hostRefusal("otslocal.example:"+port))
 
 	for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port, "LocalHost", "127.1.2.3:" + port} {
-		status, body := postWithHost(t, srv.Server, host, "ListTable", nil)
+		status, _, body := postTo(t, srv.Server, host, "ListTable", nil)
 		assert.Equal(t, http.StatusOK, status, "%s: %q", host, body)
 	}
 
 	open := otslocaltest.NewServer(t, otslocal.Options{AllowAnyHost: true}, otslocaltest.Table{Name: "source_data"})
-	status, body = postWithHost(t, open.Server, "evil.example:8900", "DeleteTable", deleteTable)
+	status, _, body = postTo(t, open.Server, "evil.example:8900", "DeleteTable", deleteTable)
 	assert.Equal(t, http.StatusOK, status, "AllowAnyHost serves any Host: %q", body)
 }
 
