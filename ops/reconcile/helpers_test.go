@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -206,13 +207,14 @@ func keysOf(diffs []reconcile.Difference) []string {
 // stoppedRun syncs 6,000 source rows of 400-byte messages, three splits, one at a time, with
 // a checkpoint, and stops the run at its eighth BatchWriteRow, in the second split: the
 // checkpoint it leaves has the first split done, the second started and the third not. It
-// returns the fixture, the run's configuration (a run with it resumes) and the source rows.
-func stoppedRun(t *testing.T) (*fixture, reconcile.Config, map[int64][]ots.Cell) {
+// returns the fixture, the run's configuration (a run with it resumes), the source rows and
+// when the run started and stopped.
+func stoppedRun(t *testing.T) (f *fixture, cfg reconcile.Config, source map[int64][]ots.Cell, started, stopped time.Time) {
 	t.Helper()
-	f := newFixture(t, otslocal.Options{})
+	f = newFixture(t, otslocal.Options{})
 	counter := newRequestCounter(t, f.srv.Endpoint)
 	f.endpoint = counter.URL
-	source := levelRows(6000, 400)
+	source = levelRows(6000, 400)
 	f.put(t, sourceTable, source)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -223,13 +225,15 @@ func stoppedRun(t *testing.T) (*fixture, reconcile.Config, map[int64][]ots.Cell)
 		}
 	}
 	counter.mu.Unlock()
-	cfg := f.config(transform.Config{})
+	cfg = f.config(transform.Config{})
 	cfg.Checkpoint = filepath.Join(t.TempDir(), "sync.checkpoint")
 	cfg.Parallel = 1
+	started = time.Now()
 	_, err := reconcile.Run(ctx, cfg)
+	stopped = time.Now()
 	require.ErrorIs(t, err, context.Canceled)
 	counter.mu.Lock()
 	counter.before = nil
 	counter.mu.Unlock()
-	return f, cfg, source
+	return f, cfg, source, started, stopped
 }
