@@ -21,7 +21,7 @@ import (
 	"github.com/otsetl/otsetl/transform"
 )
 
-// The checkpoint file (docs/design.md, "Resuming"): one JSON object, written by save and
+// The checkpoint file (docs/design.md, "Sync"): one JSON object, written by save and
 // trusted only once load has checked all of it.
 //
 //	{"version": 2,
