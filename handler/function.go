@@ -189,7 +189,7 @@ func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *ev
 	if err != nil {
 		return sum, &Error{Type: ErrorTypeTablestore, Err: err}
 	}
-	muts, invalid, err := f.resolve(ctx, client, plan, &sum)
+	changes, invalid, err := f.resolve(ctx, client, plan, &sum)
 	if err != nil {
 		return sum, &Error{Type: ErrorTypeTablestore, Err: err}
 	}
@@ -206,7 +206,7 @@ func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *ev
 		}
 		sum.DeadLettered = len(letters)
 	}
-	stats, err := client.Write(ctx, f.cfg.ResultTable, muts)
+	stats, err := client.Write(ctx, f.cfg.ResultTable, changes)
 	sum.Puts, sum.Updates, sum.Deletes, sum.NotInView = stats.Puts, stats.Updates, stats.Deletes, stats.NotInView
 	sum.WriteRequests += stats.Requests
 	sum.Retries += stats.Retries
@@ -216,22 +216,23 @@ func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *ev
 	return sum, nil
 }
 
-// resolve reads the source rows of the plan's MutationReadSource entries and turns them into
-// puts and deletes. It returns the mutations to write and every invalid record (the plan's
-// and those found on the source rows), sorted by record index.
-func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan transform.Plan, sum *Summary) ([]transform.Mutation, []transform.InvalidRecord, error) {
-	var reads []int // indexes into muts
+// resolve reads the source rows of the plan's ReadSource mutations and turns them into puts
+// and deletes. It returns the row changes to write, one per mutation, and every invalid
+// record (the plan's and those found on the source rows), sorted by record index.
+func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan transform.Plan, sum *Summary) ([]ots.RowChange, []transform.InvalidRecord, error) {
+	changes := make([]ots.RowChange, len(plan.Mutations))
+	var reads []int // indexes into changes
 	var keys [][]ots.PrimaryKeyColumn
 	for i, m := range plan.Mutations {
-		if m.Kind == transform.MutationReadSource {
+		changes[i] = m.RowChange
+		if m.ReadSource {
 			reads = append(reads, i)
 			keys = append(keys, m.PrimaryKey)
 		}
 	}
 	if len(keys) == 0 {
-		return plan.Mutations, plan.Invalid, nil
+		return changes, plan.Invalid, nil
 	}
-	muts := slices.Clone(plan.Mutations)
 	invalid := slices.Clone(plan.Invalid)
 	rows, stats, err := client.Read(ctx, f.cfg.SourceTable, keys, f.rule.ReadColumns())
 	sum.Reads += len(keys)
@@ -241,16 +242,16 @@ func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan 
 		return nil, nil, fmt.Errorf("reading source rows: %w", err)
 	}
 	for i, at := range reads {
-		m, err := f.rule.Resolve(muts[at], rows[i].Columns, rows[i].Found)
+		change, err := f.rule.Resolve(keys[i], rows[i].Columns, rows[i].Found)
 		if err != nil {
-			for _, idx := range muts[at].Records {
+			for _, idx := range plan.Mutations[at].Records {
 				invalid = append(invalid, transform.InvalidRecord{Index: idx, Err: err})
 			}
 		}
-		muts[at] = m
+		changes[at] = change
 	}
 	slices.SortStableFunc(invalid, func(a, b transform.InvalidRecord) int { return cmp.Compare(a.Index, b.Index) })
-	return muts, invalid, nil
+	return changes, invalid, nil
 }
 
 // Dead-letter table layout: primary key `id` STRING, the hex SHA-256 of the record's raw
@@ -279,9 +280,9 @@ const (
 const maxDeadLetterPartBytes = 1 << 20
 
 // deadLetters turns the invalid records of ev into dead-letter rows, one per distinct record.
-func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidRecord) []transform.Mutation {
+func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidRecord) []ots.RowChange {
 	now := f.now()
-	letters := make([]transform.Mutation, 0, len(invalid))
+	letters := make([]ots.RowChange, 0, len(invalid))
 	seen := make(map[string]bool, len(invalid))
 	for _, inv := range invalid {
 		letter := DeadLetter(&ev.Records[inv.Index], fmt.Sprintf("record %d: %v", inv.Index, inv.Err), f.cfg.SourceTable, now)
@@ -290,7 +291,6 @@ func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidReco
 			continue
 		}
 		seen[id] = true
-		letter.Records = []int{inv.Index}
 		letters = append(letters, letter)
 	}
 	return letters
@@ -305,7 +305,7 @@ func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidReco
 // the record and its JSON keep at most their first 1 MB each, and the error column says
 // when they were cut, or why the record has no JSON form (a NaN, say, of a record built in
 // code).
-func DeadLetter(rec *events.Record, reason, sourceTable string, now time.Time) transform.Mutation {
+func DeadLetter(rec *events.Record, reason, sourceTable string, now time.Time) ots.RowChange {
 	decoded, err := events.MarshalRecordJSON(rec)
 	if err != nil {
 		reason += fmt.Sprintf("; it has no JSON form: %v", err)
@@ -321,8 +321,8 @@ func DeadLetter(rec *events.Record, reason, sourceTable string, now time.Time) t
 	if len(raw) > maxDeadLetterPartBytes || len(decoded) > maxDeadLetterPartBytes {
 		reason += fmt.Sprintf(" (a record of %d bytes, its JSON of %d: the first %d bytes of each are kept)", len(raw), len(decoded), maxDeadLetterPartBytes)
 	}
-	return transform.Mutation{
-		Kind:       transform.MutationPut,
+	return ots.RowChange{
+		Kind:       ots.PutRow,
 		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: ots.String(hex.EncodeToString(sum[:]))}},
 		Columns: []ots.Cell{
 			{Name: DeadLetterDecoded, Value: ots.String(ots.Cut(string(decoded), maxDeadLetterPartBytes))},

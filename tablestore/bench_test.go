@@ -12,7 +12,6 @@ import (
 	"github.com/golang/protobuf/proto"
 
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // cannedTransport answers every request with body, HTTP 200, without a network.
@@ -40,16 +39,16 @@ func okResponse(table string, rows int) []byte {
 	return body
 }
 
-// BenchmarkWrite measures Write of 1,000 mutations (half puts of two cells, half deletes) in
+// BenchmarkWrite measures Write of 1,000 row changes (half puts of two cells, half deletes) in
 // five requests of 200 rows, answered without a network: the client's CPU per row.
 func BenchmarkWrite(b *testing.B) {
 	const rows = 1000
-	muts := make([]transform.Mutation, rows)
-	for i := range muts {
-		muts[i] = transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(int64(i))}}}
+	changes := make([]ots.RowChange, rows)
+	for i := range changes {
+		changes[i] = ots.RowChange{Kind: ots.DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(int64(i))}}}
 		if i%2 == 0 {
-			muts[i].Kind = transform.MutationPut
-			muts[i].Columns = []ots.Cell{{Name: "level", Value: ots.Integer(2)}, {Name: "message", Value: ots.String(strings.Repeat("m", 40))}}
+			changes[i].Kind = ots.PutRow
+			changes[i].Columns = []ots.Cell{{Name: "level", Value: ots.Integer(2)}, {Name: "message", Value: ots.String(strings.Repeat("m", 40))}}
 		}
 	}
 	saved := httpClient.Transport
@@ -61,7 +60,7 @@ func BenchmarkWrite(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		stats, err := c.Write(context.Background(), "result", muts)
+		stats, err := c.Write(context.Background(), "result", changes)
 		if err != nil || stats.Requests != 5 {
 			b.Fatal(stats, err)
 		}

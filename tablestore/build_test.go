@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // key returns the primary key `id=<id>`.
@@ -21,27 +20,27 @@ func key(id int64) []ots.PrimaryKeyColumn {
 	return []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(id)}}
 }
 
-// put returns a MutationPut of row id with cells.
-func put(id int64, cells ...ots.Cell) transform.Mutation {
-	return transform.Mutation{Kind: transform.MutationPut, PrimaryKey: key(id), Columns: cells}
+// put returns a PutRow of row id with cells.
+func put(id int64, cells ...ots.Cell) ots.RowChange {
+	return ots.RowChange{Kind: ots.PutRow, PrimaryKey: key(id), Columns: cells}
 }
 
 // cell returns an attribute cell.
 func cell(name string, v ots.Value) ots.Cell { return ots.Cell{Name: name, Value: v} }
 
 func TestEstimateRowSizeNeverUnderestimatesTheSDKEncoding(t *testing.T) {
-	muts := []transform.Mutation{
+	changes := []ots.RowChange{
 		put(1),
 		put(-1<<63, cell("level", ots.Integer(3)), cell("message", ots.String("hello")),
 			cell("ratio", ots.Double(0.5)), cell("ok", ots.Boolean(true)), cell("blob", ots.Binary(make([]byte, 1000)))),
-		{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "g", Value: ots.String(strings.Repeat("k", 1024))}}},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(7), Columns: []ots.Cell{cell("gone", ots.Value{}), cell("message", ots.String("x"))}},
+		{Kind: ots.DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "g", Value: ots.String(strings.Repeat("k", 1024))}}},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: key(7), Columns: []ots.Cell{cell("gone", ots.Value{}), cell("message", ots.String("x"))}},
 	}
-	rows, err := new(rowBuffers).build("result", muts)
+	rows, err := new(rowBuffers).build("result", changes)
 	require.NoError(t, err)
-	for i, m := range muts {
+	for i, m := range changes {
 		framed := len(appendBatchWriteRowRequest(nil, "result", rows[i:i+1])) - len(appendBatchWriteRowRequest(nil, "result", nil))
-		assert.GreaterOrEqual(t, estimateRowSize(m), framed, "mutation %d: PlainBuffer and protobuf framing", i)
+		assert.GreaterOrEqual(t, estimateRowSize(m), framed, "row change %d: PlainBuffer and protobuf framing", i)
 	}
 }
 
@@ -49,7 +48,7 @@ func TestEstimateRowSizeNeverUnderestimatesTheSDKEncoding(t *testing.T) {
 func sizedRows(sizes ...int) []rowWrite {
 	rows := make([]rowWrite, len(sizes))
 	for i, size := range sizes {
-		rows[i] = rowWrite{kind: transform.MutationPut, size: size}
+		rows[i] = rowWrite{kind: ots.PutRow, size: size}
 	}
 	return rows
 }
@@ -88,80 +87,76 @@ func TestChunkingUsesTheRowEstimate(t *testing.T) {
 	// equal one: the boundary falls where the estimate says.
 	base := estimateRowSize(put(1, cell("payload", ots.String(""))))
 	payload := strings.Repeat("x", maxBatchWriteBytes/2-base)
-	muts := []transform.Mutation{
+	changes := []ots.RowChange{
 		put(1, cell("payload", ots.String(payload))),
 		put(2, cell("payload", ots.String(payload))),
 		put(3, cell("payload", ots.String(payload))),
 	}
-	require.Equal(t, maxBatchWriteBytes/2, estimateRowSize(muts[0]))
-	rows, err := new(rowBuffers).build("result", muts)
+	require.Equal(t, maxBatchWriteBytes/2, estimateRowSize(changes[0]))
+	rows, err := new(rowBuffers).build("result", changes)
 	require.NoError(t, err)
 	assert.Equal(t, []int{2, 1}, chunkLengths(chunkRowWrites(rows)))
 
-	muts[0].Columns[0].Value = ots.String(payload + "x")
-	rows, err = new(rowBuffers).build("result", muts)
+	changes[0].Columns[0].Value = ots.String(payload + "x")
+	rows, err = new(rowBuffers).build("result", changes)
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 2}, chunkLengths(chunkRowWrites(rows)))
 }
 
 func TestBuildRowWritesEncodesTheSDKsRowChanges(t *testing.T) {
-	muts := []transform.Mutation{
+	changes := []ots.RowChange{
 		put(1, cell("a", ots.Integer(1)), cell("b", ots.String("x"))),
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2)},
-		{Kind: transform.MutationDelete, PrimaryKey: key(3)},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(4), Columns: []ots.Cell{cell("a", ots.Double(2.5)), cell("b", ots.Value{})}},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: key(2)},
+		{Kind: ots.DeleteRow, PrimaryKey: key(3)},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: key(4), Columns: []ots.Cell{cell("a", ots.Double(2.5)), cell("b", ots.Value{})}},
 	}
-	rows, err := new(rowBuffers).build("result", muts)
+	rows, err := new(rowBuffers).build("result", changes)
 	require.NoError(t, err)
 	require.Len(t, rows, 3, "an update without columns is skipped")
-	for i, m := range []transform.Mutation{muts[0], muts[2], muts[3]} {
+	for i, m := range []ots.RowChange{changes[0], changes[2], changes[3]} {
 		assert.Equal(t, sdkRowChange(t, "result", m).Serialize(), rows[i].row, "%s: the SDK's row change: no timestamps, a cell without a value deletes all versions", m.Kind)
 		assert.Equal(t, m.PrimaryKey, rows[i].primaryKey)
 	}
 	assert.Equal(t, []string{"PutRow", "DeleteRow", "UpdateRow"}, []string{rows[0].operation(), rows[1].operation(), rows[2].operation()})
 }
 
-func TestBuildRowWritesRejectsBadMutations(t *testing.T) {
+func TestBuildRowWritesRejectsBadRowChanges(t *testing.T) {
 	cases := map[string]struct {
-		muts []transform.Mutation
-		want string
+		changes []ots.RowChange
+		want    string
 	}{
 		"double primary key": {
-			[]transform.Mutation{{Kind: transform.MutationPut, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Double(1.5)}}}},
-			`mutation 0 (put) of row (id=1.5) for table "result": primary key column "id" holds DOUBLE`,
+			[]ots.RowChange{{Kind: ots.PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Double(1.5)}}}},
+			`row change 0 (put) of row (id=1.5) for table "result": primary key column "id" holds DOUBLE`,
 		},
 		"boolean primary key": {
-			[]transform.Mutation{{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Boolean(true)}}}},
+			[]ots.RowChange{{Kind: ots.DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Boolean(true)}}}},
 			`primary key column "id" holds BOOLEAN`,
 		},
 		"missing primary key value": {
-			[]transform.Mutation{{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id"}}}},
+			[]ots.RowChange{{Kind: ots.DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id"}}}},
 			`primary key column "id" holds NONE`,
 		},
 		"empty primary key": {
-			[]transform.Mutation{{Kind: transform.MutationDelete}},
+			[]ots.RowChange{{Kind: ots.DeleteRow}},
 			"empty primary key",
 		},
 		"put cell without value": {
-			[]transform.Mutation{put(1, cell("a", ots.Value{}))},
+			[]ots.RowChange{put(1, cell("a", ots.Value{}))},
 			`column "a" has no value`,
 		},
-		"read-source": {
-			[]transform.Mutation{{Kind: transform.MutationReadSource, PrimaryKey: key(1)}},
-			"unsupported mutation kind read-source",
-		},
 		"zero kind": {
-			[]transform.Mutation{{PrimaryKey: key(1)}},
-			"unsupported mutation kind MutationKind(0)",
+			[]ots.RowChange{{PrimaryKey: key(1)}},
+			"unsupported row change kind RowChangeKind(0)",
 		},
 		"duplicate key": {
-			[]transform.Mutation{put(1), put(2), {Kind: transform.MutationDelete, PrimaryKey: key(1)}},
-			`mutations 0 and 2 both write row (id=1) of table "result"`,
+			[]ots.RowChange{put(1), put(2), {Kind: ots.DeleteRow, PrimaryKey: key(1)}},
+			`row changes 0 and 2 both write row (id=1) of table "result"`,
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			rows, err := new(rowBuffers).build("result", tc.muts)
+			rows, err := new(rowBuffers).build("result", tc.changes)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Nil(t, rows)

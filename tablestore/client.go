@@ -6,7 +6,7 @@
 // protobuf types read the answers, and failures come back as the SDK's *OtsError.
 //
 // A [Client] is built per invocation from that invocation's STS credentials ([aliyun.Credentials]). [Client.Write]
-// applies planned [transform.Mutation]s in requests of at most 200 rows and 4 MB, several at a
+// applies [ots.RowChange]s in requests of at most 200 rows and 4 MB, several at a
 // time; [Client.Read] fetches rows by primary key, 100 keys a request. Both retry what
 // Tablestore reports as transient — for a whole request or for single rows — with
 // exponential backoff and jitter until the context's deadline, less a safety margin,

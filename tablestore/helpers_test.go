@@ -26,7 +26,6 @@ import (
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // testCreds are the credentials of every client of the tests: otslocaltest's, which hold a
@@ -91,11 +90,11 @@ func countRows(t *testing.T, endpoint, table string) int {
 }
 
 // seed writes rows with the code under test and checks that it wrote them all.
-func seed(t *testing.T, c *Client, table string, muts ...transform.Mutation) {
+func seed(t *testing.T, c *Client, table string, changes ...ots.RowChange) {
 	t.Helper()
-	stats, err := c.Write(t.Context(), table, muts)
+	stats, err := c.Write(t.Context(), table, changes)
 	require.NoError(t, err)
-	require.Equal(t, len(muts), stats.Puts+stats.Deletes+stats.Updates)
+	require.Equal(t, len(changes), stats.Puts+stats.Deletes+stats.Updates)
 }
 
 // newReverseProxy returns a reverse proxy to backend, for a test to tamper with traffic.

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // This file encodes the rows of a BatchWriteRow request in PlainBuffer, Tablestore's row
@@ -64,12 +63,12 @@ func crc8Of[T string | []byte](crc byte, data T) byte {
 	return crc
 }
 
-// appendRowChange appends the PlainBuffer row change of a mutation of kind (put, delete or
+// appendRowChange appends the PlainBuffer row change of kind (put, delete or
 // update-if-exists) to b: the header, the primary key cells, then the cells of a put (each
 // with a value) or of an update (a value puts it, none deletes all its versions), then the
 // delete marker of a delete and the row checksum. Values must be of the kinds the
-// mutation's checks allow; the cells carry no timestamp.
-func appendRowChange(b []byte, kind transform.MutationKind, pk []ots.PrimaryKeyColumn, cells []ots.Cell) []byte {
+// row change's checks allow; the cells carry no timestamp.
+func appendRowChange(b []byte, kind ots.RowChangeKind, pk []ots.PrimaryKeyColumn, cells []ots.Cell) []byte {
 	b = binary.LittleEndian.AppendUint32(b, pbHeader)
 	b = append(b, pbTagRowPK)
 	var rowCRC, cellCRC byte
@@ -77,7 +76,7 @@ func appendRowChange(b []byte, kind transform.MutationKind, pk []ots.PrimaryKeyC
 		b, cellCRC = appendCell(b, col.ColumnName, col.Value)
 		rowCRC = crc8(rowCRC, cellCRC)
 	}
-	if kind != transform.MutationDelete && len(cells) > 0 {
+	if kind != ots.DeleteRow && len(cells) > 0 {
 		b = append(b, pbTagRowData)
 		for _, c := range cells {
 			b, cellCRC = appendCell(b, c.Name, c.Value)
@@ -85,7 +84,7 @@ func appendRowChange(b []byte, kind transform.MutationKind, pk []ots.PrimaryKeyC
 		}
 	}
 	marker := byte(0)
-	if kind == transform.MutationDelete {
+	if kind == ots.DeleteRow {
 		b = append(b, pbTagDeleteMarker)
 		marker = 1
 	}

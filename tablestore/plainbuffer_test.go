@@ -11,29 +11,28 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // sdkRowChange is the oracle of the encoder: the SDK's row change for m, built with the
 // SDK's own API as the documented samples do (PutRowChange with IGNORE, DeleteRowChange with
 // IGNORE, UpdateRowChange with EXPECT_EXIST, PutColumn and DeleteColumn).
-func sdkRowChange(t testing.TB, table string, m transform.Mutation) sdk.RowChange {
+func sdkRowChange(t testing.TB, table string, m ots.RowChange) sdk.RowChange {
 	t.Helper()
 	pk, err := ots.SDKPrimaryKey(m.PrimaryKey)
 	require.NoError(t, err)
 	switch m.Kind {
-	case transform.MutationPut:
+	case ots.PutRow:
 		put := &sdk.PutRowChange{TableName: table, PrimaryKey: pk}
 		put.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 		for _, c := range m.Columns {
 			put.AddColumn(c.Name, c.Value.Any())
 		}
 		return put
-	case transform.MutationDelete:
+	case ots.DeleteRow:
 		del := &sdk.DeleteRowChange{TableName: table, PrimaryKey: pk}
 		del.SetCondition(sdk.RowExistenceExpectation_IGNORE)
 		return del
-	case transform.MutationUpdateIfExists:
+	case ots.UpdateRowIfExists:
 		update := &sdk.UpdateRowChange{TableName: table, PrimaryKey: pk}
 		update.SetCondition(sdk.RowExistenceExpectation_EXPECT_EXIST)
 		for _, c := range m.Columns {
@@ -49,10 +48,10 @@ func sdkRowChange(t testing.TB, table string, m transform.Mutation) sdk.RowChang
 	return nil
 }
 
-// encoderCases are mutations with every row kind, primary keys of every type and of one to
+// encoderCases are row changes with every row kind, primary keys of every type and of one to
 // four columns, attribute values of every type, empty and long strings and binaries,
 // extreme numbers, delete-column cells and names that are not ASCII.
-func encoderCases() []transform.Mutation {
+func encoderCases() []ots.RowChange {
 	pk := func(values ...ots.Value) []ots.PrimaryKeyColumn {
 		cols := make([]ots.PrimaryKeyColumn, len(values))
 		for i, v := range values {
@@ -68,21 +67,21 @@ func encoderCases() []transform.Mutation {
 		{Name: "s", Value: ots.String("héllo")}, {Name: "s0", Value: ots.String("")}, {Name: "slong", Value: ots.String(strings.Repeat("x", 70000))},
 		{Name: "列", Value: ots.Integer(7)},
 	}
-	return []transform.Mutation{
-		{Kind: transform.MutationPut, PrimaryKey: pk(ots.Integer(1)), Columns: every},
-		{Kind: transform.MutationPut, PrimaryKey: pk(ots.Integer(-1)), Columns: nil},
-		{Kind: transform.MutationPut, PrimaryKey: pk(ots.String("a"), ots.Integer(0), ots.Binary([]byte{9}), ots.String("")), Columns: every[:3]},
-		{Kind: transform.MutationPut, PrimaryKey: pk(ots.Binary(nil), ots.String(strings.Repeat("k", 1024))), Columns: every[9:]},
-		{Kind: transform.MutationDelete, PrimaryKey: pk(ots.Integer(math.MaxInt64))},
-		{Kind: transform.MutationDelete, PrimaryKey: pk(ots.String("x"), ots.Binary([]byte("y")), ots.Integer(3))},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: pk(ots.Integer(5)), Columns: append([]ots.Cell{{Name: "gone"}}, every...)},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: pk(ots.String("u"), ots.Integer(2)), Columns: []ots.Cell{{Name: "gone"}, {Name: "also gone"}}},
+	return []ots.RowChange{
+		{Kind: ots.PutRow, PrimaryKey: pk(ots.Integer(1)), Columns: every},
+		{Kind: ots.PutRow, PrimaryKey: pk(ots.Integer(-1)), Columns: nil},
+		{Kind: ots.PutRow, PrimaryKey: pk(ots.String("a"), ots.Integer(0), ots.Binary([]byte{9}), ots.String("")), Columns: every[:3]},
+		{Kind: ots.PutRow, PrimaryKey: pk(ots.Binary(nil), ots.String(strings.Repeat("k", 1024))), Columns: every[9:]},
+		{Kind: ots.DeleteRow, PrimaryKey: pk(ots.Integer(math.MaxInt64))},
+		{Kind: ots.DeleteRow, PrimaryKey: pk(ots.String("x"), ots.Binary([]byte("y")), ots.Integer(3))},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: pk(ots.Integer(5)), Columns: append([]ots.Cell{{Name: "gone"}}, every...)},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: pk(ots.String("u"), ots.Integer(2)), Columns: []ots.Cell{{Name: "gone"}, {Name: "also gone"}}},
 	}
 }
 
-// randomMutation draws a mutation of any writable kind with a primary key of 1–4 columns and
+// randomRowChange draws a row change of any writable kind with a primary key of 1–4 columns and
 // up to 6 cells of any type (for updates, some without a value).
-func randomMutation(r *rand.Rand) transform.Mutation {
+func randomRowChange(r *rand.Rand) ots.RowChange {
 	value := func(kinds ...ots.Kind) ots.Value {
 		switch kinds[r.IntN(len(kinds))] {
 		case ots.KindInteger:
@@ -100,16 +99,16 @@ func randomMutation(r *rand.Rand) transform.Mutation {
 		}
 		return ots.Binary(b)
 	}
-	m := transform.Mutation{Kind: []transform.MutationKind{transform.MutationPut, transform.MutationDelete, transform.MutationUpdateIfExists}[r.IntN(3)]}
+	m := ots.RowChange{Kind: []ots.RowChangeKind{ots.PutRow, ots.DeleteRow, ots.UpdateRowIfExists}[r.IntN(3)]}
 	for i := range 1 + r.IntN(4) {
 		m.PrimaryKey = append(m.PrimaryKey, ots.PrimaryKeyColumn{ColumnName: fmt.Sprintf("k%d", i), Value: value(ots.KindInteger, ots.KindString, ots.KindBinary)})
 	}
-	if m.Kind == transform.MutationDelete {
+	if m.Kind == ots.DeleteRow {
 		return m
 	}
 	for i := range r.IntN(7) {
 		c := ots.Cell{Name: fmt.Sprintf("c%d_%s", i, strings.Repeat("n", r.IntN(20)))}
-		if m.Kind == transform.MutationPut || r.IntN(4) > 0 {
+		if m.Kind == ots.PutRow || r.IntN(4) > 0 {
 			c.Value = value(ots.KindInteger, ots.KindDouble, ots.KindBoolean, ots.KindString, ots.KindBinary)
 		}
 		m.Columns = append(m.Columns, c)
@@ -121,7 +120,7 @@ func TestAppendRowChangeIsTheSDKsSerialization(t *testing.T) {
 	cases := encoderCases()
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {
-		cases = append(cases, randomMutation(r))
+		cases = append(cases, randomRowChange(r))
 	}
 	for i, m := range cases {
 		want := sdkRowChange(t, "result", m).Serialize()

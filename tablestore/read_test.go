@@ -11,7 +11,6 @@ import (
 
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
 
 func TestReadPresentAndAbsentRows(t *testing.T) {
@@ -69,7 +68,7 @@ func TestReadReturnsTheLatestVersion(t *testing.T) {
 	_, c := newTable(t, "source_data")
 	seed(t, c, "source_data", put(1, cell("level", ots.Integer(1))))
 	for level := int64(2); level <= 4; level++ {
-		seed(t, c, "source_data", transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1),
+		seed(t, c, "source_data", ots.RowChange{Kind: ots.UpdateRowIfExists, PrimaryKey: key(1),
 			Columns: []ots.Cell{cell("level", ots.Integer(level))}})
 	}
 	rows, _, err := c.Read(t.Context(), "source_data", [][]ots.PrimaryKeyColumn{key(1)}, nil)
@@ -100,11 +99,11 @@ func TestReadSelectsColumns(t *testing.T) {
 
 func TestReadChunksManyKeys(t *testing.T) {
 	_, c := newTable(t, "source_data")
-	var muts []transform.Mutation
+	var changes []ots.RowChange
 	for id := int64(0); id < 250; id += 2 {
-		muts = append(muts, put(id, cell("n", ots.Integer(id*10))))
+		changes = append(changes, put(id, cell("n", ots.Integer(id*10))))
 	}
-	seed(t, c, "source_data", muts...)
+	seed(t, c, "source_data", changes...)
 
 	keys := make([][]ots.PrimaryKeyColumn, 250)
 	for i := range keys {
@@ -197,11 +196,11 @@ func TestReadGivesUpBeforeTheDeadline(t *testing.T) {
 
 func TestReadRerequestsOnlyTheFailedKeys(t *testing.T) {
 	srv, c := newFaultyTable(t, "source_data", "BatchGetRow", otslocal.FaultRates{RowFailure: 0.4})
-	var muts []transform.Mutation
+	var changes []ots.RowChange
 	for id := int64(0); id < 20; id += 2 {
-		muts = append(muts, put(id, cell("n", ots.Integer(id))))
+		changes = append(changes, put(id, cell("n", ots.Integer(id))))
 	}
-	seed(t, c, "source_data", muts...)
+	seed(t, c, "source_data", changes...)
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchGetRow")
 	faulty := newTestClient(t, endpoint, 0)
 	keys := make([][]ots.PrimaryKeyColumn, 20)

@@ -20,7 +20,6 @@ import (
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // capturedRequest is what a capturing transport saw of one request.
@@ -57,15 +56,15 @@ func answerAllOK(body []byte) (int, []byte) {
 	return http.StatusOK, okResponse(req.Tables[0].GetTableName(), len(req.Tables[0].Rows))
 }
 
-// sdkBatchWriteRow sends muts with the SDK's own BatchWriteRow, as a client built for
+// sdkBatchWriteRow sends changes with the SDK's own BatchWriteRow, as a client built for
 // endpoint, instance and creds, and returns the request it sent.
-func sdkBatchWriteRow(t *testing.T, endpoint, instance string, creds aliyun.Credentials, table string, muts []transform.Mutation) capturedRequest {
+func sdkBatchWriteRow(t *testing.T, endpoint, instance string, creds aliyun.Credentials, table string, changes []ots.RowChange) capturedRequest {
 	t.Helper()
 	capture := &capturingTransport{answer: answerAllOK}
 	client := sdk.NewClientWithConfig(endpoint, instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken,
 		&sdk.TableStoreConfig{Transport: capture, HTTPTimeout: sdk.HTTPTimeout{RequestTimeout: requestTimeout}})
 	req := new(sdk.BatchWriteRowRequest)
-	for _, m := range muts {
+	for _, m := range changes {
 		req.AddRowChange(sdkRowChange(t, table, m))
 	}
 	_, err := client.BatchWriteRow(req)
@@ -80,28 +79,28 @@ func sdkBatchWriteRow(t *testing.T, endpoint, instance string, creds aliyun.Cred
 // SDK's x-ots-date), with and without a security token.
 func TestRequestsAreTheSDKs(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	batches := [][]transform.Mutation{encoderCases()}
+	batches := [][]ots.RowChange{encoderCases()}
 	for range 20 {
-		batch := make([]transform.Mutation, 1+r.IntN(maxBatchWriteRows))
+		batch := make([]ots.RowChange, 1+r.IntN(maxBatchWriteRows))
 		for i := range batch {
-			batch[i] = randomMutation(r)
+			batch[i] = randomRowChange(r)
 			batch[i].PrimaryKey = append(batch[i].PrimaryKey, ots.PrimaryKeyColumn{ColumnName: "n", Value: ots.Integer(int64(i))}) // distinct
 		}
 		batches = append(batches, batch)
 	}
 	for _, creds := range []aliyun.Credentials{testCreds, {AccessKeyID: "LTAI-long-term", AccessKeySecret: "secret"}} {
 		for i, batch := range batches {
-			var muts []transform.Mutation
+			var changes []ots.RowChange
 			for _, m := range batch {
-				if m.Kind != transform.MutationUpdateIfExists || len(m.Columns) > 0 { // Write skips the others
-					muts = append(muts, m)
+				if m.Kind != ots.UpdateRowIfExists || len(m.Columns) > 0 { // Write skips the others
+					changes = append(changes, m)
 				}
 			}
-			want := sdkBatchWriteRow(t, "http://tablestore.test:8800", "inst", creds, "result", muts)
+			want := sdkBatchWriteRow(t, "http://tablestore.test:8800", "inst", creds, "result", changes)
 
 			c, err := NewClient(Config{Endpoint: "http://tablestore.test:8800", Instance: "inst"}, creds)
 			require.NoError(t, err)
-			rows, err := new(rowBuffers).build("result", muts)
+			rows, err := new(rowBuffers).build("result", changes)
 			require.NoError(t, err)
 			body := appendBatchWriteRowRequest(nil, "result", rows)
 			req, err := c.newRequest(t.Context(), "BatchWriteRow", body, want.header.Get("X-Ots-Date"))
@@ -151,7 +150,7 @@ func TestErrorsAreTheSDKs(t *testing.T) {
 			require.NoError(t, err)
 			ctx, cancel := context.WithTimeout(t.Context(), deadlineMargin) // no time for retries
 			defer cancel()
-			_, err = c.Write(ctx, "result", []transform.Mutation{put(1)})
+			_, err = c.Write(ctx, "result", []ots.RowChange{put(1)})
 			require.Error(t, err)
 
 			var sdkOts *sdk.OtsError
@@ -173,7 +172,7 @@ func TestWriteIsSignedAsTheServiceChecks(t *testing.T) {
 	srv := otslocaltest.NewServer(t, otslocal.Options{AccessKeyID: testCreds.AccessKeyID, AccessKeySecret: testCreds.AccessKeySecret},
 		otslocaltest.Table{Name: "result"})
 	c := newTestClient(t, srv.Endpoint, 0)
-	stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(1, cell("a", ots.String("x"))), {Kind: transform.MutationDelete, PrimaryKey: key(2)}})
+	stats, err := c.Write(t.Context(), "result", []ots.RowChange{put(1, cell("a", ots.String("x"))), {Kind: ots.DeleteRow, PrimaryKey: key(2)}})
 	require.NoError(t, err)
 	assert.Equal(t, WriteStats{Requests: 1, Puts: 1, Deletes: 1}, stats)
 
@@ -181,7 +180,7 @@ func TestWriteIsSignedAsTheServiceChecks(t *testing.T) {
 	wrong.AccessKeySecret = "not-the-secret"
 	bad, err := NewClient(Config{Endpoint: srv.Endpoint, Instance: otslocaltest.Instance}, wrong)
 	require.NoError(t, err)
-	stats, err = bad.Write(t.Context(), "result", []transform.Mutation{put(1)})
+	stats, err = bad.Write(t.Context(), "result", []ots.RowChange{put(1)})
 	var otsErr *sdk.OtsError
 	require.ErrorAs(t, err, &otsErr)
 	assert.Equal(t, "OTSAuthFailed", otsErr.Code)

@@ -11,7 +11,6 @@ import (
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // BatchWriteRow limits per request (Tablestore "Limits", wide column model: at most 200 rows
@@ -36,12 +35,12 @@ const (
 type WriteStats struct {
 	// Requests is the number of BatchWriteRow requests sent, retries included.
 	Requests int
-	// Puts counts rows written with PutRow (MutationPut).
+	// Puts counts rows written with PutRow (ots.PutRow).
 	Puts int
-	// Updates counts conditional updates (MutationUpdateIfExists) settled: applied, or
+	// Updates counts conditional updates (ots.UpdateRowIfExists) settled: applied, or
 	// refused because the row was not in the result table. NotInView counts the latter.
 	Updates int
-	// Deletes counts rows deleted with DeleteRow (MutationDelete).
+	// Deletes counts rows deleted with DeleteRow (ots.DeleteRow).
 	Deletes int
 	// NotInView counts conditional updates that Tablestore refused with
 	// OTSConditionCheckFail (RowExistenceExpectation EXPECT_EXIST on an absent row): the row
@@ -62,22 +61,22 @@ func (s *WriteStats) add(o WriteStats) {
 	s.Retries += o.Retries
 }
 
-// rowWrite is one row change ready to be sent: a whole mutation, or one part of a mutation
-// too large for one request.
+// rowWrite is one row change ready to be sent: a whole row change of the Write, or one part
+// of one too large for one request.
 type rowWrite struct {
-	kind transform.MutationKind
+	kind ots.RowChangeKind
 	// primaryKey is the row's primary key, formatted for messages only when one is needed.
 	primaryKey []ots.PrimaryKeyColumn
-	// cells are the cells the row change writes: the mutation's, or a part of them.
+	// cells are the cells the row change writes: the row change's, or a part of them.
 	cells []ots.Cell
 	// row is the row change in PlainBuffer (appendRowChange).
 	row []byte
 	// size is the estimated encoded size in bytes.
 	size int
-	// mutation is the index of the mutation in the Write's; part is which part of it this
+	// change is the index of the row change in the Write's; part is which part of it this
 	// is, from 0, and last whether no part follows.
-	mutation, part int
-	last           bool
+	change, part int
+	last         bool
 }
 
 // operation names the row operation for messages: PutRow, UpdateRow or DeleteRow.
@@ -97,26 +96,26 @@ func (w *rowWrite) operation() string {
 // UpdateRow with EXPECT_EXIST; a delete is a DeleteRow with IGNORE.
 func (w *rowWrite) wire() (operation, expect byte) {
 	switch {
-	case w.kind == transform.MutationPut && w.part == 0:
+	case w.kind == ots.PutRow && w.part == 0:
 		return pbOperationPut, pbExpectIgnore
-	case w.kind == transform.MutationPut:
+	case w.kind == ots.PutRow:
 		return pbOperationUpdate, pbExpectIgnore
-	case w.kind == transform.MutationUpdateIfExists:
+	case w.kind == ots.UpdateRowIfExists:
 		return pbOperationUpdate, pbExpectExist
 	}
 	return pbOperationDelete, pbExpectIgnore
 }
 
-// Write applies mutations to table with BatchWriteRow and reports what it did:
+// Write applies changes to table with BatchWriteRow and reports what it did:
 //
-//   - MutationPut: PutRow with RowExistenceExpectation IGNORE; the row becomes exactly
+//   - ots.PutRow: PutRow with RowExistenceExpectation IGNORE; the row becomes exactly
 //     Columns. Every cell needs a value.
-//   - MutationDelete: DeleteRow with IGNORE.
-//   - MutationUpdateIfExists: UpdateRow with EXPECT_EXIST: a cell with a value is put, a cell
+//   - ots.DeleteRow: DeleteRow with IGNORE.
+//   - ots.UpdateRowIfExists: UpdateRow with EXPECT_EXIST: a cell with a value is put, a cell
 //     without one deletes all versions of its column. OTSConditionCheckFail means the row is
-//     not in the view and counts in NotInView. A mutation without columns is skipped.
+//     not in the view and counts in NotInView. A change without columns is skipped.
 //
-// Cells carry no timestamp: Tablestore stamps them with its own time (ms). Mutations need
+// Cells carry no timestamp: Tablestore stamps them with its own time (ms). Changes need
 // distinct primary keys, since requests run concurrently and in no particular order. Rows
 // go in requests of at most 200 rows and 4 MB (estimated conservatively), at most
 // MaxConcurrentRequests at a time. A row larger than one request (Tablestore keeps rows of
@@ -141,24 +140,24 @@ func (w *rowWrite) wire() (operation, expect byte) {
 // The requests are the SDK's, byte for byte, built without its intermediate objects (see
 // appendRowChange and appendBatchWriteRowRequest), and its protobuf types read the answers.
 //
-// A mutation of another kind, a primary key or a cell that Tablestore would refuse
-// (checkMutation), a put cell without a value, or a primary key given twice is an error
+// A change of another kind, a primary key or a cell that Tablestore would refuse
+// (checkRowChange), a put cell without a value, or a primary key given twice is an error
 // before anything is sent. On failure some rows may have been written; the returned stats
 // count them.
-func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutation) (WriteStats, error) {
+func (c *Client) Write(ctx context.Context, table string, changes []ots.RowChange) (WriteStats, error) {
 	if table == "" {
 		return WriteStats{}, errors.New("tablestore: Write: empty table name")
 	}
 	bufs := rowBufferPool.Get().(*rowBuffers)
 	defer bufs.release()
-	rows, err := bufs.build(table, muts)
+	rows, err := bufs.build(table, changes)
 	if err != nil {
 		return WriteStats{}, err
 	}
 	var stats WriteStats
 	w := &write{table: table}
 	for part := 0; len(rows) > 0; part++ {
-		// The rows of this round: every mutation's part number part, but for the
+		// The rows of this round: every row change's part number part, but for the
 		// conditional updates that found no row.
 		round, later := rows, rows[:0:0]
 		if bufs.parts > 1 {
@@ -167,7 +166,7 @@ func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutat
 				switch {
 				case row.part > part:
 					later = append(later, row)
-				case !w.notFound(row.mutation):
+				case !w.notFound(row.change):
 					round = append(round, row)
 				}
 			}
@@ -193,10 +192,10 @@ func (c *Client) Write(ctx context.Context, table string, muts []transform.Mutat
 type write struct {
 	table  string
 	mu     sync.Mutex
-	absent map[int]bool // by mutation index; nil until one is
+	absent map[int]bool // by row change index; nil until one is
 }
 
-// notFoundRow reports that the conditional update of mutation i found no row.
+// notFoundRow reports that the conditional update of row change i found no row.
 func (w *write) notFoundRow(i int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -206,7 +205,7 @@ func (w *write) notFoundRow(i int) {
 	w.absent[i] = true
 }
 
-// notFound reports whether the conditional update of mutation i found no row.
+// notFound reports whether the conditional update of row change i found no row.
 func (w *write) notFound(i int) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -218,40 +217,40 @@ func (w *write) notFound(i int) bool {
 type rowBuffers struct {
 	rows      []rowWrite
 	encodings []byte
-	// parts is the most parts a mutation was cut into.
+	// parts is the most parts a row change was cut into.
 	parts int
 }
 
 // rowBufferPool holds the rowBuffers of finished Writes.
 var rowBufferPool = sync.Pool{New: func() any { return new(rowBuffers) }}
 
-// release empties b, keeping nothing of the mutations alive, and puts it back into the pool.
+// release empties b, keeping nothing of the row changes alive, and puts it back into the pool.
 func (b *rowBuffers) release() {
 	clear(b.rows)
 	b.rows, b.parts = b.rows[:0], 0
 	rowBufferPool.Put(b)
 }
 
-// build checks mutations, skips conditional updates without columns, checks that no primary
-// key appears twice, cuts a mutation too large for one request into parts (splitCells), and
+// build checks changes, skips conditional updates without columns, checks that no primary
+// key appears twice, cuts a row change too large for one request into parts (splitCells), and
 // encodes each row change (appendRowChange) into b. The rows are valid until b is released.
-func (b *rowBuffers) build(table string, muts []transform.Mutation) ([]rowWrite, error) {
-	sources := make([]int, 0, len(muts)) // the mutations that write something
-	for i, m := range muts {
-		skip, err := checkMutation(m)
+func (b *rowBuffers) build(table string, changes []ots.RowChange) ([]rowWrite, error) {
+	sources := make([]int, 0, len(changes)) // the row changes that write something
+	for i, m := range changes {
+		skip, err := checkRowChange(m)
 		if err != nil {
-			return nil, fmt.Errorf("tablestore: mutation %d (%s) of row (%s) for table %q: %w", i, m.Kind, ots.FormatPrimaryKey(m.PrimaryKey), table, err)
+			return nil, fmt.Errorf("tablestore: row change %d (%s) of row (%s) for table %q: %w", i, m.Kind, ots.FormatPrimaryKey(m.PrimaryKey), table, err)
 		}
 		if !skip {
 			sources = append(sources, i)
 		}
 	}
-	group, first := ots.GroupPrimaryKeys(len(sources), func(i int) []ots.PrimaryKeyColumn { return muts[sources[i]].PrimaryKey })
+	group, first := ots.GroupPrimaryKeys(len(sources), func(i int) []ots.PrimaryKeyColumn { return changes[sources[i]].PrimaryKey })
 	if len(first) < len(sources) {
 		for i, g := range group {
 			if at := first[g]; at != i {
-				return nil, fmt.Errorf("tablestore: mutations %d and %d both write row (%s) of table %q; one Write needs distinct primary keys",
-					sources[at], sources[i], ots.FormatPrimaryKey(muts[sources[i]].PrimaryKey), table)
+				return nil, fmt.Errorf("tablestore: row changes %d and %d both write row (%s) of table %q; one Write needs distinct primary keys",
+					sources[at], sources[i], ots.FormatPrimaryKey(changes[sources[i]].PrimaryKey), table)
 			}
 		}
 	}
@@ -259,8 +258,8 @@ func (b *rowBuffers) build(table string, muts []transform.Mutation) ([]rowWrite,
 	b.parts = 1
 	total := 0
 	for _, at := range sources {
-		m := &muts[at]
-		row := rowWrite{kind: m.Kind, primaryKey: m.PrimaryKey, cells: m.Columns, size: estimateRowSize(*m), mutation: at, last: true}
+		m := &changes[at]
+		row := rowWrite{kind: m.Kind, primaryKey: m.PrimaryKey, cells: m.Columns, size: estimateRowSize(*m), change: at, last: true}
 		if row.size <= maxBatchWriteBytes {
 			rows = append(rows, row)
 			total += row.size
@@ -268,8 +267,8 @@ func (b *rowBuffers) build(table string, muts []transform.Mutation) ([]rowWrite,
 		}
 		parts := splitCells(*m)
 		for part, cells := range parts {
-			size := estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey, Columns: cells})
-			rows = append(rows, rowWrite{kind: m.Kind, primaryKey: m.PrimaryKey, cells: cells, size: size, mutation: at, part: part, last: part == len(parts)-1})
+			size := estimateRowSize(ots.RowChange{PrimaryKey: m.PrimaryKey, Columns: cells})
+			rows = append(rows, rowWrite{kind: m.Kind, primaryKey: m.PrimaryKey, cells: cells, size: size, change: at, part: part, last: part == len(parts)-1})
 			total += size
 		}
 		b.parts = max(b.parts, len(parts))
@@ -281,8 +280,8 @@ func (b *rowBuffers) build(table string, muts []transform.Mutation) ([]rowWrite,
 	for i := range rows {
 		row := &rows[i]
 		kind := row.kind
-		if kind == transform.MutationPut && row.part > 0 {
-			kind = transform.MutationUpdateIfExists // an UpdateRow of the cells
+		if kind == ots.PutRow && row.part > 0 {
+			kind = ots.UpdateRowIfExists // an UpdateRow of the cells
 		}
 		start := len(buf)
 		buf = appendRowChange(buf, kind, row.primaryKey, row.cells)
@@ -294,26 +293,26 @@ func (b *rowBuffers) build(table string, muts []transform.Mutation) ([]rowWrite,
 
 // splitCells cuts the cells of m, in order, into parts that each fit in one request with
 // m's primary key (estimateRowSize at most maxBatchWriteBytes). A part holds at least one
-// cell: checkMutation lets no value be larger than ots.MaxAttributeValueBytes, which fits.
-func splitCells(m transform.Mutation) [][]ots.Cell {
+// cell: checkRowChange lets no value be larger than ots.MaxAttributeValueBytes, which fits.
+func splitCells(m ots.RowChange) [][]ots.Cell {
 	var parts [][]ots.Cell
-	start, size := 0, estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey})
+	start, size := 0, estimateRowSize(ots.RowChange{PrimaryKey: m.PrimaryKey})
 	for i, c := range m.Columns {
 		cellSize := cellOverheadBytes + len(c.Name) + c.Value.DataSize()
 		if i > start && size+cellSize > maxBatchWriteBytes {
 			parts = append(parts, m.Columns[start:i:i])
-			start, size = i, estimateRowSize(transform.Mutation{PrimaryKey: m.PrimaryKey})
+			start, size = i, estimateRowSize(ots.RowChange{PrimaryKey: m.PrimaryKey})
 		}
 		size += cellSize
 	}
 	return append(parts, m.Columns[start:])
 }
 
-// checkMutation checks that m can be written: a put, a delete or a conditional update, a
+// checkRowChange checks that m can be written: a put, a delete or a conditional update, a
 // primary key and cells within Tablestore's limits (ots.CheckPrimaryKeyColumn,
 // ots.CheckAttribute), a value in every cell of a put. It reports whether m is a conditional
 // update without columns, which writes nothing.
-func checkMutation(m transform.Mutation) (skip bool, err error) {
+func checkRowChange(m ots.RowChange) (skip bool, err error) {
 	if len(m.PrimaryKey) == 0 {
 		return false, errors.New("empty primary key")
 	}
@@ -323,25 +322,25 @@ func checkMutation(m transform.Mutation) (skip bool, err error) {
 		}
 	}
 	switch m.Kind {
-	case transform.MutationPut, transform.MutationUpdateIfExists:
+	case ots.PutRow, ots.UpdateRowIfExists:
 		for _, cell := range m.Columns {
-			if m.Kind == transform.MutationPut && cell.Value.IsNone() {
+			if m.Kind == ots.PutRow && cell.Value.IsNone() {
 				return false, fmt.Errorf("column %q has no value; a put needs a value in every cell", ots.Brief(cell.Name))
 			}
 			if err := ots.CheckAttribute(cell.Name, cell.Value, m.PrimaryKey); err != nil {
 				return false, err
 			}
 		}
-		return m.Kind == transform.MutationUpdateIfExists && len(m.Columns) == 0, nil
-	case transform.MutationDelete:
+		return m.Kind == ots.UpdateRowIfExists && len(m.Columns) == 0, nil
+	case ots.DeleteRow:
 		return false, nil
 	}
-	return false, fmt.Errorf("unsupported mutation kind %s; only put, delete and update-if-exists can be written", m.Kind)
+	return false, fmt.Errorf("unsupported row change kind %s; only put, delete and update-if-exists can be written", m.Kind)
 }
 
-// estimateRowSize returns an upper bound of the bytes a mutation's row takes in a
+// estimateRowSize returns an upper bound of the bytes a row change takes in a
 // BatchWriteRow request.
-func estimateRowSize(m transform.Mutation) int {
+func estimateRowSize(m ots.RowChange) int {
 	size := rowOverheadBytes
 	for _, col := range m.PrimaryKey {
 		size += cellOverheadBytes + len(col.ColumnName) + col.Value.DataSize()
@@ -492,7 +491,7 @@ func tableResults(table string, sent int, resp *otsprotocol.BatchWriteRowRespons
 }
 
 // settle maps the row results of a BatchWriteRow to the rows sent, in order, and counts
-// the mutations they settle: a mutation counts when its last part is written, or when a
+// the row changes they settle: a row change counts when its last part is written, or when a
 // conditional update finds no row. It returns the rows to re-send with the first of their
 // errors, or the error of a row that failed for good.
 func (w *write) settle(sent []rowWrite, results []rowResult, stats *WriteStats) (again []rowWrite, retry, err error) {
@@ -503,11 +502,11 @@ func (w *write) settle(sent []rowWrite, results []rowResult, stats *WriteStats) 
 			if row.last {
 				stats.count(row.kind)
 			}
-		case row.kind == transform.MutationUpdateIfExists && res.code == codeConditionCheckFail:
+		case row.kind == ots.UpdateRowIfExists && res.code == codeConditionCheckFail:
 			stats.count(row.kind)
 			stats.NotInView++
 			if !row.last {
-				w.notFoundRow(row.mutation)
+				w.notFoundRow(row.change)
 			}
 		case retryableCode(res.code, res.message):
 			again = append(again, *row)
@@ -522,13 +521,13 @@ func (w *write) settle(sent []rowWrite, results []rowResult, stats *WriteStats) 
 }
 
 // count counts one settled row of the given kind.
-func (s *WriteStats) count(kind transform.MutationKind) {
+func (s *WriteStats) count(kind ots.RowChangeKind) {
 	switch kind {
-	case transform.MutationPut:
+	case ots.PutRow:
 		s.Puts++
-	case transform.MutationUpdateIfExists:
+	case ots.UpdateRowIfExists:
 		s.Updates++
-	case transform.MutationDelete:
+	case ots.DeleteRow:
 		s.Deletes++
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/transform"
 )
 
 func TestWriteAppliesPutsDeletesAndConditionalUpdates(t *testing.T) {
@@ -34,16 +33,16 @@ func TestWriteAppliesPutsDeletesAndConditionalUpdates(t *testing.T) {
 		put(4, cell("level", ots.Integer(9))),
 	)
 
-	stats, err := c.Write(t.Context(), "result", []transform.Mutation{
+	stats, err := c.Write(t.Context(), "result", []ots.RowChange{
 		put(1, cell("blob", ots.Binary([]byte{0, 1, 2})), cell("level", ots.Integer(5)),
 			cell("message", ots.String("hello")), cell("ok", ots.Boolean(false)), cell("ratio", ots.Double(1.5))),
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []ots.Cell{
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: key(2), Columns: []ots.Cell{
 			cell("message", ots.String("after")), cell("level", ots.Value{}),
 		}},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("message", ots.String("ghost"))}},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(5)},
-		{Kind: transform.MutationDelete, PrimaryKey: key(4)},
-		{Kind: transform.MutationDelete, PrimaryKey: key(6)},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("message", ots.String("ghost"))}},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: key(5)},
+		{Kind: ots.DeleteRow, PrimaryKey: key(4)},
+		{Kind: ots.DeleteRow, PrimaryKey: key(6)},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, WriteStats{Requests: 1, Puts: 1, Updates: 2, Deletes: 2, NotInView: 1}, stats,
@@ -61,15 +60,15 @@ func TestWriteAppliesPutsDeletesAndConditionalUpdates(t *testing.T) {
 
 func TestWriteIsIdempotent(t *testing.T) {
 	srv, c := newTable(t, "result")
-	muts := []transform.Mutation{
+	changes := []ots.RowChange{
 		put(1, cell("message", ots.String("a"))),
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1), Columns: []ots.Cell{cell("x", ots.Integer(1))}},
-		{Kind: transform.MutationDelete, PrimaryKey: key(2)},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: key(1), Columns: []ots.Cell{cell("x", ots.Integer(1))}},
+		{Kind: ots.DeleteRow, PrimaryKey: key(2)},
 	}
 	for range 2 {
-		_, err := c.Write(t.Context(), "result", muts[:1])
+		_, err := c.Write(t.Context(), "result", changes[:1])
 		require.NoError(t, err)
-		_, err = c.Write(t.Context(), "result", muts[1:])
+		_, err = c.Write(t.Context(), "result", changes[1:])
 		require.NoError(t, err)
 	}
 	assert.Equal(t, map[string]any{"message": "a", "x": int64(1)}, getRow(t, srv.Endpoint, "result", key(1)))
@@ -81,18 +80,18 @@ func TestWriteNothing(t *testing.T) {
 	stats, err := c.Write(t.Context(), "result", nil)
 	require.NoError(t, err)
 	assert.Zero(t, stats)
-	stats, err = c.Write(t.Context(), "result", []transform.Mutation{{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(1)}})
+	stats, err = c.Write(t.Context(), "result", []ots.RowChange{{Kind: ots.UpdateRowIfExists, PrimaryKey: key(1)}})
 	require.NoError(t, err)
-	assert.Zero(t, stats, "skipped mutations send nothing")
+	assert.Zero(t, stats, "skipped row changes send nothing")
 }
 
 func TestWriteChunksByRowCount(t *testing.T) {
 	srv, c := newTable(t, "result")
-	muts := make([]transform.Mutation, 450)
-	for i := range muts {
-		muts[i] = put(int64(i), cell("level", ots.Integer(int64(i))))
+	changes := make([]ots.RowChange, 450)
+	for i := range changes {
+		changes[i] = put(int64(i), cell("level", ots.Integer(int64(i))))
 	}
-	stats, err := c.Write(t.Context(), "result", muts)
+	stats, err := c.Write(t.Context(), "result", changes)
 	require.NoError(t, err)
 	assert.Equal(t, WriteStats{Requests: 3, Puts: 450}, stats)
 	assert.Equal(t, 450, countRows(t, srv.Endpoint, "result"))
@@ -103,12 +102,12 @@ func TestWriteChunksBySize(t *testing.T) {
 	srv, c := newTable(t, "result")
 	// Three rows of 1.5 MB: two fit in 4 MB, three do not.
 	big := strings.Repeat("x", 1536<<10)
-	muts := []transform.Mutation{
+	changes := []ots.RowChange{
 		put(1, cell("payload", ots.String(big))),
 		put(2, cell("payload", ots.String(big))),
 		put(3, cell("payload", ots.String(big))),
 	}
-	stats, err := c.Write(t.Context(), "result", muts)
+	stats, err := c.Write(t.Context(), "result", changes)
 	require.NoError(t, err)
 	assert.Equal(t, WriteStats{Requests: 2, Puts: 3}, stats)
 	for id := int64(1); id <= 3; id++ {
@@ -153,11 +152,11 @@ func TestWriteHonoursTheConcurrencyBound(t *testing.T) {
 	gated := serve(t, gate(newReverseProxy(t, srv.Endpoint)))
 
 	c := newTestClient(t, gated, bound)
-	muts := make([]transform.Mutation, 1000)
-	for i := range muts {
-		muts[i] = put(int64(i), cell("n", ots.Integer(int64(i))))
+	changes := make([]ots.RowChange, 1000)
+	for i := range changes {
+		changes[i] = put(int64(i), cell("n", ots.Integer(int64(i))))
 	}
-	stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
+	stats, err := c.Write(withTimeout(t, time.Minute), "result", changes)
 	require.NoError(t, err)
 	assert.Equal(t, WriteStats{Requests: 5, Puts: 1000}, stats)
 	mu.Lock()
@@ -169,9 +168,9 @@ func TestWriteHonoursTheConcurrencyBound(t *testing.T) {
 func TestWriteInvalidPrimaryKeyNamesTheRow(t *testing.T) {
 	srv, c := newTable(t, "result")
 	wrongType := []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.String("five")}}
-	stats, err := c.Write(t.Context(), "result", []transform.Mutation{
+	stats, err := c.Write(t.Context(), "result", []ots.RowChange{
 		put(1, cell("a", ots.Integer(1))),
-		{Kind: transform.MutationPut, PrimaryKey: wrongType, Columns: []ots.Cell{cell("a", ots.Integer(2))}},
+		{Kind: ots.PutRow, PrimaryKey: wrongType, Columns: []ots.Cell{cell("a", ots.Integer(2))}},
 	})
 	require.Error(t, err)
 	var rowErr *RowError
@@ -188,34 +187,33 @@ func TestWriteInvalidPrimaryKeyNamesTheRow(t *testing.T) {
 	assert.NotNil(t, getRow(t, srv.Endpoint, "result", key(1)))
 }
 
-func TestWriteRejectsUnwritableMutationsBeforeSending(t *testing.T) {
+func TestWriteRejectsUnwritableRowChangesBeforeSending(t *testing.T) {
 	srv, c := newTable(t, "result")
-	for name, m := range map[string]transform.Mutation{
-		"double key":     {Kind: transform.MutationPut, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Double(1)}}},
+	for name, m := range map[string]ots.RowChange{
+		"double key":     {Kind: ots.PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Double(1)}}},
 		"cell w/o value": put(1, cell("a", ots.Value{})),
-		"read-source":    {Kind: transform.MutationReadSource, PrimaryKey: key(1)},
 		"unknown kind":   {Kind: 99, PrimaryKey: key(1)},
-		"empty key":      {Kind: transform.MutationDelete},
-		"no key value":   {Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id"}}},
-		"boolean key":    {Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Boolean(true)}}},
+		"empty key":      {Kind: ots.DeleteRow},
+		"no key value":   {Kind: ots.DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id"}}},
+		"boolean key":    {Kind: ots.DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Boolean(true)}}},
 		"duplicate key":  put(7),
 	} {
 		t.Run(name, func(t *testing.T) {
-			stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(7, cell("a", ots.Integer(1))), m})
+			stats, err := c.Write(t.Context(), "result", []ots.RowChange{put(7, cell("a", ots.Integer(1))), m})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), `table "result"`)
 			assert.Zero(t, stats)
 		})
 	}
 	assert.Zero(t, countRows(t, srv.Endpoint, "result"), "nothing was sent")
-	_, err := c.Write(t.Context(), "", []transform.Mutation{put(1)})
+	_, err := c.Write(t.Context(), "", []ots.RowChange{put(1)})
 	assert.Error(t, err)
 }
 
 func TestWriteToMissingTableFails(t *testing.T) {
 	srv := startServer(t)
 	c := newTestClient(t, srv.Endpoint, 0)
-	stats, err := c.Write(t.Context(), "nope", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
+	stats, err := c.Write(t.Context(), "nope", []ots.RowChange{put(1, cell("a", ots.Integer(1)))})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `BatchWriteRow on table "nope"`)
 	assert.Contains(t, err.Error(), "OTSObjectNotExist")
@@ -226,9 +224,9 @@ func TestWriteRetriesABusyServer(t *testing.T) {
 	srv, _ := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{ServerBusy: 0.7})
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
-	stats, err := c.Write(withTimeout(t, time.Minute), "result", []transform.Mutation{
+	stats, err := c.Write(withTimeout(t, time.Minute), "result", []ots.RowChange{
 		put(1, cell("a", ots.Integer(1))),
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []ots.Cell{cell("a", ots.Integer(2))}},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: key(2), Columns: []ots.Cell{cell("a", ots.Integer(2))}},
 	})
 	require.NoError(t, err)
 	seen := exchanges()
@@ -244,18 +242,18 @@ func TestWriteRetriesABusyServer(t *testing.T) {
 
 func TestWriteRetriesADroppedConnection(t *testing.T) {
 	srv, c := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{DropConnection: 0.5})
-	muts := make([]transform.Mutation, 10)
-	for i := range muts {
-		muts[i] = put(int64(i), cell("n", ots.Integer(int64(i))))
+	changes := make([]ots.RowChange, 10)
+	for i := range changes {
+		changes[i] = put(int64(i), cell("n", ots.Integer(int64(i))))
 	}
 	for range 5 {
-		stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
+		stats, err := c.Write(withTimeout(t, time.Minute), "result", changes)
 		require.NoError(t, err)
 		assert.Equal(t, 10, stats.Puts)
 		assert.Equal(t, stats.Retries+1, stats.Requests)
 	}
 	require.NoError(t, srv.SetFaults(otslocal.Faults{}))
-	for i := range muts {
+	for i := range changes {
 		assert.Equal(t, map[string]any{"n": int64(i)}, getRow(t, srv.Endpoint, "result", key(int64(i))), "row %d", i)
 	}
 }
@@ -264,7 +262,7 @@ func TestWriteGivesUpBeforeTheDeadline(t *testing.T) {
 	srv, _ := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{ServerBusy: 1})
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
-	stats, err := c.Write(withTimeout(t, 2*time.Second), "result", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
+	stats, err := c.Write(withTimeout(t, 2*time.Second), "result", []ots.RowChange{put(1, cell("a", ots.Integer(1)))})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrDeadline)
 	assert.Contains(t, err.Error(), "OTSServerBusy")
@@ -280,7 +278,7 @@ func TestWriteStopsWhenCancelled(t *testing.T) {
 	_, c := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{ServerBusy: 1})
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	_, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
+	_, err := c.Write(ctx, "result", []ots.RowChange{put(1, cell("a", ots.Integer(1)))})
 	require.ErrorIs(t, err, context.Canceled, "retries end with the context")
 }
 
@@ -288,17 +286,17 @@ func TestWriteResendsOnlyTheFailedRows(t *testing.T) {
 	srv, _ := newFaultyTable(t, "result", "BatchWriteRow", otslocal.FaultRates{RowFailure: 0.4})
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
-	muts := make([]transform.Mutation, 20)
-	for i := range muts {
-		muts[i] = put(int64(i), cell("n", ots.Integer(int64(i))))
+	changes := make([]ots.RowChange, 20)
+	for i := range changes {
+		changes[i] = put(int64(i), cell("n", ots.Integer(int64(i))))
 	}
-	stats, err := c.Write(withTimeout(t, time.Minute), "result", muts)
+	stats, err := c.Write(withTimeout(t, time.Minute), "result", changes)
 	require.NoError(t, err)
 	seen := exchanges()
-	requireResentFailedRows(t, seen, len(muts))
+	requireResentFailedRows(t, seen, len(changes))
 	assert.Greater(t, len(seen), 1, "seed 1 fails some rows")
-	assert.Equal(t, WriteStats{Requests: len(seen), Retries: len(seen) - 1, Puts: len(muts)}, stats)
-	for i := range muts {
+	assert.Equal(t, WriteStats{Requests: len(seen), Retries: len(seen) - 1, Puts: len(changes)}, stats)
+	for i := range changes {
 		// A failed row reaches the table only if a re-send carried it.
 		assert.Equal(t, map[string]any{"n": int64(i)}, getRow(t, srv.Endpoint, "result", key(int64(i))), "row %d", i)
 	}
@@ -308,14 +306,14 @@ func TestWriteMapsRowFailuresByIndex(t *testing.T) {
 	srv, _ := newTable(t, "result")
 	endpoint, exchanges := recordExchanges(t, srv.Endpoint, "BatchWriteRow")
 	c := newTestClient(t, endpoint, 0)
-	muts := []transform.Mutation{
+	changes := []ots.RowChange{
 		put(10, cell("n", ots.Integer(1))),
-		{Kind: transform.MutationDelete, PrimaryKey: key(11)},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.String("twelve")}},
+		{Kind: ots.DeleteRow, PrimaryKey: key(11)},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.String("twelve")}},
 			Columns: []ots.Cell{cell("n", ots.Integer(3))}},
 		put(13, cell("n", ots.Integer(4))),
 	}
-	stats, err := c.Write(t.Context(), "result", muts)
+	stats, err := c.Write(t.Context(), "result", changes)
 	var rowErr *RowError
 	require.ErrorAs(t, err, &rowErr)
 	assert.Equal(t, "result", rowErr.Table)
@@ -328,10 +326,10 @@ func TestWriteMapsRowFailuresByIndex(t *testing.T) {
 }
 
 func TestWriteConditionFailureOnPutOrDeleteIsAnError(t *testing.T) {
-	rows, err := new(rowBuffers).build("result", []transform.Mutation{
+	rows, err := new(rowBuffers).build("result", []ots.RowChange{
 		put(1, cell("n", ots.Integer(1))),
-		{Kind: transform.MutationDelete, PrimaryKey: key(2)},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("n", ots.Integer(3))}},
+		{Kind: ots.DeleteRow, PrimaryKey: key(2)},
+		{Kind: ots.UpdateRowIfExists, PrimaryKey: key(3), Columns: []ots.Cell{cell("n", ots.Integer(3))}},
 	})
 	require.NoError(t, err)
 	conditionFailed := rowResult{code: codeConditionCheckFail, message: "Condition check failed."}
@@ -362,7 +360,7 @@ func TestWriteAbortsARequestInFlightWhenCancelled(t *testing.T) {
 		<-arrived
 		cancel()
 	}()
-	stats, err := c.Write(ctx, "result", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
+	stats, err := c.Write(ctx, "result", []ots.RowChange{put(1, cell("a", ots.Integer(1)))})
 	require.ErrorIs(t, err, context.Canceled)
 	var urlErr *url.Error
 	require.ErrorAs(t, err, &urlErr)
@@ -388,7 +386,7 @@ func TestWriteSurvivesAMalformedResponse(t *testing.T) {
 		return nil
 	}
 	c := newTestClient(t, serve(t, rp), 0)
-	stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(1, cell("a", ots.Integer(1)))})
+	stats, err := c.Write(t.Context(), "result", []ots.RowChange{put(1, cell("a", ots.Integer(1)))})
 	require.ErrorIs(t, err, ots.ErrMalformedResponse)
 	assert.Contains(t, err.Error(), `BatchWriteRow on table "result": malformed response`)
 	assert.Equal(t, WriteStats{Requests: 1}, stats, "a malformed response is not retried")
@@ -451,12 +449,12 @@ func TestWriteSendsARowLargerThanOneRequestInParts(t *testing.T) {
 			endpoint, requests := recordRequests(t, srv.Endpoint)
 			c := newTestClient(t, endpoint, 0)
 			big := func(b byte) string { return strings.Repeat(string(rune('a'+b)), tc.cellBytes) }
-			muts := []transform.Mutation{
+			changes := []ots.RowChange{
 				put(1, cell("a", ots.String(big(0))), cell("b", ots.String(big(1))), cell("c", ots.String(big(2))), cell("level", ots.Integer(3))),
 				put(2, cell("level", ots.Integer(2))),
 			}
 			for range 2 {
-				stats, err := c.Write(t.Context(), "result", muts)
+				stats, err := c.Write(t.Context(), "result", changes)
 				require.NoError(t, err)
 				assert.Equal(t, WriteStats{Requests: len(tc.requests), Puts: 2}, stats)
 				row := getRow(t, srv.Endpoint, "result", key(1))
@@ -474,7 +472,7 @@ func TestWriteSendsARowLargerThanOneRequestInParts(t *testing.T) {
 			}
 
 			// A smaller put replaces the whole row, as a put does.
-			_, err := c.Write(t.Context(), "result", []transform.Mutation{put(1, cell("level", ots.Integer(2)))})
+			_, err := c.Write(t.Context(), "result", []ots.RowChange{put(1, cell("level", ots.Integer(2)))})
 			require.NoError(t, err)
 			assert.Equal(t, map[string]any{"level": int64(2)}, getRow(t, srv.Endpoint, "result", key(1)))
 		})
@@ -489,11 +487,11 @@ func TestWriteSendsALargeConditionalUpdateInParts(t *testing.T) {
 	endpoint, requests := recordRequests(t, srv.Endpoint)
 	c := newTestClient(t, endpoint, 0)
 	big := ots.Binary(make([]byte, 1900<<10))
-	update := func(id int64) transform.Mutation {
-		return transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(id),
+	update := func(id int64) ots.RowChange {
+		return ots.RowChange{Kind: ots.UpdateRowIfExists, PrimaryKey: key(id),
 			Columns: []ots.Cell{cell("a", big), cell("gone", ots.Value{}), cell("b", big), cell("c", big)}}
 	}
-	stats, err := c.Write(t.Context(), "result", []transform.Mutation{update(1), update(2)})
+	stats, err := c.Write(t.Context(), "result", []ots.RowChange{update(1), update(2)})
 	require.NoError(t, err)
 	assert.Equal(t, WriteStats{Requests: 3, Updates: 2, NotInView: 1}, stats)
 	row := getRow(t, srv.Endpoint, "result", key(1))
@@ -506,21 +504,21 @@ func TestWriteSendsALargeConditionalUpdateInParts(t *testing.T) {
 	}
 }
 
-// TestWriteRefusesRowsTablestoreRefuses: a mutation holding what no request can carry is an
+// TestWriteRefusesRowsTablestoreRefuses: a row change holding what no request can carry is an
 // error naming the key before anything is sent.
 func TestWriteRefusesRowsTablestoreRefuses(t *testing.T) {
 	for name, tc := range map[string]struct {
-		mut  transform.Mutation
+		mut  ots.RowChange
 		want string
 	}{
-		"NaN":          {put(1, cell("ratio", ots.Double(math.NaN()))), `mutation 1 (put) of row (id=1) for table "result": column "ratio" holds DOUBLE NaN`},
-		"infinity":     {transform.Mutation{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(2), Columns: []ots.Cell{cell("r", ots.Double(math.Inf(1)))}}, `row (id=2)`},
+		"NaN":          {put(1, cell("ratio", ots.Double(math.NaN()))), `row change 1 (put) of row (id=1) for table "result": column "ratio" holds DOUBLE NaN`},
+		"infinity":     {ots.RowChange{Kind: ots.UpdateRowIfExists, PrimaryKey: key(2), Columns: []ots.Cell{cell("r", ots.Double(math.Inf(1)))}}, `row (id=2)`},
 		"value > 2 MB": {put(3, cell("blob", ots.Binary(make([]byte, ots.MaxAttributeValueBytes+1)))), `longer than Tablestore's limit of 2097152 bytes`},
-		"key > 1 KB":   {transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Binary(make([]byte, 1025))}}}, `longer than Tablestore's limit of 1024 bytes for a primary key value`},
+		"key > 1 KB":   {ots.RowChange{Kind: ots.DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Binary(make([]byte, 1025))}}}, `longer than Tablestore's limit of 1024 bytes for a primary key value`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := newTestClient(t, "http://127.0.0.1:1", 0) // nothing may be sent
-			stats, err := c.Write(t.Context(), "result", []transform.Mutation{put(9), tc.mut})
+			stats, err := c.Write(t.Context(), "result", []ots.RowChange{put(9), tc.mut})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Less(t, len(err.Error()), 500, "values are quoted briefly")

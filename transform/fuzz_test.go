@@ -116,7 +116,7 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 	for i := range invalid {
 		m := mutationOf[keyOf[i]]
 		require.NotNil(t, m, "invalid record %d has no mutation", i)
-		require.Equal(t, MutationDelete, m.Kind, "the key of invalid record %d is deleted", i)
+		require.Equal(t, ots.DeleteRow, m.Kind, "the key of invalid record %d is deleted", i)
 		for _, r := range m.Records {
 			require.True(t, invalid[r], "record %d shares its key with invalid record %d", r, i)
 		}
@@ -135,18 +135,21 @@ func requireWellFormedColumns(t *testing.T, rule *Rule, m *Mutation) {
 		names[i] = c.Name
 		require.True(t, rule.Projects(c.Name), "%s of %v holds column %q the rule does not project", m.Kind, m.PrimaryKey, c.Name)
 	}
-	switch m.Kind {
-	case MutationPut:
+	switch {
+	case m.ReadSource:
+		require.Zero(t, m.Kind, "a read of the source row writes nothing")
+		require.Empty(t, m.Columns)
+	case m.Kind == ots.PutRow:
 		require.True(t, slices.IsSorted(names), "put columns sorted by name: %q", names)
 		require.Len(t, slices.Compact(slices.Clone(names)), len(names), "put columns once each: %q", names)
 		for _, c := range m.Columns {
 			require.False(t, c.Value.IsNone(), "put column %q without a value", c.Name)
 		}
-	case MutationUpdateIfExists:
+	case m.Kind == ots.UpdateRowIfExists:
 		require.NotEmpty(t, m.Columns, "an update without columns is no mutation")
 		slices.Sort(names)
 		require.Len(t, slices.Compact(names), len(m.Columns), "update columns once each")
-	case MutationDelete, MutationReadSource:
+	case m.Kind == ots.DeleteRow:
 		require.Empty(t, m.Columns)
 	default:
 		t.Fatalf("mutation of unknown kind %v", m.Kind)

@@ -55,8 +55,17 @@ func cell(name string, v ots.Value) ots.Cell {
 	return ots.Cell{Name: name, Value: v}
 }
 
-func mutation(kind MutationKind, id int64, records []int, cells ...ots.Cell) Mutation {
-	return Mutation{Kind: kind, PrimaryKey: pk(id), Columns: cells, Records: records}
+func change(kind ots.RowChangeKind, id int64, cells ...ots.Cell) ots.RowChange {
+	return ots.RowChange{Kind: kind, PrimaryKey: pk(id), Columns: cells}
+}
+
+func mutation(kind ots.RowChangeKind, id int64, records []int, cells ...ots.Cell) Mutation {
+	return Mutation{RowChange: change(kind, id, cells...), Records: records}
+}
+
+// readSource is the mutation of a key whose row must be read from the source table.
+func readSource(id int64, records []int) Mutation {
+	return Mutation{RowChange: ots.RowChange{PrimaryKey: pk(id)}, ReadSource: true, Records: records}
 }
 
 func compile(t *testing.T, cfg Config) *Rule {

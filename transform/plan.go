@@ -29,22 +29,22 @@ type Plan struct {
 //
 //   - the last record is a DeleteRow, or the records after the last DeleteRow hold no Put
 //     (an UpdateRow of deletes only does not create a row; Tablestore Python SDK
-//     tests/row_op_test.py, test_all_delete_in_update): MutationDelete.
+//     tests/row_op_test.py, test_all_delete_in_update): DeleteRow.
 //   - a PutRow or DeleteRow came first, then only Put and DeleteAllVersions cells, or
 //     DeleteOneVersion cells on columns neither filtered nor projected: the full row image
 //     is known. A PutRow starts it from its cells, a DeleteRow starts it empty, and later
-//     cells fold onto it. The filter decides: true gives a MutationPut of the projected
-//     image (Columns sorted by name), false a MutationDelete, since the row may have
+//     cells fold onto it. The filter decides: true gives a PutRow of the projected
+//     image (Columns sorted by name), false a DeleteRow, since the row may have
 //     qualified before. A row whose columns were all deleted still exists (Tablestore
 //     UpdateRow API reference) and is evaluated as an empty row.
 //   - only UpdateRows, whose Put and DeleteAllVersions cells touch no column the filter
 //     reads, under a filter that is false on a row lacking all its columns: the row's
-//     membership in the result table is unchanged. A MutationUpdateIfExists carries the
+//     membership in the result table is unchanged. An UpdateRowIfExists carries the
 //     projected cell changes, one per column in the order of its first change; no
 //     projected column touched means no Mutation.
 //   - anything else (an UpdateRow touching a filter column before any full image, a
 //     DeleteOneVersion on a filtered or projected column, a filter true on an empty row):
-//     MutationReadSource, for [Rule.Resolve].
+//     a ReadSource mutation, for [Rule.Resolve].
 //
 // Folding a column keeps its visible value: a Put replaces it unless the column's current
 // version has a larger timestamp, where a Put without timestamp counts as newest (the
@@ -52,12 +52,12 @@ type Plan struct {
 // (Tablestore "Max versions and TTL", "Version number"); DeleteAllVersions removes the
 // column. A PutRow that carries several versions of a column keeps the newest.
 //
-// A key whose full image the filter cannot evaluate gets a MutationDelete and every record
+// A key whose full image the filter cannot evaluate gets a DeleteRow and every record
 // of the key goes to Invalid. A malformed record (one that fails events.Record.Validate, as
 // events.Decode never lets through), and a record holding in a projected column what
 // Tablestore would refuse in a row of the result table (a DOUBLE NaN or infinity, a value or
 // a name beyond its limits: ots.CheckAttribute), go to Invalid and leave their key's row
-// unknown until a later PutRow or DeleteRow: MutationReadSource, so that the key's row is
+// unknown until a later PutRow or DeleteRow: a ReadSource mutation, so that the key's row is
 // read from the source table, which never holds such values. A record whose primary key
 // Tablestore would refuse (ots.CheckPrimaryKeyColumn) goes to Invalid and is not folded: no
 // table holds a row of that key. A nil ev is an empty event.
@@ -303,17 +303,17 @@ func (f *keyFold) applyCell(rule *Rule, c *events.Column) {
 // have a capacity of their length.
 func (f *keyFold) decide(e *evaluator, columns []ots.Cell) (Mutation, bool, error) {
 	rule := e.rule
-	m := Mutation{PrimaryKey: f.primaryKey}
+	m := Mutation{RowChange: ots.RowChange{PrimaryKey: f.primaryKey}}
 	var err error
 	switch {
 	case f.imageKnown && !f.rowExists:
-		m.Kind = MutationDelete
+		m.Kind = ots.DeleteRow
 	case f.unknown || (!f.imageKnown && rule.passesEmptyRow):
-		m.Kind = MutationReadSource
+		m.ReadSource = true
 	case f.imageKnown:
 		m.Kind, m.Columns, err = e.decide(f.cells.appendImage(columns))
 	default:
-		m.Kind, m.Columns = MutationUpdateIfExists, f.cells.appendProjectedChanges(rule, columns)
+		m.Kind, m.Columns = ots.UpdateRowIfExists, f.cells.appendProjectedChanges(rule, columns)
 		if len(m.Columns) == 0 {
 			return Mutation{}, false, nil
 		}

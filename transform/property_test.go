@@ -95,13 +95,13 @@ func levelIsNil(_ ots.Value, present bool) (pass, invalid bool) {
 }
 
 // referenceDecision applies a filter on `level` and the projection to row, by hand.
-func referenceDecision(row *referenceRow, filter func(level ots.Value, present bool) (pass, invalid bool), projection []string) (kind MutationKind, columns []ots.Cell, invalid bool) {
+func referenceDecision(row *referenceRow, filter func(level ots.Value, present bool) (pass, invalid bool), projection []string) (kind ots.RowChangeKind, columns []ots.Cell, invalid bool) {
 	if !row.exists {
-		return MutationDelete, nil, false
+		return ots.DeleteRow, nil, false
 	}
 	pass, invalid := filter(row.visible("level"))
 	if !pass {
-		return MutationDelete, nil, invalid
+		return ots.DeleteRow, nil, invalid
 	}
 	for name := range row.versions {
 		if projection == nil || slices.Contains(projection, name) {
@@ -110,7 +110,7 @@ func referenceDecision(row *referenceRow, filter func(level ots.Value, present b
 		}
 	}
 	slices.SortFunc(columns, ots.CompareCellNames)
-	return MutationPut, columns, false
+	return ots.PutRow, columns, false
 }
 
 // randomSequence returns records of one key that start with a PutRow or a DeleteRow and
@@ -191,7 +191,7 @@ func TestPlanMatchesReferenceFold(t *testing.T) {
 
 		got := r.rule.Plan(&events.Event{Version: events.Version, Records: records})
 		require.Len(t, got.Mutations, 1, "records %+v", records)
-		want := Mutation{Kind: wantKind, PrimaryKey: pk(1), Columns: wantColumns, Records: got.Mutations[0].Records}
+		want := Mutation{RowChange: ots.RowChange{Kind: wantKind, PrimaryKey: pk(1), Columns: wantColumns}, Records: got.Mutations[0].Records}
 		require.Equal(t, want, got.Mutations[0], "records %+v", records)
 		assert.Len(t, got.Mutations[0].Records, len(records))
 		if wantInvalid {

@@ -150,23 +150,19 @@ func (r *Rule) ReadColumns() []string {
 	return columns
 }
 
-// Resolve turns m, a [MutationReadSource], into a [MutationPut] or a [MutationDelete] from
-// the current source row: sourceRow holds its attribute columns (the latest version of
-// each; a column listed twice counts at its first cell, since Tablestore lists versions
+// Resolve decides the row change for primaryKey from the current source row, for a
+// [Mutation] with ReadSource set: sourceRow holds its attribute columns (the latest version
+// of each; a column listed twice counts at its first cell, since Tablestore lists versions
 // newest first; cells without a value are absent) and found is false when the row does not
-// exist, which gives a delete. The result keeps m's PrimaryKey and Records.
+// exist, which gives a delete. The result is a PutRow of the projected row or a DeleteRow.
 //
 // When the filter cannot be evaluated on the row (say `level` holds a STRING under
 // `level > 1`), or its projection holds what Tablestore would refuse in a row
-// ([ots.CheckAttribute]), Resolve returns a MutationDelete, since such a row is not in the
+// ([ots.CheckAttribute]), Resolve returns a DeleteRow, since such a row is not in the
 // result table, together with an error naming the columns, their kinds and values; the
-// caller reports m.Records as invalid records. Any other error (m is not a
-// MutationReadSource) comes with a zero Mutation.
-func (r *Rule) Resolve(m Mutation, sourceRow []ots.Cell, found bool) (Mutation, error) {
-	if m.Kind != MutationReadSource {
-		return Mutation{}, fmt.Errorf("resolve: got a %s mutation, want read-source", m.Kind)
-	}
-	resolved := Mutation{Kind: MutationDelete, PrimaryKey: m.PrimaryKey, Records: m.Records}
+// caller reports the mutation's Records as invalid records.
+func (r *Rule) Resolve(primaryKey []ots.PrimaryKeyColumn, sourceRow []ots.Cell, found bool) (ots.RowChange, error) {
+	resolved := ots.RowChange{Kind: ots.DeleteRow, PrimaryKey: primaryKey}
 	if !found {
 		return resolved, nil
 	}
@@ -175,8 +171,8 @@ func (r *Rule) Resolve(m Mutation, sourceRow []ots.Cell, found bool) (Mutation, 
 	var err error
 	resolved.Kind, resolved.Columns, err = e.decide(rowOf(sourceRow))
 	for _, c := range resolved.Columns {
-		if err := ots.CheckAttribute(c.Name, c.Value, m.PrimaryKey); err != nil {
-			return Mutation{Kind: MutationDelete, PrimaryKey: m.PrimaryKey, Records: m.Records}, fmt.Errorf("the source row cannot be written: %w", err)
+		if err := ots.CheckAttribute(c.Name, c.Value, primaryKey); err != nil {
+			return ots.RowChange{Kind: ots.DeleteRow, PrimaryKey: primaryKey}, fmt.Errorf("the source row cannot be written: %w", err)
 		}
 	}
 	return resolved, err
@@ -225,14 +221,14 @@ func (e *evaluator) release() {
 }
 
 // decide is the outcome for a known row image: put its projection when the filter passes,
-// delete it otherwise. An evaluation error comes with MutationDelete. The put's Columns may
+// delete it otherwise. An evaluation error comes with a DeleteRow. The put's Columns may
 // share image's array.
-func (e *evaluator) decide(image row) (MutationKind, []ots.Cell, error) {
+func (e *evaluator) decide(image row) (ots.RowChangeKind, []ots.Cell, error) {
 	pass, err := e.evaluate(image)
 	if err != nil || !pass {
-		return MutationDelete, nil, err
+		return ots.DeleteRow, nil, err
 	}
-	return MutationPut, e.rule.project(image), nil
+	return ots.PutRow, e.rule.project(image), nil
 }
 
 // project returns the projected columns of image, sorted by name, in image's own array; nil

@@ -107,80 +107,79 @@ func TestReadColumns(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
-	readSource := mutation(MutationReadSource, 7, []int{0, 2})
 	tests := []struct {
 		name    string
 		cfg     Config
 		row     []ots.Cell
 		found   bool
-		want    Mutation
+		want    ots.RowChange
 		wantErr string
 	}{
 		{
 			name:  "row passes",
 			row:   []ots.Cell{cell("message", ots.String("m")), cell("level", ots.Integer(3))},
 			found: true,
-			want:  mutation(MutationPut, 7, []int{0, 2}, cell("level", ots.Integer(3)), cell("message", ots.String("m"))),
+			want:  change(ots.PutRow, 7, cell("level", ots.Integer(3)), cell("message", ots.String("m"))),
 		},
 		{
 			name:  "row passes, projected",
 			cfg:   messageOnly,
 			row:   []ots.Cell{cell("level", ots.Integer(3)), cell("message", ots.String("m"))},
 			found: true,
-			want:  mutation(MutationPut, 7, []int{0, 2}, cell("message", ots.String("m"))),
+			want:  change(ots.PutRow, 7, cell("message", ots.String("m"))),
 		},
 		{
 			name:  "row fails",
 			row:   []ots.Cell{cell("level", ots.Integer(1))},
 			found: true,
-			want:  mutation(MutationDelete, 7, []int{0, 2}),
+			want:  change(ots.DeleteRow, 7),
 		},
 		{
 			name:  "row lacks the filter column",
 			row:   []ots.Cell{cell("message", ots.String("m"))},
 			found: true,
-			want:  mutation(MutationDelete, 7, []int{0, 2}),
+			want:  change(ots.DeleteRow, 7),
 		},
 		{
 			name:  "a cell without a value is absent",
 			row:   []ots.Cell{cell("level", ots.Value{})},
 			found: true,
-			want:  mutation(MutationDelete, 7, []int{0, 2}),
+			want:  change(ots.DeleteRow, 7),
 		},
 		{
 			name:  "the first cell of a column is its latest version",
 			row:   []ots.Cell{cell("level", ots.Integer(3)), cell("level", ots.Integer(0))},
 			found: true,
-			want:  mutation(MutationPut, 7, []int{0, 2}, cell("level", ots.Integer(3))),
+			want:  change(ots.PutRow, 7, cell("level", ots.Integer(3))),
 		},
 		{
 			name: "row not found",
-			want: mutation(MutationDelete, 7, []int{0, 2}),
+			want: change(ots.DeleteRow, 7),
 		},
 		{
 			name:  "row not found under a filter true on empty rows",
 			cfg:   trueOnEmpty,
 			found: false,
-			want:  mutation(MutationDelete, 7, []int{0, 2}),
+			want:  change(ots.DeleteRow, 7),
 		},
 		{
 			name:  "empty row under a filter true on empty rows",
 			cfg:   trueOnEmpty,
 			found: true,
-			want:  mutation(MutationPut, 7, []int{0, 2}),
+			want:  change(ots.PutRow, 7),
 		},
 		{
 			name:    "invalid row",
 			row:     []ots.Cell{cell("level", ots.String("3"))},
 			found:   true,
-			want:    mutation(MutationDelete, 7, []int{0, 2}),
+			want:    change(ots.DeleteRow, 7),
 			wantErr: `filter "level > 1": column "level" holds STRING "3": invalid operation: string > int (1:7)`,
 		},
 		{
 			name:    "a row Tablestore would not take in the result table",
 			row:     []ots.Cell{cell("level", ots.Integer(3)), cell("id", ots.String("shadow"))},
 			found:   true,
-			want:    mutation(MutationDelete, 7, []int{0, 2}),
+			want:    change(ots.DeleteRow, 7),
 			wantErr: `the source row cannot be written: column "id" has the name of a primary key column`,
 		},
 		{
@@ -188,20 +187,20 @@ func TestResolve(t *testing.T) {
 			cfg:   messageOnly,
 			row:   []ots.Cell{cell("level", ots.Integer(3)), cell("id", ots.String("shadow")), cell("message", ots.String("m"))},
 			found: true,
-			want:  mutation(MutationPut, 7, []int{0, 2}, cell("message", ots.String("m"))),
+			want:  change(ots.PutRow, 7, cell("message", ots.String("m"))),
 		},
 		{
 			name:    "invalid row, DOUBLE against a STRING comparison",
 			cfg:     Config{Filter: `message > "m"`},
 			row:     []ots.Cell{cell("message", ots.Double(2.5))},
 			found:   true,
-			want:    mutation(MutationDelete, 7, []int{0, 2}),
+			want:    change(ots.DeleteRow, 7),
 			wantErr: `filter "message > \"m\"": column "message" holds DOUBLE 2.5: invalid operation: float64 > string (1:9)`,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := compile(t, tc.cfg).Resolve(readSource, tc.row, tc.found)
+			got, err := compile(t, tc.cfg).Resolve(pk(7), tc.row, tc.found)
 			if tc.wantErr == "" {
 				require.NoError(t, err)
 			} else {
@@ -209,14 +208,5 @@ func TestResolve(t *testing.T) {
 			}
 			assert.Equal(t, tc.want, got)
 		})
-	}
-}
-
-func TestResolveRefusesOtherKinds(t *testing.T) {
-	rule := compile(t, defaultRule)
-	for _, kind := range []MutationKind{MutationPut, MutationDelete, MutationUpdateIfExists, 0} {
-		got, err := rule.Resolve(mutation(kind, 1, []int{0}), []ots.Cell{cell("level", ots.Integer(3))}, true)
-		require.EqualError(t, err, "resolve: got a "+kind.String()+" mutation, want read-source")
-		assert.Equal(t, Mutation{}, got)
 	}
 }

@@ -172,8 +172,8 @@ func populate(ctx context.Context, endpoint, source string, rows, prefix int, se
 	}
 	g := newGenerator(seed, time.Now())
 	for first := 0; first < rows; first += populateChunk {
-		muts := make([]transform.Mutation, min(populateChunk, rows-first))
-		for i := range muts {
+		changes := make([]ots.RowChange, min(populateChunk, rows-first))
+		for i := range changes {
 			id := int64(first + i)
 			level := g.random.Int64N(maxLevel + 1)
 			if level > 1 {
@@ -182,14 +182,14 @@ func populate(ctx context.Context, endpoint, source string, rows, prefix int, se
 					prefixInView++
 				}
 			}
-			muts[i] = transform.Mutation{Kind: transform.MutationPut, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(id)}},
+			changes[i] = ots.RowChange{Kind: ots.PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(id)}},
 				Columns: []ots.Cell{
 					{Name: "host", Value: ots.String(fmt.Sprintf("web-%02d", g.random.IntN(20)))},
 					{Name: "level", Value: ots.Integer(level)},
 					{Name: "message", Value: ots.String(g.message(id))},
 				}}
 		}
-		if _, err := writer.Write(ctx, source, muts); err != nil {
+		if _, err := writer.Write(ctx, source, changes); err != nil {
 			return 0, 0, err
 		}
 	}

@@ -26,7 +26,6 @@ import (
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // syncEnv is the environment of the sync tests: otslocaltest's access key, the defaults
@@ -50,15 +49,15 @@ func putLevelRows(t *testing.T, endpoint, table string, n, messageBytes int) {
 	t.Helper()
 	writer, err := tablestore.NewClient(tablestore.Config{Endpoint: endpoint, Instance: otslocaltest.Instance}, otslocaltest.Credentials)
 	require.NoError(t, err)
-	muts := make([]transform.Mutation, n)
+	changes := make([]ots.RowChange, n)
 	for i := range n {
-		muts[i] = transform.Mutation{Kind: transform.MutationPut, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(int64(i))}},
+		changes[i] = ots.RowChange{Kind: ots.PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(int64(i))}},
 			Columns: []ots.Cell{
 				{Name: "level", Value: ots.Integer(int64(i % 4))},
 				{Name: "message", Value: ots.String(fmt.Sprintf("message %d %s", i, strings.Repeat("x", messageBytes)))},
 			}}
 	}
-	_, err = writer.Write(t.Context(), table, muts)
+	_, err = writer.Write(t.Context(), table, changes)
 	require.NoError(t, err)
 }
 

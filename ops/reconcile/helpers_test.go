@@ -77,19 +77,19 @@ func cell(name string, v ots.Value) ots.Cell { return ots.Cell{Name: name, Value
 // put writes rows (id → cells, sorted by name) to table, replacing them.
 func (f *fixture) put(t *testing.T, table string, rows map[int64][]ots.Cell) {
 	t.Helper()
-	var muts []transform.Mutation
+	var changes []ots.RowChange
 	for _, n := range slices.Sorted(maps.Keys(rows)) {
-		muts = append(muts, transform.Mutation{Kind: transform.MutationPut, PrimaryKey: id(n), Columns: rows[n]})
+		changes = append(changes, ots.RowChange{Kind: ots.PutRow, PrimaryKey: id(n), Columns: rows[n]})
 	}
-	_, err := f.writer.Write(t.Context(), table, muts)
+	_, err := f.writer.Write(t.Context(), table, changes)
 	require.NoError(t, err)
 }
 
 // putFromHook puts source row n with the level given, from a goroutine other than the
 // test's: a failure is reported, not fatal.
 func (f *fixture) putFromHook(t *testing.T, n int64, level ots.Value) {
-	_, err := f.writer.Write(context.Background(), sourceTable, []transform.Mutation{
-		{Kind: transform.MutationPut, PrimaryKey: id(n), Columns: []ots.Cell{cell("level", level)}},
+	_, err := f.writer.Write(context.Background(), sourceTable, []ots.RowChange{
+		{Kind: ots.PutRow, PrimaryKey: id(n), Columns: []ots.Cell{cell("level", level)}},
 	})
 	assert.NoError(t, err)
 }
@@ -97,11 +97,11 @@ func (f *fixture) putFromHook(t *testing.T, n int64, level ots.Value) {
 // delete deletes rows of table.
 func (f *fixture) delete(t *testing.T, table string, ids ...int64) {
 	t.Helper()
-	var muts []transform.Mutation
+	var changes []ots.RowChange
 	for _, n := range ids {
-		muts = append(muts, transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: id(n)})
+		changes = append(changes, ots.RowChange{Kind: ots.DeleteRow, PrimaryKey: id(n)})
 	}
-	_, err := f.writer.Write(t.Context(), table, muts)
+	_, err := f.writer.Write(t.Context(), table, changes)
 	require.NoError(t, err)
 }
 

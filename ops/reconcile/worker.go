@@ -11,7 +11,6 @@ import (
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // scannedRow is one row of a scan: its primary key, its attribute columns sorted by name and
@@ -110,7 +109,7 @@ type worker struct {
 // what was found and done for them.
 type batch struct {
 	fixes   []fix
-	letters []transform.Mutation
+	letters []ots.RowChange
 	counts  Counts
 	// last is the batch's last key.
 	last []ots.PrimaryKeyColumn
@@ -121,7 +120,7 @@ type batch struct {
 
 // fix is one key to write and the source read its decision rests on.
 type fix struct {
-	write transform.Mutation // a put of the view, or a delete; PrimaryKey is the key
+	write ots.RowChange // a put of the view, or a delete; PrimaryKey is the key
 	state rowState
 }
 
@@ -145,9 +144,9 @@ func (w *worker) decide(src, res *scannedRow) {
 		have = res.cells
 	}
 	switch {
-	case want.Kind == transform.MutationDelete && res == nil:
+	case want.Kind == ots.DeleteRow && res == nil:
 		return
-	case want.Kind == transform.MutationDelete:
+	case want.Kind == ots.DeleteRow:
 		b.counts.Extra++
 		w.sample(&w.samples.extra, key, have, nil, false)
 	case res == nil:
@@ -247,12 +246,12 @@ func (r *scannedRow) keyOr(other *scannedRow) []ots.PrimaryKeyColumn {
 // view is the function's decision for key on a source row read as state: a put of the
 // projected row, or a delete. A row the rule cannot evaluate is not in the view (a delete);
 // it is counted in b, listed and, with a dead-letter table, queued in b as a dead letter.
-func (s *syncer) view(b *batch, key []ots.PrimaryKeyColumn, state rowState) transform.Mutation {
-	m, err := s.rule.Resolve(transform.Mutation{Kind: transform.MutationReadSource, PrimaryKey: key}, state.cells, state.found)
+func (s *syncer) view(b *batch, key []ots.PrimaryKeyColumn, state rowState) ots.RowChange {
+	change, err := s.rule.Resolve(key, state.cells, state.found)
 	if err != nil {
 		s.invalid(b, key, state, err)
 	}
-	return m
+	return change
 }
 
 // invalid counts and lists a source row the rule cannot evaluate, and queues its dead
@@ -345,7 +344,7 @@ func (s *syncer) flush(ctx context.Context, b *batch) error {
 func (s *syncer) round(ctx context.Context, b *batch, fixes []fix) ([]fix, error) {
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
-	writes := make([]transform.Mutation, len(fixes))
+	writes := make([]ots.RowChange, len(fixes))
 	keys := make([][]ots.PrimaryKeyColumn, len(fixes))
 	for i, f := range fixes {
 		writes[i], keys[i] = f.write, f.write.PrimaryKey
@@ -384,8 +383,8 @@ func stateOf(row tablestore.Row) rowState {
 
 // sameWrite reports whether two decisions write the same: both deletes, or puts of the
 // same cells.
-func sameWrite(a, b transform.Mutation) bool {
-	return a.Kind == b.Kind && (a.Kind != transform.MutationPut || sameCells(a.Columns, b.Columns))
+func sameWrite(a, b ots.RowChange) bool {
+	return a.Kind == b.Kind && (a.Kind != ots.PutRow || sameCells(a.Columns, b.Columns))
 }
 
 // unsettled counts and lists the keys still changing after MaxAttempts writes.
@@ -405,9 +404,9 @@ func (s *syncer) writeLetters(ctx context.Context, b *batch) error {
 	if len(b.letters) == 0 {
 		return nil
 	}
-	letters := slices.CompactFunc(slices.SortedFunc(slices.Values(b.letters), func(x, y transform.Mutation) int {
+	letters := slices.CompactFunc(slices.SortedFunc(slices.Values(b.letters), func(x, y ots.RowChange) int {
 		return ots.ComparePrimaryKeys(x.PrimaryKey, y.PrimaryKey)
-	}), func(x, y transform.Mutation) bool { return ots.ComparePrimaryKeys(x.PrimaryKey, y.PrimaryKey) == 0 })
+	}), func(x, y ots.RowChange) bool { return ots.ComparePrimaryKeys(x.PrimaryKey, y.PrimaryKey) == 0 })
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
 	stats, err := s.client.Write(ctx, s.cfg.Function.DeadLetterTable, letters)
