@@ -216,22 +216,20 @@ func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *ev
 	return sum, nil
 }
 
-// resolve reads the source rows of the plan's ReadSource mutations and turns them into puts
-// and deletes. It returns the row changes to write, one per mutation, and every invalid
-// record (the plan's and those found on the source rows), sorted by record index.
+// resolve reads the source rows of the plan's Reads and decides their row changes. It
+// returns the row changes to write, one per mutation, and every invalid record (the plan's
+// and those found on the source rows), sorted by record index.
 func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan transform.Plan, sum *Summary) ([]ots.RowChange, []transform.InvalidRecord, error) {
 	changes := make([]ots.RowChange, len(plan.Mutations))
-	var reads []int // indexes into changes
-	var keys [][]ots.PrimaryKeyColumn
-	for i, m := range plan.Mutations {
-		changes[i] = m.RowChange
-		if m.ReadSource {
-			reads = append(reads, i)
-			keys = append(keys, m.PrimaryKey)
-		}
+	for i := range plan.Mutations {
+		changes[i] = plan.Mutations[i].RowChange
 	}
-	if len(keys) == 0 {
+	if len(plan.Reads) == 0 {
 		return changes, plan.Invalid, nil
+	}
+	keys := make([][]ots.PrimaryKeyColumn, len(plan.Reads))
+	for i, at := range plan.Reads {
+		keys[i] = changes[at].PrimaryKey
 	}
 	invalid := slices.Clone(plan.Invalid)
 	rows, stats, err := client.Read(ctx, f.cfg.SourceTable, keys, f.rule.ReadColumns())
@@ -241,7 +239,7 @@ func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan 
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading source rows: %w", err)
 	}
-	for i, at := range reads {
+	for i, at := range plan.Reads {
 		change, err := f.rule.Resolve(keys[i], rows[i].Columns, rows[i].Found)
 		if err != nil {
 			for _, idx := range plan.Mutations[at].Records {

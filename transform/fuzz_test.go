@@ -75,6 +75,14 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 	// key's records in ascending order and no others.
 	mutationOf := map[string]*Mutation{}
 	planned := 0
+	read := map[int]bool{}
+	for j, at := range p.Reads {
+		require.True(t, at >= 0 && at < len(p.Mutations), "read %d out of range", at)
+		if j > 0 {
+			require.Less(t, p.Reads[j-1], at, "Reads by ascending index, once each")
+		}
+		read[at] = true
+	}
 	for i := range p.Mutations {
 		m := &p.Mutations[i]
 		require.NotEmpty(t, m.Records, "mutation %d has no records", i)
@@ -91,7 +99,7 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 			require.Equal(t, key, keyOf[r], "mutation %d holds record %d of another key", i, r)
 		}
 		planned += len(m.Records)
-		requireWellFormedColumns(t, rule, m)
+		requireWellFormedColumns(t, rule, m, read[i])
 	}
 	unplanned := 0
 	for i := range ev.Records {
@@ -128,7 +136,7 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 // requireWellFormedColumns checks a mutation's Columns against its kind: a put holds the
 // projected image sorted by name, every cell with a value; an update holds at least one
 // projected cell change, one per column; a delete or a read holds none.
-func requireWellFormedColumns(t *testing.T, rule *Rule, m *Mutation) {
+func requireWellFormedColumns(t *testing.T, rule *Rule, m *Mutation, read bool) {
 	t.Helper()
 	names := make([]string, len(m.Columns))
 	for i, c := range m.Columns {
@@ -136,7 +144,7 @@ func requireWellFormedColumns(t *testing.T, rule *Rule, m *Mutation) {
 		require.True(t, rule.Projects(c.Name), "%s of %v holds column %q the rule does not project", m.Kind, m.PrimaryKey, c.Name)
 	}
 	switch {
-	case m.ReadSource:
+	case read:
 		require.Zero(t, m.Kind, "a read of the source row writes nothing")
 		require.Empty(t, m.Columns)
 	case m.Kind == ots.PutRow:

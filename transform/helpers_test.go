@@ -63,9 +63,21 @@ func mutation(kind ots.RowChangeKind, id int64, records []int, cells ...ots.Cell
 	return Mutation{RowChange: change(kind, id, cells...), Records: records}
 }
 
-// readSource is the mutation of a key whose row must be read from the source table.
+// readSource is the mutation of a key whose row must be read from the source table: no
+// row change but its primary key, and listed in Plan.Reads (readsOf).
 func readSource(id int64, records []int) Mutation {
-	return Mutation{RowChange: ots.RowChange{PrimaryKey: pk(id)}, ReadSource: true, Records: records}
+	return Mutation{RowChange: ots.RowChange{PrimaryKey: pk(id)}, Records: records}
+}
+
+// readsOf is Plan.Reads for the mutations want: the indexes of those without a row change.
+func readsOf(want []Mutation) []int {
+	var reads []int
+	for i, m := range want {
+		if m.Kind == 0 {
+			reads = append(reads, i)
+		}
+	}
+	return reads
 }
 
 func compile(t *testing.T, cfg Config) *Rule {

@@ -6,14 +6,11 @@ import (
 
 // Mutation is the single decision for one primary key of the result table, folded from
 // every record of that key in one event (docs/design.md, "Per key"): the row change to
-// write, or, when the event does not say enough, a read of the source row first.
+// write, or, for a mutation listed in [Plan.Reads], a read of the source row first.
 type Mutation struct {
-	// RowChange is what to write to the result table. When ReadSource is set it holds only
-	// the PrimaryKey (its zero Kind is never written).
+	// RowChange is what to write to the result table; for a mutation listed in Plan.Reads
+	// only its PrimaryKey, until [Rule.Resolve] decides it.
 	ots.RowChange
-	// ReadSource means the event does not say enough: read the current source row
-	// (BatchGetRow) and [Rule.Resolve] it into a put or a delete.
-	ReadSource bool
 	// Records are the indexes, into Event.Records, of the records folded into this mutation.
 	Records []int
 }

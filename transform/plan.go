@@ -16,6 +16,10 @@ type Plan struct {
 	// nothing (only UpdateRows that touch no projected column, and none the filter reads)
 	// has no Mutation.
 	Mutations []Mutation
+	// Reads lists, by ascending index into Mutations, the mutations the event does not say
+	// enough to decide: their RowChange holds only the PrimaryKey (and no Kind, which is
+	// never written) until [Rule.Resolve] decides it from the current source row.
+	Reads []int
 	// Invalid lists the records the rule could not evaluate or the event could not hold,
 	// by ascending index, one entry per record.
 	Invalid []InvalidRecord
@@ -44,7 +48,7 @@ type Plan struct {
 //     projected column touched means no Mutation.
 //   - anything else (an UpdateRow touching a filter column before any full image, a
 //     DeleteOneVersion on a filtered or projected column, a filter true on an empty row):
-//     a ReadSource mutation, for [Rule.Resolve].
+//     a mutation listed in Reads, for [Rule.Resolve].
 //
 // Folding a column keeps its visible value: a Put replaces it unless the column's current
 // version has a larger timestamp, where a Put without timestamp counts as newest (the
@@ -57,7 +61,7 @@ type Plan struct {
 // events.Decode never lets through), and a record holding in a projected column what
 // Tablestore would refuse in a row of the result table (a DOUBLE NaN or infinity, a value or
 // a name beyond its limits: ots.CheckAttribute), go to Invalid and leave their key's row
-// unknown until a later PutRow or DeleteRow: a ReadSource mutation, so that the key's row is
+// unknown until a later PutRow or DeleteRow: a mutation listed in Reads, so that the key's row is
 // read from the source table, which never holds such values. A record whose primary key
 // Tablestore would refuse (ots.CheckPrimaryKeyColumn) goes to Invalid and is not folded: no
 // table holds a row of that key. A nil ev is an empty event.
@@ -201,14 +205,17 @@ func (p *planner) plan() Plan {
 			columns = make([]ots.Cell, 0, max(cells, min(cellsLeft, cellsLeft*produced/max(decided, 1)+16)))
 		}
 		cellsLeft -= cells
-		m, ok, err := p.fold.decide(p.evaluator, columns)
+		m, outcome, err := p.fold.decide(p.evaluator, columns)
 		if err != nil {
 			for _, i := range records {
 				p.setInvalid(i, err)
 			}
 		}
-		if !ok {
+		switch outcome {
+		case keyUnchanged:
 			continue
+		case keyRead:
+			plan.Reads = append(plan.Reads, len(plan.Mutations))
 		}
 		if plan.Mutations == nil {
 			plan.Mutations = make([]Mutation, 0, len(p.keys)-k)
@@ -297,11 +304,20 @@ func (f *keyFold) applyCell(rule *Rule, c *events.Column) {
 	}
 }
 
-// decide returns the key's Mutation, without its Records, and true, or false when the key
-// needs none. A non-nil error means the filter could not be evaluated on the key's full
-// image. The Mutation's Columns lie in the free capacity of columns, after its length, and
-// have a capacity of their length.
-func (f *keyFold) decide(e *evaluator, columns []ots.Cell) (Mutation, bool, error) {
+// keyOutcome is what a key's records ask of the result table.
+type keyOutcome uint8
+
+const (
+	keyUnchanged keyOutcome = iota // nothing: no Mutation
+	keyWritten                     // a Mutation with its row change
+	keyRead                        // a Mutation whose row change is decided from the source row
+)
+
+// decide returns the key's Mutation, without its Records, and what it is. A non-nil error
+// means the filter could not be evaluated on the key's full image. The Mutation's Columns
+// lie in the free capacity of columns, after its length, and have a capacity of their
+// length.
+func (f *keyFold) decide(e *evaluator, columns []ots.Cell) (Mutation, keyOutcome, error) {
 	rule := e.rule
 	m := Mutation{RowChange: ots.RowChange{PrimaryKey: f.primaryKey}}
 	var err error
@@ -309,17 +325,17 @@ func (f *keyFold) decide(e *evaluator, columns []ots.Cell) (Mutation, bool, erro
 	case f.imageKnown && !f.rowExists:
 		m.Kind = ots.DeleteRow
 	case f.unknown || (!f.imageKnown && rule.passesEmptyRow):
-		m.ReadSource = true
+		return m, keyRead, nil
 	case f.imageKnown:
 		m.Kind, m.Columns, err = e.decide(f.cells.appendImage(columns))
 	default:
 		m.Kind, m.Columns = ots.UpdateRowIfExists, f.cells.appendProjectedChanges(rule, columns)
 		if len(m.Columns) == 0 {
-			return Mutation{}, false, nil
+			return Mutation{}, keyUnchanged, nil
 		}
 	}
 	m.Columns = m.Columns[:len(m.Columns):len(m.Columns)]
-	return m, true, err
+	return m, keyWritten, err
 }
 
 // cellFold folds cell changes per column into each column's visible change.

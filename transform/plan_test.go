@@ -37,6 +37,7 @@ func runPlanCases(t *testing.T, cases []planCase) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := plan(t, tc.cfg, tc.records...)
 			assert.Equal(t, tc.want, got.Mutations)
+			assert.Equal(t, readsOf(tc.want), got.Reads, "the mutations to read")
 			assert.Equal(t, tc.wantInvalid, invalidTexts(got.Invalid))
 		})
 	}
@@ -456,6 +457,7 @@ func TestPlanKeysWithoutMutationAreCounted(t *testing.T) {
 		updateRow(2, put("level", ots.Integer(3))),
 	)
 	assert.Equal(t, []Mutation{readSource(2, []int{1})}, got.Mutations)
+	assert.Equal(t, []int{0}, got.Reads)
 	assert.Equal(t, 2, got.Keys)
 }
 

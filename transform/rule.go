@@ -151,7 +151,7 @@ func (r *Rule) ReadColumns() []string {
 }
 
 // Resolve decides the row change for primaryKey from the current source row, for a
-// [Mutation] with ReadSource set: sourceRow holds its attribute columns (the latest version
+// mutation listed in [Plan.Reads]: sourceRow holds its attribute columns (the latest version
 // of each; a column listed twice counts at its first cell, since Tablestore lists versions
 // newest first; cells without a value are absent) and found is false when the row does not
 // exist, which gives a delete. The result is a PutRow of the projected row or a DeleteRow.
