@@ -66,7 +66,9 @@ func (e *Error) ErrorType() string { return e.Type }
 
 // Summary is what one invocation did. It is the JSON body of a successful invocation's
 // response, and the fields of every invocation's log line (a failed invocation's counts what
-// it did before it failed).
+// it did before it failed). Its Add, LogValue and String are generated from the fields.
+//
+//go:generate go run github.com/otsetl/otsetl/internal/countergen -type Summary -text "{records} records, {keys} keys: {puts} puts, {updates} updates ({notInView} not in view), {deletes} deletes, {reads} source reads, {deadLettered} dead-lettered; {writeRequests} write requests, {readRequests} read requests, {retries} retries"
 type Summary struct {
 	// Records is the number of change records in the event.
 	Records int `json:"records"`
@@ -94,31 +96,7 @@ type Summary struct {
 	// ends, in milliseconds: the end time minus the newest Info.Timestamp (µs) among the
 	// event's records. It is 0 for an event without records (or whose records carry no
 	// timestamp), and never negative: a clock behind Tablestore's counts as no lag.
-	LagMs int64 `json:"lagMs"`
-}
-
-// Add adds o's counts to s, as over the invocations of a replay or a run. LagMs, a time
-// rather than a count, is left as it is.
-func (s *Summary) Add(o Summary) {
-	s.Records += o.Records
-	s.Keys += o.Keys
-	s.Puts += o.Puts
-	s.Updates += o.Updates
-	s.Deletes += o.Deletes
-	s.NotInView += o.NotInView
-	s.Reads += o.Reads
-	s.DeadLettered += o.DeadLettered
-	s.WriteRequests += o.WriteRequests
-	s.ReadRequests += o.ReadRequests
-	s.Retries += o.Retries
-}
-
-// String renders the counts of s as one line: "6 records, 6 keys: 4 puts, 0 updates (0 not
-// in view), 2 deletes, 0 source reads, 0 dead-lettered; 1 write requests, 0 read requests,
-// 0 retries". LagMs is left out.
-func (s Summary) String() string {
-	return fmt.Sprintf("%d records, %d keys: %d puts, %d updates (%d not in view), %d deletes, %d source reads, %d dead-lettered; %d write requests, %d read requests, %d retries",
-		s.Records, s.Keys, s.Puts, s.Updates, s.NotInView, s.Deletes, s.Reads, s.DeadLettered, s.WriteRequests, s.ReadRequests, s.Retries)
+	LagMs int64 `json:"lagMs" counter:"measure"`
 }
 
 // Function is the configured otsetl function. It is safe for concurrent invocations.

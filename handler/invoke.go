@@ -50,10 +50,11 @@ func (f *Function) Invoke(ctx context.Context, inv fcruntime.Invocation, payload
 		if p := recover(); p != nil {
 			err = &Error{Type: ErrorTypeInternal, Err: fmt.Errorf("panic: %v", p)}
 		}
-		attrs := append([]slog.Attr{
+		attrs := []slog.Attr{
 			slog.Int("payloadBytes", len(payload)),
 			slog.Int64("durationMs", f.now().Sub(start).Milliseconds()),
-		}, sum.logAttrs()...)
+			slog.Any("", sum), // every field, each a top-level attribute
+		}
 		if err != nil {
 			failure := []slog.Attr{slog.String("errorType", fcruntime.ErrorType(err)), slog.String("error", err.Error())}
 			logger.LogAttrs(ctx, slog.LevelError, "invocation failed", append(failure, attrs...)...)
@@ -62,22 +63,4 @@ func (f *Function) Invoke(ctx context.Context, inv fcruntime.Invocation, payload
 		logger.LogAttrs(ctx, slog.LevelInfo, "invocation succeeded", attrs...)
 	}()
 	return f.Process(ctx, inv.Credentials, payload)
-}
-
-// logAttrs returns the fields of s as log attributes named as in its JSON.
-func (s Summary) logAttrs() []slog.Attr {
-	return []slog.Attr{
-		slog.Int64("lagMs", s.LagMs),
-		slog.Int("records", s.Records),
-		slog.Int("keys", s.Keys),
-		slog.Int("puts", s.Puts),
-		slog.Int("updates", s.Updates),
-		slog.Int("deletes", s.Deletes),
-		slog.Int("notInView", s.NotInView),
-		slog.Int("reads", s.Reads),
-		slog.Int("deadLettered", s.DeadLettered),
-		slog.Int("writeRequests", s.WriteRequests),
-		slog.Int("readRequests", s.ReadRequests),
-		slog.Int("retries", s.Retries),
-	}
 }

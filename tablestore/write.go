@@ -31,34 +31,27 @@ const (
 	rowOverheadBytes  = 64
 )
 
-// WriteStats counts what one Write did, also when it fails part-way.
+// WriteStats counts what one Write did, also when it fails part-way. Its Add and LogValue
+// are generated from the fields.
+//
+//go:generate go run github.com/otsetl/otsetl/internal/countergen -type WriteStats
 type WriteStats struct {
 	// Requests is the number of BatchWriteRow requests sent, retries included.
-	Requests int
+	Requests int `json:"requests"`
 	// Puts counts rows written with PutRow (ots.PutRow).
-	Puts int
+	Puts int `json:"puts"`
 	// Updates counts conditional updates (ots.UpdateRowIfExists) settled: applied, or
 	// refused because the row was not in the result table. NotInView counts the latter.
-	Updates int
+	Updates int `json:"updates"`
 	// Deletes counts rows deleted with DeleteRow (ots.DeleteRow).
-	Deletes int
+	Deletes int `json:"deletes"`
 	// NotInView counts conditional updates that Tablestore refused with
 	// OTSConditionCheckFail (RowExistenceExpectation EXPECT_EXIST on an absent row): the row
 	// is not in the view, which is a correct outcome, not a failure.
-	NotInView int
+	NotInView int `json:"notInView"`
 	// Retries counts requests re-sent because of retryable errors, whether the whole request
 	// failed or some of its rows did (then only those rows are re-sent).
-	Retries int
-}
-
-// add adds o's counts to s.
-func (s *WriteStats) add(o WriteStats) {
-	s.Requests += o.Requests
-	s.Puts += o.Puts
-	s.Updates += o.Updates
-	s.Deletes += o.Deletes
-	s.NotInView += o.NotInView
-	s.Retries += o.Retries
+	Retries int `json:"retries"`
 }
 
 // rowWrite is one row change ready to be sent: a whole row change of the Write, or one part
@@ -177,7 +170,7 @@ func (c *Client) Write(ctx context.Context, table string, changes []ots.RowChang
 			return c.writeChunk(ctx, w, chunks[i], &perChunk[i])
 		})
 		for _, s := range perChunk {
-			stats.add(s)
+			stats.Add(s)
 		}
 		if err != nil {
 			return stats, err

@@ -114,7 +114,10 @@ type Config struct {
 	OnProgress func(scanned, estimate int64)
 }
 
-// Counts is what a run found and did. Every count is of primary keys or rows.
+// Counts is what a run found and did. Every count is of primary keys or rows. Its Add and
+// LogValue are generated from the fields.
+//
+//go:generate go run github.com/otsetl/otsetl/internal/countergen -type Counts
 type Counts struct {
 	// SourceRows and ResultRows are the rows scanned. With COLUMNS set, source rows
 	// holding none of the columns the rule reads are not returned by the scan, and not
@@ -141,22 +144,6 @@ type Counts struct {
 	DeadLettered int64 `json:"deadLettered"`
 	// Unsettled counts keys whose source row still changed after MaxAttempts writes.
 	Unsettled int64 `json:"unsettled"`
-}
-
-// Add adds o's counts to c, as over the runs of a test.
-func (c *Counts) Add(o Counts) {
-	c.SourceRows += o.SourceRows
-	c.ResultRows += o.ResultRows
-	c.Missing += o.Missing
-	c.Extra += o.Extra
-	c.Differing += o.Differing
-	c.Written += o.Written
-	c.Deleted += o.Deleted
-	c.Rechecked += o.Rechecked
-	c.ChangedDuringSync += o.ChangedDuringSync
-	c.Invalid += o.Invalid
-	c.DeadLettered += o.DeadLettered
-	c.Unsettled += o.Unsettled
 }
 
 // Differences is the number of keys where the result differed from the view.
