@@ -284,7 +284,9 @@ func (st *store) describeTable(req *otsprotocol.DescribeTableRequest) (proto.Mes
 // API reference); update_full_row, which "cannot be dynamically modified" after the table
 // is created (Java SDK model/TableOptions.java, updateFullRow; table_store.proto: 不可动态修改);
 // invalid options and Stream specifications (checkTableOptions, checkStreamSpec). The
-// messages of the first three are this server's own: the service's are not documented.
+// messages of the first two are this server's own: the service's are not documented. The
+// third contains "contain updateFullRow", the words the Go SDK's test of UpdateTable checks
+// (tablestore/api_test.go, TestUpdateAndDescribeTable); the rest of it is this server's.
 func (st *store) updateTable(req *otsprotocol.UpdateTableRequest) (proto.Message, error) {
 	if err := checkUpdateTableRequest(req); err != nil {
 		return nil, err
@@ -325,7 +327,7 @@ func checkUpdateTableRequest(req *otsprotocol.UpdateTableRequest) error {
 	case capacity.GetRead() < 0 || capacity.GetWrite() < 0:
 		return parameterInvalid("Reserved throughput must not be negative.")
 	case req.TableOptions != nil && req.TableOptions.UpdateFullRow != nil:
-		return parameterInvalid("UpdateFullRow cannot be modified after the table is created.")
+		return parameterInvalid("The table options of UpdateTable must not contain updateFullRow: it cannot be modified after the table is created.")
 	}
 	return checkTableOptions(req.GetTableOptions())
 }

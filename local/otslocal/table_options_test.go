@@ -164,7 +164,7 @@ func TestUpdateTableRefusesWhatTheServiceRefuses(t *testing.T) {
 
 	_, err = client.UpdateTable(&tablestore.UpdateTableRequest{TableName: "t",
 		TableOption: &tablestore.TableOption{TimeToAlive: -1, MaxVersion: 2, UpdateFullRow: proto.Bool(true)}})
-	requireOTSError(t, err, http.StatusBadRequest, "OTSParameterInvalid", "UpdateFullRow cannot be modified after the table is created.")
+	requireOTSError(t, err, http.StatusBadRequest, "OTSParameterInvalid", "The table options of UpdateTable must not contain updateFullRow: it cannot be modified after the table is created.")
 
 	// What the Go SDK does not send, sent as another client would.
 	tableName := proto.String("t")
