@@ -241,7 +241,7 @@ const (
 	// is longer (cut at a rune boundary); empty when the record has no JSON form.
 	DeadLetterDecoded = "decoded"
 	// DeadLetterError (STRING) says why the record is invalid: "record N: " and the reason,
-	// and which parts of it were cut to fit.
+	// which parts of it were cut to fit, and why it has no JSON form if it has none.
 	DeadLetterError = "error"
 	// DeadLetterTime (INTEGER) is when the record was dead-lettered, in ms since the Unix epoch.
 	DeadLetterTime = "time"
@@ -272,15 +272,10 @@ func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidReco
 	return letters
 }
 
-// DeadLetter returns the row DEAD_LETTER_TABLE gets for rec, a record the rule cannot
-// evaluate, as a put: primary key DeadLetterPrimaryKey, the hex SHA-256 of the record's raw
-// bytes (rec.Raw, or its JSON when it has none, as a record built rather than decoded), so
-// that the same record always gets the same row; DeadLetterRecord the raw bytes,
-// DeadLetterDecoded the JSON, DeadLetterError reason, DeadLetterTime now in ms since the
-// Unix epoch, and DeadLetterSourceTable sourceTable. The row always fits in one request:
-// the record and its JSON keep at most their first 1 MB each, and the error column says
-// when they were cut, or why the record has no JSON form (a NaN, say, of a record built in
-// code).
+// DeadLetter returns the put of the row DEAD_LETTER_TABLE gets for rec, a record the rule
+// cannot evaluate or Tablestore would refuse: the columns of the DeadLetter constants, keyed
+// by the hash of rec.Raw (or of its JSON when it has none, as a record built in code), with
+// reason, sourceTable and now. The row always fits in one request (docs/design.md, "Errors").
 func DeadLetter(rec *events.Record, reason, sourceTable string, now time.Time) ots.RowChange {
 	decoded, err := events.MarshalRecordJSON(rec)
 	if err != nil {

@@ -35,8 +35,8 @@ const CapturedPayloadMessage = "payload captured"
 //
 // The line is "invocation succeeded" (INFO) or "invocation failed" (ERROR, with errorType
 // and error first), then payloadBytes, durationMs, and every [Summary] field under its JSON
-// name (lagMs, retries, deadLettered, …), each a top-level attribute so that a log query can
-// filter and chart it; requestId names the invocation.
+// name ([Summary.LogValue]), each a top-level attribute so that a log query can filter and
+// chart it; requestId names the invocation.
 func (f *Function) Invoke(ctx context.Context, inv fcruntime.Invocation, payload []byte) (sum Summary, err error) {
 	start := f.now()
 	deadline := inv.Deadline(start)

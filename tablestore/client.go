@@ -1,17 +1,10 @@
-// Package tablestore is otsetl's Tablestore client: it writes the result table with
-// BatchWriteRow and reads source rows with BatchGetRow, the requests of the official
-// Tablestore Go SDK (github.com/aliyun/aliyun-tablestore-go-sdk/tablestore). Reads go
-// through the SDK. Writes, the function's hot path, are encoded here, byte for byte as the
-// SDK encodes them but without its per-row objects, and signed as it signs them; the SDK's
-// protobuf types read the answers, and failures come back as the SDK's *OtsError.
-//
-// A [Client] is built per invocation from that invocation's STS credentials ([aliyun.Credentials]). [Client.Write]
-// applies [ots.RowChange]s in requests of at most 200 rows and 4 MB, several at a
-// time; [Client.Read] fetches rows by primary key, 100 keys a request. Both retry what
-// Tablestore reports as transient — for a whole request or for single rows — with
-// exponential backoff and jitter until the context's deadline, less a safety margin,
-// leaves no time for another attempt. Every request is bound to the call's context, so
-// cancelling it aborts requests in flight.
+// Package tablestore is otsetl's Tablestore client: [Client.Write] writes [ots.RowChange]s
+// with BatchWriteRow, encoded here byte for byte as the official Go SDK
+// (github.com/aliyun/aliyun-tablestore-go-sdk/tablestore) encodes them, and [Client.Read]
+// reads rows by primary key with BatchGetRow through the SDK. A [Client] is built per
+// invocation from its STS credentials ([aliyun.Credentials]). Both calls retry what
+// Tablestore reports as transient within the context's deadline, and cancelling the context
+// aborts requests in flight. Why writes bypass the SDK: docs/design.md, "Writing".
 package tablestore
 
 import (

@@ -99,44 +99,20 @@ func (w *rowWrite) wire() (operation, expect byte) {
 	return pbOperationDelete, pbExpectIgnore
 }
 
-// Write applies changes to table with BatchWriteRow and reports what it did:
+// Write applies changes to table with BatchWriteRow and reports what it did, also when it
+// fails part-way (docs/design.md, "Writing"). A PutRow and a DeleteRow go with
+// RowExistenceExpectation IGNORE, an UpdateRowIfExists as an UpdateRow with EXPECT_EXIST whose
+// OTSConditionCheckFail counts in NotInView; one without Columns is skipped. Cells carry no
+// timestamp (Tablestore stamps them, in ms). The changes need distinct primary keys. Requests
+// hold at most 200 rows and 4 MB, at most MaxConcurrentRequests at a time; a larger row goes
+// in parts. Transient failures ([Retryable]) are retried until the next attempt could not
+// end 500 ms before ctx's deadline (a minute from now without one).
 //
-//   - ots.PutRow: PutRow with RowExistenceExpectation IGNORE; the row becomes exactly
-//     Columns. Every cell needs a value.
-//   - ots.DeleteRow: DeleteRow with IGNORE.
-//   - ots.UpdateRowIfExists: UpdateRow with EXPECT_EXIST: a cell with a value is put, a cell
-//     without one deletes all versions of its column. OTSConditionCheckFail means the row is
-//     not in the view and counts in NotInView. A change without columns is skipped.
-//
-// Cells carry no timestamp: Tablestore stamps them with its own time (ms). Changes need
-// distinct primary keys, since requests run concurrently and in no particular order. Rows
-// go in requests of at most 200 rows and 4 MB (estimated conservatively), at most
-// MaxConcurrentRequests at a time. A row larger than one request (Tablestore keeps rows of
-// any size, but carries at most 4 MB in one request) goes in parts, one request after the
-// other, each with as many of its cells as fit: a put as a PutRow of its first cells and
-// UpdateRows of the others, a conditional update as several conditional UpdateRows, which
-// stop at the first that finds no row. Written again, the parts give the same row. Every
-// cell fits in one request, since no value may be larger than 2 MB.
-//
-// Rows failing with a retryable code (OTSRowOperationConflict, OTSNotEnoughCapacityUnit,
-// OTSTableNotReady, OTSPartitionUnavailable, OTSServerBusy, OTSStorageServerBusy,
-// OTSTimeout, OTSInternalServerError, OTSServerUnavailable, OTSQuotaExhausted "Too frequent
-// table operations.") are re-sent alone; a whole request failing with one of those codes or
-// with a network error is re-sent whole. Retries back off exponentially with jitter (pauses
-// of 20 ms ±50%, doubling up to 1 s ±50%). They stop with an error wrapping [ErrDeadline]
-// when the next attempt could not end 500 ms before ctx's deadline (or within a minute if ctx
-// has none), and with ctx's error when ctx ends; both errors wrap the last failure too.
-//
-// Any other row failure fails the call with a [*RowError] naming the table, the operation,
-// the primary key, the code and the message; any other request failure fails it with an
-// *sdk.OtsError for Tablestore's errors, as the SDK reports them, or net/http's *url.Error.
-// The requests are the SDK's, byte for byte, built without its intermediate objects (see
-// appendRowChange and appendBatchWriteRowRequest), and its protobuf types read the answers.
-//
-// A change of another kind, a primary key or a cell that Tablestore would refuse
-// (checkRowChange), a put cell without a value, or a primary key given twice is an error
-// before anything is sent. On failure some rows may have been written; the returned stats
-// count them.
+// Errors: before anything is sent, a change Tablestore would refuse (ots.CheckPrimaryKeyColumn,
+// ots.CheckAttribute, a put cell without a value, an unknown kind) or a primary key given
+// twice; a [*RowError] for a row that fails for good; the SDK's *OtsError or net/http's
+// *url.Error for a request that does; an error wrapping [ErrDeadline] or ctx's error, and
+// the last failure, when time runs out.
 func (c *Client) Write(ctx context.Context, table string, changes []ots.RowChange) (WriteStats, error) {
 	if table == "" {
 		return WriteStats{}, errors.New("tablestore: Write: empty table name")

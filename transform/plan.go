@@ -28,43 +28,15 @@ type Plan struct {
 	Keys int
 }
 
-// Plan folds ev's records per primary key, in order, and decides once per key (two keys are
-// the same when their column names, value kinds and values are equal):
-//
-//   - the last record is a DeleteRow, or the records after the last DeleteRow hold no Put
-//     (an UpdateRow of deletes only does not create a row; Tablestore Python SDK
-//     tests/row_op_test.py, test_all_delete_in_update): DeleteRow.
-//   - a PutRow or DeleteRow came first, then only Put and DeleteAllVersions cells, or
-//     DeleteOneVersion cells on columns neither filtered nor projected: the full row image
-//     is known. A PutRow starts it from its cells, a DeleteRow starts it empty, and later
-//     cells fold onto it. The filter decides: true gives a PutRow of the projected
-//     image (Columns sorted by name), false a DeleteRow, since the row may have
-//     qualified before. A row whose columns were all deleted still exists (Tablestore
-//     UpdateRow API reference) and is evaluated as an empty row.
-//   - only UpdateRows, whose Put and DeleteAllVersions cells touch no column the filter
-//     reads, under a filter that is false on a row lacking all its columns: the row's
-//     membership in the result table is unchanged. An UpdateRowIfExists carries the
-//     projected cell changes, one per column in the order of its first change; no
-//     projected column touched means no Mutation.
-//   - anything else (an UpdateRow touching a filter column before any full image, a
-//     DeleteOneVersion on a filtered or projected column, a filter true on an empty row):
-//     a mutation listed in Reads, for [Rule.Resolve].
-//
-// Folding a column keeps its visible value: a Put replaces it unless the column's current
-// version has a larger timestamp, where a Put without timestamp counts as newest (the
-// server stamps it with the current time) and an equal timestamp overwrites that version
-// (Tablestore "Max versions and TTL", "Version number"); DeleteAllVersions removes the
-// column. A PutRow that carries several versions of a column keeps the newest.
-//
-// A key whose full image the filter cannot evaluate gets a DeleteRow and every record
-// of the key goes to Invalid. A malformed record (one that fails events.Record.Validate, as
-// events.Decode never lets through), and a record holding in a projected column what
-// Tablestore would refuse in a row of the result table (a DOUBLE NaN or infinity, a value or
-// a name beyond its limits: ots.CheckAttribute), go to Invalid and leave their key's row
-// unknown until a later PutRow or DeleteRow: a mutation listed in Reads, so that the key's row is
-// read from the source table, which never holds such values. A record whose primary key
-// Tablestore would refuse (ots.CheckPrimaryKeyColumn) goes to Invalid and is not folded: no
-// table holds a row of that key. A nil ev is an empty event.
+// Plan folds ev's records per primary key, in order, and decides once per key by the table
+// of docs/design.md, "Per key": a Mutation for each key that changes the result table, those
+// the event cannot decide listed in Reads. Two keys are the same when their column names,
+// value kinds and values are equal. Records go to Invalid as docs/design.md, "Errors" says:
+// every record of a key whose full row the filter cannot evaluate (the key is deleted); a
+// record that fails events.Record.Validate or holds in a projected column what Tablestore
+// refuses (ots.CheckAttribute), whose key is then read unless a later PutRow or DeleteRow
+// replaces the row; and a record whose primary key Tablestore refuses
+// (ots.CheckPrimaryKeyColumn), which is not folded. A nil ev is an empty event.
 func (r *Rule) Plan(ev *events.Event) Plan {
 	if ev == nil {
 		return Plan{}

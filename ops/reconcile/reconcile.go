@@ -1,34 +1,10 @@
-// Package reconcile is `otsetl sync`: it makes the result table equal to the view of the
-// source table — the rows that pass the function's filter, projected to its columns — and
-// proves it, while the Tablestore trigger keeps running (docs/design.md, "Sync").
-//
-// The trigger only delivers the changes made after it was bound, and retries a failing batch
-// only until the Stream's data expires; so a table bound with rows already in it, a new
-// FILTER or COLUMNS, an outage longer than the Stream's retention or a hand edit leave the
-// result table wrong without anything to show it. [Run] repairs all of these:
-//
-//  1. It splits the source table's primary key space with ComputeSplitPointsBySize.
-//  2. For each split (several at a time), it scans the source and the result table with
-//     GetRange in primary key order, page by page, and merge-joins the two streams, so its
-//     memory does not grow with the tables.
-//  3. For each primary key it computes the view of the source row with the function's own
-//     compiled rule ([transform.Rule.Resolve], the decision the function makes after a
-//     source read) and compares it with the result row, values by kind and value, versions
-//     ignored: the key is equal, missing (in the view, not in the result), extra (in the
-//     result, not in the view) or differing.
-//  4. It fixes what is not equal with the function's writer ([tablestore.Client.Write]: put
-//     the view, delete the key; BatchWriteRow of at most 200 rows), then reads the source
-//     rows it wrote again ([tablestore.Client.Read]) and, for each whose cells or their
-//     versions changed since the read its decision rested on, decides again, writing
-//     again when the view changed; after a bounded number of rounds, keys that never
-//     settle are reported and fail the run.
-//
-// Rows the rule cannot evaluate are not in the view (their keys are deleted from the
-// result, as the function does), and are counted, listed and, with a dead-letter table,
-// dead-lettered as the function would ([handler.DeadLetter]); without one they fail the run.
-//
-// The guarantee: once the trigger has processed every change made before Run returned, the
-// result table equals the view of the source table.
+// Package reconcile is `otsetl sync`: [Run] makes the result table equal to the view of the
+// source table (the rows that pass the function's filter, projected to its columns) and
+// proves it, while the Tablestore trigger keeps running. It scans both tables by key range
+// (GetRange, ComputeSplitPointsBySize), decides each key with the function's own rule
+// ([transform.Rule.Resolve]), fixes what differs with the function's writer
+// ([tablestore.Client.Write]) and re-reads what it wrote until it settles. How, and why the
+// result is correct beside the trigger: docs/design.md, "Sync".
 package reconcile
 
 import (
