@@ -296,13 +296,13 @@ func deleteResultRows(t *testing.T, srv *otslocaltest.Server, n int) time.Time {
 	t.Helper()
 	rows := srv.Scan(t, "result")
 	require.GreaterOrEqual(t, len(rows), n)
-	muts := make([]transform.Mutation, n)
+	changes := make([]ots.RowChange, n)
 	for i, row := range rows[:n] {
-		muts[i] = transform.Mutation{Kind: transform.MutationDelete, PrimaryKey: row.PrimaryKey}
+		changes[i] = ots.RowChange{Kind: ots.DeleteRow, PrimaryKey: row.PrimaryKey}
 	}
 	writer, err := tablestore.NewClient(tablestore.Config{Endpoint: srv.Endpoint, Instance: otslocaltest.Instance}, otslocaltest.Credentials)
 	require.NoError(t, err)
-	_, err = writer.Write(t.Context(), "result", muts)
+	_, err = writer.Write(t.Context(), "result", changes)
 	require.NoError(t, err)
 	return time.Now()
 }

@@ -30,7 +30,6 @@ import (
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
-	"github.com/otsetl/otsetl/transform"
 )
 
 // waitTimeout bounds every wait; reaching it is a failure, never a measurement.
@@ -616,13 +615,13 @@ func TestTheOverviewCountsUpToAThousandRows(t *testing.T) {
 // tablestore (BatchWriteRow, a request per 4 MB).
 func (s *site) putRows(t *testing.T, table string, n int, columns func(id int) []ots.Cell) {
 	t.Helper()
-	var muts []transform.Mutation
+	var changes []ots.RowChange
 	for id := range n {
-		muts = append(muts, transform.Mutation{Kind: transform.MutationPut, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(int64(id))}}, Columns: columns(id)})
+		changes = append(changes, ots.RowChange{Kind: ots.PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(int64(id))}}, Columns: columns(id)})
 	}
 	writer, err := tablestore.NewClient(tablestore.Config{Endpoint: s.srv.Endpoint, Instance: otslocaltest.Instance}, otslocaltest.Credentials)
 	require.NoError(t, err)
-	_, err = writer.Write(t.Context(), table, muts)
+	_, err = writer.Write(t.Context(), table, changes)
 	require.NoError(t, err)
 }
 
