@@ -49,8 +49,8 @@ type Config struct {
 	// DeadLetterTable receives the records the rule cannot evaluate or Tablestore would refuse
 	// in a row (DEAD_LETTER_TABLE); empty means such records fail the invocation.
 	DeadLetterTable string
-	// Rule is the cleaning rule: FILTER (default "level > 1") and COLUMNS (comma-separated
-	// projection, default all attribute columns).
+	// Rule is the cleaning rule: FILTER (default "level > 1") and COLUMNS (default all
+	// attribute columns; a comma-separated list keeps some, a map literal computes them).
 	Rule transform.Config
 	// CapturePayloads is how many of the first payloads an instance receives it writes to
 	// its log, one line each (CAPTURE_PAYLOADS, default 0: none), so that a first deployment
@@ -61,9 +61,8 @@ type Config struct {
 // ConfigFromEnv reads the configuration through getenv (os.Getenv in production) and
 // validates it: the instance is required, table names must be valid and distinct (the
 // result or dead-letter table being the source table would make the trigger loop), the
-// endpoint must be an http(s) URL or derivable from FC_REGION, and COLUMNS must not hold
-// empty names. The filter expression itself is checked by [New], which compiles it.
-// The error is one line naming the variable.
+// endpoint must be an http(s) URL or derivable from FC_REGION. FILTER and COLUMNS are
+// checked by [New], which compiles them. The error is one line naming the variable.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Instance:        strings.TrimSpace(getenv(EnvInstance)),
@@ -71,7 +70,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SourceTable:     orDefault(getenv(EnvSourceTable), DefaultSourceTable),
 		ResultTable:     orDefault(getenv(EnvResultTable), DefaultResultTable),
 		DeadLetterTable: strings.TrimSpace(getenv(EnvDeadLetterTable)),
-		Rule:            transform.Config{Filter: orDefault(getenv(EnvFilter), transform.DefaultFilter)},
+		Rule:            transform.Config{Filter: orDefault(getenv(EnvFilter), transform.DefaultFilter), Columns: strings.TrimSpace(getenv(EnvColumns))},
 	}
 	if cfg.Instance == "" {
 		return Config{}, fmt.Errorf("%s is required: the Tablestore instance that holds %s and %s", EnvInstance, cfg.SourceTable, cfg.ResultTable)
@@ -107,15 +106,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if cfg.DeadLetterTable != "" && (cfg.DeadLetterTable == cfg.SourceTable || cfg.DeadLetterTable == cfg.ResultTable) {
 		return Config{}, fmt.Errorf("%s=%q must differ from %s and %s", EnvDeadLetterTable, cfg.DeadLetterTable, EnvSourceTable, EnvResultTable)
-	}
-	if cols := strings.TrimSpace(getenv(EnvColumns)); cols != "" {
-		for _, c := range strings.Split(cols, ",") {
-			c = strings.TrimSpace(c)
-			if c == "" {
-				return Config{}, fmt.Errorf("%s=%q holds an empty column name", EnvColumns, cols)
-			}
-			cfg.Rule.Columns = append(cfg.Rule.Columns, c)
-		}
 	}
 	return cfg, nil
 }

@@ -5,28 +5,35 @@ import (
 	"slices"
 
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
 )
 
 // envName is expr's name for the whole environment (expr language definition, "$env").
 const envName = "$env"
 
-// columnsRead returns the sorted names of the attribute columns that the compiled filter
-// tree reads: the free identifiers (those a `let` does not bind) and the constant names in
+// columnsRead returns the sorted names of the attribute columns that the expression tree
+// reads: the free identifiers (those a `let` does not bind) and the constant names in
 // $env["name"], $env.name and get($env, "name"). Builtin functions are not identifiers in
-// expr's tree (they are ast.BuiltinNode). It fails on a call of anything but a builtin
-// function, since the environment holds no functions, and on $env used in any other way,
-// since the columns it reads could not be known.
-func columnsRead(tree ast.Node) ([]string, error) {
+// expr's tree (they are ast.BuiltinNode), and fns's functions are checked (functions.check).
+// It fails on a call of anything else, since the environment holds no functions, and on $env
+// used in any other way, since the columns it reads could not be known; the error is located
+// in source, the expression's text.
+func columnsRead(tree ast.Node, source string, fns *functions) ([]string, error) {
 	c := &columnCollector{bound: map[*ast.IdentifierNode]bool{}, read: map[string]bool{}}
 	ast.Walk(&tree, c)
-	if c.err != nil {
-		return nil, c.err
+	if c.unknownCall != nil {
+		return nil, locatedError(source, c.unknownCall, "%s is not a builtin function", c.unknownCall.Callee)
+	}
+	for _, call := range c.calls {
+		if err := fns.check(source, call); err != nil {
+			return nil, err
+		}
 	}
 	for _, id := range c.identifiers {
 		switch {
 		case c.bound[id]:
 		case id.Value == envName:
-			return nil, fmt.Errorf(`%s may only be indexed by a constant column name, as %s["level"]`, envName, envName)
+			return nil, locatedError(source, id, `%s may only be indexed by a constant column name, as %s["level"]`, envName, envName)
 		default:
 			c.read[id.Value] = true
 		}
@@ -46,9 +53,10 @@ type columnCollector struct {
 	identifiers []*ast.IdentifierNode
 	// bound marks identifiers that are not columns: names a `let` binds in its body, and
 	// the $env of a constant column lookup.
-	bound map[*ast.IdentifierNode]bool
-	read  map[string]bool
-	err   error
+	bound       map[*ast.IdentifierNode]bool
+	read        map[string]bool
+	calls       []*ast.CallNode // the calls of otsetl's functions
+	unknownCall *ast.CallNode   // the first call of anything else
 }
 
 // Visit implements ast.Visitor.
@@ -65,8 +73,12 @@ func (c *columnCollector) Visit(node *ast.Node) {
 			c.envLookup(n.Arguments[0], n.Arguments[1])
 		}
 	case *ast.CallNode:
-		if c.err == nil {
-			c.err = fmt.Errorf("%s is not a builtin function", n.Callee)
+		switch {
+		case isFunction(n):
+			c.bound[n.Callee.(*ast.IdentifierNode)] = true
+			c.calls = append(c.calls, n)
+		case c.unknownCall == nil:
+			c.unknownCall = n
 		}
 	}
 }
@@ -96,4 +108,10 @@ func (b letBinder) Visit(node *ast.Node) {
 	if id, ok := (*node).(*ast.IdentifierNode); ok && id.Value == b.name {
 		b.bound[id] = true
 	}
+}
+
+// locatedError is expr's error for node of the expression source: the message, the
+// line:column of node, and the line of source with a caret under it.
+func locatedError(source string, node ast.Node, format string, args ...any) error {
+	return (&file.Error{Location: node.Location(), Message: fmt.Sprintf(format, args...)}).Bind(file.NewSource(source))
 }

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -15,12 +16,14 @@ import (
 )
 
 // fuzzRules are the rules FuzzPlan plans every event with: the default filter keeping
-// every column, a filter on two columns with a projection, and a filter that is true on an
-// empty row.
+// every column, a filter on two columns with a projection, a filter that is true on an
+// empty row, and two mappings.
 var fuzzRules = []Config{
 	{},
-	{Filter: `level > 1 && message != "drop"`, Columns: []string{"level", "message"}},
-	{Filter: "level == nil", Columns: []string{"message"}},
+	{Filter: `level > 1 && message != "drop"`, Columns: "level,message"},
+	{Filter: "level == nil", Columns: "message"},
+	logCleaning,
+	renamed,
 }
 
 // FuzzPlan decodes arbitrary bytes with events.Decode and, when they are an event, plans
@@ -54,6 +57,47 @@ func FuzzPlan(f *testing.F) {
 		}
 		for _, rule := range rules {
 			requireKeptPromises(t, rule, ev, rule.Plan(ev))
+		}
+	})
+}
+
+// FuzzMapping compiles arbitrary texts as COLUMNS and, when one is a mapping, plans events of
+// rows of arbitrary values with it and resolves such a row: nothing may panic, and the plan
+// keeps Plan's promises. Seeds are the mappings of the documentation and the tests.
+func FuzzMapping(f *testing.F) {
+	for _, columns := range []string{
+		logCleaning.Columns, renamed.Columns,
+		`{"level": level, "severity": level >= 3 ? "error" : level >= 2 ? "warn" : "info", "message": lower(trim(message ?? ""))}`,
+		`{"duration_ms": let ms = extract(message, "took ([0-9]+) ms"); ms != nil ? int(ms) : nil, "size_kb": size / 1024.0}`,
+		`{"text": message, "bytes": blob, "n": len(blob), "first": blob[0], "ratio": ratio * 100, "flag": ratio > 0.5}`,
+		`{"a": level % ratio, "b": split(message, ",")[level], "c": fromJSON(message), "d": int(message) + level}`,
+		`{"t": type(ratio), "s": string(level), "u": upper(message) + string(blob), "r": repeat(message, level)}`,
+	} {
+		f.Add(columns, int64(3), "took 250 ms, 7", 0.75, []byte{1, 2})
+	}
+	f.Add(`{"x": level / ratio}`, int64(0), "", math.NaN(), []byte(nil))
+	f.Fuzz(func(t *testing.T, columns string, level int64, message string, ratio float64, blob []byte) {
+		rule, err := Compile(Config{Filter: "level > 1 || message != nil", Columns: columns})
+		if err != nil {
+			require.Nil(t, rule)
+			return
+		}
+		cells := []events.Column{put("level", ots.Integer(level)), put("message", ots.String(message)), put("ratio", ots.Double(ratio)), put("blob", ots.Binary(blob))}
+		ev := &events.Event{Version: events.Version, Records: []events.Record{
+			putRow(1, cells...),
+			updateRow(2, cells[1:]...),
+			updateRow(3, cells[2]),
+			putRow(4, cells[0], cells[3]), updateRow(4, cells[1]),
+		}}
+		requireKeptPromises(t, rule, ev, rule.Plan(ev))
+		row := []ots.Cell{cell("level", ots.Integer(level)), cell("message", ots.String(message)), cell("ratio", ots.Double(ratio)), cell("blob", ots.Binary(blob))}
+		got, err := rule.Resolve(pk(1), row, true)
+		if err != nil {
+			require.Equal(t, change(ots.DeleteRow, 1), got, "a row the rule cannot evaluate is not in the view")
+			return
+		}
+		for _, c := range got.Columns {
+			require.NoError(t, ots.CheckAttribute(c.Name, c.Value, pk(1)), "a row Resolve puts is one Tablestore takes")
 		}
 	})
 }
@@ -109,9 +153,9 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 	}
 	require.Equal(t, len(ev.Records), planned+unplanned, "a planned key's mutation holds all its records")
 
-	// Decode lets only valid records through, so a record is invalid only because the
-	// filter cannot evaluate its key's full image: then the key is deleted and all its
-	// records are invalid.
+	// Decode lets only valid records through, so a record is invalid only because the rule
+	// cannot evaluate its key's full image: then the key is deleted and all its records are
+	// invalid.
 	invalid := map[int]bool{}
 	for j, inv := range p.Invalid {
 		require.True(t, inv.Index >= 0 && inv.Index < len(ev.Records), "invalid record %d out of range", inv.Index)
@@ -141,7 +185,8 @@ func requireWellFormedColumns(t *testing.T, rule *Rule, m *Mutation, read bool) 
 	names := make([]string, len(m.Columns))
 	for i, c := range m.Columns {
 		names[i] = c.Name
-		require.True(t, rule.Projects(c.Name), "%s of %v holds column %q the rule does not project", m.Kind, m.PrimaryKey, c.Name)
+		mapped := rule.mapping != nil && rule.mapping.entry(c.Name) != nil
+		require.True(t, rule.Projects(c.Name) || mapped, "%s of %v holds column %q the rule does not project or map", m.Kind, m.PrimaryKey, c.Name)
 	}
 	switch {
 	case read:

@@ -13,8 +13,8 @@ import (
 type Plan struct {
 	// Mutations holds one Mutation per distinct primary key whose records change the
 	// result table, in the order of each key's first record. A key whose records need
-	// nothing (only UpdateRows that touch no projected column, and none the filter reads)
-	// has no Mutation.
+	// nothing (only UpdateRows that touch no column the filter reads, and no projected
+	// column or none a mapping reads) has no Mutation.
 	Mutations []Mutation
 	// Reads lists, by ascending index into Mutations, the mutations the event does not say
 	// enough to decide: their RowChange holds only the PrimaryKey (and no Kind, which is
@@ -31,11 +31,14 @@ type Plan struct {
 // Plan folds ev's records per primary key, in order, and decides once per key by the table
 // of docs/design.md, "Per key": a Mutation for each key that changes the result table, those
 // the event cannot decide listed in Reads. Two keys are the same when their column names,
-// value kinds and values are equal. Records go to Invalid as docs/design.md, "Errors" says:
-// every record of a key whose full row the filter cannot evaluate (the key is deleted); a
-// record that fails events.Record.Validate or holds in a projected column what Tablestore
-// refuses (ots.CheckAttribute), whose key is then read unless a later PutRow or DeleteRow
-// replaces the row; and a record whose primary key Tablestore refuses
+// value kinds and values are equal. A PutRow's Columns are the projected or mapped row,
+// sorted by name; an UpdateRowIfExists's are the projected cell changes, one per column in
+// the order of its first change, or a mapping's, by name. Records go to Invalid as
+// docs/design.md, "Errors" says: every record of a key whose full row the rule cannot
+// evaluate (the filter or a mapping entry fails, or a mapped value is one Tablestore refuses;
+// the key is deleted); a record that fails events.Record.Validate or holds in a projected
+// column what Tablestore refuses (ots.CheckAttribute), whose key is then read unless a later
+// PutRow or DeleteRow replaces the row; and a record whose primary key Tablestore refuses
 // (ots.CheckPrimaryKeyColumn), which is not folded. A nil ev is an empty event.
 func (r *Rule) Plan(ev *events.Event) Plan {
 	if ev == nil {
@@ -62,7 +65,7 @@ type planner struct {
 	// record after record i, or -1 after its last.
 	nextRecord []int
 	folded     int     // records folded into a key
-	cells      int     // cells of the records folded into a key, which bound the Columns of the mutations
+	cells      int     // cells of the records folded into a key, which bound a projection's Columns
 	invalid    []error // by record index; nil until some record is invalid
 	fold       keyFold // the fold of the key being decided
 }
@@ -153,7 +156,8 @@ func (p *planner) plan() Plan {
 	plan := Plan{Keys: len(p.keys)}
 	indexes := make([]int, 0, p.folded) // the Records of every key, one after the other
 	var columns []ots.Cell              // the Columns of the last mutations, one after the other
-	cellsLeft, produced := p.cells, 0   // cells of the keys to decide, and columns of the mutations so far
+	// room for the Columns of the keys left to decide, and the columns of the mutations so far
+	roomLeft, produced := p.room(p.cells, len(p.keys)), 0
 	for k, key := range p.keys {
 		start, cells := len(indexes), 0
 		p.fold.start(p.records[key.firstRecord].PrimaryKey)
@@ -172,11 +176,12 @@ func (p *planner) plan() Plan {
 			p.fold.apply(p.rule, &p.records[i])
 		}
 		records := indexes[start:len(indexes):len(indexes)]
-		if cap(columns)-len(columns) < cells { // a new array, for the keys left at the rate of those decided
-			decided := p.cells - cellsLeft
-			columns = make([]ots.Cell, 0, max(cells, min(cellsLeft, cellsLeft*produced/max(decided, 1)+16)))
+		room := p.room(cells, 1)
+		if cap(columns)-len(columns) < room { // a new array, for the keys left at the rate of those decided
+			decided := p.room(p.cells, len(p.keys)) - roomLeft
+			columns = make([]ots.Cell, 0, max(room, min(roomLeft, roomLeft*produced/max(decided, 1)+16)))
 		}
-		cellsLeft -= cells
+		roomLeft -= room
 		m, outcome, err := p.fold.decide(p.evaluator, columns)
 		if err != nil {
 			for _, i := range records {
@@ -205,6 +210,15 @@ func (p *planner) plan() Plan {
 	return plan
 }
 
+// room bounds the Columns of the mutations of keys whose records hold cells cells: at most
+// one per cell with a projection, at most one per entry and key with a mapping.
+func (p *planner) room(cells, keys int) int {
+	if m := p.rule.mapping; m != nil {
+		return keys * len(m.entries)
+	}
+	return cells
+}
+
 // keyFold is the state of one primary key's records so far.
 type keyFold struct {
 	primaryKey []ots.PrimaryKeyColumn // as the key's first record carried it
@@ -217,6 +231,8 @@ type keyFold struct {
 	unknown bool
 	// cells is the row image when imageKnown, else the UpdateRows' cell changes.
 	cells cellFold
+	// image holds the row image a mapping reads, kept from key to key.
+	image []ots.Cell
 }
 
 // start empties the fold, keeping its memory, for the key primaryKey.
@@ -266,12 +282,12 @@ func (f *keyFold) applyCell(rule *Rule, c *events.Column) {
 		f.cells.apply(c)
 	case events.DeleteOneVersion:
 		// The version underneath is unknown; it only matters on a column the rule uses.
-		if rule.readsColumn[c.ColumnName] || rule.Projects(c.ColumnName) {
+		if rule.uses(c.ColumnName) {
 			f.unknown = true
 		}
 		return
 	}
-	if !f.imageKnown && rule.readsColumn[c.ColumnName] {
+	if !f.imageKnown && rule.filterReads[c.ColumnName] {
 		f.unknown = true
 	}
 }
@@ -286,25 +302,37 @@ const (
 )
 
 // decide returns the key's Mutation, without its Records, and what it is. A non-nil error
-// means the filter could not be evaluated on the key's full image. The Mutation's Columns
-// lie in the free capacity of columns, after its length, and have a capacity of their
-// length.
+// means the rule could not be evaluated on the key's full image. The Mutation's Columns lie
+// in the free capacity of columns, after its length, and have a capacity of their length.
 func (f *keyFold) decide(e *evaluator, columns []ots.Cell) (Mutation, keyOutcome, error) {
 	rule := e.rule
 	m := Mutation{RowChange: ots.RowChange{PrimaryKey: f.primaryKey}}
+	free := columns[len(columns):]
 	var err error
 	switch {
 	case f.imageKnown && !f.rowExists:
 		m.Kind = ots.DeleteRow
 	case f.unknown || (!f.imageKnown && rule.passesEmptyRow):
 		return m, keyRead, nil
+	case f.imageKnown && rule.mapping == nil:
+		m.Kind, m.Columns, err = e.decide(f.primaryKey, f.cells.appendImage(free), nil)
 	case f.imageKnown:
-		m.Kind, m.Columns, err = e.decide(f.cells.appendImage(columns))
-	default:
-		m.Kind, m.Columns = ots.UpdateRowIfExists, f.cells.appendProjectedChanges(rule, columns)
-		if len(m.Columns) == 0 {
-			return Mutation{}, keyUnchanged, nil
+		image := f.cells.appendImage(f.image[:0])
+		if image != nil {
+			f.image = image[:0]
 		}
+		m.Kind, m.Columns, err = e.decide(f.primaryKey, image, free)
+	case rule.mapping == nil:
+		m.Kind, m.Columns = ots.UpdateRowIfExists, f.cells.appendProjectedChanges(rule, free)
+	default:
+		var read bool
+		m.Kind = ots.UpdateRowIfExists
+		if m.Columns, read = e.mappedChanges(f.primaryKey, &f.cells, free); read {
+			return Mutation{RowChange: ots.RowChange{PrimaryKey: f.primaryKey}}, keyRead, nil
+		}
+	}
+	if m.Kind == ots.UpdateRowIfExists && len(m.Columns) == 0 {
+		return Mutation{}, keyUnchanged, nil
 	}
 	m.Columns = m.Columns[:len(m.Columns):len(m.Columns)]
 	return m, keyWritten, err
@@ -387,7 +415,8 @@ func newer(a, b *int64) bool {
 }
 
 // appendImage returns the folded cells as a row image, without removed columns, in the array
-// of dst after its length (dst's capacity must hold them); nil when none is left.
+// of dst after its length when its capacity holds them (a new one otherwise); nil when none
+// is left.
 func (f *cellFold) appendImage(dst []ots.Cell) row {
 	image := dst[len(dst):]
 	for _, c := range f.cells {

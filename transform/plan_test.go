@@ -16,9 +16,9 @@ import (
 
 var (
 	defaultRule     = Config{}
-	messageOnly     = Config{Columns: []string{"message"}}
-	levelOnly       = Config{Columns: []string{"level"}}
-	levelAndMessage = Config{Columns: []string{"level", "message"}}
+	messageOnly     = Config{Columns: "message"}
+	levelOnly       = Config{Columns: "level"}
+	levelAndMessage = Config{Columns: "level,message"}
 	twoColumns      = Config{Filter: `level > 1 && message != ""`}
 	trueOnEmpty     = Config{Filter: "level == nil"}
 )

@@ -177,7 +177,7 @@ func TestPlanMatchesReferenceFold(t *testing.T) {
 	}{
 		{compile(t, defaultRule), levelAboveOne, nil},
 		{compile(t, levelAndMessage), levelAboveOne, []string{"level", "message"}},
-		{compile(t, Config{Filter: "level == nil", Columns: []string{"message"}}), levelIsNil, []string{"message"}},
+		{compile(t, Config{Filter: "level == nil", Columns: "message"}), levelIsNil, []string{"message"}},
 	}
 	for i := range 6000 {
 		r := rules[i%len(rules)]

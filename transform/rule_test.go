@@ -16,19 +16,18 @@ func TestCompileErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"syntax", Config{Filter: "level >"}, `filter "level >": unexpected token EOF (1:7)`},
-		{"blank", Config{Filter: " "}, `filter " ": unexpected token EOF (1:1)`},
+		{"syntax", Config{Filter: "level >"}, "filter \"level >\": unexpected token EOF (1:7)\n | level >\n | ......^"},
 		{"integer result", Config{Filter: "1"}, `filter "1": expected bool, but got int`},
 		{"string result", Config{Filter: `"abc"`}, `filter "\"abc\"": expected bool, but got string`},
-		{"type mismatch", Config{Filter: `"a" + 1 > 0`}, `filter "\"a\" + 1 > 0": invalid operation: + (mismatched types string and int) (1:5)`},
-		{"unknown function", Config{Filter: "foo(level)"}, `filter "foo(level)": foo is not a builtin function`},
-		{"method call", Config{Filter: "message.Trim() == level"}, `filter "message.Trim() == level": message.Trim is not a builtin function`},
-		{"whole $env", Config{Filter: `len($env) > 0`}, `filter "len($env) > 0": $env may only be indexed by a constant column name, as $env["level"]`},
-		{"computed $env index", Config{Filter: `$env[message] > 1`}, `filter "$env[message] > 1": $env may only be indexed by a constant column name, as $env["level"]`},
+		{"type mismatch", Config{Filter: `"a" + 1 > 0`}, "filter \"\\\"a\\\" + 1 > 0\": invalid operation: + (mismatched types string and int) (1:5)\n | \"a\" + 1 > 0\n | ....^"},
+		{"unknown function", Config{Filter: "foo(level)"}, "filter \"foo(level)\": foo is not a builtin function (1:1)\n | foo(level)\n | ^"},
+		{"method call", Config{Filter: "message.Trim() == level"}, "filter \"message.Trim() == level\": message.Trim is not a builtin function (1:9)\n | message.Trim() == level\n | ........^"},
+		{"whole $env", Config{Filter: `len($env) > 0`}, "filter \"len($env) > 0\": $env may only be indexed by a constant column name, as $env[\"level\"] (1:5)\n | len($env) > 0\n | ....^"},
+		{"computed $env index", Config{Filter: `$env[message] > 1`}, "filter \"$env[message] > 1\": $env may only be indexed by a constant column name, as $env[\"level\"] (1:1)\n | $env[message] > 1\n | ^"},
 		{"fails on every row", Config{Filter: `int("x") > 0`}, `filter "int(\"x\") > 0": invalid operation: int(x) (1:1)`},
-		{"empty column", Config{Columns: []string{"message", ""}}, `projection: empty column name`},
-		{"duplicate column", Config{Columns: []string{"message", "level", "message"}}, `projection: column "message" is listed twice`},
-		{"long column", Config{Columns: []string{strings.Repeat("c", 256)}}, `projection: column "` + strings.Repeat("c", 256) + `" is longer than 255 bytes`},
+		{"empty column", Config{Columns: "message,"}, `columns "message,": an empty column name`},
+		{"duplicate column", Config{Columns: "message, level,message"}, `columns "message, level,message": column "message" is listed twice`},
+		{"long column", Config{Columns: strings.Repeat("c", 256)}, `columns "` + strings.Repeat("c", 256) + `": column "` + strings.Repeat("c", 64) + `" is longer than 255 bytes`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,6 +36,14 @@ func TestCompileErrors(t *testing.T) {
 			assert.Nil(t, rule)
 		})
 	}
+}
+
+func TestConfigAsApplied(t *testing.T) {
+	assert.Equal(t, Config{Filter: DefaultFilter, Columns: "level , message"}, compile(t, Config{Filter: " \t", Columns: " level , message\n"}).Config())
+	assert.Equal(t, Config{Filter: "level > 2", Columns: `{"a": level}`}, compile(t, Config{Filter: "level > 2 ", Columns: ` {"a": level}`}).Config())
+	projected := compile(t, Config{Columns: " level , message"})
+	assert.True(t, projected.Projects("level"), "names are trimmed")
+	assert.True(t, projected.Projects("message"))
 }
 
 func TestFilterColumns(t *testing.T) {
@@ -81,7 +88,7 @@ func TestProjects(t *testing.T) {
 	assert.True(t, all.Projects("level"))
 	assert.True(t, all.Projects("anything"))
 
-	some := compile(t, Config{Columns: []string{"message", "note"}})
+	some := compile(t, Config{Columns: "message,note"})
 	assert.True(t, some.Projects("message"))
 	assert.True(t, some.Projects("note"))
 	assert.False(t, some.Projects("level"))
@@ -95,9 +102,9 @@ func TestReadColumns(t *testing.T) {
 	}{
 		{"all columns projected", defaultRule, nil},
 		{"projection and filter", messageOnly, []string{"level", "message"}},
-		{"filter column projected", Config{Columns: []string{"message", "level"}}, []string{"level", "message"}},
-		{"several filter columns", Config{Filter: "c > 1 && a > 0", Columns: []string{"b", "a"}}, []string{"a", "b", "c"}},
-		{"filter true on an empty row", Config{Filter: "level == nil", Columns: []string{"message"}}, nil},
+		{"filter column projected", Config{Columns: "message,level"}, []string{"level", "message"}},
+		{"several filter columns", Config{Filter: "c > 1 && a > 0", Columns: "b,a"}, []string{"a", "b", "c"}},
+		{"filter true on an empty row", Config{Filter: "level == nil", Columns: "message"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -192,10 +193,7 @@ func runSync(ctx context.Context, cfg reconcile.Config, flags syncFlags, out, er
 // https://...: filter "level > 1", columns all, dead letters unset`.
 func describeRule(cfg reconcile.Config) string {
 	fn := cfg.Function
-	columns := "all"
-	if len(fn.Rule.Columns) > 0 {
-		columns = strings.Join(fn.Rule.Columns, ",")
-	}
+	columns := cmp.Or(strings.TrimSpace(fn.Rule.Columns), "all")
 	letters := "unset"
 	if fn.DeadLetterTable != "" {
 		letters = "to " + fn.DeadLetterTable

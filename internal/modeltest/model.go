@@ -104,22 +104,14 @@ func (r Row) Image() Image {
 	return image
 }
 
-// View is what the result table must hold under rule: the projected image of every row
-// that passes.
+// View is what the result table must hold under rule: the result row (the projection or
+// the mapping) of every row that passes.
 func (m *SourceModel) View(rule RuleCase) map[int64]Image {
 	view := map[int64]Image{}
 	for id, row := range m.Rows {
-		image := row.Image()
-		if !rule.Passes(image) {
-			continue
+		if image := row.Image(); rule.Passes(image) {
+			view[id] = rule.Result(image)
 		}
-		projected := Image{}
-		for column, value := range image {
-			if rule.Projects(column) {
-				projected[column] = value
-			}
-		}
-		view[id] = projected
 	}
 	return view
 }

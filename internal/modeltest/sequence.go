@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/stretchr/testify/require"
@@ -175,36 +176,107 @@ func (s *Sequence) Report(doing string) string {
 }
 
 // RuleCase is a cleaning rule: the configuration the function gets, and the test's own
-// reading of it.
+// reading of it, plain Go over a model's image that shares no code with package transform.
 type RuleCase struct {
 	// Name describes the rule in reports.
 	Name string
 	// Config is the function's FILTER and COLUMNS.
 	Config transform.Config
-	// Passes is the filter and Projects the projection, as the test reads them.
-	Passes   func(image Image) bool
-	Projects func(column string) bool
+	// Passes is the filter, and Result the result row of an image that passes: its
+	// projection, or its mapping.
+	Passes func(image Image) bool
+	Result func(image Image) Image
 }
 
 // DefaultRule is `level > 1` keeping every column; a missing or non-INTEGER level fails.
 var DefaultRule = RuleCase{
-	Name:     `"level > 1", all columns`,
-	Config:   transform.Config{Filter: transform.DefaultFilter},
-	Passes:   levelAboveOne,
-	Projects: func(string) bool { return true },
+	Name:   `"level > 1", all columns`,
+	Config: transform.Config{Filter: transform.DefaultFilter},
+	Passes: levelAboveOne,
+	Result: func(image Image) Image { return image },
 }
 
 // CustomRule also drops the message "drop" (a missing message is nil, and nil != "drop")
 // and keeps only level and message.
 var CustomRule = RuleCase{
 	Name:   `"level > 1 && message != \"drop\"", columns level,message`,
-	Config: transform.Config{Filter: `level > 1 && message != "drop"`, Columns: []string{ColumnLevel, ColumnMessage}},
-	Passes: func(image Image) bool {
-		message, _ := image[ColumnMessage].Str()
-		return levelAboveOne(image) && message != "drop"
+	Config: transform.Config{Filter: `level > 1 && message != "drop"`, Columns: ColumnLevel + "," + ColumnMessage},
+	Passes: levelAboveOneAndNotDropped,
+	Result: func(image Image) Image {
+		return renamed(image, map[string]string{ColumnLevel: ColumnLevel, ColumnMessage: ColumnMessage})
 	},
-	Projects: func(column string) bool { return column == ColumnLevel || column == ColumnMessage },
 }
+
+// RenamingRule keeps the three columns under new names; message and other are read only by
+// the mapping.
+var RenamingRule = RuleCase{
+	Name:   `"level > 1", a mapping of renamed columns`,
+	Config: transform.Config{Filter: transform.DefaultFilter, Columns: `{"severity": level, "text": message, "payload": other}`},
+	Passes: levelAboveOne,
+	Result: func(image Image) Image {
+		return renamed(image, map[string]string{ColumnLevel: "severity", ColumnMessage: "text", ColumnOther: "payload"})
+	},
+}
+
+// DerivingRule derives values from every column, the filter's among them. An entry that
+// fails because the column it reads is missing (upper(nil)) leaves its column out.
+var DerivingRule = RuleCase{
+	Name: `"level > 1", a mapping of derived values`,
+	Config: transform.Config{Filter: transform.DefaultFilter,
+		Columns: `{"level": level, "severity": level >= 3 ? "error" : "warn", "loud": upper(message), "length": len(message), "kind": type(other)}`},
+	Passes: levelAboveOne,
+	Result: func(image Image) Image {
+		level, _ := image[ColumnLevel].Int()
+		out := Image{ColumnLevel: image[ColumnLevel], "severity": ots.String("warn"), "kind": ots.String(exprType(image, ColumnOther))}
+		if level >= 3 {
+			out["severity"] = ots.String("error")
+		}
+		if message, ok := image[ColumnMessage].Str(); ok {
+			out["loud"] = ots.String(strings.ToUpper(message))
+			out["length"] = ots.Integer(int64(utf8.RuneCountInString(message)))
+		}
+		return out
+	},
+}
+
+// MappingColumnsRule computes every column from columns only the mapping reads: message and
+// other, one entry reading both (an UpdateRow of one of them alone needs the source row).
+var MappingColumnsRule = RuleCase{
+	Name: `"level > 1", a mapping of columns the filter does not read`,
+	Config: transform.Config{Filter: transform.DefaultFilter,
+		Columns: `{"text": trim(message ?? "") + "!", "has_other": other != nil, "both": (message ?? "") + "/" + type(other)}`},
+	Passes: levelAboveOne,
+	Result: func(image Image) Image {
+		message, _ := image[ColumnMessage].Str()
+		_, hasOther := image[ColumnOther]
+		return Image{
+			"text":      ots.String(strings.TrimSpace(message) + "!"),
+			"has_other": ots.Boolean(hasOther),
+			"both":      ots.String(message + "/" + exprType(image, ColumnOther)),
+		}
+	},
+}
+
+// FilterColumnsRule maps nothing the filter reads: level and message decide membership
+// only, other is kept under a new name, and one column is a constant.
+var FilterColumnsRule = RuleCase{
+	Name:   `"level > 1 && message != \"drop\"", a mapping of columns the filter does not read`,
+	Config: transform.Config{Filter: `level > 1 && message != "drop"`, Columns: `{"payload": other, "origin": "otsetl"}`},
+	Passes: levelAboveOneAndNotDropped,
+	Result: func(image Image) Image {
+		out := renamed(image, map[string]string{ColumnOther: "payload"})
+		out["origin"] = ots.String("otsetl")
+		return out
+	},
+}
+
+// Rules are the rules a sequence draws from: two of a filter and a projection, and
+// MappingRules.
+var Rules = append([]RuleCase{DefaultRule, CustomRule}, MappingRules...)
+
+// MappingRules are the rules with a mapping: renames, derived values, columns read only by
+// the mapping, columns read only by the filter.
+var MappingRules = []RuleCase{RenamingRule, DerivingRule, MappingColumnsRule, FilterColumnsRule}
 
 // levelAboveOne is `level > 1` on an image: false when level is missing or not an INTEGER.
 func levelAboveOne(image Image) bool {
@@ -212,18 +284,51 @@ func levelAboveOne(image Image) bool {
 	return ok && level > 1
 }
 
+// levelAboveOneAndNotDropped is `level > 1 && message != "drop"`.
+func levelAboveOneAndNotDropped(image Image) bool {
+	message, _ := image[ColumnMessage].Str()
+	return levelAboveOne(image) && message != "drop"
+}
+
+// renamed returns the columns of image that names lists, under their new names.
+func renamed(image Image, names map[string]string) Image {
+	out := Image{}
+	for column, value := range image {
+		if name, ok := names[column]; ok {
+			out[name] = value
+		}
+	}
+	return out
+}
+
+// exprType is expr's type() of column in image, for the kinds the operations write.
+func exprType(image Image, column string) string {
+	value, ok := image[column]
+	if !ok {
+		return "nil"
+	}
+	switch value.Kind() {
+	case ots.KindInteger:
+		return "int"
+	case ots.KindDouble:
+		return "float"
+	case ots.KindBoolean:
+		return "bool"
+	case ots.KindString:
+		return "string"
+	}
+	return "array" // BINARY, a []byte
+}
+
 // Generate draws sequence n of the run with this seed from its own PCG stream, so that it
-// does not depend on the sequences before it: 5 to 30 operations on ids 0..KeySpace-1,
-// cut into events of 1 to 8 records (one sequence in ten as one event), 20% of them JSON,
-// 30% delivered twice. Every 4th sequence runs CustomRule, the others DefaultRule.
-// Timestamps start after clock (ms) and increase by one per Put cell and per record.
+// does not depend on the sequences before it: one of Rules, 5 to 30 operations on ids
+// 0..KeySpace-1, cut into events of 1 to 8 records (one sequence in ten as one event), 20%
+// of them JSON, 30% delivered twice. Timestamps start after clock (ms) and increase by one
+// per Put cell and per record.
 func Generate(seed uint64, n int, clock int64) *Sequence {
 	rng := rand.New(rand.NewPCG(seed, uint64(n)))
 	g := &generator{rng: rng, clock: clock, model: NewSourceModel(), written: map[int64]map[string][]int64{}}
-	seq := &Sequence{Seed: seed, Number: n, Rule: DefaultRule}
-	if n%4 == 3 {
-		seq.Rule = CustomRule
-	}
+	seq := &Sequence{Seed: seed, Number: n, Rule: Rules[rng.IntN(len(Rules))]}
 	count := minOperations + rng.IntN(maxOperations-minOperations+1)
 	for range count {
 		seq.Records = append(seq.Records, g.operation())

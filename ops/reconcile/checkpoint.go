@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,9 +34,10 @@ import (
 // table's start and end), each upper is the next split's lower. "after", on a split not done,
 // is the last key whose fixes were confirmed; "counts" are what was found and done up to it.
 
-// checkpointVersion is the layout version of checkpoint files: 2 records the endpoint and
-// when the run began, and a digest; version 1 did neither.
-const checkpointVersion = 2
+// checkpointVersion is the layout version of checkpoint files: 3 keeps the columns as
+// COLUMNS is written (a map or a list), where 2 kept a list of names; 2 added the endpoint,
+// when the run began and a digest to version 1.
+const checkpointVersion = 3
 
 // DefaultMaxCheckpointAge is how old a checkpoint a run resumes at most unless told
 // otherwise (Config.MaxCheckpointAge): the splits a checkpoint marks done were verified as
@@ -53,27 +52,21 @@ const clockSkew = time.Minute
 // identity is what a checkpoint is a checkpoint of: a run resumes only a checkpoint of the
 // same Tablestore, tables and rule.
 type identity struct {
-	Endpoint        string   `json:"endpoint"`
-	Instance        string   `json:"instance"`
-	SourceTable     string   `json:"sourceTable"`
-	ResultTable     string   `json:"resultTable"`
-	DeadLetterTable string   `json:"deadLetterTable,omitempty"`
-	Filter          string   `json:"filter"`
-	Columns         []string `json:"columns,omitempty"`
+	Endpoint        string `json:"endpoint"`
+	Instance        string `json:"instance"`
+	SourceTable     string `json:"sourceTable"`
+	ResultTable     string `json:"resultTable"`
+	DeadLetterTable string `json:"deadLetterTable,omitempty"`
+	Filter          string `json:"filter"`
+	Columns         string `json:"columns,omitempty"`
 }
 
-// identityOf is the identity of the sync cfg describes.
-func identityOf(cfg Config) identity {
+// identityOf is the identity of the sync cfg describes, whose rule is rule, as it applies
+// it (transform.Rule.Config).
+func identityOf(cfg Config, rule transform.Config) identity {
 	fn := cfg.Function
 	return identity{Endpoint: fn.Endpoint, Instance: fn.Instance, SourceTable: fn.SourceTable, ResultTable: fn.ResultTable,
-		DeadLetterTable: fn.DeadLetterTable, Filter: cmp.Or(fn.Rule.Filter, transform.DefaultFilter), Columns: fn.Rule.Columns}
-}
-
-// sameIdentity reports whether a and b are of the same sync; nil and empty Columns are the
-// same.
-func sameIdentity(a, b identity) bool {
-	return a.Endpoint == b.Endpoint && a.Instance == b.Instance && a.SourceTable == b.SourceTable && a.ResultTable == b.ResultTable &&
-		a.DeadLetterTable == b.DeadLetterTable && a.Filter == b.Filter && slices.Equal(a.Columns, b.Columns)
+		DeadLetterTable: fn.DeadLetterTable, Filter: rule.Filter, Columns: rule.Columns}
 }
 
 // String describes the sync an identity is of.
@@ -165,7 +158,7 @@ func keyOf(columns []keyColumn, schema []ots.PrimaryKeySchema) ([]ots.PrimaryKey
 // otherwise; with a checkpoint file, it then saves it, so that a file that cannot be
 // written is a ConfigError before anything else is.
 func (s *syncer) loadOrSplit(ctx context.Context) (*progress, error) {
-	p := &progress{path: s.cfg.Checkpoint, identity: identityOf(s.cfg), startedAt: s.started.UTC(), onProgress: s.cfg.OnProgress}
+	p := &progress{path: s.cfg.Checkpoint, identity: identityOf(s.cfg, s.rule.Config()), startedAt: s.started.UTC(), onProgress: s.cfg.OnProgress}
 	if p.path != "" {
 		found, err := p.load(s.schema, s.started, s.cfg.MaxCheckpointAge, s.cfg.ResumeStaleCheckpoint)
 		if err != nil {
@@ -211,6 +204,10 @@ func (p *progress) load(schema []ots.PrimaryKeySchema, now time.Time, maxAge tim
 	if err != nil {
 		return false, configError("checkpoint %s cannot be read: %w", p.path, err)
 	}
+	var version struct{ Version int } // first, so that an older layout is refused as such
+	if err := json.Unmarshal(data, &version); err == nil && version.Version != checkpointVersion {
+		return false, configError("checkpoint %s has version %d; this otsetl reads version %d: remove it to sync afresh", p.path, version.Version, checkpointVersion)
+	}
 	var file checkpointFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -218,9 +215,7 @@ func (p *progress) load(schema []ots.PrimaryKeySchema, now time.Time, maxAge tim
 		return false, configError("checkpoint %s is not a sync checkpoint: %w", p.path, err)
 	}
 	switch {
-	case file.Version != checkpointVersion:
-		return false, configError("checkpoint %s has version %d; this otsetl reads version %d: remove it to sync afresh", p.path, file.Version, checkpointVersion)
-	case !sameIdentity(file.Sync, p.identity):
+	case file.Sync != p.identity:
 		return false, configError("checkpoint %s is of another sync (%s); this one is %s: remove the file or give another",
 			p.path, file.Sync, p.identity)
 	}

@@ -143,7 +143,7 @@ func TestEditedCheckpointIsRefused(t *testing.T) {
 		{"a field otsetl does not write", func(file map[string]any, _ []map[string]any) { file["verified"] = true },
 			`is not a sync checkpoint: json: unknown field "verified"`},
 		{"an earlier version", func(file map[string]any, _ []map[string]any) { file["version"] = 1 },
-			"has version 1; this otsetl reads version 2: remove it to sync afresh"},
+			"has version 1; this otsetl reads version 3: remove it to sync afresh"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.NoError(t, os.WriteFile(cfg.Checkpoint, original, 0o644))

@@ -352,7 +352,8 @@ func newSyncer(ctx context.Context, cfg Config, started time.Time) (*syncer, err
 }
 
 // checkTables checks that the tables exist and that the result table has the source
-// table's primary key, and the dead-letter table the function's (id STRING).
+// table's primary key, which the mapping must not write as an attribute column, and the
+// dead-letter table the function's (id STRING).
 func (s *syncer) checkTables(ctx context.Context) error {
 	fn := s.cfg.Function
 	source, err := s.primaryKey(ctx, fn.SourceTable)
@@ -366,6 +367,9 @@ func (s *syncer) checkTables(ctx context.Context) error {
 	if !slices.Equal(source, result) {
 		return configError("the result table %q has the primary key (%s), the source table %q (%s): they must be the same",
 			fn.ResultTable, ots.FormatSchema(result), fn.SourceTable, ots.FormatSchema(source))
+	}
+	if err := s.rule.CheckPrimaryKey(source); err != nil {
+		return configError("%s: %w", handler.EnvColumns, err)
 	}
 	s.schema = source
 	if fn.DeadLetterTable == "" {

@@ -149,7 +149,7 @@ func TestSyncAppliesTheFunctionsRule(t *testing.T) {
 		1: {cell("level", ots.Integer(3)), cell("message", ots.String("keep")), cell("other", ots.Integer(1))},
 		5: {cell("other", ots.Integer(5))},
 	})
-	rule := transform.Config{Filter: `level > 1 && message != "drop"`, Columns: []string{"level", "message"}}
+	rule := transform.Config{Filter: `level > 1 && message != "drop"`, Columns: "level,message"}
 	report, err := reconcile.Run(t.Context(), f.config(rule))
 	require.NoError(t, err)
 	assert.Equal(t, map[int64][]ots.Cell{1: {cell("level", ots.Integer(3)), cell("message", ots.String("keep"))}}, f.rows(t, resultTable))
@@ -209,7 +209,9 @@ func TestBadConfigurationFailsBeforeAnythingIsWritten(t *testing.T) {
 	f.put(t, sourceTable, levelRows(10, 5))
 	strict := otslocaltest.NewServer(t, otslocal.Options{AccessKeyID: "right-id", AccessKeySecret: "right-secret"})
 	checkpoint := filepath.Join(t.TempDir(), "checkpoint.json")
-	require.NoError(t, os.WriteFile(checkpoint, []byte(`{"version":2,"sync":{"endpoint":"http://x","instance":"x","sourceTable":"s","resultTable":"r","filter":"level > 1"},"splits":[]}`), 0o644))
+	require.NoError(t, os.WriteFile(checkpoint, []byte(`{"version":3,"sync":{"endpoint":"http://x","instance":"x","sourceTable":"s","resultTable":"r","filter":"level > 1"},"splits":[]}`), 0o644))
+	older := filepath.Join(t.TempDir(), "older.json")
+	require.NoError(t, os.WriteFile(older, []byte(`{"version":2,"sync":{"endpoint":"http://x","instance":"x","sourceTable":"s","resultTable":"r","filter":"level > 1","columns":["level"]},"splits":[]}`), 0o644))
 	garbage := filepath.Join(t.TempDir(), "garbage.json")
 	require.NoError(t, os.WriteFile(garbage, []byte("not json"), 0o644))
 
@@ -226,9 +228,13 @@ func TestBadConfigurationFailsBeforeAnythingIsWritten(t *testing.T) {
 		{"dead-letter table with another key", func(c *reconcile.Config) { c.Function.DeadLetterTable = resultTable },
 			`the dead-letter table "result" has the primary key (id INTEGER); it needs (id STRING)`},
 		{"bad filter", func(c *reconcile.Config) { c.Function.Rule.Filter = "level >" }, `FILTER/COLUMNS: filter "level >"`},
+		{"bad mapping", func(c *reconcile.Config) { c.Function.Rule.Columns = `{"a": level,}` + "}" }, `FILTER/COLUMNS: columns "{\"a\": level,}}"`},
+		{"mapping to a primary key column", func(c *reconcile.Config) { c.Function.Rule.Columns = `{"level": level, "id": message}` },
+			`COLUMNS: "id" is the name of a primary key column (id INTEGER): the result row cannot hold it as an attribute column`},
 		{"refused credentials", func(c *reconcile.Config) { c.Function.Endpoint = strict.Endpoint }, strict.Endpoint + " refused the credentials: OTSAuthFailed"},
 		{"checkpoint of another sync", func(c *reconcile.Config) { c.Checkpoint = checkpoint }, "is of another sync (http://x, instance x, s -> r"},
 		{"checkpoint that is not one", func(c *reconcile.Config) { c.Checkpoint = garbage }, "is not a sync checkpoint"},
+		{"checkpoint of an older layout", func(c *reconcile.Config) { c.Checkpoint = older }, "has version 2; this otsetl reads version 3: remove it to sync afresh"},
 		{"checkpoint with a dry run", func(c *reconcile.Config) { c.Checkpoint, c.DryRun = checkpoint, true }, "a dry run writes nothing, so it has no checkpoint to keep"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
