@@ -173,7 +173,7 @@ func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *ev
 	}
 	if len(invalid) > 0 {
 		if f.cfg.DeadLetterTable == "" {
-			return sum, &Error{Type: ErrorTypeInvalidRecord, Err: invalidRecordsError(invalid)}
+			return sum, &Error{Type: ErrorTypeInvalidRecord, Err: invalidRecordsError(ev, invalid)}
 		}
 		letters := f.deadLetters(ev, invalid)
 		stats, err := client.Write(ctx, f.cfg.DeadLetterTable, letters)
@@ -240,8 +240,9 @@ const (
 	// DeadLetterDecoded (STRING) holds the record as JSON, for people, its first MB when it
 	// is longer (cut at a rune boundary); empty when the record has no JSON form.
 	DeadLetterDecoded = "decoded"
-	// DeadLetterError (STRING) says why the record is invalid: "record N: " and the reason,
-	// which parts of it were cut to fit, and why it has no JSON form if it has none.
+	// DeadLetterError (STRING) says why the record is invalid: "record N (its primary key): "
+	// and the reason, which parts of it were cut to fit, and why it has no JSON form if it
+	// has none.
 	DeadLetterError = "error"
 	// DeadLetterTime (INTEGER) is when the record was dead-lettered, in ms since the Unix epoch.
 	DeadLetterTime = "time"
@@ -261,7 +262,7 @@ func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidReco
 	letters := make([]ots.RowChange, 0, len(invalid))
 	seen := make(map[string]bool, len(invalid))
 	for _, inv := range invalid {
-		letter := DeadLetter(&ev.Records[inv.Index], fmt.Sprintf("record %d: %v", inv.Index, inv.Err), f.cfg.SourceTable, now)
+		letter := DeadLetter(&ev.Records[inv.Index], describeInvalid(ev, inv), f.cfg.SourceTable, now)
 		id, _ := letter.PrimaryKey[0].Value.Str()
 		if seen[id] {
 			continue
@@ -305,8 +306,14 @@ func DeadLetter(rec *events.Record, reason, sourceTable string, now time.Time) o
 	}
 }
 
-// invalidRecordsError names up to five invalid records and how many there are in all.
-func invalidRecordsError(invalid []transform.InvalidRecord) error {
+// describeInvalid says which record of ev is invalid and why: `record 2 (id=7): filter …`.
+func describeInvalid(ev *events.Event, inv transform.InvalidRecord) string {
+	return fmt.Sprintf("record %d (%s): %v", inv.Index, ots.FormatPrimaryKey(ev.Records[inv.Index].PrimaryKey), inv.Err)
+}
+
+// invalidRecordsError names up to five invalid records of ev, with their keys, and how many
+// there are in all.
+func invalidRecordsError(ev *events.Event, invalid []transform.InvalidRecord) error {
 	const shown = 5
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d record(s) cannot be evaluated by the rule or written to Tablestore and %s is unset: ", len(invalid), EnvDeadLetterTable)
@@ -318,7 +325,7 @@ func invalidRecordsError(invalid []transform.InvalidRecord) error {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "record %d: %v", inv.Index, inv.Err)
+		b.WriteString(describeInvalid(ev, inv))
 	}
 	return errors.New(b.String())
 }

@@ -149,7 +149,7 @@ func TestBadInputFailsTheInvocationAndLosesNothing(t *testing.T) {
 		{"JSON with wrong types", handler.ErrorTypeInvalidEvent, "record 0: Type", []byte(`{"Version":"Sync-v1","Records":[{"Type":5,"PrimaryKey":[{"ColumnName":"id","Value":1}]}]}`)},
 		{"integer above MaxInt64", handler.ErrorTypeInvalidEvent, "overflows int64", overflow},
 		{"unknown record type", handler.ErrorTypeInvalidEvent, `"MergeRow"`, []byte(`{"Version":"Sync-v1","Records":[{"Type":"MergeRow","PrimaryKey":[{"ColumnName":"id","Value":1}]}]}`)},
-		{"level holds a string", handler.ErrorTypeInvalidRecord, `record 0: filter "level > 1": column "level" holds STRING "3"`, encode(t, putRow(5, cell("level", ots.String("3"))))},
+		{"level holds a string", handler.ErrorTypeInvalidRecord, `record 0 (id=5): filter "level > 1": column "level" holds STRING "3"`, encode(t, putRow(5, cell("level", ots.String("3"))))},
 		{"primary key not matching the schema", handler.ErrorTypeTablestore, `row (id="x"): OTSInvalidPK`, encode(t,
 			putRow(4, cell("level", ots.Integer(3))),
 			events.Record{Type: events.PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.String("x")}}, Columns: []events.Column{{Type: events.Put, ColumnName: "level", Value: ots.Integer(3)}}},
@@ -240,8 +240,8 @@ func TestDeadLetterTableTakesInvalidRecordsAndTheRestIsWritten(t *testing.T) {
 		assert.InDelta(t, time.Now().UnixMilli(), ms, float64(time.Minute.Milliseconds()))
 	}
 	assert.ElementsMatch(t, []string{
-		`record 1: filter "level > 1": column "level" holds STRING "high": invalid operation: string > int (1:7)`,
-		`record 2: filter "level > 1": column "level" holds BOOLEAN true: invalid operation: bool > int (1:7)`,
+		`record 1 (id=2): filter "level > 1": column "level" holds STRING "high": invalid operation: string > int (1:7)`,
+		`record 2 (id=9): filter "level > 1": column "level" holds BOOLEAN true: invalid operation: bool > int (1:7)`,
 	}, errorsSeen)
 }
 
@@ -280,4 +280,63 @@ func TestShortFunctionTimeoutsStillWork(t *testing.T) {
 		require.NoError(t, err, "timeout %s", timeout)
 		assert.Equal(t, 1, sum.Puts)
 	}
+}
+
+// TestMappingFailuresAreInvalidRecords: a row whose mapping fails (a type error here, a source
+// row read for an UpdateRow there) is an invalid record, as a row the filter cannot evaluate:
+// without a dead-letter table the invocation fails naming the record, its key and the entry,
+// and nothing of the batch is written; with one, the records are dead-lettered with the
+// reason, the keys leave the result table and the rest of the batch is written.
+func TestMappingFailuresAreInvalidRecords(t *testing.T) {
+	const columns = `{"level": level, "loud": upper(message)}`
+	batch := func(t *testing.T) []byte {
+		return encode(t,
+			putRow(1, cell("level", ots.Integer(3)), cell("message", ots.String("ok"))),
+			putRow(2, cell("level", ots.Integer(3)), cell("message", ots.Integer(5))),
+			events.Record{Type: events.UpdateRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(3)}},
+				Columns: []events.Column{{Type: events.Put, ColumnName: "message", Value: ots.Boolean(true)}}},
+		)
+	}
+	seed := func(t *testing.T, f *fixture) {
+		// The UpdateRow's source row, and result rows the batch must remove.
+		require.NoError(t, tableio.Apply(t.Context(), f.srv.SDK, "source_data", []events.Record{putRow(3, cell("level", ots.Integer(2)), cell("message", ots.Boolean(true)))}))
+		require.NoError(t, tableio.Apply(t.Context(), f.srv.SDK, "result", []events.Record{
+			putRow(2, cell("level", ots.Integer(3)), cell("loud", ots.String("OLD"))),
+			putRow(3, cell("level", ots.Integer(2)), cell("loud", ots.String("OLD"))),
+		}))
+	}
+	wantReasons := []string{
+		`record 1 (id=2): columns entry "loud" (upper(message)): column "message" holds INTEGER 5: interface conversion: interface {} is int64, not string (1:26)`,
+		`record 2 (id=3): columns entry "loud" (upper(message)): column "message" holds BOOLEAN true: interface conversion: interface {} is bool, not string (1:26)`,
+	}
+
+	t.Run("without a dead-letter table", func(t *testing.T) {
+		f := newFixture(t, map[string]string{handler.EnvColumns: columns})
+		seed(t, f)
+		before := f.table("result")
+		for range 2 { // a redelivery fails the same way
+			_, err := f.invoke(batch(t))
+			var ie *fcruntime.InvocationError
+			require.ErrorAs(t, err, &ie)
+			assert.Equal(t, handler.ErrorTypeInvalidRecord, ie.ErrorType)
+			assert.Equal(t, "2 record(s) cannot be evaluated by the rule or written to Tablestore and DEAD_LETTER_TABLE is unset: "+wantReasons[0]+"; "+wantReasons[1], ie.ErrorMessage)
+		}
+		assert.Equal(t, before, f.table("result"), "nothing of the batch was written")
+	})
+
+	t.Run("with a dead-letter table", func(t *testing.T) {
+		f := newFixture(t, map[string]string{handler.EnvColumns: columns, handler.EnvDeadLetterTable: "dead_letters"})
+		seed(t, f)
+		sum, err := f.invoke(batch(t))
+		require.NoError(t, err)
+		assert.Equal(t, 2, sum.DeadLettered)
+		assert.Equal(t, map[string][]ots.Cell{"id=1": {cell("level", ots.Integer(3)), cell("loud", ots.String("OK"))}}, f.table("result"),
+			"the mapped row is written; the rows the mapping cannot evaluate are not in the view")
+		var reasons []string
+		for _, letter := range f.table("dead_letters") {
+			reason, _ := cellsByName(letter)[handler.DeadLetterError].Str()
+			reasons = append(reasons, reason)
+		}
+		assert.ElementsMatch(t, wantReasons, reasons)
+	})
 }

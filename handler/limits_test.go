@@ -50,20 +50,20 @@ func TestValuesTablestoreRefusesAreInvalidRecords(t *testing.T) {
 		keyed bool
 	}{
 		{"DOUBLE NaN", putRow(1, cell("level", ots.Integer(3)), cell("ratio", ots.Double(math.NaN()))),
-			`record 0: column "ratio" holds DOUBLE NaN; Tablestore stores no NaN or infinity`, true},
+			`record 0 (id=1): column "ratio" holds DOUBLE NaN; Tablestore stores no NaN or infinity`, true},
 		{"DOUBLE infinity in an UpdateRow", updateRow(1, cell("ratio", ots.Double(math.Inf(1)))),
-			`record 0: column "ratio" holds DOUBLE +Inf; Tablestore stores no NaN or infinity`, true},
+			`record 0 (id=1): column "ratio" holds DOUBLE +Inf; Tablestore stores no NaN or infinity`, true},
 		{"an attribute value over 2 MB", putRow(1, cell("level", ots.Integer(3)), cell("blob", ots.Binary(make([]byte, ots.MaxAttributeValueBytes+1)))),
-			`record 0: column "blob" holds BINARY 0x` + strings.Repeat("00", ots.MaxQuoted) + `…(2097153 bytes), longer than Tablestore's limit of 2097152 bytes for an attribute value`, true},
+			`record 0 (id=1): column "blob" holds BINARY 0x` + strings.Repeat("00", ots.MaxQuoted) + `…(2097153 bytes), longer than Tablestore's limit of 2097152 bytes for an attribute value`, true},
 		{"a column name over 255 bytes", updateRow(1, cell(longName, ots.Integer(1))),
-			`record 0: column name "` + ots.Brief(longName) + `" (256 bytes) is not 1-255 bytes long`, true},
+			`record 0 (id=1): column name "` + ots.Brief(longName) + `" (256 bytes) is not 1-255 bytes long`, true},
 		{"an attribute named like the primary key", updateRow(1, cell("id", ots.Integer(9))),
-			`record 0: column "id" has the name of a primary key column`, true},
+			`record 0 (id=1): column "id" has the name of a primary key column`, true},
 		{"a primary key value over 1 KB", events.Record{Type: events.PutRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.String(strings.Repeat("k", ots.MaxPrimaryKeyValueBytes+1))}},
 			Columns: []events.Column{{Type: events.Put, ColumnName: "level", Value: ots.Integer(3)}}},
-			`record 0: primary key column "id" holds STRING "` + strings.Repeat("k", ots.MaxQuoted) + `"…(1025 bytes), longer than Tablestore's limit of 1024 bytes for a primary key value`, false},
+			`record 0 (id="` + strings.Repeat("k", ots.MaxQuoted) + `"…(1025 bytes)): primary key column "id" holds STRING "` + strings.Repeat("k", ots.MaxQuoted) + `"…(1025 bytes), longer than Tablestore's limit of 1024 bytes for a primary key value`, false},
 		{"a primary key column name Tablestore does not allow", events.Record{Type: events.DeleteRow, PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "user id", Value: ots.Integer(1)}}},
-			`record 0: primary key column name "user id" is not a Tablestore name`, false},
+			`record 0 ("user id"=1): primary key column name "user id" is not a Tablestore name`, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,6 +185,6 @@ func TestDeadLettersOfLargeRecordsFit(t *testing.T) {
 	assert.Greater(t, len(decoded), 1<<20-4)
 	assert.True(t, utf8.ValidString(decoded))
 	reason, _ := letter[handler.DeadLetterError].Str()
-	assert.Contains(t, reason, `record 0: filter "level > 1": column "level" holds STRING "ééé`)
+	assert.Contains(t, reason, `record 0 (id=3): filter "level > 1": column "level" holds STRING "ééé`)
 	assert.Contains(t, reason, "the first 1048576 bytes of each are kept")
 }
