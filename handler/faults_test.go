@@ -161,6 +161,7 @@ func TestInvariantUnderFaultsAndRedelivery(t *testing.T) {
 		modeltest.DeleteTables(t, r.client, source, result)
 	}
 	t.Logf("seed %d: %d sequences, %d invocations, %d of them failed and were redelivered", seed, sequences, invocations, failed)
+	t.Logf("rules: %s", modeltest.RulesDrawn(seed, sequences))
 	assert.Positive(t, failed, "no invocation failed: the faults exercised no redelivery")
 }
 

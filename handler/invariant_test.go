@@ -54,6 +54,7 @@ func TestInvariantUnderRandomOperationsAndRedelivery(t *testing.T) {
 		seed, sequences, s.operations, s.events, s.invocations, s.redeliveries, s.jsonPayloads, time.Since(started).Round(time.Millisecond))
 	t.Logf("result writes: %d puts, %d conditional updates (%d not in the view), %d deletes; %d source rows read",
 		s.summary.Puts, s.summary.Updates, s.summary.NotInView, s.summary.Deletes, s.summary.Reads)
+	t.Logf("rules: %s", modeltest.RulesDrawn(seed, sequences))
 
 	// Every branch of the per-key table must have been exercised, or the run proves little.
 	assert.Positive(t, s.summary.Puts, "no result row was put")

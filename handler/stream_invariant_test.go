@@ -98,6 +98,7 @@ func runThroughTheStream(t *testing.T, seed uint64, sequences int, faults otsloc
 		s.Summary.Retries, r.streamFailures.Load())
 	t.Logf("result writes: %d puts, %d conditional updates (%d not in the view), %d deletes; %d source rows read",
 		s.Summary.Puts, s.Summary.Updates, s.Summary.NotInView, s.Summary.Deletes, s.Summary.Reads)
+	t.Logf("rules: %s", modeltest.RulesDrawn(seed, sequences))
 
 	// Redelivery must have been exercised both ways, and the function must have done real
 	// work, or the run proves little.

@@ -84,6 +84,7 @@ func TestSyncBesideTheLiveTrigger(t *testing.T) {
 	c := total.sync
 	t.Logf("syncs: %d source rows, %d result rows: %d missing, %d extra, %d differing; %d written, %d deleted; %d rechecked, %d changed during sync; %d unsettled keys, in %d syncs run again after the writes",
 		c.SourceRows, c.ResultRows, c.Missing, c.Extra, c.Differing, c.Written, c.Deleted, c.Rechecked, c.ChangedDuringSync, total.unsettled, total.reruns)
+	t.Logf("rules: %s", modeltest.RulesDrawn(seed, sequences))
 
 	// The run proves little unless the sync met every case.
 	assert.Positive(t, total.sync.Missing, "no sync found a missing key")
