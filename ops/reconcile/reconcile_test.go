@@ -157,6 +157,78 @@ func TestSyncAppliesTheFunctionsRule(t *testing.T) {
 		"row 5 has no column the rule reads: the scan does not return it")
 }
 
+// TestSyncAfterAChangeOfMapping: result follows one rule, then the rule changes from all
+// columns to a mapping, from one mapping to another, and back to all columns; each sync
+// rewrites every row whose result row changed (every row in the view here), and leaves
+// result equal to the new view, as the test computes it by hand.
+func TestSyncAfterAChangeOfMapping(t *testing.T) {
+	f := newFixture(t, otslocal.Options{})
+	source := map[int64][]ots.Cell{}
+	for n := range int64(40) {
+		source[n] = []ots.Cell{cell("level", ots.Integer(n%4)), cell("message", ots.String(fmt.Sprintf(" message %d ", n)))}
+		if n%3 == 0 {
+			source[n] = append(source[n], cell("size", ots.Integer(n*512)))
+		}
+	}
+	f.put(t, sourceTable, source)
+	// view is the result rows of the source rows that pass level > 1, by result.
+	view := func(result func(level int64, message string, size ots.Value) []ots.Cell) map[int64][]ots.Cell {
+		out := map[int64][]ots.Cell{}
+		for n, cells := range source {
+			if n%4 > 1 {
+				var size ots.Value
+				if len(cells) == 3 {
+					size = cells[2].Value
+				}
+				out[n] = result(n%4, fmt.Sprintf(" message %d ", n), size)
+			}
+		}
+		return out
+	}
+	steps := []struct {
+		name    string
+		columns string
+		want    map[int64][]ots.Cell
+	}{
+		{"all columns", "", view(func(level int64, message string, size ots.Value) []ots.Cell {
+			cells := []ots.Cell{cell("level", ots.Integer(level)), cell("message", ots.String(message))}
+			if !size.IsNone() {
+				cells = append(cells, cell("size", size))
+			}
+			return cells
+		})},
+		{"a mapping", `{"level": level, "severity": level >= 3 ? "error" : "warn", "message": trim(message)}`,
+			view(func(level int64, message string, _ ots.Value) []ots.Cell {
+				severity := map[int64]string{2: "warn", 3: "error"}[level]
+				return []ots.Cell{cell("level", ots.Integer(level)), cell("message", ots.String(strings.TrimSpace(message))), cell("severity", ots.String(severity))}
+			})},
+		{"another mapping", `{"severity": level, "text": upper(trim(message)), "size_kb": size / 1024.0}`,
+			view(func(level int64, message string, size ots.Value) []ots.Cell {
+				cells := []ots.Cell{cell("severity", ots.Integer(level))}
+				if bytes, ok := size.Int(); ok {
+					cells = append(cells, cell("size_kb", ots.Double(float64(bytes)/1024)))
+				}
+				return append(cells, cell("text", ots.String(strings.ToUpper(strings.TrimSpace(message)))))
+			})},
+		{"all columns again", "", nil},
+	}
+	steps[3].want = steps[0].want
+	for i, step := range steps {
+		report, err := reconcile.Run(t.Context(), f.config(transform.Config{Columns: step.columns}))
+		require.NoError(t, err, step.name)
+		assert.Equal(t, step.want, f.rows(t, resultTable), "%s: result equals the new view", step.name)
+		if i == 0 {
+			assert.Equal(t, int64(len(step.want)), report.Missing, step.name)
+			continue
+		}
+		assert.Equal(t, int64(len(step.want)), report.Differing, "%s: every row of the view changed", step.name)
+		assert.Equal(t, int64(len(step.want)), report.Written, step.name)
+		again, err := reconcile.Run(t.Context(), f.config(transform.Config{Columns: step.columns}))
+		require.NoError(t, err)
+		assert.Zero(t, again.Written+again.Deleted, "%s: a second sync finds nothing to do", step.name)
+	}
+}
+
 // TestRowsTheRuleCannotEvaluate: a row whose level is a STRING is not in the view, so its
 // key is deleted from the result; without a dead-letter table the run fails naming it, with
 // one it is dead-lettered as the function would, keyed by the SHA-256 of its JSON.
