@@ -27,6 +27,7 @@ import (
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/transform"
 )
 
 // localFlags are the flags of `otsetl local`.
@@ -150,6 +151,16 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 	if s.config.SourceTable != fn.Table {
 		return nil, fmt.Errorf("%s: the trigger reads table %s but the function's %s is %s", flags.file, fn.Table, handler.EnvSourceTable, s.config.SourceTable)
 	}
+	// The rule is checked here too, against the primary key of the tables local creates,
+	// which the function itself learns only from events.
+	rule, err := transform.Compile(s.config.Rule)
+	if err == nil {
+		err = rule.CheckPrimaryKey(pk)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s, function %s: %s/%s: %w", flags.file, fn.FunctionName, handler.EnvFilter, handler.EnvColumns, err)
+	}
+	s.config.Rule = rule.Config()
 	return s, nil
 }
 
@@ -248,7 +259,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 	web, err := console.New(console.Config{
 		Client: client, Endpoint: cfg.Endpoint, Instance: cfg.Instance, AllowRemote: s.flags.console.allowRemote,
 		Pipeline: &console.Pipeline{
-			SourceTable: cfg.SourceTable, ResultTable: cfg.ResultTable, FunctionName: s.function.FunctionName,
+			SourceTable: cfg.SourceTable, ResultTable: cfg.ResultTable, FunctionName: s.function.FunctionName, Rule: cfg.Rule,
 			Trigger: trigger, Function: fn, Monitor: monitor,
 		},
 	})

@@ -25,6 +25,7 @@ import (
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ops/replay"
 	"github.com/otsetl/otsetl/ops/tableio"
+	"github.com/otsetl/otsetl/ots"
 )
 
 // localStack is a running `otsetl local` binary with the repository's s.yaml and an
@@ -236,6 +237,55 @@ func TestLocalRunsTheDocumentedVerification(t *testing.T) {
 	assert.Contains(t, string(synced), "otsetl sync: 6 source rows, 3 result rows: 0 missing, 0 extra, 0 differing; dry run, nothing written")
 }
 
+// TestLocalWithTheMappingOfSYAML runs `otsetl local` with s.yaml's COLUMNS example in force:
+// the rows written into source_data reach result as the mapping computes them, an UpdateRow
+// of the message alone updates the mapped columns, and the console shows the rule.
+func TestLocalWithTheMappingOfSYAML(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the otsetl binary")
+	}
+	bin := buildBinary(t)
+	path, _ := sYAMLWithMapping(t)
+	s := startLocal(t, bin, "-f", path)
+
+	s.put(t, 1, 3, "  Disk FULL, took 250 ms ")
+	s.put(t, 2, 2, "Retrying")
+	s.put(t, 3, 1, "quiet")
+	mapped := func(id, level int64, severity, message string, ms ots.Value) tableio.Row {
+		row := tableio.Row{PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: "id", Value: ots.Integer(id)}}}
+		if !ms.IsNone() {
+			row.Columns = append(row.Columns, ots.Cell{Name: "duration_ms", Value: ms})
+		}
+		row.Columns = append(row.Columns, ots.Cell{Name: "level", Value: ots.Integer(level)}, ots.Cell{Name: "message", Value: ots.String(message)},
+			ots.Cell{Name: "severity", Value: ots.String(severity)})
+		return row
+	}
+	s.requireRows(t, "result", mapped(1, 3, "error", "disk full, took 250 ms", ots.Integer(250)), mapped(2, 2, "warn", "retrying", ots.Value{}))
+	s.update(t, 2, "message", "Retried, took 40 ms")
+	t.Logf("result:\n%s", s.requireRows(t, "result", mapped(1, 3, "error", "disk full, took 250 ms", ots.Integer(250)), mapped(2, 2, "warn", "retried, took 40 ms", ots.Integer(40))))
+
+	var overview struct {
+		Pipeline struct{ Filter, Columns string }
+	}
+	resp, err := http.Get(s.console + "api/overview")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&overview))
+	assert.Equal(t, "level > 1", overview.Pipeline.Filter)
+	assert.True(t, strings.HasPrefix(overview.Pipeline.Columns, `{"level": level, "severity": level >= 3 ? "error" : "warn", "message": `), overview.Pipeline.Columns)
+}
+
+// requireRows waits until table holds rows, and returns it rendered as replay prints it.
+func (s *localStack) requireRows(t *testing.T, table string, rows ...tableio.Row) string {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, replay.PrintTable(&buf, rows))
+	want, got := buf.String(), ""
+	ok := assert.Eventually(t, func() bool { got = s.table(t, table); return got == want }, 30*time.Second, 20*time.Millisecond)
+	require.Truef(t, ok, "table %s:\nwant:\n%s\ngot:\n%s\nstdout:\n%s\nstderr:\n%s", table, want, got, s.stdout, s.stderr)
+	return got
+}
+
 // TestLocalRestartsAKilledFunction kills the function process in the middle of an
 // invocation: `otsetl local` reports the exit and restarts the process, and the trigger
 // delivers the batch again, so the row still reaches result.
@@ -313,6 +363,7 @@ func TestLocalUsageAndConfigurationErrors(t *testing.T) {
 	mismatched := write("mismatched.yaml", strings.Replace(string(sYAML), "SOURCE_TABLE: ${vars.sourceTable}", "SOURCE_TABLE: other_table", 1))
 	noTrigger := write("no-trigger.yaml", strings.Replace(string(sYAML), "triggerType: tablestore", "triggerType: timer", 1))
 	noTime := write("no-time.yaml", strings.Replace(string(sYAML), "timeout: 60", "timeout: 0", 1))
+	keyColumn := write("key-column.yaml", strings.Replace(string(sYAML), "FILTER: level > 1\n", "FILTER: level > 1\n        COLUMNS: '{\"level\": level, \"id\": message}'\n", 1))
 	tests := []struct {
 		name string
 		args []string
@@ -325,6 +376,7 @@ func TestLocalUsageAndConfigurationErrors(t *testing.T) {
 		{"no shards", []string{"--stream-shards", "0"}, "--stream-shards 0: want at least 1"},
 		{"endpoint without credentials", []string{"--endpoint", "http://127.0.0.1:1"}, "--endpoint needs credentials in ALIBABA_CLOUD_ACCESS_KEY_ID"},
 		{"a timeout the function cannot work in", []string{"-f", noTime}, "props.timeout 0: the function needs at least 1 second"},
+		{"a mapping that writes the primary key", []string{"-f", keyColumn}, `FILTER/COLUMNS: "id" is the name of a primary key column (id INTEGER): the result row cannot hold it as an attribute column`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,12 +118,64 @@ func TestSYAMLDeploysTheFunctionWithItsTablestoreTrigger(t *testing.T) {
 
 }
 
+// mappingExampleMarker starts the commented example of a COLUMNS mapping in s.yaml.
+const mappingExampleMarker = "# COLUMNS: >-"
+
+// sYAMLWithMapping returns s.yaml with its commented COLUMNS example in force, and writes it
+// to a file of its own, whose path it returns too.
+func sYAMLWithMapping(t *testing.T) (string, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "s.yaml"))
+	require.NoError(t, err)
+	lines := strings.Split(string(raw), "\n")
+	at := slices.IndexFunc(lines, func(line string) bool { return strings.TrimSpace(line) == mappingExampleMarker })
+	require.NotEqual(t, -1, at, "s.yaml shows a mapping under %q", mappingExampleMarker)
+	for i := at; i < len(lines); i++ {
+		indent := len(lines[i]) - len(strings.TrimLeft(lines[i], " "))
+		if i > at && !strings.HasPrefix(lines[i][indent:], "#   ") {
+			break
+		}
+		lines[i] = lines[i][:indent] + strings.TrimPrefix(lines[i][indent:], "# ")
+	}
+	uncommented := []byte(strings.Join(lines, "\n"))
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	require.NoError(t, os.WriteFile(path, uncommented, 0o600))
+	return path, uncommented
+}
+
+// TestSYAMLMappingExample: s.yaml's commented COLUMNS example, uncommented, is a COLUMNS
+// mapping the function accepts, and s.yaml with it keeps to the fc3 schema.
+func TestSYAMLMappingExample(t *testing.T) {
+	_, raw := sYAMLWithMapping(t)
+	doc, err := renderSYAML(raw, func(string) (string, bool) { return "x", true })
+	require.NoError(t, err)
+	props := doc["resources"].(map[string]any)["otsetl"].(map[string]any)["props"].(map[string]any)
+	columns, ok := props["environmentVariables"].(map[string]any)["COLUMNS"].(string)
+	require.True(t, ok, "COLUMNS is a string")
+	assert.True(t, strings.HasPrefix(columns, "{"), "a map literal: %q", columns)
+	assert.NotContains(t, columns, "\n", "the block is folded into one line")
+	cfg, err := handler.ConfigFromEnv(func(k string) string {
+		return map[string]string{handler.EnvInstance: "i", handler.EnvRegion: "cn-hangzhou", handler.EnvColumns: columns}[k]
+	})
+	require.NoError(t, err)
+	_, err = handler.New(cfg, nil)
+	require.NoError(t, err)
+	requirePropsMatchTheFC3Schema(t, raw)
+}
+
 // TestSYAMLPropsMatchTheFC3Schema checks s.yaml's function props against the fc3
 // component's own JSON Schema.
 func TestSYAMLPropsMatchTheFC3Schema(t *testing.T) {
-	schemaBytes := readFC3Schema(t)
 	raw, err := os.ReadFile(filepath.Join("..", "..", "s.yaml"))
 	require.NoError(t, err)
+	requirePropsMatchTheFC3Schema(t, raw)
+}
+
+// requirePropsMatchTheFC3Schema checks the function props of raw, an s.yaml, against the fc3
+// component's own JSON Schema.
+func requirePropsMatchTheFC3Schema(t *testing.T, raw []byte) {
+	t.Helper()
+	schemaBytes := readFC3Schema(t)
 	doc, err := renderSYAML(raw, func(string) (string, bool) { return "x", true })
 	require.NoError(t, err)
 	props := doc["resources"].(map[string]any)["otsetl"].(map[string]any)["props"].(map[string]any)

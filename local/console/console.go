@@ -50,6 +50,7 @@ import (
 	"github.com/otsetl/otsetl/local/fclocal"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/tablestore"
+	"github.com/otsetl/otsetl/transform"
 )
 
 // Config configures a [Console]. Client is required.
@@ -76,6 +77,9 @@ type Pipeline struct {
 	SourceTable, ResultTable string
 	// FunctionName is the function's name in s.yaml.
 	FunctionName string
+	// Rule is the function's rule as it applies it ([transform.Rule.Config]: the filter
+	// defaulted, the columns as written), shown on the overview.
+	Rule transform.Config
 	// Trigger lists the Stream's shards and the trigger's checkpoint in each: an
 	// *fclocal.Trigger.
 	Trigger interface{ Shards() []fclocal.ShardStatus }

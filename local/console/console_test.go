@@ -433,11 +433,14 @@ func (p inProcess) Status() console.ProcessStatus {
 	return console.ProcessStatus{Running: true, PID: os.Getpid(), Address: p.addr}
 }
 
+// pipelineColumns is the COLUMNS of the function the console's pipeline runs: a mapping.
+const pipelineColumns = `{"level": level, "severity": level >= 3 ? "error" : "warn", "message": trim(message)}`
+
 // pipeline runs the local trigger of srv's source_data with the otsetl function served in
-// process, feeding monitor, until the test ends.
+// process (its COLUMNS pipelineColumns), feeding monitor, until the test ends.
 func pipeline(t *testing.T, monitor *console.Monitor) func(*otslocaltest.Server) *console.Pipeline {
 	return func(srv *otslocaltest.Server) *console.Pipeline {
-		vars := map[string]string{handler.EnvInstance: otslocaltest.Instance, handler.EnvEndpoint: srv.Endpoint}
+		vars := map[string]string{handler.EnvInstance: otslocaltest.Instance, handler.EnvEndpoint: srv.Endpoint, handler.EnvColumns: pipelineColumns}
 		cfg, err := handler.ConfigFromEnv(func(k string) string { return vars[k] })
 		require.NoError(t, err)
 		logger := slog.New(slog.DiscardHandler)
@@ -459,7 +462,7 @@ func pipeline(t *testing.T, monitor *console.Monitor) func(*otslocaltest.Server)
 		})
 		u, err := url.Parse(function.URL)
 		require.NoError(t, err)
-		return &console.Pipeline{SourceTable: cfg.SourceTable, ResultTable: cfg.ResultTable, FunctionName: "otsetl",
+		return &console.Pipeline{SourceTable: cfg.SourceTable, ResultTable: cfg.ResultTable, FunctionName: "otsetl", Rule: cfg.Rule,
 			Trigger: trigger, Function: inProcess{addr: u.Host}, Monitor: monitor}
 	}
 }
@@ -470,7 +473,7 @@ func TestOverviewInvocationsAndEventsOfARunningTrigger(t *testing.T) {
 	assert.Contains(t, s.get(t, "/", http.StatusOK), `href="/invocations"`)
 	assert.Contains(t, s.get(t, "/", http.StatusOK), `id="chart-lag"`)
 	for id := range 4 {
-		code, out := s.post(t, "source_data", row("PutRow", fmt.Sprint(id), col("level", "INTEGER", fmt.Sprint(id)), col("message", "STRING", "log line")), nil)
+		code, out := s.post(t, "source_data", row("PutRow", fmt.Sprint(id), col("level", "INTEGER", fmt.Sprint(id)), col("message", "STRING", " log line ")), nil)
 		require.Equal(t, http.StatusOK, code, out)
 	}
 
@@ -481,10 +484,10 @@ func TestOverviewInvocationsAndEventsOfARunningTrigger(t *testing.T) {
 			RowsComplete bool
 		}
 		Pipeline struct {
-			SourceTable, ResultTable, Function string
-			Process                            console.ProcessStatus
-			Shards                             []fclocal.ShardStatus
-			Totals                             struct{ Invocations, Failures, Records int }
+			SourceTable, ResultTable, Function, Filter, Columns string
+			Process                                             console.ProcessStatus
+			Shards                                              []fclocal.ShardStatus
+			Totals                                              struct{ Invocations, Failures, Records int }
 		}
 	}
 	var o overview
@@ -497,7 +500,16 @@ func TestOverviewInvocationsAndEventsOfARunningTrigger(t *testing.T) {
 	assert.Equal(t, 4, o.Tables[1].Rows)
 	assert.True(t, o.Tables[1].RowsComplete)
 	assert.Equal(t, "otsetl", o.Pipeline.Function)
+	assert.Equal(t, "level > 1", o.Pipeline.Filter, "the rule as the function applies it")
+	assert.Equal(t, pipelineColumns, o.Pipeline.Columns)
 	assert.Equal(t, os.Getpid(), o.Pipeline.Process.PID)
+	mapped := func(level int64, severity string) []ots.Cell {
+		return []ots.Cell{{Name: "level", Value: ots.Integer(level)}, {Name: "message", Value: ots.String("log line")}, {Name: "severity", Value: ots.String(severity)}}
+	}
+	result := s.srv.Scan(t, "result")
+	require.Len(t, result, 2)
+	assert.Equal(t, mapped(2, "warn"), result[0].Columns, "the row the mapping computes")
+	assert.Equal(t, mapped(3, "error"), result[1].Columns)
 	require.Len(t, o.Pipeline.Shards, 1)
 	sh := o.Pipeline.Shards[0]
 	assert.Equal(t, fclocal.ShardReading, sh.State)

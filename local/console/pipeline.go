@@ -44,6 +44,8 @@ type pipelineStatus struct {
 	SourceTable string                `json:"sourceTable"`
 	ResultTable string                `json:"resultTable"`
 	Function    string                `json:"function"`
+	Filter      string                `json:"filter"`
+	Columns     string                `json:"columns"` // COLUMNS as written; "" keeps every column
 	Process     ProcessStatus         `json:"process"`
 	Shards      []fclocal.ShardStatus `json:"shards"`
 	Totals      totals                `json:"totals"`
@@ -64,7 +66,7 @@ func (c *Console) overviewJSON(w http.ResponseWriter, r *http.Request) {
 	if p := c.cfg.Pipeline; p != nil {
 		_, t := p.Monitor.invocations()
 		resp.Pipeline = &pipelineStatus{
-			SourceTable: p.SourceTable, ResultTable: p.ResultTable, Function: p.FunctionName,
+			SourceTable: p.SourceTable, ResultTable: p.ResultTable, Function: p.FunctionName, Filter: p.Rule.Filter, Columns: p.Rule.Columns,
 			Process: p.Function.Status(), Shards: p.Trigger.Shards(), Totals: t,
 		}
 		if resp.Pipeline.Shards == nil {

@@ -114,6 +114,8 @@
 
   function renderPipeline(p) {
     document.getElementById('function-name').textContent = p.function;
+    document.getElementById('function-filter').textContent = p.filter;
+    document.getElementById('function-columns').textContent = p.columns || 'all';
     var proc = clear(document.getElementById('function-process'));
     proc.append(p.process.running
       ? el('span', { class: 'state-up', text: 'running' })
