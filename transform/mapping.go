@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -25,17 +26,22 @@ type mapping struct {
 	entries     []mapEntry      // sorted by name
 	reads       []string        // the columns the entries read, sorted
 	readsColumn map[string]bool // reads as a set
+	onlyReads   []string        // the columns of reads the filter does not read
 }
 
-// mapEntry is one entry of a mapping: a result column and the expression that computes it.
+// mapEntry is one entry of a mapping: a result column and the expression that computes it,
+// which is one of three kinds.
 type mapEntry struct {
 	name string // the result column
 	text string // the expression, printed from its tree, for messages
 	// column is set when the expression is a source column and nothing else (`"level":
 	// level`): its cell is copied, as the VM would return it, without running the VM.
-	column  string
-	program *vm.Program // otherwise, the compiled expression
-	reads   []string    // the columns it reads, sorted
+	column string
+	// program is the compiled expression of an entry that reads columns.
+	program *vm.Program
+	// value is the value of an entry that reads no column, computed once (none: nil).
+	value ots.Value
+	reads []string // the columns it reads, sorted
 }
 
 // isMapping reports whether a COLUMNS text is a map literal: its first non-blank character
@@ -120,8 +126,26 @@ func compileEntry(source string, pair *ast.PairNode, config *conf.Config, fns *f
 	if err := optimizer.Optimize(&pair.Value, config); err != nil {
 		return mapEntry{}, err
 	}
-	entry.program, err = compiler.Compile(&parser.Tree{Node: pair.Value, Source: file.NewSource(source)}, config)
-	return entry, err
+	program, err := compiler.Compile(&parser.Tree{Node: pair.Value, Source: file.NewSource(source)}, config)
+	if err != nil || len(entry.reads) > 0 {
+		entry.program = program
+		return entry, err
+	}
+	out, err := vm.Run(program, map[string]any{})
+	if err == nil {
+		entry.value, err = valueOf(out)
+	}
+	if err == nil {
+		err = ots.CheckAttribute(entry.name, entry.value, nil)
+	}
+	if err != nil {
+		var located *file.Error // where the VM failed, rather than the entry's key
+		if errors.As(err, &located) {
+			return mapEntry{}, (&file.Error{Location: located.Location, Message: fmt.Sprintf("column %q reads no column and fails on every row: %s", entry.name, located.Message)}).Bind(file.NewSource(source))
+		}
+		return mapEntry{}, locatedError(source, pair.Key, "column %q reads no column and fails on every row: %v", entry.name, err)
+	}
+	return entry, nil
 }
 
 // columnReference returns the column an expression is when it is a column and nothing else:
@@ -230,22 +254,21 @@ func unsignedValue(v uint64) (ots.Value, error) {
 // naming the entry, its columns' kinds and values, and the reason.
 func (e *evaluator) mapRow(primaryKey []ots.PrimaryKeyColumn, image row, dst []ots.Cell) ([]ots.Cell, error) {
 	m := e.rule.mapping
-	for _, name := range m.reads {
-		if !e.rule.filterReads[name] {
-			value, _ := image.get(name)
-			e.setColumn(name, value)
-		}
+	for _, name := range m.onlyReads {
+		value, _ := image.get(name)
+		e.setColumn(name, value)
 	}
 	for i := range m.entries {
 		entry := &m.entries[i]
-		var value ots.Value
-		if entry.program == nil {
-			value, _ = image.get(entry.column)
-		} else {
+		value := entry.value
+		switch {
+		case entry.program != nil:
 			var err error
 			if value, err = e.run(entry); err != nil {
 				return nil, evaluationError(entry.describe(), entry.reads, image, err)
 			}
+		case entry.column != "":
+			value, _ = image.get(entry.column)
 		}
 		if value.IsNone() {
 			continue
@@ -303,7 +326,7 @@ func (e *evaluator) mappedChanges(primaryKey []ots.PrimaryKeyColumn, fold *cellF
 			return nil, true
 		}
 		var value ots.Value
-		if entry.program == nil {
+		if entry.program == nil { // a column, since an entry that reads none is never touched
 			at, _ := fold.find(entry.column)
 			value = fold.cells[at].Value
 		} else {

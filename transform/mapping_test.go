@@ -37,6 +37,8 @@ func TestCompileMappingErrors(t *testing.T) {
 		{"a map", `{"a": {"b": level}}`, "column \"a\" would hold a map[string]interface {}, which has no Tablestore type"},
 		{"a duration", `{"a": duration("1h")}`, "column \"a\" would hold a time.Duration, which has no Tablestore type"},
 		{"now", `{"a": level, "seen": string(now())}`, "now() makes a column depend on when a row is processed, not on the row alone: the result could never equal the view (1:29)"},
+		{"a constant that fails", `{"a": level, "b": int("x")}`, "column \"b\" reads no column and fails on every row: invalid operation: int(x) (1:19)"},
+		{"a constant Tablestore refuses", `{"a": level, "b": 0.0 / 0}`, "column \"b\" reads no column and fails on every row: column \"b\" holds DOUBLE NaN; Tablestore stores no NaN or infinity (1:14)"},
 		{"several lines", "{\n  \"a\": level,\n  \"b\": upper(message) + 1\n}", "invalid operation: + (mismatched types string and int) (3:23)\n |   \"b\": upper(message) + 1\n | ......................^"},
 	}
 	for _, tc := range tests {

@@ -100,6 +100,9 @@ func Compile(cfg Config) (*Rule, error) {
 	for _, name := range r.filterColumns {
 		r.filterReads[name] = true
 	}
+	if r.mapping != nil {
+		r.mapping.onlyReads = slices.DeleteFunc(slices.Clone(r.mapping.reads), func(name string) bool { return r.filterReads[name] })
+	}
 	envSize := len(r.filterColumns)
 	if r.mapping != nil {
 		envSize += len(r.mapping.reads)
