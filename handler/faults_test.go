@@ -53,10 +53,11 @@ func newFaultRun(t *testing.T, seed uint64) *faultRun {
 	return &faultRun{invariantRun: &invariantRun{seed: seed, srv: srv, client: client, clock: time.Now().UnixMilli()}}
 }
 
-// function builds the function for source and result with rule config.
-func (r *faultRun) function(t *testing.T, source, result string, rule modeltest.RuleCase) *handler.Function {
+// function builds the function for source and result with rule config, dead-lettering into
+// letters when it is not empty.
+func (r *faultRun) function(t *testing.T, source, result, letters string, rule modeltest.RuleCase) *handler.Function {
 	t.Helper()
-	fn, err := handler.New(handler.Config{Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: rule.Config}, discard)
+	fn, err := handler.New(handler.Config{Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, DeadLetterTable: letters, Rule: rule.Config}, discard)
 	require.NoError(t, err)
 	return fn
 }
@@ -104,7 +105,7 @@ func TestFaultsThatNeverClearFailTheInvocationBeforeItsDeadline(t *testing.T) {
 			r := newFaultRun(t, 0)
 			r.createTable(t, "source", modeltest.SourceMaxVersions)
 			r.createTable(t, "result", modeltest.ResultMaxVersions)
-			fn := r.function(t, "source", "result", modeltest.DefaultRule)
+			fn := r.function(t, "source", "result", "", modeltest.DefaultRule)
 			require.NoError(t, r.srv.SetFaults(otslocal.Faults{PerOperation: map[string]otslocal.FaultRates{c.action: {ServerBusy: 1}}}))
 			payload, err := events.EncodeCBOR(&events.Event{Version: events.Version, Records: []events.Record{c.record}})
 			require.NoError(t, err)
@@ -143,10 +144,11 @@ func TestInvariantUnderFaultsAndRedelivery(t *testing.T) {
 	var invocations, failed int
 	for n := range sequences {
 		seq := modeltest.Generate(seed, n, r.clock)
-		source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
+		source, result, letters := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n), fmt.Sprintf("dl_%d", n)
 		r.createTable(t, source, modeltest.SourceMaxVersions)
 		r.createTable(t, result, modeltest.ResultMaxVersions)
-		fn := r.function(t, source, result, seq.Rule)
+		modeltest.CreateDeadLetterTable(t, r.srv, letters)
+		fn := r.function(t, source, result, letters, seq.Rule)
 		model := modeltest.NewSourceModel()
 		for i, ev := range seq.Events {
 			seq.WriteRecords(t, r.client, source, model, ev.Start, ev.End)
@@ -158,7 +160,7 @@ func TestInvariantUnderFaultsAndRedelivery(t *testing.T) {
 			seq.RequireEqualRows(t, modeltest.RenderImages(model.View(seq.Rule)), modeltest.RenderImages(modeltest.LatestImages(r.scan(t, result))),
 				fmt.Sprintf("event %d under faults: the result table differs from filter(source) (expected: view of the model, actual: table)", i))
 		}
-		modeltest.DeleteTables(t, r.client, source, result)
+		modeltest.DeleteTables(t, r.client, source, result, letters)
 	}
 	t.Logf("seed %d: %d sequences, %d invocations, %d of them failed and were redelivered", seed, sequences, invocations, failed)
 	t.Logf("rules: %s", modeltest.RulesDrawn(seed, sequences))
@@ -197,7 +199,7 @@ func TestRedeliveryAfterAnInvocationStoppedPartWayThroughItsWrites(t *testing.T)
 	r := newFaultRun(t, 0)
 	r.createTable(t, "source", modeltest.SourceMaxVersions)
 	r.createTable(t, "result", modeltest.ResultMaxVersions)
-	fn := r.function(t, "source", "result", modeltest.DefaultRule)
+	fn := r.function(t, "source", "result", "", modeltest.DefaultRule)
 	model := modeltest.NewSourceModel()
 	eventOf := func(level func(id int64) int64, message string) []byte {
 		records := make([]events.Record, rows)

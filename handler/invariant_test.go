@@ -29,7 +29,7 @@ const (
 // delivered (CBOR, sometimes JSON, sometimes twice) to the function over its custom-runtime
 // HTTP protocol. After every invocation the result table must equal the filtered, projected
 // view of an in-memory model of the source table, and the model must equal the source table,
-// versions included.
+// versions included. A row the rule cannot compute is dead-lettered and not in the view.
 func TestInvariantUnderRandomOperationsAndRedelivery(t *testing.T) {
 	seed := modeltest.Seed(t)
 	sequences := invariantSequences
@@ -52,8 +52,8 @@ func TestInvariantUnderRandomOperationsAndRedelivery(t *testing.T) {
 	}
 	t.Logf("seed %d: %d sequences, %d operations, %d events, %d invocations (%d redeliveries, %d JSON payloads) in %s",
 		seed, sequences, s.operations, s.events, s.invocations, s.redeliveries, s.jsonPayloads, time.Since(started).Round(time.Millisecond))
-	t.Logf("result writes: %d puts, %d conditional updates (%d not in the view), %d deletes; %d source rows read",
-		s.summary.Puts, s.summary.Updates, s.summary.NotInView, s.summary.Deletes, s.summary.Reads)
+	t.Logf("result writes: %d puts, %d conditional updates (%d not in the view), %d deletes; %d source rows read; %d records dead-lettered",
+		s.summary.Puts, s.summary.Updates, s.summary.NotInView, s.summary.Deletes, s.summary.Reads, s.summary.DeadLettered)
 	t.Logf("rules: %s", modeltest.RulesDrawn(seed, sequences))
 
 	// Every branch of the per-key table must have been exercised, or the run proves little.
@@ -62,6 +62,7 @@ func TestInvariantUnderRandomOperationsAndRedelivery(t *testing.T) {
 	assert.Positive(t, s.summary.Updates-s.summary.NotInView, "no conditional update found its row")
 	assert.Positive(t, s.summary.NotInView, "no conditional update missed its row")
 	assert.Positive(t, s.summary.Reads, "no source row was read")
+	assert.Positive(t, s.summary.DeadLettered, "no row was one the rule cannot compute")
 }
 
 // invariantRun is the state shared by the sequences of one test run.
@@ -98,13 +99,14 @@ func (s *runStats) merge(o runStats) {
 // and checks the invariant after every invocation.
 func (r *invariantRun) sequence(t *testing.T, n int, stats *runStats) {
 	seq := modeltest.Generate(r.seed, n, r.clock)
-	source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
+	source, result, letters := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n), fmt.Sprintf("dl_%d", n)
 	r.createTable(t, source, modeltest.SourceMaxVersions)
 	r.createTable(t, result, modeltest.ResultMaxVersions)
-	defer modeltest.DeleteTables(t, r.client, source, result)
+	modeltest.CreateDeadLetterTable(t, r.srv, letters)
+	defer modeltest.DeleteTables(t, r.client, source, result, letters)
 
 	fn, err := handler.New(handler.Config{
-		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.Rule.Config,
+		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, DeadLetterTable: letters, Rule: seq.Rule.Config,
 	}, discard)
 	require.NoError(t, err)
 	invoker := serve(t, fn)

@@ -96,8 +96,8 @@ func runThroughTheStream(t *testing.T, seed uint64, sequences int, faults otsloc
 		s.Rejected, s.Lost, s.TablestoreFailures, time.Since(started).Round(time.Millisecond))
 	t.Logf("faults met: %d retried requests of the function, %d failed Stream API requests of the trigger",
 		s.Summary.Retries, r.streamFailures.Load())
-	t.Logf("result writes: %d puts, %d conditional updates (%d not in the view), %d deletes; %d source rows read",
-		s.Summary.Puts, s.Summary.Updates, s.Summary.NotInView, s.Summary.Deletes, s.Summary.Reads)
+	t.Logf("result writes: %d puts, %d conditional updates (%d not in the view), %d deletes; %d source rows read; %d records dead-lettered",
+		s.Summary.Puts, s.Summary.Updates, s.Summary.NotInView, s.Summary.Deletes, s.Summary.Reads, s.Summary.DeadLettered)
 	t.Logf("rules: %s", modeltest.RulesDrawn(seed, sequences))
 
 	// Redelivery must have been exercised both ways, and the function must have done real
@@ -139,12 +139,13 @@ func (r *streamRun) sequence(t *testing.T, n int) {
 	}
 	batchSize := triggerBatchSizes[n%len(triggerBatchSizes)]
 	path := fmt.Sprintf("through the Stream (%d shards, trigger batches of at most %d records)", streamShards, batchSize)
-	source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
+	source, result, letters := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n), fmt.Sprintf("dl_%d", n)
 	r.createSourceWithStream(t, source)
 	r.createTable(t, result, modeltest.ResultMaxVersions)
-	defer modeltest.DeleteTables(t, r.client, source, result)
+	modeltest.CreateDeadLetterTable(t, r.srv, letters)
+	defer modeltest.DeleteTables(t, r.client, source, result, letters)
 
-	function := r.serveFlakyFunction(t, seq, source, result)
+	function := r.serveFlakyFunction(t, seq, source, result, letters)
 	defer function.Close()
 	trigger, stop := r.startTrigger(t, source, function.URL, batchSize)
 	defer stop()
@@ -171,11 +172,12 @@ func (r *streamRun) createSourceWithStream(t *testing.T, table string) {
 	r.srv.CreateTable(t, otslocaltest.Table{Name: table, MaxVersions: modeltest.SourceMaxVersions, Stream: true})
 }
 
-// serveFlakyFunction serves the function of seq's rule for source and result behind a
-// FlakyFunction that draws from the sequence's own random stream and counts into r.
-func (r *streamRun) serveFlakyFunction(t *testing.T, seq *modeltest.Sequence, source, result string) *httptest.Server {
+// serveFlakyFunction serves the function of seq's rule for source and result, dead-lettering
+// into letters, behind a FlakyFunction that draws from the sequence's own random stream and
+// counts into r.
+func (r *streamRun) serveFlakyFunction(t *testing.T, seq *modeltest.Sequence, source, result, letters string) *httptest.Server {
 	fn, err := handler.New(handler.Config{
-		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.Rule.Config,
+		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, DeadLetterTable: letters, Rule: seq.Rule.Config,
 	}, discard)
 	require.NoError(t, err)
 	flaky := &modeltest.FlakyFunction{

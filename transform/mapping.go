@@ -303,42 +303,30 @@ func (entry *mapEntry) describe() string {
 }
 
 // mappedChanges returns, for a key whose event holds only UpdateRows that cannot change its
-// membership, the changes of the mapped columns, appended to dst: one cell per entry that
-// reads a column the updates touch (fold), computed from the folded cells, a cell without a
-// value when it is nil. read is true when that cannot be done from the event (an entry also
-// reads a column the updates do not touch, or fails, or its value cannot be written): the
-// source row must be read. No cell and no read means that nothing the result holds changes.
+// membership under the filter, the changes of the mapped columns, appended to dst: one cell
+// per entry that is a column the updates touch (fold), its folded value, or a cell without a
+// value when the column was removed. read is true when an entry that computes a value reads a
+// touched column: the source row must be read, since the row before the event may have been
+// one the mapping could not evaluate, which is not in the result table and may now be in the
+// view. An entry that is a column never fails (the source table holds nothing Tablestore
+// refuses), so a row in the result table stays there. No cell and no read means that nothing
+// the result holds changes.
 func (e *evaluator) mappedChanges(primaryKey []ots.PrimaryKeyColumn, fold *cellFold, dst []ots.Cell) (changes []ots.Cell, read bool) {
 	for i := range e.rule.mapping.entries {
 		entry := &e.rule.mapping.entries[i]
-		touched, known := false, true
 		for _, name := range entry.reads {
-			if _, ok := fold.find(name); ok {
-				touched = true
-			} else {
-				known = false
-			}
-		}
-		if !touched {
-			continue
-		}
-		if !known {
-			return nil, true
-		}
-		var value ots.Value
-		if entry.program == nil { // a column, since an entry that reads none is never touched
-			at, _ := fold.find(entry.column)
-			value = fold.cells[at].Value
-		} else {
-			for _, name := range entry.reads {
-				at, _ := fold.find(name)
-				e.setColumn(name, fold.cells[at].Value)
-			}
-			var err error
-			if value, err = e.run(entry); err != nil {
+			if _, touched := fold.find(name); touched && entry.program != nil {
 				return nil, true
 			}
 		}
+		if entry.column == "" {
+			continue
+		}
+		at, touched := fold.find(entry.column)
+		if !touched {
+			continue
+		}
+		value := fold.cells[at].Value
 		if !value.IsNone() && ots.CheckAttribute(entry.name, value, primaryKey) != nil {
 			return nil, true
 		}

@@ -33,7 +33,8 @@ type Plan struct {
 // the event cannot decide listed in Reads. Two keys are the same when their column names,
 // value kinds and values are equal. A PutRow's Columns are the projected or mapped row,
 // sorted by name; an UpdateRowIfExists's are the projected cell changes, one per column in
-// the order of its first change, or a mapping's, by name. Records go to Invalid as
+// the order of its first change, or the changes of the columns a mapping keeps as they are,
+// under their entries' names, by name. Records go to Invalid as
 // docs/design.md, "Errors" says: every record of a key whose full row the rule cannot
 // evaluate (the filter or a mapping entry fails, or a mapped value is one Tablestore refuses;
 // the key is deleted); a record that fails events.Record.Validate or holds in a projected

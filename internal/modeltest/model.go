@@ -105,12 +105,14 @@ func (r Row) Image() Image {
 }
 
 // View is what the result table must hold under rule: the result row (the projection or
-// the mapping) of every row that passes.
+// the mapping) of every row that passes and that the rule can compute.
 func (m *SourceModel) View(rule RuleCase) map[int64]Image {
 	view := map[int64]Image{}
 	for id, row := range m.Rows {
 		if image := row.Image(); rule.Passes(image) {
-			view[id] = rule.Result(image)
+			if result, ok := rule.Result(image); ok {
+				view[id] = result
+			}
 		}
 	}
 	return view

@@ -21,6 +21,7 @@ import (
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/local/fclocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/ots"
 )
 
 // Workers is how many workers run sequences in parallel: GOMAXPROCS, at most max.
@@ -66,6 +67,13 @@ func RetrylessClient(t *testing.T, endpoint string, failures *atomic.Int64) *sdk
 	}
 	creds := otslocaltest.Credentials
 	return sdk.NewClientWithConfig(endpoint, otslocaltest.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, config)
+}
+
+// CreateDeadLetterTable creates table, a sequence's dead-letter table, with the primary key
+// the function writes dead letters with: a row the rule cannot compute is dead-lettered
+// there, since it is not in the view.
+func CreateDeadLetterTable(t *testing.T, srv *otslocaltest.Server, table string) {
+	srv.CreateTable(t, otslocaltest.Table{Name: table, PrimaryKey: []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}})
 }
 
 // DeleteTables drops a sequence's tables (otslocal holds at most 64 tables per instance).

@@ -183,9 +183,10 @@ type RuleCase struct {
 	// Config is the function's FILTER and COLUMNS.
 	Config transform.Config
 	// Passes is the filter, and Result the result row of an image that passes: its
-	// projection, or its mapping.
+	// projection, or its mapping; false when the mapping cannot compute it (the row is then
+	// not in the view, and its records are dead-lettered).
 	Passes func(image Image) bool
-	Result func(image Image) Image
+	Result func(image Image) (Image, bool)
 }
 
 // DefaultRule is `level > 1` keeping every column; a missing or non-INTEGER level fails.
@@ -193,7 +194,7 @@ var DefaultRule = RuleCase{
 	Name:   `"level > 1", all columns`,
 	Config: transform.Config{Filter: transform.DefaultFilter},
 	Passes: levelAboveOne,
-	Result: func(image Image) Image { return image },
+	Result: func(image Image) (Image, bool) { return image, true },
 }
 
 // CustomRule also drops the message "drop" (a missing message is nil, and nil != "drop")
@@ -202,8 +203,8 @@ var CustomRule = RuleCase{
 	Name:   `"level > 1 && message != \"drop\"", columns level,message`,
 	Config: transform.Config{Filter: `level > 1 && message != "drop"`, Columns: ColumnLevel + "," + ColumnMessage},
 	Passes: levelAboveOneAndNotDropped,
-	Result: func(image Image) Image {
-		return renamed(image, map[string]string{ColumnLevel: ColumnLevel, ColumnMessage: ColumnMessage})
+	Result: func(image Image) (Image, bool) {
+		return renamed(image, map[string]string{ColumnLevel: ColumnLevel, ColumnMessage: ColumnMessage}), true
 	},
 }
 
@@ -213,19 +214,20 @@ var RenamingRule = RuleCase{
 	Name:   `"level > 1", a mapping of renamed columns`,
 	Config: transform.Config{Filter: transform.DefaultFilter, Columns: `{"severity": level, "text": message, "payload": other}`},
 	Passes: levelAboveOne,
-	Result: func(image Image) Image {
-		return renamed(image, map[string]string{ColumnLevel: "severity", ColumnMessage: "text", ColumnOther: "payload"})
+	Result: func(image Image) (Image, bool) {
+		return renamed(image, map[string]string{ColumnLevel: "severity", ColumnMessage: "text", ColumnOther: "payload"}), true
 	},
 }
 
 // DerivingRule derives values from every column, the filter's among them. An entry that
-// fails because the column it reads is missing (upper(nil)) leaves its column out.
+// fails because the column it reads is missing (upper(nil)) leaves its column out; `other * 2`
+// fails on a BOOLEAN or BINARY other, and the row is then not in the view.
 var DerivingRule = RuleCase{
-	Name: `"level > 1", a mapping of derived values`,
+	Name: `"level > 1", a mapping of derived values, one failing on some rows`,
 	Config: transform.Config{Filter: transform.DefaultFilter,
-		Columns: `{"level": level, "severity": level >= 3 ? "error" : "warn", "loud": upper(message), "length": len(message), "kind": type(other)}`},
+		Columns: `{"level": level, "severity": level >= 3 ? "error" : "warn", "loud": upper(message), "length": len(message), "kind": type(other), "scaled": other * 2}`},
 	Passes: levelAboveOne,
-	Result: func(image Image) Image {
+	Result: func(image Image) (Image, bool) {
 		level, _ := image[ColumnLevel].Int()
 		out := Image{ColumnLevel: image[ColumnLevel], "severity": ots.String("warn"), "kind": ots.String(exprType(image, ColumnOther))}
 		if level >= 3 {
@@ -235,7 +237,14 @@ var DerivingRule = RuleCase{
 			out["loud"] = ots.String(strings.ToUpper(message))
 			out["length"] = ots.Integer(int64(utf8.RuneCountInString(message)))
 		}
-		return out
+		if other, present := image[ColumnOther]; present {
+			double, ok := other.Float()
+			if !ok {
+				return nil, false
+			}
+			out["scaled"] = ots.Double(double * 2)
+		}
+		return out, true
 	},
 }
 
@@ -246,14 +255,14 @@ var MappingColumnsRule = RuleCase{
 	Config: transform.Config{Filter: transform.DefaultFilter,
 		Columns: `{"text": trim(message ?? "") + "!", "has_other": other != nil, "both": (message ?? "") + "/" + type(other)}`},
 	Passes: levelAboveOne,
-	Result: func(image Image) Image {
+	Result: func(image Image) (Image, bool) {
 		message, _ := image[ColumnMessage].Str()
 		_, hasOther := image[ColumnOther]
 		return Image{
 			"text":      ots.String(strings.TrimSpace(message) + "!"),
 			"has_other": ots.Boolean(hasOther),
 			"both":      ots.String(message + "/" + exprType(image, ColumnOther)),
-		}
+		}, true
 	},
 }
 
@@ -263,10 +272,10 @@ var FilterColumnsRule = RuleCase{
 	Name:   `"level > 1 && message != \"drop\"", a mapping that reads none of the filter's columns`,
 	Config: transform.Config{Filter: `level > 1 && message != "drop"`, Columns: `{"payload": other, "origin": "otsetl"}`},
 	Passes: levelAboveOneAndNotDropped,
-	Result: func(image Image) Image {
+	Result: func(image Image) (Image, bool) {
 		out := renamed(image, map[string]string{ColumnOther: "payload"})
 		out["origin"] = ots.String("otsetl")
-		return out
+		return out, true
 	},
 }
 
@@ -274,8 +283,8 @@ var FilterColumnsRule = RuleCase{
 // MappingRules.
 var Rules = append([]RuleCase{DefaultRule, CustomRule}, MappingRules...)
 
-// MappingRules are the rules with a mapping: renames, derived values, columns read only by
-// the mapping, columns read only by the filter.
+// MappingRules are the rules with a mapping: renames, derived values (one that fails on some
+// rows), columns read only by the mapping, columns read only by the filter.
 var MappingRules = []RuleCase{RenamingRule, DerivingRule, MappingColumnsRule, FilterColumnsRule}
 
 // RulesDrawn describes how many of sequences 0..sequences-1 of the run with seed run each

@@ -143,10 +143,11 @@ func (m *modelTally) merge(o *modelTally) {
 func (r *modelRun) sequence(t *testing.T, n int, tally *modelTally) {
 	seq := modeltest.Generate(r.seed, n, r.clock)
 	rng := rand.New(rand.NewPCG(r.seed, uint64(n)|1<<62)) // apart from the generator's stream and the flaky function's
-	source, result := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n)
+	source, result, letters := fmt.Sprintf("src_%d", n), fmt.Sprintf("res_%d", n), fmt.Sprintf("dl_%d", n)
 	r.srv.CreateTable(t, otslocaltest.Table{Name: source, MaxVersions: modeltest.SourceMaxVersions, Stream: true})
 	r.srv.CreateTable(t, otslocaltest.Table{Name: result, MaxVersions: modeltest.ResultMaxVersions})
-	defer modeltest.DeleteTables(t, r.client, source, result)
+	modeltest.CreateDeadLetterTable(t, r.srv, letters)
+	defer modeltest.DeleteTables(t, r.client, source, result, letters)
 
 	// History: the first operations, before the trigger is bound.
 	model := modeltest.NewSourceModel()
@@ -156,19 +157,20 @@ func (r *modelRun) sequence(t *testing.T, n int, tally *modelTally) {
 	time.Sleep(2 * time.Millisecond) // so that the history is committed before the trigger's start
 	bound := time.Now()
 
-	fn, err := handler.New(handler.Config{
-		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.Rule.Config,
-	}, slog.New(slog.DiscardHandler))
+	function := handler.Config{
+		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, DeadLetterTable: letters, Rule: seq.Rule.Config,
+	}
+	fn, err := handler.New(function, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	function := httptest.NewServer(&modeltest.FlakyFunction{
+	flaky := httptest.NewServer(&modeltest.FlakyFunction{
 		Next:     fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: slog.New(slog.DiscardHandler)}),
 		Rate:     modeltest.FunctionFailureRate,
 		Rejected: &tally.rejectedByFunction,
 		Lost:     &tally.lostByFunction,
 		Random:   rand.New(rand.NewPCG(r.seed, uint64(n)|1<<63)),
 	})
-	defer function.Close()
-	trigger, stop := r.startTrigger(t, source, function.URL, bound, tally)
+	defer flaky.Close()
+	trigger, stop := r.startTrigger(t, source, flaky.URL, bound, tally)
 	defer stop()
 
 	// The writes, with a sync started before record syncAt.
@@ -179,10 +181,7 @@ func (r *modelRun) sequence(t *testing.T, n int, tally *modelTally) {
 		syncing atomic.Bool
 		wg      sync.WaitGroup
 	)
-	cfg := reconcile.Config{
-		Function:    handler.Config{Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, Rule: seq.Rule.Config},
-		Credentials: otslocaltest.Credentials,
-	}
+	cfg := reconcile.Config{Function: function, Credentials: otslocaltest.Credentials}
 	for at := history; at <= len(seq.Records); at++ {
 		if at == syncAt {
 			syncing.Store(true)
