@@ -2,6 +2,9 @@ package transform
 
 import (
 	"math"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -337,5 +340,33 @@ func TestPlanMappingOutputsShareNoCapacity(t *testing.T) {
 		require.Len(t, m.Columns, 3)
 		require.Equal(t, 3, cap(m.Columns), "mutation %d", i)
 		require.Equal(t, cell("b", ots.Integer((2+int64(i)%2)*10)), m.Columns[1], "mutation %d", i)
+	}
+}
+
+// TestTheDesignsMappingExamples compiles the mapping of docs/design.md, "Transform columns",
+// and each entry of its table of examples, and checks what the mapping makes of a log line.
+func TestTheDesignsMappingExamples(t *testing.T) {
+	design, err := os.ReadFile(filepath.Join("..", "docs", "design.md"))
+	require.NoError(t, err)
+	_, section, found := strings.Cut(string(design), "## Transform columns\n")
+	require.True(t, found)
+	section, _, _ = strings.Cut(section, "\n## ")
+	_, block, found := strings.Cut(section, "```\n")
+	require.True(t, found)
+	block, _, _ = strings.Cut(block, "```")
+	rule := compile(t, Config{Columns: block})
+	got, err := rule.Resolve(pk(1), []ots.Cell{
+		cell("level", ots.Integer(3)), cell("message", ots.String("  Disk FULL, took 250 ms ")), cell("size_bytes", ots.Integer(2048)), cell("hostname", ots.String("web-1")),
+	}, true)
+	require.NoError(t, err)
+	assert.Equal(t, change(ots.PutRow, 1,
+		cell("duration_ms", ots.Integer(250)), cell("host", ots.String("web-1")), cell("level", ots.Integer(3)),
+		cell("message", ots.String("disk full, took 250 ms")), cell("severity", ots.String("error")), cell("size_kb", ots.Double(2))), got)
+
+	entries := regexp.MustCompile("(?m)^\\| [^|]+ \\| `(\"[^`]+)` ").FindAllStringSubmatch(section, -1)
+	require.Len(t, entries, 6, "the table of examples")
+	for _, entry := range entries {
+		_, err := Compile(Config{Columns: "{" + entry[1] + "}"})
+		assert.NoError(t, err, entry[1])
 	}
 }

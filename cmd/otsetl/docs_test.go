@@ -32,8 +32,9 @@ import (
 //   - A ```console block is a transcript: each `$ ` line is a command, and the lines after it,
 //     up to the next `$ `, are its output (standard output and standard error together, as a
 //     terminal shows them), compared exactly once normalized (normalizeOutput). A command
-//     whose shown output ends with otsetl's error line (`otsetl: …`) must fail; any other must
-//     exit 0.
+//     whose shown output holds otsetl's error line (`otsetl: …`, last, or followed by the
+//     line of an expression and a caret under the wrong part) must fail; any other must exit
+//     0.
 //   - A ```sh block holds commands whose output is not shown: each line that is not a comment
 //     runs and must exit 0.
 //   - A block whose first line is a comment beginning `# needs ` (an Alibaba Cloud account,
@@ -362,7 +363,7 @@ func (s *docSession) run(b docBlock, c docCommand) {
 		}
 		want := s.normalizeOutput(strings.Join(c.output, "\n"))
 		assert.Equal(t, want, got, "%s: the output differs from the page's", where)
-		wantFailure := len(c.output) > 0 && strings.HasPrefix(c.output[len(c.output)-1], "otsetl: ")
+		wantFailure := slices.ContainsFunc(c.output, func(line string) bool { return strings.HasPrefix(line, "otsetl: ") })
 		var exit *exec.ExitError
 		if wantFailure {
 			assert.True(t, errors.As(err, &exit), "%s: the page shows an error, but the command did not fail: %v", where, err)
