@@ -26,7 +26,9 @@ type mapping struct {
 	entries     []mapEntry      // sorted by name
 	reads       []string        // the columns the entries read, sorted
 	readsColumn map[string]bool // reads as a set
-	onlyReads   []string        // the columns of reads the filter does not read
+	// computeReads are the columns the entries with a program read and the filter does not:
+	// those a row's evaluation puts into the environment after the filter's.
+	computeReads []string
 }
 
 // mapEntry is one entry of a mapping: a result column and the expression that computes it,
@@ -246,7 +248,7 @@ func unsignedValue(v uint64) (ots.Value, error) {
 }
 
 // mapRow appends the mapped columns of image, a row of primaryKey that passed the filter
-// (which set the filter's columns in the environment), to dst, by name; an entry whose value
+// (which set the filter's columns in the environment; mapRow sets computeReads), to dst, by name; an entry whose value
 // is nil leaves its column out. An entry that fails when a column it reads is missing is nil
 // too, as the filter is false then; one that fails with every such column present, returns
 // a value of no Tablestore type, or one Tablestore refuses in a row (ots.CheckAttribute: a
@@ -254,7 +256,7 @@ func unsignedValue(v uint64) (ots.Value, error) {
 // naming the entry, its columns' kinds and values, and the reason.
 func (e *evaluator) mapRow(primaryKey []ots.PrimaryKeyColumn, image row, dst []ots.Cell) ([]ots.Cell, error) {
 	m := e.rule.mapping
-	for _, name := range m.onlyReads {
+	for _, name := range m.computeReads {
 		value, _ := image.get(name)
 		e.setColumn(name, value)
 	}

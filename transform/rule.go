@@ -100,8 +100,14 @@ func Compile(cfg Config) (*Rule, error) {
 	for _, name := range r.filterColumns {
 		r.filterReads[name] = true
 	}
-	if r.mapping != nil {
-		r.mapping.onlyReads = slices.DeleteFunc(slices.Clone(r.mapping.reads), func(name string) bool { return r.filterReads[name] })
+	if m := r.mapping; m != nil {
+		for _, entry := range m.entries {
+			for _, name := range entry.reads {
+				if entry.program != nil && !r.filterReads[name] && !slices.Contains(m.computeReads, name) {
+					m.computeReads = append(m.computeReads, name)
+				}
+			}
+		}
 	}
 	envSize := len(r.filterColumns)
 	if r.mapping != nil {
