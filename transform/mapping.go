@@ -57,12 +57,14 @@ const wantedTypes = "an integer (INTEGER), a float (DOUBLE), a bool (BOOLEAN), a
 
 // compileMapping compiles a COLUMNS map literal: `{"name": expression, …}`, each entry's
 // expression compiled on its own, as the filter is, with undefined variables allowed (they
-// are columns a row may lack) and fns's functions. Errors quote source with expr's line:column and a caret under
-// the part that is wrong: a syntax or type error (expr's), a text that is not one map
-// literal, a key that is not a constant string, a key Tablestore refuses as an attribute
-// column name ([ots.CheckAttribute]: empty or longer than 255 bytes) or given twice, a value
-// whose type is known to have no Tablestore type (see [valueOf]: an array, a map, a time), now()
-// (the view must be a function of the row alone), and what [columnsRead] refuses.
+// are columns a row may lack) and fns's functions. Errors quote source with expr's
+// line:column and a caret under the part that is wrong: a syntax or type error (expr's), a
+// text that is not one map literal, a key that is not a constant string, a key Tablestore
+// refuses as an attribute column name ([ots.CheckAttribute]: empty or longer than 255 bytes)
+// or given twice, a value whose type is known to have no Tablestore type (see [valueOf]: an
+// array, a map, a time), now() (the view must be a function of the row alone), what
+// [columnsRead] refuses, and an entry that reads no column and fails or gives what
+// Tablestore refuses.
 func compileMapping(source string, fns *functions) (*mapping, error) {
 	config := conf.CreateNew()
 	for _, option := range fns.options() {

@@ -66,13 +66,13 @@ type evaluator struct {
 // The filter is compiled with expr.AsBool and undefined variables allowed (they are columns
 // a row may lack), and its columns are taken from the compiled AST (see
 // [Rule.FilterColumns]). Both the filter and a mapping may call expr's builtin functions and
-// extract(text, pattern) (see [functions]). Errors, each naming the filter or the columns and, for an
-// expression, quoting it with expr's line:column and a caret under the part that is wrong:
-// a syntax error, an expression whose type is known not to be bool, a call of anything but
-// a builtin function or extract with a constant regular expression, $env used other than as
-// $env["column"], a filter that fails on a row
-// lacking all its columns while reading none; a projection column that is empty, longer than
-// 255 bytes or listed twice; and for a mapping, what [compileMapping] refuses.
+// extract(text, pattern) (see [functions]). Errors name the filter or the columns and, for an
+// expression, quote it with expr's line:column and a caret under the part that is wrong: a
+// syntax error, an expression whose type is known not to be bool, a call of anything but a
+// builtin function or extract with a constant regular expression, $env used other than as
+// $env["column"], a filter that fails on a row lacking all its columns while reading none; a
+// projection column that is empty, longer than 255 bytes or listed twice; and for a mapping,
+// what [compileMapping] refuses.
 func Compile(cfg Config) (*Rule, error) {
 	cfg.Filter = strings.TrimSpace(cfg.Filter)
 	if cfg.Filter == "" {
