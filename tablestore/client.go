@@ -14,8 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/otsetl/otsetl/aliyun"
@@ -103,43 +101,16 @@ func NewClient(cfg Config, creds aliyun.Credentials) (*Client, error) {
 	return &Client{endpoint: endpoint, instance: cfg.Instance, creds: creds, maxConcurrent: maxConcurrent}, nil
 }
 
-// CheckEndpoint checks that endpoint is a Tablestore endpoint: an http or https URL with a
-// host and no path, query, fragment or user, e.g.
-// "https://myinstance.cn-hangzhou.vpc.tablestore.aliyuncs.com". It returns the endpoint
-// without a trailing slash (the SDK appends "/<Action>"), or an error quoting it as
-// [RedactEndpoint] does.
+// CheckEndpoint checks that endpoint is a Tablestore endpoint ([aliyun.CheckEndpoint]), e.g.
+// "https://myinstance.cn-hangzhou.vpc.tablestore.aliyuncs.com", and returns it without a
+// trailing slash (the SDK appends "/<Action>"), or an error quoting it.
 func CheckEndpoint(endpoint string) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("endpoint %q: want an http:// or https:// URL with a host and no path, query, fragment or user, such as https://myinstance.cn-hangzhou.ots.aliyuncs.com", RedactEndpoint(endpoint))
-	}
-	return strings.TrimSuffix(endpoint, "/"), nil
-}
-
-// redactedUserInfo stands for the user information RedactEndpoint removes.
-const redactedUserInfo = "REDACTED"
-
-// RedactEndpoint returns endpoint as it may be printed or logged: without the user
-// information a URL may carry (`http://user:password@host` becomes
-// `http://REDACTED@host`). It works on the text, whether or not it parses as a URL: what lies
-// between the scheme's "//" (or the start, without one) and the last "@" is replaced, so a
-// password holding "@", "/" or an invalid escape does not show either.
-func RedactEndpoint(endpoint string) string {
-	at := strings.LastIndexByte(endpoint, '@')
-	if at < 0 {
-		return endpoint
-	}
-	start := 0
-	if i := strings.Index(endpoint, "//"); i >= 0 && i < at {
-		start = i + len("//")
-	}
-	return endpoint[:start] + redactedUserInfo + endpoint[at:]
+	return aliyun.CheckEndpoint(endpoint, "https://myinstance.cn-hangzhou.ots.aliyuncs.com")
 }
 
 // String describes the client without its secrets.
 func (c *Client) String() string {
-	return fmt.Sprintf("tablestore.Client{Endpoint:%s Instance:%s Credentials:%v}", RedactEndpoint(c.endpoint), c.instance, c.creds)
+	return fmt.Sprintf("tablestore.Client{Endpoint:%s Instance:%s Credentials:%v}", aliyun.RedactEndpoint(c.endpoint), c.instance, c.creds)
 }
 
 // GoString describes the client without its secrets (the %#v form).

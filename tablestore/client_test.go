@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -59,7 +60,7 @@ func TestEndpointUserInformationIsRedacted(t *testing.T) {
 		"https://inst.cn-hangzhou.ots.aliyuncs.com": "https://inst.cn-hangzhou.ots.aliyuncs.com",
 		"": "",
 	} {
-		assert.Equal(t, want, RedactEndpoint(endpoint), endpoint)
+		assert.Equal(t, want, aliyun.RedactEndpoint(endpoint), endpoint)
 		_, err := CheckEndpoint(endpoint)
 		if err != nil {
 			assert.NotContains(t, err.Error(), "pass", endpoint)

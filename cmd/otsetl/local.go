@@ -26,7 +26,6 @@ import (
 	"github.com/otsetl/otsetl/ops/streams"
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
-	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -194,7 +193,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		cfg.Endpoint = srv.Endpoint
 		fmt.Fprintf(out, "otsetl local: embedded otslocal at %s, instance %s, %d Stream shard(s)\n", srv.Endpoint, cfg.Instance, s.flags.streamShards)
 	} else {
-		fmt.Fprintf(out, "otsetl local: Tablestore at %s, instance %s\n", tablestore.RedactEndpoint(cfg.Endpoint), cfg.Instance)
+		fmt.Fprintf(out, "otsetl local: Tablestore at %s, instance %s\n", aliyun.RedactEndpoint(cfg.Endpoint), cfg.Instance)
 	}
 
 	client := tableio.NewClient(cfg.Endpoint, cfg.Instance, s.credentials)
@@ -303,7 +302,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 // syncCommandLine is the `otsetl sync` command that syncs the tables local runs, with the
 // access key of the embedded otslocal when local uses it (never one from the environment).
 func (s *localSetup) syncCommandLine(cfg handler.Config) string {
-	line := fmt.Sprintf("otsetl sync -f %s --endpoint %s --instance %s", s.flags.file, tablestore.RedactEndpoint(cfg.Endpoint), cfg.Instance)
+	line := fmt.Sprintf("otsetl sync -f %s --endpoint %s --instance %s", s.flags.file, aliyun.RedactEndpoint(cfg.Endpoint), cfg.Instance)
 	if s.credentials == localCredentials {
 		line = fmt.Sprintf("%s=%s %s=%s %s", envAccessKeyID, localCredentials.AccessKeyID, envAccessKeySecret, localCredentials.AccessKeySecret, line)
 	}

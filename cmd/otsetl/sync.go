@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/ops/reconcile"
 	"github.com/otsetl/otsetl/tablestore"
@@ -199,7 +200,7 @@ func describeRule(cfg reconcile.Config) string {
 		letters = "to " + fn.DeadLetterTable
 	}
 	line := fmt.Sprintf("%s -> %s on instance %s at %s: filter %q, columns %s, dead letters %s",
-		fn.SourceTable, fn.ResultTable, fn.Instance, tablestore.RedactEndpoint(fn.Endpoint), fn.Rule.Filter, columns, letters)
+		fn.SourceTable, fn.ResultTable, fn.Instance, aliyun.RedactEndpoint(fn.Endpoint), fn.Rule.Filter, columns, letters)
 	if cfg.DryRun {
 		line += "; dry run, nothing will be written"
 	}

@@ -47,9 +47,9 @@ import (
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
+	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/local/fclocal"
 	"github.com/otsetl/otsetl/local/otslocal"
-	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -58,7 +58,7 @@ type Config struct {
 	// Client reads and writes the tables (Tablestore Go SDK).
 	Client *sdk.TableStoreClient
 	// Endpoint and Instance name the Tablestore the console shows, for its pages' header;
-	// user information in Endpoint is not shown (tablestore.RedactEndpoint).
+	// user information in Endpoint is not shown (aliyun.RedactEndpoint).
 	Endpoint string
 	Instance string
 	// Pipeline, when set, is the trigger and function `otsetl local` runs; nil for a bare
@@ -140,7 +140,7 @@ func New(cfg Config) (*Console, error) {
 	if p := cfg.Pipeline; p != nil && (p.Trigger == nil || p.Function == nil || p.Monitor == nil || p.SourceTable == "" || p.ResultTable == "") {
 		return nil, errors.New("console: Config.Pipeline needs its tables, Trigger, Function and Monitor")
 	}
-	c := &Console{cfg: cfg, endpoint: tablestore.RedactEndpoint(cfg.Endpoint), pages: map[string]*template.Template{}, logger: cfg.Logger,
+	c := &Console{cfg: cfg, endpoint: aliyun.RedactEndpoint(cfg.Endpoint), pages: map[string]*template.Template{}, logger: cfg.Logger,
 		rowReads: make(chan struct{}, maxRowReads)}
 	if c.logger == nil {
 		c.logger = slog.Default()

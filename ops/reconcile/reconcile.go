@@ -397,7 +397,7 @@ func (s *syncer) primaryKey(ctx context.Context, table string) ([]ots.PrimaryKey
 	case errors.As(err, &otsErr) && otsErr.Code == codeObjectNotExist:
 		return nil, configError("table %q does not exist in instance %q", table, s.cfg.Function.Instance)
 	case errors.As(err, &otsErr) && otsErr.Code == codeAuthFailed:
-		return nil, configError("%s refused the credentials: %s %s", tablestore.RedactEndpoint(s.cfg.Function.Endpoint), otsErr.Code, otsErr.Message)
+		return nil, configError("%s refused the credentials: %s %s", aliyun.RedactEndpoint(s.cfg.Function.Endpoint), otsErr.Code, otsErr.Message)
 	}
 	return nil, err
 }
