@@ -97,8 +97,10 @@ type Config struct {
 	Format      Format
 	FileFormat  FileFormat
 	Compression Compression
-	// Columns is the rule's projection (COLUMNS) in its order: the columns of a `rows` CSV
-	// header. A `rows` CSV export needs it; other formats ignore it.
+	// Columns are the result row's attribute columns as the rule fixes them (COLUMNS's
+	// list in its order, or its mapping's columns; transform.Rule.ResultColumns): the
+	// columns of a `rows` CSV header. A `rows` CSV export needs them; other formats ignore
+	// them.
 	Columns []string
 	// PartSize is the size of an upload part, at least 100 KB; 0 means DefaultPartSize.
 	PartSize int

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/otsetl/otsetl/export"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
@@ -21,6 +22,12 @@ const (
 	EnvColumns         = "COLUMNS"
 	EnvDeadLetterTable = "DEAD_LETTER_TABLE"
 	EnvCapturePayloads = "CAPTURE_PAYLOADS"
+	// The export to OSS (docs/exports.md): where, through which endpoint, in which format.
+	EnvExportTo          = "EXPORT_TO"
+	EnvOSSEndpoint       = "OSS_ENDPOINT"
+	EnvExportFormat      = "EXPORT_FORMAT"
+	EnvExportFileFormat  = "EXPORT_FILE_FORMAT"
+	EnvExportCompression = "EXPORT_COMPRESSION"
 	// EnvRegion is the FC system variable holding the instance's region (e.g. "cn-hangzhou"),
 	// used to derive the VPC endpoint when TABLESTORE_ENDPOINT is unset
 	// (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
@@ -44,7 +51,8 @@ type Config struct {
 	// SourceTable is the triggering table (SOURCE_TABLE, default "source_data"). The function
 	// only reads it, for UpdateRow decisions.
 	SourceTable string
-	// ResultTable is the cleaned table (RESULT_TABLE, default "result").
+	// ResultTable is the cleaned table (RESULT_TABLE, default "result"); empty for an
+	// export-only function, which RESULT_TABLE set empty with EXPORT_TO asks for.
 	ResultTable string
 	// DeadLetterTable receives the records the rule cannot evaluate or Tablestore would refuse
 	// in a row (DEAD_LETTER_TABLE); empty means such records fail the invocation.
@@ -56,27 +64,43 @@ type Config struct {
 	// its log, one line each (CAPTURE_PAYLOADS, default 0: none), so that a first deployment
 	// can record what the real trigger sends (see [CapturedPayloadMessage]).
 	CapturePayloads int
+	// Export, when set, is the export of every batch to OSS (EXPORT_TO, OSS_ENDPOINT,
+	// EXPORT_FORMAT, EXPORT_FILE_FORMAT, EXPORT_COMPRESSION); nil means no export. An
+	// invocation succeeds only once both the result table and the export have its batch.
+	Export *export.Config
 }
 
-// ConfigFromEnv reads the configuration through getenv (os.Getenv in production) and
+// ConfigFromEnv reads the configuration through lookupEnv (os.LookupEnv in production) and
 // validates it: the instance is required, table names must be valid and distinct (the
 // result or dead-letter table being the source table would make the trigger loop), the
-// endpoint must be an http(s) URL or derivable from FC_REGION. FILTER and COLUMNS are
-// checked by [New], which compiles them. The error is one line naming the variable.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
+// endpoint must be an http(s) URL or derivable from FC_REGION. RESULT_TABLE unset means
+// "result"; set empty, it means no result table, which only an export (EXPORT_TO) allows.
+// The export's variables are checked as [exportFromEnv] says. FILTER and COLUMNS are checked
+// by [New], which compiles them. The error is one line naming the variable.
+func ConfigFromEnv(lookupEnv func(string) (string, bool)) (Config, error) {
+	getenv := func(name string) string {
+		v, _ := lookupEnv(name)
+		return strings.TrimSpace(v)
+	}
 	cfg := Config{
-		Instance:        strings.TrimSpace(getenv(EnvInstance)),
-		Endpoint:        strings.TrimSpace(getenv(EnvEndpoint)),
+		Instance:        getenv(EnvInstance),
+		Endpoint:        getenv(EnvEndpoint),
 		SourceTable:     orDefault(getenv(EnvSourceTable), DefaultSourceTable),
-		ResultTable:     orDefault(getenv(EnvResultTable), DefaultResultTable),
-		DeadLetterTable: strings.TrimSpace(getenv(EnvDeadLetterTable)),
-		Rule:            transform.Config{Filter: orDefault(getenv(EnvFilter), transform.DefaultFilter), Columns: strings.TrimSpace(getenv(EnvColumns))},
+		ResultTable:     DefaultResultTable,
+		DeadLetterTable: getenv(EnvDeadLetterTable),
+		Rule:            transform.Config{Filter: orDefault(getenv(EnvFilter), transform.DefaultFilter), Columns: getenv(EnvColumns)},
+	}
+	if _, set := lookupEnv(EnvResultTable); set {
+		cfg.ResultTable = getenv(EnvResultTable)
+	}
+	if cfg.ResultTable == "" && getenv(EnvExportTo) == "" {
+		return Config{}, fmt.Errorf("%s is set empty and %s is unset: the function would write nowhere; set %s (default %s) or %s", EnvResultTable, EnvExportTo, EnvResultTable, DefaultResultTable, EnvExportTo)
 	}
 	if cfg.Instance == "" {
-		return Config{}, fmt.Errorf("%s is required: the Tablestore instance that holds %s and %s", EnvInstance, cfg.SourceTable, cfg.ResultTable)
+		return Config{}, fmt.Errorf("%s is required: the Tablestore instance that holds %s", EnvInstance, cfg.SourceTable)
 	}
 	if cfg.Endpoint == "" {
-		region := strings.TrimSpace(getenv(EnvRegion))
+		region := getenv(EnvRegion)
 		if region == "" {
 			return Config{}, fmt.Errorf("%s is unset and %s is empty: set %s to the instance's endpoint", EnvEndpoint, EnvRegion, EnvEndpoint)
 		}
@@ -97,7 +121,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if cfg.ResultTable == cfg.SourceTable {
 		return Config{}, fmt.Errorf("%s and %s are both %q: writing into the triggering table would trigger the function again, forever", EnvResultTable, EnvSourceTable, cfg.ResultTable)
 	}
-	if v := strings.TrimSpace(getenv(EnvCapturePayloads)); v != "" {
+	if v := getenv(EnvCapturePayloads); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			return Config{}, fmt.Errorf("%s=%q: want how many payloads to capture, a whole number from 0", EnvCapturePayloads, v)
@@ -107,7 +131,73 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if cfg.DeadLetterTable != "" && (cfg.DeadLetterTable == cfg.SourceTable || cfg.DeadLetterTable == cfg.ResultTable) {
 		return Config{}, fmt.Errorf("%s=%q must differ from %s and %s", EnvDeadLetterTable, cfg.DeadLetterTable, EnvSourceTable, EnvResultTable)
 	}
+	if cfg.Export, err = exportFromEnv(getenv, cfg); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
+}
+
+// exportFromEnv reads the export's configuration: nil when EXPORT_TO is unset, and then none
+// of the export's other variables may be set. EXPORT_TO must be oss://bucket/prefix/;
+// OSS_ENDPOINT defaults to the internal endpoint of FC_REGION; the region the requests are
+// signed for is the one OSS_ENDPOINT names (oss-<region>[-internal].aliyuncs.com), else
+// FC_REGION; EXPORT_FORMAT is changes (default) or rows, EXPORT_FILE_FORMAT jsonl (default)
+// or csv, EXPORT_COMPRESSION none (default) or gzip; rows in csv needs COLUMNS. The
+// export's Columns are the result row's as the rule fixes them
+// ([transform.Rule.ResultColumns]), which compiles FILTER and COLUMNS.
+func exportFromEnv(getenv func(string) string, cfg Config) (*export.Config, error) {
+	to := getenv(EnvExportTo)
+	if to == "" {
+		for _, name := range []string{EnvOSSEndpoint, EnvExportFormat, EnvExportFileFormat, EnvExportCompression} {
+			if getenv(name) != "" {
+				return nil, fmt.Errorf("%s is set but %s is not: set %s to oss://bucket/prefix/ to export", name, EnvExportTo, EnvExportTo)
+			}
+		}
+		return nil, nil
+	}
+	bucket, prefix, err := export.ParseDestination(to)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvExportTo, err)
+	}
+	rule, err := compileRule(cfg.Rule)
+	if err != nil {
+		return nil, err
+	}
+	x := &export.Config{
+		Bucket: bucket, Prefix: prefix, SourceTable: cfg.SourceTable, Columns: rule.ResultColumns(),
+		Endpoint:    getenv(EnvOSSEndpoint),
+		Format:      export.Format(orDefault(getenv(EnvExportFormat), string(export.Changes))),
+		FileFormat:  export.FileFormat(orDefault(getenv(EnvExportFileFormat), string(export.JSONL))),
+		Compression: export.Compression(orDefault(getenv(EnvExportCompression), string(export.None))),
+	}
+	region := getenv(EnvRegion)
+	if x.Endpoint == "" {
+		if region == "" {
+			return nil, fmt.Errorf("%s is unset and %s is empty: set %s to the bucket's endpoint", EnvOSSEndpoint, EnvRegion, EnvOSSEndpoint)
+		}
+		x.Endpoint = export.DefaultEndpoint(region)
+	}
+	if named := export.RegionOf(x.Endpoint); named != "" {
+		region = named
+	}
+	if region == "" {
+		return nil, fmt.Errorf("%s=%q names no region and %s is empty: OSS's signature needs the bucket's region; set %s", EnvOSSEndpoint, x.Endpoint, EnvRegion, EnvRegion)
+	}
+	x.Region = region
+	switch {
+	case x.Format != export.Changes && x.Format != export.Rows:
+		return nil, fmt.Errorf("%s=%q: want %s (default) or %s", EnvExportFormat, x.Format, export.Changes, export.Rows)
+	case x.FileFormat != export.JSONL && x.FileFormat != export.CSV:
+		return nil, fmt.Errorf("%s=%q: want %s (default) or %s", EnvExportFileFormat, x.FileFormat, export.JSONL, export.CSV)
+	case x.Compression != export.None && x.Compression != export.Gzip:
+		return nil, fmt.Errorf("%s=%q: want %s (default) or %s", EnvExportCompression, x.Compression, export.None, export.Gzip)
+	case x.Format == export.Rows && x.FileFormat == export.CSV && len(x.Columns) == 0:
+		return nil, fmt.Errorf("%s=%s with %s=%s needs %s: a csv header needs fixed columns", EnvExportFormat, export.Rows, EnvExportFileFormat, export.CSV, EnvColumns)
+	}
+	if err := x.Check(); err != nil { // what is left to refuse is the endpoint
+		return nil, fmt.Errorf("%s: %w", EnvOSSEndpoint, err)
+	}
+	return x, nil
 }
 
 func orDefault(v, def string) string {

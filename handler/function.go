@@ -24,6 +24,7 @@ import (
 
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/export"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
@@ -42,6 +43,10 @@ const (
 	ErrorTypeInvalidCredentials = "InvalidCredentials"
 	// ErrorTypeTablestore: a Tablestore read or write failed (the message names code and key).
 	ErrorTypeTablestore = "TablestoreError"
+	// ErrorTypeExport: writing the batch's object to OSS failed for good (the SDK's
+	// retries exhausted, or the deadline reached); the message names the object and OSS's
+	// error code.
+	ErrorTypeExport = "ExportError"
 	// ErrorTypeInternal: the function itself failed (a recovered panic); a bug to report.
 	ErrorTypeInternal = fcruntime.ErrorTypeInternal
 )
@@ -72,7 +77,9 @@ func (e *Error) ErrorType() string { return e.Type }
 type Summary struct {
 	// Records is the number of change records in the event.
 	Records int `json:"records"`
-	// Keys is the number of distinct primary keys among them.
+	// Keys is the number of distinct primary keys among them, as the plan counts them; 0
+	// when nothing was planned (an export-only function with EXPORT_FORMAT changes plans
+	// nothing).
 	Keys int `json:"keys"`
 	// Puts, Updates and Deletes count the result-table rows written of each kind;
 	// Updates includes NotInView.
@@ -97,29 +104,58 @@ type Summary struct {
 	// event's records. It is 0 for an event without records (or whose records carry no
 	// timestamp), and never negative: a clock behind Tablestore's counts as no lag.
 	LagMs int64 `json:"lagMs" counter:"measure"`
+	// ExportLines counts the lines the export wrote, ExportBytes the object's size (as
+	// stored: compressed when it is), ExportRequests the HTTP requests sent to OSS, the
+	// SDK's retries included; all 0 without an export.
+	ExportLines    int   `json:"exportLines"`
+	ExportBytes    int64 `json:"exportBytes"`
+	ExportRequests int   `json:"exportRequests"`
+	// ExportObject is the object the export wrote, "oss://bucket/key"; empty without an
+	// export, or for an event without records, which writes none.
+	ExportObject string `json:"exportObject,omitempty" counter:"label"`
 }
 
 // Function is the configured otsetl function. It is safe for concurrent invocations.
 type Function struct {
 	cfg      Config
 	rule     *transform.Rule
+	exporter *export.Sink // nil without an export
 	logger   *slog.Logger
 	now      func() time.Time
 	captured atomic.Int64 // invocations counted for Config.CapturePayloads
 }
 
-// New compiles cfg's rule once; logger (nil: slog.Default()) gets one line per invocation
-// ([Function.Invoke]). The error (a bad FILTER or COLUMNS) is one line fit for failing
-// start-up.
+// New compiles cfg's rule once and builds the export's OSS client when cfg has an export;
+// logger (nil: slog.Default()) gets one line per invocation ([Function.Invoke]). The error
+// (a bad FILTER or COLUMNS, an export configuration [export.Config.Check] refuses, a
+// function with neither a result table nor an export) is one line fit for failing start-up.
 func New(cfg Config, logger *slog.Logger) (*Function, error) {
-	rule, err := transform.Compile(cfg.Rule)
+	rule, err := compileRule(cfg.Rule)
 	if err != nil {
-		return nil, fmt.Errorf("%s/%s: %w", EnvFilter, EnvColumns, err)
+		return nil, err
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Function{cfg: cfg, rule: rule, logger: logger, now: time.Now}, nil
+	if cfg.ResultTable == "" && cfg.Export == nil {
+		return nil, fmt.Errorf("%s is empty and %s is unset: the function would write nowhere", EnvResultTable, EnvExportTo)
+	}
+	f := &Function{cfg: cfg, rule: rule, logger: logger, now: time.Now}
+	if cfg.Export != nil {
+		if f.exporter, err = export.New(*cfg.Export); err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvExportTo, err)
+		}
+	}
+	return f, nil
+}
+
+// compileRule compiles the rule of FILTER and COLUMNS; the error names both variables.
+func compileRule(cfg transform.Config) (*transform.Rule, error) {
+	rule, err := transform.Compile(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", EnvFilter, EnvColumns, err)
+	}
+	return rule, nil
 }
 
 // Config returns the configuration the function was built with.
@@ -135,7 +171,7 @@ func (f *Function) Process(ctx context.Context, creds aliyun.Credentials, payloa
 	if err != nil {
 		return Summary{}, &Error{Type: ErrorTypeInvalidEvent, Err: err}
 	}
-	sum, err := f.process(ctx, creds, ev)
+	sum, err := f.process(ctx, creds, ev, payload)
 	sum.LagMs = lagMs(ev, f.now())
 	return sum, err
 }
@@ -153,45 +189,126 @@ func lagMs(ev *events.Event, now time.Time) int64 {
 	return max(0, (now.UnixMicro()-newest)/1000)
 }
 
-// process is Process after decoding: plan, read, write.
-func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *events.Event) (Summary, error) {
+// process is Process after decoding: plan, read, write the result table, and export, the
+// export running beside the table's work. A `changes` export needs only the event, so it
+// starts at once; a `rows` export starts once the source reads have resolved the plan, with
+// the mutations the writer gets. The first sink to fail cancels the other, and its failure
+// is the invocation's.
+func (f *Function) process(ctx context.Context, creds aliyun.Credentials, ev *events.Event, payload []byte) (Summary, error) {
 	if creds.AccessKeyID == "" || creds.AccessKeySecret == "" {
 		return Summary{}, &Error{Type: ErrorTypeInvalidCredentials, Err: errors.New("the invocation carries no access key: expected the x-fc-access-key-id and x-fc-access-key-secret headers (configure the function's role)")}
 	}
+	sum := Summary{Records: len(ev.Records)}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	x := exportRun{f: f}
+	if f.exporter != nil && f.exporter.Config().Format == export.Changes {
+		x.start(ctx, cancel, func(ctx context.Context) (export.Result, error) {
+			return f.exporter.ExportChanges(ctx, creds, ev, payload)
+		})
+	}
+	var err error
+	if f.cfg.ResultTable != "" || x.done == nil {
+		err = f.planAndWrite(ctx, creds, ev, payload, &sum, &x, cancel)
+		if err != nil {
+			cancel(err)
+		}
+	}
+	exportErr := x.wait(&sum)
+	switch {
+	case err == nil:
+		err = exportErr
+	case exportErr != nil && context.Cause(ctx) == x.err:
+		err = exportErr // the export failed first; the table's work failed of the cancellation
+	}
+	return sum, err
+}
+
+// planAndWrite plans the event, reads what the plan needs, starts the `rows` export, and
+// writes dead letters and the result table (when there is one).
+func (f *Function) planAndWrite(ctx context.Context, creds aliyun.Credentials, ev *events.Event, payload []byte, sum *Summary, x *exportRun, cancel context.CancelCauseFunc) error {
 	plan := f.rule.Plan(ev)
-	sum := Summary{Records: len(ev.Records), Keys: plan.Keys}
-	if len(plan.Mutations) == 0 && len(plan.Invalid) == 0 {
-		return sum, nil
+	sum.Keys = plan.Keys
+	rows := f.exporter != nil && f.exporter.Config().Format == export.Rows
+	if len(plan.Mutations) == 0 && len(plan.Invalid) == 0 && !rows {
+		return nil
 	}
 	client, err := tablestore.NewClient(tablestore.Config{Endpoint: f.cfg.Endpoint, Instance: f.cfg.Instance}, creds)
 	if err != nil {
-		return sum, &Error{Type: ErrorTypeTablestore, Err: err}
+		return &Error{Type: ErrorTypeTablestore, Err: err}
 	}
-	changes, invalid, err := f.resolve(ctx, client, plan, &sum)
+	changes, invalid, err := f.resolve(ctx, client, plan, sum)
 	if err != nil {
-		return sum, &Error{Type: ErrorTypeTablestore, Err: err}
+		return &Error{Type: ErrorTypeTablestore, Err: err}
+	}
+	if len(invalid) > 0 && f.cfg.DeadLetterTable == "" {
+		return &Error{Type: ErrorTypeInvalidRecord, Err: invalidRecordsError(ev, invalid)}
+	}
+	if rows {
+		x.start(ctx, cancel, func(ctx context.Context) (export.Result, error) {
+			return f.exporter.ExportRows(ctx, creds, ev, payload, plan.Mutations, changes)
+		})
 	}
 	if len(invalid) > 0 {
-		if f.cfg.DeadLetterTable == "" {
-			return sum, &Error{Type: ErrorTypeInvalidRecord, Err: invalidRecordsError(ev, invalid)}
-		}
 		letters := f.deadLetters(ev, invalid)
 		stats, err := client.Write(ctx, f.cfg.DeadLetterTable, letters)
 		sum.WriteRequests += stats.Requests
 		sum.Retries += stats.Retries
 		if err != nil {
-			return sum, &Error{Type: ErrorTypeTablestore, Err: fmt.Errorf("writing dead letters: %w", err)}
+			return &Error{Type: ErrorTypeTablestore, Err: fmt.Errorf("writing dead letters: %w", err)}
 		}
 		sum.DeadLettered = len(letters)
+	}
+	if f.cfg.ResultTable == "" {
+		return nil
 	}
 	stats, err := client.Write(ctx, f.cfg.ResultTable, changes)
 	sum.Puts, sum.Updates, sum.Deletes, sum.NotInView = stats.Puts, stats.Updates, stats.Deletes, stats.NotInView
 	sum.WriteRequests += stats.Requests
 	sum.Retries += stats.Retries
 	if err != nil {
-		return sum, &Error{Type: ErrorTypeTablestore, Err: err}
+		return &Error{Type: ErrorTypeTablestore, Err: err}
 	}
-	return sum, nil
+	return nil
+}
+
+// exportRun is the export of one invocation, run in a goroutine of its own.
+type exportRun struct {
+	f      *Function
+	done   chan struct{} // nil until started
+	result export.Result
+	err    error
+}
+
+// start runs export in its own goroutine under ctx; its failure cancels ctx.
+func (x *exportRun) start(ctx context.Context, cancel context.CancelCauseFunc, run func(context.Context) (export.Result, error)) {
+	x.done = make(chan struct{})
+	go func() {
+		defer close(x.done)
+		x.result, x.err = run(ctx)
+		if x.err != nil {
+			cancel(x.err)
+		}
+	}()
+}
+
+// wait waits for the export, if it started, adds what it wrote to sum, and returns its
+// failure as an [*Error]: ErrorTypeInvalidRecord for a record the file format cannot hold,
+// ErrorTypeExport otherwise.
+func (x *exportRun) wait(sum *Summary) error {
+	if x.done == nil {
+		return nil
+	}
+	<-x.done
+	sum.ExportObject, sum.ExportLines, sum.ExportBytes, sum.ExportRequests = x.result.Object, x.result.Lines, x.result.Bytes, x.result.Requests
+	if x.err == nil {
+		return nil
+	}
+	var recordErr *export.RecordError
+	if errors.As(x.err, &recordErr) {
+		return &Error{Type: ErrorTypeInvalidRecord, Err: fmt.Errorf("exporting to %s: %w", x.result.Object, x.err)}
+	}
+	return &Error{Type: ErrorTypeExport, Err: x.err}
 }
 
 // resolve reads the source rows of the plan's Reads and decides their row changes. It

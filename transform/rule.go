@@ -188,6 +188,28 @@ func (r *Rule) Projects(column string) bool {
 	return r.mapping == nil && (r.projection == nil || r.projection[column])
 }
 
+// ResultColumns returns the attribute columns of the result row when the rule fixes them:
+// the projection's, in the order COLUMNS lists them, or the mapping's, sorted by name (a row
+// lacks those whose source column is absent, or whose entry gives nil). It returns nil when
+// the result row keeps every attribute column of the source row. A new slice on every call.
+func (r *Rule) ResultColumns() []string {
+	switch {
+	case r.mapping != nil:
+		names := make([]string, len(r.mapping.entries))
+		for i := range r.mapping.entries {
+			names[i] = r.mapping.entries[i].name
+		}
+		return names
+	case r.projection == nil:
+		return nil
+	}
+	names := strings.Split(r.config.Columns, ",")
+	for i := range names {
+		names[i] = strings.TrimSpace(names[i])
+	}
+	return names
+}
+
 // uses reports whether the result can depend on column: the filter or the mapping reads it,
 // or the projection keeps it.
 func (r *Rule) uses(column string) bool {

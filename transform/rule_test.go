@@ -94,6 +94,15 @@ func TestProjects(t *testing.T) {
 	assert.False(t, some.Projects("level"))
 }
 
+func TestResultColumns(t *testing.T) {
+	assert.Nil(t, compile(t, defaultRule).ResultColumns(), "every column kept")
+	assert.Equal(t, []string{"note", "message", "level"}, compile(t, Config{Columns: " note, message ,level"}).ResultColumns(), "COLUMNS's order")
+	mapped := compile(t, Config{Columns: `{"severity": level >= 3 ? "error" : "warn", "level": level, "origin": "app"}`})
+	assert.Equal(t, []string{"level", "origin", "severity"}, mapped.ResultColumns(), "the mapping's, by name")
+	mapped.ResultColumns()[0] = "changed"
+	assert.Equal(t, "level", mapped.ResultColumns()[0], "a new slice")
+}
+
 func TestReadColumns(t *testing.T) {
 	tests := []struct {
 		name string

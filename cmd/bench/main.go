@@ -357,7 +357,7 @@ func defaultSDKClient(endpoint string) *sdk.TableStoreClient {
 // local endpoint and instance, and result as its result table.
 func newFunction(endpoint, result string) (*handler.Function, error) {
 	env := map[string]string{handler.EnvEndpoint: endpoint, handler.EnvInstance: instance, handler.EnvResultTable: result}
-	cfg, err := handler.ConfigFromEnv(func(name string) string { return env[name] })
+	cfg, err := handler.ConfigFromEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	if err != nil {
 		return nil, err
 	}

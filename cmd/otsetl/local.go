@@ -55,7 +55,7 @@ const (
 	functionRestartDelay = time.Second
 )
 
-func localCommand(getenv func(string) string) *cobra.Command {
+func localCommand(env environment) *cobra.Command {
 	var flags localFlags
 	cmd := &cobra.Command{
 		Use:   "local [-f s.yaml]",
@@ -84,7 +84,7 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN (required with 
 any key works with the embedded otslocal).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			setup, err := newLocalSetup(flags, getenv)
+			setup, err := newLocalSetup(flags, env.get)
 			if err != nil {
 				return usageError{err}
 			}
@@ -143,7 +143,7 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 	}
 	// The function's configuration as it will see it, checked now rather than by a child
 	// process that would exit at once.
-	s.config, err = handler.ConfigFromEnv(pointedAt(fn.getenv, firstNonEmpty(flags.endpoint, "http://"+flags.listen), instance))
+	s.config, err = handler.ConfigFromEnv(pointedAt(fn.lookupEnv, firstNonEmpty(flags.endpoint, "http://"+flags.listen), instance))
 	if err != nil {
 		return nil, fmt.Errorf("%s, function %s: %w", flags.file, fn.FunctionName, err)
 	}

@@ -30,7 +30,7 @@ import (
 
 func main() {
 	if os.Getenv(fcruntime.EnvRuntimeAPI) != "" {
-		fn, err := newFunction(os.Getenv, slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+		fn, err := newFunction(os.LookupEnv, slog.New(slog.NewJSONHandler(os.Stdout, nil)))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "otsetl:", err)
 			os.Exit(2)
@@ -45,7 +45,7 @@ func main() {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
 }
@@ -53,9 +53,19 @@ func main() {
 // usageError marks errors in how the command was called (exit code 2).
 type usageError struct{ error }
 
+// environment is the environment a command reads: os.LookupEnv in production. The
+// function's configuration tells a variable set empty from one unset (RESULT_TABLE).
+type environment func(name string) (value string, set bool)
+
+// get returns the variable's value, "" when it is unset.
+func (env environment) get(name string) string {
+	v, _ := env(name)
+	return v
+}
+
 // run executes the command line args and returns the process exit code: 0 on success,
 // 1 when the work failed, 2 on a usage or configuration error.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, env environment) int {
 	root := &cobra.Command{
 		Use:           "otsetl",
 		Short:         "Change-driven ETL for Tablestore: a Function Compute function fed by a Tablestore trigger",
@@ -75,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		return usageError{fmt.Errorf("unknown command %q; see otsetl --help", args[0])}
 	}
-	root.AddCommand(serveCommand(getenv), replayCommand(getenv), otslocalCommand(getenv), localCommand(getenv), captureCommand(getenv), syncCommand(getenv))
+	root.AddCommand(serveCommand(env), replayCommand(env), otslocalCommand(env.get), localCommand(env), captureCommand(env.get), syncCommand(env))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -98,10 +108,10 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
-// newFunction reads and validates the function's configuration through getenv and builds
-// the function, which logs its invocations to logger; the error is one line.
-func newFunction(getenv func(string) string, logger *slog.Logger) (*handler.Function, error) {
-	cfg, err := handler.ConfigFromEnv(getenv)
+// newFunction reads and validates the function's configuration from env and builds the
+// function, which logs its invocations to logger; the error is one line.
+func newFunction(env environment, logger *slog.Logger) (*handler.Function, error) {
+	cfg, err := handler.ConfigFromEnv(env)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -46,10 +46,18 @@ const (
 // noEnv is an environment with nothing set: the defaults apply.
 func noEnv(string) string { return "" }
 
+// lookupOf is the environment of getenv, where a variable is set when its value is not empty.
+func lookupOf(getenv func(string) string) environment {
+	return func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	}
+}
+
 func runCLI(t *testing.T, getenv func(string) string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(t.Context(), args, &out, &errb, getenv)
+	code = run(t.Context(), args, &out, &errb, lookupOf(getenv))
 	return code, out.String(), errb.String()
 }
 
@@ -191,15 +199,33 @@ func TestUsageAndConfigurationErrors(t *testing.T) {
 		{"negative in-flight bound", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1"}, []string{"serve", "--max-inflight-bytes", "-1"}, "--max-inflight-bytes -1"},
 		{"profile folder is a file", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1"}, []string{"serve", "--profile", "main_test.go"}, "--profile: mkdir main_test.go"},
 		{"memory size not a number", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", fcruntime.EnvMemorySize: "lots"}, []string{"serve"}, `FC_FUNCTION_MEMORY_SIZE="lots"`},
+		{"export to something else than OSS", exportEnv(handler.EnvExportTo, "s3://bucket/prefix/"), []string{"serve"}, `EXPORT_TO: "s3://bucket/prefix/" is not oss://bucket/prefix/`},
+		{"unknown export format", exportEnv(handler.EnvExportFormat, "parquet"), []string{"serve"}, `EXPORT_FORMAT="parquet": want changes (default) or rows`},
+		{"unknown export file format", exportEnv(handler.EnvExportFileFormat, "xml"), []string{"serve"}, `EXPORT_FILE_FORMAT="xml": want jsonl (default) or csv`},
+		{"unknown compression", exportEnv(handler.EnvExportCompression, "zip"), []string{"serve"}, `EXPORT_COMPRESSION="zip": want none (default) or gzip`},
+		{"rows in csv without columns", exportEnv(handler.EnvExportFormat, "rows", handler.EnvExportFileFormat, "csv"), []string{"serve"}, "EXPORT_FORMAT=rows with EXPORT_FILE_FORMAT=csv needs COLUMNS"},
+		{"no result table and no export", map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", handler.EnvResultTable: ""}, []string{"serve"}, "RESULT_TABLE is set empty and EXPORT_TO is unset"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, stderr := runCLI(t, func(k string) string { return tc.env[k] }, tc.args...)
+			var out, errb bytes.Buffer
+			code := run(t.Context(), tc.args, &out, &errb, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			stderr := errb.String()
 			assert.Equal(t, 2, code)
 			assert.Contains(t, stderr, tc.want)
 			assert.Equal(t, max(strings.Count(tc.want, "\n"), 1), strings.Count(stderr, "\n"), "one line, or an expression's three: %q", stderr)
 		})
 	}
+}
+
+// exportEnv is a valid function environment with an export, and the variables of
+// nameValues (name, value, name, value, …) on top.
+func exportEnv(nameValues ...string) map[string]string {
+	env := map[string]string{handler.EnvInstance: "i", handler.EnvEndpoint: "http://127.0.0.1:1", handler.EnvRegion: "cn-hangzhou", handler.EnvExportTo: "oss://bucket/prefix/"}
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		env[nameValues[i]] = nameValues[i+1]
+	}
+	return env
 }
 
 // buildBinary builds the otsetl command once per test binary run.
@@ -395,7 +421,7 @@ func startOtslocalCommand(t *testing.T, getenv func(string) string, args ...stri
 	out = &testkit.SyncBuffer{}
 	var errb testkit.SyncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, append([]string{"otslocal"}, args...), out, &errb, getenv) }()
+	go func() { done <- run(ctx, append([]string{"otslocal"}, args...), out, &errb, lookupOf(getenv)) }()
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "otslocal: Tablestore endpoint") }, 10*time.Second, 10*time.Millisecond,
 		"stderr: %s", &errb)
 	return out, func() {

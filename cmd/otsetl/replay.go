@@ -33,7 +33,7 @@ const defaultOtslocalAddress = "127.0.0.1:8900"
 // (which accepts any), unless the environment holds one.
 var localCredentials = aliyun.Credentials{AccessKeyID: "local", AccessKeySecret: "local"}
 
-func replayCommand(getenv func(string) string) *cobra.Command {
+func replayCommand(env environment) *cobra.Command {
 	var (
 		endpoint, instance string
 		applyToSource      bool
@@ -81,7 +81,7 @@ a progress bar below them.`,
 				}
 				defer srv.Close()
 				endpoint, instance, creds, applyToSource = srv.Endpoint, localInstance, localCredentials, true
-			} else if creds, err = requireCredentials(getenv, "--endpoint"); err != nil {
+			} else if creds, err = requireCredentials(env.get, "--endpoint"); err != nil {
 				return err
 			}
 			level := slog.LevelWarn
@@ -89,7 +89,7 @@ a progress bar below them.`,
 				level = slog.LevelInfo
 			}
 			logger := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			fn, err := newFunction(pointedAt(getenv, endpoint, instance), logger)
+			fn, err := newFunction(pointedAt(env, endpoint, instance), logger)
 			if err != nil {
 				return err
 			}

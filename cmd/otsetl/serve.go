@@ -16,7 +16,7 @@ import (
 // https://www.alibabacloud.com/help/en/functioncompute/fc/principles-1).
 const defaultPort = "9000"
 
-func serveCommand(getenv func(string) string) *cobra.Command {
+func serveCommand(env environment) *cobra.Command {
 	var listen string
 	var inFlight int64
 	var profileDir string
@@ -47,15 +47,15 @@ invocation a line of the allocations and garbage collections so far (invocations
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			logger := slog.New(slog.NewJSONHandler(cmd.OutOrStdout(), nil))
-			fn, err := newFunction(getenv, logger)
+			fn, err := newFunction(env, logger)
 			if err != nil {
 				return err
 			}
-			bound, err := maxInFlightBytes(inFlight, getenv)
+			bound, err := maxInFlightBytes(inFlight, env.get)
 			if err != nil {
 				return usageError{err}
 			}
-			gc, err := gcSettingsFor(getenv)
+			gc, err := gcSettingsFor(env.get)
 			if err != nil {
 				return usageError{err}
 			}
@@ -69,7 +69,7 @@ invocation a line of the allocations and garbage collections so far (invocations
 				invoke = profiled(p, invoke)
 			}
 			if listen == "" {
-				listen = net.JoinHostPort("0.0.0.0", firstNonEmpty(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), defaultPort))
+				listen = net.JoinHostPort("0.0.0.0", firstNonEmpty(env.get("FC_CUSTOM_LISTEN_PORT"), env.get("FC_SERVER_PORT"), defaultPort))
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {

@@ -88,18 +88,18 @@ func loadTriggeredFunction(path string, getenv func(string) string) (triggeredFu
 	return fn, nil
 }
 
-// pointedAt returns the function's environment getenv with TABLESTORE_ENDPOINT and
+// pointedAt returns the function's environment env with TABLESTORE_ENDPOINT and
 // TABLESTORE_INSTANCE set to endpoint and instance: the function's configuration pointed at
 // the Tablestore a tool uses.
-func pointedAt(getenv func(string) string, endpoint, instance string) func(string) string {
-	return func(name string) string {
+func pointedAt(env environment, endpoint, instance string) environment {
+	return func(name string) (string, bool) {
 		switch name {
 		case handler.EnvEndpoint:
-			return endpoint
+			return endpoint, true
 		case handler.EnvInstance:
-			return instance
+			return instance, true
 		}
-		return getenv(name)
+		return env(name)
 	}
 }
 
@@ -164,8 +164,11 @@ func findTriggeredFunction(doc map[string]any) (triggeredFunction, error) {
 	return triggeredFunction{}, fmt.Errorf("%d Tablestore triggers found; otsetl local runs one", len(found))
 }
 
-// getenv reads the function's environmentVariables.
-func (fn triggeredFunction) getenv(name string) string { return fn.Environment[name] }
+// lookupEnv reads the function's environmentVariables.
+func (fn triggeredFunction) lookupEnv(name string) (string, bool) {
+	v, ok := fn.Environment[name]
+	return v, ok
+}
 
 func triggeredFunctionOf(resource string, props, trigger map[string]any) (triggeredFunction, error) {
 	fn := triggeredFunction{Resource: resource, Environment: map[string]string{}}

@@ -96,7 +96,7 @@ func TestSYAMLDeploysTheFunctionWithItsTablestoreTrigger(t *testing.T) {
 		env[k] = s
 	}
 	env[handler.EnvRegion] = props["region"].(string)
-	cfg, err := handler.ConfigFromEnv(func(k string) string { return env[k] })
+	cfg, err := handler.ConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	require.NoError(t, err)
 	_, err = handler.New(cfg, nil)
 	require.NoError(t, err)

@@ -35,7 +35,7 @@ type syncFlags struct {
 	resumeStale        bool
 }
 
-func syncCommand(getenv func(string) string) *cobra.Command {
+func syncCommand(env environment) *cobra.Command {
 	var flags syncFlags
 	cmd := &cobra.Command{
 		Use:   "sync --endpoint URL --instance NAME [-f s.yaml] [--dry-run] [--json] [--parallel N] [--checkpoint FILE [--max-checkpoint-age D] [--resume-stale-checkpoint]] [--show N]",
@@ -75,7 +75,7 @@ and configuration errors (a missing table, tables with different primary keys, c
 the endpoint refuses, a checkpoint that cannot be resumed or written).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := newSyncConfig(flags, getenv)
+			cfg, err := newSyncConfig(flags, env)
 			if err != nil {
 				return usageError{err}
 			}
@@ -98,7 +98,7 @@ the endpoint refuses, a checkpoint that cannot be resumed or written).`,
 
 // newSyncConfig checks the flags and reads the function's configuration: from the
 // environment, or from s.yaml with -f. Every error is a usage or configuration error.
-func newSyncConfig(flags syncFlags, getenv func(string) string) (reconcile.Config, error) {
+func newSyncConfig(flags syncFlags, env environment) (reconcile.Config, error) {
 	if flags.endpoint == "" || flags.instance == "" {
 		return reconcile.Config{}, errors.New("--endpoint and --instance are required")
 	}
@@ -112,17 +112,17 @@ func newSyncConfig(flags syncFlags, getenv func(string) string) (reconcile.Confi
 	if err != nil {
 		return reconcile.Config{}, fmt.Errorf("--endpoint: %w", err)
 	}
-	creds, err := requireCredentials(getenv, "sync")
+	creds, err := requireCredentials(env.get, "sync")
 	if err != nil {
 		return reconcile.Config{}, err
 	}
-	functionEnv := getenv
+	functionEnv := env
 	if flags.file != "" {
-		fn, err := loadTriggeredFunction(flags.file, getenv)
+		fn, err := loadTriggeredFunction(flags.file, env.get)
 		if err != nil {
 			return reconcile.Config{}, err
 		}
-		functionEnv = fn.getenv
+		functionEnv = fn.lookupEnv
 	}
 	function, err := handler.ConfigFromEnv(pointedAt(functionEnv, endpoint, flags.instance))
 	if err != nil {

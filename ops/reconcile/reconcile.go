@@ -310,8 +310,10 @@ type samples struct {
 func newSyncer(ctx context.Context, cfg Config, started time.Time) (*syncer, error) {
 	fn := cfg.Function
 	switch {
-	case fn.SourceTable == "" || fn.ResultTable == "":
-		return nil, configError("the source and the result table must be named")
+	case fn.SourceTable == "":
+		return nil, configError("the source table must be named")
+	case fn.ResultTable == "":
+		return nil, configError("%s is empty: an export-only function keeps no result table to sync", handler.EnvResultTable)
 	case fn.SourceTable == fn.ResultTable:
 		return nil, configError("%s and %s are both %q: the result table must be another table", handler.EnvResultTable, handler.EnvSourceTable, fn.SourceTable)
 	case cfg.Parallel < 0:
