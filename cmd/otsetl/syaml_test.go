@@ -154,9 +154,8 @@ func TestSYAMLMappingExample(t *testing.T) {
 	require.True(t, ok, "COLUMNS is a string")
 	assert.True(t, strings.HasPrefix(columns, "{"), "a map literal: %q", columns)
 	assert.NotContains(t, columns, "\n", "the block is folded into one line")
-	cfg, err := handler.ConfigFromEnv(func(k string) string {
-		return map[string]string{handler.EnvInstance: "i", handler.EnvRegion: "cn-hangzhou", handler.EnvColumns: columns}[k]
-	})
+	env := map[string]string{handler.EnvInstance: "i", handler.EnvRegion: "cn-hangzhou", handler.EnvColumns: columns}
+	cfg, err := handler.ConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	require.NoError(t, err)
 	_, err = handler.New(cfg, nil)
 	require.NoError(t, err)

@@ -441,7 +441,7 @@ const pipelineColumns = `{"level": level, "severity": level >= 3 ? "error" : "wa
 func pipeline(t *testing.T, monitor *console.Monitor) func(*otslocaltest.Server) *console.Pipeline {
 	return func(srv *otslocaltest.Server) *console.Pipeline {
 		vars := map[string]string{handler.EnvInstance: otslocaltest.Instance, handler.EnvEndpoint: srv.Endpoint, handler.EnvColumns: pipelineColumns}
-		cfg, err := handler.ConfigFromEnv(func(k string) string { return vars[k] })
+		cfg, err := handler.ConfigFromEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 		require.NoError(t, err)
 		logger := slog.New(slog.DiscardHandler)
 		fn, err := handler.New(cfg, logger)

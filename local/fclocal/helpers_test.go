@@ -137,7 +137,7 @@ func (tb *tables) expectedResult(t *testing.T) map[string]string {
 func (tb *tables) function(t *testing.T) http.Handler {
 	t.Helper()
 	vars := map[string]string{handler.EnvInstance: instance, handler.EnvEndpoint: tb.srv.Endpoint}
-	cfg, err := handler.ConfigFromEnv(func(k string) string { return vars[k] })
+	cfg, err := handler.ConfigFromEnv(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	require.NoError(t, err)
 	logger := slog.New(slog.DiscardHandler)
 	fn, err := handler.New(cfg, logger)
