@@ -453,3 +453,28 @@ func TestAnEmptyBatchWritesNothing(t *testing.T) {
 	assert.Equal(t, export.Result{}, res)
 	assert.Zero(t, srv.Requests())
 }
+
+// TestABatchWithoutDecisionsHasItsObject: a batch whose plan has no mutation (an UpdateRow
+// of a column the rule neither reads nor keeps) still gets its `rows` object, empty in JSON
+// Lines and its header alone in CSV, so that every batch accepted has its object.
+func TestABatchWithoutDecisionsHasItsObject(t *testing.T) {
+	ev := bigEvent(1)
+	for _, fileFormat := range []export.FileFormat{export.JSONL, export.CSV} {
+		srv := osslocaltest.NewServer(t, osslocal.Options{})
+		res, err := newSink(t, srv, export.Config{Format: export.Rows, FileFormat: fileFormat, Columns: []string{"level"}}).ExportRows(t.Context(), creds, ev, []byte("p"), nil)
+		require.NoError(t, err)
+		assert.Zero(t, res.Lines)
+		objects := readObjects(t, srv, "")
+		require.Len(t, objects, 1, fileFormat)
+		for _, data := range objects {
+			want := ""
+			if fileFormat == export.CSV {
+				want = "pk.id,op,columns.level,types.level,recordTime,recordIndex\n"
+			}
+			assert.Equal(t, want, string(data))
+			rows, err := modeltest.ParseRows(data, fileFormat, []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}, []string{"level"})
+			require.NoError(t, err)
+			assert.Empty(t, rows)
+		}
+	}
+}

@@ -296,11 +296,7 @@ const csvNull = `\N`
 // one CSV object holds one primary key schema.
 func (e *lineEncoder) csvPrimaryKey(pk []ots.PrimaryKeyColumn, record int) error {
 	if e.pkNames == nil {
-		e.pkNames = make([]string, len(pk))
-		for i, col := range pk {
-			e.pkNames[i] = col.ColumnName
-		}
-		e.buf = e.appendHeader(e.buf)
+		e.header(pk)
 	} else if !slices.EqualFunc(pk, e.pkNames, func(col ots.PrimaryKeyColumn, name string) bool { return col.ColumnName == name }) {
 		return &RecordError{Index: record, Err: fmt.Errorf("primary key %s has other columns than the first record's %v: a csv object holds one primary key schema", ots.FormatPrimaryKey(pk), e.pkNames)}
 	}
@@ -308,6 +304,19 @@ func (e *lineEncoder) csvPrimaryKey(pk []ots.PrimaryKeyColumn, record int) error
 		e.buf = append(appendCSVValue(e.buf, col.Value), ',')
 	}
 	return nil
+}
+
+// header appends the CSV header of a primary key of pk's columns, when the object has
+// none yet: an object without lines holds its header alone.
+func (e *lineEncoder) header(pk []ots.PrimaryKeyColumn) {
+	if e.fileFormat != CSV || e.pkNames != nil {
+		return
+	}
+	e.pkNames = make([]string, len(pk))
+	for i, col := range pk {
+		e.pkNames[i] = col.ColumnName
+	}
+	e.buf = e.appendHeader(e.buf)
 }
 
 // appendHeader appends the CSV header: the primary key columns as pk.<name>, then the

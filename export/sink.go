@@ -83,7 +83,9 @@ func (s *Sink) ExportChanges(ctx context.Context, creds aliyun.Credentials, ev *
 
 // ExportRows writes the `rows` object of ev: one line per mutation of muts, the function's
 // resolved decisions for the result table (puts, deletes and updates-if-exists, as the
-// writer gets them). An event without records writes nothing; errors as ExportChanges.
+// writer gets them). An event without records writes nothing; an event whose plan has no
+// mutation gets its object all the same, empty (or, in CSV, its header alone), so that
+// every batch accepted has its object. Errors as ExportChanges.
 func (s *Sink) ExportRows(ctx context.Context, creds aliyun.Credentials, ev *events.Event, payload []byte, muts []transform.Mutation) (Result, error) {
 	return s.export(ctx, creds, ev, payload, func(e *lineEncoder, emitted func() error) error {
 		return forEachRow(ev, muts, func(r *rowChange) error {
@@ -139,10 +141,11 @@ func (s *Sink) export(ctx context.Context, creds aliyun.Credentials, ev *events.
 		}
 		return flush()
 	})
-	*buf = e.buf[:0]
 	if err == nil {
+		e.header(ev.Records[0].PrimaryKey) // a batch without lines gets an object of its header alone
 		err = flush()
 	}
+	*buf = e.buf[:0]
 	if err == nil && gz != nil {
 		err = gz.Close()
 	}
@@ -204,7 +207,14 @@ func (c attemptClient) Do(req *http.Request) (*http.Response, error) {
 		timeout = min(timeout, time.Until(deadline)/3)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	resp, err := c.next.Do(req.WithContext(ctx))
+	req = req.WithContext(ctx)
+	if req.ContentLength == 0 {
+		// An empty body (every body this client sends has a known length) goes with
+		// Content-Length: 0, which OSS requires, rather than as chunks, which net/http
+		// sends for a zero length with a body that is not http.NoBody.
+		req.Body = http.NoBody
+	}
+	resp, err := c.next.Do(req)
 	if err != nil {
 		cancel()
 		return nil, err

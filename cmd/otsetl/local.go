@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/local/console"
 	"github.com/otsetl/otsetl/local/fclocal"
+	"github.com/otsetl/otsetl/local/osslocal"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/ops/replay"
 	"github.com/otsetl/otsetl/ops/streams"
@@ -41,6 +43,9 @@ type localFlags struct {
 	allowAnyHost bool
 	verbose      bool
 	console      consoleFlags
+	ossListen    string
+	ossDir       string
+	export       bool
 }
 
 // Defaults of `otsetl local`.
@@ -53,6 +58,11 @@ const (
 	functionStopTimeout = 10 * time.Second
 	// functionRestartDelay paces restarts of a function process that keeps exiting.
 	functionRestartDelay = time.Second
+	// defaultOSSAddress is where the local OSS listens.
+	defaultOSSAddress = "127.0.0.1:8902"
+	// localExportTo is where --export points the function's export when s.yaml sets no
+	// EXPORT_TO: the bucket osslocal creates, and a prefix.
+	localExportTo = "oss://otsetl-local/exports/"
 )
 
 func localCommand(env environment) *cobra.Command {
@@ -75,8 +85,13 @@ fc3 resource with a trigger of triggerType tablestore), then:
      with every batch of records, retrying a failed batch until it succeeds; it prints one
      line per invocation;
   5. serves the web console (--console, default 127.0.0.1:8901): the tables and their rows,
-     a row editor, the Stream's shards, the function process, the invocations, and plots
-     of records per second and lag.
+     a row editor, the Stream's shards, the function process, the invocations, plots
+     of records per second and lag, and the exported objects.
+
+It also starts a local OSS (--oss-listen, default 127.0.0.1:8902) that keeps its objects as
+plain files under --oss-dir (default: a new temporary folder), and points the function's
+export at it: the EXPORT_TO of s.yaml, or, with --export, oss://otsetl-local/exports/ in
+the default formats.
 
 Write rows into the source table with any Tablestore SDK and watch the result table follow.
 Ctrl-C or SIGTERM stops everything. Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID,
@@ -101,6 +116,9 @@ any key works with the embedded otslocal).`,
 	f.DurationVar(&flags.latency, "latency", 0, "latency the embedded otslocal adds to every request, e.g. 2ms")
 	f.BoolVar(&flags.allowAnyHost, "allow-any-host", false, "embedded otslocal: "+allowAnyHostUsage)
 	f.BoolVarP(&flags.verbose, "verbose", "v", false, "also print the function's own log lines")
+	f.StringVar(&flags.ossListen, "oss-listen", defaultOSSAddress, "address of the local OSS")
+	f.StringVar(&flags.ossDir, "oss-dir", "", "folder that keeps the local OSS's objects as files, DIR/<bucket>/<key> (default: a new temporary folder)")
+	f.BoolVar(&flags.export, "export", false, "turn the function's export on, to "+localExportTo+" in the local OSS, when s.yaml sets no EXPORT_TO")
 	flags.console.register(cmd, "127.0.0.1:8901", "tables, row editor, Stream, invocations")
 	return cmd
 }
@@ -109,7 +127,8 @@ any key works with the embedded otslocal).`,
 type localSetup struct {
 	flags       localFlags
 	function    triggeredFunction
-	config      handler.Config // the function's configuration, endpoint still unset when embedded
+	config      handler.Config // the function's configuration, endpoints still unset when embedded
+	instance    string
 	credentials aliyun.Credentials
 	primaryKey  []ots.PrimaryKeySchema
 }
@@ -131,9 +150,9 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 		return nil, err
 	}
 	s := &localSetup{flags: flags, function: fn, primaryKey: pk}
-	instance := firstNonEmpty(flags.instance, fn.Instance)
+	s.instance = firstNonEmpty(flags.instance, fn.Instance)
 	if flags.endpoint == "" {
-		instance = firstNonEmpty(instance, localInstance)
+		s.instance = firstNonEmpty(s.instance, localInstance)
 		var ok bool
 		if s.credentials, ok = credentialsFromEnv(getenv); !ok {
 			s.credentials = localCredentials
@@ -143,7 +162,7 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 	}
 	// The function's configuration as it will see it, checked now rather than by a child
 	// process that would exit at once.
-	s.config, err = handler.ConfigFromEnv(pointedAt(fn.lookupEnv, firstNonEmpty(flags.endpoint, "http://"+flags.listen), instance))
+	s.config, err = handler.ConfigFromEnv(withVariables(fn.lookupEnv, s.functionVariables(firstNonEmpty(flags.endpoint, "http://"+flags.listen), "http://"+flags.ossListen)))
 	if err != nil {
 		return nil, fmt.Errorf("%s, function %s: %w", flags.file, fn.FunctionName, err)
 	}
@@ -196,12 +215,28 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		fmt.Fprintf(out, "otsetl local: Tablestore at %s, instance %s\n", aliyun.RedactEndpoint(cfg.Endpoint), cfg.Instance)
 	}
 
+	oss, err := s.startOSS()
+	if err != nil {
+		return err
+	}
+	defer oss.Close()
+	fmt.Fprintf(out, "otsetl local: oss at %s/, objects in %s\n", oss.Endpoint, oss.Dir)
+	if x := cfg.Export; x != nil {
+		x.Endpoint = oss.Endpoint
+		fmt.Fprintf(out, "otsetl local: the function exports %s in %s (compression %s) to oss://%s/%s, files in %s\n",
+			x.Format, x.FileFormat, x.Compression, x.Bucket, x.Prefix, filepath.Join(oss.Dir, x.Bucket, x.Prefix))
+	}
+
 	client := tableio.NewClient(cfg.Endpoint, cfg.Instance, s.credentials)
 	source := tableio.Options{StreamExpirationHours: localStreamExpirationHours}
 	if err := replay.EnsureTables(ctx, client, cfg, s.primaryKey, source); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "otsetl local: tables %s (with Stream) and %s ready\n", cfg.SourceTable, cfg.ResultTable)
+	if cfg.ResultTable == "" {
+		fmt.Fprintf(out, "otsetl local: table %s (with Stream) ready; no result table: the function exports only\n", cfg.SourceTable)
+	} else {
+		fmt.Fprintf(out, "otsetl local: tables %s (with Stream) and %s ready\n", cfg.SourceTable, cfg.ResultTable)
+	}
 	var consoleListener net.Listener
 	if s.flags.console.enabled() {
 		ln, err := s.flags.console.listen(errOut, "otsetl local")
@@ -224,7 +259,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		name:   s.function.FunctionName,
 		path:   exe,
 		args:   []string{"serve", "--listen", addr},
-		env:    functionEnvironment(s.function, cfg),
+		env:    s.functionEnvironment(cfg.Endpoint, oss.Endpoint),
 		addr:   addr,
 		report: out,
 		stderr: errOut,
@@ -283,9 +318,15 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		})
 		fmt.Fprintf(out, "otsetl local: console at %s\n", console.URL(consoleListener))
 	}
+	read := cfg.ResultTable
+	if read == "" {
+		read = "the exported objects"
+	}
 	fmt.Fprintf(out, "otsetl local: trigger %s -> %s running; write rows into %s, read %s; Ctrl-C stops\n",
-		cfg.SourceTable, s.function.FunctionName, cfg.SourceTable, cfg.ResultTable)
-	fmt.Fprintf(out, "otsetl local: to backfill or check %s: %s\n", cfg.ResultTable, s.syncCommandLine(cfg))
+		cfg.SourceTable, s.function.FunctionName, cfg.SourceTable, read)
+	if cfg.ResultTable != "" {
+		fmt.Fprintf(out, "otsetl local: to backfill or check %s: %s\n", cfg.ResultTable, s.syncCommandLine(cfg))
+	}
 	err = trigger.Run(ctx)
 	cancel()
 	wg.Wait()
@@ -309,20 +350,59 @@ func (s *localSetup) syncCommandLine(cfg handler.Config) string {
 	return line
 }
 
-// functionEnvironment is the function process's environment: this process's, the
-// function's environmentVariables from s.yaml, the Tablestore it is pointed at, and the FC
+// exports reports whether the function exports: s.yaml sets EXPORT_TO, or --export asks.
+func (s *localSetup) exports() bool {
+	return s.flags.export || strings.TrimSpace(s.function.Environment[handler.EnvExportTo]) != ""
+}
+
+// functionVariables are the variables local sets in the function's environment over those
+// of s.yaml: the Tablestore (tablestoreEndpoint, the instance) and, when it exports, the
+// OSS (ossEndpoint, and localExportTo unless s.yaml sets EXPORT_TO) it uses, and the FC
 // system variables a function instance sees.
-func functionEnvironment(fn triggeredFunction, cfg handler.Config) []string {
+func (s *localSetup) functionVariables(tablestoreEndpoint, ossEndpoint string) map[string]string {
+	vars := map[string]string{
+		handler.EnvInstance: s.instance,
+		handler.EnvEndpoint: tablestoreEndpoint,
+		"FC_FUNCTION_NAME":  s.function.FunctionName,
+		handler.EnvRegion:   s.function.Region,
+	}
+	if s.exports() {
+		vars[handler.EnvOSSEndpoint] = ossEndpoint
+		if strings.TrimSpace(s.function.Environment[handler.EnvExportTo]) == "" {
+			vars[handler.EnvExportTo] = localExportTo
+		}
+	}
+	return vars
+}
+
+// functionEnvironment is the function process's environment: this process's, the
+// function's environmentVariables from s.yaml, and functionVariables.
+func (s *localSetup) functionEnvironment(tablestoreEndpoint, ossEndpoint string) []string {
 	env := os.Environ()
-	for name, value := range fn.Environment {
+	for name, value := range s.function.Environment {
 		env = append(env, name+"="+value)
 	}
-	return append(env,
-		handler.EnvInstance+"="+cfg.Instance,
-		handler.EnvEndpoint+"="+cfg.Endpoint,
-		"FC_FUNCTION_NAME="+fn.FunctionName,
-		handler.EnvRegion+"="+fn.Region,
-	)
+	for name, value := range s.functionVariables(tablestoreEndpoint, ossEndpoint) {
+		env = append(env, name+"="+value)
+	}
+	return env
+}
+
+// startOSS starts the local OSS on --oss-listen, keeping its objects in --oss-dir or a new
+// temporary folder, with the bucket of the function's export.
+func (s *localSetup) startOSS() (*osslocal.Server, error) {
+	dir := s.flags.ossDir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "otsetl-oss-"); err != nil {
+			return nil, fmt.Errorf("a folder for the local OSS: %w", err)
+		}
+	}
+	var buckets []string
+	if s.config.Export != nil {
+		buckets = append(buckets, s.config.Export.Bucket)
+	}
+	return osslocal.NewServer(s.flags.ossListen, osslocal.Options{Dir: dir, Buckets: buckets})
 }
 
 // formatInvocation renders one invocation attempt as a line, e.g. "invocation 1f2e3d4c shard

@@ -59,7 +59,7 @@ func startLocal(t *testing.T, bin string, args ...string) *localStack {
 func startLocalEnv(t *testing.T, bin string, env []string, args ...string) *localStack {
 	t.Helper()
 	s := &localStack{stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}}
-	s.cmd = exec.Command(bin, append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t), "--console", "127.0.0.1:0"}, args...)...)
+	s.cmd = exec.Command(bin, append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Env = append(withoutCredentials(os.Environ()), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	require.NoError(t, s.cmd.Start())
@@ -397,7 +397,7 @@ func TestLocalAgainstAnEndpointWithoutStream(t *testing.T) {
 	env := func(name string) string {
 		return map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": creds.AccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": creds.AccessKeySecret}[name]
 	}
-	code, stdout, stderr := runCLI(t, env, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance)
+	code, stdout, stderr := runCLI(t, env, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--oss-listen", "127.0.0.1:0")
 	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "otsetl local: Tablestore at "+srv.Endpoint+", instance "+otslocaltest.Instance)
 	assert.Contains(t, stderr, `table "source_data" exists without a Stream`)
@@ -413,7 +413,7 @@ func TestSIGKILLOfLocalEndsItsFunctionProcess(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	stdout := &testkit.SyncBuffer{}
-	cmd := exec.Command(bin, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t), "--console", "127.0.0.1:0")
+	cmd := exec.Command(bin, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0")
 	cmd.Env = withoutCredentials(os.Environ())
 	cmd.Stdout = stdout
 	require.NoError(t, cmd.Start())

@@ -115,7 +115,7 @@ a progress bar below them.`,
 			results, runErr := replay.Run(cmd.Context(), cfg, sources)
 			progress.stop()
 			fmt.Fprintf(out, "\nreplayed %d of %d events: %s\n", len(results), len(sources), replay.Total(results).String())
-			if runErr != nil {
+			if runErr != nil || fn.Config().ResultTable == "" {
 				return runErr
 			}
 			rows, err := tableio.Scan(cmd.Context(), client, fn.Config().ResultTable)

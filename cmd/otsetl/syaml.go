@@ -92,12 +92,14 @@ func loadTriggeredFunction(path string, getenv func(string) string) (triggeredFu
 // TABLESTORE_INSTANCE set to endpoint and instance: the function's configuration pointed at
 // the Tablestore a tool uses.
 func pointedAt(env environment, endpoint, instance string) environment {
+	return withVariables(env, map[string]string{handler.EnvEndpoint: endpoint, handler.EnvInstance: instance})
+}
+
+// withVariables returns env with the variables of vars set to their values.
+func withVariables(env environment, vars map[string]string) environment {
 	return func(name string) (string, bool) {
-		switch name {
-		case handler.EnvEndpoint:
-			return endpoint, true
-		case handler.EnvInstance:
-			return instance, true
+		if v, ok := vars[name]; ok {
+			return v, true
 		}
 		return env(name)
 	}

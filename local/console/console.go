@@ -73,7 +73,8 @@ type Config struct {
 
 // Pipeline is what the console shows of `otsetl local`'s trigger and function.
 type Pipeline struct {
-	// SourceTable is the triggering table, ResultTable the table the function keeps.
+	// SourceTable is the triggering table, ResultTable the table the function keeps (empty
+	// for a function that exports only).
 	SourceTable, ResultTable string
 	// FunctionName is the function's name in s.yaml.
 	FunctionName string
@@ -137,8 +138,8 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("console: Config.Client is required")
 	}
-	if p := cfg.Pipeline; p != nil && (p.Trigger == nil || p.Function == nil || p.Monitor == nil || p.SourceTable == "" || p.ResultTable == "") {
-		return nil, errors.New("console: Config.Pipeline needs its tables, Trigger, Function and Monitor")
+	if p := cfg.Pipeline; p != nil && (p.Trigger == nil || p.Function == nil || p.Monitor == nil || p.SourceTable == "") {
+		return nil, errors.New("console: Config.Pipeline needs its source table, Trigger, Function and Monitor")
 	}
 	c := &Console{cfg: cfg, endpoint: aliyun.RedactEndpoint(cfg.Endpoint), pages: map[string]*template.Template{}, logger: cfg.Logger,
 		rowReads: make(chan struct{}, maxRowReads)}

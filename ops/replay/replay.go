@@ -327,8 +327,10 @@ func EnsureTables(ctx context.Context, client *sdk.TableStoreClient, fn handler.
 	if err := tableio.Ensure(ctx, client, fn.SourceTable, pk, source); err != nil {
 		return err
 	}
-	if err := tableio.Ensure(ctx, client, fn.ResultTable, pk, tableio.Options{}); err != nil {
-		return err
+	if fn.ResultTable != "" { // an export-only function keeps none
+		if err := tableio.Ensure(ctx, client, fn.ResultTable, pk, tableio.Options{}); err != nil {
+			return err
+		}
 	}
 	if fn.DeadLetterTable != "" {
 		dl := []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}
