@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
+	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss/credentials"
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/aliyun"
@@ -215,16 +217,16 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		fmt.Fprintf(out, "otsetl local: Tablestore at %s, instance %s\n", aliyun.RedactEndpoint(cfg.Endpoint), cfg.Instance)
 	}
 
-	oss, err := s.startOSS()
+	ossServer, err := s.startOSS()
 	if err != nil {
 		return err
 	}
-	defer oss.Close()
-	fmt.Fprintf(out, "otsetl local: oss at %s/, objects in %s\n", oss.Endpoint, oss.Dir)
+	defer ossServer.Close()
+	fmt.Fprintf(out, "otsetl local: oss at %s/, objects in %s\n", ossServer.Endpoint, ossServer.Dir)
 	if x := cfg.Export; x != nil {
-		x.Endpoint = oss.Endpoint
+		x.Endpoint = ossServer.Endpoint
 		fmt.Fprintf(out, "otsetl local: the function exports %s in %s (compression %s) to oss://%s/%s, files in %s\n",
-			x.Format, x.FileFormat, x.Compression, x.Bucket, x.Prefix, filepath.Join(oss.Dir, x.Bucket, x.Prefix))
+			x.Format, x.FileFormat, x.Compression, x.Bucket, x.Prefix, filepath.Join(ossServer.Dir, x.Bucket, x.Prefix))
 	}
 
 	client := tableio.NewClient(cfg.Endpoint, cfg.Instance, s.credentials)
@@ -259,7 +261,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		name:   s.function.FunctionName,
 		path:   exe,
 		args:   []string{"serve", "--listen", addr},
-		env:    s.functionEnvironment(cfg.Endpoint, oss.Endpoint),
+		env:    s.functionEnvironment(cfg.Endpoint, ossServer.Endpoint),
 		addr:   addr,
 		report: out,
 		stderr: errOut,
@@ -290,8 +292,16 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var exports *console.Exports
+	if x := cfg.Export; x != nil {
+		exports = &console.Exports{
+			Client: oss.NewClient(oss.NewConfig().WithRegion(x.Region).WithEndpoint(x.Endpoint).WithCredentialsProvider(
+				credentials.NewStaticCredentialsProvider(s.credentials.AccessKeyID, s.credentials.AccessKeySecret, s.credentials.SecurityToken))),
+			Bucket: x.Bucket, Prefix: x.Prefix, Dir: filepath.Join(ossServer.Dir, x.Bucket),
+		}
+	}
 	web, err := console.New(console.Config{
-		Client: client, Endpoint: cfg.Endpoint, Instance: cfg.Instance, AllowRemote: s.flags.console.allowRemote,
+		Client: client, Endpoint: cfg.Endpoint, Instance: cfg.Instance, AllowRemote: s.flags.console.allowRemote, Exports: exports,
 		Pipeline: &console.Pipeline{
 			SourceTable: cfg.SourceTable, ResultTable: cfg.ResultTable, FunctionName: s.function.FunctionName, Rule: cfg.Rule,
 			Trigger: trigger, Function: fn, Monitor: monitor,

@@ -64,6 +64,9 @@ type Config struct {
 	// Pipeline, when set, is the trigger and function `otsetl local` runs; nil for a bare
 	// Tablestore (`otsetl otslocal --console`): no Stream, function or invocation views.
 	Pipeline *Pipeline
+	// Exports, when set, is the function's export, which the Exports page lists; nil
+	// when the function exports nothing.
+	Exports *Exports
 	// AllowRemote serves requests for any Host. Without it, only a Host that is a loopback
 	// address or "localhost" is served, as fits a console listening on loopback.
 	AllowRemote bool
@@ -151,7 +154,7 @@ func New(cfg Config) (*Console, error) {
 		return nil, fmt.Errorf("console: generating the token: %w", err)
 	}
 	c.token = hex.EncodeToString(token[:])
-	for _, page := range []string{"overview", "table", "invocations", "event", "error"} {
+	for _, page := range []string{"overview", "table", "invocations", "event", "exports", "error"} {
 		t, err := template.ParseFS(web, "web/templates/layout.html", "web/templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: template %s: %w", page, err)
@@ -168,6 +171,7 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET /tables/{name}", c.tablePage)
 	mux.HandleFunc("GET /invocations", c.invocationsPage)
 	mux.HandleFunc("GET /invocations/{id}", c.eventPage)
+	mux.HandleFunc("GET /exports", c.exportsPage)
 	mux.HandleFunc("GET /api/overview", c.overviewJSON)
 	mux.HandleFunc("GET /api/metrics", c.metricsJSON)
 	mux.HandleFunc("GET /api/tables/{name}/rows", c.rowsJSON)
@@ -175,6 +179,8 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET /api/tables/{name}/value", c.valueJSON)
 	mux.HandleFunc("GET /api/invocations", c.invocationsJSON)
 	mux.HandleFunc("GET /api/invocations/{id}/event", c.eventJSON)
+	mux.HandleFunc("GET /api/exports", c.exportsJSON)
+	mux.HandleFunc("GET /api/exports/object", c.exportObjectJSON)
 	mux.HandleFunc("/", c.notFound)
 	c.mux = mux
 	return c, nil
@@ -253,9 +259,11 @@ type pageData struct {
 	Endpoint    string
 	Token       string
 	HasPipeline bool
+	HasExports  bool
 	PollMs      int64
 	// Table is the table page's; Message and Status the error page's; RequestID the
-	// event page's.
+	// event page's; Exports the exports page's.
+	Exports   *Exports
 	Table     *tableView
 	Message   string
 	Status    int
@@ -265,7 +273,7 @@ type pageData struct {
 // render writes page with data, status code status.
 func (c *Console) render(w http.ResponseWriter, status int, page string, data pageData) {
 	data.Page, data.Instance, data.Endpoint, data.Token = page, c.cfg.Instance, c.endpoint, c.token
-	data.HasPipeline, data.PollMs = c.cfg.Pipeline != nil, pollInterval.Milliseconds()
+	data.HasPipeline, data.HasExports, data.PollMs = c.cfg.Pipeline != nil, c.cfg.Exports != nil, pollInterval.Milliseconds()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := c.pages[page].ExecuteTemplate(w, "layout", data); err != nil {

@@ -462,7 +462,53 @@
     }).catch(function (err) { showError(errorNode, err); });
   }
 
+  // ---- exports -------------------------------------------------------------------------
+
+  function exportsPage() {
+    var errorNode = document.getElementById('exports-error');
+    var last = '';
+    var opened = '';
+    function open(key) {
+      opened = key;
+      document.getElementById('object-view').hidden = false;
+      document.getElementById('object-key').textContent = key;
+      var objectError = document.getElementById('object-error');
+      var linesNode = document.getElementById('object-lines');
+      var status = document.getElementById('object-status');
+      getJSON('/api/exports/object?key=' + encodeURIComponent(key)).then(function (data) {
+        if (opened !== key) return;
+        showError(objectError, null);
+        linesNode.textContent = data.lines.join('\n');
+        status.textContent = data.complete ? 'The whole object: ' + fmtCount(data.lines.length) + ' lines.' : 'Its first ' + fmtCount(data.lines.length) + ' lines.';
+      }).catch(function (err) {
+        linesNode.textContent = '';
+        status.textContent = '';
+        showError(objectError, err);
+      });
+    }
+    poll(function () {
+      return getJSON('/api/exports').then(function (data) {
+        showError(errorNode, null);
+        var text = JSON.stringify(data);
+        if (text === last) return;
+        last = text;
+        document.getElementById('exports-totals').textContent = fmtCount(data.total) + (data.total === 1 ? ' object.' : ' objects.');
+        var tbody = clear(document.querySelector('#exports tbody'));
+        if (!data.objects.length) tbody.append(el('tr', null, el('td', { colspan: '3', class: 'empty', text: 'No objects yet: write rows into the source table.' })));
+        data.objects.forEach(function (o) {
+          var link = el('a', { href: '#', text: o.key.slice(data.prefix.length), title: o.key });
+          link.addEventListener('click', function (ev) { ev.preventDefault(); open(o.key); });
+          tbody.append(el('tr', { 'data-key': o.key },
+            el('td', { class: 'nowrap', text: fmtTime(Date.parse(o.lastModified)) }),
+            el('td', { class: 'mono' }, link),
+            el('td', { class: 'num', text: fmtCount(o.size) })));
+        });
+      }).catch(function (err) { showError(errorNode, err); });
+    });
+  }
+
   switch (body.dataset.page) {
+    case 'exports': exportsPage(); break;
     case 'overview': overview(); break;
     case 'table': tablePage(); break;
     case 'invocations': invocationsPage(); break;
