@@ -82,8 +82,8 @@ func parseSchedstat(stat []byte) (time.Duration, error) {
 
 // measureServeCPU starts `otsetl serve` (with extra args), warms it up with warmUp, and
 // measures the CPU it spends answering evs, one invocation after the other as one trigger
-// shard sends them. The events' checks against the plan (planChecks) come back as lines of
-// what is not sane. It stops the process before returning.
+// shard sends them. The events' checks (target.check) come back as lines of what is not
+// sane. It stops the process before returning.
 func measureServeCPU(ctx context.Context, target serveTarget, warmUp []byte, evs []workloadEvent, args ...string) (cpuFigures, []string, error) {
 	f, _, err := startServe(ctx, target, warmUp, args...)
 	if err != nil {
@@ -101,7 +101,7 @@ func measureServeCPU(ctx context.Context, target serveTarget, warmUp []byte, evs
 		if err != nil {
 			return cpuFigures{}, nil, fmt.Errorf("otsetl serve: event %d: %w", i, err)
 		}
-		insane = append(insane, planChecks("otsetl serve", i, sum, ev)...)
+		insane = append(insane, target.check("otsetl serve", i, sum, ev)...)
 		figures.records += sum.Records
 	}
 	after, err := processCPU(f.pid())

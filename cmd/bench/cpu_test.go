@@ -83,7 +83,7 @@ func newCPUFixture(tb testing.TB, events, records int) cpuFixture {
 	evs, err := newGenerator(9, time.Now()).putRowEvents(events+1, records, rule)
 	require.NoError(tb, err)
 	return cpuFixture{
-		target: serveTarget{bin: bin, endpoint: srv.Endpoint, instance: instance, resultTable: serveResultTable, creds: credentials},
+		target: serveTarget{bin: bin, endpoint: srv.Endpoint, instance: instance, resultTable: serveResultTable, creds: credentials, check: planChecks},
 		warmUp: evs[0],
 		evs:    evs[1:],
 	}

@@ -54,10 +54,15 @@ func expectedWriteRequests(evs []workloadEvent) int {
 	return total
 }
 
+// checker checks the Summary of event i's invocation by who, returning a line for each
+// check that fails: planChecks for a function writing the result table, exportChecks for
+// an export-only one.
+type checker func(who string, i int, sum handler.Summary, ev workloadEvent) []string
+
 // runOtsetl invokes fn once per event, in order, as one shard of the trigger would, and
-// checks each invocation against the plan (planChecks). A failed invocation is an error; a
-// check that fails is a line in throughput.insane.
-func runOtsetl(ctx context.Context, fn *handler.Function, creds aliyun.Credentials, evs []workloadEvent) (throughput, error) {
+// checks each invocation with check. A failed invocation is an error; a check that fails is
+// a line in throughput.insane.
+func runOtsetl(ctx context.Context, fn *handler.Function, creds aliyun.Credentials, evs []workloadEvent, check checker) (throughput, error) {
 	var t throughput
 	start := time.Now()
 	for i, ev := range evs {
@@ -65,7 +70,7 @@ func runOtsetl(ctx context.Context, fn *handler.Function, creds aliyun.Credentia
 		if err != nil {
 			return t, fmt.Errorf("otsetl: event %d: %w", i, err)
 		}
-		t.insane = append(t.insane, planChecks("otsetl", i, sum, ev)...)
+		t.insane = append(t.insane, check("otsetl", i, sum, ev)...)
 		t.records += sum.Records
 		t.writeRequests += sum.WriteRequests
 		t.readRequests += sum.ReadRequests

@@ -81,6 +81,8 @@ type options struct {
 	// syncRows, syncBaselineRows and syncRSSRows size the sync measurement (see
 	// syncRowsOrDefault).
 	syncRows, syncBaselineRows, syncRSSRows int
+	// exportRSSRecords is the size of the event the export's peak RSS is measured with.
+	exportRSSRecords int
 }
 
 // syncRowsPerRecord scales the default size of the sync measurement with the events':
@@ -115,6 +117,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.syncRows, "sync-rows", 0, "source rows `otsetl sync` backfills; 0 means 5 × the events' records (100,000 by default)")
 	fs.IntVar(&o.syncBaselineRows, "sync-baseline-rows", 10_000, "source rows the naive backfill loop reads (its rate is per row)")
 	fs.IntVar(&o.syncRSSRows, "sync-rss-rows", 1_000_000, "source rows of the sync whose peak RSS is measured, as a process of its own (with -rss)")
+	fs.IntVar(&o.exportRSSRecords, "export-rss-records", 200_000, "records of the event the export's peak RSS is measured with (with -rss)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -129,6 +132,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("-large-event-bytes must be positive")
 	case o.syncRows < 0 || o.syncBaselineRows < 1 || o.syncRSSRows < 1:
 		return options{}, errors.New("-sync-rows must not be negative, -sync-baseline-rows and -sync-rss-rows must be positive")
+	case o.exportRSSRecords < 1:
+		return options{}, errors.New("-export-rss-records must be positive")
 	}
 	return o, nil
 }
@@ -176,6 +181,15 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 	if err != nil {
 		return nil, nil, err
 	}
+	oss, stopOSS, err := startOSS(opts.latency)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stopOSS()
+	exportFn, err := newExportFunction(srv.Endpoint, oss.Endpoint)
+	if err != nil {
+		return nil, nil, err
+	}
 	rule, err := transform.Compile(fn.Config().Rule)
 	if err != nil {
 		return nil, nil, err
@@ -205,11 +219,11 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 	}
 
 	rep := &report{date: time.Now(), machine: thisMachine(), events: opts.events, records: opts.records, runs: opts.runs,
-		latency: opts.latency, expectedWrites: expectedWriteRequests(evs), decodePlan: decodePlans}
+		latency: opts.latency, expectedWrites: expectedWriteRequests(evs), decodePlan: decodePlans, export: &exportFigures{}}
 	var insane []string
 	baseline := defaultSDKClient(srv.Endpoint)
 	for i := range opts.runs {
-		o, err := profiled(opts.cpuProfile, func() (throughput, error) { return runOtsetl(ctx, fn, credentials, evs) })
+		o, err := profiled(opts.cpuProfile, func() (throughput, error) { return runOtsetl(ctx, fn, credentials, evs, planChecks) })
 		if err != nil {
 			return nil, nil, err
 		}
@@ -217,10 +231,15 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 		if err != nil {
 			return nil, nil, err
 		}
-		rep.otsetl, rep.sequential = append(rep.otsetl, o), append(rep.sequential, s)
+		x, err := runOtsetl(ctx, exportFn, credentials, evs, exportChecks)
+		if err != nil {
+			return nil, nil, fmt.Errorf("export only: %w", err)
+		}
+		rep.otsetl, rep.sequential, rep.export.runs = append(rep.otsetl, o), append(rep.sequential, s), append(rep.export.runs, x)
 		insane = append(insane, o.insane...)
-		fmt.Fprintf(progress, "run %d/%d: otsetl %s records/s, one PutRow per record %s records/s\n",
-			i+1, opts.runs, grouped(int64(o.recordsPerSecond())), grouped(int64(s.recordsPerSecond())))
+		insane = append(insane, x.insane...)
+		fmt.Fprintf(progress, "run %d/%d: otsetl %s records/s, one PutRow per record %s records/s, export only %s records/s\n",
+			i+1, opts.runs, grouped(int64(o.recordsPerSecond())), grouped(int64(s.recordsPerSecond())), grouped(int64(x.recordsPerSecond())))
 	}
 	var bin string
 	var target serveTarget
@@ -234,10 +253,10 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 		if bin, err = buildBinary(ctx, dir); err != nil {
 			return nil, nil, err
 		}
-		target = serveTarget{bin: bin, endpoint: srv.Endpoint, instance: instance, resultTable: serveResultTable, creds: credentials}
+		target = serveTarget{bin: bin, endpoint: srv.Endpoint, instance: instance, resultTable: serveResultTable, creds: credentials, check: planChecks}
 	}
 	if opts.cpu {
-		more, err := measureCPU(ctx, opts, target, rule, rep, progress)
+		more, err := measureCPU(ctx, opts, target, exportTarget(target, oss.Endpoint), rule, rep, progress)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -246,6 +265,9 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 	if opts.rss {
 		var err error
 		if rep.process, rep.largeEventBytes, err = measureProcesses(ctx, opts, target, gen, rule, progress); err != nil {
+			return nil, nil, err
+		}
+		if err := measureExportRSS(ctx, opts, target, exportTarget(target, oss.Endpoint), gen, rule, rep.export, progress); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -260,11 +282,12 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 	return rep, append(insane, syncInsane...), nil
 }
 
-// measureCPU measures, opts.runs times, the CPU per record of `otsetl serve` (target) and of
-// the baseline, each in its own process, on events of PutRow records (putRowEvents) after
-// one warm-up event, then counts the function's allocations in one more run. It puts the
-// figures into rep and returns what was not sane.
-func measureCPU(ctx context.Context, opts options, target serveTarget, rule *transform.Rule, rep *report, progress io.Writer) ([]string, error) {
+// measureCPU measures, opts.runs times, the CPU per record of `otsetl serve` (target), of
+// the baseline and of the export-only `otsetl serve` (export), each in its own process, on
+// events of PutRow records (putRowEvents) after one warm-up event, then counts the
+// function's allocations in one more run. It puts the figures into rep and returns what was
+// not sane.
+func measureCPU(ctx context.Context, opts options, target, export serveTarget, rule *transform.Rule, rep *report, progress io.Writer) ([]string, error) {
 	evs, err := newGenerator(opts.seed, time.Now()).putRowEvents(opts.events+1, opts.records, rule)
 	if err != nil {
 		return nil, err
@@ -281,9 +304,14 @@ func measureCPU(ctx context.Context, opts options, target serveTarget, rule *tra
 		if err != nil {
 			return nil, err
 		}
-		rep.functionCPU, rep.baselineCPU = append(rep.functionCPU, f), append(rep.baselineCPU, b)
-		fmt.Fprintf(progress, "CPU %d/%d: otsetl serve %.2f µs per record, one PutRow per record %.1f µs per record\n",
-			i+1, opts.runs, f.nsPerRecord()/1000, b.nsPerRecord()/1000)
+		x, more, err := measureServeCPU(ctx, export, warmUp, evs)
+		if err != nil {
+			return nil, fmt.Errorf("export only: %w", err)
+		}
+		insane = append(insane, more...)
+		rep.functionCPU, rep.baselineCPU, rep.export.cpu = append(rep.functionCPU, f), append(rep.baselineCPU, b), append(rep.export.cpu, x)
+		fmt.Fprintf(progress, "CPU %d/%d: otsetl serve %.2f µs per record, one PutRow per record %.1f µs per record, export only %.2f µs per record\n",
+			i+1, opts.runs, f.nsPerRecord()/1000, b.nsPerRecord()/1000, x.nsPerRecord()/1000)
 	}
 	dir := opts.serveProfile
 	if dir == "" {

@@ -41,6 +41,10 @@ func TestSmokeRunRewritesTheDoc(t *testing.T) {
 	assert.Regexp(t, "Sync: `otsetl sync` backfilling 1,000 source rows \\(\\d+ in the view\\) into an empty result table", stdout, "5 × the events' 200 records")
 	assert.Regexp(t, `\| source rows/s \| [\d,]+ \| [\d,]+ \| ≥ 50× the naive loop's \|`, stdout)
 	assert.Contains(t, stderr, "sync run 1/1: sync ")
+	assert.Contains(t, stdout, "Export: an export-only function (`RESULT_TABLE` empty, `EXPORT_FORMAT` changes, jsonl, no compression) on the same events")
+	assert.Regexp(t, `\| records/s \| [\d,]+ \| [\d,]+ \| \| \|`, stdout)
+	assert.Regexp(t, `\| CPU per record of the process, 2 events of 100 PutRows \| [\d.]+ µs \| [\d.]+ µs \| ≤ the table sink's \|`, stdout)
+	assert.Regexp(t, "run 1/1: otsetl [\\d,]+ records/s, one PutRow per record [\\d,]+ records/s, export only [\\d,]+ records/s", stderr)
 
 	doc, err := os.ReadFile(page)
 	require.NoError(t, err)
@@ -68,7 +72,7 @@ func TestRunOtsetlReportsRequestsThatBreakThePlan(t *testing.T) {
 	evs, err := newGenerator(5, time.Now()).events(3, 300, defaultRule(t))
 	require.NoError(t, err)
 
-	clean, err := runOtsetl(ctx, fn, credentials, evs)
+	clean, err := runOtsetl(ctx, fn, credentials, evs, planChecks)
 	require.NoError(t, err)
 	assert.Empty(t, clean.insane)
 	assert.Equal(t, 900, clean.records)
@@ -76,7 +80,7 @@ func TestRunOtsetlReportsRequestsThatBreakThePlan(t *testing.T) {
 	assert.Zero(t, clean.retries)
 
 	require.NoError(t, srv.SetFaults(otslocal.Faults{Seed: 1, PerOperation: map[string]otslocal.FaultRates{"BatchWriteRow": {ServerBusy: 0.5}}}))
-	faulty, err := runOtsetl(ctx, fn, credentials, evs)
+	faulty, err := runOtsetl(ctx, fn, credentials, evs, planChecks)
 	require.NoError(t, err)
 	require.Positive(t, faulty.retries)
 	assert.Equal(t, expectedWriteRequests(evs)+faulty.retries, faulty.writeRequests)

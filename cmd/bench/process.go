@@ -54,8 +54,12 @@ type serveTarget struct {
 	bin         string
 	endpoint    string // the Tablestore endpoint
 	instance    string
-	resultTable string
+	resultTable string // empty for an export-only function
 	creds       aliyun.Credentials
+	// env holds the function's further variables, NAME=value (the export's).
+	env []string
+	// check checks each invocation's Summary.
+	check checker
 }
 
 // instanceMemoryMB is the memory FC gives the function's instance: s.yaml's memorySize,
@@ -86,6 +90,7 @@ func startServe(ctx context.Context, target serveTarget, first []byte, args ...s
 		handler.EnvResultTable + "=" + target.resultTable,
 		fcruntime.EnvMemorySize + "=" + instanceMemoryMB,
 	}
+	f.cmd.Env = append(f.cmd.Env, target.env...)
 	f.cmd.Stderr = f.stderr
 	start := time.Now()
 	if err := f.cmd.Start(); err != nil {

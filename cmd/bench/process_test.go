@@ -31,7 +31,7 @@ func TestMeasureProcess(t *testing.T) {
 	large, err := gen.eventOfSize(200_000, rule)
 	require.NoError(t, err)
 
-	target := serveTarget{bin: bin, endpoint: srv.Endpoint, instance: instance, resultTable: serveResultTable, creds: credentials}
+	target := serveTarget{bin: bin, endpoint: srv.Endpoint, instance: instance, resultTable: serveResultTable, creds: credentials, check: planChecks}
 	figures, err := measureProcess(ctx, target, small.payload, large.payload)
 	require.NoError(t, err)
 	assert.Positive(t, figures.coldStart)

@@ -59,6 +59,8 @@ type report struct {
 	functionAllocs cpuFigures
 	// sync is the sync measurement.
 	sync *syncFigures
+	// export is the export's measurement.
+	export *exportFigures
 }
 
 // machine describes the computer the benchmark ran on.
@@ -146,6 +148,9 @@ func (r *report) markdown() string {
 		start := time.Duration(medianOf(r.process, func(p processFigures) float64 { return float64(p.coldStart) }))
 		fmt.Fprintf(&b, "| cold start, to the first invocation answered | %s | | < %v | %s |\n", start.Round(100*time.Microsecond), targetColdStart,
 			verdict(start < targetColdStart, fmt.Sprintf("%v to spare", (targetColdStart-start).Round(100*time.Microsecond)), fmt.Sprintf("over by %v", (start-targetColdStart).Round(100*time.Microsecond))))
+	}
+	if r.export != nil {
+		r.export.markdown(&b, r)
 	}
 	if r.sync != nil {
 		r.sync.markdown(&b, r.runs)
