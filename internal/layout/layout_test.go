@@ -35,6 +35,7 @@ var (
 	operator = kind{"the operator commands (`ops/…`)", func(rel string) bool { return under(rel, "ops") }}
 	fclocal  = kind{"the local trigger (`local/fclocal`)", func(rel string) bool { return rel == "local/fclocal" }}
 	otslocal = kind{"the local Tablestore (`local/otslocal`)", func(rel string) bool { return rel == "local/otslocal" }}
+	osslocal = kind{"the local OSS (`local/osslocal`)", func(rel string) bool { return rel == "local/osslocal" }}
 )
 
 // rule says that no package of a kind may reach, through imports, a package it forbids.
@@ -66,6 +67,8 @@ var rules = []rule{
 		"the emulator of FC depends on FC's protocol, never on the function it hosts"},
 	{otslocal, []string{""}, nil,
 		"the fake shares no code with the client side but the SDK's protobuf package, so that a bug they shared would not hide"},
+	{osslocal, []string{""}, nil,
+		"the fake shares no code with the export, so that a bug they shared would not hide"},
 }
 
 // under reports whether rel is one of the folders or below one.
