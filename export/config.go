@@ -33,10 +33,10 @@ type Format string
 // The export formats.
 const (
 	// Changes is the Stream reader's change log: one line per cell change of the source
-	// table, every change kept (docs/exports.md, "changes").
+	// table, every change kept (docs/exports.md, "Changes: the source table's change log").
 	Changes Format = "changes"
 	// Rows is the view's change log: one line per primary key with the function's decision
-	// for the result table (docs/exports.md, "rows").
+	// for the result table (docs/exports.md, "Rows: the view's change log").
 	Rows Format = "rows"
 )
 

@@ -445,6 +445,8 @@ var varying = []struct {
 	// Clock times: a date and time, or a time of day.
 	{regexp.MustCompile(`\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?Z?`), "DATETIME"},
 	{regexp.MustCompile(`\b\d\d:\d\d:\d\d\b`), "CLOCK"},
+	// The new temporary folder of the local OSS's objects (`otsetl local` without --oss-dir).
+	{regexp.MustCompile(`\S*/otsetl-oss-\d+`), "TMPDIR/otsetl-oss-N"},
 	// Durations and lags.
 	{regexp.MustCompile(`\b\d+(\.\d+)? ?(ns|µs|ms|s)\b`), "TIME"},
 }
