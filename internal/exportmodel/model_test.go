@@ -1,4 +1,4 @@
-package main
+package exportmodel_test
 
 import (
 	"context"
@@ -8,11 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -41,12 +44,13 @@ import (
 // The shape of the export's model-based test.
 const (
 	exportSequences    = 200
+	exportCSVSequences = 60
 	exportWorkers      = 4
 	exportStreamShards = 2
 	// exportInvocationTimeout bounds each invocation (x-fc-function-timeout): the function
 	// keeps a fifth free, and gives an OSS request a third of the rest, so that a request
 	// held by a timeout fault is tried again within the invocation.
-	exportInvocationTimeout = 3 * time.Second
+	exportInvocationTimeout = 4 * time.Second
 	exportPollInterval      = 5 * time.Millisecond
 	exportWaitTimeout       = 2 * time.Minute
 	// exportKillEvery: one sequence in this many kills a function process with SIGKILL in
@@ -79,13 +83,14 @@ func ossFaults(seed uint64) osslocal.Faults {
 // table, which is the view of the model; and the objects listed are exactly one per batch
 // the functions accepted, whatever the redeliveries.
 func TestExportReplayRebuildsTheSource(t *testing.T) {
-	runExportModel(t, export.JSONL, export.None)
+	runExportModel(t, export.JSONL, export.None, exportSequences)
 }
 
 // TestExportReplayRebuildsTheSourceInCSVGzip is TestExportReplayRebuildsTheSource with the
-// objects in gzip-compressed CSV.
+// objects in gzip-compressed CSV, on fewer sequences (the package's tests must end within go
+// test's 10 minutes under the race detector).
 func TestExportReplayRebuildsTheSourceInCSVGzip(t *testing.T) {
-	runExportModel(t, export.CSV, export.Gzip)
+	runExportModel(t, export.CSV, export.Gzip, exportCSVSequences)
 }
 
 // exportRun is the state the sequences of one run share.
@@ -109,12 +114,12 @@ type exportTally struct {
 	invocations                                           invocationOutcomes
 }
 
-func runExportModel(t *testing.T, fileFormat export.FileFormat, compression export.Compression) {
+func runExportModel(t *testing.T, fileFormat export.FileFormat, compression export.Compression, sequences int) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	seed := modeltest.Seed(t)
-	r := &exportRun{seed: seed, bin: buildBinary(t), fileFormat: fileFormat, compression: compression, clock: time.Now().UnixMilli()}
+	r := &exportRun{seed: seed, bin: buildOtsetl(t), fileFormat: fileFormat, compression: compression, clock: time.Now().UnixMilli()}
 	r.ots = otslocaltest.NewServer(t, otslocal.Options{StreamShards: exportStreamShards, Faults: modeltest.StreamFaults(seed)})
 	r.oss = osslocaltest.NewServer(t, osslocal.Options{Faults: ossFaults(seed)})
 	r.streamClient = modeltest.RetrylessClient(t, r.ots.Endpoint, &r.streamFailures)
@@ -122,7 +127,7 @@ func runExportModel(t *testing.T, fileFormat export.FileFormat, compression expo
 	started := time.Now()
 	workers := modeltest.Workers(exportWorkers)
 	tallies := make([]exportTally, workers)
-	modeltest.RunSequences(t, exportSequences, workers, func(t *testing.T, w, n int) { r.sequence(t, n, &tallies[w]) })
+	modeltest.RunSequences(t, sequences, workers, func(t *testing.T, w, n int) { r.sequence(t, n, &tallies[w]) })
 	if t.Failed() {
 		return
 	}
@@ -134,13 +139,13 @@ func runExportModel(t *testing.T, fileFormat export.FileFormat, compression expo
 	faults := r.oss.Faults()
 	t.Logf("seed %d, %s/%s: %d sequences, %d operations, in %s", seed, fileFormat, compression, total.sequences, total.operations, time.Since(started).Round(time.Millisecond))
 	t.Logf("replayed %d objects: %d changes lines rebuilt the source tables, %d rows lines the result tables", total.objects, total.changeLines, total.rowLines)
-	t.Logf("invocations: %d, %d failed: %d answered as failed, %d answers lost (%d of them to %d function processes killed, %d in the middle of an invocation, and restarted), %d export failures, %d Tablestore failures",
-		inv.succeeded+inv.failed(), inv.failed(), inv.injected, inv.lost, total.unavailable, total.kills, total.killsInFlight, inv.exportFailures, inv.tablestoreFailures)
+	t.Logf("invocations: %d, %d failed: %d answered as failed, %d answers lost (%d of them to %d function processes killed, %d in the middle of an invocation, and restarted), %d timed out, %d export failures, %d Tablestore failures",
+		inv.succeeded+inv.failed(), inv.failed(), inv.injected, inv.lost, total.unavailable, total.kills, total.killsInFlight, inv.timedOut, inv.exportFailures, inv.tablestoreFailures)
 	t.Logf("OSS: %d requests of the functions (retries included), %d faults injected: %d 500s, %d timeouts, %d lost answers; Tablestore: %d retried requests of the functions, %d failed Stream API requests",
 		inv.exportRequests, faults.Total(), faults.ServerErrors, faults.Timeouts, faults.LostAnswers, inv.retries, r.streamFailures.Load())
 
 	require.Empty(t, inv.unexpected, "invocations failed in ways neither the test nor the faults explain")
-	assert.Equal(t, exportSequences, total.sequences)
+	assert.Equal(t, sequences, total.sequences)
 	assert.Positive(t, inv.injected, "no invocation was answered as failed")
 	assert.Positive(t, inv.lost, "no invocation's answer was lost")
 	assert.Positive(t, inv.exportFailures, "no invocation failed of OSS")
@@ -289,7 +294,7 @@ func with(env map[string]string, nameValues ...string) map[string]string {
 // process during one, and its trigger.
 type exportFunction struct {
 	name, prefix, table, extension string
-	process                        *functionProcess
+	process                        *process
 	front                          *httptest.Server
 	trigger                        *fclocal.Trigger
 	stopTrigger, stopProcess       func()
@@ -321,8 +326,7 @@ func (r *exportRun) startFunction(t *testing.T, n int, name, prefix, table strin
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
 	}
-	fn.process = &functionProcess{name: name, path: r.bin, args: []string{"serve", "--listen", addr}, env: vars, addr: addr,
-		report: io.Discard, stdout: io.Discard, stderr: &fn.stderr}
+	fn.process = &process{path: r.bin, args: []string{"serve", "--listen", addr}, env: vars, addr: addr, stderr: &fn.stderr}
 	require.NoError(t, fn.process.start())
 	ctx, cancel := context.WithCancel(context.Background())
 	supervised := make(chan error, 1)
@@ -337,8 +341,10 @@ func (r *exportRun) startFunction(t *testing.T, n int, name, prefix, table strin
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	// A function process that died or is being restarted answers nothing, as a crashed
 	// instance does: the trigger sees the connection close.
-	proxy.ErrorHandler = func(http.ResponseWriter, *http.Request, error) {
-		fn.unavailable.Add(1)
+	proxy.ErrorHandler = func(_ http.ResponseWriter, req *http.Request, _ error) {
+		if req.Context().Err() == nil { // not the trigger giving up
+			fn.unavailable.Add(1)
+		}
 		panic(http.ErrAbortHandler)
 	}
 	killer := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -363,7 +369,7 @@ func (r *exportRun) startFunction(t *testing.T, n int, name, prefix, table strin
 // kill kills the function process with SIGKILL after delay.
 func (fn *exportFunction) kill(delay time.Duration) {
 	time.Sleep(delay)
-	if pid := fn.process.Status().PID; pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
+	if pid := fn.process.pid(); pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
 		fn.killedInFlight.Store(fn.inFlight.Load() > 0)
 		fn.killed.Store(true)
 	}
@@ -426,6 +432,8 @@ func (fn *exportFunction) count(rep fclocal.InvocationReport) {
 		o.tablestoreFailures++
 	case errors.Is(rep.Err, io.EOF):
 		o.lost++
+	case errors.Is(rep.Err, context.DeadlineExceeded):
+		o.timedOut++
 	default:
 		o.unexpected = append(o.unexpected, fmt.Sprintf("%s, shard %s, attempt %d: %v (stderr: %s)", fn.name, rep.Shard, rep.Attempt, rep.Err, fn.stderr.String()))
 	}
@@ -455,17 +463,17 @@ func (fn *exportFunction) objects(t *testing.T, r *exportRun, seq *modeltest.Seq
 // invocationOutcomes counts a trigger's invocation attempts by outcome, and the objects of
 // the batches its function accepted.
 type invocationOutcomes struct {
-	mu                                 sync.Mutex
-	succeeded, injected, lost          int
-	exportFailures, tablestoreFailures int
-	retries, exportRequests            int
-	unexpected                         []string
-	accepted                           map[string]bool
+	mu                                  sync.Mutex
+	succeeded, injected, lost, timedOut int
+	exportFailures, tablestoreFailures  int
+	retries, exportRequests             int
+	unexpected                          []string
+	accepted                            map[string]bool
 }
 
 // failed is the number of failed attempts.
 func (o *invocationOutcomes) failed() int {
-	return o.injected + o.lost + o.exportFailures + o.tablestoreFailures + len(o.unexpected)
+	return o.injected + o.lost + o.timedOut + o.exportFailures + o.tablestoreFailures + len(o.unexpected)
 }
 
 // merge adds o2's counts to o.
@@ -473,9 +481,110 @@ func (o *invocationOutcomes) merge(o2 *invocationOutcomes) {
 	o.succeeded += o2.succeeded
 	o.injected += o2.injected
 	o.lost += o2.lost
+	o.timedOut += o2.timedOut
 	o.exportFailures += o2.exportFailures
 	o.tablestoreFailures += o2.tablestoreFailures
 	o.retries += o2.retries
 	o.exportRequests += o2.exportRequests
 	o.unexpected = append(o.unexpected, o2.unexpected...)
+}
+
+// buildOtsetl builds the otsetl binary into the test's temporary folder.
+func buildOtsetl(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "otsetl")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/otsetl/otsetl/cmd/otsetl").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+// freePort returns a 127.0.0.1 address whose port was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// restartDelay is how soon a function process that exited is started again, as FC starts a
+// new instance.
+const restartDelay = 200 * time.Millisecond
+
+// process is a function process (`otsetl serve`) kept running: one that exits is started
+// again on the same address.
+type process struct {
+	path      string
+	args, env []string
+	addr      string
+	stderr    *testkit.SyncBuffer
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// start starts the process and waits until it listens.
+func (p *process) start() error {
+	cmd := exec.Command(p.path, p.args...)
+	cmd.Env, cmd.Stderr = p.env, p.stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		conn, err := net.DialTimeout("tcp", p.addr, time.Second)
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("the function process exited before it listened: %s", p.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			return err
+		}
+	}
+}
+
+// pid is the process id of the running process.
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd.Process.Pid
+}
+
+// supervise starts the process again whenever it exits, until ctx ends; then it stops it
+// with SIGTERM and waits for it.
+func (p *process) supervise(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		cmd, exited := p.cmd, p.exited
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			<-exited
+			return nil
+		case <-exited:
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(restartDelay):
+		}
+		if err := p.start(); err != nil {
+			return err
+		}
+	}
 }
