@@ -44,13 +44,13 @@ import (
 // The shape of the export's model-based test.
 const (
 	exportSequences    = 200
-	exportCSVSequences = 60
+	exportCSVSequences = 40
 	exportWorkers      = 4
 	exportStreamShards = 2
 	// exportInvocationTimeout bounds each invocation (x-fc-function-timeout): the function
 	// keeps a fifth free, and gives an OSS request a third of the rest, so that a request
 	// held by a timeout fault is tried again within the invocation.
-	exportInvocationTimeout = 4 * time.Second
+	exportInvocationTimeout = 3 * time.Second
 	exportPollInterval      = 5 * time.Millisecond
 	exportWaitTimeout       = 2 * time.Minute
 	// exportKillEvery: one sequence in this many kills a function process with SIGKILL in
