@@ -6,7 +6,8 @@
 // Tablestore Stream reader (one line per cell change, opType U, DO, DA or DR; the filter is
 // not applied, so that replaying the objects rebuilds the source table), or `rows`, the
 // view's change log (one line per primary key with what the function decided for the result
-// table, the planner's own [transform.Mutation]s). Lines are JSON Lines or CSV ([FileFormat]),
+// table: the row changes the writer gets, [ots.RowChange]s decided by the planner and the
+// source reads). Lines are JSON Lines or CSV ([FileFormat]),
 // optionally gzip-compressed ([Compression]). The object's name is derived from the batch
 // alone ([ObjectName]), so that a batch the trigger delivers again overwrites its own object.
 //

@@ -224,10 +224,14 @@ func TestRowsReadBackExactly(t *testing.T) {
 		row = append(row, ots.Cell{Name: fmt.Sprintf("c%02d", i), Value: v})
 	}
 	muts := []transform.Mutation{
-		{Kind: transform.MutationPut, PrimaryKey: ev.Records[0].PrimaryKey, Columns: row, Records: []int{0, 1}},
-		{Kind: transform.MutationDelete, PrimaryKey: ev.Records[2].PrimaryKey, Records: []int{2}},
-		{Kind: transform.MutationUpdateIfExists, PrimaryKey: key(9, "x", []byte{9}), Columns: []ots.Cell{{Name: "c03", Value: ots.Double(0.5)}, {Name: "c14"}}, Records: []int{1}},
-		{Kind: transform.MutationPut, PrimaryKey: key(10, "empty row", nil), Records: []int{2}},
+		{RowChange: ots.RowChange{Kind: ots.PutRow, PrimaryKey: ev.Records[0].PrimaryKey, Columns: row}, Records: []int{0, 1}},
+		{RowChange: ots.RowChange{Kind: ots.DeleteRow, PrimaryKey: ev.Records[2].PrimaryKey}, Records: []int{2}},
+		{RowChange: ots.RowChange{Kind: ots.UpdateRowIfExists, PrimaryKey: key(9, "x", []byte{9}), Columns: []ots.Cell{{Name: "c03", Value: ots.Double(0.5)}, {Name: "c14"}}}, Records: []int{1}},
+		{RowChange: ots.RowChange{Kind: ots.PutRow, PrimaryKey: key(10, "empty row", nil)}, Records: []int{2}},
+	}
+	changes := make([]ots.RowChange, len(muts))
+	for i, m := range muts {
+		changes[i] = m.RowChange
 	}
 	want := []modeltest.ExportedRow{
 		{PrimaryKey: muts[0].PrimaryKey, Op: export.RowPut, Columns: row, RecordTime: ev.Records[1].Info.Timestamp, RecordIndex: 1},
@@ -244,7 +248,7 @@ func TestRowsReadBackExactly(t *testing.T) {
 			t.Run(string(fileFormat)+"/"+string(compression), func(t *testing.T) {
 				srv := osslocaltest.NewServer(t, osslocal.Options{})
 				sink := newSink(t, srv, export.Config{Format: export.Rows, FileFormat: fileFormat, Compression: compression, Columns: columns})
-				res, err := sink.ExportRows(t.Context(), creds, ev, payload, muts)
+				res, err := sink.ExportRows(t.Context(), creds, ev, payload, muts, changes)
 				require.NoError(t, err)
 				assert.Equal(t, len(muts), res.Lines)
 				objects := readObjects(t, srv, "exports/")
@@ -279,14 +283,18 @@ func renderRows(rows []modeltest.ExportedRow) []string {
 	return out
 }
 
-// TestRowsOfAResolvedPlan: the `rows` export takes the writer's mutations; one still to be
-// read from the source table is refused rather than written as something it is not.
+// TestRowsOfAResolvedPlan: the `rows` export takes the writer's row changes; one still to
+// be read from the source table (no Kind yet) is refused rather than written as something
+// it is not, and so are row changes that do not match the plan's mutations.
 func TestRowsOfAResolvedPlan(t *testing.T) {
 	ev := awkwardEvent()
 	srv := osslocaltest.NewServer(t, osslocal.Options{})
 	sink := newSink(t, srv, export.Config{Format: export.Rows})
-	_, err := sink.ExportRows(t.Context(), creds, ev, []byte("payload"), []transform.Mutation{{Kind: transform.MutationReadSource, PrimaryKey: ev.Records[0].PrimaryKey, Records: []int{0}}})
-	require.ErrorContains(t, err, "read-source mutation has no rows line")
+	undecided := transform.Mutation{RowChange: ots.RowChange{PrimaryKey: ev.Records[0].PrimaryKey}, Records: []int{0}}
+	_, err := sink.ExportRows(t.Context(), creds, ev, []byte("payload"), []transform.Mutation{undecided}, []ots.RowChange{undecided.RowChange})
+	require.ErrorContains(t, err, "RowChangeKind(0) has no rows line")
+	_, err = sink.ExportRows(t.Context(), creds, ev, []byte("payload"), []transform.Mutation{undecided}, nil)
+	require.ErrorContains(t, err, "0 row changes for 1 mutations")
 	assert.Empty(t, srv.List(t, osslocaltest.Bucket, ""), "nothing is written")
 }
 
@@ -461,7 +469,7 @@ func TestABatchWithoutDecisionsHasItsObject(t *testing.T) {
 	ev := bigEvent(1)
 	for _, fileFormat := range []export.FileFormat{export.JSONL, export.CSV} {
 		srv := osslocaltest.NewServer(t, osslocal.Options{})
-		res, err := newSink(t, srv, export.Config{Format: export.Rows, FileFormat: fileFormat, Columns: []string{"level"}}).ExportRows(t.Context(), creds, ev, []byte("p"), nil)
+		res, err := newSink(t, srv, export.Config{Format: export.Rows, FileFormat: fileFormat, Columns: []string{"level"}}).ExportRows(t.Context(), creds, ev, []byte("p"), nil, nil)
 		require.NoError(t, err)
 		assert.Zero(t, res.Lines)
 		objects := readObjects(t, srv, "")

@@ -32,12 +32,12 @@ const (
 // The op of a `rows` line: the function's decision for the result table (package
 // transform, "Per key" in docs/design.md).
 const (
-	// RowPut replaces the result row with the line's columns (MutationPut).
+	// RowPut replaces the result row with the line's columns (ots.PutRow).
 	RowPut = "put"
-	// RowDelete removes the result row (MutationDelete).
+	// RowDelete removes the result row (ots.DeleteRow).
 	RowDelete = "delete"
 	// RowUpdateIfExists applies the line's columns to the result row only if it exists; a
-	// column without a value is deleted (MutationUpdateIfExists).
+	// column without a value is deleted (ots.UpdateRowIfExists).
 	RowUpdateIfExists = "update-if-exists"
 )
 
@@ -143,26 +143,30 @@ func forEachChange(ev *events.Event, emit func(*change) error) error {
 	return nil
 }
 
-// forEachRow calls emit with the `rows` line of every mutation, in order. Each must be a
-// put, a delete or an update-if-exists: the writer's own mutations, after the source reads.
-func forEachRow(ev *events.Event, muts []transform.Mutation, emit func(*rowChange) error) error {
+// forEachRow calls emit with the `rows` line of every row change, in order: changes[i] is
+// the writer's row change for muts[i], decided after the source reads (a put, a delete or
+// an update-if-exists), and muts[i].Records are the records it folds.
+func forEachRow(ev *events.Event, muts []transform.Mutation, changes []ots.RowChange, emit func(*rowChange) error) error {
+	if len(muts) != len(changes) {
+		return fmt.Errorf("export: %d row changes for %d mutations", len(changes), len(muts))
+	}
 	var r rowChange
-	for i := range muts {
-		m := &muts[i]
-		r = rowChange{pk: m.PrimaryKey, columns: m.Columns}
-		if n := len(m.Records); n > 0 {
-			r.recordIndex = m.Records[n-1]
+	for i := range changes {
+		c := &changes[i]
+		r = rowChange{pk: c.PrimaryKey, columns: c.Columns}
+		if records := muts[i].Records; len(records) > 0 {
+			r.recordIndex = records[len(records)-1]
 			r.recordTime = ev.Records[r.recordIndex].Info.Timestamp
 		}
-		switch m.Kind {
-		case transform.MutationPut:
+		switch c.Kind {
+		case ots.PutRow:
 			r.op = RowPut
-		case transform.MutationDelete:
+		case ots.DeleteRow:
 			r.op, r.columns = RowDelete, nil
-		case transform.MutationUpdateIfExists:
+		case ots.UpdateRowIfExists:
 			r.op = RowUpdateIfExists
 		default:
-			return fmt.Errorf("export: a %s mutation has no rows line; resolve it first", m.Kind)
+			return fmt.Errorf("export: a row change of kind %s has no rows line; decide it first (transform.Rule.Resolve)", c.Kind)
 		}
 		if err := emit(&r); err != nil {
 			return err

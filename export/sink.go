@@ -15,6 +15,7 @@ import (
 
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -81,14 +82,16 @@ func (s *Sink) ExportChanges(ctx context.Context, creds aliyun.Credentials, ev *
 	})
 }
 
-// ExportRows writes the `rows` object of ev: one line per mutation of muts, the function's
-// resolved decisions for the result table (puts, deletes and updates-if-exists, as the
-// writer gets them). An event without records writes nothing; an event whose plan has no
-// mutation gets its object all the same, empty (or, in CSV, its header alone), so that
-// every batch accepted has its object. Errors as ExportChanges.
-func (s *Sink) ExportRows(ctx context.Context, creds aliyun.Credentials, ev *events.Event, payload []byte, muts []transform.Mutation) (Result, error) {
+// ExportRows writes the `rows` object of ev: one line per row change of changes, the
+// function's decisions for the result table as the writer gets them (puts, deletes and
+// updates-if-exists, after the source reads), changes[i] being the decision for muts[i], the
+// plan's mutation whose Records give the line's recordIndex and recordTime. An event without
+// records writes nothing; an event whose plan has no mutation gets its object all the same,
+// empty (or, in CSV, its header alone), so that every batch accepted has its object. Errors
+// as ExportChanges; a row change not decided (no Kind) is refused and nothing is written.
+func (s *Sink) ExportRows(ctx context.Context, creds aliyun.Credentials, ev *events.Event, payload []byte, muts []transform.Mutation, changes []ots.RowChange) (Result, error) {
 	return s.export(ctx, creds, ev, payload, func(e *lineEncoder, emitted func() error) error {
-		return forEachRow(ev, muts, func(r *rowChange) error {
+		return forEachRow(ev, muts, changes, func(r *rowChange) error {
 			if err := e.row(r); err != nil {
 				return err
 			}
