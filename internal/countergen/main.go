@@ -7,8 +7,11 @@
 //	//go:generate go run github.com/otsetl/otsetl/internal/countergen -type Summary -text "{records} records, …"
 //
 // Every field is an int or int64 with a JSON name (its `json` tag). A field tagged
-// `counter:"measure"` (a time, say) is logged but not added. The template names fields by
-// their JSON names in braces and must name every field that is added. The methods go to
+// `counter:"measure"` (a time, say) is logged but not added; a string field tagged
+// `counter:"label"` (the name of what was written, say) is logged but not added either. The
+// template names fields by their JSON names in braces and must name every field that is
+// added; a part of it in square brackets is written only when one of the fields it names is
+// not zero (a label: not empty), as "[; exported {lines} lines]". The methods go to
 // <type in lowercase>_counter.go beside the struct; the package's test fails when one of
 // those files differs from what countergen writes now.
 package main
@@ -88,6 +91,26 @@ type counterField struct {
 	json    string // the JSON name, which is also the log attribute's
 	int64   bool   // int64 rather than int
 	measure bool   // logged, not added
+	label   bool   // a string: logged, not added
+}
+
+// kept reports whether Add leaves the field as it is.
+func (f counterField) kept() bool { return f.measure || f.label }
+
+// verb is the field's fmt verb in String.
+func (f counterField) verb() string {
+	if f.label {
+		return "%s"
+	}
+	return "%d"
+}
+
+// nonZero is the Go condition that the field of recv is not zero.
+func (f counterField) nonZero(recv string) string {
+	if f.label {
+		return fmt.Sprintf("%s.%s != \"\"", recv, f.name)
+	}
+	return fmt.Sprintf("%s.%s != 0", recv, f.name)
 }
 
 // generate returns the name and the source of the file of the struct opts.typeName, which
@@ -174,8 +197,8 @@ func counterFields(fset *token.FileSet, typeName string, st *ast.StructType) ([]
 		}
 		name := f.Names[0].Name
 		typ, _ := f.Type.(*ast.Ident)
-		if typ == nil || (typ.Name != "int" && typ.Name != "int64") {
-			return nil, fmt.Errorf("%s: %s.%s: a counter field is an int or an int64", at, typeName, name)
+		if typ == nil || (typ.Name != "int" && typ.Name != "int64" && typ.Name != "string") {
+			return nil, fmt.Errorf("%s: %s.%s: a counter field is an int or an int64 (or a string tagged counter:\"label\")", at, typeName, name)
 		}
 		var tag reflect.StructTag
 		if f.Tag != nil {
@@ -198,8 +221,13 @@ func counterFields(fset *token.FileSet, typeName string, st *ast.StructType) ([]
 		case "":
 		case "measure":
 			field.measure = true
+		case "label":
+			field.label = true
 		default:
-			return nil, fmt.Errorf("%s: %s.%s: counter:%q: the only option is \"measure\"", at, typeName, name, counter)
+			return nil, fmt.Errorf("%s: %s.%s: counter:%q: the options are \"measure\" and \"label\"", at, typeName, name, counter)
+		}
+		if field.label != (typ.Name == "string") {
+			return nil, fmt.Errorf("%s: %s.%s: a string field, and only a string field, is tagged counter:\"label\"", at, typeName, name)
 		}
 		fields = append(fields, field)
 	}
@@ -211,28 +239,62 @@ func counterFields(fset *token.FileSet, typeName string, st *ast.StructType) ([]
 
 // writeAdd writes the Add method.
 func writeAdd(b *bytes.Buffer, recv, typeName string, fields []counterField) {
-	var measures []string
+	var measures, labels []string
 	for _, f := range fields {
-		if f.measure {
+		switch {
+		case f.measure:
 			measures = append(measures, f.name)
+		case f.label:
+			labels = append(labels, f.name)
 		}
 	}
-	fmt.Fprintf(b, "// Add adds o's counts to %s, field by field", recv)
+	doc := fmt.Sprintf("Add adds o's counts to %s, field by field", recv)
+	var kept []string
 	switch len(measures) {
 	case 0:
-		b.WriteString(".\n")
 	case 1:
-		fmt.Fprintf(b, "; %s, a measure rather than a count, is\n// left as it is.\n", measures[0])
+		kept = append(kept, measures[0]+", a measure rather than a count,")
 	default:
-		fmt.Fprintf(b, "; %s, measures rather than counts,\n// are left as they are.\n", strings.Join(measures, ", "))
+		kept = append(kept, strings.Join(measures, ", ")+", measures rather than counts,")
 	}
+	switch len(labels) {
+	case 0:
+	case 1:
+		kept = append(kept, labels[0]+", a label,")
+	default:
+		kept = append(kept, strings.Join(labels, ", ")+", labels,")
+	}
+	switch {
+	case len(kept) == 0:
+	case len(measures)+len(labels) == 1:
+		doc += "; " + kept[0] + " is left as it is"
+	default:
+		doc += "; " + strings.Join(kept, " and ") + " are left as they are"
+	}
+	writeComment(b, doc+".")
 	fmt.Fprintf(b, "func (%s *%s) Add(o %s) {\n", recv, typeName, typeName)
 	for _, f := range fields {
-		if !f.measure {
+		if !f.kept() {
 			fmt.Fprintf(b, "\t%s.%s += o.%s\n", recv, f.name, f.name)
 		}
 	}
 	b.WriteString("}\n\n")
+}
+
+// commentWidth is where writeComment wraps a line.
+const commentWidth = 88
+
+// writeComment writes text as a // comment, wrapped at words before commentWidth.
+func writeComment(b *bytes.Buffer, text string) {
+	line := "//"
+	for _, word := range strings.Fields(text) {
+		if len(line)+1+len(word) > commentWidth && line != "//" {
+			b.WriteString(line + "\n")
+			line = "//"
+		}
+		line += " " + word
+	}
+	b.WriteString(line + "\n")
 }
 
 // writeLogValue writes the LogValue method.
@@ -242,56 +304,93 @@ func writeLogValue(b *bytes.Buffer, recv, typeName string, fields []counterField
 	fmt.Fprintf(b, "func (%s %s) LogValue() slog.Value {\n\treturn slog.GroupValue(\n", recv, typeName)
 	for _, f := range fields {
 		constructor := "Int"
-		if f.int64 {
+		switch {
+		case f.int64:
 			constructor = "Int64"
+		case f.label:
+			constructor = "String"
 		}
 		fmt.Fprintf(b, "\t\tslog.%s(%q, %s.%s),\n", constructor, f.json, recv, f.name)
 	}
 	b.WriteString("\t)\n}\n\n")
 }
 
+// templatePart is a part of String's template: its format and the fields it names, and
+// whether it is written only when one of them is not zero (a part in brackets).
+type templatePart struct {
+	format   strings.Builder
+	fields   []counterField
+	optional bool
+}
+
 // writeString writes the String method of template, which names fields by their JSON
-// names in braces and must name every field Add adds.
+// names in braces and must name every field Add adds; a part in square brackets is written
+// only when one of the fields it names is not zero.
 func writeString(b *bytes.Buffer, recv, typeName, template string, fields []counterField) error {
 	byJSON := map[string]counterField{}
 	for _, f := range fields {
 		byJSON[f.json] = f
 	}
-	var format strings.Builder
-	var args []string
+	parts := []*templatePart{{}}
 	named := map[string]bool{}
 	for rest := template; rest != ""; {
-		open := strings.IndexByte(rest, '{')
-		if open < 0 {
-			format.WriteString(strings.ReplaceAll(rest, "%", "%%"))
+		at := strings.IndexAny(rest, "{[]")
+		part := parts[len(parts)-1]
+		if at < 0 {
+			part.format.WriteString(strings.ReplaceAll(rest, "%", "%%"))
 			break
 		}
-		format.WriteString(strings.ReplaceAll(rest[:open], "%", "%%"))
-		end := strings.IndexByte(rest[open:], '}')
+		part.format.WriteString(strings.ReplaceAll(rest[:at], "%", "%%"))
+		switch rest[at] {
+		case '[':
+			if part.optional {
+				return fmt.Errorf("-text: a [ inside [ ] in %q", template)
+			}
+			parts = append(parts, &templatePart{optional: true})
+			rest = rest[at+1:]
+			continue
+		case ']':
+			if !part.optional {
+				return fmt.Errorf("-text: a ] without its [ in %q", template)
+			}
+			if len(part.fields) == 0 {
+				return fmt.Errorf("-text: a part in [ ] names no field in %q", template)
+			}
+			parts = append(parts, &templatePart{})
+			rest = rest[at+1:]
+			continue
+		}
+		end := strings.IndexByte(rest[at:], '}')
 		if end < 0 {
 			return fmt.Errorf("-text: an unclosed { in %q", template)
 		}
-		name := rest[open+1 : open+end]
+		name := rest[at+1 : at+end]
 		f, ok := byJSON[name]
 		if !ok {
 			return fmt.Errorf("-text: {%s} is no field of %s", name, typeName)
 		}
 		named[name] = true
-		format.WriteString("%d")
-		args = append(args, recv+"."+f.name)
-		rest = rest[open+end+1:]
+		part.format.WriteString(f.verb())
+		part.fields = append(part.fields, f)
+		rest = rest[at+end+1:]
+	}
+	if parts[len(parts)-1].optional {
+		return fmt.Errorf("-text: an unclosed [ in %q", template)
 	}
 	var leftOut []string
 	for _, f := range fields {
 		switch {
 		case named[f.json]:
-		case !f.measure:
+		case !f.kept():
 			return fmt.Errorf("-text: the template leaves out {%s}; String shows every count", f.json)
 		default:
 			leftOut = append(leftOut, f.name)
 		}
 	}
 	fmt.Fprintf(b, "// String renders %s as one line: %s.", recv, strconv.Quote(template))
+	if len(parts) > 1 {
+		b.WriteString(" A part in [ ] is written only when one of its fields is not zero.")
+	}
 	switch len(leftOut) {
 	case 0:
 	case 1:
@@ -300,6 +399,39 @@ func writeString(b *bytes.Buffer, recv, typeName, template string, fields []coun
 		fmt.Fprintf(b, " %s are left out.", strings.Join(leftOut, ", "))
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(b, "func (%s %s) String() string {\n\treturn fmt.Sprintf(%s, %s)\n}\n", recv, typeName, strconv.Quote(format.String()), strings.Join(args, ", "))
+	fmt.Fprintf(b, "func (%s %s) String() string {\n", recv, typeName)
+	if len(parts) == 1 {
+		fmt.Fprintf(b, "\treturn %s\n}\n", sprintf(recv, parts[0]))
+		return nil
+	}
+	fmt.Fprintf(b, "\ttext := %s\n", sprintf(recv, parts[0]))
+	for _, part := range parts[1:] {
+		if part.format.Len() == 0 {
+			continue
+		}
+		if !part.optional {
+			fmt.Fprintf(b, "\ttext += %s\n", sprintf(recv, part))
+			continue
+		}
+		nonZero := make([]string, len(part.fields))
+		for i, f := range part.fields {
+			nonZero[i] = f.nonZero(recv)
+		}
+		fmt.Fprintf(b, "\tif %s {\n\t\ttext += %s\n\t}\n", strings.Join(nonZero, " || "), sprintf(recv, part))
+	}
+	b.WriteString("\treturn text\n}\n")
 	return nil
+}
+
+// sprintf is the Go expression that formats part with the fields of recv: a string literal
+// for a part that names none.
+func sprintf(recv string, part *templatePart) string {
+	if len(part.fields) == 0 {
+		return strconv.Quote(strings.ReplaceAll(part.format.String(), "%%", "%"))
+	}
+	args := []string{strconv.Quote(part.format.String())}
+	for _, f := range part.fields {
+		args = append(args, recv+"."+f.name)
+	}
+	return "fmt.Sprintf(" + strings.Join(args, ", ") + ")"
 }
