@@ -73,7 +73,7 @@ func (e *Error) ErrorType() string { return e.Type }
 // response, and the fields of every invocation's log line (a failed invocation's counts what
 // it did before it failed). Its Add, LogValue and String are generated from the fields.
 //
-//go:generate go run github.com/otsetl/otsetl/internal/countergen -type Summary -text "{records} records, {keys} keys: {puts} puts, {updates} updates ({notInView} not in view), {deletes} deletes, {reads} source reads, {deadLettered} dead-lettered; {writeRequests} write requests, {readRequests} read requests, {retries} retries"
+//go:generate go run github.com/otsetl/otsetl/internal/countergen -type Summary -text "{records} records, {keys} keys: {puts} puts, {updates} updates ({notInView} not in view), {deletes} deletes, {reads} source reads, {deadLettered} dead-lettered; {writeRequests} write requests, {readRequests} read requests, {retries} retries[; exported {exportLines} lines, {exportBytes} bytes in {exportRequests} OSS requests][ to {exportObject}]"
 type Summary struct {
 	// Records is the number of change records in the event.
 	Records int `json:"records"`

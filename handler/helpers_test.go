@@ -20,9 +20,6 @@ import (
 // log line may show.
 var testCreds = otslocaltest.Credentials
 
-// tableSink is the Sinks of a function that writes the result table alone.
-var tableSink = []string{handler.SinkTable}
-
 // discard is the logger of functions whose log lines no test reads.
 var discard = slog.New(slog.DiscardHandler)
 

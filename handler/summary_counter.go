@@ -7,8 +7,8 @@ import (
 	"log/slog"
 )
 
-// Add adds o's counts to s, field by field; LagMs, a measure rather than a count, is
-// left as it is.
+// Add adds o's counts to s, field by field; LagMs, a measure rather than a count, and
+// ExportObject, a label, are left as they are.
 func (s *Summary) Add(o Summary) {
 	s.Records += o.Records
 	s.Keys += o.Keys
@@ -21,6 +21,9 @@ func (s *Summary) Add(o Summary) {
 	s.WriteRequests += o.WriteRequests
 	s.ReadRequests += o.ReadRequests
 	s.Retries += o.Retries
+	s.ExportLines += o.ExportLines
+	s.ExportBytes += o.ExportBytes
+	s.ExportRequests += o.ExportRequests
 }
 
 // LogValue is s as a group of one attribute per field, under the field's JSON name
@@ -39,10 +42,21 @@ func (s Summary) LogValue() slog.Value {
 		slog.Int("readRequests", s.ReadRequests),
 		slog.Int("retries", s.Retries),
 		slog.Int64("lagMs", s.LagMs),
+		slog.Int("exportLines", s.ExportLines),
+		slog.Int64("exportBytes", s.ExportBytes),
+		slog.Int("exportRequests", s.ExportRequests),
+		slog.String("exportObject", s.ExportObject),
 	)
 }
 
-// String renders s as one line: "{records} records, {keys} keys: {puts} puts, {updates} updates ({notInView} not in view), {deletes} deletes, {reads} source reads, {deadLettered} dead-lettered; {writeRequests} write requests, {readRequests} read requests, {retries} retries". LagMs is left out.
+// String renders s as one line: "{records} records, {keys} keys: {puts} puts, {updates} updates ({notInView} not in view), {deletes} deletes, {reads} source reads, {deadLettered} dead-lettered; {writeRequests} write requests, {readRequests} read requests, {retries} retries[; exported {exportLines} lines, {exportBytes} bytes in {exportRequests} OSS requests][ to {exportObject}]". A part in [ ] is written only when one of its fields is not zero. LagMs is left out.
 func (s Summary) String() string {
-	return fmt.Sprintf("%d records, %d keys: %d puts, %d updates (%d not in view), %d deletes, %d source reads, %d dead-lettered; %d write requests, %d read requests, %d retries", s.Records, s.Keys, s.Puts, s.Updates, s.NotInView, s.Deletes, s.Reads, s.DeadLettered, s.WriteRequests, s.ReadRequests, s.Retries)
+	text := fmt.Sprintf("%d records, %d keys: %d puts, %d updates (%d not in view), %d deletes, %d source reads, %d dead-lettered; %d write requests, %d read requests, %d retries", s.Records, s.Keys, s.Puts, s.Updates, s.NotInView, s.Deletes, s.Reads, s.DeadLettered, s.WriteRequests, s.ReadRequests, s.Retries)
+	if s.ExportLines != 0 || s.ExportBytes != 0 || s.ExportRequests != 0 {
+		text += fmt.Sprintf("; exported %d lines, %d bytes in %d OSS requests", s.ExportLines, s.ExportBytes, s.ExportRequests)
+	}
+	if s.ExportObject != "" {
+		text += fmt.Sprintf(" to %s", s.ExportObject)
+	}
+	return text
 }
