@@ -11,6 +11,7 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/local/osslocal"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/transform"
@@ -156,7 +157,7 @@ func measureExportRSS(ctx context.Context, opts options, table, export serveTarg
 			sum, err := f.invoke(ctx, "bench-export-large", large[0].payload)
 			var peak int64
 			if err == nil {
-				peak, err = peakRSS(f.pid())
+				peak, err = testkit.PeakRSS(f.pid())
 			}
 			f.stop()
 			if err != nil {

@@ -262,7 +262,7 @@ func TestSyncRefusesAStaleCheckpoint(t *testing.T) {
 	started := time.Now()
 	ctx, cancel := context.WithCancel(t.Context())
 	stopped := make(chan int, 1)
-	go func() { stopped <- run(ctx, args, io.Discard, io.Discard, syncEnv(nil)) }()
+	go func() { stopped <- run(ctx, args, io.Discard, io.Discard, lookupOf(syncEnv(nil))) }()
 	require.Eventually(t, func() bool {
 		saved, err := os.ReadFile(checkpoint)
 		return err == nil && bytes.Contains(saved, []byte(`"done": true`))
