@@ -39,20 +39,27 @@ import (
 	"github.com/otsetl/otsetl/local/osslocal/osslocaltest"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
+	"github.com/otsetl/otsetl/transform"
 )
 
 // The shape of the export's model-based test.
 const (
-	exportSequences    = 200
-	exportCSVSequences = 40
-	exportWorkers      = 4
+	// exportSequences is how many sequences each variant runs.
+	exportSequences = 200
+	// exportConcurrency is how many sequences run at a time, each with its own otslocal,
+	// osslocal, function processes and triggers. A sequence mostly waits (for a request held
+	// by a timeout fault to be given up, for a killed process to come back, for the
+	// triggers' retries), so more run at a time than there are CPUs.
+	exportConcurrency  = 8
 	exportStreamShards = 2
 	// exportInvocationTimeout bounds each invocation (x-fc-function-timeout): the function
 	// keeps a fifth free, and gives an OSS request a third of the rest, so that a request
-	// held by a timeout fault is tried again within the invocation.
-	exportInvocationTimeout = 3 * time.Second
-	exportPollInterval      = 5 * time.Millisecond
-	exportWaitTimeout       = 2 * time.Minute
+	// held by a timeout fault is tried again within the invocation, 0.4 s after it was sent.
+	exportInvocationTimeout = 1500 * time.Millisecond
+	// exportPollInterval is how often a caught-up shard is polled: it paces the test only
+	// (waiting for idle wakes the shards), and each poll costs CPU.
+	exportPollInterval = 25 * time.Millisecond
+	exportWaitTimeout  = 2 * time.Minute
 	// exportKillEvery: one sequence in this many kills a function process with SIGKILL in
 	// the middle of an invocation.
 	exportKillEvery = 4
@@ -61,18 +68,19 @@ const (
 // exportBatchSizes are the triggers' BatchSize values, sequence n taking n % len.
 var exportBatchSizes = []int{1, 2, 3, 5, fclocal.DefaultBatchSize}
 
-// ossFaults are the OSS faults of the test: 20% of the requests that write an object, in
-// equal shares 500s, requests held until the client gives up, and answers lost after the
-// object was written.
-func ossFaults(seed uint64) osslocal.Faults {
-	return osslocal.Faults{Seed: int64(seed), ServerError: 0.07, Timeout: 0.06, LostAnswer: 0.07, Operations: osslocal.WriteOperations}
+// ossFaults are the OSS faults of sequence n of the run with seed: 20% of the requests that
+// write an object, in equal shares 500s, requests held until the client gives up, and
+// answers lost after the object was written.
+func ossFaults(seed uint64, n int) osslocal.Faults {
+	return osslocal.Faults{Seed: int64(seed) ^ int64(n)<<32, ServerError: 0.07, Timeout: 0.06, LostAnswer: 0.07, Operations: osslocal.WriteOperations}
 }
 
 // TestExportReplayRebuildsTheSource is the model-based test of the export (docs/exports.md,
-// "Replaying"): random source operations (the invariant tests' generator) are written to a
-// table whose Stream two local triggers read, each invoking a function running as an
-// `otsetl serve` process: one keeps the result table and exports `rows`, the other, with
-// RESULT_TABLE set empty, exports `changes` alone. Each function fails 10% of its
+// "Replaying"): random source operations under random rules (the invariant tests'
+// generator) are written to a table whose Stream two local triggers read, each invoking a
+// function running as an `otsetl serve` process: one keeps the result table (dead-lettering
+// the rows its rule cannot compute) and exports `rows`, the other, with RESULT_TABLE set
+// empty, exports `changes` alone. Every sequence has its own otslocal and osslocal. Each function fails 10% of its
 // invocations (half answered as failed, half with their answer lost after they ran), OSS
 // fails 20% of the requests that write objects (500s, timeouts, lost answers after the
 // object was written), Tablestore 20% of the function's and the trigger's requests, and one
@@ -87,22 +95,26 @@ func TestExportReplayRebuildsTheSource(t *testing.T) {
 }
 
 // TestExportReplayRebuildsTheSourceInCSVGzip is TestExportReplayRebuildsTheSource with the
-// objects in gzip-compressed CSV, on fewer sequences (the package's tests must end within go
-// test's 10 minutes under the race detector).
+// objects in gzip-compressed CSV.
 func TestExportReplayRebuildsTheSourceInCSVGzip(t *testing.T) {
-	runExportModel(t, export.CSV, export.Gzip, exportCSVSequences)
+	runExportModel(t, export.CSV, export.Gzip, exportSequences)
 }
 
 // exportRun is the state the sequences of one run share.
 type exportRun struct {
 	seed        uint64
 	bin         string
-	ots         *otslocaltest.Server
-	oss         *osslocaltest.Server
 	fileFormat  export.FileFormat
 	compression export.Compression
 	clock       int64 // the first cell timestamp of every sequence, in ms
-	// streamClient is the triggers', counting its failed requests into streamFailures.
+}
+
+// sequenceCloud is the local cloud of one sequence: its otslocal, whose Stream requests
+// meet faults, its osslocal, whose writes meet faults, and the triggers' Tablestore client,
+// counting its failed requests into streamFailures.
+type sequenceCloud struct {
+	ots            *otslocaltest.Server
+	oss            *osslocaltest.Server
 	streamClient   *sdk.TableStoreClient
 	streamFailures atomic.Int64
 }
@@ -111,6 +123,8 @@ type exportRun struct {
 type exportTally struct {
 	sequences, operations, objects, changeLines, rowLines int
 	kills, killsInFlight, unavailable                     int
+	ossFaults                                             osslocal.FaultCounts
+	streamFailures                                        int64
 	invocations                                           invocationOutcomes
 }
 
@@ -120,14 +134,12 @@ func runExportModel(t *testing.T, fileFormat export.FileFormat, compression expo
 	}
 	seed := modeltest.Seed(t)
 	r := &exportRun{seed: seed, bin: buildOtsetl(t), fileFormat: fileFormat, compression: compression, clock: time.Now().UnixMilli()}
-	r.ots = otslocaltest.NewServer(t, otslocal.Options{StreamShards: exportStreamShards, Faults: modeltest.StreamFaults(seed)})
-	r.oss = osslocaltest.NewServer(t, osslocal.Options{Faults: ossFaults(seed)})
-	r.streamClient = modeltest.RetrylessClient(t, r.ots.Endpoint, &r.streamFailures)
 
 	started := time.Now()
-	workers := modeltest.Workers(exportWorkers)
-	tallies := make([]exportTally, workers)
-	modeltest.RunSequences(t, sequences, workers, func(t *testing.T, w, n int) { r.sequence(t, n, &tallies[w]) })
+	tallies := make([]exportTally, exportConcurrency)
+	modeltest.RunSequences(t, sequences, exportConcurrency, func(t *testing.T, w, n int) {
+		t.Run(fmt.Sprintf("sequence%d", n), func(t *testing.T) { r.sequence(t, n, &tallies[w]) }) // its servers stop with it
+	})
 	if t.Failed() {
 		return
 	}
@@ -136,13 +148,13 @@ func runExportModel(t *testing.T, fileFormat export.FileFormat, compression expo
 		total.merge(&tallies[i])
 	}
 	inv := &total.invocations
-	faults := r.oss.Faults()
-	t.Logf("seed %d, %s/%s: %d sequences, %d operations, in %s", seed, fileFormat, compression, total.sequences, total.operations, time.Since(started).Round(time.Millisecond))
+	faults := total.ossFaults
+	t.Logf("seed %d, %s/%s: %d sequences, %d operations, %d at a time, in %s", seed, fileFormat, compression, total.sequences, total.operations, exportConcurrency, time.Since(started).Round(time.Millisecond))
 	t.Logf("replayed %d objects: %d changes lines rebuilt the source tables, %d rows lines the result tables", total.objects, total.changeLines, total.rowLines)
 	t.Logf("invocations: %d, %d failed: %d answered as failed, %d answers lost (%d of them to %d function processes killed, %d in the middle of an invocation, and restarted), %d timed out, %d export failures, %d Tablestore failures",
 		inv.succeeded+inv.failed(), inv.failed(), inv.injected, inv.lost, total.unavailable, total.kills, total.killsInFlight, inv.timedOut, inv.exportFailures, inv.tablestoreFailures)
 	t.Logf("OSS: %d requests of the functions (retries included), %d faults injected: %d 500s, %d timeouts, %d lost answers; Tablestore: %d retried requests of the functions, %d failed Stream API requests",
-		inv.exportRequests, faults.Total(), faults.ServerErrors, faults.Timeouts, faults.LostAnswers, inv.retries, r.streamFailures.Load())
+		inv.exportRequests, faults.Total(), faults.ServerErrors, faults.Timeouts, faults.LostAnswers, inv.retries, total.streamFailures)
 
 	require.Empty(t, inv.unexpected, "invocations failed in ways neither the test nor the faults explain")
 	assert.Equal(t, sequences, total.sequences)
@@ -166,37 +178,49 @@ func (s *exportTally) merge(o *exportTally) {
 	s.kills += o.kills
 	s.killsInFlight += o.killsInFlight
 	s.unavailable += o.unavailable
+	s.ossFaults.ServerErrors += o.ossFaults.ServerErrors
+	s.ossFaults.Timeouts += o.ossFaults.Timeouts
+	s.ossFaults.LostAnswers += o.ossFaults.LostAnswers
+	s.streamFailures += o.streamFailures
 	s.invocations.merge(&o.invocations)
 }
 
-// sequence writes random sequence n to a fresh source table while the two functions export
-// it, then replays the exports and compares.
+// sequence writes random sequence n to the source table of a cloud of its own while the two
+// functions export it, then replays the exports and compares.
 func (r *exportRun) sequence(t *testing.T, n int, tally *exportTally) {
 	seq := modeltest.Generate(r.seed, n, r.clock)
+	cloud := &sequenceCloud{
+		ots: otslocaltest.NewServer(t, otslocal.Options{StreamShards: exportStreamShards, Faults: modeltest.StreamFaults(r.seed ^ uint64(n)<<32)}),
+		oss: osslocaltest.NewServer(t, osslocal.Options{Faults: ossFaults(r.seed, n)}),
+	}
+	cloud.streamClient = modeltest.RetrylessClient(t, cloud.ots.Endpoint, &cloud.streamFailures)
 	for i := range seq.Events { // the triggers cut their own batches
 		seq.Events[i].JSON, seq.Events[i].Redeliver = false, false
 	}
 	rule := seq.Rule.Config
-	if r.fileFormat == export.CSV && len(rule.Columns) == 0 { // every column, as a csv header lists them
-		rule.Columns = []string{modeltest.ColumnLevel, modeltest.ColumnMessage, modeltest.ColumnOther}
+	if r.fileFormat == export.CSV && rule.Columns == "" { // every column, as a csv header lists them
+		rule.Columns = strings.Join([]string{modeltest.ColumnLevel, modeltest.ColumnMessage, modeltest.ColumnOther}, ",")
 	}
-	source, result := fmt.Sprintf("xsrc_%d", n), fmt.Sprintf("xres_%d", n)
-	r.ots.CreateTable(t, otslocaltest.Table{Name: source, MaxVersions: modeltest.SourceMaxVersions, Stream: true})
-	r.ots.CreateTable(t, otslocaltest.Table{Name: result, MaxVersions: modeltest.ResultMaxVersions})
-	client := modeltest.RetrylessClient(t, r.ots.Endpoint, nil)
-	defer modeltest.DeleteTables(t, client, source, result)
+	compiled, err := transform.Compile(rule)
+	require.NoError(t, err)
+	columns := compiled.ResultColumns() // a rows CSV header's
+	source, result, letters := fmt.Sprintf("xsrc_%d", n), fmt.Sprintf("xres_%d", n), fmt.Sprintf("xdl_%d", n)
+	cloud.ots.CreateTable(t, otslocaltest.Table{Name: source, MaxVersions: modeltest.SourceMaxVersions, Stream: true})
+	cloud.ots.CreateTable(t, otslocaltest.Table{Name: result, MaxVersions: modeltest.ResultMaxVersions})
+	modeltest.CreateDeadLetterTable(t, cloud.ots, letters)
+	client := modeltest.RetrylessClient(t, cloud.ots.Endpoint, nil)
 
 	common := map[string]string{
-		handler.EnvInstance: otslocaltest.Instance, handler.EnvEndpoint: r.ots.Endpoint, handler.EnvSourceTable: source,
-		handler.EnvFilter: rule.Filter, handler.EnvColumns: strings.Join(rule.Columns, ","),
-		handler.EnvOSSEndpoint: r.oss.Endpoint, handler.EnvRegion: osslocaltest.Region,
+		handler.EnvInstance: otslocaltest.Instance, handler.EnvEndpoint: cloud.ots.Endpoint, handler.EnvSourceTable: source,
+		handler.EnvFilter: rule.Filter, handler.EnvColumns: rule.Columns,
+		handler.EnvOSSEndpoint: cloud.oss.Endpoint, handler.EnvRegion: osslocaltest.Region,
 		handler.EnvExportFileFormat: string(r.fileFormat), handler.EnvExportCompression: string(r.compression),
 	}
 	prefix := fmt.Sprintf("seq-%d/", n)
 	random := rand.New(rand.NewPCG(r.seed, uint64(n)|1<<62))
 	kill := n%exportKillEvery == exportKillEvery-1
 	functions := []*exportFunction{
-		r.startFunction(t, n, "rows", prefix+"rows/", source, with(common, handler.EnvResultTable, result, handler.EnvExportFormat, string(export.Rows)), kill && random.IntN(2) == 0, tally),
+		r.startFunction(t, n, "rows", prefix+"rows/", source, with(common, handler.EnvResultTable, result, handler.EnvDeadLetterTable, letters, handler.EnvExportFormat, string(export.Rows)), kill && random.IntN(2) == 0, tally),
 		r.startFunction(t, n, "changes", prefix+"changes/", source, with(common, handler.EnvResultTable, "", handler.EnvExportFormat, string(export.Changes)), false, tally),
 	}
 	if kill && functions[0].killAt == 0 {
@@ -204,7 +228,7 @@ func (r *exportRun) sequence(t *testing.T, n int, tally *exportTally) {
 	}
 	batchSize := exportBatchSizes[n%len(exportBatchSizes)]
 	for _, fn := range functions {
-		fn.startTrigger(t, r, source, batchSize)
+		fn.startTrigger(t, cloud, source, batchSize)
 	}
 
 	model := modeltest.NewSourceModel()
@@ -228,7 +252,7 @@ func (r *exportRun) sequence(t *testing.T, n int, tally *exportTally) {
 	seq.RequireEqualRows(t, modeltest.RenderImages(model.View(seq.Rule)), modeltest.RenderImages(modeltest.LatestImages(resultRows)), doing+": the result table differs from the view of the model")
 
 	replayed := modeltest.NewSourceModel()
-	changes := functions[1].objects(t, r, seq)
+	changes := functions[1].objects(t, cloud, seq)
 	for _, data := range changes {
 		lines, err := modeltest.ParseChanges(data, r.fileFormat, otslocaltest.IDKey)
 		seq.RequireNoError(t, err, doing+": reading a changes object")
@@ -241,9 +265,9 @@ func (r *exportRun) sequence(t *testing.T, n int, tally *exportTally) {
 		doing+": the changes objects, applied in order to an empty table, differ from the source table (expected: source, actual: replay)")
 
 	images := map[int64]modeltest.Image{}
-	rows := functions[0].objects(t, r, seq)
+	rows := functions[0].objects(t, cloud, seq)
 	for _, data := range rows {
-		lines, err := modeltest.ParseRows(data, r.fileFormat, otslocaltest.IDKey, rule.Columns)
+		lines, err := modeltest.ParseRows(data, r.fileFormat, otslocaltest.IDKey, columns)
 		seq.RequireNoError(t, err, doing+": reading a rows object")
 		for _, l := range lines {
 			modeltest.ApplyRow(images, l)
@@ -255,6 +279,11 @@ func (r *exportRun) sequence(t *testing.T, n int, tally *exportTally) {
 
 	tally.sequences++
 	tally.operations += len(seq.Records)
+	faults := cloud.oss.Faults()
+	tally.ossFaults.ServerErrors += faults.ServerErrors
+	tally.ossFaults.Timeouts += faults.Timeouts
+	tally.ossFaults.LostAnswers += faults.LostAnswers
+	tally.streamFailures += cloud.streamFailures.Load()
 	tally.objects += len(changes) + len(rows)
 	for _, fn := range functions {
 		if fn.killAt > 0 {
@@ -376,9 +405,9 @@ func (fn *exportFunction) kill(delay time.Duration) {
 }
 
 // startTrigger runs the function's trigger of table's Stream.
-func (fn *exportFunction) startTrigger(t *testing.T, r *exportRun, table string, batchSize int) {
+func (fn *exportFunction) startTrigger(t *testing.T, cloud *sequenceCloud, table string, batchSize int) {
 	fn.trigger, fn.stopTrigger = modeltest.StartTrigger(t, fclocal.Config{
-		Client:            r.streamClient,
+		Client:            cloud.streamClient,
 		Table:             table,
 		FunctionURL:       fn.front.URL,
 		Credentials:       otslocaltest.Credentials,
@@ -441,13 +470,13 @@ func (fn *exportFunction) count(rep fclocal.InvocationReport) {
 
 // objects lists the function's objects, checks that they are exactly the objects of the
 // batches it accepted, one each, and returns their lines (gunzipped), in name order.
-func (fn *exportFunction) objects(t *testing.T, r *exportRun, seq *modeltest.Sequence) [][]byte {
+func (fn *exportFunction) objects(t *testing.T, cloud *sequenceCloud, seq *modeltest.Sequence) [][]byte {
 	t.Helper()
 	var names []string
 	var lines [][]byte
-	for _, o := range r.oss.List(t, osslocaltest.Bucket, fn.prefix) {
+	for _, o := range cloud.oss.List(t, osslocaltest.Bucket, fn.prefix) {
 		names = append(names, o.Key)
-		data, err := modeltest.ReadObject(o.Key, r.oss.Get(t, osslocaltest.Bucket, o.Key))
+		data, err := modeltest.ReadObject(o.Key, cloud.oss.Get(t, osslocaltest.Bucket, o.Key))
 		seq.RequireNoError(t, err, "reading "+o.Key)
 		lines = append(lines, data)
 	}
@@ -509,8 +538,8 @@ func freePort(t *testing.T) string {
 }
 
 // restartDelay is how soon a function process that exited is started again, as FC starts a
-// new instance.
-const restartDelay = 200 * time.Millisecond
+// new instance; it paces the test only.
+const restartDelay = 20 * time.Millisecond
 
 // process is a function process (`otsetl serve`) kept running: one that exits is started
 // again on the same address.
