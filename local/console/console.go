@@ -115,13 +115,15 @@ type Console struct {
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	logger   *slog.Logger
-	// rowReads holds a token for each page of rows or whole value being read (readSlot).
+	// rowReads holds a token for each heavy read running: a page of rows, a whole value, an
+	// export's listing or object (readSlot).
 	rowReads chan struct{}
 }
 
 // Reads of rows at a time.
 const (
-	// maxRowReads is how many pages of rows and whole values are read at once; more wait.
+	// maxRowReads is how many heavy reads run at once (pages of rows, whole values, the
+	// exports' listings and objects); more wait.
 	maxRowReads = 2
 	// rowReadWait is how long a read waits for its turn before it is answered 503.
 	rowReadWait = 10 * time.Second
@@ -231,8 +233,8 @@ func (c *Console) checkSameOrigin(r *http.Request) error {
 	return nil
 }
 
-// readSlot waits for a turn to read a page of rows or a whole value (at most maxRowReads
-// at once) and returns the function that ends it. A request that waits rowReadWait in vain
+// readSlot waits for a turn to run a heavy read, a page of rows, a whole value, an export's
+// listing or object (at most maxRowReads at once), and returns the function that ends it. A request that waits rowReadWait in vain
 // is answered 503 with Retry-After; one whose client went away is not answered. ok is false
 // in both cases.
 func (c *Console) readSlot(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
@@ -246,7 +248,7 @@ func (c *Console) readSlot(w http.ResponseWriter, r *http.Request) (release func
 	case <-wait.C:
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": fmt.Sprintf(
-			"The console is busy: %d reads of rows are running and this one waited %s for its turn. Try again.", maxRowReads, rowReadWait)})
+			"The console is busy: %d reads of rows or exports are running and this one waited %s for its turn. Try again.", maxRowReads, rowReadWait)})
 		return nil, false
 	}
 }

@@ -749,7 +749,8 @@ func TestAWholeValueOnDemand(t *testing.T) {
 // wait their turn, and a request that goes away while it waits takes none.
 func TestRowReadsAreBoundedInNumber(t *testing.T) {
 	s := newSite(t, nil)
-	counter := &slowGetRange{target: s.srv.Endpoint, release: make(chan struct{})}
+	counter := &heldRequests{target: s.srv.Endpoint, release: make(chan struct{}),
+		hold: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/GetRange") }}
 	proxy := httptest.NewServer(counter)
 	t.Cleanup(proxy.Close)
 	c, err := console.New(console.Config{Client: otslocaltest.Client(proxy.URL), Logger: slog.New(slog.DiscardHandler)})
@@ -779,16 +780,17 @@ func TestRowReadsAreBoundedInNumber(t *testing.T) {
 	assert.Equal(t, int64(2), counter.most.Load(), "never more than two at once")
 }
 
-// slowGetRange is a proxy to an otslocal that holds every GetRange until release is
+// heldRequests is a proxy to target that holds every request hold picks until release is
 // closed, counting those in flight.
-type slowGetRange struct {
+type heldRequests struct {
 	target         string
+	hold           func(*http.Request) bool
 	release        chan struct{}
 	inFlight, most atomic.Int64
 }
 
-func (p *slowGetRange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasSuffix(r.URL.Path, "/GetRange") {
+func (p *heldRequests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.hold(r) {
 		n := p.inFlight.Add(1)
 		for m := p.most.Load(); n > m && !p.most.CompareAndSwap(m, n); m = p.most.Load() {
 		}

@@ -25,10 +25,13 @@ type Exports struct {
 	Dir string
 }
 
-// Bounds of what the exports' endpoints read, whatever the objects hold.
+// Bounds of what the exports' endpoints read, whatever the objects hold. Both endpoints are
+// heavy reads, which take a turn of readSlot as pages of rows do.
 const (
 	// maxListedObjects is how many objects /api/exports lists: the latest by name (the
-	// first record's time).
+	// first record's time). The listing keeps no more than twice as many while it pages
+	// through the prefix, so that its memory is bounded whatever the prefix holds (at most
+	// 2,000 names of at most 1,023 bytes).
 	maxListedObjects = 1000
 	// maxHeadLines is how many of an object's first lines /api/exports/object returns.
 	maxHeadLines = 20
@@ -58,14 +61,21 @@ func (c *Console) exportsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // exportsJSON serves the objects under the export's prefix, newest first (names begin with
-// the first record's time), at most maxListedObjects.
+// the first record's time), at most maxListedObjects, and how many there are in all.
 func (c *Console) exportsJSON(w http.ResponseWriter, r *http.Request) {
 	x := c.cfg.Exports
 	if x == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": noExports})
 		return
 	}
-	var objects []exportObject
+	release, ok := c.readSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
+	// ListObjectsV2 lists in ascending order of name: the newest are the last ones listed.
+	objects := make([]exportObject, 0, 2*maxListedObjects)
+	total := 0
 	pages := x.Client.NewListObjectsV2Paginator(&oss.ListObjectsV2Request{Bucket: oss.Ptr(x.Bucket), Prefix: oss.Ptr(x.Prefix)})
 	for pages.HasNext() {
 		page, err := pages.NextPage(r.Context())
@@ -74,15 +84,15 @@ func (c *Console) exportsJSON(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, o := range page.Contents {
+			if len(objects) == cap(objects) { // keep the newest maxListedObjects so far
+				objects = append(objects[:0], objects[len(objects)-maxListedObjects:]...)
+			}
 			objects = append(objects, exportObject{Key: oss.ToString(o.Key), Size: o.Size, LastModified: oss.ToTime(o.LastModified)})
+			total++
 		}
 	}
 	slices.SortFunc(objects, func(a, b exportObject) int { return strings.Compare(b.Key, a.Key) })
-	total := len(objects)
-	objects = objects[:min(total, maxListedObjects)]
-	if objects == nil {
-		objects = []exportObject{}
-	}
+	objects = objects[:min(len(objects), maxListedObjects)]
 	writeJSON(w, http.StatusOK, map[string]any{"bucket": x.Bucket, "prefix": x.Prefix, "dir": x.Dir, "objects": objects, "total": total})
 }
 
@@ -100,6 +110,11 @@ func (c *Console) exportObjectJSON(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("key %q is not an object under the export's prefix %q", key, x.Prefix)})
 		return
 	}
+	release, ok := c.readSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	res, err := x.Client.GetObject(r.Context(), &oss.GetObjectRequest{
 		Bucket: oss.Ptr(x.Bucket), Key: oss.Ptr(key), Range: oss.Ptr(fmt.Sprintf("bytes=0-%d", maxHeadStoredBytes-1)),
 	})

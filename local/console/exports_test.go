@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	aliyunoss "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"github.com/stretchr/testify/assert"
@@ -96,6 +98,85 @@ func TestExportsListsTheObjectsAndTheirFirstLines(t *testing.T) {
 
 	assert.Contains(t, s.get(t, "/api/exports/object?key=elsewhere/secret", http.StatusBadRequest), "is not an object under the export's prefix")
 	assert.Contains(t, s.get(t, "/api/exports/object?key=exports/absent", http.StatusNotFound), "NoSuchKey")
+}
+
+// TestExportsReadsAreBounded: the exports' listing and objects are heavy reads, run two at a
+// time with the rows' reads; and like every /api/ read, another site's is refused.
+func TestExportsReadsAreBounded(t *testing.T) {
+	s, oss := exportsSite(t)
+	putObject(t, oss, "exports/t/dt=2026-01-01/hh=00/0000000000000001-a.jsonl", []byte(`{"pk":{"id":1},"op":"DR"}`+"\n"))
+	for _, path := range []string{"/api/exports", "/api/exports/object?key=exports/t/dt%3D2026-01-01/hh%3D00/0000000000000001-a.jsonl"} {
+		req, err := http.NewRequest(http.MethodGet, s.web.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, path)
+	}
+
+	held := &heldRequests{target: oss.Endpoint, release: make(chan struct{}), hold: func(r *http.Request) bool { return r.Method == http.MethodGet }}
+	proxy := httptest.NewServer(held)
+	t.Cleanup(proxy.Close)
+	c, err := console.New(console.Config{Client: s.srv.SDK, Instance: otslocaltest.Instance, Logger: slog.New(slog.DiscardHandler),
+		Exports: &console.Exports{Client: osslocaltest.Client(proxy.URL), Bucket: osslocaltest.Bucket, Prefix: "exports/"}})
+	require.NoError(t, err)
+	web := httptest.NewServer(c)
+	t.Cleanup(web.Close)
+	answers := make(chan int, 8)
+	for i := range 8 {
+		path := "/api/exports"
+		if i%2 == 1 {
+			path = "/api/exports/object?key=exports/t/dt%3D2026-01-01/hh%3D00/0000000000000001-a.jsonl"
+		}
+		go func() {
+			resp, err := http.Get(web.URL + path)
+			if err != nil {
+				answers <- 0
+				return
+			}
+			resp.Body.Close()
+			answers <- resp.StatusCode
+		}()
+	}
+	require.Eventually(t, func() bool { return held.inFlight.Load() == 2 }, waitTimeout, time.Millisecond, "two reads start")
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, int64(2), held.inFlight.Load(), "and no more while they run")
+	close(held.release)
+	for range 8 {
+		assert.Equal(t, http.StatusOK, <-answers)
+	}
+	assert.Equal(t, int64(2), held.most.Load(), "never more than two at once")
+}
+
+// TestExportsListTheNewestObjects: a prefix of more objects than the listing keeps while it
+// pages (twice the 1,000 it shows) gives the newest by name, and their number in all.
+func TestExportsListTheNewestObjects(t *testing.T) {
+	s, oss := exportsSite(t)
+	const objects = 2345
+	keys := make(chan int)
+	var puts sync.WaitGroup
+	for range 8 {
+		puts.Go(func() {
+			for i := range keys {
+				putObject(t, oss, fmt.Sprintf("exports/t/dt=2026-01-01/hh=00/%016d-a.jsonl", i), []byte("{}\n"))
+			}
+		})
+	}
+	for i := range objects {
+		keys <- i
+	}
+	close(keys)
+	puts.Wait()
+	var list struct {
+		Total   int
+		Objects []struct{ Key string }
+	}
+	s.getJSON(t, "/api/exports", http.StatusOK, &list)
+	assert.Equal(t, objects, list.Total)
+	require.Len(t, list.Objects, 1000)
+	assert.Equal(t, fmt.Sprintf("exports/t/dt=2026-01-01/hh=00/%016d-a.jsonl", objects-1), list.Objects[0].Key, "the newest first")
+	assert.Equal(t, fmt.Sprintf("exports/t/dt=2026-01-01/hh=00/%016d-a.jsonl", objects-1000), list.Objects[999].Key, "down to the 1000th newest")
 }
 
 // TestNoExportsNoPage: a console of a function that exports nothing has no Exports link,
