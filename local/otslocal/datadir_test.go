@@ -1,6 +1,8 @@
 package otslocal_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -259,18 +261,32 @@ func TestDataDirRefusesADirectoryOfOtherFiles(t *testing.T) {
 	assert.Len(t, entries, 1, "nothing is written into it")
 }
 
-// dataDirFiles lists the files of a data directory by name, with their sizes.
-func dataDirFiles(t *testing.T, dir string) map[string]int64 {
+// dataDirFiles lists the files of a data directory by name, with the bytes they use: a
+// log's up to the zeros written ahead of its frames.
+func dataDirFiles(t *testing.T, dir string) map[string]int {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	files := map[string]int64{}
+	files := map[string]int{}
 	for _, e := range entries {
-		info, err := e.Info()
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		require.NoError(t, err)
-		files[e.Name()] = info.Size()
+		files[e.Name()] = len(data)
+		if strings.HasPrefix(e.Name(), "wal-") {
+			files[e.Name()] = framesEnd(data)
+		}
 	}
 	return files
+}
+
+// framesEnd is where a log's frames end, each a 4-byte little-endian length, a 4-byte
+// checksum and the payload: at the first length 0.
+func framesEnd(log []byte) int {
+	end := 0
+	for end+8 <= len(log) && binary.LittleEndian.Uint32(log[end:]) != 0 {
+		end += 8 + int(binary.LittleEndian.Uint32(log[end:]))
+	}
+	return end
 }
 
 // newestLog is the path of the data directory's newest log.
@@ -308,8 +324,7 @@ func TestDataDirCompactsItsLogIntoASnapshot(t *testing.T) {
 	srv.Close()
 
 	files := dataDirFiles(t, dir)
-	var snapshots, logs int
-	var total int64
+	var snapshots, logs, total int
 	for name, size := range files {
 		total += size
 		switch {
@@ -321,15 +336,15 @@ func TestDataDirCompactsItsLogIntoASnapshot(t *testing.T) {
 	}
 	assert.Equal(t, 1, snapshots, "the newest snapshot replaces the older ones: %v", files)
 	assert.LessOrEqual(t, logs, 2, "the logs a snapshot holds are removed: %v", files)
-	assert.Less(t, total, int64(200<<10), "800 rewrites of 60-byte values in 20 rows (and 400 Stream records) leave far less than they wrote: %v", files)
+	assert.Less(t, total, 200<<10, "800 rewrites of 60-byte values in 20 rows (and 400 Stream records) leave far less than they wrote: %v", files)
 
 	srv = startDataDirServer(t, dir)
 	assert.Equal(t, before, [2]string{instanceDump(t, instanceClient(srv, "alpha"), streamIDs...), instanceDump(t, instanceClient(srv, "beta"))})
 }
 
-// TestDataDirCutsOffAWriteACrashLeftIncomplete appends what a write cut short by a crash
-// leaves to the newest log, a part of a frame header, then a frame shorter than it says:
-// the server starts with every whole write and writes after them. A damaged frame
+// TestDataDirCutsOffAWriteACrashLeftIncomplete writes what a write cut short by a crash
+// leaves after the last frame of the newest log, a part of a frame header, then a frame
+// shorter than it says: the server starts with every whole write and writes after them. A damaged frame
 // followed by whole ones is not a crash's doing: the server refuses to start.
 func TestDataDirCutsOffAWriteACrashLeftIncomplete(t *testing.T) {
 	dir := t.TempDir()
@@ -341,9 +356,11 @@ func TestDataDirCutsOffAWriteACrashLeftIncomplete(t *testing.T) {
 
 	for i, torn := range [][]byte{{0x20, 0x00, 0x00}, {0x20, 0x00, 0x00, 0x00, 1, 2, 3, 4, 9, 9}} {
 		log := newestLog(t, dir)
-		f, err := os.OpenFile(log, os.O_WRONLY|os.O_APPEND, 0)
+		data, err := os.ReadFile(log)
 		require.NoError(t, err)
-		_, err = f.Write(torn)
+		f, err := os.OpenFile(log, os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.WriteAt(torn, int64(framesEnd(data)))
 		require.NoError(t, err)
 		require.NoError(t, f.Close())
 
@@ -363,8 +380,18 @@ func TestDataDirCutsOffAWriteACrashLeftIncomplete(t *testing.T) {
 	log := newestLog(t, dir)
 	data, err := os.ReadFile(log)
 	require.NoError(t, err)
-	data[10] ^= 0xFF // inside the first frame, which whole frames follow
-	require.NoError(t, os.WriteFile(log, data, 0o644))
-	_, err = otslocal.NewServer("127.0.0.1:0", otslocal.Options{DataDir: dir})
-	require.ErrorContains(t, err, filepath.Base(log)+": damaged at byte 0")
+	for _, damage := range []struct {
+		name string
+		do   func([]byte)
+		want string
+	}{
+		{"a byte of the first frame", func(b []byte) { b[10] ^= 0xFF }, "damaged at byte 0"},
+		{"the first frame's header zeroed", func(b []byte) { clear(b[:8]) }, "damaged at byte 0: frames after zeros"},
+	} {
+		damaged := bytes.Clone(data)
+		damage.do(damaged)
+		require.NoError(t, os.WriteFile(log, damaged, 0o644))
+		_, err = otslocal.NewServer("127.0.0.1:0", otslocal.Options{DataDir: dir})
+		require.ErrorContains(t, err, filepath.Base(log)+": "+damage.want, damage.name)
+	}
 }

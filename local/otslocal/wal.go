@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -35,6 +34,11 @@ import (
 //	snapshot-<generation>.tmp  a snapshot being written, removed when a compaction is cut short
 //	wal-<generation>           operations, appended by the writes, each write one frame
 //
+// A log is written ahead with zeros, logChunkBytes at a time, and the frames overwrite them:
+// a write then changes no file metadata, and its sync (fdatasync) is one flush of the data,
+// not a commit of the file system's journal, which every other process's file operations
+// lengthen. A frame of length 0 ends a log.
+//
 // The state is the newest snapshot, then every log of its generation or later, in order.
 // A write that was cut short by a crash leaves a last frame that is incomplete or fails its
 // checksum; it was never acknowledged, and opening cuts it off. A damaged frame anywhere
@@ -43,9 +47,10 @@ type walStore struct {
 	path string
 	lock *flock.Flock
 
-	log         *os.File // the current log, appended to
+	log         *os.File // the current log, written at logBytes
 	generation  uint64   // the current log's
-	logBytes    int64
+	logBytes    int64    // the whole frames of the log; zeros follow, up to logSize
+	logSize     int64
 	snapshotGen uint64 // the newest snapshot's generation; 0: none
 	snapshotLen int64
 	compactAt   atomic.Int64 // a log larger than this and the snapshot wants a snapshot
@@ -70,6 +75,8 @@ const (
 	walSnapPrefix   = "snapshot-"
 	walTempSuffix   = ".tmp"
 	compactLogBytes = 64 << 20
+	// logChunkBytes of zeros are written ahead of the frames of a log at a time.
+	logChunkBytes = 4 << 20
 	// snapshotFrameBytes is about the payload of each frame of a snapshot.
 	snapshotFrameBytes = 1 << 20
 )
@@ -185,16 +192,20 @@ func (w *walStore) open(snapshots, logs []uint64, temps []string, visit func(key
 	entries := newEntryTree()
 	if w.snapshotGen > 0 {
 		name := walFile(walSnapPrefix, w.snapshotGen)
-		size, err := replayFile(filepath.Join(w.path, name), entries, false)
+		replayed, err := replayFile(filepath.Join(w.path, name), entries, snapshotFile)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		w.snapshotLen = size
+		w.snapshotLen = replayed.whole
 	}
 	for i, gen := range logs {
 		name := walFile(walLogPrefix, gen)
 		last := i == len(logs)-1
-		size, err := replayFile(filepath.Join(w.path, name), entries, last)
+		kind := logFile
+		if last {
+			kind = newestLogFile
+		}
+		replayed, err := replayFile(filepath.Join(w.path, name), entries, kind)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -202,15 +213,17 @@ func (w *walStore) open(snapshots, logs []uint64, temps []string, visit func(key
 			if w.log, err = os.OpenFile(filepath.Join(w.path, name), os.O_WRONLY, 0); err != nil {
 				return err
 			}
-			// Cut off a write a crash left incomplete; the next writes go after the last
-			// whole one.
-			if err := w.log.Truncate(size); err != nil {
-				return err
+			// Zero what a crash left of a write it cut short: the next writes go after the
+			// last whole frame.
+			if replayed.torn > 0 {
+				if _, err := w.log.WriteAt(make([]byte, replayed.torn), replayed.whole); err != nil {
+					return err
+				}
+				if err := fdatasync(w.log); err != nil {
+					return err
+				}
 			}
-			if _, err := w.log.Seek(size, io.SeekStart); err != nil {
-				return err
-			}
-			w.generation, w.logBytes = gen, size
+			w.generation, w.logBytes, w.logSize = gen, replayed.whole, replayed.size
 		}
 	}
 	if w.log == nil {
@@ -255,7 +268,7 @@ func (w *walStore) newLog(gen uint64) error {
 	if w.log != nil {
 		_ = w.log.Close() // synced by the write that appended to it last
 	}
-	w.log, w.generation, w.logBytes = f, gen, 0
+	w.log, w.generation, w.logBytes, w.logSize = f, gen, 0, 0
 	return nil
 }
 
@@ -266,13 +279,20 @@ func (w *walStore) write(ops []dataOp) error {
 		return err
 	}
 	w.frame = appendFrame(w.frame[:0], ops)
-	if _, err := w.log.Write(w.frame); err != nil {
+	frame := int64(len(w.frame))
+	if w.logBytes+frame > w.logSize {
+		// The zeros ahead of the frames run out: write the next chunk with the frame.
+		chunk := max(logChunkBytes, frame)
+		w.frame = append(w.frame, make([]byte, chunk)...)
+		w.logSize = w.logBytes + frame + chunk
+	}
+	if _, err := w.log.WriteAt(w.frame, w.logBytes); err != nil {
 		return err
 	}
-	if err := w.log.Sync(); err != nil {
+	if err := fdatasync(w.log); err != nil {
 		return err
 	}
-	w.logBytes += int64(len(w.frame))
+	w.logBytes += frame
 	return nil
 }
 
@@ -451,35 +471,62 @@ func appendBytes(buf, b []byte) []byte {
 // it.
 var errDamaged = errors.New("damaged")
 
-// replayFile applies the frames of the file to entries and returns the size of the whole
-// frames. tornTail tolerates a last frame that is incomplete or fails its checksum (a
-// write a crash cut short): the size stops before it.
-func replayFile(path string, entries *btree.BTreeG[entry], tornTail bool) (int64, error) {
+// replayed is what replayFile found in a file: the bytes of its whole frames, the bytes
+// of a last frame a crash cut short after them (tornTail only), and the file's size.
+type replayed struct {
+	whole, torn, size int64
+}
+
+// walFileKind says how replayFile reads a file.
+type walFileKind int
+
+const (
+	snapshotFile  walFileKind = iota // frames to its end
+	logFile                          // frames, then zeros
+	newestLogFile                    // frames, perhaps one a crash cut short, then zeros
+)
+
+// replayFile applies the frames of the file to entries. A log's frames end at a frame of
+// length 0, where its zeros begin. The newest log may hold a last frame that is incomplete
+// or fails its checksum, with nothing but zeros after it: a write a crash cut short.
+func replayFile(path string, entries *btree.BTreeG[entry], kind walFileKind) (replayed, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, err
+		return replayed{}, err
 	}
-	var offset int64
+	r := replayed{size: int64(len(data))}
 	for rest := data; len(rest) > 0; {
-		whole := len(rest) >= 8 && uint64(binary.LittleEndian.Uint32(rest)) <= uint64(len(rest)-8)
+		var length uint64
+		if len(rest) >= 8 {
+			length = uint64(binary.LittleEndian.Uint32(rest))
+			if kind != snapshotFile && length == 0 && binary.LittleEndian.Uint32(rest[4:]) == 0 {
+				if !onlyZeros(rest) {
+					return replayed{}, fmt.Errorf("%w at byte %d: frames after zeros", errDamaged, r.whole)
+				}
+				break
+			}
+		}
+		whole := len(rest) >= 8 && length <= uint64(len(rest)-8)
 		var payload []byte
 		if whole {
-			payload = rest[8 : 8+binary.LittleEndian.Uint32(rest)]
+			payload = rest[8 : 8+length]
 			whole = crc32.Checksum(payload, castagnoli) == binary.LittleEndian.Uint32(rest[4:])
 		}
 		if !whole {
-			if tornTail && (len(rest) < 8 || 8+int(binary.LittleEndian.Uint32(rest)) >= len(rest)) {
-				return offset, nil
+			end := min(uint64(len(rest)), 8+length)
+			if kind == newestLogFile && onlyZeros(rest[end:]) {
+				r.torn = int64(end)
+				return r, nil
 			}
-			return 0, fmt.Errorf("%w at byte %d", errDamaged, offset)
+			return replayed{}, fmt.Errorf("%w at byte %d", errDamaged, r.whole)
 		}
 		if err := applyOps(payload, entries); err != nil {
-			return 0, fmt.Errorf("%w at byte %d: %v", errDamaged, offset, err)
+			return replayed{}, fmt.Errorf("%w at byte %d: %v", errDamaged, r.whole, err)
 		}
 		rest = rest[8+len(payload):]
-		offset += int64(8 + len(payload))
+		r.whole += int64(8 + len(payload))
 	}
-	return offset, nil
+	return r, nil
 }
 
 // applyOps applies a frame's payload to entries.
