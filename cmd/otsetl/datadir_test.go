@@ -315,20 +315,30 @@ func runOtslocalToExit(t *testing.T, bin string, args ...string) (int, string) {
 }
 
 // TestOtslocalSaysWhereItKeepsItsTables checks the line otslocal prints at start, with and
-// without --data-dir, and that a directory of other files is refused.
+// without --data-dir and --sync-writes, and that a directory of other files, and
+// --sync-writes without a directory, are refused.
 func TestOtslocalSaysWhereItKeepsItsTables(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tables")
 	out, stop := startOtslocalCommand(t, noEnv, "--listen", freePort(t), "--data-dir", dir)
 	assert.Contains(t, out.String(), "otslocal: tables kept in "+dir+"\n")
 	stop()
 
+	synced := filepath.Join(t.TempDir(), "tables")
+	out, stop = startOtslocalCommand(t, noEnv, "--listen", freePort(t), "--data-dir", synced, "--sync-writes")
+	assert.Contains(t, out.String(), "otslocal: tables kept in "+synced+", every write synced to the disk\n")
+	stop()
+
 	out, stop = startOtslocalCommand(t, noEnv, "--listen", freePort(t))
 	assert.Contains(t, out.String(), inMemory)
 	stop()
 
+	code, _, stderr := runCLI(t, noEnv, "otslocal", "--listen", freePort(t), "--sync-writes")
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "--sync-writes goes with --data-dir")
+
 	notes := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(notes, "notes.txt"), []byte("mine"), 0o600))
-	code, _, stderr := runCLI(t, noEnv, "otslocal", "--listen", freePort(t), "--data-dir", notes)
+	code, _, stderr = runCLI(t, noEnv, "otslocal", "--listen", freePort(t), "--data-dir", notes)
 	assert.Equal(t, 2, code, stderr)
 	assert.Contains(t, stderr, "otslocal: data directory "+notes+": it holds files that are not otslocal's")
 }

@@ -36,7 +36,7 @@ type localFlags struct {
 	endpoint     string
 	instance     string
 	listen       string
-	dataDir      string
+	dataDir      dataDirFlags
 	streamShards int
 	primaryKey   string
 	latency      time.Duration
@@ -101,7 +101,7 @@ any key works with the embedded otslocal).`,
 	f.StringVar(&flags.endpoint, "endpoint", "", "a Tablestore endpoint to use instead of the embedded otslocal, e.g. https://myinstance.cn-hangzhou.ots.aliyuncs.com")
 	f.StringVar(&flags.instance, "instance", "", "the instance name (default: the one in the trigger's sourceArn, or \""+localInstance+"\" with the embedded otslocal)")
 	f.StringVar(&flags.listen, "listen", defaultOtslocalAddress, "address of the embedded otslocal")
-	f.StringVar(&flags.dataDir, "data-dir", "", "for the embedded otslocal: "+dataDirUsage)
+	flags.dataDir.register(cmd, "for the embedded otslocal: ")
 	f.IntVar(&flags.streamShards, "stream-shards", 1, "shards of each table's Stream in the embedded otslocal")
 	f.StringVar(&flags.primaryKey, "primary-key", "id:integer", "primary key of the tables local creates, as name:type,... (types integer, string, binary)")
 	f.DurationVar(&flags.latency, "latency", 0, "latency the embedded otslocal adds to every request, e.g. 2ms")
@@ -133,10 +133,10 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 	if flags.streamShards < 1 {
 		return nil, fmt.Errorf("--stream-shards %d: want at least 1", flags.streamShards)
 	}
-	if flags.endpoint != "" && flags.dataDir != "" {
+	if flags.endpoint != "" && flags.dataDir.dir != "" {
 		return nil, fmt.Errorf("--data-dir is for the embedded otslocal; with --endpoint %s the tables are that Tablestore's", flags.endpoint)
 	}
-	if flags.dataDir, err = absoluteDataDir(flags.dataDir); err != nil {
+	if err := flags.dataDir.check(); err != nil {
 		return nil, err
 	}
 	if err := flags.console.check(); err != nil {
@@ -197,7 +197,8 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 			StreamShards: s.flags.streamShards,
 			Faults:       otslocal.Faults{Latency: s.flags.latency},
 			AllowAnyHost: s.flags.allowAnyHost,
-			DataDir:      s.flags.dataDir,
+			DataDir:      s.flags.dataDir.dir,
+			SyncWrites:   s.flags.dataDir.sync,
 		})
 		if err != nil {
 			return dataDirError(err)
@@ -205,7 +206,7 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		defer srv.Close()
 		cfg.Endpoint = srv.Endpoint
 		fmt.Fprintf(out, "otsetl local: embedded otslocal at %s, instance %s, %d Stream shard(s)\n", srv.Endpoint, cfg.Instance, s.flags.streamShards)
-		fmt.Fprintf(out, "otsetl local: %s\n", tablesKept(s.flags.dataDir))
+		fmt.Fprintf(out, "otsetl local: %s\n", s.flags.dataDir.tablesKept())
 	} else {
 		fmt.Fprintf(out, "otsetl local: Tablestore at %s, instance %s\n", tablestore.RedactEndpoint(cfg.Endpoint), cfg.Instance)
 	}

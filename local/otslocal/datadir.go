@@ -12,8 +12,9 @@ import (
 // of a walStore. Write requests submit their operations in commit order; a request that
 // waits for them to be durable while nobody writes becomes the writer, and writes
 // everything submitted so far as one synced transaction, its own operations and those of
-// the requests that came meanwhile (group commit: concurrent requests share one sync). A
-// request is answered only once its operations are durable (journal.wait).
+// the requests that came meanwhile (group commit: concurrent requests share one write, and
+// one sync with Options.SyncWrites). A request is answered only once its operations are
+// durable (journal.wait): in the kernel's hands, or on the disk with SyncWrites.
 type dataDir struct {
 	path string
 	wal  *walStore
@@ -41,7 +42,7 @@ var ErrDataDirInUse = errors.New("in use by another otslocal (only one server at
 // loads its state into the instances, which are empty, and keeps them there from then on.
 // The directory is locked until close: a second server on it is refused. A directory that
 // holds anything but a data directory is refused too.
-func (in *instances) openDataDir(path string) error {
+func (in *instances) openDataDir(path string, syncWrites bool) error {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return fmt.Errorf("otslocal: data directory: %w", err)
 	}
@@ -50,7 +51,7 @@ func (in *instances) openDataDir(path string) error {
 	in.dir = d // from here on, every store gets a journal
 	formatKey := entryKey(kindFormat)
 	formatSeen := false
-	wal, isNew, err := openWAL(path, func(key, value []byte) error {
+	wal, isNew, err := openWAL(path, syncWrites, func(key, value []byte) error {
 		if !formatSeen && string(key) != string(formatKey) {
 			return ErrNotADataDir
 		}

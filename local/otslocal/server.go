@@ -111,10 +111,14 @@ type Options struct {
 	AllowAnyHost bool
 	// DataDir, when set, is the directory that keeps the server's state: created when it
 	// does not exist, loaded when it holds a state, refused when it holds anything else or
-	// another server has it. Every write is on disk (synced) before it is answered, so
-	// what was answered survives the process being killed. Empty keeps the state in
-	// memory only.
+	// another server has it. Every write is written to it before it is answered, so what
+	// was answered survives the process being killed. Empty keeps the state in memory only.
 	DataDir string
+	// SyncWrites, with DataDir, syncs every write to the disk (fdatasync) before it is
+	// answered, so that what was answered survives a crash of the operating system or a
+	// power loss too, at the cost of a disk sync per request (concurrent requests share
+	// one).
+	SyncWrites bool
 }
 
 // NewServer starts a Tablestore server listening on addr, a TCP host:port
@@ -138,7 +142,7 @@ func newServer(addr string, opts Options, clock func() time.Time) (*Server, erro
 	}
 	in := newInstances(clock, faults, streamShards)
 	if opts.DataDir != "" {
-		if err := in.openDataDir(opts.DataDir); err != nil {
+		if err := in.openDataDir(opts.DataDir, opts.SyncWrites); err != nil {
 			return nil, err
 		}
 	}

@@ -21,8 +21,8 @@ import (
 )
 
 // walStore keeps the entries of a data directory in files: a snapshot, every entry at
-// some point, and write-ahead logs, the operations since, which a write appends and
-// syncs. Opening it replays the snapshot and the logs. Once the log has grown larger than
+// some point, and write-ahead logs, the operations since, which a write appends (and, with
+// sync set, syncs). Opening it replays the snapshot and the logs. Once the log has grown larger than
 // compactLogBytes and the snapshot, the data directory has it start a new log and write,
 // in the background, a snapshot of the state up to it (startSnapshot); the files that
 // snapshot replaces are deleted once it is on disk.
@@ -46,6 +46,10 @@ import (
 type walStore struct {
 	path string
 	lock *flock.Flock
+	// sync makes every write sync the log (fdatasync) before it returns, so that it
+	// survives a crash of the operating system too; without it a write returns once the
+	// kernel has the frame, which survives the process being killed.
+	sync bool
 
 	log         *os.File // the current log, written at logBytes
 	generation  uint64   // the current log's
@@ -103,7 +107,7 @@ func walFile(prefix string, generation uint64) string {
 // with other files but neither a snapshot nor a log is refused with ErrNotADataDir,
 // without anything written into it; one that another walStore has locked, with
 // ErrDataDirInUse.
-func openWAL(path string, visit func(key, value []byte) error) (w *walStore, isNew bool, err error) {
+func openWAL(path string, sync bool, visit func(key, value []byte) error) (w *walStore, isNew bool, err error) {
 	if _, _, _, err := listWAL(path); err != nil {
 		return nil, false, err
 	}
@@ -115,7 +119,7 @@ func openWAL(path string, visit func(key, value []byte) error) (w *walStore, isN
 	if !locked {
 		return nil, false, ErrDataDirInUse
 	}
-	w = &walStore{path: path, lock: lock, stop: make(chan struct{})}
+	w = &walStore{path: path, lock: lock, sync: sync, stop: make(chan struct{})}
 	w.compactAt.Store(compactLogBytes)
 	// Listed again now that no other walStore can change the files.
 	snapshots, logs, temps, err := listWAL(path)
@@ -272,8 +276,8 @@ func (w *walStore) newLog(gen uint64) error {
 	return nil
 }
 
-// write appends the operations to the log as one frame and syncs it. It returns the
-// error of a snapshot that failed in the background since the last write.
+// write appends the operations to the log as one frame, and syncs it when w.sync is set.
+// It returns the error of a snapshot that failed in the background since the last write.
 func (w *walStore) write(ops []dataOp) error {
 	if err := w.snapshotWritten(); err != nil {
 		return err
@@ -289,8 +293,10 @@ func (w *walStore) write(ops []dataOp) error {
 	if _, err := w.log.WriteAt(w.frame, w.logBytes); err != nil {
 		return err
 	}
-	if err := fdatasync(w.log); err != nil {
-		return err
+	if w.sync {
+		if err := fdatasync(w.log); err != nil {
+			return err
+		}
 	}
 	w.logBytes += frame
 	return nil
