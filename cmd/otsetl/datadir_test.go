@@ -39,7 +39,8 @@ func startOtslocalProcess(t *testing.T, bin string, args ...string) *otslocalPro
 	require.NoError(t, p.cmd.Start())
 	go func() { p.exited <- p.cmd.Wait() }()
 	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
-	require.Eventually(t, func() bool { return strings.Contains(p.stdout.String(), "otslocal: Tablestore endpoint") },
+	// The second line of its start, after the endpoint's: where it keeps its tables.
+	require.Eventually(t, func() bool { return strings.Contains(p.stdout.String(), "otslocal: tables ") },
 		30*time.Second, 10*time.Millisecond, "stdout:\n%s\nstderr:\n%s", p.stdout, p.stderr)
 	return p
 }
