@@ -39,6 +39,7 @@ type localFlags struct {
 	endpoint     string
 	instance     string
 	listen       string
+	dataDir      dataDirFlags
 	streamShards int
 	primaryKey   string
 	latency      time.Duration
@@ -77,7 +78,10 @@ func localCommand(env environment) *cobra.Command {
 It reads the function's environment variables and its Tablestore trigger from s.yaml (the one
 fc3 resource with a trigger of triggerType tablestore), then:
 
-  1. starts an embedded otslocal (unless --endpoint is given) and prints its endpoint;
+  1. starts an embedded otslocal (unless --endpoint is given) and prints its endpoint; its
+     tables are in memory, or kept in the directory --data-dir names, so that a restart
+     finds them again (the trigger then reads the Stream's records from the oldest on once
+     more: the function's writes are idempotent);
   2. creates the trigger's source table, with its Stream, and the result table (and the
      dead-letter table if DEAD_LETTER_TABLE is set) when they are absent, with the primary
      key of --primary-key;
@@ -113,6 +117,7 @@ any key works with the embedded otslocal).`,
 	f.StringVar(&flags.endpoint, "endpoint", "", "a Tablestore endpoint to use instead of the embedded otslocal, e.g. https://myinstance.cn-hangzhou.ots.aliyuncs.com")
 	f.StringVar(&flags.instance, "instance", "", "the instance name (default: the one in the trigger's sourceArn, or \""+localInstance+"\" with the embedded otslocal)")
 	f.StringVar(&flags.listen, "listen", defaultOtslocalAddress, "address of the embedded otslocal")
+	flags.dataDir.register(cmd, "for the embedded otslocal: ")
 	f.IntVar(&flags.streamShards, "stream-shards", 1, "shards of each table's Stream in the embedded otslocal")
 	f.StringVar(&flags.primaryKey, "primary-key", "id:integer", "primary key of the tables local creates, as name:type,... (types integer, string, binary)")
 	f.DurationVar(&flags.latency, "latency", 0, "latency the embedded otslocal adds to every request, e.g. 2ms")
@@ -147,6 +152,12 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 	}
 	if flags.streamShards < 1 {
 		return nil, fmt.Errorf("--stream-shards %d: want at least 1", flags.streamShards)
+	}
+	if flags.endpoint != "" && flags.dataDir.dir != "" {
+		return nil, fmt.Errorf("--data-dir is for the embedded otslocal; with --endpoint %s the tables are that Tablestore's", flags.endpoint)
+	}
+	if err := flags.dataDir.check(); err != nil {
+		return nil, err
 	}
 	if err := flags.console.check(); err != nil {
 		return nil, err
@@ -206,13 +217,16 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 			StreamShards: s.flags.streamShards,
 			Faults:       otslocal.Faults{Latency: s.flags.latency},
 			AllowAnyHost: s.flags.allowAnyHost,
+			DataDir:      s.flags.dataDir.dir,
+			SyncWrites:   s.flags.dataDir.sync,
 		})
 		if err != nil {
-			return err
+			return dataDirError(err)
 		}
 		defer srv.Close()
 		cfg.Endpoint = srv.Endpoint
 		fmt.Fprintf(out, "otsetl local: embedded otslocal at %s, instance %s, %d Stream shard(s)\n", srv.Endpoint, cfg.Instance, s.flags.streamShards)
+		fmt.Fprintf(out, "otsetl local: %s\n", s.flags.dataDir.tablesKept())
 	} else {
 		fmt.Fprintf(out, "otsetl local: Tablestore at %s, instance %s\n", aliyun.RedactEndpoint(cfg.Endpoint), cfg.Instance)
 	}

@@ -37,6 +37,8 @@ type localStack struct {
 	instance       string
 	console        string // the web console's URL, http://127.0.0.1:PORT/
 	api            *sdk.TableStoreClient
+	exited         chan error // the process's exit, once
+	killed         bool       // by the test, with SIGKILL
 }
 
 // localOutput matches the line `otsetl local` prints once otslocal runs, consoleOutput the
@@ -58,17 +60,19 @@ func startLocal(t *testing.T, bin string, args ...string) *localStack {
 // credentials.
 func startLocalEnv(t *testing.T, bin string, env []string, args ...string) *localStack {
 	t.Helper()
-	s := &localStack{stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}}
+	s := &localStack{stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
 	s.cmd = exec.Command(bin, append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Env = append(withoutCredentials(os.Environ()), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	require.NoError(t, s.cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait() }()
+	go func() { s.exited <- s.cmd.Wait() }()
 	t.Cleanup(func() {
+		if s.killed {
+			return
+		}
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case err := <-exited:
+		case err := <-s.exited:
 			assert.NoError(t, err, "otsetl local must exit 0 on SIGTERM; stderr:\n%s", s.stderr.String())
 			assert.Contains(t, s.stdout.String(), "otsetl local: stopped")
 			for _, pid := range functionPIDs(s.stdout.String()) {
@@ -101,6 +105,19 @@ func withoutCredentials(env []string) []string {
 		}
 	}
 	return out
+}
+
+// sigkill kills `otsetl local` with SIGKILL and waits until it has died.
+func (s *localStack) sigkill(t *testing.T) {
+	t.Helper()
+	s.killed = true
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGKILL))
+	select {
+	case err := <-s.exited:
+		require.ErrorContains(t, err, "signal: killed")
+	case <-time.After(10 * time.Second):
+		t.Fatal("otsetl local did not die of SIGKILL")
+	}
 }
 
 func (s *localStack) key(id int64) *sdk.PrimaryKey {
@@ -194,6 +211,7 @@ func TestLocalRunsTheDocumentedVerification(t *testing.T) {
 	bin := buildBinary(t)
 	s := startLocal(t, bin, "--stream-shards", "2")
 	assert.Equal(t, http.StatusForbidden, listTablesAs(t, s.endpoint, "evil.example:8900"), "the embedded otslocal serves loopback names only")
+	assert.Contains(t, s.stdout.String(), "otsetl local: tables in memory; they are lost when it stops (--data-dir keeps them)\n")
 
 	for id := int64(1); id <= 8; id++ {
 		s.put(t, id, id%4, fmt.Sprintf("log line %d", id))
@@ -286,6 +304,36 @@ func (s *localStack) requireRows(t *testing.T, table string, rows ...tableio.Row
 	return got
 }
 
+// TestLocalKeepsItsTablesInADataDir runs `otsetl local --data-dir`, writes rows, kills it
+// with SIGKILL and starts it again on the directory: the tables are there with their rows,
+// and the pipeline goes on from them.
+func TestLocalKeepsItsTablesInADataDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the otsetl binary")
+	}
+	bin := buildBinary(t)
+	dir := filepath.Join(t.TempDir(), "tables")
+	s := startLocal(t, bin, "--data-dir", dir)
+	assert.Contains(t, s.stdout.String(), "otsetl local: tables kept in "+dir+"\n")
+	for id := int64(1); id <= 4; id++ {
+		s.put(t, id, id, fmt.Sprintf("log line %d", id))
+	}
+	result := s.requireResult(t, "before the kill", 2, 3, 4)
+	source := s.table(t, "source_data")
+	s.sigkill(t)
+
+	s = startLocal(t, bin, "--data-dir", dir)
+	assert.Equal(t, source, s.table(t, "source_data"), "source_data as it was")
+	assert.Equal(t, result, s.table(t, "result"), "result as it was")
+	s.put(t, 5, 9, "after the restart")
+	s.delete(t, 2)
+	s.requireResult(t, "after the restart", 3, 4, 5)
+
+	code, stdout, stderr := runCLI(t, noEnv, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t), "--data-dir", dir)
+	assert.Equal(t, 2, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	assert.Contains(t, stderr, "otslocal: data directory "+dir+": in use by another otslocal", "a second local on the directory")
+}
+
 // TestLocalRestartsAKilledFunction kills the function process in the middle of an
 // invocation: `otsetl local` reports the exit and restarts the process, and the trigger
 // delivers the batch again, so the row still reaches result.
@@ -375,6 +423,7 @@ func TestLocalUsageAndConfigurationErrors(t *testing.T) {
 		{"bad primary key", []string{"--primary-key", "id:float"}, `--primary-key: "id:float": want name:type`},
 		{"no shards", []string{"--stream-shards", "0"}, "--stream-shards 0: want at least 1"},
 		{"endpoint without credentials", []string{"--endpoint", "http://127.0.0.1:1"}, "--endpoint needs credentials in ALIBABA_CLOUD_ACCESS_KEY_ID"},
+		{"a data directory with an endpoint", []string{"--endpoint", "http://127.0.0.1:1", "--data-dir", dir}, "--data-dir is for the embedded otslocal; with --endpoint http://127.0.0.1:1 the tables are that Tablestore's"},
 		{"a timeout the function cannot work in", []string{"-f", noTime}, "props.timeout 0: the function needs at least 1 second"},
 		{"a mapping that writes the primary key", []string{"-f", keyColumn}, `FILTER/COLUMNS: "id" is the name of a primary key column (id INTEGER): the result row cannot hold it as an attribute column`},
 	}

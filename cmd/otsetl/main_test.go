@@ -411,8 +411,12 @@ func TestGo1Runtime(t *testing.T) {
 	assert.NotContains(t, stop(), "go1-secret")
 }
 
+// inMemory is the line otslocal prints at start without --data-dir.
+const inMemory = "otslocal: tables in memory; they are lost when it stops (--data-dir keeps them)\n"
+
 // startOtslocalCommand runs `otsetl otslocal` with args (which must include --listen) and
-// the environment getenv in process until it prints its endpoint, and returns its output
+// the environment getenv in process until it prints its endpoint and where it keeps its
+// tables, and returns its output
 // and a stop function: stop cancels its context, as SIGTERM would, and requires it to
 // exit 0.
 func startOtslocalCommand(t *testing.T, getenv func(string) string, args ...string) (out *testkit.SyncBuffer, stop func()) {
@@ -422,7 +426,7 @@ func startOtslocalCommand(t *testing.T, getenv func(string) string, args ...stri
 	var errb testkit.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, append([]string{"otslocal"}, args...), out, &errb, lookupOf(getenv)) }()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "otslocal: Tablestore endpoint") }, 10*time.Second, 10*time.Millisecond,
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "otslocal: tables ") }, 10*time.Second, 10*time.Millisecond,
 		"stderr: %s", &errb)
 	return out, func() {
 		cancel()
@@ -441,7 +445,7 @@ func TestOtslocalCommand(t *testing.T) {
 	addr := freePort(t)
 	out, stop := startOtslocalCommand(t, noEnv, "--listen", addr)
 	endpoint := "http://" + addr
-	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, any access key)\n", out.String())
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, any access key)\n"+inMemory, out.String())
 
 	client := tableio.NewClient(endpoint, "any", aliyun.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
 	require.NoError(t, tableio.Ensure(t.Context(), client, "t", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindString}}, tableio.Options{}))
@@ -490,7 +494,7 @@ func TestOtslocalCommandFlags(t *testing.T) {
 	out, stop := startOtslocalCommand(t, noEnv, "--listen", addr, "--access-key-id", "id", "--access-key-secret", "secret",
 		"--stream-shards", "2", "--error-rate", "1", "--fault-operations", "ListTable")
 	endpoint := "http://" + addr
-	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, access key id only)\n", out.String())
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, access key id only)\n"+inMemory, out.String())
 
 	api := func(id, secret string) *sdk.TableStoreClient {
 		config := sdk.NewDefaultTableStoreConfig()
@@ -561,7 +565,7 @@ func TestOtslocalCommandTakesTheAccessKeyFromTheEnvironment(t *testing.T) {
 	out, stop := startOtslocalCommand(t, env(map[string]string{"OTSLOCAL_ACCESS_KEY_ID": "env-id", "OTSLOCAL_ACCESS_KEY_SECRET": "env-secret"}),
 		"--listen", addr)
 	endpoint := "http://" + addr
-	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, access key env-id only)\n", out.String())
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, access key env-id only)\n"+inMemory, out.String())
 	requireCode(t, describe(endpoint, "env-id", "wrong"), "OTSAuthFailed")
 	requireCode(t, describe(endpoint, "env-id", "env-secret"), "OTSObjectNotExist")
 	stop()
@@ -570,7 +574,7 @@ func TestOtslocalCommandTakesTheAccessKeyFromTheEnvironment(t *testing.T) {
 	out, stop = startOtslocalCommand(t, env(map[string]string{"OTSLOCAL_ACCESS_KEY_ID": "env-id", "OTSLOCAL_ACCESS_KEY_SECRET": "env-secret"}),
 		"--listen", addr, "--access-key-id", "flag-id")
 	endpoint = "http://" + addr
-	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, access key flag-id only)\n", out.String())
+	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, access key flag-id only)\n"+inMemory, out.String())
 	requireCode(t, describe(endpoint, "env-id", "env-secret"), "OTSAuthFailed")
 	requireCode(t, describe(endpoint, "flag-id", "env-secret"), "OTSObjectNotExist")
 	stop()

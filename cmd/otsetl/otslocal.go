@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
@@ -25,6 +27,7 @@ const (
 
 func otslocalCommand(getenv func(string) string) *cobra.Command {
 	var listen string
+	var dataDir dataDirFlags
 	var streamShards int
 	var faults faultFlags
 	var accessKeyID, accessKeySecret, consoleInstance string
@@ -33,7 +36,7 @@ func otslocalCommand(getenv func(string) string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "otslocal",
 		Short: "Run a local, wire-compatible Tablestore server for any Tablestore SDK",
-		Long: `Run a local, wire-compatible Tablestore server in memory.
+		Long: `Run a local, wire-compatible Tablestore server.
 
 Every instance name is an instance of its own, as on the service: a client reaches only
 the tables and Streams of the instance it names, and an instance is created by its first
@@ -42,8 +45,13 @@ request. Any access key is accepted unless an access key is given, with
 ` + envOtslocalAccessKeyID + ` and ` + envOtslocalAccessKeySecret + ` (a flag overrides
 its variable; the environment keeps the secret out of the process list): then every
 request must be signed with that key, as the real service requires, and responses are
-signed with it. It prints the endpoint, then serves until SIGTERM or Ctrl-C; its data is
-lost when it stops.
+signed with it. It prints the endpoint, then serves until SIGTERM or Ctrl-C.
+
+It keeps its tables in memory, lost when it stops, unless --data-dir names a directory:
+then every instance, table, row version and Stream record is kept there, each write written
+before it is answered (so it survives otslocal being killed; with --sync-writes, synced to
+the disk, so it survives a crash of the machine too), and otslocal started again on the
+directory serves the same tables. Only one otslocal at a time may have a directory.
 
 For testing clients under faults it can add latency and answer a share of the requests
 (or of the rows of batch requests) with the service's retryable errors, or drop their
@@ -77,12 +85,15 @@ row editor, read and written through the Tablestore API.`,
 			if err := web.check(); err != nil {
 				return usageError{err}
 			}
+			if err := dataDir.check(); err != nil {
+				return usageError{err}
+			}
 			srv, err := otslocal.NewServer(listen, otslocal.Options{
 				Faults: injected, AccessKeyID: accessKeyID, AccessKeySecret: accessKeySecret,
-				StreamShards: streamShards, AllowAnyHost: allowAnyHost,
+				StreamShards: streamShards, AllowAnyHost: allowAnyHost, DataDir: dataDir.dir, SyncWrites: dataDir.sync,
 			})
 			if err != nil {
-				return err
+				return dataDirError(err)
 			}
 			defer srv.Close()
 			accepted := "any access key"
@@ -90,6 +101,7 @@ row editor, read and written through the Tablestore API.`,
 				accepted = "access key " + accessKeyID + " only"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "otslocal: Tablestore endpoint %s (an instance per instance name, %s)\n", srv.Endpoint, accepted)
+			fmt.Fprintf(cmd.OutOrStdout(), "otslocal: %s\n", dataDir.tablesKept())
 			if web.enabled() {
 				creds := localCredentials
 				if accessKeyID != "" {
@@ -105,6 +117,7 @@ row editor, read and written through the Tablestore API.`,
 	cmd.Flags().StringVar(&listen, "listen", defaultOtslocalAddress, "address to listen on")
 	cmd.Flags().IntVar(&streamShards, "stream-shards", 1, "shards of each table's Stream; rows are spread over them by partition key")
 	cmd.Flags().BoolVar(&allowAnyHost, "allow-any-host", false, allowAnyHostUsage)
+	dataDir.register(cmd, "")
 	cmd.Flags().StringVar(&accessKeyID, "access-key-id", "",
 		"the only AccessKey ID accepted, with its secret (default: $"+envOtslocalAccessKeyID+"; unset: any key)")
 	cmd.Flags().StringVar(&accessKeySecret, "access-key-secret", "",
@@ -117,6 +130,57 @@ row editor, read and written through the Tablestore API.`,
 
 // allowAnyHostUsage is the help of the --allow-any-host flag of the commands that run otslocal.
 const allowAnyHostUsage = "on a loopback address, serve requests to any Host, not only to 127.0.0.1, [::1] and localhost"
+
+// dataDirFlags are the flags of `otsetl otslocal` and `otsetl local` that keep otslocal's
+// tables in a directory: --data-dir and --sync-writes.
+type dataDirFlags struct {
+	dir  string
+	sync bool
+}
+
+// register adds the flags to cmd, their help starting with prefix.
+func (f *dataDirFlags) register(cmd *cobra.Command, prefix string) {
+	cmd.Flags().StringVar(&f.dir, "data-dir", "", prefix+"directory that keeps the tables, created if need be, so that a restart serves them again (default: none, tables in memory)")
+	cmd.Flags().BoolVar(&f.sync, "sync-writes", false, prefix+"with --data-dir, sync every write to the disk before answering it, so that it survives a crash of the machine, not only of otslocal (slower)")
+}
+
+// check makes the directory an absolute path, which the messages show, and refuses
+// --sync-writes without --data-dir.
+func (f *dataDirFlags) check() error {
+	if f.dir == "" {
+		if f.sync {
+			return errors.New("--sync-writes goes with --data-dir: tables in memory have no disk to sync")
+		}
+		return nil
+	}
+	abs, err := filepath.Abs(f.dir)
+	if err != nil {
+		return fmt.Errorf("--data-dir %s: %w", f.dir, err)
+	}
+	f.dir = abs
+	return nil
+}
+
+// tablesKept says where otslocal keeps its tables: in the directory, or in memory when
+// there is none.
+func (f *dataDirFlags) tablesKept() string {
+	switch {
+	case f.dir == "":
+		return "tables in memory; they are lost when it stops (--data-dir keeps them)"
+	case f.sync:
+		return "tables kept in " + f.dir + ", every write synced to the disk"
+	}
+	return "tables kept in " + f.dir
+}
+
+// dataDirError makes otslocal.NewServer's refusal of a data directory that another
+// otslocal has, or that holds other files, a configuration error (exit 2).
+func dataDirError(err error) error {
+	if errors.Is(err, otslocal.ErrDataDirInUse) || errors.Is(err, otslocal.ErrNotADataDir) {
+		return usageError{err}
+	}
+	return err
+}
 
 // serveTableConsole serves the web console's table views of instance, which client reaches,
 // until ctx ends.

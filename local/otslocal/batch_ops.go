@@ -131,7 +131,7 @@ func (st *store) batchWriteRow(req *otsprotocol.BatchWriteRowRequest) (proto.Mes
 	}
 
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	defer st.unlock()
 	tables := make([]*table, len(writes))
 	for i, w := range writes {
 		if tables[i], err = st.table(w.tableName); err != nil {
@@ -167,7 +167,7 @@ func (st *store) batchWriteRow(req *otsprotocol.BatchWriteRowRequest) (proto.Mes
 			}
 		}
 	} else {
-		tx.commit()
+		tx.commit(st.journal)
 	}
 	return batchWriteResponse(writes, outcomes), nil
 }

@@ -68,7 +68,7 @@ func (st *store) writeSingleRow(req singleRowWrite) ([]byte, error) {
 		return nil, err
 	}
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	defer st.unlock()
 	t, err := st.table(req.tableName)
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (st *store) writeSingleRow(req singleRowWrite) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx.commit()
+	tx.commit(st.journal)
 	return returned, nil
 }
 

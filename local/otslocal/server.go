@@ -44,8 +44,12 @@
 // in the x-ots-instancename header, which the SDKs send, and reaches only that instance's
 // tables and Streams; two clients with different instance names never see each other's
 // tables. An instance is created empty by its first request; a request without an
-// instance name is 400 OTSParameterInvalid "Missing header: x-ots-instancename.". State
-// lives in memory only and is lost on Close.
+// instance name is 400 OTSParameterInvalid "Missing header: x-ots-instancename.".
+//
+// State lives in memory and is lost on Close, unless Options.DataDir names a data
+// directory: then every instance, with its tables, rows, versions and Streams, is kept
+// there too, each write durable on disk before it is answered, and a server started
+// again on the directory serves the same state.
 package otslocal
 
 import (
@@ -80,6 +84,10 @@ type Server struct {
 	httpServer   *http.Server
 	served       chan struct{} // closed when the serving goroutine has returned
 	closeOnce    sync.Once
+
+	handlersMu sync.Mutex
+	closing    bool           // set by Close: no request is handled after it
+	handlers   sync.WaitGroup // requests being handled
 }
 
 // Options configures a Server. The zero value is a server that accepts any access key,
@@ -101,11 +109,23 @@ type Options struct {
 	// ([LoopbackHost]) and refuses others with 403 OTSAuthFailed; one listening on another
 	// address serves any Host.
 	AllowAnyHost bool
+	// DataDir, when set, is the directory that keeps the server's state: created when it
+	// does not exist, loaded when it holds a state, refused when it holds anything else or
+	// another server has it. Every write is written to it before it is answered, so what
+	// was answered survives the process being killed. Empty keeps the state in memory only.
+	DataDir string
+	// SyncWrites, with DataDir, syncs every write to the disk (fdatasync) before it is
+	// answered, so that what was answered survives a crash of the operating system or a
+	// power loss too, at the cost of a disk sync per request (concurrent requests share
+	// one).
+	SyncWrites bool
 }
 
 // NewServer starts a Tablestore server listening on addr, a TCP host:port
 // ("127.0.0.1:0" picks a free port), configured by opts. It serves until Close. The
-// error is the listener's, e.g. when the address is in use, or names an invalid option.
+// error is the listener's, e.g. when the address is in use, names an invalid option, or
+// says why the data directory cannot be used (errors.Is(err, ErrDataDirInUse) when
+// another server has it).
 func NewServer(addr string, opts Options) (*Server, error) {
 	return newServer(addr, opts, time.Now)
 }
@@ -120,14 +140,21 @@ func newServer(addr string, opts Options, clock func() time.Time) (*Server, erro
 	if err != nil {
 		return nil, err
 	}
+	in := newInstances(clock, faults, streamShards)
+	if opts.DataDir != "" {
+		if err := in.openDataDir(opts.DataDir, opts.SyncWrites); err != nil {
+			return nil, err
+		}
+	}
 	listener, err := net.Listen("tcp", addr)
 	if err != nil {
+		in.close()
 		return nil, err
 	}
 	s := &Server{
 		Addr:      listener.Addr().String(),
 		Endpoint:  "http://" + listener.Addr().String(),
-		instances: newInstances(clock, faults, streamShards),
+		instances: in,
 		faults:    faults,
 		auth:      newAuthenticator(opts),
 		served:    make(chan struct{}),
@@ -145,7 +172,9 @@ func newServer(addr string, opts Options, clock func() time.Time) (*Server, erro
 
 // Close stops listening, closes every connection at once (a request in progress gets a
 // broken connection, which the SDKs treat as a network error) and waits for the serving
-// goroutine to end. The tables are discarded. Calling Close more than once is harmless.
+// goroutine and the requests in progress to end. Without a data directory the tables are
+// discarded; with one, everything written is on disk and the directory is let go. Calling
+// Close more than once is harmless.
 //
 // It does not wait for idle connections as http.Server.Shutdown would: Shutdown counts a
 // connection that has not sent a request yet as busy for up to 5 s (golang/go#22682), which
@@ -154,6 +183,11 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		_ = s.httpServer.Close() // the only error is the listener's, already closed
 		<-s.served
+		s.handlersMu.Lock()
+		s.closing = true
+		s.handlersMu.Unlock()
+		s.handlers.Wait()
+		s.instances.close()
 	})
 }
 
@@ -205,6 +239,11 @@ func protoOperation[R any, PR interface {
 // with a trailing slash ("//PutRow") works too. A Host a loopback server does not serve is
 // refused first, before faults and latency.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		dropConnection(w)
+		return
+	}
+	defer s.handlers.Done()
 	action := path.Base(path.Clean("/" + r.URL.Path))
 	var body []byte
 	var err error
@@ -224,6 +263,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResponse(w, r, action, http.StatusOK, body, s.auth.responseSecret())
+}
+
+// enter counts a request as being handled, unless Close has begun.
+func (s *Server) enter() bool {
+	s.handlersMu.Lock()
+	defer s.handlersMu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.handlers.Add(1)
+	return true
 }
 
 // instanceNameHeader names the instance a request is for; every SDK sends it (Go SDK
@@ -254,7 +304,13 @@ func (s *Server) handle(action string, r *http.Request) ([]byte, error) {
 	if instance == "" {
 		return nil, errMissingInstanceName
 	}
-	resp, err := op(s.instances.store(instance), body)
+	st := s.instances.store(instance)
+	resp, err := op(st, body)
+	// Nothing is answered before what it shows is durable: a write's own changes, and
+	// a read's or a failed write's view of others'.
+	if durableErr := st.journal.wait(); durableErr != nil {
+		return nil, durableErr
+	}
 	if err != nil || resp == nil {
 		return nil, err
 	}

@@ -22,10 +22,20 @@ type instances struct {
 	faults *faultInjector
 	// streamShards is the number of shards of each new stream, in every instance.
 	streamShards int
+	// dir keeps every instance on disk; nil keeps them in memory only.
+	dir *dataDir
 }
 
 func newInstances(clock func() time.Time, faults *faultInjector, streamShards int) *instances {
 	return &instances{byName: map[string]*store{}, now: clock, faults: faults, streamShards: streamShards}
+}
+
+// close lets go of the data directory, if any, once everything submitted is on disk.
+// No request may be in progress.
+func (in *instances) close() {
+	if in.dir != nil {
+		_ = in.dir.close() // every write was synced before it was answered; nothing is left to lose
+	}
 }
 
 // store returns the store of the named instance, creating it empty on first use.
@@ -35,6 +45,9 @@ func (in *instances) store(name string) *store {
 	st, ok := in.byName[name]
 	if !ok {
 		st = &store{tables: map[string]*table{}, now: in.now, faults: in.faults, streams: map[string]*stream{}, streamShards: in.streamShards}
+		if in.dir != nil {
+			st.journal = &journal{dir: in.dir, instance: name}
+		}
 		in.byName[name] = st
 	}
 	return st
@@ -42,12 +55,15 @@ func (in *instances) store(name string) *store {
 
 // store holds every table of one instance in memory. One RWMutex guards all of it: reads
 // share it, and a write request holds it exclusively while it checks conditions and
-// applies its rows, so each request is atomic with respect to every other.
+// applies its rows, so each request is atomic with respect to every other. With a data
+// directory, a write request records what it changes in the journal and lets go of the
+// lock with unlock, which submits it.
 type store struct {
-	mu     sync.RWMutex
-	tables map[string]*table
-	now    func() time.Time // the server clock: timestamps, TTL and the deviation check
-	faults *faultInjector   // per-row failures of batch requests; nil injects none
+	mu      sync.RWMutex
+	journal *journal // nil without a data directory
+	tables  map[string]*table
+	now     func() time.Time // the server clock: timestamps, TTL and the deviation check
+	faults  *faultInjector   // per-row failures of batch requests; nil injects none
 
 	streams      map[string]*stream // every stream of the instance ever enabled, open or closed, by id
 	streamShards int                // shards of each new stream
@@ -96,6 +112,13 @@ type version struct {
 	value     columnValue
 }
 
+// unlock ends a write request's hold of the lock, submitting what it changed to the data
+// directory first, so that the directory receives changes in the order they commit.
+func (st *store) unlock() {
+	st.journal.submit()
+	st.mu.Unlock()
+}
+
 // table returns the named table or 404 OTSObjectNotExist. The caller holds the lock.
 func (s *store) table(name string) (*table, error) {
 	if t, ok := s.tables[name]; ok {
@@ -131,6 +154,11 @@ func (t *table) ascend(from primaryKey, visit func(*storedRow) bool) {
 // visit returns false. from may hold INF_MIN and INF_MAX. O(log n) to the first row.
 func (t *table) descend(from primaryKey, visit func(*storedRow) bool) {
 	t.rows.DescendLessOrEqual(&storedRow{primaryKey: from}, visit)
+}
+
+// hasAutoIncrement reports whether a primary key column of the table is AUTO_INCREMENT.
+func (t *table) hasAutoIncrement() bool {
+	return slices.ContainsFunc(t.schema, func(c primaryKeySchema) bool { return c.autoIncrement })
 }
 
 // nextAutoIncrementValue hands out the next value of the auto-increment primary key

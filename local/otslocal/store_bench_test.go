@@ -2,6 +2,7 @@ package otslocal_test
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -25,21 +26,41 @@ const (
 	benchRangeLimit = 100
 	// benchPreloadWriters send the preload's BatchWriteRow requests concurrently.
 	benchPreloadWriters = 4
+	// benchConcurrentClients send the PutRow requests of the concurrent measurement.
+	benchConcurrentClients = 16
 )
 
-// BenchmarkStoreAtOneMillionRows measures one request at a time, each through the SDK over
-// HTTP on the loopback interface, against table "bench" (primary key id INTEGER, one STRING
-// attribute column), preloaded with benchPreloadRows rows through BatchWriteRow:
+// BenchmarkStoreAtOneMillionRows measures requests through the SDK over HTTP on the
+// loopback interface against table "bench" (primary key id INTEGER, one STRING attribute
+// column), preloaded with benchPreloadRows rows through BatchWriteRow, on a server that
+// keeps its state in memory ("memory"), on one with a data directory ("disk") and on one that
+// also syncs every write ("disk-synced"), one after the other, so that -count interleaves
+// them. One request at a time:
 //   - GetRange: one page of benchRangeLimit rows, FORWARD from a pseudo-random preloaded id;
 //   - PutRow: a new row at a pseudo-random odd id, inserted among the preloaded rows;
-//   - BatchWriteRow: benchBatchRows such new rows.
+//   - BatchWriteRow: benchBatchRows such new rows;
+//
+// and PutRowConcurrent: such PutRows from benchConcurrentClients clients at once, which a
+// data directory writes (and syncs) together (it reports requests/write, the requests per
+// write of its log).
 //
 // Each reports requests/s besides ns/op. GetRange runs first, on exactly the preloaded
-// rows; the table then grows by the rows the writes insert (b.N for PutRow, b.N ×
-// benchBatchRows for BatchWriteRow).
+// rows; the table then grows by the rows the writes insert. A data directory has written
+// the snapshot the preload started before the measurements begin.
 func BenchmarkStoreAtOneMillionRows(b *testing.B) {
-	srv := otslocaltest.NewServer(b, otslocal.Options{}, otslocaltest.Table{Name: "bench"})
+	b.Run("memory", func(b *testing.B) { benchmarkStore(b, otslocal.Options{}) })
+	b.Run("disk", func(b *testing.B) { benchmarkStore(b, otslocal.Options{DataDir: b.TempDir()}) })
+	b.Run("disk-synced", func(b *testing.B) { benchmarkStore(b, otslocal.Options{DataDir: b.TempDir(), SyncWrites: true}) })
+}
+
+func benchmarkStore(b *testing.B, opts otslocal.Options) {
+	srv := otslocaltest.NewServer(b, opts, otslocaltest.Table{Name: "bench"})
 	preloadBenchTable(b, srv.SDK)
+	if opts.DataDir != "" {
+		// The preload's log is far larger than compactLogBytes: the snapshot it started
+		// is not what the measurements measure (BenchmarkDataDirSnapshot does).
+		otslocal.WaitForDataDirSnapshot(srv.Server)
+	}
 	odd := oddIDs()
 
 	b.Run("GetRange", func(b *testing.B) {
@@ -80,6 +101,29 @@ func BenchmarkStoreAtOneMillionRows(b *testing.B) {
 			requireAllRowsWritten(b, srv.SDK, request)
 		}
 		reportRequestsPerSecond(b)
+	})
+	b.Run("PutRowConcurrent", func(b *testing.B) {
+		var writes uint64
+		if opts.DataDir != "" {
+			writes = otslocal.DataDirWrites(srv.Server)
+		}
+		var mu sync.Mutex
+		b.SetParallelism(max(1, benchConcurrentClients/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				mu.Lock()
+				id := odd()
+				mu.Unlock()
+				if _, err := srv.SDK.PutRow(&tablestore.PutRowRequest{PutRowChange: benchPutChange(id)}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		reportRequestsPerSecond(b)
+		if opts.DataDir != "" {
+			b.ReportMetric(float64(b.N)/float64(otslocal.DataDirWrites(srv.Server)-writes), "requests/write")
+		}
 	})
 }
 

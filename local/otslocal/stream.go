@@ -153,14 +153,21 @@ func (sh *shard) recordsFrom(offset int64, limit int) []streamRecord {
 	return sh.records[start:min(start+limit, len(sh.records))]
 }
 
+// trim drops the records that have expired by cutoff µs. It reslices rather than moves
+// the records, so that a snapshot being written from the records as they were reads them
+// unchanged (instances.snapshotOf); appends go after every record that ever was.
+func (sh *shard) trim(cutoff int64) {
+	if expired := int(sh.trimPoint(cutoff) - sh.firstOffset); expired > 0 {
+		sh.records = sh.records[expired:]
+		sh.firstOffset += int64(expired)
+	}
+}
+
 // append adds the record at the commit time now, first dropping the records that have
 // expired by cutoff µs. The sequence info continues the shard's: the commit time, or the
 // latest record's if the clock went back, and the next row index within that time.
 func (sh *shard) append(p pendingRecord, now time.Time, cutoff int64) {
-	if expired := int(sh.trimPoint(cutoff) - sh.firstOffset); expired > 0 {
-		sh.records = slices.Delete(sh.records, 0, expired)
-		sh.firstOffset += int64(expired)
-	}
+	sh.trim(cutoff)
 	seq := sequenceInfo{timestamp: max(now.UnixMicro(), sh.last.timestamp)}
 	if seq.timestamp == sh.last.timestamp && sh.endOffset() > 0 {
 		seq.rowIndex = sh.last.rowIndex + 1
@@ -294,12 +301,16 @@ func putCell(name string, value columnValue, timestamp int64) cell {
 }
 
 // appendRecords appends the records of a committed request to their streams, in
-// request order, all with the commit time now. Nil records, those of changes to tables
-// whose Stream is off, are skipped.
-func appendRecords(records []*pendingRecord, now time.Time) {
+// request order, all with the commit time now, recording them in j. Nil records, those of
+// changes to tables whose Stream is off, are skipped.
+func appendRecords(records []*pendingRecord, now time.Time, j *journal) {
 	for _, p := range records {
 		if p != nil {
-			p.stream.shardFor(p.partitionKey).append(*p, now, p.stream.trimCutoff(now))
+			sh := p.stream.shardFor(p.partitionKey)
+			firstOffset := sh.firstOffset
+			sh.append(*p, now, p.stream.trimCutoff(now))
+			j.trimmedRecords(p.stream, sh, firstOffset)
+			j.appendedRecord(p.stream, sh)
 		}
 	}
 }

@@ -74,16 +74,18 @@ func (st *store) setStream(t *table, spec *otsprotocol.StreamSpecification, now 
 	case spec.GetEnableStream():
 		t.stream = newStream(t.name, spec, st.streamShards, now)
 		st.streams[t.stream.id] = t.stream
+		st.journal.putStream(t.stream)
 	default:
-		t.closeStream()
+		st.closeStream(t)
 	}
 }
 
 // closeStream ends the table's current stream, if any: it takes no more records and
 // stays readable until its records expire.
-func (t *table) closeStream() {
+func (st *store) closeStream(t *table) {
 	if t.stream != nil {
 		t.stream.closed = true
+		st.journal.putStream(t.stream)
 		t.stream = nil
 	}
 }

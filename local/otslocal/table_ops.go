@@ -19,7 +19,7 @@ func (st *store) createTable(req *otsprotocol.CreateTableRequest) (proto.Message
 		return nil, err
 	}
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	defer st.unlock()
 	if _, exists := st.tables[t.name]; exists {
 		return nil, errTableAlreadyExist
 	}
@@ -30,6 +30,7 @@ func (st *store) createTable(req *otsprotocol.CreateTableRequest) (proto.Message
 	t.throughputRaisedAt = t.createdAt
 	st.setStream(t, req.GetStreamSpec(), t.createdAt)
 	st.tables[t.name] = t
+	st.journal.putTable(t)
 	return &otsprotocol.CreateTableResponse{}, nil
 }
 
@@ -228,13 +229,14 @@ func checkName(kind, name string) error {
 // only an empty body survives.
 func (st *store) deleteTable(req *otsprotocol.DeleteTableRequest) (proto.Message, error) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	defer st.unlock()
 	t, err := st.table(req.GetTableName())
 	if err != nil {
 		return nil, err
 	}
-	t.closeStream()
+	st.closeStream(t)
 	delete(st.tables, req.GetTableName())
+	st.journal.dropTable(t)
 	return nil, nil
 }
 
@@ -293,7 +295,7 @@ func (st *store) updateTable(req *otsprotocol.UpdateTableRequest) (proto.Message
 	}
 	capacity := req.GetReservedThroughput().GetCapacityUnit()
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	defer st.unlock()
 	t, err := st.table(req.GetTableName())
 	if err != nil {
 		return nil, err
@@ -305,9 +307,10 @@ func (st *store) updateTable(req *otsprotocol.UpdateTableRequest) (proto.Message
 	t.updateThroughput(capacity, now)
 	if options := req.GetTableOptions(); options != nil {
 		t.takeOptions(options)
-		t.dropVersionsBeyondMax()
+		t.dropVersionsBeyondMax(st.journal)
 	}
 	st.setStream(t, req.GetStreamSpec(), now)
+	st.journal.putTable(t)
 	return &otsprotocol.UpdateTableResponse{
 		ReservedThroughputDetails: t.reservedThroughputDetails(),
 		TableOptions:              t.options(),
@@ -355,8 +358,9 @@ func (t *table) updateThroughput(capacity *otsprotocol.CapacityUnit, now time.Ti
 }
 
 // dropVersionsBeyondMax keeps at most max_versions of the newest versions of every
-// column. Stored rows are never changed: a row that loses versions is replaced by a copy.
-func (t *table) dropVersionsBeyondMax() {
+// column, recording the rows that lose versions in j. Stored rows are never changed: a row
+// that loses versions is replaced by a copy.
+func (t *table) dropVersionsBeyondMax(j *journal) {
 	var trimmedRows []*storedRow
 	t.ascend(nil, func(r *storedRow) bool {
 		var trimmed *storedRow
@@ -375,6 +379,7 @@ func (t *table) dropVersionsBeyondMax() {
 	})
 	for _, r := range trimmedRows {
 		t.set(r.primaryKey, r)
+		j.putRow(t, r.primaryKey, r)
 	}
 }
 

@@ -50,13 +50,19 @@ func (tx *writeTxn) stage(t *table, pk primaryKey, r *storedRow) {
 	tx.staged[t][pk.key()] = stagedRow{primaryKey: pk, row: r}
 }
 
-func (tx *writeTxn) commit() {
+// commit stores the staged rows and appends the records, recording both in j, and the
+// auto-increment counter of each table that has one.
+func (tx *writeTxn) commit(j *journal) {
 	for t, rows := range tx.staged {
 		for _, staged := range rows {
 			t.set(staged.primaryKey, staged.row)
+			j.putRow(t, staged.primaryKey, staged.row)
+		}
+		if t.hasAutoIncrement() {
+			j.putTable(t)
 		}
 	}
-	appendRecords(tx.records, tx.now)
+	appendRecords(tx.records, tx.now, j)
 }
 
 // apply checks one row change and stages its result. It returns the PlainBuffer row
