@@ -293,7 +293,8 @@ func (r *exportRun) sequence(t *testing.T, n int, tally *exportTally) {
 				tally.killsInFlight++
 			}
 		} else {
-			require.Zero(t, fn.unavailable.Load(), "sequence %d: the %s function process was not killed, yet did not answer", n, fn.name)
+			require.Zero(t, fn.unavailable.Load(), "sequence %d: the %s function process was not killed, yet did not answer:\n%s\nits stderr:\n%s",
+				n, fn.name, &fn.unanswered, &fn.stderr)
 		}
 		o := &fn.outcomes
 		require.Equal(t, int(fn.rejected.Load()), o.injected, "invocations answered as failed by the test, as the trigger saw them")
@@ -336,8 +337,10 @@ type exportFunction struct {
 	// unavailable counts the invocations that found no process answering (killed, or not
 	// yet restarted); rejected and lost those the front failed.
 	unavailable, rejected, lost atomic.Int64
-	outcomes                    invocationOutcomes
-	stderr                      testkit.SyncBuffer
+	// unanswered holds, a line each, why the front found no process answering.
+	unanswered testkit.SyncBuffer
+	outcomes   invocationOutcomes
+	stderr     testkit.SyncBuffer
 }
 
 // startFunction starts the process of a function with env, exporting under prefix, behind
@@ -370,9 +373,10 @@ func (r *exportRun) startFunction(t *testing.T, n int, name, prefix, table strin
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	// A function process that died or is being restarted answers nothing, as a crashed
 	// instance does: the trigger sees the connection close.
-	proxy.ErrorHandler = func(_ http.ResponseWriter, req *http.Request, _ error) {
+	proxy.ErrorHandler = func(_ http.ResponseWriter, req *http.Request, err error) {
 		if req.Context().Err() == nil { // not the trigger giving up
 			fn.unavailable.Add(1)
+			fmt.Fprintf(&fn.unanswered, "%s: %v\n", time.Now().Format("15:04:05.000"), err)
 		}
 		panic(http.ErrAbortHandler)
 	}

@@ -234,9 +234,9 @@ func (c *Console) checkSameOrigin(r *http.Request) error {
 }
 
 // readSlot waits for a turn to run a heavy read, a page of rows, a whole value, an export's
-// listing or object (at most maxRowReads at once), and returns the function that ends it. A request that waits rowReadWait in vain
-// is answered 503 with Retry-After; one whose client went away is not answered. ok is false
-// in both cases.
+// listing or object (at most maxRowReads at once), and returns the function that ends it. A
+// request that waits rowReadWait in vain is answered 503 with Retry-After; one whose client
+// went away is not answered. ok is false in both cases.
 func (c *Console) readSlot(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
 	wait := time.NewTimer(rowReadWait)
 	defer wait.Stop()

@@ -311,7 +311,9 @@
         clear(document.querySelector('#editor-columns tbody'));
         values.forEach(function (v, i) { addColumnRow(names[i], v.type, v.value); });
         result.textContent = '';
-        document.getElementById('editor').scrollIntoView({ behavior: 'smooth' });
+        // Smoothly, unless the user asked for less motion.
+        var still = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+        document.getElementById('editor').scrollIntoView({ behavior: still ? 'auto' : 'smooth' });
       }).catch(function (err) {
         result.className = 'error';
         result.textContent = 'The row could not be loaded whole: ' + String(err.message || err);
