@@ -363,14 +363,19 @@ func (r *exportRun) startFunction(t *testing.T, n int, name, prefix, table strin
 	ctx, cancel := context.WithCancel(context.Background())
 	supervised := make(chan error, 1)
 	go func() { supervised <- fn.process.supervise(ctx) }()
-	fn.stopProcess = func() {
-		cancel()
-		assert.NoError(t, <-supervised, "the %s function process", name)
-	}
 
 	target, err := url.Parse("http://" + addr)
 	require.NoError(t, err)
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	// A transport of its own: a pooled connection to a process of an earlier sequence that
+	// listened on the same port must not be taken for one to this process.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	proxy.Transport = transport
+	fn.stopProcess = func() {
+		cancel()
+		assert.NoError(t, <-supervised, "the %s function process", name)
+		transport.CloseIdleConnections()
+	}
 	// A function process that died or is being restarted answers nothing, as a crashed
 	// instance does: the trigger sees the connection close.
 	proxy.ErrorHandler = func(_ http.ResponseWriter, req *http.Request, err error) {
