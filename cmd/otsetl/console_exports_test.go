@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,7 +23,7 @@ func TestConsoleExportsInABrowser(t *testing.T) {
 	}
 	b := newBrowser(t)
 	dir := t.TempDir()
-	s := startLocal(t, buildBinary(t), "--export", "--oss-dir", dir)
+	s := startLocal(t, testkit.BuildOtsetl(t), "--export", "--oss-dir", dir)
 	tb := b.newTab(t, 1280, 800)
 	defer tb.checkClean(t)
 

@@ -267,7 +267,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Skip("builds and runs the otsetl binary and chromium")
 	}
 	b := newBrowser(t)
-	s := startLocal(t, buildBinary(t))
+	s := startLocal(t, testkit.BuildOtsetl(t))
 	source := b.newTab(t, 1280, 800)
 	result := b.newTab(t, 1280, 800)
 	defer source.checkClean(t)
@@ -480,7 +480,7 @@ func TestConsoleRowPagesOfBigValues(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the otsetl binary")
 	}
-	s := startLocal(t, buildBinary(t))
+	s := startLocal(t, testkit.BuildOtsetl(t))
 	require.NoError(t, tableio.Ensure(t.Context(), s.api, "big", []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}, tableio.Options{}))
 	value := ots.String(strings.Repeat("x", 2<<20))
 	for id := range 150 {
@@ -593,7 +593,7 @@ func TestLocalConsoleAgainstAnotherTablestore(t *testing.T) {
 	srv := otslocaltest.NewServer(t, otslocal.Options{},
 		otslocaltest.Table{Name: "source_data", Stream: true}, otslocaltest.Table{Name: "result"})
 	creds := otslocaltest.Credentials
-	s := startLocalEnv(t, buildBinary(t), []string{
+	s := startLocalEnv(t, testkit.BuildOtsetl(t), []string{
 		"ALIBABA_CLOUD_ACCESS_KEY_ID=" + creds.AccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET=" + creds.AccessKeySecret,
 		"ALIBABA_CLOUD_SECURITY_TOKEN=" + creds.SecurityToken,
 	}, "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance)
@@ -625,7 +625,7 @@ func TestLocalConsoleAgainstAnotherTablestore(t *testing.T) {
 // TestOtslocalCommandConsole serves the table views of a bare otslocal in strict mode: the
 // console signs with the server's own key, shows its tables and no trigger views.
 func TestOtslocalCommandConsole(t *testing.T) {
-	addr := freePort(t)
+	addr := testkit.FreePort(t)
 	out, stop := startOtslocalCommand(t, noEnv, "--listen", addr, "--access-key-id", "id", "--access-key-secret", "strict-secret",
 		"--console", "127.0.0.1:0", "--instance", "shown")
 	defer stop()

@@ -18,6 +18,7 @@ import (
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ots"
 )
@@ -32,7 +33,7 @@ func TestFunctionKilledBetweenBatchWriteRowChunks(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	const records = 1400
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	creds := aliyun.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}
 	srv := startTablestore(t)
 
@@ -67,7 +68,7 @@ func TestFunctionKilledBetweenBatchWriteRowChunks(t *testing.T) {
 	inv := fcruntime.Invocation{RequestID: "crash", Credentials: creds, Timeout: time.Minute}
 
 	startFunction := func() *fcruntime.Invoker {
-		addr := freePort(t)
+		addr := testkit.FreePort(t)
 		cmd := exec.Command(bin, "serve", "--listen", addr)
 		cmd.Env = append(os.Environ(), "TABLESTORE_INSTANCE="+otslocaltest.Instance, "TABLESTORE_ENDPOINT="+front.URL)
 		require.NoError(t, cmd.Start())

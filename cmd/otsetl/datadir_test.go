@@ -32,7 +32,7 @@ type otslocalProcess struct {
 // waits until it prints its endpoint. The process is killed when the test ends.
 func startOtslocalProcess(t *testing.T, bin string, args ...string) *otslocalProcess {
 	t.Helper()
-	addr := freePort(t)
+	addr := testkit.FreePort(t)
 	p := &otslocalProcess{stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}, exited: make(chan error, 1), endpoint: "http://" + addr}
 	p.cmd = exec.Command(bin, append([]string{"otslocal", "--listen", addr}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -156,7 +156,7 @@ func TestOtslocalDataDirKeepsEveryAcknowledgedWriteThroughSIGKILL(t *testing.T) 
 	if testing.Short() {
 		t.Skip("builds and runs the otsetl binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	dir := filepath.Join(t.TempDir(), "tables")
 	p := startOtslocalProcess(t, bin, "--data-dir", dir, "--stream-shards", "1")
 	assert.Contains(t, p.stdout.String(), "otslocal: tables kept in "+dir+"\n")
@@ -306,7 +306,7 @@ func TestOtslocalDataDirKeepsEveryAcknowledgedWriteThroughSIGKILL(t *testing.T) 
 // and returns its exit code and stderr.
 func runOtslocalToExit(t *testing.T, bin string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"otslocal", "--listen", freePort(t)}, args...)...)
+	cmd := exec.Command(bin, append([]string{"otslocal", "--listen", testkit.FreePort(t)}, args...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -320,26 +320,26 @@ func runOtslocalToExit(t *testing.T, bin string, args ...string) (int, string) {
 // --sync-writes without a directory, are refused.
 func TestOtslocalSaysWhereItKeepsItsTables(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tables")
-	out, stop := startOtslocalCommand(t, noEnv, "--listen", freePort(t), "--data-dir", dir)
+	out, stop := startOtslocalCommand(t, noEnv, "--listen", testkit.FreePort(t), "--data-dir", dir)
 	assert.Contains(t, out.String(), "otslocal: tables kept in "+dir+"\n")
 	stop()
 
 	synced := filepath.Join(t.TempDir(), "tables")
-	out, stop = startOtslocalCommand(t, noEnv, "--listen", freePort(t), "--data-dir", synced, "--sync-writes")
+	out, stop = startOtslocalCommand(t, noEnv, "--listen", testkit.FreePort(t), "--data-dir", synced, "--sync-writes")
 	assert.Contains(t, out.String(), "otslocal: tables kept in "+synced+", every write synced to the disk\n")
 	stop()
 
-	out, stop = startOtslocalCommand(t, noEnv, "--listen", freePort(t))
+	out, stop = startOtslocalCommand(t, noEnv, "--listen", testkit.FreePort(t))
 	assert.Contains(t, out.String(), inMemory)
 	stop()
 
-	code, _, stderr := runCLI(t, noEnv, "otslocal", "--listen", freePort(t), "--sync-writes")
+	code, _, stderr := runCLI(t, noEnv, "otslocal", "--listen", testkit.FreePort(t), "--sync-writes")
 	assert.Equal(t, 2, code, stderr)
 	assert.Contains(t, stderr, "--sync-writes goes with --data-dir")
 
 	notes := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(notes, "notes.txt"), []byte("mine"), 0o600))
-	code, _, stderr = runCLI(t, noEnv, "otslocal", "--listen", freePort(t), "--data-dir", notes)
+	code, _, stderr = runCLI(t, noEnv, "otslocal", "--listen", testkit.FreePort(t), "--data-dir", notes)
 	assert.Equal(t, 2, code, stderr)
 	assert.Contains(t, stderr, "otslocal: data directory "+notes+": it holds files that are not otslocal's")
 }

@@ -65,7 +65,7 @@ func TestDocsCommands(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("the pages' commands run with bash")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	env := docEnvironment(t, filepath.Dir(bin))
 	addresses := serverAddresses(t, bin)
 	ran, marked := 0, 0
@@ -308,7 +308,7 @@ func (s *docSession) prepare(text string) (string, bool) {
 	text = loopbackAddress.ReplaceAllStringFunc(text, func(addr string) string {
 		port := strings.TrimPrefix(addr, "127.0.0.1:")
 		if s.ports[port] == "" {
-			s.ports[port] = freePort(s.t)
+			s.ports[port] = testkit.FreePort(s.t)
 		}
 		return s.ports[port]
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/otsetl/otsetl/export"
 	"github.com/otsetl/otsetl/internal/modeltest"
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ots"
 )
@@ -30,7 +31,7 @@ func TestLocalExportsEveryChange(t *testing.T) {
 		t.Skip("builds and runs the otsetl binary")
 	}
 	dir := t.TempDir()
-	s := startLocal(t, buildBinary(t), "--export", "--oss-dir", dir)
+	s := startLocal(t, testkit.BuildOtsetl(t), "--export", "--oss-dir", dir)
 	m := ossOutput.FindStringSubmatch(s.stdout.String())
 	require.NotNil(t, m, s.stdout.String())
 	assert.Equal(t, dir, m[2])

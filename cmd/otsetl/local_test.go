@@ -61,7 +61,7 @@ func startLocal(t *testing.T, bin string, args ...string) *localStack {
 func startLocalEnv(t *testing.T, bin string, env []string, args ...string) *localStack {
 	t.Helper()
 	s := &localStack{stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
-	s.cmd = exec.Command(bin, append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0"}, args...)...)
+	s.cmd = exec.Command(bin, append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", testkit.FreePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Env = append(withoutCredentials(os.Environ()), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	require.NoError(t, s.cmd.Start())
@@ -208,7 +208,7 @@ func TestLocalRunsTheDocumentedVerification(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the otsetl binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	s := startLocal(t, bin, "--stream-shards", "2")
 	assert.Equal(t, http.StatusForbidden, listTablesAs(t, s.endpoint, "evil.example:8900"), "the embedded otslocal serves loopback names only")
 	assert.Contains(t, s.stdout.String(), "otsetl local: tables in memory; they are lost when it stops (--data-dir keeps them)\n")
@@ -262,7 +262,7 @@ func TestLocalWithTheMappingOfSYAML(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the otsetl binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	path, _ := sYAMLWithMapping(t)
 	s := startLocal(t, bin, "-f", path)
 
@@ -311,7 +311,7 @@ func TestLocalKeepsItsTablesInADataDir(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the otsetl binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	dir := filepath.Join(t.TempDir(), "tables")
 	s := startLocal(t, bin, "--data-dir", dir)
 	assert.Contains(t, s.stdout.String(), "otsetl local: tables kept in "+dir+"\n")
@@ -329,7 +329,7 @@ func TestLocalKeepsItsTablesInADataDir(t *testing.T) {
 	s.delete(t, 2)
 	s.requireResult(t, "after the restart", 3, 4, 5)
 
-	code, stdout, stderr := runCLI(t, noEnv, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t), "--data-dir", dir)
+	code, stdout, stderr := runCLI(t, noEnv, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", testkit.FreePort(t), "--data-dir", dir)
 	assert.Equal(t, 2, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Contains(t, stderr, "otslocal: data directory "+dir+": in use by another otslocal", "a second local on the directory")
 }
@@ -341,7 +341,7 @@ func TestLocalRestartsAKilledFunction(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the otsetl binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	// Every request to otslocal takes 300 ms, so an invocation (one BatchWriteRow at least)
 	// is still running when the test sees it start.
 	s := startLocal(t, bin, "--latency", "300ms", "--verbose")
@@ -460,9 +460,9 @@ func TestSIGKILLOfLocalEndsItsFunctionProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the otsetl binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	stdout := &testkit.SyncBuffer{}
-	cmd := exec.Command(bin, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", freePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", testkit.FreePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0")
 	cmd.Env = withoutCredentials(os.Environ())
 	cmd.Stdout = stdout
 	require.NoError(t, cmd.Start())

@@ -228,24 +228,6 @@ func exportEnv(nameValues ...string) map[string]string {
 	return env
 }
 
-// buildBinary builds the otsetl command once per test binary run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "otsetl")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 // startTablestore starts otslocal with the tables source_data and result (PK id INTEGER);
 // the server stops with the test.
 func startTablestore(t *testing.T) *otslocaltest.Server {
@@ -272,7 +254,7 @@ func TestServeProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	creds := aliyun.Credentials{AccessKeyID: "STS.process-test", AccessKeySecret: "secret-must-not-leak", SecurityToken: "token-must-not-leak"}
 	srv := startTablestore(t)
 
@@ -341,7 +323,7 @@ func TestGo1Runtime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	srv := startTablestore(t)
 
 	good, err := os.ReadFile(filepath.Join(scenarioDir, "0001-puts.json"))
@@ -442,7 +424,7 @@ func startOtslocalCommand(t *testing.T, getenv func(string) string, args ...stri
 // TestOtslocalCommand runs `otsetl otslocal`: it prints its endpoint, serves the SDK there, and
 // stops when its context ends (SIGTERM or Ctrl-C in the binary).
 func TestOtslocalCommand(t *testing.T) {
-	addr := freePort(t)
+	addr := testkit.FreePort(t)
 	out, stop := startOtslocalCommand(t, noEnv, "--listen", addr)
 	endpoint := "http://" + addr
 	assert.Equal(t, "otslocal: Tablestore endpoint "+endpoint+" (an instance per instance name, any access key)\n"+inMemory, out.String())
@@ -475,13 +457,13 @@ func listTablesAs(t *testing.T, endpoint, host string) int {
 // TestOtslocalCommandServesLoopbackHostsOnly: on a loopback address `otsetl otslocal`
 // refuses a request addressed to another name, unless --allow-any-host.
 func TestOtslocalCommandServesLoopbackHostsOnly(t *testing.T) {
-	addr := freePort(t)
+	addr := testkit.FreePort(t)
 	_, stop := startOtslocalCommand(t, noEnv, "--listen", addr)
 	assert.Equal(t, http.StatusForbidden, listTablesAs(t, "http://"+addr, "evil.example:8900"))
 	assert.Equal(t, http.StatusOK, listTablesAs(t, "http://"+addr, addr))
 	stop()
 
-	addr = freePort(t)
+	addr = testkit.FreePort(t)
 	_, stop = startOtslocalCommand(t, noEnv, "--listen", addr, "--allow-any-host")
 	assert.Equal(t, http.StatusOK, listTablesAs(t, "http://"+addr, "evil.example:8900"))
 	stop()
@@ -490,7 +472,7 @@ func TestOtslocalCommandServesLoopbackHostsOnly(t *testing.T) {
 // TestOtslocalCommandFlags runs `otsetl otslocal` in strict mode with two Stream shards and
 // every request of one action failing, and checks its usage errors.
 func TestOtslocalCommandFlags(t *testing.T) {
-	addr := freePort(t)
+	addr := testkit.FreePort(t)
 	out, stop := startOtslocalCommand(t, noEnv, "--listen", addr, "--access-key-id", "id", "--access-key-secret", "secret",
 		"--stream-shards", "2", "--error-rate", "1", "--fault-operations", "ListTable")
 	endpoint := "http://" + addr
@@ -535,7 +517,7 @@ func TestOtslocalCommandFlags(t *testing.T) {
 		{[]string{"--fault-operations", "Nope", "--error-rate", "0.1"}, `"Nope": not an action this server implements`},
 		{[]string{"--stream-shards", "0"}, "--stream-shards 0: want at least 1"},
 	} {
-		code, _, stderr := runCLI(t, noEnv, append([]string{"otslocal", "--listen", freePort(t)}, tt.args...)...)
+		code, _, stderr := runCLI(t, noEnv, append([]string{"otslocal", "--listen", testkit.FreePort(t)}, tt.args...)...)
 		assert.Equal(t, 2, code, "%v: %s", tt.args, stderr)
 		assert.Contains(t, stderr, tt.want, "%v", tt.args)
 	}
@@ -561,7 +543,7 @@ func TestOtslocalCommandTakesTheAccessKeyFromTheEnvironment(t *testing.T) {
 		assert.Equal(t, code, otsErr.Code)
 	}
 
-	addr := freePort(t)
+	addr := testkit.FreePort(t)
 	out, stop := startOtslocalCommand(t, env(map[string]string{"OTSLOCAL_ACCESS_KEY_ID": "env-id", "OTSLOCAL_ACCESS_KEY_SECRET": "env-secret"}),
 		"--listen", addr)
 	endpoint := "http://" + addr
@@ -570,7 +552,7 @@ func TestOtslocalCommandTakesTheAccessKeyFromTheEnvironment(t *testing.T) {
 	requireCode(t, describe(endpoint, "env-id", "env-secret"), "OTSObjectNotExist")
 	stop()
 
-	addr = freePort(t)
+	addr = testkit.FreePort(t)
 	out, stop = startOtslocalCommand(t, env(map[string]string{"OTSLOCAL_ACCESS_KEY_ID": "env-id", "OTSLOCAL_ACCESS_KEY_SECRET": "env-secret"}),
 		"--listen", addr, "--access-key-id", "flag-id")
 	endpoint = "http://" + addr
@@ -579,7 +561,7 @@ func TestOtslocalCommandTakesTheAccessKeyFromTheEnvironment(t *testing.T) {
 	requireCode(t, describe(endpoint, "flag-id", "env-secret"), "OTSObjectNotExist")
 	stop()
 
-	code, _, stderr := runCLI(t, env(map[string]string{"OTSLOCAL_ACCESS_KEY_ID": "env-id"}), "otslocal", "--listen", freePort(t))
+	code, _, stderr := runCLI(t, env(map[string]string{"OTSLOCAL_ACCESS_KEY_ID": "env-id"}), "otslocal", "--listen", testkit.FreePort(t))
 	assert.Equal(t, 2, code, stderr)
 	assert.Contains(t, stderr, "--access-key-id and --access-key-secret go together (from the flags, or from OTSLOCAL_ACCESS_KEY_ID and OTSLOCAL_ACCESS_KEY_SECRET)")
 }

@@ -105,7 +105,7 @@ type servedProcess struct {
 // (and nothing else) and waits until it answers FC's /initialize hook.
 func startServe(t *testing.T, bin string, env []string) *servedProcess {
 	t.Helper()
-	addr := freePort(t)
+	addr := testkit.FreePort(t)
 	_, port, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
 	p := &servedProcess{
@@ -196,11 +196,11 @@ func TestServeFloodStaysWithinInstanceMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and floods it")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	// otslocal runs as a process of its own, as the binary's `otsetl otslocal`: the flood's
 	// reads and writes cost it more CPU than the test's own process should take (it may run
 	// with -race).
-	endpoint := "http://" + freePort(t)
+	endpoint := "http://" + testkit.FreePort(t)
 	tablestoreProcess := exec.Command(bin, "otslocal", "--listen", strings.TrimPrefix(endpoint, "http://"))
 	require.NoError(t, tablestoreProcess.Start())
 	t.Cleanup(func() {

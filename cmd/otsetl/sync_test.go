@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/internal/testkit"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ops/tableio"
@@ -176,7 +177,7 @@ func TestSyncKilledAndResumed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := testkit.BuildOtsetl(t)
 	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "source_data"}, otslocaltest.Table{Name: "result"})
 	putLevelRows(t, srv.Endpoint, "source_data", 40000, 100)
 	require.NoError(t, srv.SetFaults(otslocal.Faults{Latency: 10 * time.Millisecond}))

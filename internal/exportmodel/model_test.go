@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -133,7 +132,7 @@ func runExportModel(t *testing.T, fileFormat export.FileFormat, compression expo
 		t.Skip("builds and runs the binary")
 	}
 	seed := modeltest.Seed(t)
-	r := &exportRun{seed: seed, bin: buildOtsetl(t), fileFormat: fileFormat, compression: compression, clock: time.Now().UnixMilli()}
+	r := &exportRun{seed: seed, bin: testkit.BuildOtsetl(t), fileFormat: fileFormat, compression: compression, clock: time.Now().UnixMilli()}
 
 	started := time.Now()
 	tallies := make([]exportTally, exportConcurrency)
@@ -353,7 +352,7 @@ func (r *exportRun) startFunction(t *testing.T, n int, name, prefix, table strin
 	if kill {
 		fn.killAt = 1
 	}
-	addr := freePort(t)
+	addr := testkit.FreePort(t)
 	vars := os.Environ()
 	for k, v := range env {
 		vars = append(vars, k+"="+v)
@@ -525,25 +524,6 @@ func (o *invocationOutcomes) merge(o2 *invocationOutcomes) {
 	o.retries += o2.retries
 	o.exportRequests += o2.exportRequests
 	o.unexpected = append(o.unexpected, o2.unexpected...)
-}
-
-// buildOtsetl builds the otsetl binary into the test's temporary folder.
-func buildOtsetl(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "otsetl")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/otsetl/otsetl/cmd/otsetl").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
-}
-
-// freePort returns a 127.0.0.1 address whose port was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 // restartDelay is how soon a function process that exited is started again, as FC starts a

@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -95,4 +97,32 @@ func ParseVmHWM(status []byte) (int64, error) {
 		return n << 10, nil
 	}
 	return 0, errors.New("no VmHWM line in the process status")
+}
+
+// BuildOtsetl builds the otsetl command (package cmd/otsetl) with `go build` into a temporary
+// folder of tb and returns the binary's path; a failed build fails tb with the compiler's
+// output.
+func BuildOtsetl(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "otsetl")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/otsetl/otsetl/cmd/otsetl").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// FreePort returns a 127.0.0.1 address ("127.0.0.1:PORT") whose port was free a moment ago,
+// for a server a test starts in another process.
+func FreePort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		tb.Fatalf("close: %v", err)
+	}
+	return addr
 }
