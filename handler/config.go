@@ -1,6 +1,9 @@
 package handler
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -32,6 +35,9 @@ const (
 	// used to derive the VPC endpoint when TABLESTORE_ENDPOINT is unset
 	// (https://www.alibabacloud.com/help/en/functioncompute/fc/environment-variables).
 	EnvRegion = "FC_REGION"
+	// EnvInstanceID is the FC system variable naming the function instance; a task's result
+	// carries it ([task.Result.InstanceID]), so that its sender can count the instances used.
+	EnvInstanceID = "FC_INSTANCE_ID"
 )
 
 // Defaults of the configuration (docs/design.md, "Configuration").
@@ -68,6 +74,9 @@ type Config struct {
 	// EXPORT_FORMAT, EXPORT_FILE_FORMAT, EXPORT_COMPRESSION); nil means no export. An
 	// invocation succeeds only once both the result table and the export have its batch.
 	Export *export.Config
+	// InstanceID names the function instance (FC_INSTANCE_ID, set by FC); empty when unset.
+	// It is not part of the configuration's [Config.Fingerprint].
+	InstanceID string
 }
 
 // ConfigFromEnv reads the configuration through lookupEnv (os.LookupEnv in production) and
@@ -89,6 +98,7 @@ func ConfigFromEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		ResultTable:     DefaultResultTable,
 		DeadLetterTable: getenv(EnvDeadLetterTable),
 		Rule:            transform.Config{Filter: orDefault(getenv(EnvFilter), transform.DefaultFilter), Columns: getenv(EnvColumns)},
+		InstanceID:      getenv(EnvInstanceID),
 	}
 	if _, set := lookupEnv(EnvResultTable); set {
 		cfg.ResultTable = getenv(EnvResultTable)
@@ -205,4 +215,23 @@ func orDefault(v, def string) string {
 		return v
 	}
 	return def
+}
+
+// Fingerprint identifies what the function's tasks write and how: the SHA-256, in hexadecimal,
+// of the JSON of the instance, the source, result and dead-letter tables and the rule, FILTER
+// and COLUMNS (a list or a mapping) as a compiled rule applies them
+// ([transform.Config.Normalized]). The endpoint is left out: the function reaches the
+// instance by its VPC endpoint, a user's machine by another. A task carries the fingerprint
+// of the configuration its sender expects (an s.yaml), and the function refuses a task whose
+// fingerprint is not its own (docs/design.md, "Task invocations").
+func (c Config) Fingerprint() string {
+	data, _ := json.Marshal(struct { // strings and the rule's plain fields: it cannot fail
+		Instance        string           `json:"instance"`
+		SourceTable     string           `json:"sourceTable"`
+		ResultTable     string           `json:"resultTable"`
+		DeadLetterTable string           `json:"deadLetterTable"`
+		Rule            transform.Config `json:"rule"`
+	}{c.Instance, c.SourceTable, c.ResultTable, c.DeadLetterTable, c.Rule.Normalized()})
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }

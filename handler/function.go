@@ -12,8 +12,6 @@ package handler
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +21,7 @@ import (
 	"time"
 
 	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/deadletter"
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/export"
 	"github.com/otsetl/otsetl/fcruntime"
@@ -347,39 +346,13 @@ func (f *Function) resolve(ctx context.Context, client *tablestore.Client, plan 
 	return changes, invalid, nil
 }
 
-// Dead-letter table layout: primary key `id` STRING, the hex SHA-256 of the record's raw
-// bytes, so that a redelivered batch overwrites its own dead letters instead of adding more.
-const (
-	DeadLetterPrimaryKey = "id"
-	// DeadLetterRecord (BINARY) holds the record exactly as it arrived (CBOR or JSON), its
-	// first MB when it is longer (maxDeadLetterPartBytes).
-	DeadLetterRecord = "record"
-	// DeadLetterDecoded (STRING) holds the record as JSON, for people, its first MB when it
-	// is longer (cut at a rune boundary); empty when the record has no JSON form.
-	DeadLetterDecoded = "decoded"
-	// DeadLetterError (STRING) says why the record is invalid: "record N (its primary key): "
-	// and the reason, which parts of it were cut to fit, and why it has no JSON form if it
-	// has none.
-	DeadLetterError = "error"
-	// DeadLetterTime (INTEGER) is when the record was dead-lettered, in ms since the Unix epoch.
-	DeadLetterTime = "time"
-	// DeadLetterSourceTable (STRING) is the table the record came from.
-	DeadLetterSourceTable = "source_table"
-)
-
-// maxDeadLetterPartBytes bounds the record and its JSON in a dead letter, each, so that
-// every dead letter is a row Tablestore takes in one request (at most 2 MB a value, 4 MB a
-// request) with room to spare; a longer record or JSON keeps its first bytes, and the error
-// column says so.
-const maxDeadLetterPartBytes = 1 << 20
-
 // deadLetters turns the invalid records of ev into dead-letter rows, one per distinct record.
 func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidRecord) []ots.RowChange {
 	now := f.now()
 	letters := make([]ots.RowChange, 0, len(invalid))
 	seen := make(map[string]bool, len(invalid))
 	for _, inv := range invalid {
-		letter := DeadLetter(&ev.Records[inv.Index], describeInvalid(ev, inv), f.cfg.SourceTable, now)
+		letter := deadletter.Row(&ev.Records[inv.Index], describeInvalid(ev, inv), f.cfg.SourceTable, now)
 		id, _ := letter.PrimaryKey[0].Value.Str()
 		if seen[id] {
 			continue
@@ -388,39 +361,6 @@ func (f *Function) deadLetters(ev *events.Event, invalid []transform.InvalidReco
 		letters = append(letters, letter)
 	}
 	return letters
-}
-
-// DeadLetter returns the put of the row DEAD_LETTER_TABLE gets for rec, a record the rule
-// cannot evaluate or Tablestore would refuse: the columns of the DeadLetter constants, keyed
-// by the hash of rec.Raw (or of its JSON when it has none, as a record built in code), with
-// reason, sourceTable and now. The row always fits in one request (docs/design.md, "Errors").
-func DeadLetter(rec *events.Record, reason, sourceTable string, now time.Time) ots.RowChange {
-	decoded, err := events.MarshalRecordJSON(rec)
-	if err != nil {
-		reason += fmt.Sprintf("; it has no JSON form: %v", err)
-	}
-	raw := rec.Raw
-	if raw == nil {
-		raw = decoded
-	}
-	if raw == nil {
-		raw = []byte(reason)
-	}
-	sum := sha256.Sum256(raw)
-	if len(raw) > maxDeadLetterPartBytes || len(decoded) > maxDeadLetterPartBytes {
-		reason += fmt.Sprintf(" (a record of %d bytes, its JSON of %d: the first %d bytes of each are kept)", len(raw), len(decoded), maxDeadLetterPartBytes)
-	}
-	return ots.RowChange{
-		Kind:       ots.PutRow,
-		PrimaryKey: []ots.PrimaryKeyColumn{{ColumnName: DeadLetterPrimaryKey, Value: ots.String(hex.EncodeToString(sum[:]))}},
-		Columns: []ots.Cell{
-			{Name: DeadLetterDecoded, Value: ots.String(ots.Cut(string(decoded), maxDeadLetterPartBytes))},
-			{Name: DeadLetterError, Value: ots.String(reason)},
-			{Name: DeadLetterRecord, Value: ots.Binary(raw[:min(len(raw), maxDeadLetterPartBytes)])},
-			{Name: DeadLetterSourceTable, Value: ots.String(sourceTable)},
-			{Name: DeadLetterTime, Value: ots.Integer(now.UnixMilli())},
-		},
-	}
 }
 
 // describeInvalid says which record of ev is invalid and why: `record 2 (id=7): filter …`.

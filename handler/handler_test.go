@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/deadletter"
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
@@ -64,7 +65,7 @@ func newFixtureWith(t *testing.T, env map[string]string, configure func(*handler
 		srv.CreateTable(t, otslocaltest.Table{Name: cfg.ResultTable})
 	}
 	if cfg.DeadLetterTable != "" {
-		srv.CreateTable(t, otslocaltest.Table{Name: cfg.DeadLetterTable, PrimaryKey: []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}})
+		srv.CreateTable(t, otslocaltest.Table{Name: cfg.DeadLetterTable, PrimaryKey: []ots.PrimaryKeySchema{{Name: deadletter.PrimaryKey, Type: ots.KindString}}})
 	}
 
 	ts := httptest.NewServer(fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger}))
@@ -227,17 +228,17 @@ func TestDeadLetterTableTakesInvalidRecordsAndTheRestIsWritten(t *testing.T) {
 		for _, c := range cells {
 			byName[c.Name] = c.Value
 		}
-		raw, ok := byName[handler.DeadLetterRecord].Bytes()
+		raw, ok := byName[deadletter.ColumnRecord].Bytes()
 		require.True(t, ok)
-		ev, err := events.Decode(append(append([]byte(`{"Version":"Sync-v1","Records":[`), mustJSON(t, byName[handler.DeadLetterDecoded])...), ']', '}'))
+		ev, err := events.Decode(append(append([]byte(`{"Version":"Sync-v1","Records":[`), mustJSON(t, byName[deadletter.ColumnDecoded])...), ']', '}'))
 		require.NoError(t, err, "the decoded view is the record as JSON")
 		require.Len(t, ev.Records, 1)
 		assert.NotEmpty(t, raw)
-		msg, _ := byName[handler.DeadLetterError].Str()
+		msg, _ := byName[deadletter.ColumnError].Str()
 		errorsSeen = append(errorsSeen, msg)
-		src, _ := byName[handler.DeadLetterSourceTable].Str()
+		src, _ := byName[deadletter.ColumnSourceTable].Str()
 		assert.Equal(t, "source_data", src)
-		ms, ok := byName[handler.DeadLetterTime].Int()
+		ms, ok := byName[deadletter.ColumnTime].Int()
 		require.True(t, ok)
 		assert.InDelta(t, time.Now().UnixMilli(), ms, float64(time.Minute.Milliseconds()))
 	}
@@ -336,7 +337,7 @@ func TestMappingFailuresAreInvalidRecords(t *testing.T) {
 			"the mapped row is written; the rows the mapping cannot evaluate are not in the view")
 		var reasons []string
 		for _, letter := range f.table("dead_letters") {
-			reason, _ := cellsByName(letter)[handler.DeadLetterError].Str()
+			reason, _ := cellsByName(letter)[deadletter.ColumnError].Str()
 			reasons = append(reasons, reason)
 		}
 		assert.ElementsMatch(t, wantReasons, reasons)

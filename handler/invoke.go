@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/otsetl/otsetl/fcruntime"
+	"github.com/otsetl/otsetl/task"
 )
 
 // MaxDeadlineMargin is the most of an invocation's time kept free before its deadline, so
@@ -26,8 +27,10 @@ func DeadlineMargin(budget time.Duration) time.Duration {
 // replays a file of such lines.
 const CapturedPayloadMessage = "payload captured"
 
-// Invoke is the function as the runtimes serve it (a [fcruntime.Func]): it runs
-// [Function.Process] on one invocation with the invocation's STS credentials, under the
+// Invoke is the function as the runtimes serve it (a [fcruntime.Func]): a payload that is a
+// task ([task.IsTask]) is run as [Function.RunTask] runs it, and answered with its
+// [task.Result]; any other payload is a trigger event, answered with its [Summary]. For an
+// event, it runs [Function.Process] on one invocation with the invocation's STS credentials, under the
 // deadline min(ctx's, [fcruntime.Invocation.Deadline]) less [DeadlineMargin], and logs the
 // outcome as one line. A panic becomes an ErrorTypeInternal error. The first
 // Config.CapturePayloads payloads of the instance are written to the log before they are
@@ -37,7 +40,15 @@ const CapturedPayloadMessage = "payload captured"
 // and error first), then payloadBytes, durationMs, and every [Summary] field under its JSON
 // name ([Summary.LogValue]), each a top-level attribute so that a log query can filter and
 // chart it; requestId names the invocation.
-func (f *Function) Invoke(ctx context.Context, inv fcruntime.Invocation, payload []byte) (sum Summary, err error) {
+func (f *Function) Invoke(ctx context.Context, inv fcruntime.Invocation, payload []byte) (any, error) {
+	if task.IsTask(payload) {
+		return f.RunTask(ctx, inv, payload)
+	}
+	return f.invokeEvent(ctx, inv, payload)
+}
+
+// invokeEvent is Invoke for a trigger event.
+func (f *Function) invokeEvent(ctx context.Context, inv fcruntime.Invocation, payload []byte) (sum Summary, err error) {
 	start := f.now()
 	deadline := inv.Deadline(start)
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(-DeadlineMargin(deadline.Sub(start))))

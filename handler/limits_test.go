@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/deadletter"
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
@@ -100,7 +101,7 @@ func TestValuesTablestoreRefusesAreInvalidRecords(t *testing.T) {
 			letters := f.table("dead_letters")
 			require.Len(t, letters, 1)
 			for _, cells := range letters {
-				reason, _ := cellsByName(cells)[handler.DeadLetterError].Str()
+				reason, _ := cellsByName(cells)[deadletter.ColumnError].Str()
 				assert.True(t, strings.HasPrefix(reason, tc.want), "%q", reason)
 			}
 		})
@@ -178,13 +179,13 @@ func TestDeadLettersOfLargeRecordsFit(t *testing.T) {
 	require.Len(t, letters, 1)
 	letter := cellsByName(letters[`id="`+hex.EncodeToString(hash[:])+`"`])
 	require.NotEmpty(t, letter, "keyed by the hash of the whole record")
-	record, _ := letter[handler.DeadLetterRecord].Bytes()
+	record, _ := letter[deadletter.ColumnRecord].Bytes()
 	assert.Equal(t, raw[:1<<20], record)
-	decoded, _ := letter[handler.DeadLetterDecoded].Str()
+	decoded, _ := letter[deadletter.ColumnDecoded].Str()
 	assert.LessOrEqual(t, len(decoded), 1<<20)
 	assert.Greater(t, len(decoded), 1<<20-4)
 	assert.True(t, utf8.ValidString(decoded))
-	reason, _ := letter[handler.DeadLetterError].Str()
+	reason, _ := letter[deadletter.ColumnError].Str()
 	assert.Contains(t, reason, `record 0 (id=3): filter "level > 1": column "level" holds STRING "ééé`)
 	assert.Contains(t, reason, "the first 1048576 bytes of each are kept")
 }

@@ -87,3 +87,51 @@ func ParseText(kind Kind, text string) (Value, error) {
 	}
 	return Value{}, fmt.Errorf("type %s cannot be written", kind)
 }
+
+// TextKeyColumn is one column of a primary key, or of a key prefix, as text, the form of
+// otsetl's JSON files and messages (sync's checkpoint, the task invocations): {"name", "type",
+// "value"}, the type INTEGER, STRING or BINARY, the value as [Value.Text] writes it (an
+// INTEGER in decimal, a STRING as it is, a BINARY in lower-case hexadecimal).
+type TextKeyColumn struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// TextKey converts a key or a key prefix to its text form, an empty list for none.
+func TextKey(key []PrimaryKeyColumn) []TextKeyColumn {
+	columns := make([]TextKeyColumn, len(key))
+	for i, col := range key {
+		columns[i] = TextKeyColumn{Name: col.ColumnName, Type: col.Value.Kind().String(), Value: col.Value.Text()}
+	}
+	return columns
+}
+
+// KeyOfText converts a key or a key prefix from its text form, whose columns must be the
+// leading columns of schema, with their names and types, each value written as [TextKey]
+// writes it (so that one key has one text form). The error names the column and what is
+// wrong.
+func KeyOfText(columns []TextKeyColumn, schema []PrimaryKeySchema) ([]PrimaryKeyColumn, error) {
+	if len(columns) > len(schema) {
+		return nil, fmt.Errorf("%d key columns; the table's primary key (%s) has %d", len(columns), FormatSchema(schema), len(schema))
+	}
+	key := make([]PrimaryKeyColumn, len(columns))
+	for i, c := range columns {
+		if c.Name != schema[i].Name {
+			return nil, fmt.Errorf("key column %d is %q; the table's primary key (%s) has %q there", i+1, c.Name, FormatSchema(schema), schema[i].Name)
+		}
+		kind, ok := KindNamed(c.Type)
+		if !ok || kind.String() != c.Type || kind != schema[i].Type {
+			return nil, fmt.Errorf("column %q: type %q; the table's primary key (%s) has %s", c.Name, c.Type, FormatSchema(schema), schema[i].Type)
+		}
+		v, err := ParseText(kind, c.Value)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.Name, err)
+		}
+		if v.Text() != c.Value {
+			return nil, fmt.Errorf("column %q: %s %q is not written as otsetl writes it (%q)", c.Name, c.Type, c.Value, v.Text())
+		}
+		key[i] = PrimaryKeyColumn{ColumnName: c.Name, Value: v}
+	}
+	return key, nil
+}

@@ -42,3 +42,36 @@ func TestKindNamed(t *testing.T) {
 	}
 	assert.Equal(t, []Kind{KindInteger, KindString, KindBinary}, primaryKeyKinds)
 }
+
+func TestTextKeysReadBackAsWritten(t *testing.T) {
+	key := []PrimaryKeyColumn{
+		{ColumnName: "n", Value: Integer(-42)},
+		{ColumnName: "s", Value: String(" a key ")},
+		{ColumnName: "b", Value: Binary([]byte{0, 0xff})},
+	}
+	schema := []PrimaryKeySchema{{Name: "n", Type: KindInteger}, {Name: "s", Type: KindString}, {Name: "b", Type: KindBinary}}
+	columns := TextKey(key)
+	assert.Equal(t, []TextKeyColumn{{"n", "INTEGER", "-42"}, {"s", "STRING", " a key "}, {"b", "BINARY", "00ff"}}, columns)
+	back, err := KeyOfText(columns, schema)
+	require.NoError(t, err)
+	assert.Equal(t, 0, ComparePrimaryKeys(key, back))
+
+	for _, c := range []struct {
+		column TextKeyColumn
+		want   string
+	}{
+		{TextKeyColumn{"n", "integer", "1"}, `column "n": type "integer"; the table's primary key (n INTEGER) has INTEGER`},
+		{TextKeyColumn{"n", "DOUBLE", "1.5"}, `column "n": type "DOUBLE"; the table's primary key (n INTEGER) has INTEGER`},
+		{TextKeyColumn{"n", "STRING", "1"}, `column "n": type "STRING"; the table's primary key (n INTEGER) has INTEGER`},
+		{TextKeyColumn{"m", "INTEGER", "1"}, `key column 1 is "m"; the table's primary key (n INTEGER) has "n" there`},
+		{TextKeyColumn{"n", "INTEGER", "1.5"}, `"1.5" is not an INTEGER`},
+		{TextKeyColumn{"n", "INTEGER", "+42"}, `INTEGER "+42" is not written as otsetl writes it ("42")`},
+	} {
+		_, err := KeyOfText([]TextKeyColumn{c.column}, schema[:1])
+		assert.ErrorContains(t, err, c.want, "%+v", c.column)
+	}
+	_, err = KeyOfText([]TextKeyColumn{{"b", "BINARY", "0xFF"}}, []PrimaryKeySchema{{Name: "b", Type: KindBinary}})
+	assert.ErrorContains(t, err, `BINARY "0xFF" is not written as otsetl writes it ("ff")`)
+	_, err = KeyOfText(append(columns, TextKeyColumn{"x", "INTEGER", "1"}), schema)
+	assert.ErrorContains(t, err, "4 key columns; the table's primary key (n INTEGER, s STRING, b BINARY) has 3")
+}

@@ -9,6 +9,8 @@ import (
 
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 	"github.com/cenkalti/backoff/v5"
+	"github.com/otsetl/otsetl/keyrange"
+	"github.com/otsetl/otsetl/ots"
 )
 
 // The retry policy: exponential backoff with jitter (cenkalti/backoff's ExponentialBackOff:
@@ -134,4 +136,33 @@ func retryableCode(code, message string) bool {
 		return message == quotaTooFrequentMessage
 	}
 	return false
+}
+
+// RangeAPI returns the client's GetRange for [keyrange.ReadPage]: every request signed with
+// the client's credentials, bound to ctx, and retried as [Client.Write] retries (transient
+// codes and network errors, with backoff, until ctx's deadline leaves no time:
+// [ErrDeadline]). One RangeAPI serves the requests of one read, one after the other.
+func (c *Client) RangeAPI(ctx context.Context) keyrange.API {
+	return &rangeAPI{ctx: ctx, api: c.api(ctx), retrier: newRetrier(ctx)}
+}
+
+// rangeAPI is [Client.RangeAPI]'s GetRange.
+type rangeAPI struct {
+	ctx     context.Context
+	api     *sdk.TableStoreClient
+	retrier *retrier
+}
+
+// GetRange sends one GetRange request, again while it fails with a transient error.
+func (r *rangeAPI) GetRange(req *sdk.GetRangeRequest) (*sdk.GetRangeResponse, error) {
+	var resp *sdk.GetRangeResponse
+	err := r.retrier.run(r.ctx, func() (retry, err error) {
+		var callErr error
+		resp, callErr = ots.CallSDK(func() (*sdk.GetRangeResponse, error) { return r.api.GetRange(req) })
+		if callErr != nil && Retryable(callErr) {
+			return callErr, nil
+		}
+		return nil, callErr
+	})
+	return resp, err
 }

@@ -74,11 +74,7 @@ type evaluator struct {
 // projection column that is empty, longer than 255 bytes or listed twice; and for a mapping,
 // what [compileMapping] refuses.
 func Compile(cfg Config) (*Rule, error) {
-	cfg.Filter = strings.TrimSpace(cfg.Filter)
-	if cfg.Filter == "" {
-		cfg.Filter = DefaultFilter
-	}
-	cfg.Columns = strings.TrimSpace(cfg.Columns)
+	cfg = cfg.Normalized()
 	r := &Rule{config: cfg}
 	var err error
 	if isMapping(cfg.Columns) {
@@ -152,9 +148,21 @@ func compileProjection(columns string) (map[string]bool, error) {
 	return projection, nil
 }
 
-// Config returns the configuration the rule was compiled from, as it applies it: the filter
-// defaulted to [DefaultFilter], both texts trimmed of surrounding blanks.
+// Config returns the configuration the rule was compiled from, as it applies it
+// ([Config.Normalized]).
 func (r *Rule) Config() Config { return r.config }
+
+// Normalized returns c as a rule compiled from it applies it: both texts trimmed of
+// surrounding blanks, the filter defaulted to [DefaultFilter]. Two configurations with the
+// same normalized form are the same rule.
+func (c Config) Normalized() Config {
+	c.Filter = strings.TrimSpace(c.Filter)
+	if c.Filter == "" {
+		c.Filter = DefaultFilter
+	}
+	c.Columns = strings.TrimSpace(c.Columns)
+	return c
+}
 
 // CheckPrimaryKey returns an error when the mapping computes a column named like a column of
 // primaryKey, the primary key of the result table: Tablestore refuses such a row. It is nil

@@ -83,6 +83,20 @@ type options struct {
 	syncRows, syncBaselineRows, syncRSSRows int
 	// exportRSSRecords is the size of the event the export's peak RSS is measured with.
 	exportRSSRecords int
+	// fanOutRows, fanOutRuns and fanOutLatency shape the fan-out measurement (see
+	// fanOutRowsOrDefault); fanOut turns it on.
+	fanOutRows, fanOutRuns int
+	fanOutLatency          time.Duration
+	fanOut                 bool
+}
+
+// fanOutRowsOrDefault is -fanout-rows, or fanOutRowsPerRecord times the events' records
+// when it is 0.
+func (o options) fanOutRowsOrDefault() int {
+	if o.fanOutRows > 0 {
+		return o.fanOutRows
+	}
+	return fanOutRowsPerRecord * o.events * o.records
 }
 
 // syncRowsPerRecord scales the default size of the sync measurement with the events':
@@ -118,6 +132,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.syncBaselineRows, "sync-baseline-rows", 10_000, "source rows the naive backfill loop reads (its rate is per row)")
 	fs.IntVar(&o.syncRSSRows, "sync-rss-rows", 1_000_000, "source rows of the sync whose peak RSS is measured, as a process of its own (with -rss)")
 	fs.IntVar(&o.exportRSSRecords, "export-rss-records", 200_000, "records of the event the export's peak RSS is measured with (with -rss)")
+	fs.BoolVar(&o.fanOut, "fanout", true, "build cmd/otsetl and measure `otsetl sync` locally and with --on-fc over local FC instances, each a process (Linux)")
+	fs.IntVar(&o.fanOutRows, "fanout-rows", 0, "source rows of the fan-out measurement; 0 means 50 × the events' records (1,000,000 by default)")
+	fs.IntVar(&o.fanOutRuns, "fanout-runs", 1, "runs of each case of the fan-out measurement to take the medians of")
+	fs.DurationVar(&o.fanOutLatency, "fanout-latency", 20*time.Millisecond, "latency otslocal adds to every request of the fan-out measurement, as across machines")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -134,6 +152,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return options{}, errors.New("-sync-rows must not be negative, -sync-baseline-rows and -sync-rss-rows must be positive")
 	case o.exportRSSRecords < 1:
 		return options{}, errors.New("-export-rss-records must be positive")
+	case o.fanOutRows < 0 || o.fanOutRuns < 1 || o.fanOutLatency < 0:
+		return options{}, errors.New("-fanout-rows and -fanout-latency must not be negative, -fanout-runs must be positive")
 	}
 	return o, nil
 }
@@ -243,7 +263,7 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 	}
 	var bin string
 	var target serveTarget
-	if opts.cpu || opts.rss {
+	if opts.cpu || opts.rss || opts.fanOut {
 		dir, err := os.MkdirTemp("", "otsetl-bench-")
 		if err != nil {
 			return nil, nil, err
@@ -271,15 +291,25 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, []
 			return nil, nil, err
 		}
 	}
+	rssBin := bin
 	if !opts.rss {
-		bin = "" // the sync's peak RSS is measured with the other processes' only
+		rssBin = "" // the sync's peak RSS is measured with the other processes' only
 	}
-	sync, syncInsane, err := measureSync(ctx, opts, bin, progress)
+	sync, syncInsane, err := measureSync(ctx, opts, rssBin, progress)
 	if err != nil {
 		return nil, nil, err
 	}
 	rep.sync = sync
-	return rep, append(insane, syncInsane...), nil
+	insane = append(insane, syncInsane...)
+	if opts.fanOut {
+		fanOut, fanOutInsane, err := measureFanOut(ctx, opts, bin, progress)
+		if err != nil {
+			return nil, nil, err
+		}
+		rep.fanOut, rep.fanOutRuns = fanOut, opts.fanOutRuns
+		insane = append(insane, fanOutInsane...)
+	}
+	return rep, insane, nil
 }
 
 // measureCPU measures, opts.runs times, the CPU per record of `otsetl serve` (target), of

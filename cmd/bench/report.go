@@ -61,6 +61,9 @@ type report struct {
 	sync *syncFigures
 	// export is the export's measurement.
 	export *exportFigures
+	// fanOut is the fan-out measurement, of fanOutRuns runs each case; nil when not measured.
+	fanOut     *fanOutFigures
+	fanOutRuns int
 }
 
 // machine describes the computer the benchmark ran on.
@@ -154,6 +157,9 @@ func (r *report) markdown() string {
 	}
 	if r.sync != nil {
 		r.sync.markdown(&b, r.runs)
+	}
+	if r.fanOut != nil {
+		r.fanOut.markdown(&b, r.fanOutRuns)
 	}
 	return b.String()
 }

@@ -15,9 +15,9 @@ import (
 
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/keyrange"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/ops/reconcile"
-	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
@@ -213,18 +213,18 @@ func recreate(ctx context.Context, client *sdk.TableStoreClient, names ...string
 // client, for the first limit rows. It returns the rows put.
 func runNaive(ctx context.Context, client *sdk.TableStoreClient, source, result string, limit int) (int, error) {
 	schema := []ots.PrimaryKeySchema{{Name: "id", Type: ots.KindInteger}}
-	var r tableio.Range
+	var r keyrange.Range
 	read, puts := 0, 0
 	for read < limit {
-		page, err := tableio.ReadPage(ctx, client, source, schema, r, 0)
+		page, err := keyrange.ReadPage(ctx, client, source, schema, r, 0)
 		if err != nil {
 			return 0, err
 		}
 		for _, versioned := range page.Rows[:min(len(page.Rows), limit-read)] {
 			read++
-			row := versioned.Latest()
+			cells := versioned.Latest()
 			level, passes := int64(0), false
-			for _, cell := range row.Columns {
+			for _, cell := range cells {
 				if cell.Name == "level" {
 					level, passes = cell.Value.Int()
 				}
@@ -232,12 +232,12 @@ func runNaive(ctx context.Context, client *sdk.TableStoreClient, source, result 
 			if !passes || level <= 1 {
 				continue
 			}
-			pk, err := ots.SDKPrimaryKey(row.PrimaryKey)
+			pk, err := ots.SDKPrimaryKey(versioned.PrimaryKey)
 			if err != nil {
 				return 0, err
 			}
 			change := &sdk.PutRowChange{TableName: result, PrimaryKey: pk}
-			for _, cell := range row.Columns {
+			for _, cell := range cells {
 				change.AddColumn(cell.Name, cell.Value.Any())
 			}
 			change.SetCondition(sdk.RowExistenceExpectation_IGNORE)

@@ -27,6 +27,7 @@ import (
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/local/fclocal"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ops/tableio"
@@ -279,8 +280,10 @@ func TestConsoleInABrowser(t *testing.T) {
 		source.waitFor(browserWait, `document.querySelectorAll('#tables tbody tr[data-table]').length === 2`, "the tables")
 		assert.Equal(t, []string{"/tables/result", "/tables/source_data"},
 			eval[[]string](source, `[...document.querySelectorAll('#tables tbody tr[data-table] a')].map(a => a.getAttribute('href'))`))
-		source.waitFor(browserWait, `document.getElementById('function-process').textContent !== ''`, "the function process")
-		assert.Equal(t, fmt.Sprintf("running, pid %d", functionPID(t, s.stdout.String())), eval[string](source, `document.getElementById('function-process').textContent`))
+		source.waitFor(browserWait, `document.querySelectorAll('#instances tbody tr[data-instance]').length === 1`, "the function's instance")
+		assert.Equal(t, "1 running of at most 4", eval[string](source, `document.getElementById('function-instances').textContent`))
+		assert.Equal(t, []string{"i-1", "running, idle", fmt.Sprint(functionPID(t, s.stdout.String()))},
+			eval[[]string](source, `[...document.querySelectorAll('#instances tr[data-instance="i-1"] td')].slice(0, 3).map(td => td.textContent)`))
 		assert.Equal(t, "source_data", eval[string](source, `document.getElementById('source-table').textContent`))
 		assert.Equal(t, 1, eval[int](source, `document.querySelectorAll('#shards tbody tr').length`), "one Stream shard")
 	})
@@ -404,6 +407,22 @@ func TestConsoleInABrowser(t *testing.T) {
 		assert.Contains(t, event, `"Version": "Sync-v1"`)
 		assert.Contains(t, event, `"Value": "<img src=x onerror=alert(1)>"`, "the latest event holds the HTML row, as text")
 		assert.Zero(t, eval[int](source, `document.querySelectorAll('main img').length`))
+	})
+
+	t.Run("a sync on the local FC shows its task invocations", func(t *testing.T) {
+		source.t = t
+		sync := exec.Command(testkit.BuildOtsetl(t), "sync", "-f", filepath.Join("..", "..", "s.yaml"), "--endpoint", s.endpoint, "--instance", s.instance, "--on-fc", "--task-budget", "1ms")
+		sync.Env = append(withoutCredentials(os.Environ()), "ALIBABA_CLOUD_ACCESS_KEY_ID=local", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=local", "FC_ENDPOINT="+strings.TrimSuffix(s.fcAPI, "/"))
+		out, err := sync.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "function otsetl: ")
+		source.open(s.console + "invocations")
+		source.waitFor(browserWait, `document.querySelectorAll('#tasks tbody tr[data-request-id]').length > 0`, "the task invocations")
+		rows := eval[[][]string](source, `[...document.querySelectorAll('#tasks tbody tr[data-request-id]')].map(tr => [...tr.children].map(td => td.textContent))`)
+		assert.Equal(t, "HTTP 200", rows[0][3], "the newest task: %v", rows[0])
+		assert.Equal(t, "done", rows[0][4], "the newest task finished its split")
+		assert.Equal(t, "i-1", rows[0][2])
+		source.screenshot("console-tasks.png")
 	})
 
 	t.Run("a long value is cut, shown whole on demand, and edited whole", func(t *testing.T) {
@@ -578,8 +597,8 @@ type consoleOverview struct {
 		Rows int
 	}
 	Pipeline *struct {
-		Process struct{ Running bool }
-		Totals  struct{ Records int }
+		Instances fclocal.PoolStatus
+		Totals    struct{ Records int }
 	}
 }
 
@@ -610,7 +629,8 @@ func TestLocalConsoleAgainstAnotherTablestore(t *testing.T) {
 	assert.Equal(t, srv.Endpoint, o.Endpoint)
 	assert.Equal(t, "source_data", o.Tables[1].Name)
 	assert.Equal(t, 2, o.Tables[1].Rows)
-	assert.True(t, o.Pipeline.Process.Running)
+	require.NotEmpty(t, o.Pipeline.Instances.Instances)
+	assert.True(t, o.Pipeline.Instances.Instances[0].Running)
 	assert.Equal(t, 1, len(srv.Scan(t, "result")), "the function wrote the other otslocal's result table")
 
 	shown := pages(t, s.console, "", "tables/source_data", "tables/result", "invocations", "api/overview", "api/invocations",

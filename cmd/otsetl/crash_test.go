@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -77,7 +78,13 @@ func TestFunctionKilledBetweenBatchWriteRowChunks(t *testing.T) {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		})
-		require.Eventually(t, func() bool { return waitListening(addr, time.Second) == nil }, 10*time.Second, 10*time.Millisecond)
+		require.Eventually(t, func() bool {
+			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				_ = conn.Close()
+			}
+			return err == nil
+		}, 10*time.Second, 10*time.Millisecond)
 		return &fcruntime.Invoker{URL: "http://" + addr}
 	}
 

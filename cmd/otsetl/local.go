@@ -3,17 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
@@ -21,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/local/console"
 	"github.com/otsetl/otsetl/local/fclocal"
@@ -30,6 +28,7 @@ import (
 	"github.com/otsetl/otsetl/ops/streams"
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
+	"github.com/otsetl/otsetl/task"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -45,6 +44,8 @@ type localFlags struct {
 	latency      time.Duration
 	allowAnyHost bool
 	verbose      bool
+	maxInstances int
+	fcListen     string
 	console      consoleFlags
 	ossListen    string
 	ossDir       string
@@ -55,14 +56,10 @@ type localFlags struct {
 const (
 	// localStreamExpirationHours is the Stream expiration of a source table local creates.
 	localStreamExpirationHours = 24
-	// functionReadyTimeout bounds the wait for a started function process to listen.
-	functionReadyTimeout = 10 * time.Second
-	// functionStopTimeout is how long a function process gets to exit after SIGTERM.
-	functionStopTimeout = 10 * time.Second
-	// functionRestartDelay paces restarts of a function process that keeps exiting.
-	functionRestartDelay = time.Second
 	// defaultOSSAddress is where the local OSS listens.
 	defaultOSSAddress = "127.0.0.1:8902"
+	// defaultFCAddress is where local serves FC's InvokeFunction API by default.
+	defaultFCAddress = "127.0.0.1:8903"
 	// localExportTo is where --export points the function's export when s.yaml sets no
 	// EXPORT_TO: the bucket osslocal creates, and a prefix.
 	localExportTo = "oss://otsetl-local/exports/"
@@ -85,14 +82,17 @@ fc3 resource with a trigger of triggerType tablestore), then:
   2. creates the trigger's source table, with its Stream, and the result table (and the
      dead-letter table if DEAD_LETTER_TABLE is set) when they are absent, with the primary
      key of --primary-key;
-  3. starts "otsetl serve" as a child process with the function's environment, pointed at
-     that Tablestore, and restarts it if it exits;
+  3. runs the function's instances, "otsetl serve" child processes with the function's
+     environment, pointed at that Tablestore: one at once, more on demand up to
+     --max-instances, one invocation each at a time; an instance that exits is restarted;
   4. reads the source table's Stream like the Tablestore trigger and invokes the function
      with every batch of records, retrying a failed batch until it succeeds; it prints one
      line per invocation;
-  5. serves the web console (--console, default 127.0.0.1:8901): the tables and their rows,
-     a row editor, the Stream's shards, the function process, the invocations, plots
-     of records per second and lag, and the exported objects.
+  5. serves FC's InvokeFunction API over the same instances (--fc-listen, default
+     127.0.0.1:8903), for "otsetl sync --on-fc": one line per task invocation;
+  6. serves the web console (--console, default 127.0.0.1:8901): the tables and their rows,
+     a row editor, the Stream's shards, the function's instances, the invocations and the
+     task invocations, plots of records per second and lag, and the exported objects.
 
 It also starts a local OSS (--oss-listen, default 127.0.0.1:8902) that keeps its objects as
 plain files under --oss-dir (default: a new temporary folder), and points the function's
@@ -123,6 +123,8 @@ any key works with the embedded otslocal).`,
 	f.DurationVar(&flags.latency, "latency", 0, "latency the embedded otslocal adds to every request, e.g. 2ms")
 	f.BoolVar(&flags.allowAnyHost, "allow-any-host", false, "embedded otslocal: "+allowAnyHostUsage)
 	f.BoolVarP(&flags.verbose, "verbose", "v", false, "also print the function's own log lines")
+	f.IntVar(&flags.maxInstances, "max-instances", fclocal.DefaultMaxInstances, "the function's instances at most; an invocation beyond them is refused (429) and retried")
+	f.StringVar(&flags.fcListen, "fc-listen", defaultFCAddress, "address of FC's InvokeFunction API, for otsetl sync --on-fc")
 	f.StringVar(&flags.ossListen, "oss-listen", defaultOSSAddress, "address of the local OSS")
 	f.StringVar(&flags.ossDir, "oss-dir", "", "folder that keeps the local OSS's objects as files, DIR/<bucket>/<key> (default: a new temporary folder)")
 	f.BoolVar(&flags.export, "export", false, "turn the function's export on, to "+localExportTo+" in the local OSS, when s.yaml sets no EXPORT_TO")
@@ -158,6 +160,9 @@ func newLocalSetup(flags localFlags, getenv func(string) string) (*localSetup, e
 	}
 	if err := flags.dataDir.check(); err != nil {
 		return nil, err
+	}
+	if flags.maxInstances < 1 {
+		return nil, fmt.Errorf("--max-instances %d: want at least 1", flags.maxInstances)
 	}
 	if err := flags.console.check(); err != nil {
 		return nil, err
@@ -267,37 +272,33 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("finding the otsetl binary to run the function: %w", err)
 	}
-	addr, err := freeLocalAddress()
-	if err != nil {
-		return err
-	}
-	fn := &functionProcess{
-		name:   s.function.FunctionName,
-		path:   exe,
-		args:   []string{"serve", "--listen", addr},
-		env:    s.functionEnvironment(cfg.Endpoint, ossServer.Endpoint),
-		addr:   addr,
-		report: out,
-		stderr: errOut,
-		stdout: io.Discard,
-	}
-	if s.flags.verbose {
-		fn.stdout = errOut
-	}
-
 	if err := streams.Check(client, cfg.SourceTable); err != nil {
 		return err
 	}
+	functionOutput := io.Discard
+	if s.flags.verbose {
+		functionOutput = errOut
+	}
+	name := s.function.FunctionName
+	pool, err := fclocal.NewPool(fclocal.PoolConfig{
+		Start:        fclocal.ProcessInstances(exe, []string{"serve"}, s.functionEnvironment(cfg.Endpoint, ossServer.Endpoint), functionOutput, errOut),
+		MaxInstances: s.flags.maxInstances,
+		OnEvent:      func(e fclocal.InstanceEvent) { fmt.Fprintln(out, formatInstanceEvent(name, e)) },
+	})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
 	monitor := console.NewMonitor()
 	trigger, err := fclocal.New(fclocal.Config{
 		Client:            client,
 		Table:             cfg.SourceTable,
-		FunctionURL:       "http://" + addr,
-		FunctionName:      s.function.FunctionName,
+		Function:          pool,
+		FunctionName:      name,
 		Region:            s.function.Region,
 		Credentials:       s.credentials,
 		InvocationTimeout: min(s.function.Timeout, fclocal.DefaultInvocationTimeout),
-		Logger:            slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:            slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelError})),
 		OnInvocation: func(r fclocal.InvocationReport) {
 			fmt.Fprintln(out, formatInvocation(r))
 			monitor.Record(r)
@@ -306,6 +307,21 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
+	api, err := fclocal.NewFunctionAPI(fclocal.APIConfig{
+		FunctionName: name, Pool: pool, Credentials: s.credentials, Timeout: min(s.function.Timeout, fclocal.DefaultInvocationTimeout),
+		OnInvocation: func(inv fclocal.APIInvocation) {
+			fmt.Fprintln(out, formatTaskInvocation(inv))
+			monitor.RecordTask(inv)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	fcListener, err := net.Listen("tcp", s.flags.fcListen)
+	if err != nil {
+		return fmt.Errorf("--fc-listen: %w", err)
+	}
+	defer fcListener.Close()
 	var exports *console.Exports
 	if x := cfg.Export; x != nil {
 		exports = &console.Exports{
@@ -317,23 +333,25 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 	web, err := console.New(console.Config{
 		Client: client, Endpoint: cfg.Endpoint, Instance: cfg.Instance, AllowRemote: s.flags.console.allowRemote, Exports: exports,
 		Pipeline: &console.Pipeline{
-			SourceTable: cfg.SourceTable, ResultTable: cfg.ResultTable, FunctionName: s.function.FunctionName, Rule: cfg.Rule,
-			Trigger: trigger, Function: fn, Monitor: monitor,
+			SourceTable: cfg.SourceTable, ResultTable: cfg.ResultTable, FunctionName: name, Rule: cfg.Rule,
+			Trigger: trigger, Instances: pool, Monitor: monitor,
 		},
 	})
 	if err != nil {
 		return err
 	}
-	if err := fn.start(); err != nil {
+	if err := pool.Warm(ctx); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	var fnErr error
 	var wg sync.WaitGroup
+	fcURL := "http://" + fcListener.Addr().String() + "/"
 	wg.Go(func() {
-		fnErr = fn.supervise(ctx)
-		cancel() // a function that cannot be kept running stops the trigger too
+		if err := fcruntime.Serve(ctx, fcListener, api); err != nil {
+			fmt.Fprintf(errOut, "otsetl local: the FC API stopped: %v\n", err)
+		}
 	})
+	fmt.Fprintf(out, "otsetl local: fc api at %s\n", fcURL)
 	if consoleListener != nil {
 		wg.Go(func() {
 			if err := console.Serve(ctx, consoleListener, web); err != nil {
@@ -347,9 +365,10 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 		read = "the exported objects"
 	}
 	fmt.Fprintf(out, "otsetl local: trigger %s -> %s running; write rows into %s, read %s; Ctrl-C stops\n",
-		cfg.SourceTable, s.function.FunctionName, cfg.SourceTable, read)
+		cfg.SourceTable, name, cfg.SourceTable, read)
 	if cfg.ResultTable != "" {
-		fmt.Fprintf(out, "otsetl local: to backfill or check %s: %s\n", cfg.ResultTable, s.syncCommandLine(cfg))
+		fmt.Fprintf(out, "otsetl local: to backfill or check %s: %s\n", cfg.ResultTable, s.syncCommandLine(cfg, ""))
+		fmt.Fprintf(out, "otsetl local: to do it on the local FC: %s\n", s.syncCommandLine(cfg, fcURL))
 	}
 	err = trigger.Run(ctx)
 	cancel()
@@ -357,17 +376,18 @@ func (s *localSetup) run(ctx context.Context, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if fnErr != nil {
-		return fnErr
-	}
 	fmt.Fprintln(out, "otsetl local: stopped")
 	return nil
 }
 
 // syncCommandLine is the `otsetl sync` command that syncs the tables local runs, with the
-// access key of the embedded otslocal when local uses it (never one from the environment).
-func (s *localSetup) syncCommandLine(cfg handler.Config) string {
+// access key of the embedded otslocal when local uses it (never one from the environment);
+// with an fcURL, on the local FC there.
+func (s *localSetup) syncCommandLine(cfg handler.Config, fcURL string) string {
 	line := fmt.Sprintf("otsetl sync -f %s --endpoint %s --instance %s", s.flags.file, aliyun.RedactEndpoint(cfg.Endpoint), cfg.Instance)
+	if fcURL != "" {
+		line = fmt.Sprintf("%s=%s %s --on-fc", envFCEndpoint, strings.TrimSuffix(fcURL, "/"), line)
+	}
 	if s.credentials == localCredentials {
 		line = fmt.Sprintf("%s=%s %s=%s %s", envAccessKeyID, localCredentials.AccessKeyID, envAccessKeySecret, localCredentials.AccessKeySecret, line)
 	}
@@ -457,131 +477,48 @@ func shortID(id string) string {
 	return id[:min(len(id), 8)]
 }
 
-// freeLocalAddress returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeLocalAddress() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// formatInstanceEvent renders what happened to an instance of function name as a line:
+// "otsetl local: function otsetl, instance i-1 (otsetl serve, pid 41215) at
+// http://127.0.0.1:40117", or its exit and restart.
+func formatInstanceEvent(name string, e fclocal.InstanceEvent) string {
+	switch e.Kind {
+	case fclocal.InstanceExited:
+		return fmt.Sprintf("otsetl local: function %s, instance %s (pid %d) exited unexpectedly (%s); restarting it", name, e.Instance, e.PID, e.Exit)
+	case fclocal.InstanceFailed:
+		return fmt.Sprintf("otsetl local: function %s, instance %s could not be started: %s", name, e.Instance, e.Exit)
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return fmt.Sprintf("otsetl local: function %s, instance %s (otsetl serve, pid %d) at %s", name, e.Instance, e.PID, e.URL)
 }
 
-// functionProcess runs the function as a child process ("otsetl serve") and keeps it
-// running: a process that exits while local runs is reported and started again, as FC
-// starts a new instance; the trigger meanwhile retries the batch it was handling.
-type functionProcess struct {
-	name, path string
-	args, env  []string
-	addr       string    // where the function listens
-	report     io.Writer // one line per start, exit and restart
-	stdout     io.Writer // the function's log lines
-	stderr     io.Writer
-
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	running  bool // cmd is up and listening
-	restarts int  // processes started after the first
+// formatTaskInvocation renders one invocation of FC's API as a line, e.g. "task invocation
+// 1f2e3d4c: 200, done, 2,000 source rows, 1,000 written; 812 ms".
+func formatTaskInvocation(inv fclocal.APIInvocation) string {
+	head := fmt.Sprintf("task invocation %s", shortID(inv.RequestID))
+	switch {
+	case inv.Lost:
+		return fmt.Sprintf("%s: its answer was lost after %d ms", head, inv.Latency.Milliseconds())
+	case inv.Status != 200:
+		return fmt.Sprintf("%s: HTTP %d, %s; %d ms", head, inv.Status, inv.Error, inv.Latency.Milliseconds())
+	case inv.ErrorType != "":
+		return fmt.Sprintf("%s: function error %s: %s; %d ms", head, inv.ErrorType, inv.Error, inv.Latency.Milliseconds())
+	}
+	var result task.Result
+	if err := json.Unmarshal(inv.Result, &result); err != nil || result.Sync == nil {
+		return fmt.Sprintf("%s: %d bytes of result; %d ms", head, len(inv.Result), inv.Latency.Milliseconds())
+	}
+	progress := "done"
+	if !result.Done {
+		progress = "to be continued after (" + describeTextKey(result.After) + ")"
+	}
+	return fmt.Sprintf("%s: instance %s, %s, %s source rows, %s written, %s deleted; %d ms", head, result.InstanceID, progress,
+		english.Sprint(result.Sync.SourceRows), english.Sprint(result.Sync.Written), english.Sprint(result.Sync.Deleted), inv.Latency.Milliseconds())
 }
 
-// Status reports the process's state to the console.
-func (p *functionProcess) Status() console.ProcessStatus {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	status := console.ProcessStatus{Running: p.running, Restarts: p.restarts, Address: p.addr}
-	if p.cmd != nil {
-		status.PID = p.cmd.Process.Pid
+// describeTextKey writes a key of a task's result as `id=5`.
+func describeTextKey(key []ots.TextKeyColumn) string {
+	parts := make([]string, len(key))
+	for i, c := range key {
+		parts[i] = c.Name + "=" + c.Value
 	}
-	return status
-}
-
-// start starts the process and waits until it listens.
-func (p *functionProcess) start() error {
-	cmd := exec.Command(p.path, p.args...)
-	cmd.Env = p.env
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	dieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the function: %w", err)
-	}
-	p.mu.Lock()
-	p.cmd = cmd
-	p.mu.Unlock()
-	if err := waitListening(p.addr, functionReadyTimeout); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return fmt.Errorf("the function process (pid %d) did not listen on %s: %w", cmd.Process.Pid, p.addr, err)
-	}
-	p.mu.Lock()
-	p.running = true
-	p.mu.Unlock()
-	fmt.Fprintf(p.report, "otsetl local: function %s (otsetl serve, pid %d) at http://%s\n", p.name, cmd.Process.Pid, p.addr)
-	return nil
-}
-
-// supervise waits for the running process; when it exits before ctx ends it is reported
-// and restarted. When ctx ends, the process gets SIGTERM, then SIGKILL after
-// functionStopTimeout. It returns an error only when a restart fails.
-func (p *functionProcess) supervise(ctx context.Context) error {
-	for {
-		p.mu.Lock()
-		cmd := p.cmd
-		p.mu.Unlock()
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		select {
-		case <-ctx.Done():
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(functionStopTimeout):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
-			return nil
-		case err := <-exited:
-			p.mu.Lock()
-			p.running = false
-			p.mu.Unlock()
-			fmt.Fprintf(p.report, "otsetl local: function process (pid %d) exited unexpectedly (%s); restarting it\n", cmd.Process.Pid, exitDescription(err))
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(functionRestartDelay):
-		}
-		if err := p.start(); err != nil {
-			return err
-		}
-		p.mu.Lock()
-		p.restarts++
-		p.mu.Unlock()
-	}
-}
-
-// exitDescription describes how a process ended, from exec.Cmd.Wait's error.
-func exitDescription(err error) string {
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit.ProcessState.String()
-	}
-	if err == nil {
-		return "exit status 0"
-	}
-	return err.Error()
-}
-
-// waitListening waits until addr accepts TCP connections, for at most timeout.
-func waitListening(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return conn.Close()
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return strings.Join(parts, ", ")
 }

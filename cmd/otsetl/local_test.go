@@ -22,6 +22,7 @@ import (
 
 	"github.com/otsetl/otsetl/aliyun"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/local/fclocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ops/replay"
 	"github.com/otsetl/otsetl/ops/tableio"
@@ -36,6 +37,7 @@ type localStack struct {
 	endpoint       string
 	instance       string
 	console        string // the web console's URL, http://127.0.0.1:PORT/
+	fcAPI          string // FC's InvokeFunction API, http://127.0.0.1:PORT/
 	api            *sdk.TableStoreClient
 	exited         chan error // the process's exit, once
 	killed         bool       // by the test, with SIGKILL
@@ -46,6 +48,7 @@ type localStack struct {
 var (
 	localOutput   = regexp.MustCompile(`(?:embedded otslocal|Tablestore) at (http://\S+), instance ([^\s,]+)`)
 	consoleOutput = regexp.MustCompile(`(?m)^otsetl local: console at (http://127\.0\.0\.1:\d+/)$`)
+	fcAPIOutput   = regexp.MustCompile(`(?m)^otsetl local: fc api at (http://127\.0\.0\.1:\d+/)$`)
 )
 
 // startLocal runs `otsetl local -f ../../s.yaml` with args, its console on a free loopback
@@ -61,7 +64,7 @@ func startLocal(t *testing.T, bin string, args ...string) *localStack {
 func startLocalEnv(t *testing.T, bin string, env []string, args ...string) *localStack {
 	t.Helper()
 	s := &localStack{stdout: &testkit.SyncBuffer{}, stderr: &testkit.SyncBuffer{}, exited: make(chan error, 1)}
-	s.cmd = exec.Command(bin, append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", testkit.FreePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0"}, args...)...)
+	s.cmd = exec.Command(bin, append([]string{"local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", testkit.FreePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0", "--fc-listen", "127.0.0.1:0"}, args...)...)
 	s.cmd.Env = append(withoutCredentials(os.Environ()), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	require.NoError(t, s.cmd.Start())
@@ -91,6 +94,9 @@ func startLocalEnv(t *testing.T, bin string, env []string, args ...string) *loca
 	c := consoleOutput.FindStringSubmatch(s.stdout.String())
 	require.NotNil(t, c, s.stdout.String())
 	s.console = c[1]
+	f := fcAPIOutput.FindStringSubmatch(s.stdout.String())
+	require.NotNil(t, f, s.stdout.String())
+	s.fcAPI = f[1]
 	s.api = tableio.NewClient(s.endpoint, s.instance, aliyun.Credentials{AccessKeyID: "any", AccessKeySecret: "any"})
 	return s
 }
@@ -334,8 +340,8 @@ func TestLocalKeepsItsTablesInADataDir(t *testing.T) {
 	assert.Contains(t, stderr, "otslocal: data directory "+dir+": in use by another otslocal", "a second local on the directory")
 }
 
-// TestLocalRestartsAKilledFunction kills the function process in the middle of an
-// invocation: `otsetl local` reports the exit and restarts the process, and the trigger
+// TestLocalRestartsAKilledFunction kills the function's instance in the middle of an
+// invocation: `otsetl local` reports the exit and restarts the instance, and the trigger
 // delivers the batch again, so the row still reaches result.
 func TestLocalRestartsAKilledFunction(t *testing.T) {
 	if testing.Short() {
@@ -357,28 +363,30 @@ func TestLocalRestartsAKilledFunction(t *testing.T) {
 	require.Eventually(t, func() bool { return redelivered.MatchString(s.stdout.String()) }, 30*time.Second, 10*time.Millisecond,
 		"the trigger reports the redelivery that succeeded; stdout:\n%s", s.stdout)
 	out := s.stdout.String()
-	assert.Contains(t, out, fmt.Sprintf("function process (pid %d) exited unexpectedly (signal: killed); restarting it", pid))
-	assert.Regexp(t, `attempt 1 with 1 records failed after \d+ ms: .+; the batch will be retried`, out)
-	newPID := functionPIDs(out)[len(functionPIDs(out))-1]
-	assert.NotEqual(t, pid, newPID, "a new function process serves")
+	assert.Contains(t, out, fmt.Sprintf("function otsetl, instance i-1 (pid %d) exited unexpectedly (signal: killed); restarting it", pid))
+	assert.Regexp(t, `attempt 1 with 1 records failed after \d+ ms: instance i-1 exited during the invocation \(signal: killed\): .+; the batch will be retried`, out)
+	require.Eventually(t, func() bool { return len(functionPIDs(s.stdout.String())) == 3 }, 30*time.Second, 10*time.Millisecond,
+		"the retry starts an instance (i-2), and i-1 is started again; stdout:\n%s", s.stdout)
+	pids := functionPIDs(s.stdout.String())
+	assert.NotContains(t, pids[1:], pid, "new processes serve")
 
-	// The console shows the restart, the new process, and the failed attempt.
+	// The console shows the restart, the instances, and the failed attempt.
 	var overview struct {
 		Pipeline struct {
-			Process struct {
-				Running       bool
-				PID, Restarts int
-			}
-			Totals struct{ Invocations, Failures int }
+			Instances fclocal.PoolStatus
+			Totals    struct{ Invocations, Failures int }
 		}
 	}
 	resp, err := http.Get(s.console + "api/overview")
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&overview))
-	assert.True(t, overview.Pipeline.Process.Running)
-	assert.Equal(t, newPID, overview.Pipeline.Process.PID)
-	assert.Equal(t, 1, overview.Pipeline.Process.Restarts)
+	require.Len(t, overview.Pipeline.Instances.Instances, 2)
+	for _, inst := range overview.Pipeline.Instances.Instances {
+		assert.True(t, inst.Running, inst.ID)
+		assert.Contains(t, pids[1:], inst.PID, inst.ID)
+	}
+	assert.Equal(t, 1, overview.Pipeline.Instances.Restarts)
 	assert.GreaterOrEqual(t, overview.Pipeline.Totals.Failures, 1)
 }
 
@@ -446,7 +454,7 @@ func TestLocalAgainstAnEndpointWithoutStream(t *testing.T) {
 	env := func(name string) string {
 		return map[string]string{"ALIBABA_CLOUD_ACCESS_KEY_ID": creds.AccessKeyID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": creds.AccessKeySecret}[name]
 	}
-	code, stdout, stderr := runCLI(t, env, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--oss-listen", "127.0.0.1:0")
+	code, stdout, stderr := runCLI(t, env, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--oss-listen", "127.0.0.1:0", "--fc-listen", "127.0.0.1:0")
 	assert.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	assert.Contains(t, stdout, "otsetl local: Tablestore at "+srv.Endpoint+", instance "+otslocaltest.Instance)
 	assert.Contains(t, stderr, `table "source_data" exists without a Stream`)
@@ -462,7 +470,7 @@ func TestSIGKILLOfLocalEndsItsFunctionProcess(t *testing.T) {
 	}
 	bin := testkit.BuildOtsetl(t)
 	stdout := &testkit.SyncBuffer{}
-	cmd := exec.Command(bin, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", testkit.FreePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "local", "-f", filepath.Join("..", "..", "s.yaml"), "--listen", testkit.FreePort(t), "--console", "127.0.0.1:0", "--oss-listen", "127.0.0.1:0", "--fc-listen", "127.0.0.1:0")
 	cmd.Env = withoutCredentials(os.Environ())
 	cmd.Stdout = stdout
 	require.NoError(t, cmd.Start())

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/otsetl/otsetl/fcruntime"
-	"github.com/otsetl/otsetl/handler"
 )
 
 // defaultPort is the custom runtime's default listening port (CAPort 9000,
@@ -59,7 +58,7 @@ invocation a line of the allocations and garbage collections so far (invocations
 			if err != nil {
 				return usageError{err}
 			}
-			invoke := fcruntime.Func[handler.Summary](fn.Invoke)
+			invoke := fcruntime.Func[any](fn.Invoke)
 			if profileDir != "" {
 				p, perr := startProfiler(profileDir)
 				if perr != nil {

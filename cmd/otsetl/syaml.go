@@ -114,6 +114,8 @@ type triggeredFunction struct {
 	FunctionName string
 	Region       string
 	Timeout      time.Duration
+	// MemoryMB is props.memorySize, in MB; 0 when s.yaml leaves it to FC's default.
+	MemoryMB int
 	// Environment is props.environmentVariables.
 	Environment map[string]string
 	// Instance and Table come from the trigger's sourceArn,
@@ -189,6 +191,16 @@ func triggeredFunctionOf(resource string, props, trigger map[string]any) (trigge
 		fn.Timeout = time.Duration(timeout) * time.Second
 	default:
 		return fn, fmt.Errorf("props.timeout %v is not a whole number of seconds", timeout)
+	}
+	switch memory := props["memorySize"].(type) {
+	case nil:
+	case int:
+		if memory < 1 {
+			return fn, fmt.Errorf("props.memorySize %d: want the function's memory in MB (FC allows 128 to 32768)", memory)
+		}
+		fn.MemoryMB = memory
+	default:
+		return fn, fmt.Errorf("props.memorySize %v is not a whole number of MB", memory)
 	}
 	env, _ := props["environmentVariables"].(map[string]any)
 	for name, value := range env {

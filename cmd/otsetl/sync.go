@@ -33,12 +33,20 @@ type syncFlags struct {
 	checkpoint         string
 	maxCheckpointAge   time.Duration
 	resumeStale        bool
+	onFC               bool
+	function           string
+	fcEndpoint         string
+	taskBudget         time.Duration
 }
+
+// envFCEndpoint is the environment variable `otsetl sync --on-fc` reads FC's endpoint from
+// when --fc-endpoint is not given.
+const envFCEndpoint = "FC_ENDPOINT"
 
 func syncCommand(env environment) *cobra.Command {
 	var flags syncFlags
 	cmd := &cobra.Command{
-		Use:   "sync --endpoint URL --instance NAME [-f s.yaml] [--dry-run] [--json] [--parallel N] [--checkpoint FILE [--max-checkpoint-age D] [--resume-stale-checkpoint]] [--show N]",
+		Use:   "sync --endpoint URL --instance NAME [-f s.yaml] [--on-fc [--function NAME] [--fc-endpoint URL]] [--dry-run] [--json] [--parallel N] [--checkpoint FILE [--max-checkpoint-age D] [--resume-stale-checkpoint]] [--show N]",
 		Short: "Make the result table equal to the view of the source table: backfill, verify and repair, beside the live trigger",
 		Long: `Make the result table equal to the rows of the source table that pass the function's
 filter, projected to its columns, and prove it.
@@ -69,6 +77,12 @@ one begun more than --max-checkpoint-age ago (default 24h) is refused unless
 --resume-stale-checkpoint is given, and so is one changed by hand. The report says when the
 keys were verified.
 
+--on-fc runs the splits as task invocations of the deployed function (FC's InvokeFunction
+API, FC_ENDPOINT or --fc-endpoint, https://<account>.<region>.fc.aliyuncs.com), --parallel
+at a time, each for at most --task-budget and then again from the last key it confirmed; the
+function syncs with its own deployed rule and tables, and refuses a task made from another
+s.yaml. The report adds the invocations, the instances and the billed time.
+
 Exit status: 0 when the result table equals the view (after the repair, or a dry run that
 found nothing to fix); 1 when a dry run found differences or the sync failed; 2 for usage
 and configuration errors (a missing table, tables with different primary keys, credentials
@@ -93,6 +107,10 @@ the endpoint refuses, a checkpoint that cannot be resumed or written).`,
 	f.DurationVar(&flags.maxCheckpointAge, "max-checkpoint-age", reconcile.DefaultMaxCheckpointAge, "refuse to resume a checkpoint begun longer ago than this")
 	f.BoolVar(&flags.resumeStale, "resume-stale-checkpoint", false, "resume a checkpoint older than --max-checkpoint-age all the same")
 	f.IntVar(&flags.show, "show", 0, "list up to N keys of each class (missing, extra, differing) with what differs")
+	f.BoolVar(&flags.onFC, "on-fc", false, "run the splits as task invocations of the deployed function")
+	f.StringVar(&flags.function, "function", "", "with --on-fc: the function's name (default: functionName in -f s.yaml)")
+	f.StringVar(&flags.fcEndpoint, "fc-endpoint", "", "with --on-fc: FC's endpoint, https://<account>.<region>.fc.aliyuncs.com (default $"+envFCEndpoint+")")
+	f.DurationVar(&flags.taskBudget, "task-budget", reconcile.DefaultTaskBudget, "how long one task syncs a split before it is run again from where it stopped (at most 1m with --on-fc)")
 	return cmd
 }
 
@@ -108,6 +126,12 @@ func newSyncConfig(flags syncFlags, env environment) (reconcile.Config, error) {
 	if flags.maxCheckpointAge <= 0 {
 		return reconcile.Config{}, fmt.Errorf("--max-checkpoint-age %s: want a positive duration, e.g. 2h", flags.maxCheckpointAge)
 	}
+	if flags.taskBudget <= 0 || (flags.onFC && flags.taskBudget > time.Minute) {
+		return reconcile.Config{}, fmt.Errorf("--task-budget %s: want a positive duration, at most 1m with --on-fc", flags.taskBudget)
+	}
+	if !flags.onFC && (flags.function != "" || flags.fcEndpoint != "") {
+		return reconcile.Config{}, errors.New("--function and --fc-endpoint go with --on-fc")
+	}
 	endpoint, err := tablestore.CheckEndpoint(flags.endpoint)
 	if err != nil {
 		return reconcile.Config{}, fmt.Errorf("--endpoint: %w", err)
@@ -117,12 +141,12 @@ func newSyncConfig(flags syncFlags, env environment) (reconcile.Config, error) {
 		return reconcile.Config{}, err
 	}
 	functionEnv := env
+	var deployed triggeredFunction
 	if flags.file != "" {
-		fn, err := loadTriggeredFunction(flags.file, env.get)
-		if err != nil {
+		if deployed, err = loadTriggeredFunction(flags.file, env.get); err != nil {
 			return reconcile.Config{}, err
 		}
-		functionEnv = fn.lookupEnv
+		functionEnv = deployed.lookupEnv
 	}
 	function, err := handler.ConfigFromEnv(pointedAt(functionEnv, endpoint, flags.instance))
 	if err != nil {
@@ -131,16 +155,28 @@ func newSyncConfig(flags syncFlags, env environment) (reconcile.Config, error) {
 		}
 		return reconcile.Config{}, err
 	}
-	return reconcile.Config{
+	cfg := reconcile.Config{
 		Function:              function,
 		Credentials:           creds,
 		DryRun:                flags.dryRun,
 		Parallel:              flags.parallel,
+		TaskBudget:            flags.taskBudget,
 		Checkpoint:            flags.checkpoint,
 		MaxCheckpointAge:      flags.maxCheckpointAge,
 		ResumeStaleCheckpoint: flags.resumeStale,
 		Show:                  flags.show,
-	}, nil
+	}
+	if flags.onFC {
+		fc := &reconcile.FCConfig{Endpoint: firstNonEmpty(flags.fcEndpoint, env.get(envFCEndpoint)), Function: firstNonEmpty(flags.function, deployed.FunctionName), MemoryMB: deployed.MemoryMB}
+		switch {
+		case fc.Endpoint == "":
+			return reconcile.Config{}, fmt.Errorf("--on-fc needs FC's endpoint: --fc-endpoint or %s, https://<account>.<region>.fc.aliyuncs.com", envFCEndpoint)
+		case fc.Function == "":
+			return reconcile.Config{}, errors.New("--on-fc needs the function's name: --function, or -f s.yaml")
+		}
+		cfg.OnFC = fc
+	}
+	return cfg, nil
 }
 
 // runSync prints the rule in force, runs the sync with a progress bar when out is a
@@ -203,6 +239,9 @@ func describeRule(cfg reconcile.Config) string {
 		fn.SourceTable, fn.ResultTable, fn.Instance, aliyun.RedactEndpoint(fn.Endpoint), fn.Rule.Filter, columns, letters)
 	if cfg.DryRun {
 		line += "; dry run, nothing will be written"
+	}
+	if cfg.OnFC != nil {
+		line += fmt.Sprintf("; on FC: function %s at %s", cfg.OnFC.Function, cfg.OnFC.Endpoint)
 	}
 	return line
 }

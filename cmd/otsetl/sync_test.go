@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/internal/testkit"
+	"github.com/otsetl/otsetl/local/fclocal"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ops/tableio"
@@ -174,6 +176,14 @@ func TestSyncUsageAndConfigurationErrors(t *testing.T) {
 // same checkpoint until one run is through: that run resumes the splits the killed ones
 // left, the result equals the view, and every source row is counted once over the runs.
 func TestSyncKilledAndResumed(t *testing.T) {
+	bin, srv := killableSync(t)
+	killAndResume(t, bin, srv, "--parallel", "2")
+}
+
+// killableSync builds the binary and starts an otslocal with 40,000 source rows behind 10 ms
+// of latency: about 2 s of sync.
+func killableSync(t *testing.T) (string, *otslocaltest.Server) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -181,6 +191,32 @@ func TestSyncKilledAndResumed(t *testing.T) {
 	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "source_data"}, otslocaltest.Table{Name: "result"})
 	putLevelRows(t, srv.Endpoint, "source_data", 40000, 100)
 	require.NoError(t, srv.SetFaults(otslocal.Faults{Latency: 10 * time.Millisecond}))
+	return bin, srv
+}
+
+// TestSyncOnFCKilledAndResumed is TestSyncKilledAndResumed with the sync on FC: the real
+// binary's `sync --on-fc`, tasks of 100 ms through fclocal's InvokeFunction API over
+// instances of the real binary's `serve`, killed and resumed with its checkpoint.
+func TestSyncOnFCKilledAndResumed(t *testing.T) {
+	bin, srv := killableSync(t)
+	env := []string{handler.EnvInstance + "=" + otslocaltest.Instance, handler.EnvEndpoint + "=" + srv.Endpoint}
+	pool, err := fclocal.NewPool(fclocal.PoolConfig{Start: fclocal.ProcessInstances(bin, []string{"serve"}, append(withoutCredentials(os.Environ()), env...), io.Discard, io.Discard)})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	api, err := fclocal.NewFunctionAPI(fclocal.APIConfig{FunctionName: "otsetl", Pool: pool, Credentials: otslocaltest.Credentials})
+	require.NoError(t, err)
+	fc := httptest.NewServer(api)
+	t.Cleanup(fc.Close)
+	killAndResume(t, bin, srv, "--parallel", "4", "--on-fc", "--function", "otsetl", "--fc-endpoint", fc.URL, "--task-budget", "100ms")
+	assert.LessOrEqual(t, len(pool.Status().Instances), fclocal.DefaultMaxInstances)
+}
+
+// killAndResume runs the binary's sync of srv with a checkpoint and args, kills it with
+// SIGKILL three times, each time at a random moment up to 200 ms after it saved progress,
+// then runs it again with the same checkpoint until one run is through, and checks that run:
+// it resumed the splits the killed ones left, the result equals the view, and every source
+// row is counted once over the runs.
+func killAndResume(t *testing.T, bin string, srv *otslocaltest.Server, args ...string) {
 	checkpoint := filepath.Join(t.TempDir(), "sync.checkpoint")
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 0))
@@ -188,7 +224,7 @@ func TestSyncKilledAndResumed(t *testing.T) {
 
 	start := func() (*exec.Cmd, *bytes.Buffer) {
 		var out bytes.Buffer
-		cmd := exec.Command(bin, "sync", "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--checkpoint", checkpoint, "--parallel", "2", "--json")
+		cmd := exec.Command(bin, append([]string{"sync", "--endpoint", srv.Endpoint, "--instance", otslocaltest.Instance, "--checkpoint", checkpoint, "--json"}, args...)...)
 		cmd.Env = append(os.Environ(), envAccessKeyID+"=ak", envAccessKeySecret+"=sk")
 		cmd.Stdout, cmd.Stderr = &out, &out
 		require.NoError(t, cmd.Start())
@@ -244,7 +280,7 @@ func TestSyncKilledAndResumed(t *testing.T) {
 	requireResultIsTheView(t, srv)
 	_, err := os.Stat(checkpoint)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "the finished run removed the checkpoint")
-	t.Logf("the resumed run: %d splits, %d resumed", report.Splits, report.ResumedSplits)
+	t.Logf("the resumed run: %d splits, %d resumed: %s", report.Splits, report.ResumedSplits, jsonLine)
 }
 
 // TestSyncRefusesAStaleCheckpoint: a sync stopped with --checkpoint, the result table

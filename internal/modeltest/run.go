@@ -17,11 +17,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/deadletter"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/local/fclocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
-	"github.com/otsetl/otsetl/ots"
 )
 
 // Workers is how many workers run sequences in parallel: GOMAXPROCS, at most max.
@@ -73,7 +73,7 @@ func RetrylessClient(t *testing.T, endpoint string, failures *atomic.Int64) *sdk
 // the function writes dead letters with: a row the rule cannot compute is dead-lettered
 // there, since it is not in the view.
 func CreateDeadLetterTable(t *testing.T, srv *otslocaltest.Server, table string) {
-	srv.CreateTable(t, otslocaltest.Table{Name: table, PrimaryKey: []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}})
+	srv.CreateTable(t, otslocaltest.Table{Name: table, PrimaryKey: deadletter.Schema})
 }
 
 // DeleteTables drops a sequence's tables (otslocal holds at most 64 tables per instance).
@@ -113,17 +113,19 @@ type Invocations struct {
 	// Succeeded counts the successful attempts, and Summary sums their summaries.
 	Succeeded int
 	Summary   handler.Summary
-	// Rejected, Lost and TablestoreFailures count the failed attempts: answered as failed
-	// by a FlakyFunction (ErrorTypeInjected), answer lost (the connection closed), failed
-	// by the function with a Tablestore error.
-	Rejected, Lost, TablestoreFailures int
+	// Rejected, Lost, TablestoreFailures, Busy and Killed count the failed attempts:
+	// answered as failed by a FlakyFunction (ErrorTypeInjected), answer lost (the
+	// connection closed), failed by the function with a Tablestore error, refused by a pool
+	// of instances all busy (fcruntime.ErrorTypeInstanceBusy), cut off by the kill of the
+	// pool's instance that ran it (fclocal.ErrorTypeUnhandled).
+	Rejected, Lost, TablestoreFailures, Busy, Killed int
 	// Unexpected lists the failed attempts of any other kind.
 	Unexpected []string
 }
 
 // Failed is the number of failed attempts.
 func (s *Invocations) Failed() int {
-	return s.Rejected + s.Lost + s.TablestoreFailures + len(s.Unexpected)
+	return s.Rejected + s.Lost + s.TablestoreFailures + s.Busy + s.Killed + len(s.Unexpected)
 }
 
 // Count counts one invocation attempt by its outcome.
@@ -144,6 +146,10 @@ func (s *Invocations) Count(rep fclocal.InvocationReport) {
 		s.Rejected++
 	case errors.As(rep.Err, &failure) && failure.ErrorType == handler.ErrorTypeTablestore:
 		s.TablestoreFailures++
+	case errors.As(rep.Err, &failure) && failure.ErrorType == fcruntime.ErrorTypeInstanceBusy:
+		s.Busy++
+	case errors.As(rep.Err, &failure) && failure.ErrorType == fclocal.ErrorTypeUnhandled:
+		s.Killed++
 	case errors.Is(rep.Err, io.EOF):
 		s.Lost++
 	default:
@@ -158,5 +164,7 @@ func (s *Invocations) Merge(o *Invocations) {
 	s.Rejected += o.Rejected
 	s.Lost += o.Lost
 	s.TablestoreFailures += o.TablestoreFailures
+	s.Busy += o.Busy
+	s.Killed += o.Killed
 	s.Unexpected = append(s.Unexpected, o.Unexpected...)
 }

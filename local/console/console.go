@@ -87,23 +87,11 @@ type Pipeline struct {
 	// Trigger lists the Stream's shards and the trigger's checkpoint in each: an
 	// *fclocal.Trigger.
 	Trigger interface{ Shards() []fclocal.ShardStatus }
-	// Function reports the function process's state.
-	Function interface{ Status() ProcessStatus }
-	// Monitor holds the invocation attempts, fed by the trigger's OnInvocation.
+	// Instances reports the function's instances: an *fclocal.Pool.
+	Instances interface{ Status() fclocal.PoolStatus }
+	// Monitor holds the invocation attempts, fed by the trigger's OnInvocation, and the task
+	// invocations, fed by the FC API's.
 	Monitor *Monitor
-}
-
-// ProcessStatus is the state of the function process.
-type ProcessStatus struct {
-	// Running reports whether the process is up and listening.
-	Running bool `json:"running"`
-	// PID is the process id of the current (or last) process; 0 before the first start.
-	PID int `json:"pid"`
-	// Restarts counts the processes started after the first one, each after its
-	// predecessor exited.
-	Restarts int `json:"restarts"`
-	// Address is where the function listens, host:port.
-	Address string `json:"address"`
 }
 
 // Console is the web console's HTTP handler. Build it with [New]; serve it with [Serve] or
@@ -143,8 +131,8 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("console: Config.Client is required")
 	}
-	if p := cfg.Pipeline; p != nil && (p.Trigger == nil || p.Function == nil || p.Monitor == nil || p.SourceTable == "") {
-		return nil, errors.New("console: Config.Pipeline needs its source table, Trigger, Function and Monitor")
+	if p := cfg.Pipeline; p != nil && (p.Trigger == nil || p.Instances == nil || p.Monitor == nil || p.SourceTable == "") {
+		return nil, errors.New("console: Config.Pipeline needs its source table, Trigger, Instances and Monitor")
 	}
 	c := &Console{cfg: cfg, endpoint: aliyun.RedactEndpoint(cfg.Endpoint), pages: map[string]*template.Template{}, logger: cfg.Logger,
 		rowReads: make(chan struct{}, maxRowReads)}

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -425,14 +424,6 @@ func TestListenKeepsToLoopback(t *testing.T) {
 	assert.Error(t, err, "the listener is closed")
 }
 
-// inProcess is the function served in this process, as the console's Pipeline.Function.
-type inProcess struct{ addr string }
-
-// Status reports the function as running in this process.
-func (p inProcess) Status() console.ProcessStatus {
-	return console.ProcessStatus{Running: true, PID: os.Getpid(), Address: p.addr}
-}
-
 // pipelineColumns is the COLUMNS of the function the console's pipeline runs: a mapping.
 const pipelineColumns = `{"level": level, "severity": level >= 3 ? "error" : "warn", "message": trim(message)}`
 
@@ -446,10 +437,13 @@ func pipeline(t *testing.T, monitor *console.Monitor) func(*otslocaltest.Server)
 		logger := slog.New(slog.DiscardHandler)
 		fn, err := handler.New(cfg, logger)
 		require.NoError(t, err)
-		function := httptest.NewServer(fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger}))
-		t.Cleanup(function.Close)
+		pool, err := fclocal.NewPool(fclocal.PoolConfig{Start: fclocal.HandlerInstances(func(string) http.Handler {
+			return fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: logger})
+		})})
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
 		trigger, err := fclocal.New(fclocal.Config{
-			Client: srv.SDK, Table: cfg.SourceTable, FunctionURL: function.URL, FunctionName: "otsetl",
+			Client: srv.SDK, Table: cfg.SourceTable, Function: pool, FunctionName: "otsetl",
 			Credentials: otslocaltest.Credentials, Logger: logger, OnInvocation: monitor.Record,
 		})
 		require.NoError(t, err)
@@ -460,10 +454,8 @@ func pipeline(t *testing.T, monitor *console.Monitor) func(*otslocaltest.Server)
 			cancel()
 			require.NoError(t, <-done)
 		})
-		u, err := url.Parse(function.URL)
-		require.NoError(t, err)
 		return &console.Pipeline{SourceTable: cfg.SourceTable, ResultTable: cfg.ResultTable, FunctionName: "otsetl", Rule: cfg.Rule,
-			Trigger: trigger, Function: inProcess{addr: u.Host}, Monitor: monitor}
+			Trigger: trigger, Instances: pool, Monitor: monitor}
 	}
 }
 
@@ -485,7 +477,7 @@ func TestOverviewInvocationsAndEventsOfARunningTrigger(t *testing.T) {
 		}
 		Pipeline struct {
 			SourceTable, ResultTable, Function, Filter, Columns string
-			Process                                             console.ProcessStatus
+			Instances                                           fclocal.PoolStatus
 			Shards                                              []fclocal.ShardStatus
 			Totals                                              struct{ Invocations, Failures, Records int }
 		}
@@ -502,7 +494,9 @@ func TestOverviewInvocationsAndEventsOfARunningTrigger(t *testing.T) {
 	assert.Equal(t, "otsetl", o.Pipeline.Function)
 	assert.Equal(t, "level > 1", o.Pipeline.Filter, "the rule as the function applies it")
 	assert.Equal(t, pipelineColumns, o.Pipeline.Columns)
-	assert.Equal(t, os.Getpid(), o.Pipeline.Process.PID)
+	require.Len(t, o.Pipeline.Instances.Instances, 1, "one instance takes the one shard's invocations, one at a time")
+	assert.True(t, o.Pipeline.Instances.Instances[0].Running)
+	assert.Equal(t, fclocal.DefaultMaxInstances, o.Pipeline.Instances.MaxInstances)
 	mapped := func(level int64, severity string) []ots.Cell {
 		return []ots.Cell{{Name: "level", Value: ots.Integer(level)}, {Name: "message", Value: ots.String("log line")}, {Name: "severity", Value: ots.String(severity)}}
 	}

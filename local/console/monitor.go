@@ -12,7 +12,8 @@ import (
 
 // Limits of a [Monitor].
 const (
-	// recentInvocations is how many of the latest invocation attempts a Monitor keeps.
+	// recentInvocations is how many of the latest invocation attempts a Monitor keeps, and
+	// of the latest task invocations.
 	recentInvocations = 200
 	// payloadBudget bounds the bytes of events a Monitor keeps for /invocations: beyond it,
 	// the oldest attempts lose theirs.
@@ -29,8 +30,9 @@ type Monitor struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	recent   []*invocation // oldest first, at most recentInvocations
-	payloads int           // bytes of the payloads recent holds
+	recent   []*invocation           // oldest first, at most recentInvocations
+	tasks    []fclocal.APIInvocation // oldest first, at most recentInvocations
+	payloads int                     // bytes of the payloads recent holds
 	totals   totals
 	buckets  [seriesSeconds]bucket // by Unix second modulo seriesSeconds
 }
@@ -65,6 +67,28 @@ type bucket struct {
 	failures int64
 	lagMs    int64 // the highest lag, when hasLag
 	hasLag   bool
+}
+
+// RecordTask adds one invocation of the FC API (fclocal.APIConfig.OnInvocation): the task
+// invocations of `otsetl sync --on-fc`.
+func (m *Monitor) RecordTask(inv fclocal.APIInvocation) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.tasks) == recentInvocations {
+		m.tasks = m.tasks[1:]
+	}
+	m.tasks = append(m.tasks, inv)
+}
+
+// taskInvocations returns the latest task invocations, newest first.
+func (m *Monitor) taskInvocations() []fclocal.APIInvocation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]fclocal.APIInvocation, len(m.tasks))
+	for i, inv := range m.tasks {
+		out[len(m.tasks)-1-i] = inv
+	}
+	return out
 }
 
 // NewMonitor returns an empty Monitor.

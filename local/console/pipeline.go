@@ -46,7 +46,7 @@ type pipelineStatus struct {
 	Function    string                `json:"function"`
 	Filter      string                `json:"filter"`
 	Columns     string                `json:"columns"` // COLUMNS as written; "" keeps every column
-	Process     ProcessStatus         `json:"process"`
+	Instances   fclocal.PoolStatus    `json:"instances"`
 	Shards      []fclocal.ShardStatus `json:"shards"`
 	Totals      totals                `json:"totals"`
 }
@@ -67,7 +67,7 @@ func (c *Console) overviewJSON(w http.ResponseWriter, r *http.Request) {
 		_, t := p.Monitor.invocations()
 		resp.Pipeline = &pipelineStatus{
 			SourceTable: p.SourceTable, ResultTable: p.ResultTable, Function: p.FunctionName, Filter: p.Rule.Filter, Columns: p.Rule.Columns,
-			Process: p.Function.Status(), Shards: p.Trigger.Shards(), Totals: t,
+			Instances: p.Instances.Status(), Shards: p.Trigger.Shards(), Totals: t,
 		}
 		if resp.Pipeline.Shards == nil {
 			resp.Pipeline.Shards = []fclocal.ShardStatus{}
@@ -118,7 +118,7 @@ func (c *Console) invocationsJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, t := c.cfg.Pipeline.Monitor.invocations()
-	writeJSON(w, http.StatusOK, map[string]any{"invocations": list, "totals": t})
+	writeJSON(w, http.StatusOK, map[string]any{"invocations": list, "totals": t, "tasks": c.cfg.Pipeline.Monitor.taskInvocations()})
 }
 
 // eventPage serves /invocations/{id}: the event the attempt received, as JSON.

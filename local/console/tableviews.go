@@ -13,6 +13,7 @@ import (
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/keyrange"
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
 )
@@ -128,7 +129,7 @@ type cellVersion struct {
 }
 
 // previewOf is the version v of a cell as a page of rows shows it.
-func previewOf(v tableio.Version) cellVersion {
+func previewOf(v keyrange.Version) cellVersion {
 	cut, isCut := v.Value.Cut(cellPreviewBytes)
 	cell := cellVersion{TypedValue: typedValueOf(cut), Timestamp: v.Timestamp, Cut: isCut}
 	if isCut {
@@ -181,7 +182,7 @@ func (c *Console) rowsJSON(w http.ResponseWriter, r *http.Request) {
 		rng.MaxVersions = d.MaxVersions
 	}
 	rng.MaxBytes = pageBytes
-	page, err := tableio.ReadPage(r.Context(), c.cfg.Client, name, d.PrimaryKey, rng, limit)
+	page, err := keyrange.ReadPage(r.Context(), c.cfg.Client, name, d.PrimaryKey, rng, limit)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -301,16 +302,16 @@ func (c *Console) valueJSON(w http.ResponseWriter, r *http.Request) {
 // the column's type. The columns given are the schema's first ones up to the last with a
 // non-empty value; the rest are INF_MIN. An empty value before that is the empty STRING or
 // BINARY, and an error for an INTEGER. No to.<column> at all: up to the table's end.
-func parseRange(q url.Values, schema []ots.PrimaryKeySchema) (tableio.Range, error) {
+func parseRange(q url.Values, schema []ots.PrimaryKeySchema) (keyrange.Range, error) {
 	from, err := parseBound(q, "from", schema)
 	if err != nil {
-		return tableio.Range{}, err
+		return keyrange.Range{}, err
 	}
 	to, err := parseBound(q, "to", schema)
 	if err != nil {
-		return tableio.Range{}, err
+		return keyrange.Range{}, err
 	}
-	return tableio.Range{Start: from, End: to}, nil
+	return keyrange.Range{Start: from, End: to}, nil
 }
 
 // parseBound reads prefix.<column> values (see parseRange).

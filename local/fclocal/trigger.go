@@ -62,8 +62,8 @@ const (
 	DefaultInvocationTimeout = fcruntime.TriggerTimeLimit
 )
 
-// Config configures a [Trigger]. Client, Table and FunctionURL are required; every other
-// field has a default.
+// Config configures a [Trigger]. Client, Table and FunctionURL or Function are required;
+// every other field has a default.
 type Config struct {
 	// Client reads the Stream (Tablestore Go SDK). Its own retry and timeout settings
 	// (TableStoreConfig) apply to each Stream API request; the trigger retries beyond them.
@@ -73,6 +73,9 @@ type Config struct {
 	// FunctionURL is the base URL of the function served under the custom-runtime HTTP
 	// protocol, e.g. "http://127.0.0.1:9000"; invocations are POSTed to FunctionURL/invoke.
 	FunctionURL string
+	// Function, when set instead of FunctionURL, takes the invocations: a [Pool] of
+	// function instances, which the trigger then shares with the FC API ([NewFunctionAPI]).
+	Function Invoker
 	// FunctionName, Region and AccountID, when set, are sent with every invocation as
 	// x-fc-function-name, x-fc-region and x-fc-account-id.
 	FunctionName string
@@ -139,7 +142,7 @@ type InvocationReport struct {
 // with [Trigger.Run] and wait for it to catch up with [Trigger.WaitIdle].
 type Trigger struct {
 	cfg     Config
-	invoker *fcruntime.Invoker
+	invoker Invoker
 	logger  *slog.Logger
 
 	running atomic.Bool
@@ -249,9 +252,13 @@ func New(cfg Config) (*Trigger, error) {
 	if err != nil {
 		return nil, err
 	}
+	var invoker Invoker = &fcruntime.Invoker{URL: cfg.FunctionURL}
+	if cfg.Function != nil {
+		invoker = cfg.Function
+	}
 	return &Trigger{
 		cfg:     cfg,
-		invoker: &fcruntime.Invoker{URL: cfg.FunctionURL},
+		invoker: invoker,
 		logger:  cfg.Logger.With(slog.String("table", cfg.Table)),
 		done:    make(chan struct{}),
 		rescan:  make(chan struct{}, 1),
@@ -275,7 +282,7 @@ func (c Config) withDefaults() (Config, error) {
 	case c.InvocationTimeout < 0 || c.InvocationTimeout > fcruntime.TriggerTimeLimit:
 		return c, fmt.Errorf("fclocal: Config.InvocationTimeout %s: want 0 (default) up to the trigger's limit of %s", c.InvocationTimeout, fcruntime.TriggerTimeLimit)
 	}
-	if u, err := url.Parse(c.FunctionURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if u, err := url.Parse(c.FunctionURL); c.Function == nil && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
 		return c, fmt.Errorf("fclocal: Config.FunctionURL %q: want an http:// or https:// URL with a host", c.FunctionURL)
 	}
 	c.Backoff = c.Backoff.withDefaults()

@@ -2,10 +2,14 @@ package reconcile_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -54,6 +58,30 @@ const (
 // keys that kept changing through all its writes fails, as documented; it is then run again
 // after the writes, as its user would, and the log counts such runs.
 func TestSyncBesideTheLiveTrigger(t *testing.T) {
+	testSyncBesideTheLiveTrigger(t, false)
+}
+
+// TestFanOutSyncBesideTheLiveTrigger is TestSyncBesideTheLiveTrigger with the sync run as
+// task invocations of the function (docs/design.md, "Task invocations"), through fclocal's
+// InvokeFunction API over a pool of instances: tasks that take keys for 1 to 4 ms, so that
+// a sync takes many, one to four in flight over one to three instances (so that some are refused with a
+// 429), 10% of the task invocations failing before they run, 5% whose answer is lost after
+// they ran, and one instance killed in the middle of a task in every sequence. The same
+// random writes, lagging faulty trigger and damaged result; the result table must equal the
+// view once the trigger is idle, in every sequence.
+func TestFanOutSyncBesideTheLiveTrigger(t *testing.T) {
+	testSyncBesideTheLiveTrigger(t, true)
+}
+
+// The faults of the fan-out variant's task invocations.
+const (
+	taskFailureRate = 0.10
+	taskLossRate    = 0.05
+)
+
+// testSyncBesideTheLiveTrigger runs the model-based test, the sync in this process or, with
+// fanOut, as task invocations.
+func testSyncBesideTheLiveTrigger(t *testing.T, fanOut bool) {
 	seed := modeltest.Seed(t)
 	sequences := modelSequences
 	if testing.Short() {
@@ -62,7 +90,7 @@ func TestSyncBesideTheLiveTrigger(t *testing.T) {
 	faults := modeltest.StreamFaults(seed)
 	faults.Latency = modelLatency
 	srv := otslocaltest.NewServer(t, otslocal.Options{StreamShards: modelStreamShards, Faults: faults})
-	run := &modelRun{seed: seed, srv: srv, client: modeltest.RetrylessClient(t, srv.Endpoint, nil), clock: time.Now().UnixMilli()}
+	run := &modelRun{seed: seed, srv: srv, client: modeltest.RetrylessClient(t, srv.Endpoint, nil), clock: time.Now().UnixMilli(), fanOut: fanOut}
 	run.streamClient = modeltest.RetrylessClient(t, srv.Endpoint, &run.streamFailures)
 
 	started := time.Now()
@@ -79,12 +107,22 @@ func TestSyncBesideTheLiveTrigger(t *testing.T) {
 	t.Logf("seed %d: %d sequences, %d operations (%d before the trigger, %d while a sync ran), %d damaged result rows, in %s",
 		seed, sequences, total.operations, total.history, total.duringSync, total.damaged, time.Since(started).Round(time.Millisecond))
 	inv := &total.invocations
-	t.Logf("trigger: %d invocations, %d failed (%d answered as failed, %d answers lost, %d Tablestore errors); function requests retried %d times, %d failed Stream API requests",
-		inv.Succeeded+inv.Failed(), inv.Failed(), inv.Rejected, inv.Lost, inv.TablestoreFailures, inv.Summary.Retries, run.streamFailures.Load())
+	t.Logf("trigger: %d invocations, %d failed (%d answered as failed, %d answers lost, %d Tablestore errors, %d refused by the busy pool, %d cut off by a killed instance); function requests retried %d times, %d failed Stream API requests",
+		inv.Succeeded+inv.Failed(), inv.Failed(), inv.Rejected, inv.Lost, inv.TablestoreFailures, inv.Busy, inv.Killed, inv.Summary.Retries, run.streamFailures.Load())
 	c := total.sync
 	t.Logf("syncs: %d source rows, %d result rows: %d missing, %d extra, %d differing; %d written, %d deleted; %d rechecked, %d changed during sync; %d unsettled keys, in %d syncs run again after the writes",
 		c.SourceRows, c.ResultRows, c.Missing, c.Extra, c.Differing, c.Written, c.Deleted, c.Rechecked, c.ChangedDuringSync, total.unsettled, total.reruns)
 	t.Logf("rules: %s", modeltest.RulesDrawn(seed, sequences))
+	if fanOut {
+		tasks := &total.tasks
+		t.Logf("task invocations: %d, %d answered by the function (%d done, %d to be continued), %d failed by the fault, %d answers lost, %d refused at the instance limit (429), %d cut off by a killed instance, %d failed by the function (Tablestore faults); %d instances killed",
+			tasks.invocations, tasks.answered, tasks.done, tasks.continued, tasks.failed, tasks.lost, tasks.throttled, tasks.unhandled, tasks.functionErrors, tasks.killed)
+		assert.Positive(t, tasks.continued, "no task returned before the end of its split")
+		assert.Positive(t, tasks.failed, "no task invocation failed")
+		assert.Positive(t, tasks.lost, "no answer was lost")
+		assert.Positive(t, tasks.throttled, "no task invocation met the instance limit")
+		assert.Positive(t, tasks.unhandled, "no task invocation was cut off by a killed instance")
+	}
 
 	// The run proves little unless the sync met every case.
 	assert.Positive(t, total.sync.Missing, "no sync found a missing key")
@@ -109,6 +147,51 @@ type modelRun struct {
 	streamClient   *sdk.TableStoreClient
 	streamFailures atomic.Int64
 	clock          int64 // the first cell timestamp of every sequence, in ms
+	fanOut         bool  // the syncs run as task invocations
+}
+
+// taskTally counts the task invocations of a worker's fan-out syncs, as fclocal's API
+// answered them.
+type taskTally struct {
+	invocations, answered, done, continued, failed, lost, throttled, unhandled, functionErrors, killed int
+}
+
+// count counts one invocation.
+func (c *taskTally) count(inv fclocal.APIInvocation) {
+	c.invocations++
+	switch {
+	case inv.Lost:
+		c.lost++
+	case inv.Status == http.StatusTooManyRequests:
+		c.throttled++
+	case inv.ErrorType == fclocal.ErrorTypeInjectedFault:
+		c.failed++
+	case inv.ErrorType == fclocal.ErrorTypeUnhandled:
+		c.unhandled++
+	case inv.ErrorType != "":
+		c.functionErrors++
+	case inv.ErrorType == "" && inv.Status == http.StatusOK:
+		c.answered++
+		if strings.Contains(string(inv.Result), `"done":true`) {
+			c.done++
+		} else {
+			c.continued++
+		}
+	}
+}
+
+// merge adds another worker's counts.
+func (c *taskTally) merge(o *taskTally) {
+	c.invocations += o.invocations
+	c.answered += o.answered
+	c.done += o.done
+	c.continued += o.continued
+	c.failed += o.failed
+	c.lost += o.lost
+	c.throttled += o.throttled
+	c.unhandled += o.unhandled
+	c.functionErrors += o.functionErrors
+	c.killed += o.killed
 }
 
 // modelTally counts what the sequences of one worker did.
@@ -122,6 +205,8 @@ type modelTally struct {
 	// lostByFunction the invocations the flaky functions failed, as they saw them.
 	invocations                        modeltest.Invocations
 	rejectedByFunction, lostByFunction atomic.Int64
+	// tasks counts the task invocations of fan-out syncs.
+	tasks taskTally
 }
 
 // merge adds another worker's counts.
@@ -136,6 +221,7 @@ func (m *modelTally) merge(o *modelTally) {
 	m.invocations.Merge(&o.invocations)
 	m.rejectedByFunction.Add(o.rejectedByFunction.Load())
 	m.lostByFunction.Add(o.lostByFunction.Load())
+	m.tasks.merge(&o.tasks)
 }
 
 // sequence runs random sequence n: history, damage, the trigger, the writes with a sync
@@ -157,13 +243,20 @@ func (r *modelRun) sequence(t *testing.T, n int, tally *modelTally) {
 	time.Sleep(2 * time.Millisecond) // so that the history is committed before the trigger's start
 	bound := time.Now()
 
-	function := handler.Config{
+	fnConfig := handler.Config{
 		Instance: otslocaltest.Instance, Endpoint: r.srv.Endpoint, SourceTable: source, ResultTable: result, DeadLetterTable: letters, Rule: seq.Rule.Config,
 	}
-	fn, err := handler.New(function, slog.New(slog.DiscardHandler))
+	fn, err := handler.New(fnConfig, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
+	var fanOut *fanOutSync
+	next := fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: slog.New(slog.DiscardHandler)})
+	if r.fanOut { // the trigger's invocations go to the pool the tasks run on
+		fanOut = r.startFanOut(t, fnConfig, rng, n)
+		defer fanOut.stop(tally)
+		next = fcruntime.NewHTTPHandler(fanOut.invokePool, fcruntime.HTTPOptions{Logger: slog.New(slog.DiscardHandler)})
+	}
 	flaky := httptest.NewServer(&modeltest.FlakyFunction{
-		Next:     fcruntime.NewHTTPHandler(fn.Invoke, fcruntime.HTTPOptions{Logger: slog.New(slog.DiscardHandler)}),
+		Next:     next,
 		Rate:     modeltest.FunctionFailureRate,
 		Rejected: &tally.rejectedByFunction,
 		Lost:     &tally.lostByFunction,
@@ -181,11 +274,17 @@ func (r *modelRun) sequence(t *testing.T, n int, tally *modelTally) {
 		syncing atomic.Bool
 		wg      sync.WaitGroup
 	)
-	cfg := reconcile.Config{Function: function, Credentials: otslocaltest.Credentials}
+	cfg := reconcile.Config{Function: fnConfig, Credentials: otslocaltest.Credentials}
+	if fanOut != nil {
+		fanOut.configure(&cfg, rng)
+	}
 	for at := history; at <= len(seq.Records); at++ {
 		if at == syncAt {
 			syncing.Store(true)
 			wg.Go(func() {
+				if fanOut != nil {
+					defer fanOut.killDuringATask()()
+				}
 				report, syncErr = reconcile.Run(context.Background(), cfg)
 				syncing.Store(false)
 			})
@@ -291,4 +390,88 @@ func (r *modelRun) startTrigger(t *testing.T, table, url string, since time.Time
 		Logger:            slog.New(slog.DiscardHandler),
 		OnInvocation:      tally.invocations.Count,
 	}, modelWaitTimeout)
+}
+
+// fanOutSync is the FC API and the pool of instances one sequence's fan-out syncs run on.
+type fanOutSync struct {
+	api    *functionAPI
+	killed atomic.Int64
+}
+
+// startFanOut starts fclocal's API over a pool of one to three instances in this process of
+// the function of fn, with the faults of the fan-out variant on the task invocations.
+func (r *modelRun) startFanOut(t *testing.T, fn handler.Config, rng *rand.Rand, n int) *fanOutSync {
+	faults := &fclocal.APIFaults{FailRate: taskFailureRate, LoseRate: taskLossRate, Random: rand.New(rand.NewPCG(r.seed, uint64(n)|1<<61))}
+	return &fanOutSync{api: startFunctionAPI(t, fn, 1+rng.IntN(3), faults)}
+}
+
+// configure sets cfg to sync as task invocations through the API, that take keys for 1 to
+// 4 ms, up to four at a time.
+func (f *fanOutSync) configure(cfg *reconcile.Config, rng *rand.Rand) {
+	cfg.OnFC = &reconcile.FCConfig{Endpoint: f.api.URL, Function: "otsetl"}
+	cfg.TaskBudget = time.Duration(1+rng.IntN(4)) * time.Millisecond
+	cfg.Parallel = 1 + rng.IntN(4)
+	cfg.RetryInterval = time.Millisecond
+}
+
+// invokePool is the trigger's way into the pool, served under the custom-runtime protocol:
+// the function's failures keep their errorType, an invocation the pool refuses at its
+// instance limit is failed as InstanceBusy, one whose instance was killed as
+// UnhandledInvocationError; the trigger retries them.
+func (f *fanOutSync) invokePool(ctx context.Context, inv fcruntime.Invocation, payload []byte) (json.RawMessage, error) {
+	result, err := f.api.Pool.Invoke(ctx, inv, payload)
+	var failed *fcruntime.InvocationError
+	var exited *fclocal.InstanceExitError
+	switch {
+	case errors.As(err, &exited):
+		return nil, typedError{&fcruntime.InvocationError{ErrorBody: fcruntime.ErrorBody{ErrorMessage: err.Error(), ErrorType: fclocal.ErrorTypeUnhandled}}}
+	case errors.Is(err, fclocal.ErrThrottled):
+		return nil, typedError{&fcruntime.InvocationError{ErrorBody: fcruntime.ErrorBody{ErrorMessage: err.Error(), ErrorType: fcruntime.ErrorTypeInstanceBusy}}}
+	case errors.As(err, &failed):
+		return nil, typedError{failed}
+	}
+	return result, err
+}
+
+// typedError passes a function's failure on with its errorType.
+type typedError struct{ *fcruntime.InvocationError }
+
+// ErrorType is the failure's errorType, for fcruntime.ErrorType.
+func (e typedError) ErrorType() string { return e.InvocationError.ErrorType }
+
+// killDuringATask kills one instance while it runs a task, once the sync has one in flight,
+// and returns the function that stops waiting for one.
+func (f *fanOutSync) killDuringATask() func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			for _, inst := range f.api.Pool.Status().Instances {
+				if inst.Busy && inst.Running && f.api.Pool.Kill(inst.ID) {
+					f.killed.Add(1)
+					return
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
+}
+
+// stop counts the task invocations into tally.
+func (f *fanOutSync) stop(tally *modelTally) {
+	f.api.mu.Lock()
+	defer f.api.mu.Unlock()
+	for _, inv := range f.api.invocations {
+		tally.tasks.count(inv)
+	}
+	tally.tasks.killed += int(f.killed.Load())
 }

@@ -1,13 +1,15 @@
 // Package reconcile is `otsetl sync`: [Run] makes the result table equal to the view of the
 // source table (the rows that pass the function's filter, projected to its columns) and
-// proves it, while the Tablestore trigger keeps running. It scans both tables by key range
-// (GetRange, ComputeSplitPointsBySize), decides each key with the function's own rule
-// ([transform.Rule.Resolve]), fixes what differs with the function's writer
-// ([tablestore.Client.Write]) and re-reads what it wrote until it settles. How, and why the
-// result is correct beside the trigger: docs/design.md, "Sync".
+// proves it, while the Tablestore trigger keeps running. It splits the source table
+// (package splits: ComputeSplitPointsBySize, the checkpoint, N tasks in flight) and syncs
+// each split with the engine of package rangesync: in this process, or, with Config.OnFC, as
+// task invocations of the deployed function, which runs the same engine (package task). How,
+// and why the result is correct beside the trigger: docs/design.md, "Sync" and "Task
+// invocations".
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,9 +23,12 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/deadletter"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/ops/splits"
 	"github.com/otsetl/otsetl/ops/tableio"
 	"github.com/otsetl/otsetl/ots"
+	"github.com/otsetl/otsetl/rangesync"
 	"github.com/otsetl/otsetl/tablestore"
 	"github.com/otsetl/otsetl/transform"
 )
@@ -31,26 +36,15 @@ import (
 // Defaults and bounds of a run.
 const (
 	// DefaultParallel is how many splits a run syncs at a time when Config.Parallel is 0.
-	DefaultParallel = 4
-	// MaxAttempts bounds the writes of one key: after writing a key, the source row is read
-	// again and, if it changed, the key is decided and written again, at most this many
-	// times in all; a key still changing then is unsettled.
-	MaxAttempts = 5
-	// writeBatchRows is how many fixes one write round holds: one BatchWriteRow (Tablestore's
-	// limit is 200 rows) and two BatchGetRows of the re-check.
-	writeBatchRows = 200
-	// roundTimeout bounds one round of writes and re-reads, whose retries of transient
-	// failures stop before it (tablestore.Client's deadline handling): the trigger's limit on
-	// an invocation, which the writer's settings are made for.
-	roundTimeout = time.Minute
-	// splitSizeUnit is the unit of the splits asked of ComputeSplitPointsBySize, 1 MiB, the
-	// smallest split_size_unit_in_byte the service accepts; a split is one unit.
-	splitSizeUnit = 1 << 20
-	// maxSplitPoints is the split_point_limit: at most this many splits, whatever the size
-	// of the table.
-	maxSplitPoints = 1000
-	// minListed is how many invalid rows and unsettled keys a report lists at least.
-	minListed = 10
+	DefaultParallel = splits.DefaultParallel
+	// DefaultMaxCheckpointAge is how old a checkpoint a run resumes at most unless told
+	// otherwise (Config.MaxCheckpointAge).
+	DefaultMaxCheckpointAge = splits.DefaultMaxCheckpointAge
+	// DefaultTaskBudget is how long one task syncs a split when Config.TaskBudget is 0:
+	// within the minute a function invocation may run, with room to confirm its writes.
+	DefaultTaskBudget = 45 * time.Second
+	// MaxAttempts bounds the writes of one key (rangesync.MaxAttempts).
+	MaxAttempts = rangesync.MaxAttempts
 	// codeAuthFailed is the code Tablestore refuses an access key or a signature with.
 	codeAuthFailed = "OTSAuthFailed"
 	// codeObjectNotExist answers a request on a table that does not exist.
@@ -63,12 +57,16 @@ type Config struct {
 	// instance and endpoint, SOURCE_TABLE, RESULT_TABLE, DEAD_LETTER_TABLE and the rule
 	// (FILTER, COLUMNS). The run applies exactly this rule.
 	Function handler.Config
-	// Credentials sign every request.
+	// Credentials sign every request, Tablestore's and FC's.
 	Credentials aliyun.Credentials
 	// DryRun finds and reports the differences and writes nothing.
 	DryRun bool
-	// Parallel is how many splits are synced at a time; 0 means DefaultParallel.
+	// Parallel is how many splits are synced at a time (tasks in flight); 0 means
+	// DefaultParallel.
 	Parallel int
+	// TaskBudget is how long one task syncs a split before it confirms what it did and
+	// returns, to be run again from there; 0 means DefaultTaskBudget.
+	TaskBudget time.Duration
 	// Checkpoint, when set, is a file that records each split's progress, so that a run
 	// stopped at any point (even by SIGKILL) and started again with the same file resumes
 	// where it stopped. The file is removed once every split is done. It is not allowed
@@ -88,59 +86,16 @@ type Config struct {
 	// so far and an estimate of the total (-1 until one split is done: the splits are of
 	// about equal size). Calls do not overlap.
 	OnProgress func(scanned, estimate int64)
+	// OnFC, when set, runs every task as a task invocation of the deployed function (FC's
+	// InvokeFunction API) instead of in this process.
+	OnFC *FCConfig
+	// RetryInterval is the first pause before a task invocation that failed is sent again;
+	// 0 means splits.DefaultRetryInterval.
+	RetryInterval time.Duration
 }
 
-// Counts is what a run found and did. Every count is of primary keys or rows. Its Add and
-// LogValue are generated from the fields.
-//
-//go:generate go run github.com/otsetl/otsetl/internal/countergen -type Counts
-type Counts struct {
-	// SourceRows and ResultRows are the rows scanned. With COLUMNS set, source rows
-	// holding none of the columns the rule reads are not returned by the scan, and not
-	// counted: they are not in the view either.
-	SourceRows int64 `json:"sourceRows"`
-	ResultRows int64 `json:"resultRows"`
-	// Missing, Extra and Differing classify the keys where the result differed from the
-	// view when scanned: in the view and not in the result, in the result and not in the
-	// view, in both with other columns or values.
-	Missing   int64 `json:"missing"`
-	Extra     int64 `json:"extra"`
-	Differing int64 `json:"differing"`
-	// Written and Deleted count the rows put and deleted in the result table, re-decided
-	// keys included.
-	Written int64 `json:"written"`
-	Deleted int64 `json:"deleted"`
-	// Rechecked counts the source rows read again after their key was written, and
-	// ChangedDuringSync those found changed since the read the write rested on.
-	Rechecked         int64 `json:"rechecked"`
-	ChangedDuringSync int64 `json:"changedDuringSync"`
-	// Invalid counts source rows the rule cannot evaluate; DeadLettered those written to
-	// DEAD_LETTER_TABLE.
-	Invalid      int64 `json:"invalid"`
-	DeadLettered int64 `json:"deadLettered"`
-	// Unsettled counts keys whose source row still changed after MaxAttempts writes.
-	Unsettled int64 `json:"unsettled"`
-}
-
-// Differences is the number of keys where the result differed from the view.
-func (c Counts) Differences() int64 { return c.Missing + c.Extra + c.Differing }
-
-// negative names the first count below zero, by its JSON name; "" when there is none.
-func (c Counts) negative() string {
-	for _, count := range []struct {
-		name  string
-		value int64
-	}{
-		{"sourceRows", c.SourceRows}, {"resultRows", c.ResultRows}, {"missing", c.Missing}, {"extra", c.Extra},
-		{"differing", c.Differing}, {"written", c.Written}, {"deleted", c.Deleted}, {"rechecked", c.Rechecked},
-		{"changedDuringSync", c.ChangedDuringSync}, {"invalid", c.Invalid}, {"deadLettered", c.DeadLettered}, {"unsettled", c.Unsettled},
-	} {
-		if count.value < 0 {
-			return fmt.Sprintf("%s (%d)", count.name, count.value)
-		}
-	}
-	return ""
-}
+// Counts is what a run found and did (rangesync.Counts).
+type Counts = rangesync.Counts
 
 // Report is what a run found and did. With a checkpoint, the counts cover the runs before
 // too; a run stopped between a write and the checkpoint's next save finds those keys equal
@@ -149,8 +104,8 @@ type Report struct {
 	Counts
 	// DryRun is set when nothing was written.
 	DryRun bool `json:"dryRun"`
-	// Splits is the number of key ranges the source table was split into; ResumedSplits
-	// how many of them a checkpoint had finished or started.
+	// Splits is the number of key ranges the source table was split into (splits cut during
+	// the run included); ResumedSplits how many of them a checkpoint had finished or started.
 	Splits        int `json:"splits"`
 	ResumedSplits int `json:"resumedSplits"`
 	// VerifiedFrom and VerifiedTo bound when the keys were compared: from the start of the
@@ -161,46 +116,23 @@ type Report struct {
 	VerifiedTo   time.Time `json:"verifiedTo"`
 	// DurationMs is the run's duration in milliseconds.
 	DurationMs int64 `json:"durationMs"`
-	// MissingKeys, ExtraKeys and DifferingKeys list up to Config.Show keys of each class.
-	MissingKeys   []Difference `json:"missingKeys,omitempty"`
-	ExtraKeys     []Difference `json:"extraKeys,omitempty"`
-	DifferingKeys []Difference `json:"differingKeys,omitempty"`
-	// InvalidRows lists source rows the rule cannot evaluate, and UnsettledKeys the keys
-	// that kept changing, up to max(Config.Show, 10) each.
-	InvalidRows   []InvalidRow `json:"invalidRows,omitempty"`
-	UnsettledKeys []string     `json:"unsettledKeys,omitempty"`
+	// The keys listed: up to Config.Show keys of each class, and up to max(Show, 10)
+	// invalid rows and unsettled keys.
+	rangesync.Samples
+	// FC is what the task invocations of a run on FC did; nil for a run in this process.
+	FC *FCReport `json:"fc,omitempty"`
 }
 
-// Difference is one key where the result differed from the view.
-type Difference struct {
-	// PrimaryKey is the key formatted as `id=5, sub="a"` (ots.FormatPrimaryKey).
-	PrimaryKey string `json:"primaryKey"`
-	// Columns are the attribute columns that differ, by name: every column of the row for
-	// a missing or an extra key.
-	Columns []ColumnDifference `json:"columns"`
-}
+// Difference is one key where the result differed from the view (rangesync.Difference).
+type Difference = rangesync.Difference
 
-// ColumnDifference is one attribute column that differs.
-type ColumnDifference struct {
-	// Column is the column's name.
-	Column string `json:"column"`
-	// Have is the result's value and Want the view's, as `INTEGER 3` or `STRING "x"`
-	// (values cut to 64 bytes); empty when the row lacks the column.
-	Have string `json:"have,omitempty"`
-	Want string `json:"want,omitempty"`
-}
-
-// InvalidRow is a source row the rule cannot evaluate.
-type InvalidRow struct {
-	// PrimaryKey is the key formatted as ots.FormatPrimaryKey does.
-	PrimaryKey string `json:"primaryKey"`
-	// Error says why, naming the filter's columns and values.
-	Error string `json:"error"`
-}
+// ColumnDifference is one attribute column that differs (rangesync.ColumnDifference).
+type ColumnDifference = rangesync.ColumnDifference
 
 // String is the one-line summary of the report: "100,000 source rows, 0 result rows:
 // 50,000 missing, 0 extra, 0 differing; 50,000 written, 0 deleted; 50,000 rechecked, 0
-// changed during sync; 0 invalid; 2.1 s". A dry run says what it would write.
+// changed during sync; 0 invalid; 2.1 s". A dry run says what it would write; a run on FC
+// adds its invocations.
 func (r *Report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s source rows, %s result rows: %s missing, %s extra, %s differing; ",
@@ -221,6 +153,9 @@ func (r *Report) String() string {
 	fmt.Fprintf(&b, "; %s splits", grouped(int64(r.Splits)))
 	if r.ResumedSplits > 0 {
 		fmt.Fprintf(&b, " (%d resumed)", r.ResumedSplits)
+	}
+	if r.FC != nil {
+		fmt.Fprintf(&b, "; %s", r.FC)
 	}
 	fmt.Fprintf(&b, "; %.1f s", float64(r.DurationMs)/1000)
 	return b.String()
@@ -247,13 +182,7 @@ var english = message.NewPrinter(language.English)
 // written: an invalid rule, RESULT_TABLE equal to SOURCE_TABLE, a missing table, source and
 // result tables with different primary keys, credentials the endpoint refuses, a checkpoint
 // of another configuration. Errors.As finds it; its message names the problem.
-type ConfigError struct{ Err error }
-
-// Error returns the cause's message.
-func (e *ConfigError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the cause.
-func (e *ConfigError) Unwrap() error { return e.Err }
+type ConfigError = splits.ConfigError
 
 // configError formats a ConfigError.
 func configError(format string, args ...any) error {
@@ -262,18 +191,18 @@ func configError(format string, args ...any) error {
 
 // Run syncs the result table of cfg.Function with the view of its source table, or, with
 // DryRun, reports how it differs. It returns the report and, when the run failed, an error:
-// a [*ConfigError] (before anything was written), a Tablestore failure (the report counts
-// what was done until then; with a checkpoint, a new run resumes), or an error listing the
-// keys that never settled or the rows the rule cannot evaluate when DEAD_LETTER_TABLE is
-// unset. Without an error, the result table equalled the view when each key was checked (for
-// a dry run: it did where the report counts no differences). Cancelling ctx stops the run,
-// leaving the checkpoint at the last confirmed key.
+// a [*ConfigError] (before anything was written), a Tablestore or FC failure (the report
+// counts what was done until then; with a checkpoint, a new run resumes), or an error
+// listing the keys that never settled or the rows the rule cannot evaluate when
+// DEAD_LETTER_TABLE is unset. Without an error, the result table equalled the view when
+// each key was checked (for a dry run: it did where the report counts no differences).
+// Cancelling ctx stops the run, leaving the checkpoint at the last confirmed key.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	s, err := newSyncer(ctx, cfg, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	runErr := s.run(ctx)
+	runErr := s.plan.Run(ctx, s.runner)
 	report := s.report()
 	report.VerifiedTo = time.Now()
 	report.DurationMs = report.VerifiedTo.Sub(s.started).Milliseconds()
@@ -285,24 +214,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // syncer is one run.
 type syncer struct {
-	cfg         Config
-	started     time.Time
-	rule        *transform.Rule
-	readColumns []string               // what the rule reads of a source row; nil: every column
-	schema      []ots.PrimaryKeySchema // the primary key of the source and the result table
-	api         *sdk.TableStoreClient
-	client      *tablestore.Client
-	splits      *progress
+	cfg     Config
+	started time.Time
+	engine  rangesync.Config // the engine's configuration, Client unset on FC
+	api     *sdk.TableStoreClient
+	plan    *splits.Plan[Counts, *Counts, identity]
+	runner  splits.Runner[Counts]
+	fc      *fcRunner // the runner on FC, nil in this process
 
-	mu      sync.Mutex // guards what follows
-	samples samples
-}
-
-// samples are the keys a report lists.
-type samples struct {
-	missing, extra, differing []Difference
-	invalid                   []InvalidRow
-	unsettled                 []string
+	mu      sync.Mutex // guards samples
+	samples rangesync.Samples
 }
 
 // newSyncer checks the configuration and the tables, and computes or resumes the splits, for
@@ -322,11 +243,8 @@ func newSyncer(ctx context.Context, cfg Config, started time.Time) (*syncer, err
 		return nil, configError("show %d: want a number of keys, 0 or more", cfg.Show)
 	case cfg.DryRun && cfg.Checkpoint != "":
 		return nil, configError("a dry run writes nothing, so it has no checkpoint to keep")
-	case cfg.MaxCheckpointAge < 0:
-		return nil, configError("max checkpoint age %s: want a positive duration", cfg.MaxCheckpointAge)
-	}
-	if cfg.Parallel == 0 {
-		cfg.Parallel = DefaultParallel
+	case cfg.TaskBudget < 0:
+		return nil, configError("task budget %s: want a positive duration", cfg.TaskBudget)
 	}
 	rule, err := transform.Compile(fn.Rule)
 	if err != nil {
@@ -337,17 +255,44 @@ func newSyncer(ctx context.Context, cfg Config, started time.Time) (*syncer, err
 		return nil, configError("%w", err)
 	}
 	s := &syncer{
-		cfg:         cfg,
-		started:     started,
-		rule:        rule,
-		readColumns: rule.ReadColumns(),
-		api:         tableio.NewClient(fn.Endpoint, fn.Instance, cfg.Credentials),
-		client:      client,
+		cfg:     cfg,
+		started: started,
+		engine: rangesync.Config{Client: client, Rule: rule, SourceTable: fn.SourceTable, ResultTable: fn.ResultTable,
+			DeadLetterTable: fn.DeadLetterTable, DryRun: cfg.DryRun, Show: cfg.Show},
+		api: tableio.NewClient(fn.Endpoint, fn.Instance, cfg.Credentials),
 	}
 	if err := s.checkTables(ctx); err != nil {
 		return nil, err
 	}
-	if s.splits, err = s.loadOrSplit(ctx); err != nil {
+	budget := cmp.Or(cfg.TaskBudget, DefaultTaskBudget)
+	if cfg.OnFC != nil {
+		if s.fc, err = newFCRunner(*cfg.OnFC, cfg, s.engine.PrimaryKey, budget, s.merge); err != nil {
+			return nil, err
+		}
+		s.runner = s.fc
+	} else {
+		s.runner = &localRunner{engine: s.engine, merge: s.merge}
+	}
+	s.plan, err = splits.Open[Counts, *Counts](ctx, splits.Config[Counts, identity]{
+		Kind:     "sync",
+		Identity: identityOf(cfg, rule.Config()),
+		Schema:   s.engine.PrimaryKey,
+		Started:  started,
+		Compute: func(ctx context.Context) ([]splits.Bounds, error) {
+			return splits.Compute(ctx, s.api, fn.SourceTable, splits.MaxSplits)
+		},
+		Points: func(ctx context.Context) ([][]ots.PrimaryKeyColumn, error) {
+			return splits.Points(ctx, s.api, fn.SourceTable)
+		},
+		Checkpoint:            cfg.Checkpoint,
+		MaxCheckpointAge:      cfg.MaxCheckpointAge,
+		ResumeStaleCheckpoint: cfg.ResumeStaleCheckpoint,
+		Parallel:              cfg.Parallel,
+		Budget:                budget,
+		RetryInterval:         cfg.RetryInterval,
+		OnProgress:            cfg.OnProgress,
+	})
+	if err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -370,10 +315,10 @@ func (s *syncer) checkTables(ctx context.Context) error {
 		return configError("the result table %q has the primary key (%s), the source table %q (%s): they must be the same",
 			fn.ResultTable, ots.FormatSchema(result), fn.SourceTable, ots.FormatSchema(source))
 	}
-	if err := s.rule.CheckPrimaryKey(source); err != nil {
+	if err := s.engine.Rule.CheckPrimaryKey(source); err != nil {
 		return configError("%s: %w", handler.EnvColumns, err)
 	}
-	s.schema = source
+	s.engine.PrimaryKey = source
 	if fn.DeadLetterTable == "" {
 		return nil
 	}
@@ -381,9 +326,8 @@ func (s *syncer) checkTables(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	want := []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}
-	if !slices.Equal(letters, want) {
-		return configError("the dead-letter table %q has the primary key (%s); it needs (%s)", fn.DeadLetterTable, ots.FormatSchema(letters), ots.FormatSchema(want))
+	if !slices.Equal(letters, deadletter.Schema) {
+		return configError("the dead-letter table %q has the primary key (%s); it needs (%s)", fn.DeadLetterTable, ots.FormatSchema(letters), ots.FormatSchema(deadletter.Schema))
 	}
 	return nil
 }
@@ -404,60 +348,23 @@ func (s *syncer) primaryKey(ctx context.Context, table string) ([]ots.PrimaryKey
 	return nil, err
 }
 
-// run syncs the splits, Parallel at a time, saving the checkpoint as they progress. The
-// first error stops the others.
-func (s *syncer) run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stopSaving := s.splits.saveEvery(ctx, checkpointInterval)
-	todo := make(chan *split)
-	errs := make(chan error, s.cfg.Parallel)
-	var wg sync.WaitGroup
-	for range s.cfg.Parallel {
-		wg.Go(func() {
-			for sp := range todo {
-				if err := s.syncSplit(ctx, sp); err != nil {
-					errs <- err
-					cancel()
-					return
-				}
-			}
-		})
-	}
-	for _, sp := range s.splits.pending() {
-		select {
-		case todo <- sp:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	close(todo)
-	wg.Wait()
-	saveErr := stopSaving()
-	select {
-	case err := <-errs:
-		return err
-	default:
-	}
-	if err := context.Cause(ctx); err != nil {
-		return err
-	}
-	if saveErr != nil {
-		return saveErr
-	}
-	return s.splits.finish()
+// merge adds the keys a task listed to the report's, up to the limits.
+func (s *syncer) merge(found rangesync.Samples) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.samples.Merge(found, s.cfg.Show)
 }
 
 // report assembles the report from the splits' counts and the samples.
 func (s *syncer) report() *Report {
-	r := &Report{Counts: s.splits.total(), DryRun: s.cfg.DryRun, Splits: len(s.splits.all), ResumedSplits: s.splits.resumed,
-		VerifiedFrom: s.splits.startedAt}
+	r := &Report{Counts: s.plan.Total(), DryRun: s.cfg.DryRun, Splits: s.plan.Len(), ResumedSplits: s.plan.Resumed(),
+		VerifiedFrom: s.plan.StartedAt()}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	r.MissingKeys, r.ExtraKeys, r.DifferingKeys = s.samples.missing, s.samples.extra, s.samples.differing
-	r.InvalidRows, r.UnsettledKeys = s.samples.invalid, s.samples.unsettled
+	r.Samples = s.samples
+	s.mu.Unlock()
+	if s.fc != nil {
+		r.FC = s.fc.report()
+	}
 	return r
 }
 
@@ -493,11 +400,28 @@ func listed(items []string, total int64) string {
 	return text
 }
 
-// limit is how many items of a list the report keeps: Show for the classes, at least
-// minListed for invalid rows and unsettled keys.
-func (s *syncer) limit(always bool) int {
-	if always {
-		return max(s.cfg.Show, minListed)
-	}
-	return s.cfg.Show
+// localRunner runs the tasks of a run in this process, with the engine.
+type localRunner struct {
+	engine rangesync.Config
+	merge  func(rangesync.Samples)
 }
+
+// Run syncs the task's range with the engine, recording each confirmed batch.
+func (r *localRunner) Run(ctx context.Context, t splits.Task, record func([]ots.PrimaryKeyColumn, Counts, bool) error) error {
+	res, err := rangesync.Sync(ctx, r.engine, rangesync.Range{Lower: t.Lower, Upper: t.Upper, After: t.After}, rangesync.Options{
+		StopAt:    time.Now().Add(t.Budget),
+		OnAdvance: func(after []ots.PrimaryKeyColumn, counts Counts) error { return record(after, counts, false) },
+	})
+	r.merge(res.Samples)
+	if err != nil || !res.Done {
+		return err
+	}
+	return record(nil, Counts{}, true)
+}
+
+// Retryable is false: the engine's writer already retried what Tablestore reports as
+// transient, so a run in this process fails with the error, as it always has.
+func (r *localRunner) Retryable(error) bool { return false }
+
+// Throttled is false: nothing limits the tasks of this process but Parallel.
+func (r *localRunner) Throttled(error) bool { return false }

@@ -14,12 +14,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otsetl/otsetl/deadletter"
 	"github.com/otsetl/otsetl/events"
-	"github.com/otsetl/otsetl/handler"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ops/reconcile"
 	"github.com/otsetl/otsetl/ots"
+	"github.com/otsetl/otsetl/rangesync"
 	"github.com/otsetl/otsetl/transform"
 )
 
@@ -245,7 +246,7 @@ func TestRowsTheRuleCannotEvaluate(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `1 source row(s) cannot be evaluated by the rule and DEAD_LETTER_TABLE is unset (their keys are not in the view): (id=1): filter "level > 1": column "level" holds STRING "3"`)
 	assert.Equal(t, int64(1), report.Invalid)
-	assert.Equal(t, []reconcile.InvalidRow{{PrimaryKey: "id=1", Error: report.InvalidRows[0].Error}}, report.InvalidRows)
+	assert.Equal(t, []rangesync.InvalidRow{{PrimaryKey: "id=1", Error: report.InvalidRows[0].Error}}, report.InvalidRows)
 	assert.Equal(t, map[int64][]ots.Cell{2: {cell("level", ots.Integer(2))}}, f.rows(t, resultTable), "the invalid row's key is deleted all the same")
 
 	cfg := f.config(transform.Config{})
@@ -269,7 +270,7 @@ func TestRowsTheRuleCannotEvaluate(t *testing.T) {
 	for i, c := range letters[0].Columns {
 		names[i] = c.Name
 	}
-	assert.Equal(t, []string{handler.DeadLetterDecoded, handler.DeadLetterError, handler.DeadLetterRecord, handler.DeadLetterSourceTable, handler.DeadLetterTime}, names)
+	assert.Equal(t, []string{deadletter.ColumnDecoded, deadletter.ColumnError, deadletter.ColumnRecord, deadletter.ColumnSourceTable, deadletter.ColumnTime}, names)
 	assert.Contains(t, letters[0].Columns[1].Value.String(), `sync: row (id=1): filter \"level > 1\"`)
 }
 

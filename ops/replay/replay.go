@@ -29,6 +29,7 @@ import (
 	sdk "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
 	"github.com/otsetl/otsetl/aliyun"
+	"github.com/otsetl/otsetl/deadletter"
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
@@ -321,7 +322,7 @@ func createTables(ctx context.Context, client *sdk.TableStoreClient, fn handler.
 
 // EnsureTables creates, when absent, the tables of the function configured by fn: the
 // source table with primary key pk and the options source, the result table with pk, and
-// the dead-letter table, if fn names one, with the primary key handler.DeadLetterPrimaryKey
+// the dead-letter table, if fn names one, with the primary key deadletter.PrimaryKey
 // (STRING). A table that exists must have the primary key asked for ([tables.Ensure]).
 func EnsureTables(ctx context.Context, client *sdk.TableStoreClient, fn handler.Config, pk []ots.PrimaryKeySchema, source tableio.Options) error {
 	if err := tableio.Ensure(ctx, client, fn.SourceTable, pk, source); err != nil {
@@ -333,7 +334,7 @@ func EnsureTables(ctx context.Context, client *sdk.TableStoreClient, fn handler.
 		}
 	}
 	if fn.DeadLetterTable != "" {
-		dl := []ots.PrimaryKeySchema{{Name: handler.DeadLetterPrimaryKey, Type: ots.KindString}}
+		dl := []ots.PrimaryKeySchema{{Name: deadletter.PrimaryKey, Type: ots.KindString}}
 		return tableio.Ensure(ctx, client, fn.DeadLetterTable, dl, tableio.Options{})
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otsetl/otsetl/events"
+	"github.com/otsetl/otsetl/keyrange"
 	"github.com/otsetl/otsetl/local/otslocal"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ops/tableio"
@@ -192,37 +193,37 @@ func TestReadPageFollowsARangeInPagesWithVersions(t *testing.T) {
 		}})
 	}
 	require.NoError(t, tableio.Apply(t.Context(), srv.SDK, "t", records))
-	versions := []tableio.Column{
-		{Name: "s", Versions: []tableio.Version{{Value: ots.String("x"), Timestamp: base}}},
-		{Name: "v", Versions: []tableio.Version{{Value: ots.Integer(2), Timestamp: base + 1}, {Value: ots.Integer(1), Timestamp: base}}},
+	versions := []keyrange.Column{
+		{Name: "s", Versions: []keyrange.Version{{Value: ots.String("x"), Timestamp: base}}},
+		{Name: "v", Versions: []keyrange.Version{{Value: ots.Integer(2), Timestamp: base + 1}, {Value: ots.Integer(1), Timestamp: base}}},
 	}
 
 	// The rows whose g is "a" or "b", two a page, every version.
-	r := tableio.Range{Start: pk("a", 0)[:1], End: pk("c", 0)[:1], MaxVersions: 3}
-	page, err := tableio.ReadPage(t.Context(), srv.SDK, "t", schema, r, 2)
+	r := keyrange.Range{Start: pk("a", 0)[:1], End: pk("c", 0)[:1], MaxVersions: 3}
+	page, err := keyrange.ReadPage(t.Context(), srv.SDK, "t", schema, r, 2)
 	require.NoError(t, err)
-	assert.Equal(t, []tableio.VersionedRow{{PrimaryKey: pk("a", -5), Columns: versions}, {PrimaryKey: pk("a", 3), Columns: versions}}, page.Rows)
+	assert.Equal(t, []keyrange.VersionedRow{{PrimaryKey: pk("a", -5), Columns: versions}, {PrimaryKey: pk("a", 3), Columns: versions}}, page.Rows)
 	assert.Equal(t, pk("a", 20), page.Next)
 	r.Start = page.Next
-	page, err = tableio.ReadPage(t.Context(), srv.SDK, "t", schema, r, 2)
+	page, err = keyrange.ReadPage(t.Context(), srv.SDK, "t", schema, r, 2)
 	require.NoError(t, err)
-	assert.Equal(t, []tableio.VersionedRow{{PrimaryKey: pk("a", 20), Columns: versions}, {PrimaryKey: pk("b", 1), Columns: versions}}, page.Rows)
+	assert.Equal(t, []keyrange.VersionedRow{{PrimaryKey: pk("a", 20), Columns: versions}, {PrimaryKey: pk("b", 1), Columns: versions}}, page.Rows)
 
 	// A full start key, the table's end, the latest version only, then keys only.
-	page, err = tableio.ReadPage(t.Context(), srv.SDK, "t", schema, tableio.Range{Start: pk("b", 1)}, 10)
+	page, err = keyrange.ReadPage(t.Context(), srv.SDK, "t", schema, keyrange.Range{Start: pk("b", 1)}, 10)
 	require.NoError(t, err)
 	require.Len(t, page.Rows, 2)
 	assert.Nil(t, page.Next)
-	assert.Equal(t, tableio.Row{PrimaryKey: pk("c", 0), Columns: []ots.Cell{cell("s", ots.String("x")), cell("v", ots.Integer(2))}}, page.Rows[1].Latest())
+	assert.Equal(t, []ots.Cell{cell("s", ots.String("x")), cell("v", ots.Integer(2))}, page.Rows[1].Latest())
 	assert.Len(t, page.Rows[1].Columns[1].Versions, 1, "MaxVersions 0 reads the newest version")
-	page, err = tableio.ReadPage(t.Context(), srv.SDK, "t", schema, tableio.Range{KeysOnly: true}, 0)
+	page, err = keyrange.ReadPage(t.Context(), srv.SDK, "t", schema, keyrange.Range{KeysOnly: true}, 0)
 	require.NoError(t, err)
 	require.Len(t, page.Rows, 5)
-	assert.Equal(t, tableio.VersionedRow{PrimaryKey: pk("a", -5)}, page.Rows[0])
+	assert.Equal(t, keyrange.VersionedRow{PrimaryKey: pk("a", -5)}, page.Rows[0])
 
 	// Columns selects the columns read; a row holding none of them is not read.
 	require.NoError(t, tableio.Apply(t.Context(), srv.SDK, "t", []events.Record{put(pk("d", 0), cell("v", ots.Integer(7)))}))
-	page, err = tableio.ReadPage(t.Context(), srv.SDK, "t", schema, tableio.Range{Columns: []string{"s"}}, 0)
+	page, err = keyrange.ReadPage(t.Context(), srv.SDK, "t", schema, keyrange.Range{Columns: []string{"s"}}, 0)
 	require.NoError(t, err)
 	require.Len(t, page.Rows, 5, "not the row holding v alone")
 	for _, row := range page.Rows {
@@ -233,21 +234,21 @@ func TestReadPageFollowsARangeInPagesWithVersions(t *testing.T) {
 func TestReadPageRejectsBadBounds(t *testing.T) {
 	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "t"})
 	id := func(v ots.Value) []ots.PrimaryKeyColumn { return []ots.PrimaryKeyColumn{{ColumnName: "id", Value: v}} }
-	read := func(r tableio.Range) error {
-		_, err := tableio.ReadPage(t.Context(), srv.SDK, "t", idKey, r, 10)
+	read := func(r keyrange.Range) error {
+		_, err := keyrange.ReadPage(t.Context(), srv.SDK, "t", idKey, r, 10)
 		return err
 	}
-	assert.ErrorContains(t, read(tableio.Range{Start: []ots.PrimaryKeyColumn{{ColumnName: "other", Value: ots.Integer(1)}}}),
+	assert.ErrorContains(t, read(keyrange.Range{Start: []ots.PrimaryKeyColumn{{ColumnName: "other", Value: ots.Integer(1)}}}),
 		`table "t": range start: primary key column 1 is "id", not "other"`)
-	assert.ErrorContains(t, read(tableio.Range{End: append(id(ots.Integer(1)), id(ots.Integer(2))...)}),
+	assert.ErrorContains(t, read(keyrange.Range{End: append(id(ots.Integer(1)), id(ots.Integer(2))...)}),
 		`table "t": range end: 2 primary key columns given, the table has 1`)
-	assert.ErrorContains(t, read(tableio.Range{Start: id(ots.Double(1))}), "only INTEGER, STRING and BINARY are allowed")
+	assert.ErrorContains(t, read(keyrange.Range{Start: id(ots.Double(1))}), "only INTEGER, STRING and BINARY are allowed")
 
 	var otsErr *sdk.OtsError
-	err := read(tableio.Range{Start: id(ots.String("1"))})
+	err := read(keyrange.Range{Start: id(ots.String("1"))})
 	require.ErrorAs(t, err, &otsErr, "a value of the wrong type is Tablestore's to refuse")
 	assert.Equal(t, "OTSInvalidPK", otsErr.Code)
-	err = read(tableio.Range{Start: id(ots.Integer(5)), End: id(ots.Integer(5))})
+	err = read(keyrange.Range{Start: id(ots.Integer(5)), End: id(ots.Integer(5))})
 	require.ErrorAs(t, err, &otsErr, "an empty range is Tablestore's to refuse")
 	assert.Contains(t, err.Error(), `GetRange on table "t"`)
 }

@@ -116,13 +116,21 @@
     document.getElementById('function-name').textContent = p.function;
     document.getElementById('function-filter').textContent = p.filter;
     document.getElementById('function-columns').textContent = p.columns || 'all';
-    var proc = clear(document.getElementById('function-process'));
-    proc.append(p.process.running
-      ? el('span', { class: 'state-up', text: 'running' })
-      : el('span', { class: 'state-down', text: 'not running' }));
-    if (p.process.pid) proc.append(', pid ' + p.process.pid);
-    document.getElementById('function-restarts').textContent = String(p.process.restarts);
-    document.getElementById('function-address').textContent = p.process.address ? 'http://' + p.process.address : '';
+    var pool = p.instances;
+    var running = pool.instances.filter(function (i) { return i.running; }).length;
+    document.getElementById('function-instances').textContent = running + ' running of at most ' + pool.maxInstances;
+    document.getElementById('function-restarts').textContent = String(pool.restarts);
+    var rows = clear(document.querySelector('#instances tbody'));
+    pool.instances.forEach(function (i) {
+      rows.append(el('tr', { 'data-instance': i.id },
+        el('td', { class: 'mono', text: i.id }),
+        el('td', null, i.running
+          ? el('span', { class: 'state-up', text: i.busy ? 'running, busy' : 'running, idle' })
+          : el('span', { class: 'state-down', text: 'not running' })),
+        el('td', { class: 'num', text: i.pid ? String(i.pid) : '' }),
+        el('td', { class: 'mono', text: i.url }),
+        el('td', { class: 'num', text: fmtCount(i.invocations) })));
+    });
     document.getElementById('total-invocations').textContent = fmtCount(p.totals.invocations);
     document.getElementById('total-failures').textContent = fmtCount(p.totals.failures);
     document.getElementById('total-records').textContent = fmtCount(p.totals.records);
@@ -423,6 +431,23 @@
             el('td', { class: 'mono nowrap', text: short(inv.shard), title: inv.shard }),
             n(inv.attempt), n(inv.records), n(s.puts), n(s.updates), n(s.deletes), n(s.reads), n(s.retries),
             n(inv.summary ? s.lagMs : undefined), n(inv.durationMs),
+            el('td', { class: 'error', text: inv.error || '' })));
+        });
+        var tasks = clear(document.querySelector('#tasks tbody'));
+        if (!data.tasks.length) tasks.append(el('tr', null, el('td', { colspan: '10', class: 'empty', text: 'No task invocations yet: run otsetl sync --on-fc.' })));
+        data.tasks.forEach(function (inv) {
+          var r = inv.result || {};
+          var sync = r.sync || {};
+          var status = inv.lost ? 'answer lost' : (inv.errorType ? 'function error ' + inv.errorType : 'HTTP ' + inv.status);
+          var progress = r.version ? (r.done ? 'done' : 'after ' + (r.after || []).map(function (c) { return c.name + '=' + c.value; }).join(', ')) : '';
+          function n(v) { return el('td', { class: 'num', text: v === undefined ? '' : fmtCount(v) }); }
+          tasks.append(el('tr', { class: (inv.error || inv.lost) ? 'failed' : '', 'data-request-id': inv.requestId },
+            el('td', { class: 'nowrap', text: fmtTime(Date.parse(inv.start)) }),
+            el('td', { class: 'mono nowrap', text: short(inv.requestId), title: inv.requestId }),
+            el('td', { class: 'mono', text: r.instanceId || '' }),
+            el('td', { text: status }),
+            el('td', { class: 'mono', text: progress }),
+            n(sync.sourceRows), n(sync.written), n(sync.deleted), n(Math.round(inv.latencyNs / 1e6)),
             el('td', { class: 'error', text: inv.error || '' })));
         });
       }).catch(function (err) { showError(errorNode, err); });

@@ -1,4 +1,4 @@
-package main
+package fclocal
 
 import (
 	"os/exec"

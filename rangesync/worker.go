@@ -1,4 +1,4 @@
-package reconcile
+package rangesync
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/otsetl/otsetl/deadletter"
 	"github.com/otsetl/otsetl/events"
-	"github.com/otsetl/otsetl/handler"
-	"github.com/otsetl/otsetl/ops/tableio"
+	"github.com/otsetl/otsetl/keyrange"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
 )
@@ -41,19 +41,24 @@ func sameCells(a, b []ots.Cell) bool {
 	return slices.EqualFunc(a, b, func(x, y ots.Cell) bool { return x.Name == y.Name && x.Value.Equal(y.Value) })
 }
 
-// syncSplit merge-joins the source and result rows of sp, fixing the result as it goes,
-// and records its progress after every confirmed key.
-func (s *syncer) syncSplit(ctx context.Context, sp *split) error {
-	start, after := s.splits.start(sp)
-	fn := s.cfg.Function
-	source := s.scan(ctx, fn.SourceTable, tableio.Range{Start: start, End: sp.upper, Columns: s.readColumns}, after)
+// syncRange merge-joins the source and result rows of r after r.After, fixing the result as
+// it goes, and records its progress after every confirmed key.
+func (s *syncer) syncRange(ctx context.Context, r Range) error {
+	start := r.Lower
+	if r.After != nil {
+		start = r.After
+	}
+	source := s.scan(ctx, s.cfg.SourceTable, keyrange.Range{Start: start, End: r.Upper, Columns: s.readColumns}, r.After)
 	defer source.stop()
-	result := s.scan(ctx, fn.ResultTable, tableio.Range{Start: start, End: sp.upper}, after)
+	result := s.scan(ctx, s.cfg.ResultTable, keyrange.Range{Start: start, End: r.Upper}, r.After)
 	defer result.stop()
 
-	w := &worker{syncer: s, split: sp, batch: &batch{}}
+	w := &worker{syncer: s, batch: &batch{}}
 	defer w.wait()
-	for {
+	for decided := false; ; decided = true {
+		if decided && !s.opts.StopAt.IsZero() && time.Now().After(s.opts.StopAt) {
+			return w.drain(ctx)
+		}
 		src, err := source.peek()
 		if err != nil {
 			return err
@@ -65,7 +70,13 @@ func (s *syncer) syncSplit(ctx context.Context, sp *split) error {
 		var order int
 		switch {
 		case src == nil && res == nil:
-			return w.finish(ctx)
+			if err := w.drain(ctx); err != nil {
+				return err
+			}
+			s.mu.Lock()
+			s.result.Done = true
+			s.mu.Unlock()
+			return nil
 		case res == nil:
 			order = -1
 		case src == nil:
@@ -90,22 +101,21 @@ func (s *syncer) syncSplit(ctx context.Context, sp *split) error {
 	}
 }
 
-// maxBatchesInFlight is how many batches of one split are written and re-checked at a time,
-// so that a split's scan and decisions go on while its fixes are on their way.
+// maxBatchesInFlight is how many batches of one range are written and re-checked at a time,
+// so that the range's scan and decisions go on while its fixes are on their way.
 const maxBatchesInFlight = 2
 
-// worker syncs one split: it decides each key into a batch, and writes and re-checks the
-// batches, up to maxBatchesInFlight at a time, recording the split's progress in key order
+// worker syncs one range: it decides each key into a batch, and writes and re-checks the
+// batches, up to maxBatchesInFlight at a time, recording the range's progress in key order
 // as they are confirmed.
 type worker struct {
 	*syncer
-	split *split
 	// batch is the batch being filled; inFlight the batches being written, oldest first.
 	batch    *batch
 	inFlight []*batch
 }
 
-// batch is a run of consecutive keys of a split: the fixes and dead letters they need, and
+// batch is a run of consecutive keys of a range: the fixes and dead letters they need, and
 // what was found and done for them.
 type batch struct {
 	fixes   []fix
@@ -148,15 +158,15 @@ func (w *worker) decide(src, res *scannedRow) {
 		return
 	case want.Kind == ots.DeleteRow:
 		b.counts.Extra++
-		w.sample(&w.samples.extra, key, have, nil, false)
+		w.sample(&w.result.ExtraKeys, key, have, nil, false)
 	case res == nil:
 		b.counts.Missing++
-		w.sample(&w.samples.missing, key, nil, want.Columns, false)
+		w.sample(&w.result.MissingKeys, key, nil, want.Columns, false)
 	case sameCells(want.Columns, have):
 		return
 	default:
 		b.counts.Differing++
-		w.sample(&w.samples.differing, key, have, want.Columns, true)
+		w.sample(&w.result.DifferingKeys, key, have, want.Columns, true)
 	}
 	if !w.cfg.DryRun {
 		b.fixes = append(b.fixes, fix{write: want, state: state})
@@ -172,9 +182,9 @@ func (w *worker) progress(ctx context.Context) error {
 	case len(b.fixes) >= writeBatchRows || len(b.letters) >= writeBatchRows:
 		w.start(ctx)
 	case len(b.fixes) == 0 && len(b.letters) == 0 && len(w.inFlight) == 0:
-		w.splits.advance(w.split, b.last, b.counts)
-		b.counts = Counts{}
-		return nil
+		err := w.advance(b.last, b.counts)
+		b.counts, b.last = Counts{}, nil
+		return err
 	}
 	return w.record(len(w.inFlight) >= maxBatchesInFlight)
 }
@@ -191,7 +201,7 @@ func (w *worker) start(ctx context.Context) {
 	}()
 }
 
-// record records the split's progress up to each confirmed batch, oldest first: it waits
+// record records the range's progress up to each confirmed batch, oldest first: it waits
 // for the oldest batch when wait is set, and stops at the first one not done otherwise.
 func (w *worker) record(wait bool) error {
 	for len(w.inFlight) > 0 {
@@ -207,15 +217,18 @@ func (w *worker) record(wait bool) error {
 		if oldest.err != nil {
 			return oldest.err
 		}
-		w.splits.advance(w.split, oldest.last, oldest.counts)
+		if err := w.advance(oldest.last, oldest.counts); err != nil {
+			return err
+		}
 		w.inFlight = w.inFlight[1:]
 		wait = false
 	}
 	return nil
 }
 
-// finish writes the last batch and waits for every batch, then records the split done.
-func (w *worker) finish(ctx context.Context) error {
+// drain writes the batch being filled and waits for every batch, recording the progress up
+// to the last key decided.
+func (w *worker) drain(ctx context.Context) error {
 	if len(w.batch.fixes) > 0 || len(w.batch.letters) > 0 {
 		w.start(ctx)
 	}
@@ -224,11 +237,15 @@ func (w *worker) finish(ctx context.Context) error {
 			return err
 		}
 	}
-	w.splits.finishSplit(w.split, w.batch.counts)
-	return nil
+	if w.batch.last == nil {
+		return nil
+	}
+	last, counts := w.batch.last, w.batch.counts
+	w.batch = &batch{}
+	return w.advance(last, counts)
 }
 
-// wait waits for the batches in flight, when the split stops early.
+// wait waits for the batches in flight, when the range stops early.
 func (w *worker) wait() {
 	for _, b := range w.inFlight {
 		<-b.done
@@ -247,7 +264,7 @@ func (r *scannedRow) keyOr(other *scannedRow) []ots.PrimaryKeyColumn {
 // projected row, or a delete. A row the rule cannot evaluate is not in the view (a delete);
 // it is counted in b, listed and, with a dead-letter table, queued in b as a dead letter.
 func (s *syncer) view(b *batch, key []ots.PrimaryKeyColumn, state rowState) ots.RowChange {
-	change, err := s.rule.Resolve(key, state.cells, state.found)
+	change, err := s.cfg.Rule.Resolve(key, state.cells, state.found)
 	if err != nil {
 		s.invalid(b, key, state, err)
 	}
@@ -260,18 +277,18 @@ func (s *syncer) view(b *batch, key []ots.PrimaryKeyColumn, state rowState) ots.
 func (s *syncer) invalid(b *batch, key []ots.PrimaryKeyColumn, state rowState, err error) {
 	b.counts.Invalid++
 	reason := err.Error()
-	if !s.cfg.DryRun && s.cfg.Function.DeadLetterTable != "" {
+	if !s.cfg.DryRun && s.cfg.DeadLetterTable != "" {
 		rec := events.Record{Type: events.PutRow, PrimaryKey: key, Columns: make([]events.Column, len(state.cells))}
 		for i, c := range state.cells {
 			timestamp := state.timestamps[i]
 			rec.Columns[i] = events.Column{Type: events.Put, ColumnName: c.Name, Value: c.Value, Timestamp: &timestamp}
 		}
-		b.letters = append(b.letters, handler.DeadLetter(&rec, fmt.Sprintf("sync: row (%s): %v", ots.FormatPrimaryKey(key), err), s.cfg.Function.SourceTable, time.Now()))
+		b.letters = append(b.letters, deadletter.Row(&rec, fmt.Sprintf("sync: row (%s): %v", ots.FormatPrimaryKey(key), err), s.cfg.SourceTable, time.Now()))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.samples.invalid) < s.limit(true) {
-		s.samples.invalid = append(s.samples.invalid, InvalidRow{PrimaryKey: ots.FormatPrimaryKey(key), Error: reason})
+	if len(s.result.InvalidRows) < s.limit(true) {
+		s.result.InvalidRows = append(s.result.InvalidRows, InvalidRow{PrimaryKey: ots.FormatPrimaryKey(key), Error: reason})
 	}
 }
 
@@ -349,14 +366,13 @@ func (s *syncer) round(ctx context.Context, b *batch, fixes []fix) ([]fix, error
 	for i, f := range fixes {
 		writes[i], keys[i] = f.write, f.write.PrimaryKey
 	}
-	fn := s.cfg.Function
-	stats, err := s.client.Write(ctx, fn.ResultTable, writes)
+	stats, err := s.cfg.Client.Write(ctx, s.cfg.ResultTable, writes)
 	b.counts.Written += int64(stats.Puts)
 	b.counts.Deleted += int64(stats.Deletes)
 	if err != nil {
 		return nil, fmt.Errorf("writing the result table: %w", err)
 	}
-	rows, _, err := s.client.Read(ctx, fn.SourceTable, keys, s.readColumns)
+	rows, _, err := s.cfg.Client.Read(ctx, s.cfg.SourceTable, keys, s.readColumns)
 	if err != nil {
 		return nil, fmt.Errorf("reading the source rows written: %w", err)
 	}
@@ -393,8 +409,8 @@ func (s *syncer) unsettled(b *batch, fixes []fix) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range fixes {
-		if len(s.samples.unsettled) < s.limit(true) {
-			s.samples.unsettled = append(s.samples.unsettled, ots.FormatPrimaryKey(f.write.PrimaryKey))
+		if len(s.result.UnsettledKeys) < s.limit(true) {
+			s.result.UnsettledKeys = append(s.result.UnsettledKeys, ots.FormatPrimaryKey(f.write.PrimaryKey))
 		}
 	}
 }
@@ -409,7 +425,7 @@ func (s *syncer) writeLetters(ctx context.Context, b *batch) error {
 	}), func(x, y ots.RowChange) bool { return ots.ComparePrimaryKeys(x.PrimaryKey, y.PrimaryKey) == 0 })
 	ctx, cancel := context.WithTimeout(ctx, roundTimeout)
 	defer cancel()
-	stats, err := s.client.Write(ctx, s.cfg.Function.DeadLetterTable, letters)
+	stats, err := s.cfg.Client.Write(ctx, s.cfg.DeadLetterTable, letters)
 	b.counts.DeadLettered += int64(stats.Puts)
 	if err != nil {
 		return fmt.Errorf("writing dead letters: %w", err)
@@ -443,14 +459,15 @@ const scanPageRows = 1000
 
 // scan starts reading r of table, page by page, skipping the rows up to and including after
 // (when set).
-func (s *syncer) scan(ctx context.Context, table string, r tableio.Range, after []ots.PrimaryKeyColumn) *cursor {
+func (s *syncer) scan(ctx context.Context, table string, r keyrange.Range, after []ots.PrimaryKeyColumn) *cursor {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &cursor{pages: make(chan scanPage, 1), cancel: cancel, done: make(chan struct{})}
+	api := s.cfg.Client.RangeAPI(ctx)
 	go func() {
 		defer close(c.done)
 		defer close(c.pages)
 		for {
-			page, err := tableio.ReadPage(ctx, s.api, table, s.schema, r, scanPageRows)
+			page, err := keyrange.ReadPage(ctx, api, table, s.cfg.PrimaryKey, r, scanPageRows)
 			if err != nil {
 				select {
 				case c.pages <- scanPage{err: err}:
