@@ -152,15 +152,22 @@ func levelView(rows map[int64][]ots.Cell, project []string) map[int64][]ots.Cell
 }
 
 // requestCounter is a proxy in front of an otslocal server that counts the requests by
-// action and may act before passing one on.
+// action and may act before passing one on. A request is passed on whole even when its
+// client gives up on it (a stopped run), as a server goes on with a request it has
+// received, and settle waits for those in flight.
 type requestCounter struct {
-	URL    string
-	mu     sync.Mutex
-	counts map[string]int
+	URL      string
+	mu       sync.Mutex
+	counts   map[string]int
+	inFlight sync.WaitGroup
 	// before, when set, runs before each request is passed on, with its action and how
 	// many requests of that action came before it.
 	before func(action string, n int)
 }
+
+// settle waits until otslocal has answered every request passed on so far: the writes a
+// stopped run abandoned have landed.
+func (c *requestCounter) settle() { c.inFlight.Wait() }
 
 // newRequestCounter starts a proxy to endpoint that stops with the test.
 func newRequestCounter(t *testing.T, endpoint string) *requestCounter {
@@ -180,7 +187,9 @@ func newRequestCounter(t *testing.T, endpoint string) *requestCounter {
 		if before != nil {
 			before(action, n)
 		}
-		proxy.ServeHTTP(w, r)
+		c.inFlight.Add(1)
+		defer c.inFlight.Done()
+		proxy.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
 	}))
 	t.Cleanup(srv.Close)
 	c.URL = srv.URL
@@ -232,6 +241,7 @@ func stoppedRun(t *testing.T) (f *fixture, cfg reconcile.Config, source map[int6
 	_, err := reconcile.Run(ctx, cfg)
 	stopped = time.Now()
 	require.ErrorIs(t, err, context.Canceled)
+	counter.settle()
 	counter.mu.Lock()
 	counter.before = nil
 	counter.mu.Unlock()
