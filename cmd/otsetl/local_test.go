@@ -263,7 +263,8 @@ func TestLocalRunsTheDocumentedVerification(t *testing.T) {
 
 // TestLocalWithTheMappingOfSYAML runs `otsetl local` with s.yaml's COLUMNS example in force:
 // the rows written into source_data reach result as the mapping computes them, an UpdateRow
-// of the message alone updates the mapped columns, and the console shows the rule.
+// of the message alone updates the mapped columns, `otsetl sync --on-fc` of the same s.yaml
+// repairs a damaged result with the mapping, and the console shows the rule.
 func TestLocalWithTheMappingOfSYAML(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the otsetl binary")
@@ -286,7 +287,27 @@ func TestLocalWithTheMappingOfSYAML(t *testing.T) {
 	}
 	s.requireRows(t, "result", mapped(1, 3, "error", "disk full, took 250 ms", ots.Integer(250)), mapped(2, 2, "warn", "retrying", ots.Value{}))
 	s.update(t, 2, "message", "Retried, took 40 ms")
-	t.Logf("result:\n%s", s.requireRows(t, "result", mapped(1, 3, "error", "disk full, took 250 ms", ots.Integer(250)), mapped(2, 2, "warn", "retried, took 40 ms", ots.Integer(40))))
+	want := []tableio.Row{mapped(1, 3, "error", "disk full, took 250 ms", ots.Integer(250)), mapped(2, 2, "warn", "retried, took 40 ms", ots.Integer(40))}
+	t.Logf("result:\n%s", s.requireRows(t, "result", want...))
+
+	// The result damaged by hand, a sync as task invocations of the instances repairs it
+	// with the same mapping: the fingerprint of s.yaml's rule is the instances' own.
+	damage := &sdk.PutRowChange{TableName: "result", PrimaryKey: s.key(2)}
+	damage.AddColumn("severity", "warn")
+	damage.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err := s.api.PutRow(&sdk.PutRowRequest{PutRowChange: damage})
+	require.NoError(t, err)
+	gone := &sdk.DeleteRowChange{TableName: "result", PrimaryKey: s.key(1)}
+	gone.SetCondition(sdk.RowExistenceExpectation_IGNORE)
+	_, err = s.api.DeleteRow(&sdk.DeleteRowRequest{DeleteRowChange: gone})
+	require.NoError(t, err)
+	sync := exec.Command(bin, "sync", "-f", path, "--endpoint", s.endpoint, "--instance", s.instance, "--on-fc")
+	sync.Env = append(withoutCredentials(os.Environ()), "ALIBABA_CLOUD_ACCESS_KEY_ID=local", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=local", "FC_ENDPOINT="+strings.TrimSuffix(s.fcAPI, "/"))
+	out, err := sync.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "3 source rows, 1 result rows: 1 missing, 0 extra, 1 differing; 2 written, 0 deleted", "%s", out)
+	assert.Contains(t, string(out), "; function otsetl: ", "%s", out)
+	s.requireRows(t, "result", want...)
 
 	var overview struct {
 		Pipeline struct{ Filter, Columns string }
