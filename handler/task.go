@@ -28,9 +28,10 @@ const (
 
 // RunTask runs one task invocation: it parses the task ([task.Parse]; a task that does not
 // parse fails with ErrorTypeInvalidRequest before anything is read or written), refuses a task
-// whose fingerprint is not the function's own (ErrorTypeConfigurationMismatch) and one whose
-// primary key names a column the function's mapping computes (ErrorTypeInvalidRequest,
-// transform.Rule.CheckPrimaryKey: Tablestore would refuse every row), then syncs the
+// whose fingerprint is not the function's own (ErrorTypeConfigurationMismatch), and, with
+// ErrorTypeInvalidRequest, a sync task of an export-only function (no result table) and one
+// whose primary key names a column the function's mapping computes
+// (transform.Rule.CheckPrimaryKey: Tablestore would refuse every row), then syncs the
 // task's range with the function's own tables and rule (package rangesync, the engine of
 // `otsetl sync`) and answers with the last key confirmed and the counts. It takes keys for
 // the task's budget, at most three quarters of the time to the invocation's deadline less
@@ -61,6 +62,9 @@ func (f *Function) RunTask(ctx context.Context, inv fcruntime.Invocation, payloa
 		return nil, &Error{Type: ErrorTypeConfigurationMismatch, Err: fmt.Errorf(
 			"the task expects another configuration (fingerprint %.12s…) than the function runs with (%.12s…: instance %s, %s -> %s, dead letters %q, filter %q, columns %q): deploy the s.yaml the task was made from, or make the task from the deployed one",
 			t.Fingerprint, want, f.cfg.Instance, f.cfg.SourceTable, f.cfg.ResultTable, f.cfg.DeadLetterTable, rule.Filter, rule.Columns)}
+	}
+	if f.cfg.ResultTable == "" {
+		return nil, &Error{Type: ErrorTypeInvalidRequest, Err: fmt.Errorf("task: %s is empty: an export-only function keeps no result table to sync", EnvResultTable)}
 	}
 	if err := f.rule.CheckPrimaryKey(t.Schema()); err != nil {
 		return nil, &Error{Type: ErrorTypeInvalidRequest, Err: fmt.Errorf("task: the source table's primary key does not go with the function's %s: %w", EnvColumns, err)}

@@ -14,6 +14,8 @@ import (
 	"github.com/otsetl/otsetl/events"
 	"github.com/otsetl/otsetl/fcruntime"
 	"github.com/otsetl/otsetl/handler"
+	"github.com/otsetl/otsetl/local/osslocal"
+	"github.com/otsetl/otsetl/local/osslocal/osslocaltest"
 	"github.com/otsetl/otsetl/local/otslocal/otslocaltest"
 	"github.com/otsetl/otsetl/ots"
 	"github.com/otsetl/otsetl/tablestore"
@@ -254,4 +256,18 @@ func TestFingerprintCoversTablesAndRule(t *testing.T) {
 		assert.Empty(t, seen[fp], "%s has the fingerprint of %s", name, seen[fp])
 		seen[fp] = name
 	}
+}
+
+// TestExportOnlyFunctionRefusesSyncTasks: a function with RESULT_TABLE set empty keeps no
+// result table, and a sync task of its own configuration fails with InvalidRequest, nothing
+// read or written.
+func TestExportOnlyFunctionRefusesSyncTasks(t *testing.T) {
+	oss := osslocaltest.NewServer(t, osslocal.Options{})
+	f := newFixture(t, exportEnv(oss, map[string]string{handler.EnvResultTable: ""}))
+	_, err := f.runTask(taskJSON(t, f.syncTask(nil)))
+	var failed *fcruntime.InvocationError
+	require.True(t, errors.As(err, &failed), "%v", err)
+	assert.Equal(t, handler.ErrorTypeInvalidRequest, failed.ErrorType)
+	assert.Contains(t, failed.ErrorMessage, "RESULT_TABLE is empty: an export-only function keeps no result table to sync")
+	assert.Empty(t, oss.List(t, osslocaltest.Bucket, "exports/"), "nothing exported")
 }
