@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -40,6 +41,31 @@ const connectTimeout = 5 * time.Second
 
 // maxResultBytes bounds the result body Invoke reads.
 const maxResultBytes = 16 << 20
+
+// sdkClient is the HTTP client the SDK sends every request with (a [dara.HttpClient]): one
+// http.Client that is never changed once made, over one transport that keeps connections
+// for reuse, with the connect and TLS handshake bounded by connectTimeout. Without it the SDK
+// shares a client of its own between every request to a host and sets that client's timeout
+// on each request, while the others read it: a data race when invocations run at once. The
+// read timeout is the request context's deadline instead ([Client.Invoke]).
+type sdkClient struct{ http *http.Client }
+
+// Call sends request; the SDK's transport for it, made for each request, is not used.
+func (c sdkClient) Call(request *http.Request, _ *http.Transport) (*http.Response, error) {
+	return c.http.Do(request)
+}
+
+// newSDKClient returns the HTTP client of a Client.
+func newSDKClient() sdkClient {
+	return sdkClient{http: &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: connectTimeout}).DialContext,
+		TLSHandshakeTimeout: connectTimeout,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+	}}}
+}
 
 // Client invokes one function. It is safe for concurrent use.
 type Client struct {
@@ -66,6 +92,7 @@ func NewClient(endpoint, function string, creds aliyun.Credentials) (*Client, er
 		Protocol:        dara.String(u.Scheme),
 		AccessKeyId:     dara.String(creds.AccessKeyID),
 		AccessKeySecret: dara.String(creds.AccessKeySecret),
+		HttpClient:      newSDKClient(),
 	}
 	if creds.SecurityToken != "" {
 		cfg.SecurityToken = dara.String(creds.SecurityToken)
@@ -117,6 +144,8 @@ func (c *Client) Invoke(ctx context.Context, payload []byte, readTimeout time.Du
 		ReadTimeout:    dara.Int(int(readTimeout.Milliseconds())),
 		ConnectTimeout: dara.Int(int(connectTimeout.Milliseconds())),
 	}
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout+readTimeout) // the SDK's timeouts bind its own client only
+	defer cancel()
 	resp, err := c.api.InvokeFunctionWithContext(ctx, dara.String(c.function), req, headers, runtime)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("InvokeFunction %s: %w", c.function, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -43,9 +44,14 @@ func echo(release <-chan struct{}, started chan<- struct{}) fcruntime.Func[json.
 
 // startAPI serves fclocal's InvokeFunction API for function "f" over one instance of echo.
 func startAPI(t *testing.T, faults *fclocal.APIFaults) (url string, release chan struct{}, started chan struct{}) {
+	return startAPIOver(t, 1, faults)
+}
+
+// startAPIOver is startAPI over up to instances instances.
+func startAPIOver(t *testing.T, instances int, faults *fclocal.APIFaults) (url string, release chan struct{}, started chan struct{}) {
 	t.Helper()
 	release, started = make(chan struct{}), make(chan struct{}, 1)
-	pool, err := fclocal.NewPool(fclocal.PoolConfig{MaxInstances: 1, Start: fclocal.HandlerInstances(func(string) http.Handler {
+	pool, err := fclocal.NewPool(fclocal.PoolConfig{MaxInstances: instances, Start: fclocal.HandlerInstances(func(string) http.Handler {
 		return fcruntime.NewHTTPHandler(echo(release, started), fcruntime.HTTPOptions{})
 	})})
 	require.NoError(t, err)
@@ -120,4 +126,33 @@ func TestNewClientRefusesBadEndpoints(t *testing.T) {
 	}
 	_, err := fcinvoke.NewClient("https://1234.cn-hangzhou.fc.aliyuncs.com", "", key)
 	assert.ErrorContains(t, err, "no function name")
+}
+
+// TestConcurrentInvocationsOfOneClient: one client invokes from 8 goroutines at once, as
+// `otsetl sync --on-fc --parallel 8` does; every answer is its own payload. Under the race
+// detector this fails when requests share state the SDK changes on each request (its own
+// default HTTP client, whose timeout it sets per request).
+func TestConcurrentInvocationsOfOneClient(t *testing.T) {
+	url, _, _ := startAPIOver(t, 8, nil)
+	client, err := fcinvoke.NewClient(url, "f", key)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 10 {
+				payload := fmt.Sprintf(`{"g":%d,"i":%d}`, g, i)
+				for {
+					out, err := client.Invoke(t.Context(), []byte(payload), 10*time.Second)
+					if fcinvoke.StatusCode(err) == http.StatusTooManyRequests {
+						continue // an instance still busy with the previous one: FC's answer too
+					}
+					if assert.NoError(t, err) {
+						assert.JSONEq(t, payload, string(out.Result))
+					}
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
