@@ -68,20 +68,24 @@ func startFunctionAPI(t *testing.T, fn handler.Config, maxInstances int, faults 
 }
 
 // TestSyncOnFC syncs 6,000 source rows through task invocations of the function over
-// fclocal's API and pool: tasks that take keys for 30 ms, less than a split's scan and writes
-// take, so that every split takes several, and the splits
-// are cut when instances would sit idle; the result equals the view, the counts are those of
-// a local run, and the report counts the invocations and the instances.
+// fclocal's API and pool, otslocal answering after 100 ms: tasks take keys for 400 ms, while
+// a split of 1,000 rows in the view cannot decide its fifth batch of 200 fixes before some
+// 500 ms of that latency (a page, then two write rounds with their re-checks, two batches at
+// a time), so that the larger splits take several tasks however fast the machine is, and each
+// task gets past its first page however slow (the race detector); the splits are cut when
+// instances would sit idle; the result equals the view, the counts are those of a local run,
+// and the report counts the invocations and the instances.
 func TestSyncOnFC(t *testing.T) {
 	f := newFixture(t, otslocal.Options{})
 	source := levelRows(6000, 400)
 	f.put(t, sourceTable, source)
+	require.NoError(t, f.srv.SetFaults(otslocal.Faults{Latency: 100 * time.Millisecond}))
 	cfg := f.config(transform.Config{})
 	_, err := handler.New(cfg.Function, nil)
 	require.NoError(t, err)
 	api := startFunctionAPI(t, cfg.Function, 4, nil)
 	cfg.OnFC = &reconcile.FCConfig{Endpoint: api.URL, Function: "otsetl", MemoryMB: 512}
-	cfg.TaskBudget = 30 * time.Millisecond
+	cfg.TaskBudget = 400 * time.Millisecond
 	cfg.Parallel = 4
 	report, err := reconcile.Run(t.Context(), cfg)
 	require.NoError(t, err)
