@@ -250,12 +250,12 @@ func unsignedValue(v uint64) (ots.Value, error) {
 }
 
 // mapRow appends the mapped columns of image, a row of primaryKey that passed the filter
-// (which set the filter's columns in the environment; mapRow sets computeReads), to dst, by name; an entry whose value
-// is nil leaves its column out. An entry that fails when a column it reads is missing is nil
-// too, as the filter is false then; one that fails with every such column present, returns
-// a value of no Tablestore type, or one Tablestore refuses in a row (ots.CheckAttribute: a
-// DOUBLE NaN or infinity, a value over 2 MB, the name of a primary key column) is an error
-// naming the entry, its columns' kinds and values, and the reason.
+// (which set the filter's columns in the environment; mapRow sets computeReads), to dst, by
+// name; an entry whose value is nil leaves its column out. An entry that fails when a column
+// it reads is missing is nil too, as the filter is false then; one that fails with every
+// such column present, returns a value of no Tablestore type, or one Tablestore refuses in a
+// row (ots.CheckAttribute: a DOUBLE NaN or infinity, a value over 2 MB, the name of a primary
+// key column) is an error naming the entry, its columns' kinds and values, and the reason.
 func (e *evaluator) mapRow(primaryKey []ots.PrimaryKeyColumn, image row, dst []ots.Cell) ([]ots.Cell, error) {
 	m := e.rule.mapping
 	for _, name := range m.computeReads {
