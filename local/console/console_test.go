@@ -752,26 +752,7 @@ func TestRowReadsAreBoundedInNumber(t *testing.T) {
 	web := httptest.NewServer(c)
 	t.Cleanup(web.Close)
 
-	answers := make(chan int, 8)
-	for range 8 {
-		go func() {
-			resp, err := http.Get(web.URL + "/api/tables/result/rows?limit=1000")
-			if err != nil {
-				answers <- 0
-				return
-			}
-			resp.Body.Close()
-			answers <- resp.StatusCode
-		}()
-	}
-	require.Eventually(t, func() bool { return counter.inFlight.Load() == 2 }, waitTimeout, time.Millisecond, "two reads start")
-	time.Sleep(100 * time.Millisecond)
-	assert.Equal(t, int64(2), counter.inFlight.Load(), "and no more while they run")
-	close(counter.release)
-	for range 8 {
-		assert.Equal(t, http.StatusOK, <-answers)
-	}
-	assert.Equal(t, int64(2), counter.most.Load(), "never more than two at once")
+	counter.requireTwoAtATime(t, web.URL, "/api/tables/result/rows?limit=1000")
 }
 
 // heldRequests is a proxy to target that holds every request hold picks until release is
@@ -793,6 +774,43 @@ func (p *heldRequests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	target, _ := url.Parse(p.target)
 	httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+}
+
+// requireTwoAtATime sends eight GETs to the console at web, taking paths in turn, and
+// requires that the requests p holds for them run two at a time: two start, no third while
+// they are held, and every GET is answered 200 once p releases them.
+func (p *heldRequests) requireTwoAtATime(t *testing.T, web string, paths ...string) {
+	t.Helper()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(p.release)
+		}
+	}
+	// Released before the servers close, also when a requirement below fails: a held request
+	// would keep them from closing.
+	t.Cleanup(release)
+	answers := make(chan int, 8)
+	for i := range 8 {
+		go func() {
+			resp, err := http.Get(web + paths[i%len(paths)])
+			if err != nil {
+				answers <- 0
+				return
+			}
+			resp.Body.Close()
+			answers <- resp.StatusCode
+		}()
+	}
+	require.Eventually(t, func() bool { return p.inFlight.Load() == 2 }, waitTimeout, time.Millisecond, "two reads start")
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, int64(2), p.inFlight.Load(), "and no more while they run")
+	release()
+	for range 8 {
+		assert.Equal(t, http.StatusOK, <-answers)
+	}
+	assert.Equal(t, int64(2), p.most.Load(), "never more than two at once")
 }
 
 // TestCrossSiteReadsAreRefused: any web page could read the rows endpoints (an

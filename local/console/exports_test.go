@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	aliyunoss "github.com/aliyun/alibabacloud-oss-go-sdk-v2/oss"
 	"github.com/stretchr/testify/assert"
@@ -123,30 +122,7 @@ func TestExportsReadsAreBounded(t *testing.T) {
 	require.NoError(t, err)
 	web := httptest.NewServer(c)
 	t.Cleanup(web.Close)
-	answers := make(chan int, 8)
-	for i := range 8 {
-		path := "/api/exports"
-		if i%2 == 1 {
-			path = "/api/exports/object?key=exports/t/dt%3D2026-01-01/hh%3D00/0000000000000001-a.jsonl"
-		}
-		go func() {
-			resp, err := http.Get(web.URL + path)
-			if err != nil {
-				answers <- 0
-				return
-			}
-			resp.Body.Close()
-			answers <- resp.StatusCode
-		}()
-	}
-	require.Eventually(t, func() bool { return held.inFlight.Load() == 2 }, waitTimeout, time.Millisecond, "two reads start")
-	time.Sleep(100 * time.Millisecond)
-	assert.Equal(t, int64(2), held.inFlight.Load(), "and no more while they run")
-	close(held.release)
-	for range 8 {
-		assert.Equal(t, http.StatusOK, <-answers)
-	}
-	assert.Equal(t, int64(2), held.most.Load(), "never more than two at once")
+	held.requireTwoAtATime(t, web.URL, "/api/exports", "/api/exports/object?key=exports/t/dt%3D2026-01-01/hh%3D00/0000000000000001-a.jsonl")
 }
 
 // TestExportsListTheNewestObjects: a prefix of more objects than the listing keeps while it
