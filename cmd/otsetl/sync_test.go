@@ -356,10 +356,8 @@ func TestSyncCheckpointInAReadOnlyFolder(t *testing.T) {
 	}
 	srv := startTablestore(t)
 	putLevelRows(t, srv.Endpoint, "source_data", 100, 10)
-	base := t.TempDir()
-	bin := filepath.Join(base, "otsetl")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := testkit.BuildOtsetl(t)
+	base := filepath.Dir(bin) // a folder of the test's own, which the user below must reach
 	readOnly := filepath.Join(base, "read-only")
 	require.NoError(t, os.Mkdir(readOnly, 0o555))
 	require.NoError(t, os.Chmod(base, 0o755))
@@ -373,7 +371,7 @@ func TestSyncCheckpointInAReadOnlyFolder(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "stderr: %s", &stderr)
 	assert.Equal(t, 2, exit.ExitCode())
