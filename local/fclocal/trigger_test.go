@@ -193,10 +193,7 @@ func TestFunctionDownThenUp(t *testing.T) {
 	for id := int64(1); id <= 10; id++ {
 		tb.putRow(t, id, id%3, "m")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := testkit.FreePort(t)
 
 	var reps reports
 	var logs testkit.SyncBuffer
@@ -210,7 +207,7 @@ func TestFunctionDownThenUp(t *testing.T) {
 		assert.ErrorContains(t, rep.Err, "connect")
 	}
 
-	ln, err = net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	fn := &httptest.Server{Listener: ln, Config: &http.Server{Handler: tb.function(t)}}
 	fn.Start()
