@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -62,8 +63,9 @@ func FuzzPlan(f *testing.F) {
 }
 
 // FuzzMapping compiles arbitrary texts as COLUMNS and, when one is a mapping, plans events of
-// rows of arbitrary values with it and resolves such a row: nothing may panic, and the plan
-// keeps Plan's promises. Seeds are the mappings of the documentation and the tests.
+// rows of arbitrary values with it and resolves such a row: nothing may panic, the plan keeps
+// Plan's promises, and a row resolves as it does with each entry run on its own. Seeds are the
+// mappings of the documentation and the tests.
 func FuzzMapping(f *testing.F) {
 	for _, columns := range []string{
 		logCleaning.Columns, renamed.Columns,
@@ -76,6 +78,7 @@ func FuzzMapping(f *testing.F) {
 		f.Add(columns, int64(3), "took 250 ms, 7", 0.75, []byte{1, 2})
 	}
 	f.Add(`{"x": level / ratio}`, int64(0), "", math.NaN(), []byte(nil))
+	f.Add(`{"parsed": fromJSON(message), "twice": level * 2}`, int64(3), "[1, 2]", 0.75, []byte(nil))
 	f.Fuzz(func(t *testing.T, columns string, level int64, message string, ratio float64, blob []byte) {
 		rule, err := Compile(Config{Filter: "level > 1 || message != nil", Columns: columns})
 		if err != nil {
@@ -92,6 +95,14 @@ func FuzzMapping(f *testing.F) {
 		requireKeptPromises(t, rule, ev, rule.Plan(ev))
 		row := []ots.Cell{cell("level", ots.Integer(level)), cell("message", ots.String(message)), cell("ratio", ots.Double(ratio)), cell("blob", ots.Binary(blob))}
 		got, err := rule.Resolve(pk(1), row, true)
+		if rule.mapping != nil && rule.mapping.program != nil {
+			entryByEntry, compileErr := Compile(rule.Config())
+			require.NoError(t, compileErr)
+			entryByEntry.mapping.program = nil
+			want, wantErr := entryByEntry.Resolve(pk(1), row, true)
+			require.Equal(t, want, got, "the entries computed in one run give what they give one by one")
+			require.Equal(t, fmt.Sprint(wantErr), fmt.Sprint(err), "the entries computed in one run fail as the first failing entry does")
+		}
 		if err != nil {
 			require.Equal(t, change(ots.DeleteRow, 1), got, "a row the rule cannot evaluate is not in the view")
 			return

@@ -134,6 +134,30 @@ func TestResolveMapping(t *testing.T) {
 			want:    []ots.Cell{cell("level", ots.Integer(3))},
 		},
 		{
+			name:    "entries computed in one run: one failing on a missing column leaves only its column out",
+			columns: `{"loud": upper(message), "twice": level * 2, "sev": level >= 3 ? "e" : "w"}`,
+			row:     []ots.Cell{cell("level", ots.Integer(3))},
+			want:    []ots.Cell{cell("sev", ots.String("e")), cell("twice", ots.Integer(6))},
+		},
+		{
+			name:    "entries computed in one run: a type error names the entry that failed",
+			columns: `{"loud": upper(message), "twice": level * 2}`,
+			row:     []ots.Cell{cell("level", ots.Integer(3)), cell("message", ots.Integer(5))},
+			wantErr: `columns entry "loud" (upper(message)): column "message" holds INTEGER 5: interface conversion: interface {} is int64, not string (1:10)`,
+		},
+		{
+			name:    "entries computed in one run: a value of no Tablestore type names its entry",
+			columns: `{"twice": level * 2, "parsed": fromJSON(message)}`,
+			row:     []ots.Cell{cell("level", ots.Integer(3)), cell("message", ots.String("[1, 2]"))},
+			wantErr: `columns entry "parsed" (fromJSON(message)): column "message" holds STRING "[1, 2]": the value is a []interface {}, which has no Tablestore type`,
+		},
+		{
+			name:    "entries over expr's memory budget together and within it one by one",
+			columns: `{"a": len(1..level*200000), "b": len(1..level*200000)}`,
+			row:     []ots.Cell{cell("level", ots.Integer(3))},
+			want:    []ots.Cell{cell("a", ots.Integer(600000)), cell("b", ots.Integer(600000))},
+		},
+		{
 			name:    "every value nil: a row without attribute columns",
 			columns: `{"m": message}`,
 			row:     []ots.Cell{cell("level", ots.Integer(3))},
