@@ -171,7 +171,7 @@ func TestSyncUsageAndConfigurationErrors(t *testing.T) {
 }
 
 // TestSyncKilledAndResumed runs the real binary's sync with a checkpoint on 40,000 rows
-// (about 2 s of work) behind 10 ms of latency and kills it with SIGKILL three times, each
+// (about 5 s of work) behind 25 ms of latency and kills it with SIGKILL three times, each
 // time at a random moment up to 200 ms after it saved progress, then runs it again with the
 // same checkpoint until one run is through: that run resumes the splits the killed ones
 // left, the result equals the view, and every source row is counted once over the runs.
@@ -180,8 +180,10 @@ func TestSyncKilledAndResumed(t *testing.T) {
 	killAndResume(t, bin, srv, "--parallel", "2")
 }
 
-// killableSync builds the binary and starts an otslocal with 40,000 source rows behind 10 ms
-// of latency: about 2 s of sync.
+// killableSync builds the binary and starts an otslocal with 40,000 source rows behind 25 ms
+// of latency: about 5 s of sync, enough for three runs killed up to 200 ms after their first
+// save of progress to leave work for a fourth (behind 10 ms, 2 s, the third run could end
+// before its kill).
 func killableSync(t *testing.T) (string, *otslocaltest.Server) {
 	t.Helper()
 	if testing.Short() {
@@ -190,7 +192,7 @@ func killableSync(t *testing.T) (string, *otslocaltest.Server) {
 	bin := testkit.BuildOtsetl(t)
 	srv := otslocaltest.NewServer(t, otslocal.Options{}, otslocaltest.Table{Name: "source_data"}, otslocaltest.Table{Name: "result"})
 	putLevelRows(t, srv.Endpoint, "source_data", 40000, 100)
-	require.NoError(t, srv.SetFaults(otslocal.Faults{Latency: 10 * time.Millisecond}))
+	require.NoError(t, srv.SetFaults(otslocal.Faults{Latency: 25 * time.Millisecond}))
 	return bin, srv
 }
 
