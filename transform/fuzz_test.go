@@ -129,6 +129,7 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 	// One Mutation per key at most, in the order of each key's first record, holding that
 	// key's records in ascending order and no others.
 	mutationOf := map[string]*Mutation{}
+	mutationIndex := map[string]int{} // the index in p.Mutations of mutationOf's
 	planned := 0
 	read := map[int]bool{}
 	for j, at := range p.Reads {
@@ -143,7 +144,7 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 		require.NotEmpty(t, m.Records, "mutation %d has no records", i)
 		key := keyOf[m.Records[0]]
 		require.NotContains(t, mutationOf, key, "key %s planned twice", key)
-		mutationOf[key] = m
+		mutationOf[key], mutationIndex[key] = m, i
 		require.Equal(t, firstRecord[key], m.Records[0], "mutation %d starts with its key's first record", i)
 		require.Equal(t, ev.Records[m.Records[0]].PrimaryKey, m.PrimaryKey, "the key as its first record carried it")
 		if i > 0 {
@@ -164,9 +165,10 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 	}
 	require.Equal(t, len(ev.Records), planned+unplanned, "a planned key's mutation holds all its records")
 
-	// Decode lets only valid records through, so a record is invalid only because the rule
-	// cannot evaluate its key's full image: then the key is deleted and all its records are
-	// invalid.
+	// Decode lets only valid records through, so a record is invalid either because it holds
+	// in a projected column what Tablestore refuses (unwritable): then its key is read unless
+	// a later PutRow or DeleteRow replaces the row; or because the rule cannot evaluate its
+	// key's full image: then the key is deleted and all its records are invalid.
 	invalid := map[int]bool{}
 	for j, inv := range p.Invalid {
 		require.True(t, inv.Index >= 0 && inv.Index < len(ev.Records), "invalid record %d out of range", inv.Index)
@@ -179,6 +181,11 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 	for i := range invalid {
 		m := mutationOf[keyOf[i]]
 		require.NotNil(t, m, "invalid record %d has no mutation", i)
+		if rule.unwritable(&ev.Records[i]) != nil {
+			replaced := slices.ContainsFunc(m.Records, func(r int) bool { return r > i && ev.Records[r].Type != events.UpdateRow })
+			require.True(t, replaced || read[mutationIndex[keyOf[i]]], "the key of unwritable record %d is read, unless a later PutRow or DeleteRow replaces the row", i)
+			continue
+		}
 		require.Equal(t, ots.DeleteRow, m.Kind, "the key of invalid record %d is deleted", i)
 		for _, r := range m.Records {
 			require.True(t, invalid[r], "record %d shares its key with invalid record %d", r, i)
