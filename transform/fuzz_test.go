@@ -117,14 +117,16 @@ func FuzzMapping(f *testing.F) {
 func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 	t.Helper()
 	keyOf := make([]string, len(ev.Records)) // every record's key, in canonical form
-	firstRecord := map[string]int{}
+	refused := make([]bool, len(ev.Records)) // whether Tablestore refuses the record's key
+	firstRecord := map[string]int{}          // of the keys Tablestore takes
 	for i := range ev.Records {
 		keyOf[i] = canonicalKey(ev.Records[i].PrimaryKey)
-		if _, seen := firstRecord[keyOf[i]]; !seen {
+		refused[i] = checkPrimaryKey(ev.Records[i].PrimaryKey) != nil
+		if _, seen := firstRecord[keyOf[i]]; !seen && !refused[i] {
 			firstRecord[keyOf[i]] = i
 		}
 	}
-	require.Equal(t, len(firstRecord), p.Keys, "Keys counts the distinct primary keys")
+	require.Equal(t, len(firstRecord), p.Keys, "Keys counts the distinct primary keys Tablestore takes")
 
 	// One Mutation per key at most, in the order of each key's first record, holding that
 	// key's records in ascending order and no others.
@@ -165,10 +167,11 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 	}
 	require.Equal(t, len(ev.Records), planned+unplanned, "a planned key's mutation holds all its records")
 
-	// Decode lets only valid records through, so a record is invalid either because it holds
-	// in a projected column what Tablestore refuses (unwritable): then its key is read unless
-	// a later PutRow or DeleteRow replaces the row; or because the rule cannot evaluate its
-	// key's full image: then the key is deleted and all its records are invalid.
+	// Decode lets only valid records through, so a record is invalid because Tablestore
+	// refuses its primary key: then it is not planned; because it holds in a projected column
+	// what Tablestore refuses (unwritable): then its key is read unless a later PutRow or
+	// DeleteRow replaces the row; or because the rule cannot evaluate its key's full image:
+	// then the key is deleted and all its records are invalid.
 	invalid := map[int]bool{}
 	for j, inv := range p.Invalid {
 		require.True(t, inv.Index >= 0 && inv.Index < len(ev.Records), "invalid record %d out of range", inv.Index)
@@ -178,8 +181,15 @@ func requireKeptPromises(t *testing.T, rule *Rule, ev *events.Event, p Plan) {
 		}
 		invalid[inv.Index] = true
 	}
+	for i := range ev.Records {
+		require.True(t, invalid[i] || !refused[i], "record %d, whose primary key Tablestore refuses, is invalid", i)
+	}
 	for i := range invalid {
 		m := mutationOf[keyOf[i]]
+		if refused[i] {
+			require.Nil(t, m, "record %d, whose primary key Tablestore refuses, is not planned", i)
+			continue
+		}
 		require.NotNil(t, m, "invalid record %d has no mutation", i)
 		if rule.unwritable(&ev.Records[i]) != nil {
 			replaced := slices.ContainsFunc(m.Records, func(r int) bool { return r > i && ev.Records[r].Type != events.UpdateRow })

@@ -23,8 +23,8 @@ type Plan struct {
 	// Invalid lists the records the rule could not evaluate or the event could not hold,
 	// by ascending index, one entry per record.
 	Invalid []InvalidRecord
-	// Keys is the number of distinct primary keys in the event, counting those that need
-	// no Mutation.
+	// Keys is the number of distinct primary keys in the event that Tablestore takes,
+	// counting those that need no Mutation (the records of a key it refuses are invalid).
 	Keys int
 }
 
