@@ -59,7 +59,6 @@ type Server struct {
 	// Dir holds the objects: bucket b's object k is the file Dir/b/k.
 	Dir string
 
-	backend    *backend
 	faults     *faultInjector
 	requests   atomic.Int64
 	httpServer *http.Server
@@ -114,7 +113,6 @@ func NewServer(addr string, opts Options) (*Server, error) {
 		Addr:     listener.Addr().String(),
 		Endpoint: "http://" + listener.Addr().String(),
 		Dir:      dir,
-		backend:  b,
 		faults:   faults,
 		served:   make(chan struct{}),
 	}
@@ -140,11 +138,6 @@ func (s *Server) Close() {
 		_ = s.httpServer.Close()
 		<-s.served
 	})
-}
-
-// CreateBucket creates bucket unless it exists. The name must be an OSS bucket name.
-func (s *Server) CreateBucket(bucket string) error {
-	return s.backend.ensureBucket(bucket)
 }
 
 // SetFaults replaces the faults the server injects, from the next request on, and restarts
