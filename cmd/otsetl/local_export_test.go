@@ -71,5 +71,8 @@ func TestLocalExportsEveryChange(t *testing.T) {
 	level, _ := replayed.Rows[2]["level"][0].Value.Int()
 	assert.Equal(t, int64(0), level)
 	assert.Equal(t, ots.KindString, replayed.Rows[4]["message"][0].Value.Kind())
-	assert.Regexp(t, `exported \d+ lines, \d+ bytes in \d+ OSS requests to oss://otsetl-local/exports/source_data/dt=`, s.stdout.String())
+	// An invocation's line is printed once it is answered, which is after its file is written.
+	exported := regexp.MustCompile(`exported \d+ lines, \d+ bytes in \d+ OSS requests to oss://otsetl-local/exports/source_data/dt=`)
+	assert.Eventually(t, func() bool { return exported.MatchString(s.stdout.String()) }, 30*time.Second, 10*time.Millisecond,
+		"no invocation line says what it exported:\n%s", s.stdout)
 }
